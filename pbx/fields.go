@@ -1,0 +1,222 @@
+package pbx
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Fields is one record as named string values: the column names of the
+// guide's tables mapped to their values. Every table of the model uses it,
+// so codecs, validation and the store treat all tables alike, and fields an
+// older agent does not know survive a round trip untouched.
+type Fields map[string]string
+
+// Clone returns a copy that shares nothing with f.
+func (f Fields) Clone() Fields {
+	c := make(Fields, len(f))
+	for k, v := range f {
+		c[k] = v
+	}
+	return c
+}
+
+// Names returns the field names in ascending order.
+func (f Fields) Names() []string {
+	names := make([]string, 0, len(f))
+	for k := range f {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Equal reports whether f and g hold the same non-empty values. An empty
+// value and an absent field mean the same thing (the field's default).
+func (f Fields) Equal(g Fields) bool {
+	for k, v := range f {
+		if g[k] != v {
+			return false
+		}
+	}
+	for k, v := range g {
+		if f[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Compact drops empty values, so that "absent" has one representation.
+func (f Fields) Compact() Fields {
+	for k, v := range f {
+		if v == "" {
+			delete(f, k)
+		}
+	}
+	return f
+}
+
+// fieldsFormat is the first byte of the binary form; a new layout gets a new
+// byte so older data stays readable.
+const fieldsFormat = 0x01
+
+// maxFieldsLen bounds a decoded record; the largest legitimate record (an
+// extension with every text field full) is far below it.
+const maxFieldsLen = 1 << 20
+
+var (
+	errFieldsTruncated = errors.New("record truncated")
+	errFieldsFormat    = errors.New("unknown record format")
+)
+
+// AppendBinary appends the binary form of f to b: a format byte, the count,
+// then each name and value with a uvarint length, names in ascending order.
+// Empty values are left out. The same fields always give the same bytes.
+func (f Fields) AppendBinary(b []byte) []byte {
+	names := make([]string, 0, len(f))
+	for k, v := range f {
+		if v != "" {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	b = append(b, fieldsFormat)
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, k := range names {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		v := f[k]
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// MarshalBinary returns the binary form of f.
+func (f Fields) MarshalBinary() ([]byte, error) { return f.AppendBinary(nil), nil }
+
+// UnmarshalBinary replaces f's contents with the decoded b.
+func (f *Fields) UnmarshalBinary(b []byte) error {
+	d, err := DecodeFields(b)
+	if err != nil {
+		return err
+	}
+	*f = d
+	return nil
+}
+
+// DecodeFields parses the binary form made by AppendBinary. Any input gives
+// fields or an error, never a panic.
+func DecodeFields(b []byte) (Fields, error) {
+	if len(b) > maxFieldsLen {
+		return nil, fmt.Errorf("record is %d bytes, the limit is %d", len(b), maxFieldsLen)
+	}
+	it, err := newFieldIter(b)
+	if err != nil {
+		return nil, err
+	}
+	f := make(Fields, it.n)
+	prev := ""
+	for i := 0; it.next(); i++ {
+		if i > 0 && it.name <= prev {
+			return nil, fmt.Errorf("record field %q out of order after %q", it.name, prev)
+		}
+		if it.value == "" {
+			return nil, fmt.Errorf("record field %q is empty (empty values are not stored)", it.name)
+		}
+		f[it.name] = it.value
+		prev = it.name
+	}
+	if it.err != nil {
+		return nil, it.err
+	}
+	return f, nil
+}
+
+// LookupField returns one field's value straight from the binary form,
+// without decoding the rest. Listing 100,000 extensions by group reads one
+// field of each, so this is the hot path of every filter.
+func LookupField(b []byte, name string) (string, bool) {
+	it, err := newFieldIter(b)
+	if err != nil {
+		return "", false
+	}
+	for it.next() {
+		if it.name == name {
+			return it.value, true
+		}
+		if it.name > name {
+			break
+		}
+	}
+	return "", false
+}
+
+type fieldIter struct {
+	b           []byte
+	n           uint64
+	i           uint64
+	name, value string
+	err         error
+}
+
+func newFieldIter(b []byte) (*fieldIter, error) {
+	if len(b) == 0 {
+		return nil, errFieldsTruncated
+	}
+	if b[0] != fieldsFormat {
+		return nil, fmt.Errorf("%w %#x", errFieldsFormat, b[0])
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || k != uvarintLen(n) {
+		return nil, errFieldsTruncated
+	}
+	// Each field takes at least two bytes, which bounds n by the input.
+	if n > uint64(len(b)) {
+		return nil, fmt.Errorf("record claims %d fields in %d bytes", n, len(b))
+	}
+	return &fieldIter{b: b[1+k:], n: n}, nil
+}
+
+func (it *fieldIter) next() bool {
+	if it.err != nil || it.i == it.n {
+		if it.err == nil && it.i == it.n && len(it.b) != 0 {
+			it.err = fmt.Errorf("record has %d trailing bytes", len(it.b))
+		}
+		return false
+	}
+	name, ok := it.str()
+	if !ok {
+		return false
+	}
+	value, ok := it.str()
+	if !ok {
+		return false
+	}
+	it.name, it.value = name, value
+	it.i++
+	return true
+}
+
+func (it *fieldIter) str() (string, bool) {
+	l, k := binary.Uvarint(it.b)
+	// A length must be in its shortest form, so one record has one encoding.
+	if k <= 0 || k != uvarintLen(l) || l > uint64(len(it.b)-k) {
+		it.err = errFieldsTruncated
+		return "", false
+	}
+	s := string(it.b[k : k+int(l)])
+	it.b = it.b[k+int(l):]
+	return s, true
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
