@@ -1,0 +1,132 @@
+package store
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Check verifies the store's invariants: the bbolt file is consistent,
+// every record decodes and keeps its winner first, the conflict, tombstone
+// and digest indexes match the records, every version is covered by the
+// summary, and the log holds every change from the pruned mark up to the
+// summary with its indexes. Tests run it after every test store; `pbxtopo
+// store check` runs it on demand. It reads everything, so it is slow on
+// large stores.
+func (s *Store) Check() error {
+	return s.View(func(sn *Snapshot) error {
+		tx := sn.tx
+		var first error
+		for err := range tx.Check() { // drain: the checker goroutine sends them all
+			if first == nil {
+				first = fmt.Errorf("bbolt: %w", err)
+			}
+		}
+		if first != nil {
+			return first
+		}
+		summary, err := sn.Summary()
+		if err != nil {
+			return err
+		}
+		pruned, err := loadSummary(tx.Bucket(bPruned))
+		if err != nil {
+			return err
+		}
+		if err := checkRecords(sn, summary); err != nil {
+			return err
+		}
+		return checkLog(tx, summary, pruned)
+	})
+}
+
+func checkRecords(sn *Snapshot, summary Summary) error {
+	tx := sn.tx
+	for _, t := range sn.Tables() {
+		var digest [digestBuckets][digestSize]byte
+		err := sn.ScanRecords(t, func(r *Record) error {
+			name := t + "/" + r.Key
+			for i, v := range r.Versions {
+				if !summary.Covers(v.Dot) {
+					return fmt.Errorf("record %s holds version %s beyond the summary", name, v.Dot)
+				}
+				if i > 0 && !wins(r.Versions[i-1], v) {
+					return fmt.Errorf("record %s: versions out of winner order", name)
+				}
+			}
+			ik := indexKey(t, r.Key)
+			if (tx.Bucket(bConflicts).Get(ik) != nil) != r.Conflict() {
+				return fmt.Errorf("record %s: conflict index disagrees", name)
+			}
+			tomb := len(r.Versions) == 1 && r.Versions[0].Deleted
+			if (tx.Bucket(bTombs).Get(ik) != nil) != tomb {
+				return fmt.Errorf("record %s: tombstone index disagrees", name)
+			}
+			xorInto(&digest[digestBucket(r.Key)], recordHash(r))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		ds, err := sn.Digests(t)
+		if err != nil {
+			return err
+		}
+		if ds[t].Buckets != digest {
+			return fmt.Errorf("table %s: stored digest differs from the records", t)
+		}
+	}
+	for _, idx := range [][]byte{bConflicts, bTombs} {
+		err := tx.Bucket(idx).ForEach(func(k, _ []byte) error {
+			t, key := splitIndexKey(k)
+			if r, err := sn.Get(t, key); err != nil || r == nil {
+				return fmt.Errorf("index %s names missing record %s/%s", idx, t, key)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkLog(tx *bolt.Tx, summary, pruned Summary) error {
+	dots := tx.Bucket(bDots)
+	for st, seq := range summary {
+		for n := pruned[st] + 1; n <= seq; n++ {
+			if dots.Get(dotKey(Dot{st, n})) == nil {
+				return fmt.Errorf("change %s:%d is in the summary but missing from the log", st, n)
+			}
+		}
+	}
+	var last uint64
+	err := tx.Bucket(bLog).ForEach(func(k, v []byte) error {
+		lsn := getU64(k)
+		if last != 0 && lsn != last+1 {
+			return fmt.Errorf("log has a gap between %d and %d", last, lsn)
+		}
+		last = lsn
+		_, c, err := decodeLogEntry(v)
+		if err != nil {
+			return fmt.Errorf("log entry %d: %w", lsn, err)
+		}
+		if getU64(dots.Get(dotKey(c.Dot))) != lsn {
+			return fmt.Errorf("log entry %d (%s) is not in the dots index", lsn, c.Dot)
+		}
+		if !summary.Covers(c.Dot) {
+			return fmt.Errorf("log entry %d (%s) is beyond the summary", lsn, c.Dot)
+		}
+		if tx.Bucket(bHist).Get(histKey(c.Table, c.Key, lsn)) == nil {
+			return fmt.Errorf("log entry %d is not in the history index", lsn)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if meta := getU64(tx.Bucket(bMeta).Get(kLSN)); last != 0 && meta != last {
+		return fmt.Errorf("meta lsn %d, last log entry %d", meta, last)
+	}
+	return nil
+}

@@ -1,0 +1,405 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Change is one new version of one record, or its deletion, made at one
+// replica. It is the unit of the change log and of replication.
+type Change struct {
+	Dot     Dot    // stream and sequence number
+	TxSeq   uint64 // Seq of the first change of its transaction (same stream)
+	TxSize  uint32 // changes in the transaction; peers apply them whole
+	Table   string
+	Key     string
+	Deleted bool   // a tombstone
+	Value   []byte // the record's fields (pbx.Fields binary form); nil when Deleted
+	Context []Dot  // the versions this change supersedes
+	HLC     HLC
+	Author  string // who made the change ("admin:alice", "mysql", "revert of ...")
+}
+
+// Version is one live version of a record: the winner or a sibling.
+type Version struct {
+	Dot     Dot
+	HLC     HLC
+	Author  string
+	Deleted bool
+	Value   []byte
+}
+
+// Record is a record's state: its live versions, the winner first. More
+// than one version means a conflict.
+type Record struct {
+	Table    string
+	Key      string
+	Versions []Version
+}
+
+// Winner returns the version every replica shows.
+func (r *Record) Winner() Version { return r.Versions[0] }
+
+// Conflict reports whether the record has concurrent versions.
+func (r *Record) Conflict() bool { return len(r.Versions) > 1 }
+
+// Exists reports whether the record is present and not deleted.
+func (r *Record) Exists() bool { return len(r.Versions) > 0 && !r.Versions[0].Deleted }
+
+// Dots returns the dots of the live versions.
+func (r *Record) Dots() []Dot {
+	out := make([]Dot, len(r.Versions))
+	for i, v := range r.Versions {
+		out[i] = v.Dot
+	}
+	return out
+}
+
+// wins reports whether a is ordered before b: the greater (hlc, stream,
+// seq) wins, so the winner is a function of the set of versions and every
+// arrival order gives the same one.
+func wins(a, b Version) bool {
+	if a.HLC != b.HLC {
+		return a.HLC > b.HLC
+	}
+	if a.Dot.Stream != b.Dot.Stream {
+		return a.Dot.Stream > b.Dot.Stream
+	}
+	return a.Dot.Seq > b.Dot.Seq
+}
+
+func sortVersions(vs []Version) {
+	sort.SliceStable(vs, func(i, j int) bool { return wins(vs[i], vs[j]) })
+}
+
+// Formats of the binary encodings; a new layout gets a new number and the
+// decoders keep reading the old ones.
+const (
+	changeFormat  = 1
+	recordFormat  = 1
+	summaryFormat = 1
+)
+
+// Limits that reject absurd input before allocating for it.
+const (
+	maxKeyLen     = 1024
+	maxValueLen   = 1 << 20
+	maxContext    = 4096
+	maxVersions   = 4096
+	maxStreams    = 1 << 16
+	maxStringLen  = 4096
+	maxAuthorLen  = 256
+	maxTableLen   = 64
+	maxChangeSize = maxValueLen + 64*1024
+)
+
+// ErrCorrupt is wrapped by every decoding error.
+var ErrCorrupt = errors.New("malformed encoding")
+
+type encoder struct{ b []byte }
+
+func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) bytes(v []byte)   { e.uvarint(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *encoder) str(v string)     { e.uvarint(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *encoder) byte(v byte)      { e.b = append(e.b, v) }
+func (e *encoder) dot(d Dot)        { e.str(string(d.Stream)); e.uvarint(d.Seq) }
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("truncated number")
+		return 0
+	}
+	// Only the shortest form is accepted, so one value has one encoding.
+	if n != len(binary.AppendUvarint(nil, v)) {
+		d.fail("number not in its shortest form")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail("truncated")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) raw(max int, what string) []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(max) {
+		d.fail("%s is %d bytes, the limit is %d", what, n, max)
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail("truncated %s", what)
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str(max int, what string) string { return string(d.raw(max, what)) }
+
+func (d *decoder) dot() Dot {
+	st := Stream(d.str(maxStringLen, "stream"))
+	seq := d.uvarint()
+	if d.err == nil && (!st.Valid() || seq == 0) {
+		d.fail("bad change id %q:%d", st, seq)
+	}
+	return Dot{st, seq}
+}
+
+func (d *decoder) count(max int, what string) int {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(max) {
+		d.fail("%d %s, the limit is %d", n, what, max)
+		return 0
+	}
+	// Every element takes at least one byte: a count beyond the input is a lie.
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.fail("%d %s in %d bytes", n, what, len(d.b))
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) done() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d trailing bytes", len(d.b))
+	}
+	return d.err
+}
+
+// AppendChange appends the binary form of c.
+func AppendChange(b []byte, c *Change) []byte {
+	e := encoder{b}
+	e.byte(changeFormat)
+	e.dot(c.Dot)
+	e.uvarint(c.TxSeq)
+	e.uvarint(uint64(c.TxSize))
+	e.str(c.Table)
+	e.str(c.Key)
+	var flags byte
+	if c.Deleted {
+		flags |= 1
+	}
+	e.byte(flags)
+	e.bytes(c.Value)
+	e.uvarint(uint64(len(c.Context)))
+	for _, d := range c.Context {
+		e.dot(d)
+	}
+	e.uvarint(uint64(c.HLC))
+	e.str(c.Author)
+	return e.b
+}
+
+// DecodeChange parses a change made by AppendChange. Any input gives a
+// change or an error wrapping ErrCorrupt, never a panic.
+func DecodeChange(b []byte) (*Change, error) {
+	d := decoder{b: b}
+	c, err := d.change()
+	if err != nil {
+		return nil, err
+	}
+	return c, d.done()
+}
+
+func (d *decoder) change() (*Change, error) {
+	if f := d.byte(); d.err == nil && f != changeFormat {
+		d.fail("unknown change format %d", f)
+	}
+	c := &Change{}
+	c.Dot = d.dot()
+	c.TxSeq = d.uvarint()
+	txSize := d.uvarint()
+	c.Table = d.str(maxTableLen, "table name")
+	c.Key = d.str(maxKeyLen, "key")
+	flags := d.byte()
+	c.Value = d.raw(maxValueLen, "value")
+	n := d.count(maxContext, "context versions")
+	if n > 0 {
+		c.Context = make([]Dot, n)
+		for i := range c.Context {
+			c.Context[i] = d.dot()
+		}
+	}
+	c.HLC = HLC(d.uvarint())
+	c.Author = d.str(maxAuthorLen, "author")
+	if d.err != nil {
+		return nil, d.err
+	}
+	switch {
+	case flags&^1 != 0:
+		d.fail("unknown flags %#x", flags)
+	case txSize == 0 || txSize > 1<<31:
+		d.fail("transaction size %d", txSize)
+	case c.TxSeq == 0 || c.TxSeq > c.Dot.Seq || c.Dot.Seq-c.TxSeq >= txSize:
+		d.fail("change %s lies outside its transaction (first %d, size %d)", c.Dot, c.TxSeq, txSize)
+	case c.Table == "" || c.Key == "":
+		d.fail("change %s has no table or key", c.Dot)
+	}
+	c.Deleted = flags&1 != 0
+	if c.Deleted && len(c.Value) > 0 {
+		d.fail("deletion %s carries a value", c.Dot)
+	}
+	if len(c.Value) == 0 {
+		c.Value = nil
+	}
+	c.TxSize = uint32(txSize)
+	return c, d.err
+}
+
+func appendRecord(b []byte, r *Record) []byte {
+	e := encoder{b}
+	e.byte(recordFormat)
+	e.uvarint(uint64(len(r.Versions)))
+	for _, v := range r.Versions {
+		e.dot(v.Dot)
+		e.uvarint(uint64(v.HLC))
+		e.str(v.Author)
+		var flags byte
+		if v.Deleted {
+			flags |= 1
+		}
+		e.byte(flags)
+		e.bytes(v.Value)
+	}
+	return e.b
+}
+
+// DecodeRecord parses a stored record's versions.
+func DecodeRecord(table, key string, b []byte) (*Record, error) {
+	d := decoder{b: b}
+	if f := d.byte(); d.err == nil && f != recordFormat {
+		d.fail("unknown record format %d", f)
+	}
+	n := d.count(maxVersions, "versions")
+	if d.err == nil && n == 0 {
+		d.fail("record without versions")
+	}
+	r := &Record{Table: table, Key: key, Versions: make([]Version, 0, n)}
+	for i := 0; i < n && d.err == nil; i++ {
+		var v Version
+		v.Dot = d.dot()
+		v.HLC = HLC(d.uvarint())
+		v.Author = d.str(maxAuthorLen, "author")
+		flags := d.byte()
+		v.Value = d.raw(maxValueLen, "value")
+		if flags&^1 != 0 {
+			d.fail("unknown flags %#x", flags)
+		}
+		v.Deleted = flags&1 != 0
+		if len(v.Value) == 0 {
+			v.Value = nil
+		}
+		r.Versions = append(r.Versions, v)
+	}
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// recordWinnerValue returns the winner's value straight from the encoded
+// record (nil when it is deleted), for fast scans.
+func recordWinnerValue(b []byte) ([]byte, bool) {
+	d := decoder{b: b}
+	if d.byte() != recordFormat || d.count(maxVersions, "versions") == 0 {
+		return nil, false
+	}
+	d.dot()
+	d.uvarint()
+	d.str(maxAuthorLen, "author")
+	flags := d.byte()
+	v := d.raw(maxValueLen, "value")
+	if d.err != nil || flags&1 != 0 {
+		return nil, false
+	}
+	return v, true
+}
+
+// AppendSummary appends the binary form of s, streams in order.
+func AppendSummary(b []byte, s Summary) []byte {
+	e := encoder{b}
+	e.byte(summaryFormat)
+	e.uvarint(uint64(len(s)))
+	for _, st := range s.Streams() {
+		e.str(string(st))
+		e.uvarint(s[st])
+	}
+	return e.b
+}
+
+// DecodeSummary parses a summary made by AppendSummary.
+func DecodeSummary(b []byte) (Summary, error) {
+	d := decoder{b: b}
+	s, err := d.summary()
+	if err != nil {
+		return nil, err
+	}
+	return s, d.done()
+}
+
+func (d *decoder) summary() (Summary, error) {
+	if f := d.byte(); d.err == nil && f != summaryFormat {
+		d.fail("unknown summary format %d", f)
+	}
+	n := d.count(maxStreams, "streams")
+	s := make(Summary, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		st := Stream(d.str(maxStringLen, "stream"))
+		seq := d.uvarint()
+		if d.err == nil && !st.Valid() {
+			d.fail("bad stream %q", st)
+		}
+		if _, dup := s[st]; dup {
+			d.fail("stream %q twice", st)
+		}
+		s[st] = seq
+	}
+	return s, d.err
+}
+
+// log entries: the local apply time (unix ms) and the change.
+func appendLogEntry(b []byte, appliedMs int64, c *Change) []byte {
+	b = binary.AppendUvarint(b, uint64(appliedMs))
+	return AppendChange(b, c)
+}
+
+func decodeLogEntry(b []byte) (int64, *Change, error) {
+	ms, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, nil, fmt.Errorf("%w: log entry truncated", ErrCorrupt)
+	}
+	c, err := DecodeChange(b[n:])
+	return int64(ms), c, err
+}

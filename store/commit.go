@@ -1,0 +1,440 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"hash/fnv"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A request is one unit of work for the committer. Its fn runs inside a
+// shared bbolt transaction and may run more than once (when another request
+// of the same group fails, the group is retried without it), so it must
+// keep no effects outside tx and st between runs.
+type request struct {
+	fn   func(tx *bolt.Tx, st *txState) error
+	done chan error
+}
+
+// do hands fn to the committer and waits until its transaction is on disk.
+func (s *Store) do(ctx context.Context, fn func(tx *bolt.Tx, st *txState) error) error {
+	if s.cfg.ReadOnly {
+		return fmt.Errorf("%w: %s was opened for reading only", ErrReadOnly, s.cfg.Path)
+	}
+	r := &request{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the request is committed or refused as a whole; waiting
+	// for the answer even if ctx ends keeps "acknowledged" meaning "on disk".
+	return <-r.done
+}
+
+// committer is the only writer. It takes every request that is waiting,
+// applies them in one bbolt transaction and fsyncs once: concurrent writers
+// share the cost of the disk flush (group commit) and no writer waits for a
+// timer when it is alone.
+func (s *Store) committer() {
+	defer close(s.done)
+	for {
+		var first *request
+		select {
+		case first = <-s.reqs:
+		case <-s.quit:
+			s.drain()
+			return
+		}
+		group := []*request{first}
+	fill:
+		for len(group) < s.cfg.MaxBatch {
+			select {
+			case r := <-s.reqs:
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		s.commit(group)
+	}
+}
+
+// drain answers the requests queued at Close.
+func (s *Store) drain() {
+	for {
+		select {
+		case r := <-s.reqs:
+			s.commit([]*request{r})
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) commit(group []*request) {
+	for len(group) > 0 {
+		failed := -1
+		var failErr error
+		st := s.newTxState()
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i, r := range group {
+				if err := r.fn(tx, st); err != nil {
+					failed, failErr = i, err
+					return err
+				}
+			}
+			return st.flush(tx)
+		})
+		if err == nil {
+			s.publish(st)
+			for _, r := range group {
+				r.done <- nil
+			}
+			return
+		}
+		if failed < 0 {
+			// The commit itself failed (disk full, I/O error): nothing of
+			// the group is on disk and every writer hears so.
+			s.log.Error("store commit failed", "err", err, "requests", len(group))
+			for _, r := range group {
+				r.done <- fmt.Errorf("store: commit: %w", err)
+			}
+			return
+		}
+		group[failed].done <- failErr
+		group = slices.Delete(group, failed, failed+1)
+	}
+}
+
+// txState is the state one transaction builds on top of the committed
+// state; it becomes the committed state only after the commit succeeds.
+type txState struct {
+	s       *Store
+	now     int64 // unix ms of the transaction
+	lsn     uint64
+	hlc     HLC
+	summary Summary // streams changed in this transaction
+	pruned  Summary
+	digests map[string]*[digestBuckets][digestSize]byte
+	logged  bool
+}
+
+func (s *Store) newTxState() *txState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &txState{
+		s:       s,
+		now:     s.cfg.Now().UnixMilli(),
+		lsn:     s.lsn,
+		hlc:     s.hlc,
+		summary: Summary{},
+		pruned:  Summary{},
+		digests: map[string]*[digestBuckets][digestSize]byte{},
+	}
+}
+
+// seq returns the highest applied sequence number of a stream.
+func (st *txState) seq(stream Stream) uint64 {
+	if v, ok := st.summary[stream]; ok {
+		return v
+	}
+	st.s.mu.Lock()
+	defer st.s.mu.Unlock()
+	return st.s.summary[stream]
+}
+
+func (st *txState) flush(tx *bolt.Tx) error {
+	m := tx.Bucket(bMeta)
+	if err := m.Put(kLSN, u64(st.lsn)); err != nil {
+		return err
+	}
+	if err := m.Put(kHLC, u64(uint64(st.hlc))); err != nil {
+		return err
+	}
+	sb := tx.Bucket(bSummary)
+	for k, v := range st.summary {
+		if err := sb.Put([]byte(k), u64(v)); err != nil {
+			return err
+		}
+	}
+	pb := tx.Bucket(bPruned)
+	for k, v := range st.pruned {
+		if err := pb.Put([]byte(k), u64(v)); err != nil {
+			return err
+		}
+	}
+	db := tx.Bucket(bDigest)
+	for table, d := range st.digests {
+		buf := make([]byte, 0, digestBuckets*digestSize)
+		for i := range d {
+			buf = append(buf, d[i][:]...)
+		}
+		if err := db.Put([]byte(table), buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) publish(st *txState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commits++
+	s.lsn = st.lsn
+	s.hlc = st.hlc
+	for k, v := range st.summary {
+		s.summary[k] = v
+	}
+	for k, v := range st.pruned {
+		s.pruned[k] = v
+	}
+	if st.logged {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+}
+
+// tableBucket returns the bucket of a table, creating it when create is set.
+func tableBucket(tx *bolt.Tx, table string, create bool) (*bolt.Bucket, error) {
+	tb := tx.Bucket(bTables)
+	if b := tb.Bucket([]byte(table)); b != nil || !create {
+		return b, nil
+	}
+	return tb.CreateBucket([]byte(table))
+}
+
+func loadRecord(b *bolt.Bucket, table, key string) (*Record, error) {
+	if b == nil {
+		return nil, nil
+	}
+	v := b.Get([]byte(key))
+	if v == nil {
+		return nil, nil
+	}
+	r, err := DecodeRecord(table, key, v)
+	if err != nil {
+		return nil, fmt.Errorf("store: record %s/%s: %w", table, key, err)
+	}
+	return r, nil
+}
+
+// Outcome says what applying a change did to its record.
+type Outcome int
+
+const (
+	// Duplicate: the change was applied before; nothing happened.
+	Duplicate Outcome = iota
+	// Dominates: the change superseded every live version.
+	Dominates
+	// Concurrent: a version the change does not supersede remains, so the
+	// record is now in conflict.
+	Concurrent
+)
+
+func (o Outcome) String() string {
+	return [...]string{"duplicate", "dominates", "concurrent"}[o]
+}
+
+// mergeVersion is the apply rule of DESIGN.md on one record: remove the
+// versions the change supersedes, add the change's version, order the
+// versions so the winner is first. It is a pure function of the record and
+// the change, which is what makes every arrival order converge.
+func mergeVersion(versions []Version, c *Change) ([]Version, Outcome) {
+	out := make([]Version, 0, len(versions)+1)
+	for _, v := range versions {
+		if v.Dot == c.Dot {
+			return versions, Duplicate
+		}
+		if !slices.Contains(c.Context, v.Dot) {
+			out = append(out, v)
+		}
+	}
+	out = append(out, Version{Dot: c.Dot, HLC: c.HLC, Author: c.Author, Deleted: c.Deleted, Value: c.Value})
+	sortVersions(out)
+	if len(out) > 1 {
+		return out, Concurrent
+	}
+	return out, Dominates
+}
+
+// applyChange applies c, whose dot and timestamp are final, to its record
+// and every index, and appends it to the log.
+func (st *txState) applyChange(tx *bolt.Tx, c *Change) (Outcome, error) {
+	b, err := tableBucket(tx, c.Table, true)
+	if err != nil {
+		return 0, err
+	}
+	old, err := loadRecord(b, c.Table, c.Key)
+	if err != nil {
+		return 0, err
+	}
+	var oldVersions []Version
+	if old != nil {
+		oldVersions = old.Versions
+	}
+	versions, outcome := mergeVersion(oldVersions, c)
+	// A Duplicate here means a snapshot brought the version before its
+	// change arrived: the record stays, the change is still logged (so it
+	// can be forwarded) and counted in the summary.
+	if outcome != Duplicate {
+		rec := &Record{Table: c.Table, Key: c.Key, Versions: versions}
+		if err := st.putRecord(tx, b, old, rec); err != nil {
+			return 0, err
+		}
+	}
+	if err := st.appendLog(tx, c); err != nil {
+		return 0, err
+	}
+	if c.HLC > st.hlc {
+		st.hlc = c.HLC
+	}
+	st.summary[c.Dot.Stream] = c.Dot.Seq
+	return outcome, nil
+}
+
+// putRecord writes rec (or removes the record when rec has no versions)
+// and keeps the conflict, tombstone and digest indexes in step.
+func (st *txState) putRecord(tx *bolt.Tx, b *bolt.Bucket, old, rec *Record) error {
+	ik := indexKey(rec.Table, rec.Key)
+	var err error
+	if len(rec.Versions) == 0 {
+		err = b.Delete([]byte(rec.Key))
+	} else {
+		err = b.Put([]byte(rec.Key), appendRecord(nil, rec))
+	}
+	if err != nil {
+		return err
+	}
+	if err := setIndex(tx.Bucket(bConflicts), ik, len(rec.Versions) > 1); err != nil {
+		return err
+	}
+	tomb := len(rec.Versions) == 1 && rec.Versions[0].Deleted
+	if err := setIndex(tx.Bucket(bTombs), ik, tomb); err != nil {
+		return err
+	}
+	d, err := st.digest(tx, rec.Table)
+	if err != nil {
+		return err
+	}
+	bucket := digestBucket(rec.Key)
+	xorInto(&d[bucket], recordHash(old))
+	xorInto(&d[bucket], recordHash(rec))
+	return nil
+}
+
+func (st *txState) appendLog(tx *bolt.Tx, c *Change) error {
+	st.lsn++
+	st.logged = true
+	lsn := u64(st.lsn)
+	if err := tx.Bucket(bLog).Put(lsn, appendLogEntry(nil, st.now, c)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bDots).Put(dotKey(c.Dot), lsn); err != nil {
+		return err
+	}
+	return tx.Bucket(bHist).Put(histKey(c.Table, c.Key, st.lsn), nil)
+}
+
+func setIndex(b *bolt.Bucket, k []byte, on bool) error {
+	if on {
+		return b.Put(k, nil)
+	}
+	return b.Delete(k)
+}
+
+func indexKey(table, key string) []byte {
+	k := make([]byte, 0, len(table)+1+len(key))
+	k = append(k, table...)
+	k = append(k, 0)
+	return append(k, key...)
+}
+
+func splitIndexKey(k []byte) (string, string) {
+	for i, c := range k {
+		if c == 0 {
+			return string(k[:i]), string(k[i+1:])
+		}
+	}
+	return string(k), ""
+}
+
+func dotKey(d Dot) []byte {
+	k := make([]byte, 0, len(d.Stream)+9)
+	k = append(k, d.Stream...)
+	k = append(k, 0)
+	return append(k, u64(d.Seq)...)
+}
+
+func histKey(table, key string, lsn uint64) []byte {
+	k := indexKey(table, key)
+	k = append(k, 0)
+	return append(k, u64(lsn)...)
+}
+
+// Digests: per table, 256 buckets of 16 bytes; each live record adds (XOR)
+// the hash of its key and the dots of its non-deleted versions to the
+// bucket of its key. Maintained on every write, compared by verify.
+const (
+	digestBuckets = 256
+	digestSize    = 16
+)
+
+func (st *txState) digest(tx *bolt.Tx, table string) (*[digestBuckets][digestSize]byte, error) {
+	if d, ok := st.digests[table]; ok {
+		return d, nil
+	}
+	d := new([digestBuckets][digestSize]byte)
+	if v := tx.Bucket(bDigest).Get([]byte(table)); v != nil {
+		if len(v) != digestBuckets*digestSize {
+			return nil, fmt.Errorf("store: digest of %s is %d bytes: %w", table, len(v), ErrCorrupt)
+		}
+		for i := range d {
+			copy(d[i][:], v[i*digestSize:])
+		}
+	}
+	st.digests[table] = d
+	return d, nil
+}
+
+func digestBucket(key string) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % digestBuckets)
+}
+
+func recordHash(r *Record) [digestSize]byte {
+	var out [digestSize]byte
+	if r == nil {
+		return out
+	}
+	var dots []string
+	for _, v := range r.Versions {
+		if !v.Deleted {
+			dots = append(dots, v.Dot.String())
+		}
+	}
+	if len(dots) == 0 {
+		return out
+	}
+	slices.Sort(dots)
+	h := sha256.New()
+	h.Write(indexKey(r.Table, r.Key))
+	for _, d := range dots {
+		h.Write([]byte{0})
+		h.Write([]byte(d))
+	}
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+func xorInto(dst *[digestSize]byte, src [digestSize]byte) {
+	for i := range dst {
+		dst[i] ^= src[i]
+	}
+}

@@ -1,0 +1,28 @@
+package store
+
+import "errors"
+
+// Sentinel errors. Callers test them with errors.Is; the messages wrapped
+// around them name the record and say what to do.
+var (
+	// ErrNotFound: the record does not exist (or is deleted).
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a create found the record already there.
+	ErrExists = errors.New("already exists")
+	// ErrPrecondition: the record changed since the writer read it.
+	ErrPrecondition = errors.New("record changed since it was read")
+	// ErrInvalid: the write or batch itself is malformed.
+	ErrInvalid = errors.New("invalid request")
+	// ErrSelfOrigin: a remote batch claims changes of this replica that it never made.
+	ErrSelfOrigin = errors.New("batch claims to originate from this replica")
+	// ErrReadOnly: the store was opened read-only.
+	ErrReadOnly = errors.New("store is read-only")
+	// ErrInUse: another process holds the store.
+	ErrInUse = errors.New("store is in use by another process")
+	// ErrNewerSchema: the store was written by a newer pbxtopo.
+	ErrNewerSchema = errors.New("store was written by a newer pbxtopo")
+	// ErrClosed: the store is closed.
+	ErrClosed = errors.New("store is closed")
+	// ErrPruned: the history needed is older than the retained log.
+	ErrPruned = errors.New("older than the retained history")
+)

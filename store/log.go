@@ -1,0 +1,183 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Batch is what a peer asked for: the changes it lacks, in this replica's
+// log order (which respects causality), whole transactions only.
+type Batch struct {
+	Changes []*Change
+	// More is set when the byte limit cut the batch short.
+	More bool
+	// NeedSnapshot is set when some change the peer lacks is no longer in
+	// the log; the peer must take a snapshot instead.
+	NeedSnapshot bool
+	// Summary is this replica's summary when the batch was read.
+	Summary Summary
+}
+
+// ChangesSince returns the changes of the wanted streams that a peer whose
+// summary is have lacks, up to about maxBytes of encoded changes (a single
+// transaction larger than that is returned whole).
+func (s *Store) ChangesSince(have Summary, want func(Stream) bool, maxBytes int) (*Batch, error) {
+	out := &Batch{}
+	err := s.View(func(sn *Snapshot) error {
+		mine, err := sn.Summary()
+		if err != nil {
+			return err
+		}
+		out.Summary = mine
+		pruned, err := loadSummary(sn.tx.Bucket(bPruned))
+		if err != nil {
+			return err
+		}
+		dots := sn.tx.Bucket(bDots)
+		start := uint64(0)
+		for st, seq := range mine {
+			if seq <= have[st] || !want(st) {
+				continue
+			}
+			if have[st] < pruned[st] {
+				out.NeedSnapshot = true
+				return nil
+			}
+			lsn := dots.Get(dotKey(Dot{st, have[st] + 1}))
+			if lsn == nil {
+				return fmt.Errorf("store: change %s:%d is in the summary but not in the log: %w", st, have[st]+1, ErrCorrupt)
+			}
+			if l := getU64(lsn); start == 0 || l < start {
+				start = l
+			}
+		}
+		if start == 0 {
+			return nil
+		}
+		size := 0
+		c := sn.tx.Bucket(bLog).Cursor()
+		for k, v := c.Seek(u64(start)); k != nil; k, v = c.Next() {
+			_, ch, err := decodeLogEntry(v)
+			if err != nil {
+				return fmt.Errorf("store: log entry %d: %w", getU64(k), err)
+			}
+			if ch.Dot.Seq <= have[ch.Dot.Stream] || !want(ch.Dot.Stream) {
+				continue
+			}
+			// Stop only between transactions.
+			if size >= maxBytes && ch.Dot.Seq == ch.TxSeq {
+				out.More = true
+				break
+			}
+			out.Changes = append(out.Changes, ch)
+			size += len(v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PruneLog removes the oldest log entries that are both older than
+// olderThan and covered by safe (the summaries of every replica that pulls
+// from this one; nil means no replica needs them), and any beyond
+// MaxLogEntries. History of those changes goes with them. It returns how
+// many entries it removed.
+func (s *Store) PruneLog(ctx context.Context, olderThan time.Time, safe Summary) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
+			n = 0
+			logB, dots, hist := tx.Bucket(bLog), tx.Bucket(bDots), tx.Bucket(bHist)
+			c := logB.Cursor()
+			// LSNs are dense and only the oldest go, so the log holds
+			// last-first+1 entries.
+			count := 0
+			if k, _ := c.Last(); k != nil {
+				f, _ := c.First()
+				count = int(getU64(k) - getU64(f) + 1)
+			}
+			for k, v := c.First(); k != nil && n < 10000; k, v = c.First() {
+				ms, ch, err := decodeLogEntry(v)
+				if err != nil {
+					return fmt.Errorf("store: log entry %d: %w", getU64(k), err)
+				}
+				old := time.UnixMilli(ms).Before(olderThan) && (safe == nil || safe.Covers(ch.Dot))
+				if !old && count-n <= s.cfg.MaxLogEntries {
+					break
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				if err := dots.Delete(dotKey(ch.Dot)); err != nil {
+					return err
+				}
+				if err := hist.Delete(histKey(ch.Table, ch.Key, getU64(k))); err != nil {
+					return err
+				}
+				if ch.Dot.Seq > st.prunedSeq(ch.Dot.Stream) {
+					st.pruned[ch.Dot.Stream] = ch.Dot.Seq
+				}
+				n++
+			}
+			return nil
+		})
+		total += n
+		if err != nil || n < 10000 {
+			return total, err
+		}
+	}
+}
+
+func (st *txState) prunedSeq(stream Stream) uint64 {
+	if v, ok := st.pruned[stream]; ok {
+		return v
+	}
+	st.s.mu.Lock()
+	defer st.s.mu.Unlock()
+	return st.s.pruned[stream]
+}
+
+// PurgeTombstones removes deleted records whose tombstone every replica has
+// seen (covered reports that for a dot). A late copy of an older version
+// cannot bring such a record back: its dot is below the summary and is
+// dropped as a duplicate. It returns how many records it removed.
+func (s *Store) PurgeTombstones(ctx context.Context, covered func(Dot) bool) (int, error) {
+	n := 0
+	err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
+		n = 0
+		tombs := tx.Bucket(bTombs)
+		var purge [][]byte
+		err := tombs.ForEach(func(k, _ []byte) error {
+			table, key := splitIndexKey(k)
+			b, _ := tableBucket(tx, table, false)
+			r, err := loadRecord(b, table, key)
+			if err != nil || r == nil {
+				return err
+			}
+			if len(r.Versions) == 1 && r.Versions[0].Deleted && covered(r.Versions[0].Dot) {
+				purge = append(purge, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range purge {
+			table, key := splitIndexKey(k)
+			b, _ := tableBucket(tx, table, false)
+			if err := b.Delete([]byte(key)); err != nil {
+				return err
+			}
+			if err := tombs.Delete(k); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,371 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout of the bbolt file this code writes. A store
+// with a higher number was written by a newer pbxtopo and is refused.
+const SchemaVersion = 1
+
+// Config configures a Store.
+type Config struct {
+	// Path is the bbolt file.
+	Path string
+	// Replica is this replica's cluster name. Required to create a store;
+	// when set for an existing store it must match.
+	Replica string
+	// Site is this replica's site, the scope of its site-only tables.
+	Site string
+	// SiteTables reports whether a table is site-only (replicated only
+	// within the site). Nil means every table is enterprise-wide.
+	SiteTables func(table string) bool
+	// ReadOnly opens the file read-only; every write fails with ErrReadOnly.
+	ReadOnly bool
+	// HistoryRetention is how long every version of a record is kept.
+	HistoryRetention time.Duration
+	// MaxLogEntries caps the change log; the oldest entries go first.
+	MaxLogEntries int
+	// MaxSkew is how far ahead of the local clock a remote timestamp may
+	// be before the skew alarm counts it.
+	MaxSkew time.Duration
+	// MaxBatch bounds the write requests that share one commit.
+	MaxBatch int
+	// OpenTimeout is how long to wait for another process's file lock.
+	OpenTimeout time.Duration
+	// Now is the clock; time.Now when nil. Chaos runs give a simulated one.
+	Now func() time.Time
+	// Logger receives the store's log lines.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults for a store at path.
+func DefaultConfig(path string) Config {
+	return Config{
+		Path:             path,
+		HistoryRetention: 30 * 24 * time.Hour,
+		MaxLogEntries:    5_000_000,
+		MaxSkew:          5 * time.Second,
+		MaxBatch:         256,
+		OpenTimeout:      time.Second,
+	}
+}
+
+// Store is the local authoritative store of one replica.
+type Store struct {
+	cfg         Config
+	db          *bolt.DB
+	log         *slog.Logger
+	replica     string
+	site        string
+	incarnation uint64
+
+	mu      sync.Mutex // guards the fields below, the committed state
+	summary Summary
+	pruned  Summary
+	lsn     uint64
+	hlc     HLC
+	changed chan struct{} // closed and replaced after each commit that logs changes
+	skew    uint64        // remote timestamps beyond MaxSkew
+	commits uint64        // bbolt transactions committed
+
+	reqs      chan *request
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// Bucket names.
+var (
+	bMeta      = []byte("meta")
+	bSummary   = []byte("summary")
+	bPruned    = []byte("pruned")
+	bLog       = []byte("log")
+	bDots      = []byte("dots")
+	bHist      = []byte("hist")
+	bConflicts = []byte("conflicts")
+	bTombs     = []byte("tombstones")
+	bDigest    = []byte("digest")
+	bStatus    = []byte("status")
+	bTables    = []byte("tables") // holds one sub-bucket per table
+)
+
+var allBuckets = [][]byte{bMeta, bSummary, bPruned, bLog, bDots, bHist, bConflicts, bTombs, bDigest, bStatus, bTables}
+
+// Meta keys.
+var (
+	kSchema      = []byte("schema")
+	kReplica     = []byte("replica")
+	kIncarnation = []byte("incarnation")
+	kSite        = []byte("site")
+	kLSN         = []byte("lsn")
+	kHLC         = []byte("hlc")
+	kAgent       = []byte("agent")
+	kCreated     = []byte("created")
+)
+
+// Open opens or creates the store at cfg.Path.
+func Open(cfg Config) (*Store, error) {
+	def := DefaultConfig(cfg.Path)
+	if cfg.HistoryRetention == 0 {
+		cfg.HistoryRetention = def.HistoryRetention
+	}
+	if cfg.MaxLogEntries == 0 {
+		cfg.MaxLogEntries = def.MaxLogEntries
+	}
+	if cfg.MaxSkew == 0 {
+		cfg.MaxSkew = def.MaxSkew
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = def.MaxBatch
+	}
+	if cfg.OpenTimeout == 0 {
+		cfg.OpenTimeout = def.OpenTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SiteTables == nil {
+		cfg.SiteTables = func(string) bool { return false }
+	}
+	if cfg.Path == "" {
+		return nil, fmt.Errorf("store: no path: set data_dir")
+	}
+	if !cfg.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	} else if _, err := os.Stat(cfg.Path); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{
+		Timeout:      cfg.OpenTimeout,
+		ReadOnly:     cfg.ReadOnly,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("store %s: %w (is an agent running on it? stop it, or use its API with --addr)", cfg.Path, ErrInUse)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", cfg.Path, err)
+	}
+	s := &Store{cfg: cfg, db: db, log: cfg.Logger, changed: make(chan struct{})}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if !cfg.ReadOnly {
+		s.reqs = make(chan *request, cfg.MaxBatch)
+		s.quit = make(chan struct{})
+		s.done = make(chan struct{})
+		go s.committer()
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	if !s.cfg.ReadOnly {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, b := range allBuckets {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			m := tx.Bucket(bMeta)
+			if m.Get(kReplica) != nil {
+				return nil
+			}
+			if s.cfg.Replica == "" {
+				return fmt.Errorf("store %s is new: give the cluster it belongs to (--cluster)", s.cfg.Path)
+			}
+			inc, err := randomIncarnation()
+			if err != nil {
+				return err
+			}
+			m.Put(kSchema, u64(SchemaVersion))
+			m.Put(kReplica, []byte(s.cfg.Replica))
+			m.Put(kSite, []byte(s.cfg.Site))
+			m.Put(kIncarnation, u64(inc))
+			return m.Put(kCreated, u64(uint64(s.cfg.Now().UnixMilli())))
+		})
+		if err != nil {
+			return fmt.Errorf("store %s: %w", s.cfg.Path, err)
+		}
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bMeta)
+		if m == nil || m.Get(kReplica) == nil {
+			return fmt.Errorf("store %s is not initialized: create it with a writable open first", s.cfg.Path)
+		}
+		if v := getU64(m.Get(kSchema)); v > SchemaVersion {
+			return fmt.Errorf("store %s has schema %d, this pbxtopo reads up to %d: %w; run the newer pbxtopo, or restore a backup made by this version", s.cfg.Path, v, SchemaVersion, ErrNewerSchema)
+		}
+		s.replica = string(m.Get(kReplica))
+		if s.cfg.Replica != "" && s.cfg.Replica != s.replica {
+			return fmt.Errorf("store %s belongs to cluster %q, not %q: point data_dir at this cluster's store", s.cfg.Path, s.replica, s.cfg.Replica)
+		}
+		s.site = string(m.Get(kSite))
+		if s.cfg.Site != "" {
+			s.site = s.cfg.Site
+		}
+		s.incarnation = getU64(m.Get(kIncarnation))
+		s.lsn = getU64(m.Get(kLSN))
+		s.hlc = HLC(getU64(m.Get(kHLC)))
+		var err error
+		if s.summary, err = loadSummary(tx.Bucket(bSummary)); err != nil {
+			return err
+		}
+		s.pruned, err = loadSummary(tx.Bucket(bPruned))
+		return err
+	})
+}
+
+func randomIncarnation() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, err
+		}
+		if v := binary.BigEndian.Uint64(b[:]); v != 0 {
+			return v, nil
+		}
+	}
+}
+
+func loadSummary(b *bolt.Bucket) (Summary, error) {
+	s := Summary{}
+	err := b.ForEach(func(k, v []byte) error {
+		s[Stream(k)] = getU64(v)
+		return nil
+	})
+	return s, err
+}
+
+// Close stops the committer, waiting for the writes in flight, and closes
+// the file. It is safe to call more than once.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.quit != nil {
+			close(s.quit)
+			<-s.done
+		}
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Replica returns the cluster this store belongs to.
+func (s *Store) Replica() string { return s.replica }
+
+// Site returns the site of this replica.
+func (s *Store) Site() string { return s.site }
+
+// Incarnation returns the random id of this store's life.
+func (s *Store) Incarnation() uint64 { return s.incarnation }
+
+// Stream returns this replica's own stream for a table.
+func (s *Store) Stream(table string) Stream {
+	return MakeStream(s.replica, s.incarnation, s.scopeOf(table))
+}
+
+func (s *Store) scopeOf(table string) string {
+	if s.cfg.SiteTables(table) {
+		return s.site
+	}
+	return ""
+}
+
+// Path returns the file of the store.
+func (s *Store) Path() string { return s.cfg.Path }
+
+// Summary returns a copy of the committed summary.
+func (s *Store) Summary() Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.summary.Clone()
+}
+
+// Pruned returns, per stream, the highest sequence number that may be
+// missing from the log.
+func (s *Store) Pruned() Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pruned.Clone()
+}
+
+// Changed returns a channel that is closed the next time changes are
+// committed. Long-polling peers wait on it.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// Stats are counters for metrics and status.
+type Stats struct {
+	LSN       uint64 // log entries ever written
+	HLC       HLC    // the latest timestamp seen
+	Commits   uint64 // bbolt transactions committed since open
+	SkewAlarm uint64 // remote timestamps too far ahead of the local clock
+	FileBytes int64
+}
+
+// Stats returns the current counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{LSN: s.lsn, HLC: s.hlc, Commits: s.commits, SkewAlarm: s.skew}
+	s.mu.Unlock()
+	if fi, err := os.Stat(s.cfg.Path); err == nil {
+		st.FileBytes = fi.Size()
+	}
+	return st
+}
+
+// MarkAgent records that an agent has run on this store. From then on,
+// offline tools open it read-only: the agent owns its writes.
+func (s *Store) MarkAgent() error {
+	if s.cfg.ReadOnly {
+		return ErrReadOnly
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bMeta).Put(kAgent, u64(uint64(s.cfg.Now().UnixMilli())))
+	})
+}
+
+// AgentHasRun reports whether an agent has ever run on this store.
+func (s *Store) AgentHasRun() bool {
+	var ran bool
+	s.db.View(func(tx *bolt.Tx) error {
+		ran = tx.Bucket(bMeta).Get(kAgent) != nil
+		return nil
+	})
+	return ran
+}
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func getU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}

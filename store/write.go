@@ -1,0 +1,189 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Must states what a write expects to find.
+type Must int
+
+const (
+	// Any: create or replace.
+	Any Must = iota
+	// MustNotExist: a create; fails with ErrExists when the record is live.
+	MustNotExist
+	// MustExist: an update; fails with ErrNotFound when it is not.
+	MustExist
+)
+
+// Mutation is one record to write or delete.
+type Mutation struct {
+	Table string
+	Key   string
+	// Value is the new value; nil deletes the record.
+	Value []byte
+	// IfMatch names the versions the writer read and supersedes; the write
+	// fails with ErrPrecondition when one of them is no longer live. Empty
+	// means the current winner.
+	IfMatch []Dot
+	// SupersedeAll supersedes every live version: it resolves a conflict.
+	SupersedeAll bool
+	Must         Must
+}
+
+// WriteResult tells what a write did.
+type WriteResult struct {
+	// Dots has, per mutation in order, the new change's id, or a zero Dot
+	// when the mutation changed nothing (same value as the current one).
+	Dots []Dot
+	// Changed counts the mutations that made a change.
+	Changed int
+}
+
+var tableName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// Write applies the mutations as one transaction, all or nothing, made at
+// this replica by author. It returns once the transaction is fsynced. A
+// mutation that would not change the record (same value, no conflict) is
+// skipped. Mutations of site-only tables form their own replication
+// transaction, since they travel on their own stream.
+func (s *Store) Write(ctx context.Context, author string, muts []Mutation) (WriteResult, error) {
+	if err := checkMutations(muts); err != nil {
+		return WriteResult{}, err
+	}
+	if len(author) > maxAuthorLen {
+		return WriteResult{}, fmt.Errorf("%w: author is %d bytes, the limit is %d", ErrInvalid, len(author), maxAuthorLen)
+	}
+	var res WriteResult
+	err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
+		r, err := st.write(tx, author, muts)
+		res = r
+		return err
+	})
+	return res, err
+}
+
+func checkMutations(muts []Mutation) error {
+	if len(muts) == 0 {
+		return fmt.Errorf("%w: nothing to write", ErrInvalid)
+	}
+	seen := make(map[string]bool, len(muts))
+	for i, m := range muts {
+		switch {
+		case !tableName.MatchString(m.Table):
+			return fmt.Errorf("%w: mutation %d: table %q is not a valid table name", ErrInvalid, i+1, m.Table)
+		case m.Key == "" || len(m.Key) > maxKeyLen:
+			return fmt.Errorf("%w: mutation %d: key must be 1-%d bytes", ErrInvalid, i+1, maxKeyLen)
+		case len(m.Value) > maxValueLen:
+			return fmt.Errorf("%w: %s/%s: value is %d bytes, the limit is %d", ErrInvalid, m.Table, m.Key, len(m.Value), maxValueLen)
+		case m.Value != nil && len(m.Value) == 0:
+			return fmt.Errorf("%w: %s/%s: empty value (use nil to delete)", ErrInvalid, m.Table, m.Key)
+		}
+		k := m.Table + "\x00" + m.Key
+		if seen[k] {
+			return fmt.Errorf("%w: %s/%s appears twice in one write", ErrInvalid, m.Table, m.Key)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// pendingChange is a mutation that passed its checks, before its dot.
+type pendingChange struct {
+	index int
+	c     Change
+}
+
+func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation) (WriteResult, error) {
+	s := st.s
+	res := WriteResult{Dots: make([]Dot, len(muts))}
+	byStream := map[Stream][]pendingChange{}
+	var order []Stream
+	for i, m := range muts {
+		b, err := tableBucket(tx, m.Table, false)
+		if err != nil {
+			return res, err
+		}
+		rec, err := loadRecord(b, m.Table, m.Key)
+		if err != nil {
+			return res, err
+		}
+		ctx, skip, err := writeContext(rec, m)
+		if err != nil {
+			return res, err
+		}
+		if skip {
+			continue
+		}
+		stream := s.Stream(m.Table)
+		if _, ok := byStream[stream]; !ok {
+			order = append(order, stream)
+		}
+		byStream[stream] = append(byStream[stream], pendingChange{i, Change{
+			Table: m.Table, Key: m.Key, Value: m.Value, Deleted: m.Value == nil,
+			Context: ctx, Author: author,
+		}})
+	}
+	proposed := hlcFromTime(s.cfg.Now())
+	for _, stream := range order {
+		pcs := byStream[stream]
+		first := st.seq(stream) + 1
+		for j := range pcs {
+			c := &pcs[j].c
+			c.Dot = Dot{stream, first + uint64(j)}
+			c.TxSeq = first
+			c.TxSize = uint32(len(pcs))
+			c.HLC = max(proposed, st.hlc+1)
+			if _, err := st.applyChange(tx, c); err != nil {
+				return res, err
+			}
+			res.Dots[pcs[j].index] = c.Dot
+			res.Changed++
+		}
+	}
+	return res, nil
+}
+
+// writeContext checks a mutation against the record it writes and returns
+// the versions it supersedes, or skip when it would change nothing.
+func writeContext(rec *Record, m Mutation) (ctx []Dot, skip bool, err error) {
+	exists := rec != nil && rec.Exists()
+	name := m.Table + "/" + m.Key
+	switch {
+	case m.Must == MustNotExist && exists:
+		return nil, false, fmt.Errorf("%s: %w", name, ErrExists)
+	case m.Must == MustExist && !exists, m.Value == nil && !exists && len(m.IfMatch) == 0:
+		return nil, false, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	if rec == nil {
+		if len(m.IfMatch) > 0 {
+			return nil, false, fmt.Errorf("%s: version %s is no longer current (the record does not exist): %w", name, m.IfMatch[0], ErrPrecondition)
+		}
+		return nil, false, nil
+	}
+	live := rec.Dots()
+	for _, d := range m.IfMatch {
+		if !slices.Contains(live, d) {
+			return nil, false, fmt.Errorf("%s: version %s is no longer current (now %s); read it again and retry: %w", name, d, rec.Winner().Dot, ErrPrecondition)
+		}
+	}
+	switch {
+	case m.SupersedeAll:
+		ctx = live
+	case len(m.IfMatch) > 0:
+		ctx = slices.Clone(m.IfMatch)
+	default:
+		ctx = []Dot{rec.Winner().Dot}
+	}
+	w := rec.Winner()
+	if len(ctx) == len(live) && !rec.Conflict() && w.Deleted == (m.Value == nil) && bytes.Equal(w.Value, m.Value) {
+		return nil, true, nil
+	}
+	return ctx, false, nil
+}
