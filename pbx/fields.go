@@ -1,6 +1,7 @@
 package pbx
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -72,21 +73,35 @@ var (
 )
 
 // AppendBinary appends the binary form of f to b: a format byte, the count,
-// then each name and value with a uvarint length, names in ascending order.
-// Empty values are left out. The same fields always give the same bytes.
+// then each field in ascending name order: its name (the number of a
+// dictionary name, or 0 and the name spelled out) and its value with a
+// uvarint length. Empty values are left out. The same fields always give
+// the same bytes.
 func (f Fields) AppendBinary(b []byte) []byte {
 	names := make([]string, 0, len(f))
+	size := 4
 	for k, v := range f {
 		if v != "" {
 			names = append(names, k)
+			size += len(v) + 3
+			if fieldCode[k] == 0 {
+				size += len(k) + 2
+			}
 		}
 	}
 	sort.Strings(names)
+	if b == nil {
+		b = make([]byte, 0, size)
+	}
 	b = append(b, fieldsFormat)
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, k := range names {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
+		code := fieldCode[k]
+		b = binary.AppendUvarint(b, code)
+		if code == 0 {
+			b = binary.AppendUvarint(b, uint64(len(k)))
+			b = append(b, k...)
+		}
 		v := f[k]
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
@@ -139,19 +154,64 @@ func DecodeFields(b []byte) (Fields, error) {
 // without decoding the rest. Listing 100,000 extensions by group reads one
 // field of each, so this is the hot path of every filter.
 func LookupField(b []byte, name string) (string, bool) {
-	it, err := newFieldIter(b)
-	if err != nil {
+	v, ok := lookupRaw(b, name)
+	if !ok {
 		return "", false
 	}
-	for it.next() {
-		if it.name == name {
-			return it.value, true
+	return string(v), true
+}
+
+// HasField reports whether the field's value equals want (ASCII case
+// folded), without allocating.
+func HasField(b []byte, name, want string) bool {
+	v, ok := lookupRaw(b, name)
+	return ok && bytes.EqualFold(v, []byte(want))
+}
+
+// lookupRaw scans the binary form for one field without allocating: the
+// hot path of every filter over a large table.
+func lookupRaw(b []byte, name string) ([]byte, bool) {
+	if len(b) < 2 || b[0] != fieldsFormat {
+		return nil, false
+	}
+	want := fieldCode[name]
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 {
+		return nil, false
+	}
+	b = b[1+k:]
+	for i := uint64(0); i < n; i++ {
+		code, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, false
 		}
-		if it.name > name {
-			break
+		b = b[k:]
+		var fname, v []byte
+		var ok bool
+		if code == 0 {
+			if fname, b, ok = cutString(b); !ok {
+				return nil, false
+			}
+		} else if code > uint64(len(fieldDictionary)) {
+			return nil, false
+		}
+		if v, b, ok = cutString(b); !ok {
+			return nil, false
+		}
+		switch {
+		case code != 0 && code == want, code == 0 && string(fname) == name:
+			return v, true
 		}
 	}
-	return "", false
+	return nil, false
+}
+
+func cutString(b []byte) (s, rest []byte, ok bool) {
+	l, k := binary.Uvarint(b)
+	if k <= 0 || l > uint64(len(b)-k) {
+		return nil, nil, false
+	}
+	return b[k : k+int(l)], b[k+int(l):], true
 }
 
 type fieldIter struct {
@@ -187,7 +247,7 @@ func (it *fieldIter) next() bool {
 		}
 		return false
 	}
-	name, ok := it.str()
+	name, ok := it.name_()
 	if !ok {
 		return false
 	}
@@ -198,6 +258,33 @@ func (it *fieldIter) next() bool {
 	it.name, it.value = name, value
 	it.i++
 	return true
+}
+
+// name_ reads a field name: a dictionary code, or 0 and the name spelled out.
+func (it *fieldIter) name_() (string, bool) {
+	code, k := binary.Uvarint(it.b)
+	if k <= 0 || k != uvarintLen(code) {
+		it.err = errFieldsTruncated
+		return "", false
+	}
+	it.b = it.b[k:]
+	if code == 0 {
+		name, ok := it.str()
+		if ok && fieldCode[name] != 0 {
+			it.err = fmt.Errorf("record spells out the dictionary field %q", name)
+			return "", false
+		}
+		if ok && name == "" {
+			it.err = errors.New("record has a field without a name")
+			return "", false
+		}
+		return name, ok
+	}
+	if code > uint64(len(fieldDictionary)) {
+		it.err = fmt.Errorf("record names unknown field number %d", code)
+		return "", false
+	}
+	return fieldDictionary[code-1], true
 }
 
 func (it *fieldIter) str() (string, bool) {

@@ -363,3 +363,35 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// The dictionary is append-only, so a column added later must be appended
+// to it by hand; this test says so when someone forgets.
+func TestEveryColumnIsInTheDictionary(t *testing.T) {
+	for _, tbl := range Tables() {
+		for _, c := range tbl.Columns() {
+			if fieldCode[c] == 0 {
+				t.Errorf("%s.%s is not in fieldDictionary: append it at the end", tbl.Name, c)
+			}
+		}
+	}
+}
+
+func BenchmarkLookupField(b *testing.B) {
+	enc := Fields{"cluster": "tpa1", "regexten": "6109", "name": "George Lopez", "astgroup": "USSales",
+		"callerid": "George Lopez <6109>", "mailbox": "8109", "context": "USSales1", "secret": "x"}.AppendBinary(nil)
+	for i := 0; i < b.N; i++ {
+		if !HasField(enc, "astgroup", "ussales") {
+			b.Fatal("not found")
+		}
+	}
+}
+
+func BenchmarkDecodeFields(b *testing.B) {
+	enc := Fields{"cluster": "tpa1", "regexten": "6109", "name": "George Lopez", "astgroup": "USSales",
+		"callerid": "George Lopez <6109>", "mailbox": "8109", "context": "USSales1", "secret": "x"}.AppendBinary(nil)
+	for i := 0; i < b.N; i++ {
+		if _, err := DecodeFields(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -43,6 +44,8 @@ func (s *Store) do(ctx context.Context, fn func(tx *bolt.Tx, st *txState) error)
 // timer when it is alone.
 func (s *Store) committer() {
 	defer close(s.done)
+	last := 1                  // requests in the previous commit
+	var lastTook time.Duration // how long it took
 	for {
 		var first *request
 		select {
@@ -52,16 +55,35 @@ func (s *Store) committer() {
 			return
 		}
 		group := []*request{first}
+		// With many writers, those acknowledged by the previous commit
+		// come back within microseconds. Waiting for them (at most a
+		// quarter of a commit) makes one big group instead of two
+		// alternating half groups. A writer alone (last == 1) never waits.
+		var wait <-chan time.Time
+		if last > 1 {
+			wait = time.After(min(lastTook/4, time.Millisecond))
+		}
 	fill:
 		for len(group) < s.cfg.MaxBatch {
 			select {
 			case r := <-s.reqs:
 				group = append(group, r)
+				continue
 			default:
+			}
+			if wait == nil || len(group) >= last {
+				break
+			}
+			select {
+			case r := <-s.reqs:
+				group = append(group, r)
+			case <-wait:
 				break fill
 			}
 		}
+		start := time.Now()
 		s.commit(group)
+		last, lastTook = len(group), time.Since(start)
 	}
 }
 
@@ -118,10 +140,10 @@ type txState struct {
 	s       *Store
 	now     int64 // unix ms of the transaction
 	lsn     uint64
+	first   uint64 // the oldest log entry kept
 	hlc     HLC
 	summary Summary // streams changed in this transaction
 	pruned  Summary
-	digests map[string]*[digestBuckets][digestSize]byte
 	logged  bool
 }
 
@@ -132,10 +154,10 @@ func (s *Store) newTxState() *txState {
 		s:       s,
 		now:     s.cfg.Now().UnixMilli(),
 		lsn:     s.lsn,
+		first:   s.first,
 		hlc:     s.hlc,
 		summary: Summary{},
 		pruned:  Summary{},
-		digests: map[string]*[digestBuckets][digestSize]byte{},
 	}
 }
 
@@ -169,16 +191,6 @@ func (st *txState) flush(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	db := tx.Bucket(bDigest)
-	for table, d := range st.digests {
-		buf := make([]byte, 0, digestBuckets*digestSize)
-		for i := range d {
-			buf = append(buf, d[i][:]...)
-		}
-		if err := db.Put([]byte(table), buf); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -187,6 +199,7 @@ func (s *Store) publish(st *txState) {
 	defer s.mu.Unlock()
 	s.commits++
 	s.lsn = st.lsn
+	s.first = st.first
 	s.hlc = st.hlc
 	for k, v := range st.summary {
 		s.summary[k] = v
@@ -280,15 +293,16 @@ func (st *txState) applyChange(tx *bolt.Tx, c *Change) (Outcome, error) {
 	}
 	versions, outcome := mergeVersion(oldVersions, c)
 	// A Duplicate here means a snapshot brought the version before its
-	// change arrived: the record stays, the change is still logged (so it
-	// can be forwarded) and counted in the summary.
-	if outcome != Duplicate {
-		rec := &Record{Table: c.Table, Key: c.Key, Versions: versions}
-		if err := st.putRecord(tx, b, old, rec); err != nil {
-			return 0, err
-		}
-	}
+	// change arrived: the versions stay; the change is still logged (so it
+	// can be forwarded), counted in the summary and in the history.
 	if err := st.appendLog(tx, c); err != nil {
+		return 0, err
+	}
+	rec := &Record{Table: c.Table, Key: c.Key, Versions: versions, History: []uint64{st.lsn}}
+	if old != nil {
+		rec.History = append(st.retained(old.History), st.lsn)
+	}
+	if err := st.putRecord(tx, b, old, rec); err != nil {
 		return 0, err
 	}
 	if c.HLC > st.hlc {
@@ -318,27 +332,41 @@ func (st *txState) putRecord(tx *bolt.Tx, b *bolt.Bucket, old, rec *Record) erro
 	if err := setIndex(tx.Bucket(bTombs), ik, tomb); err != nil {
 		return err
 	}
-	d, err := st.digest(tx, rec.Table)
-	if err != nil {
-		return err
+	// One 16-byte entry per digest bucket: a write dirties one small page
+	// of the digest, not a 4 KiB value.
+	dk := digestKey(rec.Table, digestBucket(rec.Key))
+	digests := tx.Bucket(bDigest)
+	d := make([]byte, digestSize)
+	copy(d, digests.Get(dk))
+	xorInto((*[digestSize]byte)(d), recordHash(old))
+	xorInto((*[digestSize]byte)(d), recordHash(rec))
+	return digests.Put(dk, d)
+}
+
+// retained returns the log positions of h that are still in the log.
+func (st *txState) retained(h []uint64) []uint64 {
+	i := 0
+	for i < len(h) && h[i] < st.first {
+		i++
 	}
-	bucket := digestBucket(rec.Key)
-	xorInto(&d[bucket], recordHash(old))
-	xorInto(&d[bucket], recordHash(rec))
-	return nil
+	return h[i:len(h):len(h)]
 }
 
 func (st *txState) appendLog(tx *bolt.Tx, c *Change) error {
 	st.lsn++
+	if st.first == 0 {
+		st.first = st.lsn
+	}
 	st.logged = true
 	lsn := u64(st.lsn)
-	if err := tx.Bucket(bLog).Put(lsn, appendLogEntry(nil, st.now, c)); err != nil {
+	// The log and the dots index only grow at their end: full pages halve
+	// their size on disk and in a large transaction's memory.
+	logB, dots := tx.Bucket(bLog), tx.Bucket(bDots)
+	logB.FillPercent, dots.FillPercent = 1.0, 1.0
+	if err := logB.Put(lsn, appendLogEntry(nil, st.now, c)); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bDots).Put(dotKey(c.Dot), lsn); err != nil {
-		return err
-	}
-	return tx.Bucket(bHist).Put(histKey(c.Table, c.Key, st.lsn), nil)
+	return dots.Put(dotKey(c.Dot), lsn)
 }
 
 func setIndex(b *bolt.Bucket, k []byte, on bool) error {
@@ -371,12 +399,6 @@ func dotKey(d Dot) []byte {
 	return append(k, u64(d.Seq)...)
 }
 
-func histKey(table, key string, lsn uint64) []byte {
-	k := indexKey(table, key)
-	k = append(k, 0)
-	return append(k, u64(lsn)...)
-}
-
 // Digests: per table, 256 buckets of 16 bytes; each live record adds (XOR)
 // the hash of its key and the dots of its non-deleted versions to the
 // bucket of its key. Maintained on every write, compared by verify.
@@ -385,21 +407,8 @@ const (
 	digestSize    = 16
 )
 
-func (st *txState) digest(tx *bolt.Tx, table string) (*[digestBuckets][digestSize]byte, error) {
-	if d, ok := st.digests[table]; ok {
-		return d, nil
-	}
-	d := new([digestBuckets][digestSize]byte)
-	if v := tx.Bucket(bDigest).Get([]byte(table)); v != nil {
-		if len(v) != digestBuckets*digestSize {
-			return nil, fmt.Errorf("store: digest of %s is %d bytes: %w", table, len(v), ErrCorrupt)
-		}
-		for i := range d {
-			copy(d[i][:], v[i*digestSize:])
-		}
-	}
-	st.digests[table] = d
-	return d, nil
+func digestKey(table string, bucket int) []byte {
+	return append(append([]byte(table), 0), byte(bucket))
 }
 
 func digestBucket(key string) int {

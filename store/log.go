@@ -91,7 +91,7 @@ func (s *Store) PruneLog(ctx context.Context, olderThan time.Time, safe Summary)
 		n := 0
 		err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
 			n = 0
-			logB, dots, hist := tx.Bucket(bLog), tx.Bucket(bDots), tx.Bucket(bHist)
+			logB, dots := tx.Bucket(bLog), tx.Bucket(bDots)
 			c := logB.Cursor()
 			// LSNs are dense and only the oldest go, so the log holds
 			// last-first+1 entries.
@@ -115,13 +115,15 @@ func (s *Store) PruneLog(ctx context.Context, olderThan time.Time, safe Summary)
 				if err := dots.Delete(dotKey(ch.Dot)); err != nil {
 					return err
 				}
-				if err := hist.Delete(histKey(ch.Table, ch.Key, getU64(k))); err != nil {
-					return err
-				}
 				if ch.Dot.Seq > st.prunedSeq(ch.Dot.Stream) {
 					st.pruned[ch.Dot.Stream] = ch.Dot.Seq
 				}
 				n++
+			}
+			if k, _ := c.First(); k != nil {
+				st.first = getU64(k)
+			} else {
+				st.first = st.lsn + 1
 			}
 			return nil
 		})

@@ -126,11 +126,15 @@ type HistoryEntry struct {
 
 // History returns every retained change of a record, oldest first.
 func (sn *Snapshot) History(table, key string) ([]HistoryEntry, error) {
+	r, err := sn.Get(table, key)
+	if err != nil || r == nil {
+		return nil, err
+	}
 	var out []HistoryEntry
-	prefix := append(indexKey(table, key), 0)
-	c := sn.tx.Bucket(bHist).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		lsn := getU64(k[len(prefix):])
+	for _, lsn := range r.History {
+		if sn.tx.Bucket(bLog).Get(u64(lsn)) == nil {
+			continue // pruned since the record was last written
+		}
 		e, err := sn.logEntry(lsn)
 		if err != nil {
 			return nil, err
@@ -182,13 +186,13 @@ func (sn *Snapshot) Digests(tables ...string) (map[string]Digest, error) {
 	out := make(map[string]Digest, len(tables))
 	for _, t := range tables {
 		d := Digest{Table: t}
-		if v := sn.tx.Bucket(bDigest).Get([]byte(t)); v != nil {
-			if len(v) != digestBuckets*digestSize {
+		prefix := append([]byte(t), 0)
+		c := sn.tx.Bucket(bDigest).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(k) != len(prefix)+1 || len(v) != digestSize {
 				return nil, fmt.Errorf("store: digest of %s: %w", t, ErrCorrupt)
 			}
-			for i := range d.Buckets {
-				copy(d.Buckets[i][:], v[i*digestSize:])
-			}
+			copy(d.Buckets[k[len(prefix)]][:], v)
 		}
 		h := sha256.New()
 		for i := range d.Buckets {

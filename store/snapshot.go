@@ -160,7 +160,11 @@ func (st *txState) mergeRecord(tx *bolt.Tx, b *bolt.Bucket, local, remote *Recor
 	if local != nil && slices.EqualFunc(local.Versions, keep, func(a, b Version) bool { return a.Dot == b.Dot }) {
 		return nil
 	}
-	return st.putRecord(tx, b, local, &Record{Table: table, Key: key, Versions: keep})
+	merged := &Record{Table: table, Key: key, Versions: keep}
+	if local != nil {
+		merged.History = local.History
+	}
+	return st.putRecord(tx, b, local, merged)
 }
 
 func hasDot(vs []Version, d Dot) bool {

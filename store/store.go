@@ -75,6 +75,7 @@ type Store struct {
 	summary Summary
 	pruned  Summary
 	lsn     uint64
+	first   uint64 // the oldest log entry kept
 	hlc     HLC
 	changed chan struct{} // closed and replaced after each commit that logs changes
 	skew    uint64        // remote timestamps beyond MaxSkew
@@ -93,7 +94,6 @@ var (
 	bPruned    = []byte("pruned")
 	bLog       = []byte("log")
 	bDots      = []byte("dots")
-	bHist      = []byte("hist")
 	bConflicts = []byte("conflicts")
 	bTombs     = []byte("tombstones")
 	bDigest    = []byte("digest")
@@ -101,7 +101,7 @@ var (
 	bTables    = []byte("tables") // holds one sub-bucket per table
 )
 
-var allBuckets = [][]byte{bMeta, bSummary, bPruned, bLog, bDots, bHist, bConflicts, bTombs, bDigest, bStatus, bTables}
+var allBuckets = [][]byte{bMeta, bSummary, bPruned, bLog, bDots, bConflicts, bTombs, bDigest, bStatus, bTables}
 
 // Meta keys.
 var (
@@ -156,6 +156,13 @@ func Open(cfg Config) (*Store, error) {
 		Timeout:      cfg.OpenTimeout,
 		ReadOnly:     cfg.ReadOnly,
 		FreelistType: bolt.FreelistMapType,
+		// Growing the map copies every node a write transaction holds; a
+		// large first map (address space, not memory) keeps big imports
+		// from doing that again and again.
+		InitialMmapSize: 1 << 30,
+		// The free list is rebuilt when the file is opened instead of being
+		// written with every commit: one page less per write.
+		NoFreelistSync: true,
 	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("store %s: %w (is an agent running on it? stop it, or use its API with --addr)", cfg.Path, ErrInUse)
@@ -224,6 +231,9 @@ func (s *Store) init() error {
 		}
 		s.incarnation = getU64(m.Get(kIncarnation))
 		s.lsn = getU64(m.Get(kLSN))
+		if k, _ := tx.Bucket(bLog).Cursor().First(); k != nil {
+			s.first = getU64(k)
+		}
 		s.hlc = HLC(getU64(m.Get(kHLC)))
 		var err error
 		if s.summary, err = loadSummary(tx.Bucket(bSummary)); err != nil {

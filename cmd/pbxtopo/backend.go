@@ -1,0 +1,82 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// storeFile is where an agent's data dir keeps its store.
+func storeFile(dataDir string) string { return filepath.Join(dataDir, "store.db") }
+
+// backend opens what the command talks to: a running agent, or the store
+// of --data-dir. write says whether the command changes data. The returned
+// func releases it.
+func (a *app) backend(write bool) (agent.API, func(), error) {
+	dir := a.v.GetString("data-dir")
+	if addr := a.v.GetString("addr"); addr != "" && dir == "" {
+		c, err := agent.NewClient(addr, a.v.GetString("token"))
+		if err != nil {
+			return nil, nil, userError{err}
+		}
+		return c, func() {}, nil
+	}
+	if dir == "" {
+		return nil, nil, usageErrorf("no agent to talk to: give --addr (a running agent) or --data-dir (a store, offline)")
+	}
+	st, err := a.openStore(dir, write)
+	if err != nil {
+		return nil, nil, err
+	}
+	return agent.NewService(st), func() { st.Close() }, nil
+}
+
+// openStore opens an offline store. DESIGN.md §11: offline tools may write
+// only to a store no agent has run on yet (seeding before the first
+// start); otherwise they read.
+func (a *app) openStore(dir string, write bool) (*store.Store, error) {
+	path := storeFile(dir)
+	cfg := store.DefaultConfig(path)
+	cfg.Replica = a.v.GetString("replica")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if !write {
+			return nil, usageErrorf("no store in %s: import data first (pbxtopo import --data-dir %s --replica CLUSTER FILE)", dir, dir)
+		}
+		if cfg.Replica == "" {
+			return nil, usageErrorf("%s holds no store yet: say which cluster it belongs to with --replica CLUSTER", dir)
+		}
+	}
+	cfg.ReadOnly = !write
+	st, err := store.Open(cfg)
+	if err != nil {
+		return nil, userError{err}
+	}
+	if write && st.AgentHasRun() {
+		st.Close()
+		return nil, usageErrorf("an agent has run on %s, so it owns the store's writes: change data through it (pbxtopo --addr ADDR ...); --data-dir may only read", dir)
+	}
+	return st, nil
+}
+
+func notTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return true
+	}
+	fi, err := file.Stat()
+	return err != nil || fi.Mode()&os.ModeCharDevice == 0
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func describe(err error) string { return fmt.Sprint(err) }

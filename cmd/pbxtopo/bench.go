@@ -1,0 +1,48 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/pbxtopo/pbxtopo/internal/bench"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) benchCmd() *cobra.Command {
+	var quick bool
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "bench [SUITE...]",
+		Short: "Measure performance: every figure with its anchor from the same run",
+		Long: `Runs the performance suites and prints one row per figure, with the anchor the
+figure is compared to (measured in the same run) and the ratio. Suites: store.`,
+		Example: "  pbxtopo bench store\n  pbxtopo bench -o json",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			if dir == "" {
+				dir = os.TempDir()
+			}
+			tmp, err := os.MkdirTemp(dir, "pbxtopo-bench-")
+			if err != nil {
+				return userError{err}
+			}
+			defer os.RemoveAll(tmp)
+			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			results, err := bench.Run(cmd.Context(), args, bench.Env{Dir: tmp, Self: self, Quick: quick, Log: log})
+			if f, _ := a.format(); f == "json" {
+				if jerr := printJSON(a.stdout, map[string]any{"results": results}); jerr != nil {
+					return jerr
+				}
+			} else if perr := bench.PrintTable(a.stdout, results); perr != nil {
+				return perr
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&quick, "quick", false, "small sizes and short runs (a smoke test, not a measurement)")
+	cmd.Flags().StringVar(&dir, "dir", "", "scratch directory on the disk to measure (default: the temp dir)")
+	return cmd
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
+)
+
+// format returns the output format: the -o flag, or table on a terminal
+// and json elsewhere... except that scripts asked for tables get tables:
+// only an explicit -o changes it.
+func (a *app) format() (string, error) {
+	f := strings.ToLower(a.v.GetString("output"))
+	switch f {
+	case "":
+		return "table", nil
+	case "table", "json", "csv":
+		return f, nil
+	}
+	return "", usageErrorf("unknown output format %q: use table, json or csv", f)
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// column is one column of a table: its heading and the field it shows.
+type column struct{ head, field string }
+
+// printRecords prints records as a table with the given columns, or as
+// JSON/CSV with every field.
+func (a *app) printRecords(t *pbx.Table, rows []pbx.Fields, cols []column) error {
+	if !a.v.GetBool("show-secrets") {
+		for i, r := range rows {
+			rows[i] = t.Redact(r)
+		}
+	}
+	f, err := a.format()
+	if err != nil {
+		return err
+	}
+	switch f {
+	case "json":
+		if rows == nil {
+			rows = []pbx.Fields{}
+		}
+		return printJSON(a.stdout, rows)
+	case "csv":
+		return pbx.WriteCSV(a.stdout, t.ConfigColumns(), rows)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	heads := make([]string, len(cols))
+	for i, c := range cols {
+		heads[i] = strings.ToUpper(c.head)
+	}
+	fmt.Fprintln(tw, strings.Join(heads, "\t"))
+	for _, r := range rows {
+		vals := make([]string, len(cols))
+		for i, c := range cols {
+			vals[i] = r[c.field]
+			if vals[i] == "" {
+				vals[i] = "-"
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(vals, "\t"))
+	}
+	return tw.Flush()
+}
+
+// defaultColumns picks the table columns of a listing: the guide's users
+// and extensions list for extensions, the first columns otherwise.
+func defaultColumns(t *pbx.Table) []column {
+	if t == pbx.Extensions {
+		return []column{{"site", "site"}, {"cluster", "cluster"}, {"group", "astgroup"}, {"extension", "regexten"},
+			{"name", "name"}, {"vm box", "mailbox"}, {"roaming", "roaming"}}
+	}
+	var cols []column
+	for _, f := range t.Fields {
+		if len(cols) == 7 {
+			break
+		}
+		if !f.Secret && !f.Status {
+			cols = append(cols, column{f.Name, f.Name})
+		}
+	}
+	return cols
+}
+
+// printFields prints one record as "field: value" lines in column order.
+func (a *app) printFields(t *pbx.Table, f pbx.Fields) {
+	if !a.v.GetBool("show-secrets") {
+		f = t.Redact(f)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	for _, c := range t.Columns() {
+		if v := f[c]; v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", c, v)
+		}
+	}
+	for _, k := range f.Names() {
+		if _, known := t.Spec(k); !known {
+			fmt.Fprintf(tw, "%s\t%s\t(unknown to this version)\n", k, f[k])
+		}
+	}
+	tw.Flush()
+}

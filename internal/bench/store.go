@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// Store measures durable writes with 1 and 32 writers against the disk's
+// raw fsync rate, the import of 100,000 extensions, and listing them by
+// group.
+func Store(ctx context.Context, env Env) ([]Result, error) {
+	d := 3 * time.Second
+	nExt := 100_000
+	if env.Quick {
+		d, nExt = 300*time.Millisecond, 5_000
+	}
+	raw, err := RawFsyncRate(env.Dir, d)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(storeConfig(filepath.Join(env.Dir, "writes.db")))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	value := pbx.Fields{"cluster": "tpa1", "name": "George Lopez", "callerid": "George Lopez <6109>", "mailbox": "6109",
+		"context": "USSales1", "astgroup": "USSales", "secret": "hwtMazpRnvuS3VgA", "allow": "ulaw,alaw"}.AppendBinary(nil)
+	write := func(w, i int) error {
+		_, err := st.Write(ctx, "bench", []store.Mutation{{Table: "extensions", Key: fmt.Sprintf("tpa1/%d-%d", w, i), Value: value}})
+		return err
+	}
+	one, lat1, err := rate(ctx, 1, d, write)
+	if err != nil {
+		return nil, err
+	}
+	many, lat32, err := rate(ctx, 32, d, write)
+	if err != nil {
+		return nil, err
+	}
+	out := []Result{
+		{Name: "raw fsync loop (write+fsync of 4 KiB)", Value: raw, Unit: "fsyncs/s"},
+		{Name: "durable writes, 1 writer", Value: one, Unit: "writes/s", Anchor: "raw fsync loop", AnchorValue: raw,
+			Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat1, 99)))},
+		{Name: "durable writes, 32 writers", Value: many, Unit: "writes/s", Anchor: "raw fsync loop", AnchorValue: raw,
+			Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat32, 99)))},
+		{Name: "group commit gain, 32 writers vs 1", Value: many / one, Unit: "x", Goal: ">= 20x"},
+	}
+	imp, err := importAndList(ctx, env, nExt)
+	return append(out, imp...), err
+}
+
+func storeConfig(path string) store.Config {
+	cfg := store.DefaultConfig(path)
+	cfg.Replica = "bench"
+	return cfg
+}
+
+// importAndList imports a synthetic enterprise with the pbxtopo binary as a
+// child process (so its peak RSS is the import's alone), then lists by group.
+func importAndList(ctx context.Context, env Env, nExt int) ([]Result, error) {
+	files, err := Enterprise{Clusters: 10, Extensions: nExt, Roaming: 0.3, Seed: 1}.Write(env.Dir)
+	if err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(env.Dir, "import")
+	var out []Result
+	for _, f := range files {
+		if env.Self == "" {
+			return nil, fmt.Errorf("the import measure needs the pbxtopo binary: run 'pbxtopo bench store'")
+		}
+		cmd := exec.CommandContext(ctx, env.Self, "import", "--data-dir", dataDir, "--replica", "c00", f)
+		cmd.Stderr = os.Stderr
+		start := time.Now()
+		if b, err := cmd.Output(); err != nil {
+			return nil, fmt.Errorf("import %s: %v\n%s", f, err, b)
+		}
+		if filepath.Base(f) != "extensions.csv" {
+			continue
+		}
+		took := time.Since(start)
+		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+		out = append(out,
+			Result{Name: fmt.Sprintf("import %d extensions from CSV (child process)", nExt), Value: took.Seconds(), Unit: "s", Goal: "< 5 s"},
+			Result{Name: "import peak RSS", Value: rss, Unit: "MB", Goal: "< 300 MB"})
+	}
+	cfg := storeConfig(filepath.Join(dataDir, "store.db"))
+	cfg.Replica = ""
+	cfg.ReadOnly = true
+	st, err := store.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	svc := agent.NewService(st)
+	var times []time.Duration
+	var n int
+	for i := 0; i < 9; i++ {
+		t0 := time.Now()
+		p, err := svc.List(ctx, "extensions", agent.Query{Group: "USSales"})
+		if err != nil {
+			return nil, err
+		}
+		times = append(times, time.Since(t0))
+		n = p.Total
+	}
+	out = append(out, Result{Name: fmt.Sprintf("list %d extensions by group (%d match), median of 9", nExt, n),
+		Value: ms(Percentile(times, 50)), Unit: "ms", Goal: "< 100 ms"})
+	return out, nil
+}
+
+// RawFsyncRate measures write+fsync of one 4 KiB block on the disk of dir:
+// the ceiling for durable single writes there.
+func RawFsyncRate(dir string, d time.Duration) (float64, error) {
+	f, err := os.CreateTemp(dir, "fsync")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	n := 0
+	start := time.Now()
+	for time.Since(start) < d {
+		if _, err := f.WriteAt(buf, int64(n%256)*4096); err != nil {
+			return 0, err
+		}
+		if err := f.Sync(); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
