@@ -243,3 +243,13 @@ func (s *Store) Get(table, key string) (pbx.Fields, bool, error) {
 	})
 	return f, ok, err
 }
+
+// Local returns an entry of this replica's local key-value space (see
+// WriteLocal), or nil.
+func (sn *Snapshot) Local(key string) []byte {
+	v := sn.tx.Bucket(bLocal).Get([]byte(key))
+	if v == nil {
+		return nil
+	}
+	return append([]byte(nil), v...)
+}

@@ -99,9 +99,10 @@ var (
 	bDigest    = []byte("digest")
 	bStatus    = []byte("status")
 	bTables    = []byte("tables") // holds one sub-bucket per table
+	bLocal     = []byte("local")  // this replica's own key-value space, never replicated
 )
 
-var allBuckets = [][]byte{bMeta, bSummary, bPruned, bLog, bDots, bConflicts, bTombs, bDigest, bStatus, bTables}
+var allBuckets = [][]byte{bMeta, bSummary, bPruned, bLog, bDots, bConflicts, bTombs, bDigest, bStatus, bTables, bLocal}
 
 // Meta keys.
 var (

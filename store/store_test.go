@@ -661,3 +661,24 @@ func FuzzDecodeSummary(f *testing.F) {
 		}
 	})
 }
+
+func TestWriteLocal(t *testing.T) {
+	s := newTestStore(t, "tpa1")
+	res, err := s.WriteLocal(bg, "mysql", []Mutation{{Table: "extensions", Key: "tpa1/1", Value: val("a", "b")}},
+		map[string][]byte{"mysql/binlog": []byte("mysql-bin.000003:1234")})
+	if err != nil || res.Changed != 1 {
+		t.Fatalf("WriteLocal = %+v %v", res, err)
+	}
+	// A failing write leaves the local entry as it was.
+	_, err = s.WriteLocal(bg, "mysql", []Mutation{{Table: "extensions", Key: "tpa1/1", Value: val("a", "c"), Must: MustNotExist}},
+		map[string][]byte{"mysql/binlog": []byte("mysql-bin.000003:9999")})
+	if !errors.Is(err, ErrExists) {
+		t.Fatalf("err = %v", err)
+	}
+	s.View(func(sn *Snapshot) error {
+		if got := string(sn.Local("mysql/binlog")); got != "mysql-bin.000003:1234" {
+			t.Fatalf("local = %q", got)
+		}
+		return nil
+	})
+}

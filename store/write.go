@@ -70,6 +70,45 @@ func (s *Store) Write(ctx context.Context, author string, muts []Mutation) (Writ
 	return res, err
 }
 
+// WriteLocal is Write plus local entries (key → value; nil removes) written
+// in the same transaction into this replica's local, never replicated,
+// key-value space: a bridge's checkpoint is then on disk exactly when the
+// changes it covers are. muts may be empty.
+func (s *Store) WriteLocal(ctx context.Context, author string, muts []Mutation, local map[string][]byte) (WriteResult, error) {
+	if len(muts) > 0 {
+		if err := checkMutations(muts); err != nil {
+			return WriteResult{}, err
+		}
+	}
+	for k, v := range local {
+		if k == "" || len(k) > maxKeyLen || len(v) > maxValueLen {
+			return WriteResult{}, fmt.Errorf("%w: local entry %q: key must be 1-%d bytes", ErrInvalid, k, maxKeyLen)
+		}
+	}
+	var res WriteResult
+	err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
+		var err error
+		if len(muts) > 0 {
+			if res, err = st.write(tx, author, muts); err != nil {
+				return err
+			}
+		}
+		b := tx.Bucket(bLocal)
+		for k, v := range local {
+			if v == nil {
+				err = b.Delete([]byte(k))
+			} else {
+				err = b.Put([]byte(k), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
 func checkMutations(muts []Mutation) error {
 	if len(muts) == 0 {
 		return fmt.Errorf("%w: nothing to write", ErrInvalid)

@@ -79,4 +79,13 @@ func fileSize(path string) int64 {
 	return fi.Size()
 }
 
-func describe(err error) string { return fmt.Sprint(err) }
+// feature returns the backend as the feature interface T (every backend,
+// local service or HTTP client, implements every feature), or an error.
+func feature[T any](api agent.API) (T, error) {
+	f, ok := api.(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("internal: backend %T lacks %T", api, zero)
+	}
+	return f, nil
+}

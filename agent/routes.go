@@ -1,0 +1,52 @@
+package agent
+
+import (
+	"net/http"
+)
+
+// routes returns every route of the HTTP API. Each feature (roaming, DNS,
+// replication...) contributes its list here.
+func routes(svc *Service) []Route {
+	var rs []Route
+	rs = append(rs, dataRoutes(svc)...)
+	rs = append(rs, Route{"GET /v1/health", RoleNone, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]string{"status": "ok"})
+	}})
+	return rs
+}
+
+// Authenticator tells who makes a request. A nil Authenticator trusts
+// every caller as admin: for tests and offline tools only.
+type Authenticator interface {
+	Authenticate(r *http.Request) (role Role, who string, err error)
+}
+
+// Handler returns the HTTP API over svc, each route guarded by its role.
+func Handler(svc *Service, auth Authenticator) http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range routes(svc) {
+		mux.Handle(rt.Pattern, guard(rt, auth))
+	}
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &Error{Code: 404, Msg: "no such API route: " + r.Method + " " + r.URL.Path + " (see the README's HTTP API section)"})
+	})
+	return mux
+}
+
+func guard(rt Route, auth Authenticator) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		role, who := RoleAdmin, "local"
+		if auth != nil {
+			var err error
+			if role, who, err = auth.Authenticate(r); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		if !role.Allows(rt.Role) {
+			writeError(w, &Error{Code: 403, Msg: "this needs the " + rt.Role.String() + " role; your token has " + role.String()})
+			return
+		}
+		rt.Handler(w, r.WithContext(WithRole(r.Context(), role, who)))
+	})
+}
