@@ -20,6 +20,11 @@ type Change struct {
 	Context []Dot  // the versions this change supersedes
 	HLC     HLC
 	Author  string // who made the change ("admin:alice", "mysql", "revert of ...")
+	// Horizon is set on a write that found its record absent: the
+	// changes every replica had seen when its replica last purged
+	// tombstones. A tombstone it covers was purged at the writer, so the
+	// write supersedes it everywhere, also where it is not purged yet.
+	Horizon Summary
 }
 
 // Version is one live version of a record: the winner or a sibling.
@@ -171,6 +176,16 @@ func (d *decoder) raw(max int, what string) []byte {
 	return v
 }
 
+// owned is raw copied out of the input: decoded changes and records
+// outlive the bbolt transaction whose memory they were read from.
+func (d *decoder) owned(max int, what string) []byte {
+	v := d.raw(max, what)
+	if len(v) == 0 {
+		return nil
+	}
+	return append([]byte(nil), v...)
+}
+
 func (d *decoder) str(max int, what string) string { return string(d.raw(max, what)) }
 
 func (d *decoder) dot() Dot {
@@ -224,6 +239,11 @@ func AppendChange(b []byte, c *Change) []byte {
 	}
 	e.uvarint(uint64(c.HLC))
 	e.str(c.Author)
+	if len(c.Horizon) > 0 {
+		e.bytes(AppendSummary(nil, c.Horizon))
+	} else {
+		e.bytes(nil)
+	}
 	return e.b
 }
 
@@ -249,7 +269,7 @@ func (d *decoder) change() (*Change, error) {
 	c.Table = d.str(maxTableLen, "table name")
 	c.Key = d.str(maxKeyLen, "key")
 	flags := d.byte()
-	c.Value = d.raw(maxValueLen, "value")
+	c.Value = d.owned(maxValueLen, "value")
 	n := d.count(maxContext, "context versions")
 	if n > 0 {
 		c.Context = make([]Dot, n)
@@ -259,6 +279,16 @@ func (d *decoder) change() (*Change, error) {
 	}
 	c.HLC = HLC(d.uvarint())
 	c.Author = d.str(maxAuthorLen, "author")
+	if h := d.raw(maxValueLen, "horizon"); len(h) > 0 && d.err == nil {
+		hd := decoder{b: h}
+		c.Horizon, d.err = hd.summary()
+		if d.err == nil {
+			d.err = hd.done()
+		}
+		if d.err == nil && len(c.Horizon) == 0 {
+			d.fail("empty horizon spelled out")
+		}
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -282,6 +312,10 @@ func (d *decoder) change() (*Change, error) {
 	c.TxSize = uint32(txSize)
 	return c, d.err
 }
+
+// AppendRecord appends the binary form of r. Its History is local to a
+// replica: on the wire, send records with History nil.
+func AppendRecord(b []byte, r *Record) []byte { return appendRecord(b, r) }
 
 func appendRecord(b []byte, r *Record) []byte {
 	if b == nil {
@@ -333,7 +367,7 @@ func DecodeRecord(table, key string, b []byte) (*Record, error) {
 		v.HLC = HLC(d.uvarint())
 		v.Author = d.str(maxAuthorLen, "author")
 		flags := d.byte()
-		v.Value = d.raw(maxValueLen, "value")
+		v.Value = d.owned(maxValueLen, "value")
 		if flags&^1 != 0 {
 			d.fail("unknown flags %#x", flags)
 		}
@@ -425,7 +459,7 @@ func (d *decoder) summary() (Summary, error) {
 // log entries: the local apply time (unix ms) and the change.
 func appendLogEntry(b []byte, appliedMs int64, c *Change) []byte {
 	if b == nil {
-		n := 64 + len(c.Dot.Stream) + len(c.Table) + len(c.Key) + len(c.Value) + len(c.Author)
+		n := 64 + len(c.Dot.Stream) + len(c.Table) + len(c.Key) + len(c.Value) + len(c.Author) + 40*len(c.Horizon)
 		for _, d := range c.Context {
 			n += len(d.Stream) + 12
 		}

@@ -142,6 +142,7 @@ type txState struct {
 	lsn     uint64
 	first   uint64 // the oldest log entry kept
 	hlc     HLC
+	horizon Summary // the tombstone horizon, when this transaction moves it
 	summary Summary // streams changed in this transaction
 	pruned  Summary
 	logged  bool
@@ -207,6 +208,9 @@ func (s *Store) publish(st *txState) {
 	for k, v := range st.pruned {
 		s.pruned[k] = v
 	}
+	if st.horizon != nil {
+		s.horizon = st.horizon
+	}
 	if st.logged {
 		close(s.changed)
 		s.changed = make(chan struct{})
@@ -264,7 +268,8 @@ func mergeVersion(versions []Version, c *Change) ([]Version, Outcome) {
 		if v.Dot == c.Dot {
 			return versions, Duplicate
 		}
-		if !slices.Contains(c.Context, v.Dot) {
+		purged := v.Deleted && c.Horizon.Covers(v.Dot) // purged at the writer
+		if !slices.Contains(c.Context, v.Dot) && !purged {
 			out = append(out, v)
 		}
 	}

@@ -143,14 +143,30 @@ func (st *txState) prunedSeq(stream Stream) uint64 {
 	return st.s.pruned[stream]
 }
 
-// PurgeTombstones removes deleted records whose tombstone every replica has
-// seen (covered reports that for a dot). A late copy of an older version
-// cannot bring such a record back: its dot is below the summary and is
-// dropped as a duplicate. It returns how many records it removed.
-func (s *Store) PurgeTombstones(ctx context.Context, covered func(Dot) bool) (int, error) {
+// PurgeTombstones removes deleted records whose tombstone every replica
+// has seen and that no concurrent version can still reach. horizon is what
+// every replica had applied (the minimum of their watermarks), ceiling what
+// any of them had (the maximum). A version concurrent with a tombstone was
+// written before its replica saw the tombstone, so it is below that
+// replica's watermark, below the ceiling: once this replica has the
+// ceiling, such a version is here, the record is in conflict, and it is
+// kept. Until then nothing is purged (it is too early, not an error).
+//
+// A late copy of an older version cannot bring a purged record back: its
+// dot is below the summary and is dropped as a duplicate. The horizon is
+// kept: a later write that creates the record anew carries it, so replicas
+// that have not purged yet drop the tombstone too (see Change.Horizon). It
+// returns how many records it removed.
+func (s *Store) PurgeTombstones(ctx context.Context, horizon, ceiling Summary) (int, error) {
+	covered := horizon.Covers
 	n := 0
 	err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
 		n = 0
+		for stream, seq := range ceiling {
+			if st.seq(stream) < seq {
+				return nil // a concurrent version may still be on its way
+			}
+		}
 		tombs := tx.Bucket(bTombs)
 		var purge [][]byte
 		err := tombs.ForEach(func(k, _ []byte) error {
@@ -168,6 +184,9 @@ func (s *Store) PurgeTombstones(ctx context.Context, covered func(Dot) bool) (in
 		if err != nil {
 			return err
 		}
+		if err := st.setHorizon(tx, horizon); err != nil {
+			return err
+		}
 		for _, k := range purge {
 			table, key := splitIndexKey(k)
 			b, _ := tableBucket(tx, table, false)
@@ -182,4 +201,32 @@ func (s *Store) PurgeTombstones(ctx context.Context, covered func(Dot) bool) (in
 		return nil
 	})
 	return n, err
+}
+
+// setHorizon raises the stored horizon to h (it never goes back).
+func (st *txState) setHorizon(tx *bolt.Tx, h Summary) error {
+	merged := st.currentHorizon()
+	if merged == nil {
+		merged = Summary{}
+	}
+	for k, v := range h {
+		if v > merged[k] {
+			merged[k] = v
+		}
+	}
+	st.horizon = merged
+	return tx.Bucket(bMeta).Put(kHorizon, AppendSummary(nil, merged))
+}
+
+// currentHorizon returns a copy of the horizon as of this transaction.
+func (st *txState) currentHorizon() Summary {
+	if st.horizon != nil {
+		return st.horizon.Clone()
+	}
+	st.s.mu.Lock()
+	defer st.s.mu.Unlock()
+	if len(st.s.horizon) == 0 {
+		return nil
+	}
+	return st.s.horizon.Clone()
 }

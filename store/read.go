@@ -194,14 +194,19 @@ func (sn *Snapshot) Digests(tables ...string) (map[string]Digest, error) {
 			}
 			copy(d.Buckets[k[len(prefix)]][:], v)
 		}
-		h := sha256.New()
-		for i := range d.Buckets {
-			h.Write(d.Buckets[i][:])
-		}
-		d.Root = hex.EncodeToString(h.Sum(nil)[:digestSize])
+		d.Root = RootOf(d)
 		out[t] = d
 	}
 	return out, nil
+}
+
+// RootOf returns the root hash of a digest's buckets.
+func RootOf(d Digest) string {
+	h := sha256.New()
+	for i := range d.Buckets {
+		h.Write(d.Buckets[i][:])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:digestSize])
 }
 
 // DiffBuckets returns the buckets in which two digests of a table differ.

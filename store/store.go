@@ -28,6 +28,9 @@ type Config struct {
 	Replica string
 	// Site is this replica's site, the scope of its site-only tables.
 	Site string
+	// Incarnation, when not zero, is the id a new store takes instead of a
+	// random one: simulations set it so a seed replays exactly.
+	Incarnation uint64
 	// SiteTables reports whether a table is site-only (replicated only
 	// within the site). Nil means every table is enterprise-wide.
 	SiteTables func(table string) bool
@@ -77,6 +80,7 @@ type Store struct {
 	lsn     uint64
 	first   uint64 // the oldest log entry kept
 	hlc     HLC
+	horizon Summary // what every replica had seen at the last tombstone purge
 	changed chan struct{} // closed and replaced after each commit that logs changes
 	skew    uint64        // remote timestamps beyond MaxSkew
 	commits uint64        // bbolt transactions committed
@@ -114,6 +118,7 @@ var (
 	kHLC         = []byte("hlc")
 	kAgent       = []byte("agent")
 	kCreated     = []byte("created")
+	kHorizon     = []byte("horizon")
 )
 
 // Open opens or creates the store at cfg.Path.
@@ -200,9 +205,12 @@ func (s *Store) init() error {
 			if s.cfg.Replica == "" {
 				return fmt.Errorf("store %s is new: give the cluster it belongs to (--cluster)", s.cfg.Path)
 			}
-			inc, err := randomIncarnation()
-			if err != nil {
-				return err
+			inc := s.cfg.Incarnation
+			if inc == 0 {
+				var err error
+				if inc, err = randomIncarnation(); err != nil {
+					return err
+				}
 			}
 			m.Put(kSchema, u64(SchemaVersion))
 			m.Put(kReplica, []byte(s.cfg.Replica))
@@ -240,7 +248,12 @@ func (s *Store) init() error {
 		if s.summary, err = loadSummary(tx.Bucket(bSummary)); err != nil {
 			return err
 		}
-		s.pruned, err = loadSummary(tx.Bucket(bPruned))
+		if s.pruned, err = loadSummary(tx.Bucket(bPruned)); err != nil {
+			return err
+		}
+		if h := m.Get(kHorizon); h != nil {
+			s.horizon, err = DecodeSummary(h)
+		}
 		return err
 	})
 }

@@ -335,7 +335,11 @@ func TestDeleteIsNotResurrected(t *testing.T) {
 	}
 	// Purging the tombstone once everyone saw it keeps it dead.
 	for _, s := range []*Store{a, b} {
-		n, err := s.PurgeTombstones(bg, func(d Dot) bool { return a.Summary().Covers(d) && b.Summary().Covers(d) })
+		horizon := Summary{}
+		for st, seq := range a.Summary() {
+			horizon[st] = min(seq, b.Summary()[st])
+		}
+		n, err := s.PurgeTombstones(bg, horizon, horizon)
 		if err != nil || n != 1 {
 			t.Fatalf("purge at %s = %d %v", s.Replica(), n, err)
 		}
@@ -681,4 +685,63 @@ func TestWriteLocal(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A replica that purged a tombstone and then creates the record anew must
+// not leave a conflict at a replica that has not purged yet.
+func TestCreateAfterPurgeSupersedesTombstoneElsewhere(t *testing.T) {
+	a := newTestStore(t, "tpa1")
+	b := newTestStore(t, "sfo")
+	put(t, a, "k", "v", "1")
+	del(t, a, "k")
+	pull(t, b, a)
+	horizon := a.Summary()
+	if n, err := a.PurgeTombstones(bg, horizon, horizon); err != nil || n != 1 {
+		t.Fatalf("purge = %d %v", n, err)
+	}
+	put(t, a, "k", "v", "2") // the record is absent at a: a create
+	pull(t, b, a)            // b still holds the tombstone
+	if r := get(t, b, "k"); r.Conflict() || r.Winner().Deleted {
+		t.Fatalf("b: %v", r.Versions)
+	}
+	sameDigests(t, a, b)
+}
+
+// A tombstone every replica has seen must not be purged where a version
+// concurrent with it has not arrived yet: the purge would hide a conflict
+// that every other replica shows.
+func TestPurgeWaitsForConcurrentVersions(t *testing.T) {
+	a := newTestStore(t, "tpa1")
+	b := newTestStore(t, "sfo")
+	c := newTestStore(t, "lon")
+	put(t, a, "k", "v", "1")
+	pull(t, b, a)
+	pull(t, c, a)
+	del(t, a, "k")                 // a deletes...
+	put(t, b, "k", "v", "b-side") // ...while b changes it
+	pull(t, b, a)                  // b has both: a conflict
+	pull(t, c, a)                  // c has only the tombstone so far
+	minOf := func(ss ...Summary) Summary {
+		out := Summary{}
+		for st := range ss[0] {
+			out[st] = ss[0][st]
+			for _, s := range ss[1:] {
+				out[st] = min(out[st], s[st])
+			}
+		}
+		return out
+	}
+	horizon := minOf(a.Summary(), b.Summary(), c.Summary())
+	if !horizon.Covers(get(t, c, "k").Winner().Dot) {
+		t.Fatal("test setup: every replica should have seen the tombstone")
+	}
+	ceiling := b.Summary() // b has the most
+	if n, err := c.PurgeTombstones(bg, horizon, ceiling); err != nil || n != 0 {
+		t.Fatalf("c purged %d (%v) before the concurrent version reached it", n, err)
+	}
+	pull(t, c, b)
+	if r := get(t, c, "k"); !r.Conflict() {
+		t.Fatalf("c lost the conflict: %v", r.Versions)
+	}
+	sameDigests(t, a, c)
 }

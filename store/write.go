@@ -165,10 +165,11 @@ func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation) (WriteResu
 		if _, ok := byStream[stream]; !ok {
 			order = append(order, stream)
 		}
-		byStream[stream] = append(byStream[stream], pendingChange{i, Change{
-			Table: m.Table, Key: m.Key, Value: m.Value, Deleted: m.Value == nil,
-			Context: ctx, Author: author,
-		}})
+		c := Change{Table: m.Table, Key: m.Key, Value: m.Value, Deleted: m.Value == nil, Context: ctx, Author: author}
+		if rec == nil {
+			c.Horizon = st.currentHorizon()
+		}
+		byStream[stream] = append(byStream[stream], pendingChange{i, c})
 	}
 	proposed := hlcFromTime(s.cfg.Now())
 	for _, stream := range order {
@@ -208,7 +209,8 @@ func writeContext(rec *Record, m Mutation) (ctx []Dot, skip bool, err error) {
 	switch {
 	case m.Must == MustNotExist && exists:
 		return nil, false, fmt.Errorf("%s: %w", name, ErrExists)
-	case m.Must == MustExist && !exists, m.Value == nil && !exists && len(m.IfMatch) == 0:
+	case m.Must == MustExist && !exists,
+		m.Value == nil && !exists && len(m.IfMatch) == 0 && !(m.SupersedeAll && rec != nil && rec.Conflict()):
 		return nil, false, fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
 	if rec == nil {
