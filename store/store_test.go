@@ -743,5 +743,6 @@ func TestPurgeWaitsForConcurrentVersions(t *testing.T) {
 	if r := get(t, c, "k"); !r.Conflict() {
 		t.Fatalf("c lost the conflict: %v", r.Versions)
 	}
-	sameDigests(t, a, c)
+	pull(t, a, b)
+	sameDigests(t, a, b, c)
 }
