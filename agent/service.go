@@ -28,7 +28,8 @@ var _ Store = (*store.Store)(nil)
 // HTTP API offer, over one store. It validates, converts between pbx
 // records and store mutations, and never prints.
 type Service struct {
-	st Store
+	st   Store
+	deps Deps
 }
 
 // NewService returns a service over st.

@@ -80,7 +80,7 @@ type Store struct {
 	lsn     uint64
 	first   uint64 // the oldest log entry kept
 	hlc     HLC
-	horizon Summary // what every replica had seen at the last tombstone purge
+	horizon Summary       // what every replica had seen at the last tombstone purge
 	changed chan struct{} // closed and replaced after each commit that logs changes
 	skew    uint64        // remote timestamps beyond MaxSkew
 	commits uint64        // bbolt transactions committed

@@ -717,10 +717,10 @@ func TestPurgeWaitsForConcurrentVersions(t *testing.T) {
 	put(t, a, "k", "v", "1")
 	pull(t, b, a)
 	pull(t, c, a)
-	del(t, a, "k")                 // a deletes...
+	del(t, a, "k")                // a deletes...
 	put(t, b, "k", "v", "b-side") // ...while b changes it
-	pull(t, b, a)                  // b has both: a conflict
-	pull(t, c, a)                  // c has only the tombstone so far
+	pull(t, b, a)                 // b has both: a conflict
+	pull(t, c, a)                 // c has only the tombstone so far
 	minOf := func(ss ...Summary) Summary {
 		out := Summary{}
 		for st := range ss[0] {

@@ -1,0 +1,259 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// Agent is one pbxtopo node: it owns the store, replication, membership
+// and the HTTP servers, built from one Config.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	st      *store.Store
+	rep     *replicator.Replicator
+	members *replicator.Serf
+	tr      *replicator.HTTPTransport
+	svc     *Service
+	auth    *TokenAuth
+
+	apiLn, replLn net.Listener
+	apiSrv        *http.Server
+	replSrv       *http.Server
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// New builds an agent: it opens the store and binds every listener, so
+// that address conflicts and bad settings fail here, before Run.
+func New(cfg Config, log *slog.Logger) (*Agent, error) {
+	a := &Agent{cfg: cfg, log: log}
+	if err := a.build(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Agent) build() error {
+	cfg := a.cfg
+	tlsCfg, err := pki.TLSConfig(pki.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
+	if err != nil {
+		return err
+	}
+	if id, err := ownIdentity(tlsCfg); err != nil || id.Cluster != cfg.Cluster {
+		return fmt.Errorf("tls.cert names %v, but this agent is cluster %s: make its certificate with 'pbxtopo tls cert create --cluster %s --node %s'", id, cfg.Cluster, cfg.Cluster, cfg.Node)
+	}
+	sc := store.DefaultConfig(filepath.Join(cfg.DataDir, "store.db"))
+	sc.Replica, sc.Site = cfg.Cluster, cfg.Site
+	sc.HistoryRetention = cfg.Replication.HistoryRetention
+	sc.Logger = a.log.With("subsystem", "store")
+	sc.SiteTables = func(t string) bool { return a.rep != nil && a.rep.SiteOnly(t) }
+	if a.st, err = store.Open(sc); err != nil {
+		return err
+	}
+	if err := a.st.MarkAgent(); err != nil {
+		return err
+	}
+	tags := map[string]string{
+		replicator.TagCluster: cfg.Cluster, replicator.TagSite: cfg.Site, replicator.TagRole: cfg.Role,
+		replicator.TagRepl: cfg.ReplAddr, replicator.TagHTTP: cfg.HTTPAddr, replicator.TagDNS: cfg.DNSAddr,
+	}
+	var key []byte
+	if cfg.Gossip.Key != "" {
+		if key, err = replicator.DecodeGossipKey(cfg.Gossip.Key); err != nil {
+			return err
+		}
+	}
+	if a.members, err = replicator.NewSerf(replicator.SerfConfig{
+		Node: cfg.Node, BindAddr: cfg.SerfAddr, Tags: tags, GossipKey: key,
+		KeyringFile: filepath.Join(cfg.DataDir, "gossip.keyring"), ProbeInterval: cfg.Gossip.ProbeInterval,
+		SuspicionMult: cfg.Gossip.SuspicionMult, Logger: a.log.With("subsystem", "gossip"),
+	}); err != nil {
+		return err
+	}
+	a.tr = replicator.NewHTTPTransport(tlsCfg, 0, a.log)
+	rc := replicator.DefaultConfig(cfg.Cluster, cfg.Site)
+	rc.Default = cfg.Topology()
+	rc.PullWait = cfg.Replication.PullWait
+	rc.AntiEntropy = cfg.Replication.AntiEntropy
+	rc.Watermark = cfg.Replication.Watermark
+	rc.HistoryRetention = cfg.Replication.HistoryRetention
+	rc.Logger = a.log.With("subsystem", "replication")
+	if a.rep, err = replicator.New(rc, a.st, a.tr, a.members); err != nil {
+		return err
+	}
+	a.svc = NewServiceWith(a.st, Deps{Repl: a.rep, Members: a.members.Members, Digests: a.digests, Cluster: cfg.Cluster, Node: cfg.Node})
+	var auth Authenticator
+	if cfg.Tokens != "" {
+		tokens, err := ParseTokens(cfg.Tokens)
+		if err != nil {
+			return err
+		}
+		a.auth = NewTokenAuth(tokens, a.log.With("subsystem", "http"))
+		auth = a.auth
+	} else if !isLoopback(cfg.HTTPAddr) {
+		return fmt.Errorf("http_addr %s is not a loopback address and no tokens file is set: set tokens, or bind to 127.0.0.1", cfg.HTTPAddr)
+	} else {
+		a.log.Warn("no tokens file: every local caller of the API is admin", "http_addr", cfg.HTTPAddr)
+	}
+	if a.apiLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("http_addr: %w", err)
+	}
+	if a.replLn, err = net.Listen("tcp", cfg.ReplAddr); err != nil {
+		return fmt.Errorf("repl_addr: %w", err)
+	}
+	a.apiSrv = &http.Server{Handler: Handler(a.svc, auth), ReadHeaderTimeout: 10 * time.Second}
+	a.replSrv = &http.Server{Handler: a.rep.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.log.With("subsystem", "replication").Handler(), slog.LevelWarn)}
+	return nil
+}
+
+func ownIdentity(c *tls.Config) (pki.Identity, error) {
+	leaf := c.Certificates[0].Leaf
+	if leaf == nil {
+		return pki.Identity{}, pki.ErrNoIdentity
+	}
+	return pki.IdentityOf(leaf)
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
+
+// Service returns the agent's service (tests drive it directly).
+func (a *Agent) Service() *Service { return a.svc }
+
+// Store returns the agent's store.
+func (a *Agent) Store() *store.Store { return a.st }
+
+// Replicator returns the agent's replicator.
+func (a *Agent) Replicator() *replicator.Replicator { return a.rep }
+
+// APIAddr and ReplAddr return the bound addresses (useful with port 0).
+func (a *Agent) APIAddr() string  { return a.apiLn.Addr().String() }
+func (a *Agent) ReplAddr() string { return a.replLn.Addr().String() }
+
+// Run serves until ctx ends, then shuts down in order: stop taking API
+// requests (answering those in flight), stop replication, leave the
+// membership, close the store. An acknowledged write is on disk before
+// its answer, so none is lost.
+func (a *Agent) Run(ctx context.Context) error {
+	errc := make(chan error, 3)
+	go func() { errc <- serve(a.apiSrv.Serve(a.apiLn)) }()
+	go func() { errc <- serve(a.replSrv.ServeTLS(a.replLn, "", "")) }()
+	repCtx, stopRep := context.WithCancel(context.Background())
+	repDone := make(chan error, 1)
+	go func() { repDone <- a.rep.Run(repCtx) }()
+	go a.members.JoinUntil(ctx, a.cfg.Join)
+	a.log.Info("agent running", "cluster", a.cfg.Cluster, "node", a.cfg.Node, "api", a.APIAddr(), "repl", a.ReplAddr(),
+		"gossip", a.cfg.SerfAddr, "mode", a.rep.Topology().Mode)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	a.log.Info("agent stopping")
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.apiSrv.Shutdown(shut)
+	stopRep()
+	<-repDone
+	a.replSrv.Shutdown(shut)
+	if lerr := a.members.Leave(); lerr != nil {
+		a.log.Warn("leave", "err", lerr)
+	}
+	return errors.Join(err, a.Close())
+}
+
+func serve(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Reload applies what may change at run time (SIGHUP): the tokens file.
+func (a *Agent) Reload(cfg Config) error {
+	if a.auth != nil && cfg.Tokens != "" {
+		tokens, err := ParseTokens(cfg.Tokens)
+		if err != nil {
+			return err
+		}
+		a.auth.SetTokens(tokens)
+	}
+	a.log.Info("configuration reloaded")
+	return nil
+}
+
+// Close releases everything. Safe to call twice.
+func (a *Agent) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	var errs []error
+	if a.members != nil {
+		a.members.Close()
+	}
+	if a.tr != nil {
+		a.tr.Close()
+	}
+	for _, ln := range []net.Listener{a.apiLn, a.replLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if a.st != nil {
+		errs = append(errs, a.st.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// digests asks every live cluster's replication endpoint for its digests.
+func (a *Agent) digests(ctx context.Context) []PeerDigests {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var out []PeerDigests
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range a.members.Clusters() {
+		if c.Name == a.cfg.Cluster {
+			continue
+		}
+		if !c.Alive || len(c.Addrs) == 0 {
+			out = append(out, PeerDigests{Cluster: c.Name, Err: fmt.Errorf("not alive in the membership")})
+			continue
+		}
+		wg.Add(1)
+		go func(c replicator.ClusterView) {
+			defer wg.Done()
+			d, err := a.tr.Digests(ctx, c.Addrs[0])
+			mu.Lock()
+			out = append(out, PeerDigests{Cluster: c.Name, Addr: c.Addrs[0], Reply: d, Err: err})
+			mu.Unlock()
+		}(c)
+	}
+	wg.Wait()
+	return out
+}

@@ -1,0 +1,188 @@
+package agent
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/spf13/viper"
+)
+
+// Config is the agent's configuration: one YAML file, PBXTOPO_* environment
+// variables and flags, merged by viper. Every key is documented in the
+// README and in deploy/pbxtopo.yaml.
+type Config struct {
+	Node     string   `mapstructure:"node"`
+	Cluster  string   `mapstructure:"cluster"`
+	Site     string   `mapstructure:"site"`
+	Role     string   `mapstructure:"role"` // voice or witness
+	DataDir  string   `mapstructure:"data_dir"`
+	HTTPAddr string   `mapstructure:"http_addr"`
+	ReplAddr string   `mapstructure:"repl_addr"`
+	SerfAddr string   `mapstructure:"serf_addr"`
+	RaftAddr string   `mapstructure:"raft_addr"`
+	DNSAddr  string   `mapstructure:"dns_addr"`
+	Join     []string `mapstructure:"join"`
+	Tokens   string   `mapstructure:"tokens"`
+
+	Replication struct {
+		Mode             string        `mapstructure:"mode"`
+		Order            []string      `mapstructure:"order"`
+		Primary          string        `mapstructure:"primary"`
+		SiteTables       []string      `mapstructure:"site_tables"`
+		PullWait         time.Duration `mapstructure:"pull_wait"`
+		AntiEntropy      time.Duration `mapstructure:"anti_entropy"`
+		Watermark        time.Duration `mapstructure:"watermark"`
+		HistoryRetention time.Duration `mapstructure:"history_retention"`
+	} `mapstructure:"replication"`
+
+	DNS struct {
+		Domain string `mapstructure:"domain"`
+		TTL    int    `mapstructure:"ttl"`
+	} `mapstructure:"dns"`
+
+	TLS struct {
+		CA   string `mapstructure:"ca"`
+		Cert string `mapstructure:"cert"`
+		Key  string `mapstructure:"key"`
+	} `mapstructure:"tls"`
+
+	Gossip struct {
+		Key           string        `mapstructure:"key"`
+		ProbeInterval time.Duration `mapstructure:"probe_interval"`
+		SuspicionMult int           `mapstructure:"suspicion_mult"`
+	} `mapstructure:"gossip"`
+
+	MySQL struct {
+		DSN string `mapstructure:"dsn"`
+	} `mapstructure:"mysql"`
+
+	Log struct {
+		Level  string `mapstructure:"level"`
+		Format string `mapstructure:"format"`
+	} `mapstructure:"log"`
+}
+
+// Defaults sets every default on v.
+func Defaults(v *viper.Viper) {
+	v.SetDefault("role", "voice")
+	v.SetDefault("http_addr", "127.0.0.1:7480")
+	v.SetDefault("repl_addr", "127.0.0.1:7481")
+	v.SetDefault("serf_addr", "127.0.0.1:7946")
+	v.SetDefault("raft_addr", "127.0.0.1:7482")
+	v.SetDefault("dns_addr", "127.0.0.1:8600")
+	v.SetDefault("replication.mode", "mesh")
+	v.SetDefault("replication.pull_wait", 20*time.Second)
+	v.SetDefault("replication.anti_entropy", 5*time.Second)
+	v.SetDefault("replication.watermark", 30*time.Second)
+	v.SetDefault("replication.history_retention", 30*24*time.Hour)
+	v.SetDefault("dns.domain", "voice.example.net")
+	v.SetDefault("dns.ttl", 30)
+	v.SetDefault("gossip.probe_interval", time.Second)
+	v.SetDefault("gossip.suspicion_mult", 3)
+	v.SetDefault("log.level", "info")
+	v.SetDefault("log.format", "text")
+}
+
+// ConfigKeys returns every valid key, dotted ("replication.mode").
+func ConfigKeys() []string {
+	var keys []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := prefix + f.Tag.Get("mapstructure")
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				walk(f.Type, name+".")
+				continue
+			}
+			keys = append(keys, name)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	sort.Strings(keys)
+	return keys
+}
+
+// LoadConfig decodes and checks the configuration in v. Unknown keys are an
+// error that names them and the nearest valid key.
+func LoadConfig(v *viper.Viper) (Config, error) {
+	valid := ConfigKeys()
+	var unknown []string
+	for _, k := range v.AllKeys() {
+		if !slices.Contains(valid, k) {
+			if near := pbx.Nearest(k, valid); near != "" {
+				unknown = append(unknown, fmt.Sprintf("%q (did you mean %q?)", k, near))
+			} else {
+				unknown = append(unknown, fmt.Sprintf("%q", k))
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		return Config{}, fmt.Errorf("unknown config %s %s; the keys are listed in the README", plural(len(unknown), "key", "keys"), strings.Join(unknown, ", "))
+	}
+	var c Config
+	err := v.Unmarshal(&c, func(dc *mapstructure.DecoderConfig) {
+		dc.ErrorUnused = true
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		)
+	})
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, c.Validate()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// Validate checks the configuration and says what to fix.
+func (c *Config) Validate() error {
+	var problems []string
+	add := func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) }
+	if !pbx.IsLabel(c.Cluster) {
+		add("cluster %q: give this agent's cluster name (lower-case letters, digits, '-')", c.Cluster)
+	}
+	if c.Node == "" {
+		c.Node = c.Cluster + "-1"
+	}
+	if c.Site != "" && !pbx.IsLabel(c.Site) {
+		add("site %q is not a valid name", c.Site)
+	}
+	if c.Role != "voice" && c.Role != "witness" {
+		add("role %q: use voice (beside Asterisk) or witness (a Raft vote only)", c.Role)
+	}
+	if c.DataDir == "" {
+		add("data_dir is empty: give the directory of this node's store")
+	}
+	t := c.Topology()
+	if err := t.Validate(); err != nil {
+		add("%v", err)
+	}
+	if c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "" {
+		add("tls.ca, tls.cert and tls.key are required: replication uses mutual TLS (make them with 'pbxtopo tls ca create' and 'pbxtopo tls cert create')")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Topology returns the replication topology the configuration asks for;
+// it seeds the replicated topology record.
+func (c *Config) Topology() replicator.Topology {
+	return replicator.Topology{Mode: replicator.Mode(c.Replication.Mode), Order: c.Replication.Order,
+		Primary: c.Replication.Primary, SiteTables: c.Replication.SiteTables}
+}

@@ -1,0 +1,515 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// Replication is what the service needs of the running replication.
+type Replication interface {
+	Status() []replicator.LinkStatus
+	Topology() replicator.Topology
+	CheckWrite(table string) error
+}
+
+// Deps are the live parts an agent gives its service; offline tools give
+// none, and the features that need them say so.
+type Deps struct {
+	Repl    Replication
+	Members func() []replicator.Member
+	// Digests asks every reachable replica for its digests.
+	Digests func(ctx context.Context) []PeerDigests
+	Cluster string
+	Node    string
+}
+
+// PeerDigests is one replica's answer to verify.
+type PeerDigests struct {
+	Cluster string
+	Addr    string
+	Reply   *replicator.DigestResponse
+	Err     error
+}
+
+// NewServiceWith returns a service over st with the agent's live parts.
+// Writes on a read-only replica (primary mode) are refused here.
+func NewServiceWith(st Store, deps Deps) *Service {
+	if deps.Repl != nil {
+		st = gatedStore{st, deps.Repl.CheckWrite}
+	}
+	return &Service{st: st, deps: deps}
+}
+
+// gatedStore refuses writes the replication topology forbids.
+type gatedStore struct {
+	Store
+	check func(table string) error
+}
+
+func (g gatedStore) Write(ctx context.Context, author string, muts []store.Mutation) (store.WriteResult, error) {
+	for _, m := range muts {
+		if err := g.check(m.Table); err != nil {
+			return store.WriteResult{}, &Error{Code: 403, Msg: err.Error(), Err: err}
+		}
+	}
+	return g.Store.Write(ctx, author, muts)
+}
+
+func (g gatedStore) Revert(ctx context.Context, author string, id store.Dot) (store.WriteResult, *store.Change, error) {
+	if err := g.check(""); err != nil {
+		return store.WriteResult{}, nil, &Error{Code: 403, Msg: err.Error(), Err: err}
+	}
+	return g.Store.Revert(ctx, author, id)
+}
+
+// ReplicationAPI is membership, replication status and verify, the
+// topology, and conflicts.
+type ReplicationAPI interface {
+	Members(ctx context.Context) ([]replicator.Member, error)
+	ReplStatus(ctx context.Context) (*ReplStatus, error)
+	ReplVerify(ctx context.Context) (*VerifyReport, error)
+	SetTopology(ctx context.Context, t TopologyChange) (*WriteReply, error)
+	Conflicts(ctx context.Context) ([]ConflictView, error)
+	Conflict(ctx context.Context, ref string) (*ConflictView, error)
+	Resolve(ctx context.Context, ref string, req ResolveRequest) (*WriteReply, error)
+}
+
+var (
+	_ ReplicationAPI = (*Service)(nil)
+	_ ReplicationAPI = (*Client)(nil)
+)
+
+func (s *Service) needAgent(what string) error {
+	if s.deps.Repl == nil {
+		return &Error{Code: 400, Msg: what + " needs a running agent: use --addr"}
+	}
+	return nil
+}
+
+// Members returns every node membership knows.
+func (s *Service) Members(ctx context.Context) ([]replicator.Member, error) {
+	if s.deps.Members == nil {
+		return nil, s.needAgent("members")
+	}
+	return s.deps.Members(), nil
+}
+
+// ReplStatus is `pbxtopo repl status`.
+type ReplStatus struct {
+	Cluster  string                  `json:"cluster"`
+	Mode     replicator.Mode         `json:"mode"`
+	Order    []string                `json:"order,omitempty"`
+	Primary  string                  `json:"primary,omitempty"`
+	Links    []replicator.LinkStatus `json:"links"`
+	Changes  uint64                  `json:"changes_applied_here"`
+	SkewSeen uint64                  `json:"clock_skew_alarms"`
+}
+
+// ReplStatus returns the state of every replication link.
+func (s *Service) ReplStatus(ctx context.Context) (*ReplStatus, error) {
+	if err := s.needAgent("repl status"); err != nil {
+		return nil, err
+	}
+	t := s.deps.Repl.Topology()
+	out := &ReplStatus{Cluster: s.deps.Cluster, Mode: t.Mode, Order: t.Order, Primary: t.Primary, Links: s.deps.Repl.Status()}
+	if st, ok := baseStore(s.st).(*store.Store); ok {
+		stats := st.Stats()
+		out.Changes, out.SkewSeen = stats.LSN, stats.SkewAlarm
+	}
+	return out, nil
+}
+
+func baseStore(st Store) Store {
+	if g, ok := st.(gatedStore); ok {
+		return g.Store
+	}
+	return st
+}
+
+// VerifyReport says whether the replicas hold the same data.
+type VerifyReport struct {
+	Cluster string      `json:"cluster"`
+	Rows    []VerifyRow `json:"replicas"`
+	AllSame bool        `json:"all_same"`
+}
+
+// VerifyRow is one replica compared with this one.
+type VerifyRow struct {
+	Cluster string   `json:"cluster"`
+	State   string   `json:"state"` // same, differs, catching-up, unreachable
+	Behind  uint64   `json:"changes_behind,omitempty"`
+	Ahead   uint64   `json:"changes_ahead,omitempty"`
+	Tables  []string `json:"tables_differ,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// ReplVerify asks every reachable replica for its digests and compares
+// them with this one's. Digests are compared only when the summaries are
+// equal; otherwise the replica is still catching up, and the report says
+// by how many changes.
+func (s *Service) ReplVerify(ctx context.Context) (*VerifyReport, error) {
+	if s.deps.Digests == nil {
+		return nil, s.needAgent("repl verify")
+	}
+	var mine *replicator.DigestResponse
+	err := s.st.View(func(sn *store.Snapshot) error {
+		sum, err := sn.Summary()
+		if err != nil {
+			return err
+		}
+		ds, err := sn.Digests()
+		mine = &replicator.DigestResponse{Cluster: s.deps.Cluster, Summary: sum, Digests: ds}
+		return err
+	})
+	if err != nil {
+		return nil, userError(err)
+	}
+	rep := &VerifyReport{Cluster: s.deps.Cluster, AllSame: true}
+	for _, p := range s.deps.Digests(ctx) {
+		row := CompareDigests(mine, p)
+		if row.State != "same" {
+			rep.AllSame = false
+		}
+		rep.Rows = append(rep.Rows, row)
+	}
+	sort.Slice(rep.Rows, func(i, j int) bool { return rep.Rows[i].Cluster < rep.Rows[j].Cluster })
+	return rep, nil
+}
+
+// CompareDigests compares one replica's answer with this replica's state,
+// on the enterprise-wide streams and tables both hold.
+func CompareDigests(mine *replicator.DigestResponse, p PeerDigests) VerifyRow {
+	row := VerifyRow{Cluster: p.Cluster}
+	if p.Err != nil {
+		row.State, row.Error = "unreachable", p.Err.Error()
+		return row
+	}
+	shared := func(st store.Stream) bool { return st.Scope() == "" }
+	for st, seq := range p.Reply.Summary {
+		if shared(st) && seq > mine.Summary[st] {
+			row.Behind += seq - mine.Summary[st]
+		}
+	}
+	for st, seq := range mine.Summary {
+		if shared(st) && seq > p.Reply.Summary[st] {
+			row.Ahead += seq - p.Reply.Summary[st]
+		}
+	}
+	if row.Behind+row.Ahead > 0 {
+		row.State = "catching-up"
+		return row
+	}
+	tables := map[string]bool{}
+	for t := range mine.Digests {
+		tables[t] = true
+	}
+	for t := range p.Reply.Digests {
+		tables[t] = true
+	}
+	for t := range tables {
+		a, b := mine.Digests[t], p.Reply.Digests[t]
+		if a.Buckets != b.Buckets {
+			row.Tables = append(row.Tables, t)
+		}
+	}
+	sort.Strings(row.Tables)
+	row.State = "same"
+	if len(row.Tables) > 0 {
+		row.State = "differs"
+	}
+	return row
+}
+
+// TopologyChange changes parts of the replication topology; empty fields
+// keep their value.
+type TopologyChange struct {
+	Mode       string   `json:"mode,omitempty"`
+	Order      []string `json:"order,omitempty"`
+	Primary    string   `json:"primary,omitempty"`
+	SiteTables []string `json:"site_tables,omitempty"`
+}
+
+// SetTopology writes the replicated topology record: every cluster follows
+// it within a second, without a restart.
+func (s *Service) SetTopology(ctx context.Context, ch TopologyChange) (*WriteReply, error) {
+	if err := s.needAgent("changing the topology"); err != nil {
+		return nil, err
+	}
+	t := s.deps.Repl.Topology()
+	if ch.Mode != "" {
+		t.Mode = replicator.Mode(ch.Mode)
+	}
+	if ch.Order != nil {
+		t.Order = ch.Order
+	}
+	if ch.Primary != "" {
+		t.Primary = ch.Primary
+	}
+	if ch.SiteTables != nil {
+		t.SiteTables = ch.SiteTables
+	}
+	if err := t.Validate(); err != nil {
+		return nil, &Error{Code: 400, Msg: err.Error()}
+	}
+	return s.write(ctx, []store.Mutation{{Table: replicator.TopologyTable, Key: replicator.TopologyKey, Value: t.Fields().AppendBinary(nil)}})
+}
+
+// ConflictView shows both sides of a conflict.
+type ConflictView struct {
+	Ref      string        `json:"ref"` // TABLE/KEY
+	Table    string        `json:"table"`
+	Key      string        `json:"key"`
+	Winner   string        `json:"winner"`
+	Versions []VersionView `json:"versions"`
+	Differ   []string      `json:"fields_differ"`
+}
+
+func conflictView(r *store.Record) (ConflictView, error) {
+	v, err := recordView(r)
+	if err != nil {
+		return ConflictView{}, err
+	}
+	cv := ConflictView{Ref: r.Table + "/" + r.Key, Table: r.Table, Key: r.Key, Winner: v.Version, Versions: v.Versions}
+	names := map[string]bool{}
+	for _, ver := range v.Versions {
+		for k := range ver.Fields {
+			names[k] = true
+		}
+	}
+	for k := range names {
+		for _, ver := range v.Versions[1:] {
+			if ver.Fields[k] != v.Versions[0].Fields[k] {
+				cv.Differ = append(cv.Differ, k)
+				break
+			}
+		}
+	}
+	if slices.ContainsFunc(v.Versions, func(x VersionView) bool { return x.Deleted }) {
+		cv.Differ = append(cv.Differ, "(deleted on one side)")
+	}
+	sort.Strings(cv.Differ)
+	return cv, nil
+}
+
+// Conflicts lists every record with concurrent versions.
+func (s *Service) Conflicts(ctx context.Context) ([]ConflictView, error) {
+	out := []ConflictView{}
+	err := s.st.View(func(sn *store.Snapshot) error {
+		return sn.Conflicts(func(r *store.Record) error {
+			cv, err := conflictView(r)
+			out = append(out, cv)
+			return err
+		})
+	})
+	return out, userError(err)
+}
+
+func splitRef(ref string) (string, string, error) {
+	t, k, ok := strings.Cut(ref, "/")
+	if !ok || k == "" {
+		return "", "", &Error{Code: 400, Msg: fmt.Sprintf("%q: want TABLE/KEY, e.g. extensions/sfo/5020", ref)}
+	}
+	return t, k, nil
+}
+
+// Conflict shows one conflict.
+func (s *Service) Conflict(ctx context.Context, ref string) (*ConflictView, error) {
+	table, key, err := splitRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	var cv *ConflictView
+	err = s.st.View(func(sn *store.Snapshot) error {
+		r, err := sn.Get(table, key)
+		if err != nil {
+			return err
+		}
+		if r == nil || !r.Conflict() {
+			return &Error{Code: 404, Msg: fmt.Sprintf("%s is not in conflict (see 'pbxtopo conflicts list')", ref), Err: store.ErrNotFound}
+		}
+		v, err := conflictView(r)
+		cv = &v
+		return err
+	})
+	return cv, userError(err)
+}
+
+// ResolveRequest picks a side (the version made at cluster Take) or gives
+// a new value.
+type ResolveRequest struct {
+	Take  string     `json:"take,omitempty"`
+	Value pbx.Fields `json:"value,omitempty"`
+}
+
+// Resolve writes a version that supersedes every side of the conflict;
+// it replicates and clears the conflict everywhere.
+func (s *Service) Resolve(ctx context.Context, ref string, req ResolveRequest) (*WriteReply, error) {
+	cv, err := s.Conflict(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if (req.Take == "") == (req.Value == nil) {
+		return nil, &Error{Code: 400, Msg: "give either --take CLUSTER (keep that cluster's version) or --value FILE (a new value)"}
+	}
+	m := store.Mutation{Table: cv.Table, Key: cv.Key, SupersedeAll: true}
+	switch {
+	case req.Take != "":
+		var pick *VersionView
+		var clusters []string
+		for i := range cv.Versions {
+			clusters = append(clusters, cv.Versions[i].Cluster)
+			if cv.Versions[i].Cluster == req.Take && pick == nil {
+				pick = &cv.Versions[i] // versions are in winner order
+			}
+		}
+		if pick == nil {
+			return nil, &Error{Code: 400, Msg: fmt.Sprintf("no version of %s was made at %s; the sides are from %s", ref, req.Take, strings.Join(clusters, ", "))}
+		}
+		if !pick.Deleted {
+			m.Value = pick.Fields.AppendBinary(nil)
+		}
+	default:
+		f := req.Value
+		if t, err := pbx.LookupTable(cv.Table); err == nil {
+			var prepErr error
+			err = s.st.View(func(sn *store.Snapshot) error {
+				f, prepErr = t.Prepare(f, sn.Catalog())
+				return nil
+			})
+			if prepErr != nil {
+				return nil, userError(prepErr)
+			}
+			if t.KeyOf(f) != cv.Key {
+				return nil, &Error{Code: 400, Msg: fmt.Sprintf("the new value is for %s, not %s", t.KeyOf(f), cv.Key)}
+			}
+		}
+		m.Value = f.AppendBinary(nil)
+	}
+	return s.write(ctx, []store.Mutation{m})
+}
+
+func replicationRoutes(svc *Service) []Route {
+	return []Route{
+		{"GET /v1/members", RoleRead, func(w http.ResponseWriter, r *http.Request) {
+			m, err := svc.Members(r.Context())
+			reply(w, m, err)
+		}},
+		{"GET /v1/repl/status", RoleRead, func(w http.ResponseWriter, r *http.Request) {
+			st, err := svc.ReplStatus(r.Context())
+			reply(w, st, err)
+		}},
+		{"GET /v1/repl/verify", RoleRead, func(w http.ResponseWriter, r *http.Request) {
+			v, err := svc.ReplVerify(r.Context())
+			reply(w, v, err)
+		}},
+		{"PUT /v1/repl/topology", RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+			var ch TopologyChange
+			if err := readJSON(r, &ch); err != nil {
+				writeError(w, err)
+				return
+			}
+			res, err := svc.SetTopology(r.Context(), ch)
+			reply(w, res, err)
+		}},
+		{"GET /v1/conflicts", RoleRead, func(w http.ResponseWriter, r *http.Request) {
+			cs, err := svc.Conflicts(r.Context())
+			for i := range cs {
+				redactVersions(r.Context(), cs[i].Table, cs[i].Versions)
+			}
+			reply(w, cs, err)
+		}},
+		{"GET /v1/conflicts/{ref...}", RoleRead, func(w http.ResponseWriter, r *http.Request) {
+			cv, err := svc.Conflict(r.Context(), r.PathValue("ref"))
+			if err == nil {
+				redactVersions(r.Context(), cv.Table, cv.Versions)
+			}
+			reply(w, cv, err)
+		}},
+		{"POST /v1/conflicts/{ref...}", RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+			var req ResolveRequest
+			if err := readJSON(r, &req); err != nil {
+				writeError(w, err)
+				return
+			}
+			res, err := svc.Resolve(r.Context(), r.PathValue("ref"), req)
+			reply(w, res, err)
+		}},
+	}
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, v)
+}
+
+func redactVersions(ctx context.Context, table string, vs []VersionView) {
+	t, err := pbx.LookupTable(table)
+	if err != nil || RoleFrom(ctx).Allows(RoleAdmin) {
+		return
+	}
+	for i := range vs {
+		vs[i].Fields = t.Redact(vs[i].Fields)
+	}
+}
+
+// Members implements ReplicationAPI.
+func (c *Client) Members(ctx context.Context) ([]replicator.Member, error) {
+	var m []replicator.Member
+	return m, c.doJSON(ctx, "GET", "/v1/members", nil, &m, nil)
+}
+
+// ReplStatus implements ReplicationAPI.
+func (c *Client) ReplStatus(ctx context.Context) (*ReplStatus, error) {
+	var s ReplStatus
+	return &s, c.doJSON(ctx, "GET", "/v1/repl/status", nil, &s, nil)
+}
+
+// ReplVerify implements ReplicationAPI.
+func (c *Client) ReplVerify(ctx context.Context) (*VerifyReport, error) {
+	var v VerifyReport
+	return &v, c.doJSON(ctx, "GET", "/v1/repl/verify", nil, &v, nil)
+}
+
+// SetTopology implements ReplicationAPI.
+func (c *Client) SetTopology(ctx context.Context, t TopologyChange) (*WriteReply, error) {
+	var r WriteReply
+	return &r, c.doJSON(ctx, "PUT", "/v1/repl/topology", t, &r, nil)
+}
+
+// Conflicts implements ReplicationAPI.
+func (c *Client) Conflicts(ctx context.Context) ([]ConflictView, error) {
+	var cs []ConflictView
+	return cs, c.doJSON(ctx, "GET", "/v1/conflicts", nil, &cs, nil)
+}
+
+// Conflict implements ReplicationAPI.
+func (c *Client) Conflict(ctx context.Context, ref string) (*ConflictView, error) {
+	var cv ConflictView
+	return &cv, c.doJSON(ctx, "GET", "/v1/conflicts/"+escapeRef(ref), nil, &cv, nil)
+}
+
+// Resolve implements ReplicationAPI.
+func (c *Client) Resolve(ctx context.Context, ref string, req ResolveRequest) (*WriteReply, error) {
+	var r WriteReply
+	return &r, c.doJSON(ctx, "POST", "/v1/conflicts/"+escapeRef(ref), req, &r, nil)
+}
+
+func escapeRef(ref string) string {
+	parts := strings.Split(ref, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}

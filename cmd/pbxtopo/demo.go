@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/internal/demo"
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) demoCmd() *cobra.Command {
+	var cfg demo.Config
+	var clusters string
+	cmd := &cobra.Command{
+		Use:   "demo [--clusters tpa1,tpa2,sfo,lon,ams] [--nodes 1] [--mode ring|mesh|primary|site] [--dir DIR] [--port-base 17400]",
+		Short: "Run the guide's sample enterprise on loopback: one agent process per node",
+		Long: `Starts the sample enterprise as separate agent processes on 127.0.0.1, with certificates,
+an encrypted gossip key and API tokens made for the occasion, the sample data imported into
+the first cluster and replicated to the others. Prints each node's addresses and writes
+DIR/demo.json once every agent is ready; Ctrl-C stops them all.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			start := time.Now()
+			cfg.Clusters = pbx.List(clusters)
+			if cfg.Mode == "" {
+				cfg.Mode = string(replicator.Mesh)
+			}
+			var err error
+			if cfg.Binary, err = os.Executable(); err != nil {
+				return err
+			}
+			if cfg.Dir == "" {
+				if cfg.Dir, err = os.MkdirTemp("", "pbxtopo-demo-"); err != nil {
+					return err
+				}
+			} else if entries, _ := os.ReadDir(cfg.Dir); len(entries) > 0 {
+				return usageErrorf("--dir %s is not empty: give a new or empty directory", cfg.Dir)
+			}
+			cfg.Seed = true
+			e, err := demo.Prepare(cfg)
+			if err != nil {
+				return userError{err}
+			}
+			if err := e.CheckPorts(); err != nil {
+				return userError{err}
+			}
+			if err := e.Start(); err != nil {
+				return err
+			}
+			defer e.Stop()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
+			err = e.WaitReady(ctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+			if err := e.WriteJSON(); err != nil {
+				return err
+			}
+			a.printDemo(e, time.Since(start))
+			<-cmd.Context().Done()
+			fmt.Fprintln(a.stdout, "\nstopping the enterprise...")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&clusters, "clusters", "tpa1,tpa2,sfo,lon,ams", "clusters to start, comma-separated")
+	f.IntVar(&cfg.Nodes, "nodes", 1, "agent processes per cluster")
+	f.StringVar(&cfg.Mode, "mode", "mesh", "replication mode: ring, mesh, primary or site")
+	f.StringVar(&cfg.Dir, "dir", "", "directory for data, certificates, configs and logs (default: a new temp dir)")
+	f.IntVar(&cfg.PortBase, "port-base", 17400, "first port; node k uses port-base+10k .. +10k+4")
+	return cmd
+}
+
+func (a *app) printDemo(e *demo.Enterprise, took time.Duration) {
+	fmt.Fprintf(a.stdout, "pbxtopo demo: %d clusters in %s mode, ready in %s\n\n", len(e.Clusters), e.Mode, took.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLUSTER\tSITE\tNODE\tPID\tAPI\tUI\tDNS\tREPLICATION")
+	for _, c := range e.Clusters {
+		for _, n := range c.Nodes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\thttp://%s/ui/\t%s\t%s\n", c.Cluster, c.Site, n.Name, n.PID, n.HTTP, n.HTTP, n.DNS, n.Repl)
+		}
+	}
+	tw.Flush()
+	first := e.Clusters[0].Nodes[0]
+	host, port, _ := strings.Cut(first.DNS, ":")
+	fmt.Fprintf(a.stdout, `
+tokens:  read %s
+         operator %s
+         admin %s
+
+Try (in another terminal):
+  export PBXTOPO_ADDR=%s PBXTOPO_TOKEN=%s
+  pbxtopo ext list --group USSales --sort name
+  pbxtopo ext set tpa1/6109 mailbox=6109      # then: pbxtopo history extensions/tpa1/6109
+  pbxtopo members
+  pbxtopo repl status
+  pbxtopo repl verify
+  dig @%s -p %s _sip._udp.%s.voice.example.net SRV
+
+demo.json, configs, certificates and logs: %s
+Ctrl-C stops every agent.
+`, e.Tokens["read"], e.Tokens["operator"], e.Tokens["admin"], first.HTTP, e.Tokens["admin"], host, port, e.Clusters[0].Cluster, e.Dir)
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/spf13/cobra"
+)
+
+// replAPI returns the replication surface of the backend.
+func (a *app) replAPI(write bool) (agent.ReplicationAPI, func(), error) {
+	api, done, err := a.backend(write)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := feature[agent.ReplicationAPI](api)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return r, done, nil
+}
+
+func (a *app) membersCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "members",
+		Short: "List the nodes of the enterprise: cluster, site, role, status, addresses",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, done, err := a.replAPI(false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ms, err := r.Members(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if f, _ := a.format(); f == "json" {
+				return printJSON(a.stdout, ms)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "NODE\tCLUSTER\tSITE\tROLE\tSTATUS\tGOSSIP\tREPLICATION\tAPI")
+			for _, m := range ms {
+				t := m.Tags
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Node, t[replicator.TagCluster], dash(t[replicator.TagSite]),
+					dash(t[replicator.TagRole]), m.Status, m.Addr, dash(t[replicator.TagRepl]), dash(t[replicator.TagHTTP]))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (a *app) replCmd() *cobra.Command {
+	repl := &cobra.Command{Use: "repl", Short: "Replication: status, verify, topology, promote"}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Per peer link: mode, last contact, changes and seconds behind, bytes/s",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, done, err := a.replAPI(false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			st, err := r.ReplStatus(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if f, _ := a.format(); f == "json" {
+				return printJSON(a.stdout, st)
+			}
+			fmt.Fprintf(a.stdout, "cluster %s, mode %s", st.Cluster, st.Mode)
+			if len(st.Order) > 0 {
+				fmt.Fprintf(a.stdout, ", order %s", strings.Join(st.Order, " → "))
+			}
+			if st.Mode == replicator.Primary {
+				fmt.Fprintf(a.stdout, ", primary %s", st.Primary)
+			}
+			fmt.Fprintf(a.stdout, "; clock skew alarms: %d\n", st.SkewSeen)
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "PEER\tADDR\tSTATE\tLAST CONTACT\tBEHIND\tSECONDS BEHIND\tBYTES/S\tAPPLIED\tCONFLICTS\tERROR")
+			for _, l := range st.Links {
+				state := "connected"
+				if !l.Connected {
+					state = "down"
+				}
+				contact := "never"
+				if !l.LastContact.IsZero() {
+					contact = time.Since(l.LastContact).Round(time.Millisecond).String() + " ago"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\t%.0f\t%d\t%d\t%s\n", l.Peer, dash(l.Addr), state, contact, l.Behind,
+					l.SecondsBehind, l.BytesPerSec, l.Applied, l.Conflicts, dash(l.LastError))
+			}
+			return tw.Flush()
+		},
+	}
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Ask every reachable replica for its digests: do they hold the same data?",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, done, err := a.replAPI(false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			v, err := r.ReplVerify(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if f, _ := a.format(); f == "json" {
+				return printJSON(a.stdout, v)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "REPLICA\tSTATE\tDETAIL")
+			for _, row := range v.Rows {
+				detail := ""
+				switch row.State {
+				case "differs":
+					detail = "tables differ: " + strings.Join(row.Tables, ", ")
+				case "catching-up":
+					detail = fmt.Sprintf("it lacks %d of our changes; we lack %d of its", row.Ahead, row.Behind)
+				case "unreachable":
+					detail = row.Error
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", row.Cluster, row.State, dash(detail))
+			}
+			tw.Flush()
+			if v.AllSame {
+				fmt.Fprintf(a.stdout, "every replica matches %s\n", v.Cluster)
+			}
+			return nil
+		},
+	}
+	var ch agent.TopologyChange
+	var order, siteTables string
+	topo := &cobra.Command{
+		Use:   "topology [--mode M] [--order a,b,c] [--primary C] [--site-tables t1,t2]",
+		Short: "Change the replication topology everywhere, without a restart",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if order != "" {
+				ch.Order = pbx.List(order)
+			}
+			if siteTables != "" {
+				ch.SiteTables = pbx.List(siteTables)
+			}
+			return a.setTopology(cmd, ch)
+		},
+	}
+	topo.Flags().StringVar(&ch.Mode, "mode", "", "ring, mesh, primary or site")
+	topo.Flags().StringVar(&order, "order", "", "ring order of clusters, comma-separated")
+	topo.Flags().StringVar(&ch.Primary, "primary", "", "the primary cluster (primary mode)")
+	topo.Flags().StringVar(&siteTables, "site-tables", "", "tables kept within a site (site mode)")
+	promote := &cobra.Command{
+		Use:   "promote CLUSTER",
+		Short: "Make CLUSTER the primary (primary mode); works while the old primary is down",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.setTopology(cmd, agent.TopologyChange{Primary: args[0]})
+		},
+	}
+	repl.AddCommand(status, verify, topo, promote)
+	return repl
+}
+
+func (a *app) setTopology(cmd *cobra.Command, ch agent.TopologyChange) error {
+	r, done, err := a.replAPI(true)
+	if err != nil {
+		return err
+	}
+	defer done()
+	reply, err := r.SetTopology(cmd.Context(), ch)
+	if err != nil {
+		return err
+	}
+	return a.printWrite(reply, "topology changed")
+}
+
+func (a *app) conflictsCmd() *cobra.Command {
+	c := &cobra.Command{Use: "conflicts", Short: "List, show and resolve concurrent writes"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List records with concurrent versions",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, done, err := a.replAPI(false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			cs, err := r.Conflicts(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if f, _ := a.format(); f == "json" {
+				return printJSON(a.stdout, cs)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "RECORD\tSIDES\tWINNER\tFIELDS THAT DIFFER")
+			for _, cv := range cs {
+				var sides []string
+				for _, v := range cv.Versions {
+					sides = append(sides, v.Cluster)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cv.Ref, strings.Join(sides, ", "), cv.Versions[0].Cluster, strings.Join(cv.Differ, ", "))
+			}
+			tw.Flush()
+			if len(cs) == 0 {
+				fmt.Fprintln(a.stdout, "no conflicts")
+			}
+			return nil
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show TABLE/KEY",
+		Short: "Show every side of a conflict: which cluster, when, which fields differ",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, done, err := a.replAPI(false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			cv, err := r.Conflict(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if t, err := pbx.LookupTable(cv.Table); err == nil && !a.v.GetBool("show-secrets") {
+				for i := range cv.Versions {
+					cv.Versions[i].Fields = t.Redact(cv.Versions[i].Fields)
+				}
+			}
+			if f, _ := a.format(); f == "json" {
+				return printJSON(a.stdout, cv)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprint(tw, "FIELD")
+			for i, v := range cv.Versions {
+				mark := ""
+				if i == 0 {
+					mark = " (winner)"
+				}
+				fmt.Fprintf(tw, "\t%s%s", v.Cluster, mark)
+			}
+			fmt.Fprintln(tw)
+			fmt.Fprint(tw, "written")
+			for _, v := range cv.Versions {
+				fmt.Fprintf(tw, "\t%s by %s", v.Time.Format(time.DateTime), v.Author)
+			}
+			fmt.Fprintln(tw)
+			for _, f := range cv.Differ {
+				fmt.Fprint(tw, f)
+				for _, v := range cv.Versions {
+					val := v.Fields[f]
+					if v.Deleted {
+						val = "(deleted)"
+					}
+					fmt.Fprintf(tw, "\t%s", dash(val))
+				}
+				fmt.Fprintln(tw)
+			}
+			tw.Flush()
+			fmt.Fprintf(a.stdout, "resolve with: pbxtopo conflicts resolve %s --take %s (or --value FILE)\n", cv.Ref, cv.Versions[0].Cluster)
+			return nil
+		},
+	}
+	var take, valueFile string
+	resolve := &cobra.Command{
+		Use:   "resolve TABLE/KEY --take CLUSTER | --value FILE",
+		Short: "Keep one side (or write a new value); the resolution replicates everywhere",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := agent.ResolveRequest{Take: take}
+			if valueFile != "" {
+				b, err := os.ReadFile(valueFile)
+				if err != nil {
+					return userError{err}
+				}
+				if err := json.Unmarshal(b, &req.Value); err != nil {
+					return usageErrorf("%s: want a JSON object of fields: %v", valueFile, err)
+				}
+			}
+			r, done, err := a.replAPI(true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			reply, err := r.Resolve(cmd.Context(), args[0], req)
+			if err != nil {
+				return err
+			}
+			return a.printWrite(reply, "resolved "+args[0])
+		},
+	}
+	resolve.Flags().StringVar(&take, "take", "", "keep the version made at this cluster")
+	resolve.Flags().StringVar(&valueFile, "value", "", "a JSON file with the new value")
+	c.AddCommand(list, show, resolve)
+	return c
+}

@@ -1,0 +1,349 @@
+// Package demo starts a whole enterprise of real agent processes on
+// loopback: certificates, gossip key, tokens, one config per node, the
+// sample data, and the processes themselves. `pbxtopo demo` and the
+// end-to-end tests use it.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo"
+	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// Config describes the enterprise to start.
+type Config struct {
+	Binary   string   // the pbxtopo executable
+	Dir      string   // everything goes here
+	Clusters []string // cluster names; each cluster's site comes from the sample data
+	Nodes    int      // agents per cluster
+	Mode     string   // replication mode
+	PortBase int      // node k uses PortBase+10k .. +10k+4
+	Seed     bool     // import the sample enterprise into the first cluster
+	// Extra is appended to every node's config file (YAML).
+	Extra string
+}
+
+// Node is one agent of the enterprise.
+type Node struct {
+	Cluster string `json:"-"`
+	Name    string `json:"node"`
+	PID     int    `json:"pid"`
+	HTTP    string `json:"http"`
+	DNS     string `json:"dns"`
+	Repl    string `json:"repl"`
+	Serf    string `json:"serf"`
+	Raft    string `json:"raft"`
+	DataDir string `json:"data_dir"`
+	Config  string `json:"config"`
+	Log     string `json:"log"`
+	cmd     *exec.Cmd
+	bin     string
+}
+
+// Cluster is one cluster with its nodes.
+type Cluster struct {
+	Cluster string  `json:"cluster"`
+	Site    string  `json:"site"`
+	Nodes   []*Node `json:"nodes"`
+}
+
+// Enterprise is what Start made; it is also demo.json.
+type Enterprise struct {
+	Clusters []*Cluster        `json:"clusters"`
+	Tokens   map[string]string `json:"tokens"`
+	Mode     string            `json:"mode"`
+	Dir      string            `json:"dir"`
+}
+
+// Sites of the sample clusters; other names get a site of their own.
+var sampleSites = map[string]string{"tpa1": "tpa", "tpa2": "tpa", "sfo": "sfo", "lon": "lon", "ams": "ams"}
+
+// Prepare writes everything a start needs (PKI, keys, tokens, configs,
+// seeded store) without starting anything.
+func Prepare(cfg Config) (*Enterprise, error) {
+	if cfg.Nodes < 1 {
+		cfg.Nodes = 1
+	}
+	if len(cfg.Clusters) == 0 {
+		cfg.Clusters = []string{"tpa1", "tpa2", "sfo", "lon", "ams"}
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	pkiDir := filepath.Join(cfg.Dir, "pki")
+	if err := pki.CreateCA(pkiDir, "pbxtopo demo CA", 365*24*time.Hour); err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	gossipKey := base64.StdEncoding.EncodeToString(key)
+	e := &Enterprise{Tokens: map[string]string{}, Mode: cfg.Mode, Dir: cfg.Dir}
+	var tokens strings.Builder
+	for _, role := range []string{"read", "operator", "admin"} {
+		e.Tokens[role] = agent.NewToken()
+		fmt.Fprintf(&tokens, "%s demo-%s %s\n", role, role, e.Tokens[role])
+	}
+	tokensFile := filepath.Join(cfg.Dir, "tokens")
+	if err := os.WriteFile(tokensFile, []byte(tokens.String()), 0o600); err != nil {
+		return nil, err
+	}
+	k := 0
+	var firstSerf string
+	for _, c := range cfg.Clusters {
+		if !pbx.IsLabel(c) {
+			return nil, fmt.Errorf("cluster name %q: use lower-case letters, digits and '-'", c)
+		}
+		site := sampleSites[c]
+		if site == "" {
+			site = c
+		}
+		cl := &Cluster{Cluster: c, Site: site}
+		for n := 1; n <= cfg.Nodes; n++ {
+			base := cfg.PortBase + 10*k
+			k++
+			node := &Node{Cluster: c, Name: fmt.Sprintf("%s-%d", c, n), bin: cfg.Binary,
+				HTTP: addr(base), DNS: addr(base + 1), Repl: addr(base + 2), Serf: addr(base + 3), Raft: addr(base + 4)}
+			dir := filepath.Join(cfg.Dir, node.Name)
+			node.DataDir, node.Config, node.Log = filepath.Join(dir, "data"), filepath.Join(dir, "pbxtopo.yaml"), filepath.Join(dir, "agent.log")
+			certFile, keyFile, err := pki.CreateCert(pkiDir, dir, pki.CertRequest{Cluster: c, Node: node.Name, Validity: 365 * 24 * time.Hour})
+			if err != nil {
+				return nil, err
+			}
+			join := ""
+			if firstSerf != "" {
+				join = fmt.Sprintf("join: [%q]\n", firstSerf)
+			} else {
+				firstSerf = node.Serf
+			}
+			order := strings.Join(cfg.Clusters, ", ")
+			conf := fmt.Sprintf(`# pbxtopo demo node %s
+node: %s
+cluster: %s
+site: %s
+data_dir: %q
+http_addr: %s
+repl_addr: %s
+serf_addr: %s
+raft_addr: %s
+dns_addr: %s
+%stokens: %q
+replication:
+  mode: %s
+  order: [%s]
+  primary: %s
+  anti_entropy: 2s
+  watermark: 10s
+tls:
+  ca: %q
+  cert: %q
+  key: %q
+gossip:
+  key: %q
+  probe_interval: 500ms
+  suspicion_mult: 2
+%s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
+				cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, cfg.Extra)
+			if err := os.WriteFile(node.Config, []byte(conf), 0o600); err != nil {
+				return nil, err
+			}
+			cl.Nodes = append(cl.Nodes, node)
+		}
+		e.Clusters = append(e.Clusters, cl)
+	}
+	if cfg.Seed {
+		first := e.Clusters[0]
+		if err := seed(first.Nodes[0].DataDir, first.Cluster, first.Site); err != nil {
+			return nil, fmt.Errorf("seed the sample enterprise: %w", err)
+		}
+	}
+	return e, nil
+}
+
+func addr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
+
+// seed imports the embedded sample enterprise into a new store, as an
+// admin does before an agent's first start.
+func seed(dataDir, cluster, site string) error {
+	cfg := store.DefaultConfig(filepath.Join(dataDir, "store.db"))
+	cfg.Replica, cfg.Site = cluster, site
+	st, err := store.Open(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc := agent.NewService(st)
+	for _, t := range pbx.TableNames() {
+		name := path.Join("testdata", "enterprise", t+".csv")
+		f, err := pbxtopo.SampleEnterprise.Open(name)
+		if err != nil {
+			return err
+		}
+		_, err = svc.Import(agent.WithAuthor(context.Background(), "demo-seed"), agent.ImportRequest{Table: t, Source: name}, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckPorts fails when a port the enterprise needs is taken.
+func (e *Enterprise) CheckPorts() error {
+	for _, n := range e.Nodes() {
+		for _, a := range []string{n.HTTP, n.DNS, n.Repl, n.Serf, n.Raft} {
+			ln, err := net.Listen("tcp", a)
+			if err != nil {
+				return fmt.Errorf("port %s is taken (%v): choose other ports with --port-base", a, err)
+			}
+			ln.Close()
+		}
+	}
+	return nil
+}
+
+// Nodes returns every node, cluster by cluster.
+func (e *Enterprise) Nodes() []*Node {
+	var out []*Node
+	for _, c := range e.Clusters {
+		out = append(out, c.Nodes...)
+	}
+	return out
+}
+
+// Start starts every node's agent process.
+func (e *Enterprise) Start() error {
+	for _, n := range e.Nodes() {
+		if err := n.Start(); err != nil {
+			e.Stop()
+			return err
+		}
+	}
+	return nil
+}
+
+// Start starts (or restarts) one node's agent process, its output going
+// to its log file.
+func (n *Node) Start() error {
+	logf, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(n.bin, "agent", "--config", n.Config)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", n.Name, err)
+	}
+	n.cmd, n.PID = cmd, cmd.Process.Pid
+	go func() { cmd.Wait(); logf.Close() }()
+	return nil
+}
+
+// Signal sends a signal to the node's process.
+func (n *Node) Signal(sig syscall.Signal) error {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return errors.New(n.Name + " is not running")
+	}
+	return n.cmd.Process.Signal(sig)
+}
+
+// Wait waits for the node's process to end, up to d.
+func (n *Node) Wait(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if n.cmd.ProcessState != nil || syscall.Kill(n.PID, 0) != nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not stop within %s", n.Name, d)
+}
+
+// Stop stops every node: SIGTERM, then SIGKILL after a grace period.
+func (e *Enterprise) Stop() {
+	for _, n := range e.Nodes() {
+		if n.cmd != nil {
+			n.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, n := range e.Nodes() {
+		if n.cmd != nil && n.Wait(10*time.Second) != nil {
+			n.Signal(syscall.SIGKILL)
+			n.Wait(5 * time.Second)
+		}
+	}
+}
+
+// Client returns an API client for a node with a role's token.
+func (e *Enterprise) Client(n *Node, role string) *agent.Client {
+	c, _ := agent.NewClient(n.HTTP, e.Tokens[role])
+	return c
+}
+
+// WaitReady polls until every node answers and holds as many extensions as
+// the first node (the seed has replicated), or ctx ends.
+func (e *Enterprise) WaitReady(ctx context.Context) error {
+	for ctx.Err() == nil {
+		ready := true
+		want := -1 // the first node's count: it holds the seed
+		for i, n := range e.Nodes() {
+			page, err := e.Client(n, "read").List(ctx, "extensions", agent.Query{Limit: 1})
+			switch {
+			case err != nil:
+				ready = false
+			case i == 0:
+				want = page.Total
+			case page.Total != want:
+				ready = false
+			}
+		}
+		if ready && want > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the enterprise did not become ready: %w (see the agent.log files in %s)", ctx.Err(), e.Dir)
+}
+
+// Health reports whether a node's API answers.
+func Health(addr string) bool {
+	resp, err := http.Get("http://" + addr + "/v1/health")
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
+// WriteJSON writes demo.json.
+func (e *Enterprise) WriteJSON() error {
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(e.Dir, "demo.json"), b, 0o600)
+}

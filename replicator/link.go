@@ -1,0 +1,253 @@
+package replicator
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// LinkStatus is what `pbxtopo repl status` shows for one peer link.
+type LinkStatus struct {
+	Peer          string    `json:"peer"`
+	Addr          string    `json:"addr,omitempty"`
+	Mode          Mode      `json:"mode"`
+	Scopes        []string  `json:"scopes"`
+	OwnOnly       bool      `json:"own_changes_only,omitempty"`
+	Connected     bool      `json:"connected"`
+	LastContact   time.Time `json:"last_contact,omitzero"`
+	LastError     string    `json:"last_error,omitempty"`
+	Behind        uint64    `json:"changes_behind"`
+	SecondsBehind float64   `json:"seconds_behind"`
+	BytesPerSec   float64   `json:"bytes_per_sec"`
+	Applied       uint64    `json:"changes_applied"`
+	Duplicates    uint64    `json:"duplicates"`
+	Conflicts     uint64    `json:"conflicts"`
+	Snapshots     uint64    `json:"snapshots"`
+	Errors        uint64    `json:"errors"`
+}
+
+type linkState struct {
+	LinkStatus
+	behindSince time.Time // when this link last stopped being caught up
+	rateAt      time.Time
+	lastAE      time.Time
+	stopped     bool // the last apply waited for a change from another stream
+}
+
+// Status returns the state of every link, sorted by peer.
+func (r *Replicator) Status() []LinkStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]LinkStatus, 0, len(r.links))
+	for _, l := range r.links {
+		s := l.LinkStatus
+		s.Scopes = slices.Clone(s.Scopes)
+		if !l.behindSince.IsZero() && s.Behind > 0 {
+			s.SecondsBehind = r.cfg.Now().Sub(l.behindSince).Seconds()
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b LinkStatus) int { return cmpString(a.Peer, b.Peer) })
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (r *Replicator) link(peer string) *linkState {
+	l, ok := r.links[peer]
+	if !ok {
+		l = &linkState{LinkStatus: LinkStatus{Peer: peer}}
+		r.links[peer] = l
+	}
+	return l
+}
+
+// NewPullRequest builds the next pull for a source. A mesh link asks for
+// the peer's own changes, and for every origin at the anti-entropy
+// interval or when the last batch waited for a change from elsewhere.
+func (r *Replicator) NewPullRequest(src Source) *PullRequest {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	l := r.link(src.Cluster)
+	origins := src.Origins
+	if len(origins) > 0 && (l.stopped || now.Sub(l.lastAE) >= r.cfg.AntiEntropy) {
+		origins = nil
+		l.lastAE = now
+	}
+	r.mu.Unlock()
+	return &PullRequest{From: r.cfg.Cluster, Scopes: src.Scopes, Origins: origins,
+		Summary: r.st.Summary(), MaxBytes: uint32(r.cfg.MaxBatchBytes)}
+}
+
+// PullOutcome tells the loop what to do next.
+type PullOutcome struct {
+	Applied      int
+	CaughtUp     bool // nothing more is waiting at the peer
+	NeedSnapshot bool
+}
+
+// HandlePull applies a peer's answer to req. Applying is idempotent: a
+// duplicated, reordered or replayed answer changes nothing.
+func (r *Replicator) HandlePull(ctx context.Context, src Source, req *PullRequest, resp *PullResponse) (PullOutcome, error) {
+	if resp.From != src.Cluster {
+		return PullOutcome{}, fmt.Errorf("%w: asked %s, answered by %s", ErrMessage, src.Cluster, resp.From)
+	}
+	var res store.ApplyResult
+	if len(resp.Changes) > 0 {
+		var err error
+		if res, err = r.st.Apply(ctx, resp.Changes); err != nil {
+			r.noteError(src, err)
+			return PullOutcome{}, err
+		}
+	}
+	mine := r.st.Summary()
+	filter := want(req.Scopes, req.Origins)
+	var behind uint64
+	for s, seq := range resp.Summary {
+		if filter(s) && seq > mine[s] {
+			behind += seq - mine[s]
+		}
+	}
+	now := r.cfg.Now()
+	r.mu.Lock()
+	l := r.link(src.Cluster)
+	l.Mode = r.topo.Mode
+	l.Scopes = src.Scopes
+	l.OwnOnly = len(src.Origins) > 0
+	l.Connected = true
+	l.LastContact = now
+	l.LastError = ""
+	l.Behind = behind
+	l.Applied += uint64(res.Applied)
+	l.Duplicates += uint64(res.Duplicates)
+	l.Conflicts += uint64(res.Concurrent)
+	l.stopped = res.Stopped
+	if behind == 0 {
+		l.behindSince = time.Time{}
+	} else if l.behindSince.IsZero() {
+		l.behindSince = now
+	}
+	bytes := 0
+	for _, c := range resp.Changes {
+		bytes += len(c.Value) + len(c.Key) + 64
+	}
+	if dt := now.Sub(l.rateAt).Seconds(); !l.rateAt.IsZero() && dt > 0 {
+		// An exponential moving average over about ten seconds.
+		a := min(dt/10, 1)
+		l.BytesPerSec = (1-a)*l.BytesPerSec + a*float64(bytes)/dt
+	}
+	l.rateAt = now
+	r.mu.Unlock()
+	if res.Concurrent > 0 {
+		r.log.Info("concurrent writes: conflict recorded", "peer", src.Cluster, "changes", res.Concurrent)
+	}
+	return PullOutcome{Applied: res.Applied, CaughtUp: !resp.More && !res.Stopped && !resp.NeedSnapshot,
+		NeedSnapshot: resp.NeedSnapshot}, nil
+}
+
+func (r *Replicator) noteError(src Source, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.link(src.Cluster)
+	l.Connected = false
+	l.LastError = err.Error()
+	l.Errors++
+}
+
+// CatchUp takes a full-state transfer from a peer that pruned what this
+// replica lacks, page by page; fetch asks the peer for one page.
+func (r *Replicator) CatchUp(ctx context.Context, src Source, fetch func(*SnapshotRequest) (*store.SnapshotPage, error)) error {
+	tables := r.tablesFor(src.Scopes)
+	var S store.Summary
+	after := ""
+	pages := 0
+	for {
+		p, err := fetch(&SnapshotRequest{From: r.cfg.Cluster, Scopes: src.Scopes, After: after, MaxBytes: uint32(r.cfg.MaxBatchBytes)})
+		if err != nil {
+			return fmt.Errorf("snapshot from %s: %w", src.Cluster, err)
+		}
+		if p.After != after {
+			return fmt.Errorf("%w: snapshot page starts after %q, asked %q", ErrMessage, p.After, after)
+		}
+		if S == nil {
+			S = p.Summary
+		}
+		if err := r.st.MergeSnapshot(ctx, p, S, tables); err != nil {
+			return fmt.Errorf("snapshot from %s: %w", src.Cluster, err)
+		}
+		pages++
+		if p.Done {
+			break
+		}
+		if p.Last <= after {
+			return fmt.Errorf("%w: snapshot page does not advance", ErrMessage)
+		}
+		after = p.Last
+	}
+	r.mu.Lock()
+	r.link(src.Cluster).Snapshots++
+	r.mu.Unlock()
+	r.log.Info("caught up from a snapshot", "peer", src.Cluster, "pages", pages)
+	return nil
+}
+
+// runLink pulls from one source until ctx ends: long polls while caught
+// up, backs off after errors, tries the source's nodes in turn.
+func (r *Replicator) runLink(ctx context.Context, src Source) {
+	backoff := r.cfg.RetryMin
+	caughtUp := false
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if len(src.Addrs) == 0 {
+			return
+		}
+		addr := src.Addrs[attempt%len(src.Addrs)]
+		req := r.NewPullRequest(src)
+		if caughtUp && len(req.Origins) == len(src.Origins) {
+			req.Wait = r.cfg.PullWait
+			if len(src.Origins) > 0 {
+				// Wake up in time for the next anti-entropy pull.
+				req.Wait = min(req.Wait, r.cfg.AntiEntropy)
+			}
+		}
+		r.mu.Lock()
+		r.link(src.Cluster).Addr = addr
+		r.mu.Unlock()
+		resp, err := r.tr.Pull(ctx, addr, req)
+		var out PullOutcome
+		if err == nil {
+			out, err = r.HandlePull(ctx, src, req, resp)
+		}
+		if err == nil && out.NeedSnapshot {
+			err = r.CatchUp(ctx, src, func(q *SnapshotRequest) (*store.SnapshotPage, error) { return r.tr.Snapshot(ctx, addr, q) })
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.noteError(src, err)
+			r.log.Warn("pull failed", "peer", src.Cluster, "addr", addr, "err", err, "retry_in", backoff)
+			caughtUp = false
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(backoff*2, r.cfg.RetryMax)
+			continue
+		}
+		backoff = r.cfg.RetryMin
+		caughtUp = out.CaughtUp
+		attempt-- // stay on the node that answered
+	}
+}

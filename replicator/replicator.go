@@ -1,0 +1,231 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// Store is what the replicator needs of the local store. With Raft, Apply
+// and Write go through the cluster's log; reads stay local.
+type Store interface {
+	Replica() string
+	Summary() store.Summary
+	Changed() <-chan struct{}
+	View(fn func(*store.Snapshot) error) error
+	Write(ctx context.Context, author string, muts []store.Mutation) (store.WriteResult, error)
+	Apply(ctx context.Context, changes []*store.Change) (store.ApplyResult, error)
+	ChangesSince(have store.Summary, want func(store.Stream) bool, maxBytes int) (*store.Batch, error)
+	ReadSnapshot(tables func(string) bool, after string, maxBytes int) (*store.SnapshotPage, error)
+	MergeSnapshot(ctx context.Context, p *store.SnapshotPage, S store.Summary, tables func(string) bool) error
+	PurgeTombstones(ctx context.Context, horizon, ceiling store.Summary) (int, error)
+	PruneLog(ctx context.Context, olderThan time.Time, safe store.Summary) (int, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Membership says which clusters exist and which are alive (Serf in the
+// agent, a simulation in chaos).
+type Membership interface {
+	Clusters() []ClusterView
+	// Changed returns a channel closed at the next change.
+	Changed() <-chan struct{}
+}
+
+// Transport carries requests to a peer's replication endpoint.
+type Transport interface {
+	Pull(ctx context.Context, addr string, req *PullRequest) (*PullResponse, error)
+	Snapshot(ctx context.Context, addr string, req *SnapshotRequest) (*store.SnapshotPage, error)
+	Digests(ctx context.Context, addr string) (*DigestResponse, error)
+}
+
+// Config configures a Replicator.
+type Config struct {
+	Cluster string
+	Site    string
+	// Default is the topology used until the replicated topology record
+	// exists (the agent's replication.* settings).
+	Default Topology
+	// PullWait is how long a peer holds a pull with nothing new (long
+	// polling): the upper bound of idle waiting, not of latency.
+	PullWait time.Duration
+	// MaxBatchBytes bounds one pull's batch.
+	MaxBatchBytes int
+	// AntiEntropy is how often a mesh link pulls every origin from its
+	// peer, not only the peer's own changes.
+	AntiEntropy time.Duration
+	// RetryMin and RetryMax bound the backoff after a failed pull.
+	RetryMin, RetryMax time.Duration
+	// Watermark is how often this replica publishes its summary, which
+	// lets every replica purge tombstones and prune its log.
+	Watermark time.Duration
+	// HistoryRetention: log entries older than this may be pruned once
+	// every replica has them.
+	HistoryRetention time.Duration
+	// MaxMessage bounds a message received.
+	MaxMessage int
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig(cluster, site string) Config {
+	return Config{
+		Cluster:          cluster,
+		Site:             site,
+		Default:          Topology{Mode: Mesh},
+		PullWait:         20 * time.Second,
+		MaxBatchBytes:    1 << 20,
+		AntiEntropy:      5 * time.Second,
+		RetryMin:         100 * time.Millisecond,
+		RetryMax:         10 * time.Second,
+		Watermark:        30 * time.Second,
+		HistoryRetention: 30 * 24 * time.Hour,
+		MaxMessage:       MaxMessage,
+	}
+}
+
+// Replicator moves changes between this replica and its peers. It pulls
+// from the sources the topology and membership name, and answers the pulls
+// of others.
+type Replicator struct {
+	cfg     Config
+	st      Store
+	tr      Transport
+	members Membership
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	links map[string]*linkState // by peer cluster
+	topo  Topology
+}
+
+// ErrReadOnlyReplica: a configuration write on a replica in primary mode.
+var ErrReadOnlyReplica = errors.New("read-only replica")
+
+// New returns a replicator over st.
+func New(cfg Config, st Store, tr Transport, members Membership) (*Replicator, error) {
+	if cfg.Cluster == "" {
+		return nil, fmt.Errorf("replicator: no cluster name")
+	}
+	def := DefaultConfig(cfg.Cluster, cfg.Site)
+	if cfg.PullWait == 0 {
+		cfg.PullWait = def.PullWait
+	}
+	if cfg.MaxBatchBytes == 0 {
+		cfg.MaxBatchBytes = def.MaxBatchBytes
+	}
+	if cfg.AntiEntropy == 0 {
+		cfg.AntiEntropy = def.AntiEntropy
+	}
+	if cfg.RetryMin == 0 {
+		cfg.RetryMin = def.RetryMin
+	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = def.RetryMax
+	}
+	if cfg.Watermark == 0 {
+		cfg.Watermark = def.Watermark
+	}
+	if cfg.HistoryRetention == 0 {
+		cfg.HistoryRetention = def.HistoryRetention
+	}
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = def.MaxMessage
+	}
+	if cfg.Default.Mode == "" {
+		cfg.Default.Mode = Mesh
+	}
+	if err := cfg.Default.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Replicator{cfg: cfg, st: st, tr: tr, members: members, log: cfg.Logger, links: map[string]*linkState{}, topo: cfg.Default}
+	if err := r.RefreshTopology(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Topology returns the topology in force.
+func (r *Replicator) Topology() Topology {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.topo
+}
+
+// RefreshTopology rereads the replicated topology record.
+func (r *Replicator) RefreshTopology() error {
+	var t Topology
+	err := r.st.View(func(sn *store.Snapshot) error {
+		var err error
+		t, err = ReadTopology(sn, r.cfg.Default)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("replicator: topology record: %w", err)
+	}
+	r.mu.Lock()
+	changed := !equalTopology(r.topo, t)
+	r.topo = t
+	r.mu.Unlock()
+	if changed {
+		r.log.Info("replication topology", "mode", t.Mode, "order", t.Order, "primary", t.Primary)
+	}
+	return nil
+}
+
+func equalTopology(a, b Topology) bool {
+	return a.Mode == b.Mode && a.Primary == b.Primary && slices.Equal(a.Order, b.Order) && slices.Equal(a.SiteTables, b.SiteTables)
+}
+
+// SiteOnly reports whether a table is replicated only within the site; the
+// store asks it to choose the stream of a write.
+func (r *Replicator) SiteOnly(table string) bool { return r.Topology().SiteOnly(table) }
+
+// CheckWrite refuses configuration writes on a replica in primary mode,
+// naming the primary. Topology and watermark records may be written
+// anywhere: promoting a new primary must work while the old one is down.
+func (r *Replicator) CheckWrite(table string) error {
+	t := r.Topology()
+	if t.Mode != Primary || t.Primary == r.cfg.Cluster || table == TopologyTable || table == WatermarkTable {
+		return nil
+	}
+	return fmt.Errorf("%w: cluster %s is a replica in primary mode; make changes on the primary, cluster %s (or move the primary with 'pbxtopo repl promote CLUSTER')",
+		ErrReadOnlyReplica, r.cfg.Cluster, t.Primary)
+}
+
+// Sources returns whom to pull from now.
+func (r *Replicator) Sources() []Source {
+	return r.Topology().Sources(r.cfg.Cluster, r.cfg.Site, r.members.Clusters())
+}
+
+// want returns the stream filter of a request.
+func want(scopes, origins []string) func(store.Stream) bool {
+	return func(s store.Stream) bool {
+		return (len(scopes) == 0 || slices.Contains(scopes, s.Scope())) &&
+			(len(origins) == 0 || slices.Contains(origins, s.Cluster()))
+	}
+}
+
+// tablesFor returns the table filter of a snapshot for the given scopes.
+func (r *Replicator) tablesFor(scopes []string) func(string) bool {
+	t := r.Topology()
+	return func(table string) bool {
+		if t.SiteOnly(table) {
+			return r.cfg.Site != "" && slices.Contains(scopes, r.cfg.Site)
+		}
+		return len(scopes) == 0 || slices.Contains(scopes, "")
+	}
+}

@@ -1,0 +1,89 @@
+package replicator
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Run pulls from the sources the topology and membership name until ctx
+// ends: one goroutine per source, restarted when the topology or the
+// membership changes which sources there are. It also publishes this
+// replica's watermark and collects garbage on the watermark interval.
+func (r *Replicator) Run(ctx context.Context) error {
+	type running struct {
+		src    Source
+		cancel context.CancelFunc
+	}
+	var wg sync.WaitGroup
+	links := map[string]running{}
+	defer func() {
+		for _, l := range links {
+			l.cancel()
+		}
+		wg.Wait()
+	}()
+	topoTick := time.NewTicker(time.Second)
+	defer topoTick.Stop()
+	markTick := time.NewTicker(r.cfg.Watermark)
+	defer markTick.Stop()
+	for {
+		if err := r.RefreshTopology(); err != nil {
+			r.log.Error("topology", "err", err)
+		}
+		want := map[string]Source{}
+		for _, s := range r.Sources() {
+			want[s.Cluster] = s
+		}
+		for peer, l := range links {
+			if s, ok := want[peer]; !ok || !sameSource(s, l.src) {
+				l.cancel()
+				delete(links, peer)
+			}
+		}
+		for peer, s := range want {
+			if _, ok := links[peer]; ok {
+				continue
+			}
+			lctx, cancel := context.WithCancel(ctx)
+			links[peer] = running{s, cancel}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.runLink(lctx, s)
+			}()
+		}
+		r.forget(want)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.members.Changed():
+		case <-topoTick.C:
+		case <-markTick.C:
+			if err := r.PublishWatermark(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("publish watermark", "err", err)
+			}
+			if purged, pruned, err := r.CollectGarbage(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("garbage collection", "err", err)
+			} else if purged+pruned > 0 {
+				r.log.Info("garbage collected", "tombstones", purged, "log_entries", pruned)
+			}
+		}
+	}
+}
+
+func sameSource(a, b Source) bool {
+	return a.Cluster == b.Cluster && slices.Equal(a.Addrs, b.Addrs) && slices.Equal(a.Scopes, b.Scopes) && slices.Equal(a.Origins, b.Origins)
+}
+
+// forget drops the status of links that no longer exist.
+func (r *Replicator) forget(current map[string]Source) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for peer := range r.links {
+		if _, ok := current[peer]; !ok {
+			delete(r.links, peer)
+		}
+	}
+}

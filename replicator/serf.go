@@ -1,0 +1,303 @@
+package replicator
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/serf"
+)
+
+// Serf tag names: what every node tells the others about itself.
+const (
+	TagCluster = "cluster"
+	TagSite    = "site"
+	TagRole    = "role" // "voice" (an agent beside Asterisk) or "witness"
+	TagRepl    = "repl" // replication address
+	TagHTTP    = "http" // API address
+	TagDNS     = "dns"  // DNS address
+	TagRaft    = "raft" // Raft address
+)
+
+// SerfConfig configures membership.
+type SerfConfig struct {
+	Node      string
+	BindAddr  string // host:port for gossip (TCP and UDP)
+	Advertise string // host:port others reach; BindAddr when empty
+	Tags      map[string]string
+	// GossipKey encrypts gossip (32 bytes, base64 in the config file).
+	GossipKey []byte
+	// KeyringFile keeps installed gossip keys across restarts (rotation).
+	KeyringFile string
+	// ProbeInterval and SuspicionMult trade detection speed against false
+	// alarms: a dead node is declared failed after about
+	// SuspicionMult × ProbeInterval (×log10 of the member count, at least 1).
+	ProbeInterval time.Duration
+	SuspicionMult int
+	Logger        *slog.Logger
+}
+
+// Serf is membership over hashicorp/serf: which nodes of which clusters
+// are alive, with their addresses from their tags.
+type Serf struct {
+	s      *serf.Serf
+	events chan serf.Event
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	changed chan struct{}
+	done    chan struct{}
+}
+
+var _ Membership = (*Serf)(nil)
+
+// NewSerf starts gossiping on cfg.BindAddr.
+func NewSerf(cfg SerfConfig) (*Serf, error) {
+	host, portStr, err := net.SplitHostPort(cfg.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("serf_addr %q: %w", cfg.BindAddr, err)
+	}
+	port, _ := strconv.Atoi(portStr)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	sc := serf.DefaultConfig()
+	sc.Init()
+	sc.NodeName = cfg.Node
+	sc.Tags = cfg.Tags
+	sc.KeyringFile = cfg.KeyringFile
+	sc.ReconnectTimeout = 24 * time.Hour
+	sc.TombstoneTimeout = 24 * time.Hour
+	ml := memberlist.DefaultLANConfig()
+	ml.Name = cfg.Node
+	ml.BindAddr, ml.BindPort = host, port
+	if cfg.Advertise != "" {
+		ah, ap, err := net.SplitHostPort(cfg.Advertise)
+		if err != nil {
+			return nil, fmt.Errorf("gossip advertise address %q: %w", cfg.Advertise, err)
+		}
+		ml.AdvertiseAddr = ah
+		ml.AdvertisePort, _ = strconv.Atoi(ap)
+	}
+	if cfg.ProbeInterval > 0 {
+		ml.ProbeInterval = cfg.ProbeInterval
+		ml.ProbeTimeout = cfg.ProbeInterval / 2
+	}
+	if cfg.SuspicionMult > 0 {
+		ml.SuspicionMult = cfg.SuspicionMult
+	}
+	if len(cfg.GossipKey) > 0 {
+		kr, err := memberlist.NewKeyring(nil, cfg.GossipKey)
+		if err != nil {
+			return nil, fmt.Errorf("gossip.key: %w (want 32 random bytes, base64: make one with 'pbxtopo gossip keygen')", err)
+		}
+		ml.Keyring = kr
+	}
+	logger := log.New(&slogWriter{cfg.Logger}, "", 0)
+	sc.Logger, ml.Logger = logger, logger
+	sc.MemberlistConfig = ml
+	m := &Serf{events: make(chan serf.Event, 256), log: cfg.Logger, changed: make(chan struct{}), done: make(chan struct{})}
+	sc.EventCh = m.events
+	if m.s, err = serf.Create(sc); err != nil {
+		return nil, fmt.Errorf("gossip on %s: %w", cfg.BindAddr, err)
+	}
+	go m.loop()
+	return m, nil
+}
+
+// loop turns member events into change notifications. It never blocks
+// serf: the channel is read at once and the notification is a close.
+func (m *Serf) loop() {
+	for {
+		select {
+		case e := <-m.events:
+			if me, ok := e.(serf.MemberEvent); ok {
+				for _, mem := range me.Members {
+					m.log.Info("member "+strings.TrimPrefix(me.Type.String(), "member-"), "node", mem.Name, "cluster", mem.Tags[TagCluster], "addr", net.JoinHostPort(mem.Addr.String(), strconv.Itoa(int(mem.Port))))
+				}
+				m.notify()
+			}
+		case <-m.s.ShutdownCh():
+			close(m.done)
+			return
+		}
+	}
+}
+
+func (m *Serf) notify() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// Changed implements Membership.
+func (m *Serf) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}
+
+// Join contacts existing members (host:port of their gossip addresses).
+func (m *Serf) Join(addrs []string) (int, error) {
+	if len(addrs) == 0 {
+		return 0, nil
+	}
+	return m.s.Join(addrs, true)
+}
+
+// JoinUntil keeps trying to join until one contact answers or ctx ends.
+func (m *Serf) JoinUntil(ctx context.Context, addrs []string) {
+	for delay := 200 * time.Millisecond; ctx.Err() == nil; delay = min(delay*2, 10*time.Second) {
+		if n, err := m.Join(addrs); err == nil && n > 0 || len(addrs) == 0 {
+			return
+		} else if err != nil {
+			m.log.Debug("join", "err", err)
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// Member is one node as membership sees it.
+type Member struct {
+	Node   string            `json:"node"`
+	Addr   string            `json:"gossip_addr"`
+	Status string            `json:"status"`
+	Tags   map[string]string `json:"tags"`
+}
+
+// Members returns every node known, sorted by cluster then node.
+func (m *Serf) Members() []Member {
+	var out []Member
+	for _, mem := range m.s.Members() {
+		out = append(out, Member{Node: mem.Name, Addr: net.JoinHostPort(mem.Addr.String(), strconv.Itoa(int(mem.Port))),
+			Status: mem.Status.String(), Tags: mem.Tags})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Tags[TagCluster] != out[j].Tags[TagCluster] {
+			return out[i].Tags[TagCluster] < out[j].Tags[TagCluster]
+		}
+		return out[i].Node < out[j].Node
+	})
+	return out
+}
+
+// Clusters implements Membership: a cluster is alive when one of its
+// nodes is; its addresses are those of its live nodes.
+func (m *Serf) Clusters() []ClusterView {
+	return ClustersOf(m.Members())
+}
+
+// ClustersOf aggregates members by cluster.
+func ClustersOf(members []Member) []ClusterView {
+	by := map[string]*ClusterView{}
+	var names []string
+	for _, mem := range members {
+		c := mem.Tags[TagCluster]
+		if c == "" || mem.Tags[TagRole] == "witness" {
+			continue
+		}
+		v, ok := by[c]
+		if !ok {
+			v = &ClusterView{Name: c, Site: mem.Tags[TagSite]}
+			by[c] = v
+			names = append(names, c)
+		}
+		if mem.Status == "alive" {
+			v.Alive = true
+			if a := mem.Tags[TagRepl]; a != "" {
+				v.Addrs = append(v.Addrs, a)
+			}
+		}
+	}
+	sort.Strings(names)
+	out := make([]ClusterView, 0, len(names))
+	for _, n := range names {
+		v := by[n]
+		slices.Sort(v.Addrs)
+		out = append(out, *v)
+	}
+	return out
+}
+
+// SetTags replaces this node's tags (e.g. its Raft role).
+func (m *Serf) SetTags(tags map[string]string) error { return m.s.SetTags(tags) }
+
+// Keys lists the gossip keys installed on the members, with how many use each.
+func (m *Serf) Keys() (map[string]int, error) {
+	resp, err := m.s.KeyManager().ListKeys()
+	if err != nil {
+		return nil, err
+	}
+	return resp.Keys, nil
+}
+
+// InstallKey, UseKey and RemoveKey rotate the gossip key across the
+// enterprise (see the README): install the new key everywhere, switch to
+// it, then remove the old one.
+func (m *Serf) InstallKey(key string) error { _, err := m.s.KeyManager().InstallKey(key); return err }
+
+// UseKey makes key the one used to encrypt.
+func (m *Serf) UseKey(key string) error { _, err := m.s.KeyManager().UseKey(key); return err }
+
+// RemoveKey removes a key no longer used.
+func (m *Serf) RemoveKey(key string) error { _, err := m.s.KeyManager().RemoveKey(key); return err }
+
+// Leave tells the others this node leaves on purpose, then stops.
+func (m *Serf) Leave() error {
+	if err := m.s.Leave(); err != nil {
+		return err
+	}
+	return m.Close()
+}
+
+// Close stops gossiping. Safe to call twice.
+func (m *Serf) Close() error {
+	err := m.s.Shutdown()
+	<-m.done
+	return err
+}
+
+// DecodeGossipKey parses a base64 gossip key.
+func DecodeGossipKey(s string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("gossip.key is not base64: %w", err)
+	}
+	if len(k) != 16 && len(k) != 24 && len(k) != 32 {
+		return nil, fmt.Errorf("gossip.key is %d bytes; use 32 (make one with 'pbxtopo gossip keygen')", len(k))
+	}
+	return k, nil
+}
+
+// slogWriter turns serf's and memberlist's "[LEVEL] text" lines into slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	line := string(bytes.TrimSpace(p))
+	level := slog.LevelInfo
+	switch {
+	case strings.Contains(line, "[DEBUG]"):
+		level = slog.LevelDebug
+	case strings.Contains(line, "[WARN]"):
+		level = slog.LevelWarn
+	case strings.Contains(line, "[ERR]"):
+		level = slog.LevelError
+	}
+	w.l.Log(context.Background(), level, line, "subsystem", "gossip")
+	return len(p), nil
+}
