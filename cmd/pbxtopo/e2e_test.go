@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/internal/demo"
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// pbxtopoBinary builds the binary once for the end-to-end tests.
+func pbxtopoBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: builds and runs the binary")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pbxtopo-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "pbxtopo")
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// startEnterprise prepares and starts clusters on free loopback ports.
+func startEnterprise(t *testing.T, clusters []string, mode string) *demo.Enterprise {
+	t.Helper()
+	bin := pbxtopoBinary(t)
+	var e *demo.Enterprise
+	for try := 0; ; try++ {
+		dir := t.TempDir()
+		var err error
+		e, err = demo.Prepare(demo.Config{Binary: bin, Dir: dir, Clusters: clusters, Nodes: 1, Mode: mode,
+			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err = e.CheckPorts(); err == nil {
+			break
+		} else if try == 5 {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.Stop()
+		if t.Failed() {
+			for _, n := range e.Nodes() {
+				if b, err := os.ReadFile(n.Log); err == nil {
+					t.Logf("--- %s log (last 3000 bytes):\n%s", n.Name, tail(b, 3000))
+				}
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("not within %s: %s", within, what)
+}
+
+func count(e *demo.Enterprise, n *demo.Node, search string) int {
+	p, err := e.Client(n, "read").List(context.Background(), "extensions", agent.Query{Search: search})
+	if err != nil {
+		return -1
+	}
+	return p.Total
+}
+
+// TestRingSurvivesSIGKILL runs three real agents in ring mode, kills the
+// middle one with SIGKILL, keeps writing on both sides of it, restarts it,
+// and checks that everything converges.
+func TestRingSurvivesSIGKILL(t *testing.T) {
+	e := startEnterprise(t, []string{"tpa1", "sfo", "lon"}, "ring")
+	tpa1, sfo, lon := e.Clusters[0].Nodes[0], e.Clusters[1].Nodes[0], e.Clusters[2].Nodes[0]
+	ctx := context.Background()
+	add := func(n *demo.Node, cluster string, num int) {
+		t.Helper()
+		_, err := e.Client(n, "operator").Put(ctx, "extensions", pbx.Fields{"cluster": cluster, "regexten": fmt.Sprint(num),
+			"name": fmt.Sprintf("e2e %d", num)}, agent.PutOptions{Must: store.MustNotExist})
+		if err != nil {
+			t.Fatalf("add %d at %s: %v", num, n.Name, err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		add(tpa1, "tpa1", 7000+i)
+	}
+	eventually(t, 10*time.Second, "lon has tpa1's writes through sfo", func() bool { return count(e, lon, "e2e") == 5 })
+
+	if err := sfo.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	sfo.Wait(5 * time.Second)
+	for i := 5; i < 15; i++ {
+		add(tpa1, "tpa1", 7000+i) // lon's predecessor is dead: the ring must skip it
+		add(lon, "lon", 8000+i)
+	}
+	eventually(t, 15*time.Second, "with sfo dead, lon gets tpa1's writes and tpa1 gets lon's", func() bool {
+		return count(e, lon, "e2e") == 25 && count(e, tpa1, "e2e") == 25
+	})
+	if err := sfo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "sfo caught up after its restart", func() bool { return count(e, sfo, "e2e") == 25 })
+	eventually(t, 20*time.Second, "repl verify: every replica the same", func() bool {
+		v, err := e.Client(tpa1, "read").ReplVerify(ctx)
+		return err == nil && v.AllSame && len(v.Rows) == 2
+	})
+}
