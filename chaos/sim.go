@@ -121,13 +121,8 @@ func NewSim(cfg SimConfig) (*Sim, error) {
 // Topology returns the topology every replica starts with.
 func (s *Sim) Topology() replicator.Topology {
 	t := replicator.Topology{Mode: s.cfg.Mode}
-	for _, n := range s.nodes {
-		t.Order = append(t.Order, n.name)
-	}
-	if len(t.Order) == 0 {
-		for i := 0; i < s.cfg.Clusters; i++ {
-			t.Order = append(t.Order, fmt.Sprintf("c%d", i))
-		}
+	for i := 0; i < s.cfg.Clusters; i++ {
+		t.Order = append(t.Order, fmt.Sprintf("c%d", i))
 	}
 	t.Primary = t.Order[0]
 	return t

@@ -32,8 +32,13 @@ func (r *Replicator) watermarks() ([]store.Summary, bool, error) {
 	err := r.st.View(func(sn *store.Snapshot) error {
 		members := map[string]bool{r.cfg.Cluster: true}
 		sn.Scan(pbx.Clusters.Name, "", func(key string, _ []byte) error { members[key] = true; return nil })
+		// Every cluster any source names: one left out would let a
+		// tombstone go before it has seen it.
 		for _, c := range r.Topology().Order {
 			members[c] = true
+		}
+		for _, c := range r.members.Clusters() {
+			members[c.Name] = true
 		}
 		names := make([]string, 0, len(members))
 		for m := range members {

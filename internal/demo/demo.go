@@ -40,6 +40,12 @@ type Config struct {
 	Seed     bool     // import the sample enterprise into the first cluster
 	// Extra is appended to every node's config file (YAML).
 	Extra string
+	// Hosts, when set, gives node k the address Hosts[k] (all on the same
+	// ports) instead of 127.0.0.1 with ports from PortBase+10k.
+	Hosts []string
+	// Exec, when set, returns the command prefix that starts node k
+	// (e.g. "ip netns exec NS" to run it in a network namespace).
+	Exec func(k int) []string
 }
 
 // Node is one agent of the enterprise.
@@ -57,6 +63,7 @@ type Node struct {
 	Log     string `json:"log"`
 	cmd     *exec.Cmd
 	bin     string
+	prefix  []string
 }
 
 // Cluster is one cluster with its nodes.
@@ -118,13 +125,20 @@ func Prepare(cfg Config) (*Enterprise, error) {
 		}
 		cl := &Cluster{Cluster: c, Site: site}
 		for n := 1; n <= cfg.Nodes; n++ {
-			base := cfg.PortBase + 10*k
-			k++
+			host, base := "127.0.0.1", cfg.PortBase+10*k
+			if len(cfg.Hosts) > 0 {
+				host, base = cfg.Hosts[k], cfg.PortBase
+			}
+			addr := func(port int) string { return net.JoinHostPort(host, fmt.Sprint(port)) }
 			node := &Node{Cluster: c, Name: fmt.Sprintf("%s-%d", c, n), bin: cfg.Binary,
 				HTTP: addr(base), DNS: addr(base + 1), Repl: addr(base + 2), Serf: addr(base + 3), Raft: addr(base + 4)}
+			if cfg.Exec != nil {
+				node.prefix = cfg.Exec(k)
+			}
+			k++
 			dir := filepath.Join(cfg.Dir, node.Name)
 			node.DataDir, node.Config, node.Log = filepath.Join(dir, "data"), filepath.Join(dir, "pbxtopo.yaml"), filepath.Join(dir, "agent.log")
-			certFile, keyFile, err := pki.CreateCert(pkiDir, dir, pki.CertRequest{Cluster: c, Node: node.Name, Validity: 365 * 24 * time.Hour})
+			certFile, keyFile, err := pki.CreateCert(pkiDir, dir, pki.CertRequest{Cluster: c, Node: node.Name, Hosts: []string{host}, Validity: 365 * 24 * time.Hour})
 			if err != nil {
 				return nil, err
 			}
@@ -177,8 +191,6 @@ gossip:
 	}
 	return e, nil
 }
-
-func addr(port int) string { return fmt.Sprintf("127.0.0.1:%d", port) }
 
 // seed imports the embedded sample enterprise into a new store, as an
 // admin does before an agent's first start.
@@ -247,7 +259,8 @@ func (n *Node) Start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(n.bin, "agent", "--config", n.Config)
+	args := append(append([]string(nil), n.prefix...), n.bin, "agent", "--config", n.Config)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
