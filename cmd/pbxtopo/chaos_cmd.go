@@ -103,7 +103,6 @@ campaigns until D of real time has passed (for long random campaigns).`,
 	return c
 }
 
-
 func (a *app) chaosNetCmd() *cobra.Command {
 	var cfg netns.Config
 	var inner bool
