@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/pbxtopo
 FUZZTIME ?= 10s
 
-.PHONY: all build test demo bench fuzz clean
+.PHONY: all build test demo bench fuzz chaos chaos-net clean
 
 all: build
 
@@ -15,9 +15,19 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 20m ./...
 
-# The sample enterprise of the guide, imported into a temporary store.
+# The guide's sample enterprise: one agent process per cluster on loopback.
+MODE ?= mesh
 demo: build
-	@scripts/demo.sh $(BIN)
+	$(BIN) demo --mode $(MODE)
+
+# Long random chaos campaigns on the simulated network (CHAOS_WALL of real time).
+CHAOS_WALL ?= 10m
+chaos: build
+	$(BIN) chaos run --mode all --clusters 7 --wall $(CHAOS_WALL) --seed $$(date +%s)
+
+# Chaos against real agent processes in network namespaces (needs root).
+chaos-net: build
+	$(BIN) chaos net --clusters 3 --mode ring --duration 60s
 
 # Performance figures, each with its anchor from the same run.
 bench: build

@@ -96,7 +96,7 @@ func (a *Agent) build() error {
 	if a.rep, err = replicator.New(rc, a.st, a.tr, a.members); err != nil {
 		return err
 	}
-	a.svc = NewServiceWith(a.st, Deps{Repl: a.rep, Members: a.members.Members, Digests: a.digests, Cluster: cfg.Cluster, Node: cfg.Node})
+	a.svc = NewServiceWith(a.st, Deps{Repl: a.rep, Members: a.members.Members, Digests: a.digests, Keys: a.members, Cluster: cfg.Cluster, Node: cfg.Node})
 	var auth Authenticator
 	if cfg.Tokens != "" {
 		tokens, err := ParseTokens(cfg.Tokens)

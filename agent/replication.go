@@ -28,6 +28,7 @@ type Deps struct {
 	Members func() []replicator.Member
 	// Digests asks every reachable replica for its digests.
 	Digests func(ctx context.Context) []PeerDigests
+	Keys    GossipKeys
 	Cluster string
 	Node    string
 }

@@ -80,6 +80,44 @@ func (a *app) gossipCmd() *cobra.Command {
 			return nil
 		},
 	})
+	keys := &cobra.Command{
+		Use:   "keys [list | install KEY | use KEY | remove KEY]",
+		Short: "Rotate the gossip key across the enterprise (see the README)",
+		Args:  cobra.RangeArgs(0, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, done, err := a.backend(true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			g, err := feature[agent.GossipAPI](api)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 || args[0] == "list" {
+				ks, err := g.GossipKeys(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if f, _ := a.format(); f == "json" {
+					return printJSON(a.stdout, ks)
+				}
+				for k, n := range ks {
+					fmt.Fprintf(a.stdout, "%s  held by %d members\n", k, n)
+				}
+				return nil
+			}
+			if len(args) != 2 {
+				return usageErrorf("give the key: pbxtopo gossip keys %s KEY", args[0])
+			}
+			if err := g.GossipKeyOp(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "gossip key %s: done on every member\n", args[0])
+			return nil
+		},
+	}
+	g.AddCommand(keys)
 	return g
 }
 
