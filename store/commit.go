@@ -104,6 +104,7 @@ func (s *Store) commit(group []*request) {
 		failed := -1
 		var failErr error
 		st := s.newTxState()
+		s.dbMu.RLock()
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, r := range group {
 				if err := r.fn(tx, st); err != nil {
@@ -113,6 +114,7 @@ func (s *Store) commit(group []*request) {
 			}
 			return st.flush(tx)
 		})
+		s.dbMu.RUnlock()
 		if err == nil {
 			s.publish(st)
 			for _, r := range group {

@@ -2,6 +2,8 @@ package store
 
 import "errors"
 
+var errorsIs = errors.Is
+
 // Sentinel errors. Callers test them with errors.Is; the messages wrapped
 // around them name the record and say what to do.
 var (

@@ -90,48 +90,61 @@ func (s *Store) PruneLog(ctx context.Context, olderThan time.Time, safe Summary)
 	for {
 		n := 0
 		err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
-			n = 0
-			logB, dots := tx.Bucket(bLog), tx.Bucket(bDots)
-			c := logB.Cursor()
-			// LSNs are dense and only the oldest go, so the log holds
-			// last-first+1 entries.
-			count := 0
-			if k, _ := c.Last(); k != nil {
-				f, _ := c.First()
-				count = int(getU64(k) - getU64(f) + 1)
-			}
-			for k, v := c.First(); k != nil && n < 10000; k, v = c.First() {
-				ms, ch, err := decodeLogEntry(v)
-				if err != nil {
-					return fmt.Errorf("store: log entry %d: %w", getU64(k), err)
-				}
-				old := time.UnixMilli(ms).Before(olderThan) && (safe == nil || safe.Covers(ch.Dot))
-				if !old && count-n <= s.cfg.MaxLogEntries {
-					break
-				}
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				if err := dots.Delete(dotKey(ch.Dot)); err != nil {
-					return err
-				}
-				if ch.Dot.Seq > st.prunedSeq(ch.Dot.Stream) {
-					st.pruned[ch.Dot.Stream] = ch.Dot.Seq
-				}
-				n++
-			}
-			if k, _ := c.First(); k != nil {
-				st.first = getU64(k)
-			} else {
-				st.first = st.lsn + 1
-			}
-			return nil
+			var err error
+			n, err = st.prune(tx, olderThan, safe)
+			return err
 		})
 		total += n
-		if err != nil || n < 10000 {
+		if err != nil || n < pruneRound {
 			return total, err
 		}
 	}
+}
+
+// pruneRound bounds the entries one transaction removes.
+const pruneRound = 10000
+
+// prune removes up to pruneRound of the oldest log entries (see PruneLog).
+func (st *txState) prune(tx *bolt.Tx, olderThan time.Time, safe Summary) (int, error) {
+	s := st.s
+	n := 0
+	logB, dots := tx.Bucket(bLog), tx.Bucket(bDots)
+	c := logB.Cursor()
+	// LSNs are dense and only the oldest go, so the log holds
+	// last-first+1 entries.
+	count := 0
+	if k, _ := c.Last(); k != nil {
+		f, _ := c.First()
+		count = int(getU64(k) - getU64(f) + 1)
+	}
+	for k, v := c.First(); k != nil && n < pruneRound; k, v = c.First() {
+		_, ch, err := decodeLogEntry(v)
+		if err != nil {
+			return n, fmt.Errorf("store: log entry %d: %w", getU64(k), err)
+		}
+		// Age by the change's timestamp, not by when it was applied here:
+		// every node of a Raft cluster then prunes the same entries.
+		old := ch.HLC.Time().Before(olderThan) && (safe == nil || safe.Covers(ch.Dot))
+		if !old && count-n <= s.cfg.MaxLogEntries {
+			break
+		}
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+		if err := dots.Delete(dotKey(ch.Dot)); err != nil {
+			return n, err
+		}
+		if ch.Dot.Seq > st.prunedSeq(ch.Dot.Stream) {
+			st.pruned[ch.Dot.Stream] = ch.Dot.Seq
+		}
+		n++
+	}
+	if k, _ := c.First(); k != nil {
+		st.first = getU64(k)
+	} else {
+		st.first = st.lsn + 1
+	}
+	return n, nil
 }
 
 func (st *txState) prunedSeq(stream Stream) uint64 {
@@ -158,10 +171,19 @@ func (st *txState) prunedSeq(stream Stream) uint64 {
 // that have not purged yet drop the tombstone too (see Change.Horizon). It
 // returns how many records it removed.
 func (s *Store) PurgeTombstones(ctx context.Context, horizon, ceiling Summary) (int, error) {
-	covered := horizon.Covers
 	n := 0
 	err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
-		n = 0
+		var err error
+		n, err = st.purge(tx, horizon, ceiling)
+		return err
+	})
+	return n, err
+}
+
+func (st *txState) purge(tx *bolt.Tx, horizon, ceiling Summary) (int, error) {
+	covered := horizon.Covers
+	n := 0
+	err := func() error {
 		for stream, seq := range ceiling {
 			if st.seq(stream) < seq {
 				return nil // a concurrent version may still be on its way
@@ -199,7 +221,7 @@ func (s *Store) PurgeTombstones(ctx context.Context, horizon, ceiling Summary) (
 			n++
 		}
 		return nil
-	})
+	}()
 	return n, err
 }
 

@@ -21,6 +21,8 @@ type Snapshot struct {
 // View calls fn with a consistent snapshot. The snapshot is valid only
 // inside fn; keep it short, since a long read holds back file growth.
 func (s *Store) View(fn func(*Snapshot) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
 	return s.db.View(func(tx *bolt.Tx) error { return fn(&Snapshot{tx, s}) })
 }
 

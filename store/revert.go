@@ -17,6 +17,16 @@ func (s *Store) Revert(ctx context.Context, author string, id Dot) (WriteResult,
 	var res WriteResult
 	var reverted *Change
 	err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
+		var err error
+		res, reverted, err = st.revert(tx, author, id, 0)
+		return err
+	})
+	return res, reverted, err
+}
+
+func (st *txState) revert(tx *bolt.Tx, author string, id Dot, proposed HLC) (res WriteResult, reverted *Change, err error) {
+	s := st.s
+	err = func() error {
 		sn := &Snapshot{tx, s}
 		e, err := sn.Change(id)
 		if err != nil {
@@ -48,9 +58,10 @@ func (s *Store) Revert(ctx context.Context, author string, id Dot) (WriteResult,
 			res = WriteResult{Dots: []Dot{{}}}
 			return nil // already absent
 		}
-		res, err = st.write(tx, fmt.Sprintf("%s (revert of %s)", author, id), []Mutation{m})
+		// The revert goes to the scope of the change it reverts.
+		res, err = st.write(tx, fmt.Sprintf("%s (revert of %s)", author, id), []Mutation{m}, []string{id.Stream.Scope()}, proposed)
 		return err
-	})
+	}()
 	return res, reverted, err
 }
 

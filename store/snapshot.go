@@ -74,7 +74,11 @@ func (s *Store) ReadSnapshot(tables func(string) bool, after string, maxBytes in
 // pruned marks rise too (a peer pulling from here past them needs a
 // snapshot from here).
 func (s *Store) MergeSnapshot(ctx context.Context, p *SnapshotPage, S Summary, tables func(string) bool) error {
-	return s.do(ctx, func(tx *bolt.Tx, st *txState) error {
+	return s.do(ctx, func(tx *bolt.Tx, st *txState) error { return st.mergeSnapshot(tx, p, S, tables) })
+}
+
+func (st *txState) mergeSnapshot(tx *bolt.Tx, p *SnapshotPage, S Summary, tables func(string) bool) error {
+	{
 		incoming := map[string]*Record{}
 		for _, r := range p.Records {
 			incoming[Cursor(r.Table, r.Key)] = r
@@ -130,7 +134,7 @@ func (s *Store) MergeSnapshot(ctx context.Context, p *SnapshotPage, S Summary, t
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // mergeRecord merges the peer's state of one record into the local one.

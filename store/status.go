@@ -22,21 +22,23 @@ func (s *Store) PutStatus(ctx context.Context, entries map[string][]byte) error 
 			return fmt.Errorf("%w: status entry %q: key must be 1-%d bytes and value at most %d", ErrInvalid, k, maxKeyLen, maxValueLen)
 		}
 	}
-	return s.do(ctx, func(tx *bolt.Tx, st *txState) error {
-		b := tx.Bucket(bStatus)
-		for k, v := range entries {
-			var err error
-			if v == nil {
-				err = b.Delete([]byte(k))
-			} else {
-				err = b.Put([]byte(k), v)
-			}
-			if err != nil {
-				return err
-			}
+	return s.do(ctx, func(tx *bolt.Tx, st *txState) error { return putStatus(tx, entries) })
+}
+
+func putStatus(tx *bolt.Tx, entries map[string][]byte) error {
+	b := tx.Bucket(bStatus)
+	for k, v := range entries {
+		var err error
+		if v == nil {
+			err = b.Delete([]byte(k))
+		} else {
+			err = b.Put([]byte(k), v)
 		}
-		return nil
-	})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Status calls fn for every status entry whose key starts with prefix.

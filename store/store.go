@@ -68,6 +68,7 @@ func DefaultConfig(path string) Config {
 // Store is the local authoritative store of one replica.
 type Store struct {
 	cfg         Config
+	dbMu        sync.RWMutex // held for writing only while Restore swaps the file
 	db          *bolt.DB
 	log         *slog.Logger
 	replica     string
@@ -119,6 +120,7 @@ var (
 	kAgent       = []byte("agent")
 	kCreated     = []byte("created")
 	kHorizon     = []byte("horizon")
+	kRaftIndex   = []byte("raft_index")
 )
 
 // Open opens or creates the store at cfg.Path.
@@ -158,25 +160,15 @@ func Open(cfg Config) (*Store, error) {
 	} else if _, err := os.Stat(cfg.Path); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{
-		Timeout:      cfg.OpenTimeout,
-		ReadOnly:     cfg.ReadOnly,
-		FreelistType: bolt.FreelistMapType,
-		// Growing the map copies every node a write transaction holds; a
-		// large first map (address space, not memory) keeps big imports
-		// from doing that again and again.
-		InitialMmapSize: 1 << 30,
-		// The free list is rebuilt when the file is opened instead of being
-		// written with every commit: one page less per write.
-		NoFreelistSync: true,
-	})
+	s := &Store{cfg: cfg, log: cfg.Logger, changed: make(chan struct{})}
+	db, err := bolt.Open(cfg.Path, 0o600, s.boltOptions())
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("store %s: %w (is an agent running on it? stop it, or use its API with --addr)", cfg.Path, ErrInUse)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", cfg.Path, err)
 	}
-	s := &Store{cfg: cfg, db: db, log: cfg.Logger, changed: make(chan struct{})}
+	s.db = db
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -188,6 +180,21 @@ func Open(cfg Config) (*Store, error) {
 		go s.committer()
 	}
 	return s, nil
+}
+
+func (s *Store) boltOptions() *bolt.Options {
+	return &bolt.Options{
+		Timeout:      s.cfg.OpenTimeout,
+		ReadOnly:     s.cfg.ReadOnly,
+		FreelistType: bolt.FreelistMapType,
+		// Growing the map copies every node a write transaction holds; a
+		// large first map (address space, not memory) keeps big imports
+		// from doing that again and again.
+		InitialMmapSize: 1 << 30,
+		// The free list is rebuilt when the file is opened instead of being
+		// written with every commit: one page less per write.
+		NoFreelistSync: true,
+	}
 }
 
 func (s *Store) init() error {
@@ -222,6 +229,13 @@ func (s *Store) init() error {
 			return fmt.Errorf("store %s: %w", s.cfg.Path, err)
 		}
 	}
+	return s.load()
+}
+
+// load reads the identity and the committed state from the file.
+func (s *Store) load() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.db.View(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bMeta)
 		if m == nil || m.Get(kReplica) == nil {
@@ -251,6 +265,7 @@ func (s *Store) init() error {
 		if s.pruned, err = loadSummary(tx.Bucket(bPruned)); err != nil {
 			return err
 		}
+		s.horizon = nil
 		if h := m.Get(kHorizon); h != nil {
 			s.horizon, err = DecodeSummary(h)
 		}
@@ -366,6 +381,8 @@ func (s *Store) MarkAgent() error {
 	if s.cfg.ReadOnly {
 		return ErrReadOnly
 	}
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bMeta).Put(kAgent, u64(uint64(s.cfg.Now().UnixMilli())))
 	})
@@ -374,6 +391,8 @@ func (s *Store) MarkAgent() error {
 // AgentHasRun reports whether an agent has ever run on this store.
 func (s *Store) AgentHasRun() bool {
 	var ran bool
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
 	s.db.View(func(tx *bolt.Tx) error {
 		ran = tx.Bucket(bMeta).Get(kAgent) != nil
 		return nil

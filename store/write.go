@@ -63,7 +63,7 @@ func (s *Store) Write(ctx context.Context, author string, muts []Mutation) (Writ
 	}
 	var res WriteResult
 	err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
-		r, err := st.write(tx, author, muts)
+		r, err := st.write(tx, author, muts, nil, 0)
 		res = r
 		return err
 	})
@@ -88,25 +88,32 @@ func (s *Store) WriteLocal(ctx context.Context, author string, muts []Mutation, 
 	var res WriteResult
 	err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
 		var err error
-		if len(muts) > 0 {
-			if res, err = st.write(tx, author, muts); err != nil {
-				return err
-			}
-		}
-		b := tx.Bucket(bLocal)
-		for k, v := range local {
-			if v == nil {
-				err = b.Delete([]byte(k))
-			} else {
-				err = b.Put([]byte(k), v)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		res, err = st.writeLocal(tx, author, muts, local, nil, 0)
+		return err
 	})
 	return res, err
+}
+
+func (st *txState) writeLocal(tx *bolt.Tx, author string, muts []Mutation, local map[string][]byte, scopes []string, proposed HLC) (WriteResult, error) {
+	var res WriteResult
+	var err error
+	if len(muts) > 0 {
+		if res, err = st.write(tx, author, muts, scopes, proposed); err != nil {
+			return res, err
+		}
+	}
+	b := tx.Bucket(bLocal)
+	for k, v := range local {
+		if v == nil {
+			err = b.Delete([]byte(k))
+		} else {
+			err = b.Put([]byte(k), v)
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }
 
 func checkMutations(muts []Mutation) error {
@@ -140,7 +147,11 @@ type pendingChange struct {
 	c     Change
 }
 
-func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation) (WriteResult, error) {
+// write applies mutations as one transaction. scopes gives each
+// mutation's scope ("" or the site; nil: from the configuration) and
+// proposed the timestamp (0: the local clock): the Raft FSM passes both
+// as the leader decided them, so every node assigns the same dots.
+func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation, scopes []string, proposed HLC) (WriteResult, error) {
 	s := st.s
 	res := WriteResult{Dots: make([]Dot, len(muts))}
 	byStream := map[Stream][]pendingChange{}
@@ -162,6 +173,9 @@ func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation) (WriteResu
 			continue
 		}
 		stream := s.Stream(m.Table)
+		if scopes != nil {
+			stream = MakeStream(s.replica, s.incarnation, scopes[i])
+		}
 		if _, ok := byStream[stream]; !ok {
 			order = append(order, stream)
 		}
@@ -171,7 +185,9 @@ func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation) (WriteResu
 		}
 		byStream[stream] = append(byStream[stream], pendingChange{i, c})
 	}
-	proposed := hlcFromTime(s.cfg.Now())
+	if proposed == 0 {
+		proposed = hlcFromTime(s.cfg.Now())
+	}
 	for _, stream := range order {
 		pcs := byStream[stream]
 		// Keys in ascending order: bbolt appends instead of inserting in

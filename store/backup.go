@@ -1,0 +1,86 @@
+package store
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// WriteTo writes a consistent copy of the whole store (one read
+// transaction) to w: a Raft snapshot or a backup.
+func (s *Store) WriteTo(w io.Writer) (int64, error) {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// Restore replaces the whole store with a copy made by WriteTo, of the
+// same cluster: a Raft follower installing the leader's snapshot. Writes
+// and reads wait while the file is swapped.
+func (s *Store) Restore(r io.Reader) error {
+	if s.cfg.ReadOnly {
+		return ErrReadOnly
+	}
+	tmp := s.cfg.Path + ".restore"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	f.Close()
+	// Check it before it replaces anything.
+	check, err := bolt.Open(tmp, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("store: restore: the snapshot is not a store: %w", err)
+	}
+	var replica string
+	check.View(func(tx *bolt.Tx) error {
+		if m := tx.Bucket(bMeta); m != nil {
+			replica = string(m.Get(kReplica))
+		}
+		return nil
+	})
+	check.Close()
+	if replica != s.replica {
+		os.Remove(tmp)
+		return fmt.Errorf("store: restore: the snapshot belongs to cluster %q, this store to %q", replica, s.replica)
+	}
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, s.cfg.Path); err != nil {
+		return err
+	}
+	db, err := bolt.Open(s.cfg.Path, 0o600, s.boltOptions())
+	if err != nil {
+		return fmt.Errorf("store: reopen after restore: %w", err)
+	}
+	s.db = db
+	if err := s.load(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	return nil
+}

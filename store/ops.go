@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// OpKind names a write operation.
+type OpKind uint8
+
+// The operations a Raft log entry may carry.
+const (
+	OpWrite  OpKind = iota + 1 // Muts (+ Local), as Write/WriteLocal
+	OpApply                    // Changes from another cluster, as Apply
+	OpRevert                   // Revert
+	OpStatus                   // Status entries, as PutStatus
+	OpMerge                    // a snapshot page, as MergeSnapshot
+	OpPurge                    // PurgeTombstones
+	OpPrune                    // one round of PruneLog
+)
+
+// Op is one write operation with every decision already made, so that
+// applying it gives the same result on every node: the Raft FSM applies
+// the ops of committed log entries in order.
+type Op struct {
+	Kind    OpKind
+	Author  string
+	HLC     HLC               // OpWrite, OpRevert: the proposed timestamp
+	Muts    []Mutation        // OpWrite
+	Scopes  []string          // OpWrite: per mutation, "" or the site
+	Local   map[string][]byte // OpWrite: local entries in the same transaction
+	Changes []*Change         // OpApply
+	Revert  Dot               // OpRevert
+	Status  map[string][]byte // OpStatus
+	Page    *SnapshotPage     // OpMerge
+	S       Summary           // OpMerge: the sender's summary when the snapshot began
+	Want    []string          // OpMerge: the scopes asked for
+	// SiteOnly lists the site-only tables in force (OpMerge).
+	SiteOnly []string
+	Horizon  Summary   // OpPurge
+	Ceiling  Summary   // OpPurge
+	Older    time.Time // OpPrune
+	Safe     Summary   // OpPrune
+}
+
+// OpResult is what one Op did.
+type OpResult struct {
+	Write    WriteResult
+	Apply    ApplyResult
+	Reverted *Change
+	N        int // records purged or log entries pruned
+	Err      error
+}
+
+// ScopeOf returns the scope ("" or this replica's site) a write to table
+// goes to now: a Raft leader fills Op.Scopes with it.
+func (s *Store) ScopeOf(table string) string { return s.scopeOf(table) }
+
+// RaftIndex returns the index of the last Raft log entry applied.
+func (s *Store) RaftIndex() uint64 {
+	var idx uint64
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	s.db.View(func(tx *bolt.Tx) error {
+		idx = getU64(tx.Bucket(bMeta).Get(kRaftIndex))
+		return nil
+	})
+	return idx
+}
+
+// ApplyOps applies the ops of one Raft log entry (or several, with the
+// highest index) in order, in one fsynced transaction, and records index
+// with them. An op that a check refuses (a create that collides, a stale
+// If-Match) fails alone: checks run before an op changes anything. Entries
+// at or below the recorded index were applied before (a replay after a
+// restart) and are skipped.
+func (s *Store) ApplyOps(ctx context.Context, index uint64, ops []Op) ([]OpResult, error) {
+	out := make([]OpResult, len(ops))
+	err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
+		meta := tx.Bucket(bMeta)
+		if index > 0 && index <= getU64(meta.Get(kRaftIndex)) {
+			return nil
+		}
+		for i, op := range ops {
+			r, err := st.run(tx, op)
+			out[i] = r
+			if err != nil {
+				return err // an I/O error: nothing of the entry is applied
+			}
+		}
+		if index > 0 {
+			return meta.Put(kRaftIndex, u64(index))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// run applies one op. A refusal goes into the result; only an I/O error
+// is returned (and aborts the transaction).
+func (st *txState) run(tx *bolt.Tx, op Op) (OpResult, error) {
+	var r OpResult
+	var err error
+	switch op.Kind {
+	case OpWrite:
+		if err = checkOpMutations(op); err == nil {
+			r.Write, err = st.writeLocal(tx, op.Author, op.Muts, op.Local, op.Scopes, op.HLC)
+		}
+	case OpApply:
+		if err = st.s.checkBatch(op.Changes); err == nil {
+			r.Apply, err = st.apply(tx, op.Changes)
+		}
+	case OpRevert:
+		r.Write, r.Reverted, err = st.revert(tx, op.Author, op.Revert, op.HLC)
+	case OpStatus:
+		err = putStatus(tx, op.Status)
+	case OpMerge:
+		site := st.s.site
+		err = st.mergeSnapshot(tx, op.Page, op.S, func(t string) bool {
+			if slices.Contains(op.SiteOnly, t) {
+				return site != "" && slices.Contains(op.Want, site)
+			}
+			return len(op.Want) == 0 || slices.Contains(op.Want, "")
+		})
+	case OpPurge:
+		r.N, err = st.purge(tx, op.Horizon, op.Ceiling)
+	case OpPrune:
+		r.N, err = st.prune(tx, op.Older, op.Safe)
+	default:
+		err = errRefused{ErrInvalid}
+	}
+	if refused, ok := err.(errRefused); ok {
+		r.Err = refused.error
+		return r, nil
+	}
+	if err != nil && isRefusal(err) {
+		r.Err = err
+		return r, nil
+	}
+	return r, err
+}
+
+type errRefused struct{ error }
+
+// isRefusal tells a refused op (nothing changed) from an I/O failure.
+func isRefusal(err error) bool {
+	for _, e := range []error{ErrNotFound, ErrExists, ErrPrecondition, ErrInvalid, ErrSelfOrigin, ErrPruned} {
+		if errorsIs(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkOpMutations(op Op) error {
+	if len(op.Muts) > 0 {
+		if err := checkMutations(op.Muts); err != nil {
+			return err
+		}
+	}
+	if op.Scopes != nil && len(op.Scopes) != len(op.Muts) {
+		return errRefused{ErrInvalid}
+	}
+	return nil
+}
