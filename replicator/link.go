@@ -168,7 +168,7 @@ func (r *Replicator) noteError(src Source, err error) {
 // CatchUp takes a full-state transfer from a peer that pruned what this
 // replica lacks, page by page; fetch asks the peer for one page.
 func (r *Replicator) CatchUp(ctx context.Context, src Source, fetch func(*SnapshotRequest) (*store.SnapshotPage, error)) error {
-	tables := r.tablesFor(src.Scopes)
+	filter := store.TableFilter{Scopes: src.Scopes, SiteOnly: r.Topology().SiteOnlyTables()}
 	var S store.Summary
 	after := ""
 	pages := 0
@@ -183,7 +183,7 @@ func (r *Replicator) CatchUp(ctx context.Context, src Source, fetch func(*Snapsh
 		if S == nil {
 			S = p.Summary
 		}
-		if err := r.st.MergeSnapshot(ctx, p, S, tables); err != nil {
+		if err := r.st.MergeSnapshot(ctx, p, S, filter); err != nil {
 			return fmt.Errorf("snapshot from %s: %w", src.Cluster, err)
 		}
 		pages++

@@ -23,7 +23,7 @@ type Store interface {
 	Apply(ctx context.Context, changes []*store.Change) (store.ApplyResult, error)
 	ChangesSince(have store.Summary, want func(store.Stream) bool, maxBytes int) (*store.Batch, error)
 	ReadSnapshot(tables func(string) bool, after string, maxBytes int) (*store.SnapshotPage, error)
-	MergeSnapshot(ctx context.Context, p *store.SnapshotPage, S store.Summary, tables func(string) bool) error
+	MergeSnapshot(ctx context.Context, p *store.SnapshotPage, S store.Summary, f store.TableFilter) error
 	PurgeTombstones(ctx context.Context, horizon, ceiling store.Summary) (int, error)
 	PruneLog(ctx context.Context, olderThan time.Time, safe store.Summary) (int, error)
 }

@@ -79,15 +79,17 @@ func (t Topology) Validate() error {
 }
 
 // SiteOnly reports whether a table is replicated only within its site.
-func (t Topology) SiteOnly(table string) bool {
-	if t.Mode != Site {
-		return false
+func (t Topology) SiteOnly(table string) bool { return slices.Contains(t.SiteOnlyTables(), table) }
+
+// SiteOnlyTables returns the tables replicated only within a site.
+func (t Topology) SiteOnlyTables() []string {
+	switch {
+	case t.Mode != Site:
+		return nil
+	case len(t.SiteTables) == 0:
+		return defaultSiteTables
 	}
-	list := t.SiteTables
-	if len(list) == 0 {
-		list = defaultSiteTables
-	}
-	return slices.Contains(list, table)
+	return t.SiteTables
 }
 
 // Fields returns the record form of t.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,10 +36,8 @@ type Op struct {
 	Status  map[string][]byte // OpStatus
 	Page    *SnapshotPage     // OpMerge
 	S       Summary           // OpMerge: the sender's summary when the snapshot began
-	Want    []string          // OpMerge: the scopes asked for
-	// SiteOnly lists the site-only tables in force (OpMerge).
-	SiteOnly []string
-	Horizon  Summary   // OpPurge
+	Filter  TableFilter       // OpMerge: the tables the transfer covers
+	Horizon Summary           // OpPurge
 	Ceiling  Summary   // OpPurge
 	Older    time.Time // OpPrune
 	Safe     Summary   // OpPrune
@@ -118,13 +115,7 @@ func (st *txState) run(tx *bolt.Tx, op Op) (OpResult, error) {
 	case OpStatus:
 		err = putStatus(tx, op.Status)
 	case OpMerge:
-		site := st.s.site
-		err = st.mergeSnapshot(tx, op.Page, op.S, func(t string) bool {
-			if slices.Contains(op.SiteOnly, t) {
-				return site != "" && slices.Contains(op.Want, site)
-			}
-			return len(op.Want) == 0 || slices.Contains(op.Want, "")
-		})
+		err = st.mergeSnapshot(tx, op.Page, op.S, op.Filter.matcher(st.s.site))
 	case OpPurge:
 		r.N, err = st.purge(tx, op.Horizon, op.Ceiling)
 	case OpPrune:

@@ -73,8 +73,26 @@ func (s *Store) ReadSnapshot(tables func(string) bool, after string, maxBytes in
 // to S; the changes it skipped are not in this replica's log, so the
 // pruned marks rise too (a peer pulling from here past them needs a
 // snapshot from here).
-func (s *Store) MergeSnapshot(ctx context.Context, p *SnapshotPage, S Summary, tables func(string) bool) error {
-	return s.do(ctx, func(tx *bolt.Tx, st *txState) error { return st.mergeSnapshot(tx, p, S, tables) })
+func (s *Store) MergeSnapshot(ctx context.Context, p *SnapshotPage, S Summary, f TableFilter) error {
+	return s.do(ctx, func(tx *bolt.Tx, st *txState) error { return st.mergeSnapshot(tx, p, S, f.matcher(s.site)) })
+}
+
+// TableFilter says which tables a snapshot transfer covers: the
+// enterprise-wide ones when "" is in Scopes (or Scopes is empty), and the
+// site-only ones (SiteOnly) when this replica's site is in Scopes. It is
+// plain data so that a Raft log entry can carry it.
+type TableFilter struct {
+	Scopes   []string
+	SiteOnly []string
+}
+
+func (f TableFilter) matcher(site string) func(string) bool {
+	return func(t string) bool {
+		if slices.Contains(f.SiteOnly, t) {
+			return site != "" && slices.Contains(f.Scopes, site)
+		}
+		return len(f.Scopes) == 0 || slices.Contains(f.Scopes, "")
+	}
 }
 
 func (st *txState) mergeSnapshot(tx *bolt.Tx, p *SnapshotPage, S Summary, tables func(string) bool) error {

@@ -117,7 +117,7 @@ func snapshot(t testing.TB, dst, src *Store) {
 		if S == nil {
 			S = p.Summary
 		}
-		if err := dst.MergeSnapshot(bg, p, S, all); err != nil {
+		if err := dst.MergeSnapshot(bg, p, S, TableFilter{}); err != nil {
 			t.Fatal(err)
 		}
 		if p.Done {
