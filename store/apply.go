@@ -75,7 +75,7 @@ func (s *Store) checkBatch(changes []*Change) error {
 				return fmt.Errorf("%w: change %s has a bad table or key", ErrInvalid, c.Dot)
 			case c.Deleted && c.Value != nil, !c.Deleted && len(c.Value) == 0:
 				return fmt.Errorf("%w: change %s: a deletion must carry no value and a write a value", ErrInvalid, c.Dot)
-			case c.Dot.Stream.Cluster() == s.replica && c.Dot.Stream.Incarnation() == s.incarnation && !own.Covers(c.Dot):
+			case c.Dot.Stream.Cluster() == s.replica && c.Dot.Stream.Incarnation() == s.Incarnation() && !own.Covers(c.Dot):
 				return fmt.Errorf("%w: change %s", ErrSelfOrigin, c.Dot)
 			}
 		}

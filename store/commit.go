@@ -139,28 +139,31 @@ func (s *Store) commit(group []*request) {
 // txState is the state one transaction builds on top of the committed
 // state; it becomes the committed state only after the commit succeeds.
 type txState struct {
-	s       *Store
-	now     int64 // unix ms of the transaction
-	lsn     uint64
-	first   uint64 // the oldest log entry kept
-	hlc     HLC
-	horizon Summary // the tombstone horizon, when this transaction moves it
-	summary Summary // streams changed in this transaction
-	pruned  Summary
-	logged  bool
+	s     *Store
+	now   int64 // unix ms of the transaction
+	lsn   uint64
+	first uint64 // the oldest log entry kept
+	hlc   HLC
+	// incarnation is the store's, or the one an identity op sets.
+	incarnation uint64
+	horizon     Summary // the tombstone horizon, when this transaction moves it
+	summary     Summary // streams changed in this transaction
+	pruned      Summary
+	logged      bool
 }
 
 func (s *Store) newTxState() *txState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return &txState{
-		s:       s,
-		now:     s.cfg.Now().UnixMilli(),
-		lsn:     s.lsn,
-		first:   s.first,
-		hlc:     s.hlc,
-		summary: Summary{},
-		pruned:  Summary{},
+		s:           s,
+		now:         s.cfg.Now().UnixMilli(),
+		lsn:         s.lsn,
+		first:       s.first,
+		incarnation: s.incarnation,
+		hlc:         s.hlc,
+		summary:     Summary{},
+		pruned:      Summary{},
 	}
 }
 
@@ -203,6 +206,7 @@ func (s *Store) publish(st *txState) {
 	s.commits++
 	s.lsn = st.lsn
 	s.first = st.first
+	s.incarnation = st.incarnation
 	s.hlc = st.hlc
 	for k, v := range st.summary {
 		s.summary[k] = v

@@ -155,3 +155,7 @@ func (h HLC) Time() time.Time { return time.UnixMilli(int64(h >> 16)).UTC() }
 func (h HLC) String() string {
 	return fmt.Sprintf("%s+%d", h.Time().Format("2006-01-02T15:04:05.000Z"), uint64(h)&0xffff)
 }
+
+// Now returns the hybrid clock timestamp of the local wall clock: what a
+// Raft node proposes for a write.
+func Now() HLC { return hlcFromTime(time.Now()) }

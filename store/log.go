@@ -95,16 +95,16 @@ func (s *Store) PruneLog(ctx context.Context, olderThan time.Time, safe Summary)
 			return err
 		})
 		total += n
-		if err != nil || n < pruneRound {
+		if err != nil || n < PruneRound {
 			return total, err
 		}
 	}
 }
 
-// pruneRound bounds the entries one transaction removes.
-const pruneRound = 10000
+// PruneRound bounds the log entries one transaction removes.
+const PruneRound = 10000
 
-// prune removes up to pruneRound of the oldest log entries (see PruneLog).
+// prune removes up to PruneRound of the oldest log entries (see PruneLog).
 func (st *txState) prune(tx *bolt.Tx, olderThan time.Time, safe Summary) (int, error) {
 	s := st.s
 	n := 0
@@ -117,7 +117,7 @@ func (st *txState) prune(tx *bolt.Tx, olderThan time.Time, safe Summary) (int, e
 		f, _ := c.First()
 		count = int(getU64(k) - getU64(f) + 1)
 	}
-	for k, v := c.First(); k != nil && n < pruneRound; k, v = c.First() {
+	for k, v := c.First(); k != nil && n < PruneRound; k, v = c.First() {
 		_, ch, err := decodeLogEntry(v)
 		if err != nil {
 			return n, fmt.Errorf("store: log entry %d: %w", getU64(k), err)

@@ -12,13 +12,14 @@ type OpKind uint8
 
 // The operations a Raft log entry may carry.
 const (
-	OpWrite  OpKind = iota + 1 // Muts (+ Local), as Write/WriteLocal
-	OpApply                    // Changes from another cluster, as Apply
-	OpRevert                   // Revert
-	OpStatus                   // Status entries, as PutStatus
-	OpMerge                    // a snapshot page, as MergeSnapshot
-	OpPurge                    // PurgeTombstones
-	OpPrune                    // one round of PruneLog
+	OpWrite    OpKind = iota + 1 // Muts (+ Local), as Write/WriteLocal
+	OpApply                      // Changes from another cluster, as Apply
+	OpRevert                     // Revert
+	OpStatus                     // Status entries, as PutStatus
+	OpMerge                      // a snapshot page, as MergeSnapshot
+	OpPurge                      // PurgeTombstones
+	OpPrune                      // one round of PruneLog
+	OpIdentity                   // adopt Incarnation: a Raft cluster agrees on one
 )
 
 // Op is one write operation with every decision already made, so that
@@ -38,9 +39,12 @@ type Op struct {
 	S       Summary           // OpMerge: the sender's summary when the snapshot began
 	Filter  TableFilter       // OpMerge: the tables the transfer covers
 	Horizon Summary           // OpPurge
-	Ceiling  Summary   // OpPurge
-	Older    time.Time // OpPrune
-	Safe     Summary   // OpPrune
+	Ceiling Summary           // OpPurge
+	Older   time.Time         // OpPrune
+	Safe    Summary           // OpPrune
+	// Incarnation is the identity the nodes of a Raft cluster share: the
+	// first leader's (OpIdentity).
+	Incarnation uint64
 }
 
 // OpResult is what one Op did.
@@ -120,6 +124,8 @@ func (st *txState) run(tx *bolt.Tx, op Op) (OpResult, error) {
 		r.N, err = st.purge(tx, op.Horizon, op.Ceiling)
 	case OpPrune:
 		r.N, err = st.prune(tx, op.Older, op.Safe)
+	case OpIdentity:
+		err = st.adopt(tx, op.Incarnation)
 	default:
 		err = errRefused{ErrInvalid}
 	}
@@ -156,4 +162,18 @@ func checkOpMutations(op Op) error {
 		return errRefused{ErrInvalid}
 	}
 	return nil
+}
+
+// adopt sets the store's incarnation (OpIdentity). A store that already
+// agreed on one keeps it: only the first identity op of a cluster counts.
+func (st *txState) adopt(tx *bolt.Tx, inc uint64) error {
+	m := tx.Bucket(bMeta)
+	if m.Get(kIdentity) != nil || inc == 0 {
+		return nil
+	}
+	if err := m.Put(kIncarnation, u64(inc)); err != nil {
+		return err
+	}
+	st.incarnation = inc
+	return m.Put(kIdentity, u64(inc))
 }

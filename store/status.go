@@ -14,8 +14,8 @@ import (
 // Each entry is written only by the node that observes it and replaced
 // whole.
 
-// PutStatus writes status entries (key → value; a nil value removes the
-// entry) in one transaction.
+// PutStatus writes status entries (key → value; a nil or empty value
+// removes the entry) in one transaction.
 func (s *Store) PutStatus(ctx context.Context, entries map[string][]byte) error {
 	for k, v := range entries {
 		if k == "" || len(k) > maxKeyLen || len(v) > maxValueLen {
@@ -29,7 +29,7 @@ func putStatus(tx *bolt.Tx, entries map[string][]byte) error {
 	b := tx.Bucket(bStatus)
 	for k, v := range entries {
 		var err error
-		if v == nil {
+		if len(v) == 0 { // nil or empty: remove (a Raft entry may turn nil into empty)
 			err = b.Delete([]byte(k))
 		} else {
 			err = b.Put([]byte(k), v)

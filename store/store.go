@@ -73,7 +73,7 @@ type Store struct {
 	log         *slog.Logger
 	replica     string
 	site        string
-	incarnation uint64
+	incarnation uint64 // changes only by an identity op (a Raft cluster adopts its leader's)
 
 	mu      sync.Mutex // guards the fields below, the committed state
 	summary Summary
@@ -121,6 +121,7 @@ var (
 	kCreated     = []byte("created")
 	kHorizon     = []byte("horizon")
 	kRaftIndex   = []byte("raft_index")
+	kIdentity    = []byte("identity")
 )
 
 // Open opens or creates the store at cfg.Path.
@@ -315,11 +316,28 @@ func (s *Store) Replica() string { return s.replica }
 func (s *Store) Site() string { return s.site }
 
 // Incarnation returns the random id of this store's life.
-func (s *Store) Incarnation() uint64 { return s.incarnation }
+func (s *Store) Incarnation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.incarnation
+}
+
+// IdentityAgreed reports whether this store's incarnation was set by an
+// identity op (the Raft cluster agreed on it).
+func (s *Store) IdentityAgreed() bool {
+	var ok bool
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	s.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(bMeta).Get(kIdentity) != nil
+		return nil
+	})
+	return ok
+}
 
 // Stream returns this replica's own stream for a table.
 func (s *Store) Stream(table string) Stream {
-	return MakeStream(s.replica, s.incarnation, s.scopeOf(table))
+	return MakeStream(s.replica, s.Incarnation(), s.scopeOf(table))
 }
 
 func (s *Store) scopeOf(table string) string {

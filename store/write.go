@@ -70,7 +70,7 @@ func (s *Store) Write(ctx context.Context, author string, muts []Mutation) (Writ
 	return res, err
 }
 
-// WriteLocal is Write plus local entries (key → value; nil removes) written
+// WriteLocal is Write plus local entries (key → value; nil or empty removes) written
 // in the same transaction into this replica's local, never replicated,
 // key-value space: a bridge's checkpoint is then on disk exactly when the
 // changes it covers are. muts may be empty.
@@ -104,7 +104,7 @@ func (st *txState) writeLocal(tx *bolt.Tx, author string, muts []Mutation, local
 	}
 	b := tx.Bucket(bLocal)
 	for k, v := range local {
-		if v == nil {
+		if len(v) == 0 {
 			err = b.Delete([]byte(k))
 		} else {
 			err = b.Put([]byte(k), v)
@@ -172,10 +172,11 @@ func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation, scopes []s
 		if skip {
 			continue
 		}
-		stream := s.Stream(m.Table)
+		scope := s.scopeOf(m.Table)
 		if scopes != nil {
-			stream = MakeStream(s.replica, s.incarnation, scopes[i])
+			scope = scopes[i]
 		}
+		stream := MakeStream(s.replica, st.incarnation, scope)
 		if _, ok := byStream[stream]; !ok {
 			order = append(order, stream)
 		}

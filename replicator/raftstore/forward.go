@@ -1,0 +1,149 @@
+package raftstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// ForwardPath is where a leader takes writes from its followers (on the
+// replication endpoint, mutual TLS, same cluster only).
+const ForwardPath = "/raft/v1/apply"
+
+// maxForward bounds a forwarded entry (an import of 100,000 extensions
+// fits).
+const maxForward = 256 << 20
+
+// wireResult is an OpResult on the wire: errors travel as a kind and a
+// message, so errors.Is still works on the follower.
+type wireResult struct {
+	Write    store.WriteResult
+	Apply    store.ApplyResult
+	Reverted *store.Change
+	N        int
+	ErrKind  int
+	ErrMsg   string
+}
+
+var errKinds = []error{nil, store.ErrNotFound, store.ErrExists, store.ErrPrecondition, store.ErrInvalid,
+	store.ErrSelfOrigin, store.ErrPruned, ErrNoLeader}
+
+func toWire(r store.OpResult) wireResult {
+	w := wireResult{Write: r.Write, Apply: r.Apply, Reverted: r.Reverted, N: r.N}
+	if r.Err != nil {
+		w.ErrMsg, w.ErrKind = r.Err.Error(), -1
+		for i, k := range errKinds[1:] {
+			if errors.Is(r.Err, k) {
+				w.ErrKind = i + 1
+			}
+		}
+	}
+	return w
+}
+
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e kindError) Error() string { return e.msg }
+func (e kindError) Unwrap() error { return e.kind }
+
+func fromWire(w wireResult) store.OpResult {
+	r := store.OpResult{Write: w.Write, Apply: w.Apply, Reverted: w.Reverted, N: w.N}
+	switch {
+	case w.ErrKind > 0 && w.ErrKind < len(errKinds):
+		r.Err = kindError{w.ErrMsg, errKinds[w.ErrKind]}
+	case w.ErrKind != 0:
+		r.Err = errors.New(w.ErrMsg)
+	}
+	return r
+}
+
+// Handler serves ForwardPath: a follower's ops, applied through this
+// node's Raft when it leads (409 otherwise, so the follower asks again).
+func (s *Store) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pki.PeerIdentity(r.TLS)
+		if err != nil || id.Cluster != s.cfg.Cluster {
+			s.log.Warn("forwarded write refused", "remote", r.RemoteAddr, "peer", id.String(), "err", err)
+			http.Error(w, "only nodes of cluster "+s.cfg.Cluster+" may forward writes here", http.StatusForbidden)
+			return
+		}
+		var ops []store.Op
+		if err := gob.NewDecoder(io.LimitReader(r.Body, maxForward)).Decode(&ops); err != nil {
+			http.Error(w, "bad forwarded entry: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if !s.IsLeader() {
+			http.Error(w, "not the leader", http.StatusConflict)
+			return
+		}
+		res, err := s.ApplyAsLeader(ops)
+		if err != nil {
+			status := http.StatusInternalServerError
+			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+				status = http.StatusConflict
+			}
+			http.Error(w, err.Error(), status)
+			return
+		}
+		wire := make([]wireResult, len(res))
+		for i, r := range res {
+			wire[i] = toWire(r)
+		}
+		gob.NewEncoder(w).Encode(wire)
+	})
+}
+
+// HTTPForwarder forwards ops to the leader over mutual TLS.
+type HTTPForwarder struct{ hc *http.Client }
+
+// NewHTTPForwarder returns a forwarder that presents the node's certificate.
+func NewHTTPForwarder(cfg *tls.Config) *HTTPForwarder {
+	return &HTTPForwarder{hc: &http.Client{Timeout: 60 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: cfg.Clone(), ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 8}}}
+}
+
+// Forward implements Forwarder.
+func (f *HTTPForwarder) Forward(ctx context.Context, replAddr string, ops []store.Op) ([]store.OpResult, error) {
+	data, err := encodeOps(ops)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", "https://"+replAddr+ForwardPath, bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: forward to %s: %v", ErrNoLeader, replAddr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusConflict {
+		return nil, ErrNoLeader // leadership moved: ask again
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("forward to the leader at %s: %s: %s", replAddr, resp.Status, bytes.TrimSpace(msg))
+	}
+	var wire []wireResult
+	if err := gob.NewDecoder(resp.Body).Decode(&wire); err != nil {
+		return nil, fmt.Errorf("forward: bad answer: %w", err)
+	}
+	out := make([]store.OpResult, len(wire))
+	for i, w := range wire {
+		out[i] = fromWire(w)
+	}
+	return out, nil
+}

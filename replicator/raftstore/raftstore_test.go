@@ -1,0 +1,340 @@
+package raftstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+var bg = context.Background()
+
+// node is one member of an in-process cluster over raft's in-memory
+// transport, so tests can cut links.
+type node struct {
+	name  string
+	dir   string
+	local *store.Store
+	rs    *Store
+	trans *raft.InmemTransport
+	stop  context.CancelFunc
+}
+
+type cluster struct {
+	t     *testing.T
+	nodes []*node
+	mu    sync.Mutex
+	down  map[string]bool
+}
+
+func (c *cluster) Peers() []Peer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Peer
+	for _, n := range c.nodes {
+		out = append(out, Peer{Node: n.name, RaftAddr: string(n.trans.LocalAddr()), ReplAddr: n.name, Alive: !c.down[n.name]})
+	}
+	return out
+}
+
+// Forward delivers a follower's ops to the named leader in process.
+func (c *cluster) Forward(ctx context.Context, addr string, ops []store.Op) ([]store.OpResult, error) {
+	c.mu.Lock()
+	var leader *node
+	for _, n := range c.nodes {
+		if n.name == addr && !c.down[n.name] {
+			leader = n
+		}
+	}
+	c.mu.Unlock()
+	if leader == nil || !leader.rs.IsLeader() {
+		return nil, ErrNoLeader
+	}
+	return leader.rs.ApplyAsLeader(ops)
+}
+
+func newCluster(t *testing.T, n int, tune func(*Config)) *cluster {
+	t.Helper()
+	c := &cluster{t: t, down: map[string]bool{}}
+	dir := t.TempDir()
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("tpa1-%d", i+1)
+		_, trans := raft.NewInmemTransport(raft.ServerAddress(name))
+		c.nodes = append(c.nodes, &node{name: name, dir: filepath.Join(dir, name), trans: trans})
+	}
+	for _, a := range c.nodes {
+		for _, b := range c.nodes {
+			if a != b {
+				a.trans.Connect(b.trans.LocalAddr(), b.trans)
+			}
+		}
+	}
+	for _, nd := range c.nodes {
+		c.start(nd, n, tune)
+	}
+	t.Cleanup(func() {
+		for _, nd := range c.nodes {
+			if nd.rs != nil {
+				nd.stop()
+				nd.rs.Close()
+				nd.local.Close()
+			}
+		}
+	})
+	return c
+}
+
+func (c *cluster) start(nd *node, expect int, tune func(*Config)) {
+	c.t.Helper()
+	sc := store.DefaultConfig(filepath.Join(nd.dir, "store.db"))
+	sc.Replica = "tpa1"
+	local, err := store.Open(sc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg := DefaultConfig(nd.name, "tpa1", filepath.Join(nd.dir, "raft"))
+	cfg.Expect = expect
+	cfg.Transport = nd.trans
+	if tune != nil {
+		tune(&cfg)
+	}
+	rs, err := New(cfg, local, c, c)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go rs.Run(ctx)
+	nd.local, nd.rs, nd.stop = local, rs, cancel
+	c.mu.Lock()
+	delete(c.down, nd.name)
+	c.mu.Unlock()
+}
+
+// kill stops a node as a crash does: Raft and the store close, nothing is
+// handed over.
+func (c *cluster) kill(nd *node) {
+	c.mu.Lock()
+	c.down[nd.name] = true
+	c.mu.Unlock()
+	for _, o := range c.nodes {
+		o.trans.Disconnect(nd.trans.LocalAddr())
+		nd.trans.Disconnect(o.trans.LocalAddr())
+	}
+	nd.stop()
+	nd.rs.Close()
+	nd.local.Close()
+	nd.rs = nil
+}
+
+func (c *cluster) revive(nd *node, expect int, tune func(*Config)) {
+	for _, o := range c.nodes {
+		if o != nd {
+			o.trans.Connect(nd.trans.LocalAddr(), nd.trans)
+			nd.trans.Connect(o.trans.LocalAddr(), o.trans)
+		}
+	}
+	c.start(nd, expect, tune)
+}
+
+func (c *cluster) leader(t *testing.T, within time.Duration) *node {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		for _, nd := range c.nodes {
+			if nd.rs != nil && nd.rs.IsLeader() {
+				return nd
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no leader within %s", within)
+	return nil
+}
+
+func put(ctx context.Context, nd *node, key string) error {
+	_, err := nd.rs.Write(ctx, "test", []store.Mutation{{Table: "extensions", Key: key, Value: pbx.Fields{"k": key}.AppendBinary(nil)}})
+	return err
+}
+
+func waitSame(t *testing.T, nodes []*node, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		same := true
+		for _, nd := range nodes[1:] {
+			same = same && nd.local.Summary().Equal(nodes[0].local.Summary())
+		}
+		if same {
+			for _, nd := range nodes {
+				if err := nd.local.Check(); err != nil {
+					t.Fatalf("%s: %v", nd.name, err)
+				}
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nodes did not converge within %s", within)
+}
+
+func TestWritesOnAnyNodeReachEveryNode(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	leader := c.leader(t, 10*time.Second)
+	for i, nd := range c.nodes {
+		if err := put(bg, nd, fmt.Sprintf("tpa1/%d", i)); err != nil {
+			t.Fatalf("write at %s (leader %s): %v", nd.name, leader.name, err)
+		}
+	}
+	waitSame(t, c.nodes, 5*time.Second)
+	// A refused write is refused the same way on a follower.
+	follower := c.nodes[0]
+	if follower == leader {
+		follower = c.nodes[1]
+	}
+	_, err := follower.rs.Write(bg, "t", []store.Mutation{{Table: "extensions", Key: "tpa1/0", Value: pbx.Fields{"a": "b"}.AppendBinary(nil), Must: store.MustNotExist}})
+	if !errors.Is(err, store.ErrExists) {
+		t.Fatalf("forwarded refusal = %v, want ErrExists", err)
+	}
+	// Every node applied the same changes with the same dots.
+	var want store.Summary
+	for _, nd := range c.nodes {
+		if want == nil {
+			want = nd.local.Summary()
+		} else if !nd.local.Summary().Equal(want) {
+			t.Fatalf("%s: %v, want %v", nd.name, nd.local.Summary(), want)
+		}
+	}
+}
+
+func TestLeaderKilledDuringWritesLosesNothing(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	leader := c.leader(t, 10*time.Second)
+	var mu sync.Mutex
+	var acked []string
+	ctx, cancel := context.WithCancel(bg)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				nd := c.nodes[(w+i)%3]
+				if nd == leader || nd.rs == nil {
+					continue
+				}
+				key := fmt.Sprintf("tpa1/%d-%d", w, i)
+				wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+				err := put(wctx, nd, key)
+				wcancel()
+				if err == nil {
+					mu.Lock()
+					acked = append(acked, key)
+					mu.Unlock()
+				}
+			}
+		}(w)
+	}
+	time.Sleep(300 * time.Millisecond) // let writes flow before the kill
+	killedAt := time.Now()
+	c.kill(leader)
+	next := c.leader(t, 10*time.Second)
+	t.Logf("new leader %s elected %s after the kill", next.name, time.Since(killedAt).Round(time.Millisecond))
+	time.Sleep(500 * time.Millisecond) // writes through the new leader
+	cancel()
+	wg.Wait()
+	var alive []*node
+	for _, nd := range c.nodes {
+		if nd != leader {
+			alive = append(alive, nd)
+		}
+	}
+	waitSame(t, alive, 5*time.Second)
+	for _, nd := range alive {
+		for _, k := range acked {
+			if _, ok, _ := nd.local.Get("extensions", k); !ok {
+				t.Fatalf("acknowledged write %s lost at %s", k, nd.name)
+			}
+		}
+	}
+	if len(acked) < 10 {
+		t.Fatalf("only %d writes acknowledged", len(acked))
+	}
+	// The old leader comes back and catches up.
+	c.revive(leader, 3, nil)
+	waitSame(t, c.nodes, 10*time.Second)
+}
+
+func TestPartitionedLeaderStepsDown(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	old := c.leader(t, 10*time.Second)
+	for _, o := range c.nodes {
+		if o != old {
+			o.trans.Disconnect(old.trans.LocalAddr())
+			old.trans.Disconnect(o.trans.LocalAddr())
+		}
+	}
+	// The majority elects a new leader; the old one cannot commit.
+	deadline := time.Now().Add(10 * time.Second)
+	var next *node
+	for next == nil && time.Now().Before(deadline) {
+		for _, nd := range c.nodes {
+			if nd != old && nd.rs.IsLeader() {
+				next = nd
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if next == nil {
+		t.Fatal("the majority elected no leader")
+	}
+	if err := put(bg, next, "tpa1/majority"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bg, time.Second)
+	defer cancel()
+	if _, err := old.rs.ApplyAsLeader([]store.Op{{Kind: store.OpStatus, Status: map[string][]byte{"x": []byte("y")}}}); err == nil {
+		t.Fatal("a leader cut off from its majority committed a write")
+	}
+	_ = ctx
+	for _, o := range c.nodes {
+		if o != old {
+			o.trans.Connect(old.trans.LocalAddr(), old.trans)
+			old.trans.Connect(o.trans.LocalAddr(), o.trans)
+		}
+	}
+	waitSame(t, c.nodes, 10*time.Second)
+	if _, ok, _ := old.local.Get("extensions", "tpa1/majority"); !ok {
+		t.Fatal("the old leader did not catch up after the heal")
+	}
+}
+
+func TestNodeDownCatchesUpFromSnapshot(t *testing.T) {
+	small := func(c *Config) { c.SnapshotThreshold, c.TrailingLogs = 20, 5 }
+	c := newCluster(t, 3, small)
+	c.leader(t, 10*time.Second)
+	down := c.nodes[2]
+	c.kill(down)
+	live := c.nodes[:2]
+	for i := 0; i < 200; i++ {
+		if err := put(bg, live[i%2], fmt.Sprintf("tpa1/%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, nd := range live { // compact the log past what the down node has
+		if err := nd.rs.Raft().Snapshot().Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.revive(down, 3, small)
+	waitSame(t, c.nodes, 15*time.Second)
+	if _, ok, _ := down.local.Get("extensions", "tpa1/199"); !ok {
+		t.Fatal("the returning node lacks the last write")
+	}
+}
