@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -102,6 +104,9 @@ func (c *cluster) start(nd *node, expect int, tune func(*Config)) {
 	cfg := DefaultConfig(nd.name, "tpa1", filepath.Join(nd.dir, "raft"))
 	cfg.Expect = expect
 	cfg.Transport = nd.trans
+	if os.Getenv("RAFT_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", nd.name)
+	}
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -274,6 +279,12 @@ func TestLeaderKilledDuringWritesLosesNothing(t *testing.T) {
 func TestPartitionedLeaderStepsDown(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	old := c.leader(t, 10*time.Second)
+	// Every node must know the configuration first: right after the
+	// bootstrap, followers that only voted have none yet.
+	if err := put(bg, old, "tpa1/before"); err != nil {
+		t.Fatal(err)
+	}
+	waitSame(t, c.nodes, 5*time.Second)
 	for _, o := range c.nodes {
 		if o != old {
 			o.trans.Disconnect(old.trans.LocalAddr())
