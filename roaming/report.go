@@ -64,9 +64,25 @@ func NewReport(e *Enterprise, f Filter) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Version: e.Version, Rows: []Row{}, Findings: []Finding{}}
+	r := &Report{Version: e.Version, Findings: []Finding{}}
+	// Count the rows first: growing a slice of 50,000 rows copies it
+	// again and again.
+	rows := 0
 	e.numberRuns(func(idx []int32) {
-		n := e.analyze(idx)
+		first := &e.Extensions[idx[0]]
+		if len(idx) == 1 && !first.Roaming {
+			return
+		}
+		for _, j := range idx {
+			if matches(&e.Extensions[j], f) {
+				rows++
+			}
+		}
+	})
+	r.Rows = make([]Row, 0, rows)
+	var n number
+	e.numberRuns(func(idx []int32) {
+		e.analyze(idx, &n)
 		if !n.reported() {
 			return
 		}
@@ -115,6 +131,9 @@ func (n *number) row(x *Extension) Row {
 	}
 	if r.Voicemail == VMHome {
 		r.HomeCluster = x.Cluster
+	}
+	if len(n.findings) == 0 {
+		return r
 	}
 	key := "extensions/" + x.Key()
 	for _, f := range n.findings {
