@@ -125,7 +125,7 @@ func (e *Enterprise) analyze(idx []int32, n *number) *number {
 			parts[i] = fmt.Sprintf("%s on %s", orDash(g.value), clusterList(g.exts))
 		}
 		n.add(newFinding(RuleStandard, []string{num},
-			fmt.Sprintf("%s is a standard number answered by %s", num, strings.Join(parts, ", ")),
+			fmt.Sprintf("%s is a standard number answered by %s", num, strings.Join(parts, "; ")),
 			"nothing to do if this is deliberate; each cluster's own "+num+" answers first and DUNDi finds the others",
 			all()...))
 	}
