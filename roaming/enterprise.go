@@ -150,8 +150,6 @@ func Load(sn *store.Snapshot, policy Policy) (*Enterprise, error) {
 	return e, nil
 }
 
-var errMalformed = fmt.Errorf("malformed record")
-
 // interner keeps one copy of values that repeat across records (cluster,
 // group, context...), so 100,000 extensions do not hold 100,000 copies.
 type interner map[string]string
@@ -168,7 +166,7 @@ func (in interner) of(b []byte) string {
 func (e *Enterprise) loadExtension(in interner, key string, v []byte) error {
 	cluster, number, ok := strings.Cut(key, "/")
 	if !ok {
-		return errMalformed
+		return ErrMalformed
 	}
 	x := Extension{Cluster: in.of([]byte(cluster)), Number: number, Protocol: "SIP"}
 	var secret, md5, vmsecret, authuser, defaultuser []byte
@@ -210,7 +208,7 @@ func (e *Enterprise) loadExtension(in interner, key string, v []byte) error {
 		return true
 	})
 	if !ok {
-		return errMalformed
+		return ErrMalformed
 	}
 	// An md5secret alone is a hash the audit cannot judge, not an empty secret.
 	if len(secret) > 0 || len(md5) == 0 {

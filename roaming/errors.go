@@ -11,6 +11,8 @@ var (
 	ErrBadRequest = errors.New("invalid request")
 	// ErrUnknownFinding: an acknowledgement names no current finding.
 	ErrUnknownFinding = errors.New("unknown finding")
+	// ErrMalformed: a stored record cannot be read (a bug or a damaged store).
+	ErrMalformed = errors.New("malformed record")
 	// ErrBadConfig: a generated file failed its own check (a bug, or data
 	// that cannot be expressed in Asterisk's syntax).
 	ErrBadConfig = errors.New("generated configuration does not check")

@@ -35,7 +35,7 @@ func (e *Enterprise) extensionFindings(cfg Config) []Finding {
 	var out []Finding
 	for i := range e.Extensions {
 		x := &e.Extensions[i]
-		if x.WeakSecret == "" && x.WeakPIN == "" && (x.ACL != "" || x.Permit != "") && x.Permit == "" && (len(known) == 0 || known[x.Context]) {
+		if x.WeakSecret == "" && x.WeakPIN == "" && x.ACL != "" && x.Permit == "" && (len(known) == 0 || known[x.Context]) {
 			continue // the common case, without building names
 		}
 		rec := "extensions/" + x.Key()
