@@ -332,3 +332,12 @@ func readAllLimited(r io.Reader, n int64) ([]byte, error) {
 	}
 	return b, err
 }
+
+// reply writes v as JSON, or the error.
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, 200, v)
+}

@@ -447,14 +447,6 @@ func replicationRoutes(svc *Service) []Route {
 	}
 }
 
-func reply(w http.ResponseWriter, v any, err error) {
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, 200, v)
-}
-
 func redactVersions(ctx context.Context, table string, vs []VersionView) {
 	t, err := pbx.LookupTable(table)
 	if err != nil || RoleFrom(ctx).Allows(RoleAdmin) {

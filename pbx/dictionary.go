@@ -100,6 +100,11 @@ var fieldDictionary = [...]string{
 	"voice_vip",
 	"web_servers",
 	"web_vip",
+	// Appended for the acks table (audit acknowledgements).
+	"finding",
+	"by",
+	"why",
+	"at",
 }
 
 // fieldCode maps a dictionary name to its code (index + 1; 0 means "a

@@ -110,7 +110,8 @@ store that no agent holds.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return userError{fmt.Errorf("%w (see 'pbxtopo %s --help')", err, c.Name())}
 	})
-	root.AddCommand(a.extCmd(), a.importCmd(), a.exportCmd(), a.historyCmd(), a.revertCmd(), a.benchCmd())
+	root.AddCommand(a.extCmd(), a.importCmd(), a.exportCmd(), a.historyCmd(), a.revertCmd(), a.benchCmd(),
+		a.roamingCmd(), a.auditCmd(), a.dundiCmd())
 	root.AddCommand(a.agentCmd(), a.membersCmd(), a.replCmd(), a.conflictsCmd(), a.tlsCmd(), a.gossipCmd(), a.tokenCmd(), a.demoCmd(), a.chaosCmd())
 	return root
 }

@@ -41,12 +41,13 @@ type Suite func(ctx context.Context, env Env) ([]Result, error)
 
 // Suites are the suites by name, in the order `pbxtopo bench` runs them.
 var Suites = map[string]Suite{
-	"store": Store,
-	"repl":  Repl,
+	"store":   Store,
+	"repl":    Repl,
+	"roaming": Roaming,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl"}
+var Order = []string{"store", "repl", "roaming"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {

@@ -601,18 +601,17 @@ func (s *Store) one(ctx context.Context, op store.Op) (store.OpResult, error) {
 
 // Reads are local.
 
-func (s *Store) Replica() string                               { return s.local.Replica() }
-func (s *Store) Summary() store.Summary                        { return s.local.Summary() }
-func (s *Store) Changed() <-chan struct{}                      { return s.local.Changed() }
-func (s *Store) View(fn func(*store.Snapshot) error) error     { return s.local.View(fn) }
-func (s *Store) Stream(table string) store.Stream              { return s.local.Stream(table) }
+func (s *Store) Replica() string                           { return s.local.Replica() }
+func (s *Store) Summary() store.Summary                    { return s.local.Summary() }
+func (s *Store) Changed() <-chan struct{}                  { return s.local.Changed() }
+func (s *Store) View(fn func(*store.Snapshot) error) error { return s.local.View(fn) }
+func (s *Store) Stream(table string) store.Stream          { return s.local.Stream(table) }
 func (s *Store) ReadSnapshot(t func(string) bool, after string, max int) (*store.SnapshotPage, error) {
 	return s.local.ReadSnapshot(t, after, max)
 }
 func (s *Store) ChangesSince(have store.Summary, want func(store.Stream) bool, max int) (*store.Batch, error) {
 	return s.local.ChangesSince(have, want, max)
 }
-
 
 // newHCLogger routes raft's hclog lines into slog.
 func newHCLogger(l *slog.Logger) hclog.Logger {

@@ -1,0 +1,275 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/roaming"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// RoamingAPI is the roaming report, the audit with its acknowledgements,
+// and DUNDi publishing. The Service implements it over the local store,
+// the Client over an agent's HTTP API.
+type RoamingAPI interface {
+	Roaming(ctx context.Context, f roaming.Filter) (*roaming.Report, error)
+	Audit(ctx context.Context, q AuditQuery) (*roaming.AuditResult, error)
+	Ack(ctx context.Context, req AckRequest) (*WriteReply, error)
+	Unack(ctx context.Context, finding string) (*WriteReply, error)
+	DUNDiConfig(ctx context.Context, cluster string) (*roaming.Bundle, error)
+}
+
+var (
+	_ RoamingAPI = (*Service)(nil)
+	_ RoamingAPI = (*Client)(nil)
+)
+
+// AuditQuery selects the findings and sets the policy of an audit. Zero
+// values take roaming.DefaultConfig.
+type AuditQuery struct {
+	Severity        string   `json:"severity,omitempty"` // info (default), warning or critical
+	MinSecretLength int      `json:"min_secret_length,omitempty"`
+	MinPINLength    int      `json:"min_pin_length,omitempty"`
+	HotDeskContexts []string `json:"hotdesk_contexts,omitempty"`
+}
+
+// config returns the audit policy and the lowest severity shown.
+func (q AuditQuery) config() (roaming.Config, roaming.Severity, error) {
+	cfg := roaming.DefaultConfig()
+	if q.MinSecretLength > 0 {
+		cfg.MinSecretLength = q.MinSecretLength
+	}
+	if q.MinPINLength > 0 {
+		cfg.MinPINLength = q.MinPINLength
+	}
+	cfg.HotDeskContexts = q.HotDeskContexts
+	sev := roaming.Info
+	if q.Severity != "" {
+		var err error
+		if sev, err = roaming.ParseSeverity(q.Severity); err != nil {
+			return cfg, sev, err
+		}
+	}
+	return cfg, sev, cfg.Validate()
+}
+
+// AckRequest acknowledges one finding.
+type AckRequest struct {
+	Finding string `json:"finding"`
+	By      string `json:"by,omitempty"` // who; the caller's name when empty
+	Why     string `json:"why"`
+}
+
+// roamingError maps the roaming package's errors to API codes.
+func roamingError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, roaming.ErrBadRequest):
+		return &Error{Code: 400, Msg: err.Error(), Err: err}
+	case errors.Is(err, roaming.ErrUnknownCluster), errors.Is(err, roaming.ErrUnknownFinding):
+		return &Error{Code: 404, Msg: err.Error(), Err: err}
+	}
+	return userError(err)
+}
+
+// load reads the enterprise in one snapshot and hands it to fn.
+func (s *Service) load(policy roaming.Policy, fn func(*roaming.Enterprise) error) error {
+	return s.st.View(func(sn *store.Snapshot) error {
+		e, err := roaming.Load(sn, policy)
+		if err != nil {
+			return err
+		}
+		return fn(e)
+	})
+}
+
+// Roaming returns the roaming report.
+func (s *Service) Roaming(ctx context.Context, f roaming.Filter) (*roaming.Report, error) {
+	var r *roaming.Report
+	err := s.load(roaming.DefaultConfig().Policy, func(e *roaming.Enterprise) error {
+		var err error
+		r, err = roaming.NewReport(e, f)
+		return err
+	})
+	return r, roamingError(err)
+}
+
+// Audit runs every roaming and security rule. Trunk registrations are not
+// known to the service alone, so the never-registered case of the orphan
+// trunk rule needs the agent's status view (roaming.TrunkStatus).
+func (s *Service) Audit(ctx context.Context, q AuditQuery) (*roaming.AuditResult, error) {
+	cfg, sev, err := q.config()
+	if err != nil {
+		return nil, roamingError(err)
+	}
+	var r *roaming.AuditResult
+	err = s.load(cfg.Policy, func(e *roaming.Enterprise) error {
+		r = roaming.Audit(e, cfg, nil, sev)
+		return nil
+	})
+	return r, roamingError(err)
+}
+
+// Ack acknowledges a current finding: it stays in every audit but stops
+// alerting. The acknowledgement is a record of table acks and replicates.
+func (s *Service) Ack(ctx context.Context, req AckRequest) (*WriteReply, error) {
+	if req.By == "" {
+		req.By = Author(ctx)
+	}
+	if strings.TrimSpace(req.Why) == "" {
+		return nil, &Error{Code: 400, Msg: "say why the finding is accepted (--why TEXT): the next admin will want to know"}
+	}
+	var mut store.Mutation
+	err := s.load(roaming.DefaultConfig().Policy, func(e *roaming.Enterprise) error {
+		found := false
+		for _, f := range roaming.Audit(e, roaming.DefaultConfig(), nil, roaming.Info).Findings {
+			found = found || f.ID == req.Finding
+		}
+		if !found {
+			return fmt.Errorf("%w %q: run 'pbxtopo audit' for the ids of the current findings", roaming.ErrUnknownFinding, req.Finding)
+		}
+		rec, err := pbx.Acks.Check(pbx.Fields{"finding": req.Finding, "by": req.By, "why": req.Why,
+			"at": time.Now().UTC().Format(time.RFC3339)})
+		if err != nil {
+			return err
+		}
+		mut = store.Mutation{Table: pbx.Acks.Name, Key: req.Finding, Value: rec.AppendBinary(nil)}
+		return nil
+	})
+	if err != nil {
+		return nil, roamingError(err)
+	}
+	return s.write(ctx, []store.Mutation{mut})
+}
+
+// Unack removes the acknowledgement of a finding, which alerts again.
+func (s *Service) Unack(ctx context.Context, finding string) (*WriteReply, error) {
+	reply, err := s.write(ctx, []store.Mutation{{Table: pbx.Acks.Name, Key: finding, Must: store.MustExist}})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &Error{Code: 404, Msg: fmt.Sprintf("finding %s is not acknowledged", finding), Err: err}
+	}
+	return reply, err
+}
+
+// DUNDiConfig generates one cluster's DUNDi files with the default
+// settings.
+func (s *Service) DUNDiConfig(ctx context.Context, cluster string) (*roaming.Bundle, error) {
+	if cluster == "" {
+		return nil, &Error{Code: 400, Msg: "say which cluster's DUNDi config you want (--cluster C)"}
+	}
+	var b *roaming.Bundle
+	err := s.load(roaming.DefaultConfig().Policy, func(e *roaming.Enterprise) error {
+		var err error
+		b, err = roaming.NewBundle(e, cluster, roaming.DefaultDUNDiConfig())
+		return err
+	})
+	return b, roamingError(err)
+}
+
+// roamingRoutes are the HTTP routes of RoamingAPI.
+func roamingRoutes(svc RoamingAPI) []Route {
+	return []Route{
+		{"GET /v1/roaming", RoleRead, func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			rep, err := svc.Roaming(r.Context(), roaming.Filter{Group: q.Get("group"), Cluster: q.Get("cluster"),
+				Site: q.Get("site"), Sort: q.Get("sort"), Desc: q.Get("desc") == "true"})
+			reply(w, rep, err)
+		}},
+		{"GET /v1/audit", RoleRead, func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			aq := AuditQuery{Severity: q.Get("severity"), HotDeskContexts: pbx.List(q.Get("hotdesk_contexts"))}
+			var err error
+			if aq.MinSecretLength, err = intParam(q.Get("min_secret_length")); err == nil {
+				aq.MinPINLength, err = intParam(q.Get("min_pin_length"))
+			}
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			res, err := svc.Audit(r.Context(), aq)
+			reply(w, res, err)
+		}},
+		{"POST /v1/audit/acks", RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+			var req AckRequest
+			if err := readJSON(r, &req); err != nil {
+				writeError(w, err)
+				return
+			}
+			res, err := svc.Ack(r.Context(), req)
+			reply(w, res, err)
+		}},
+		{"DELETE /v1/audit/acks/{finding}", RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+			res, err := svc.Unack(r.Context(), r.PathValue("finding"))
+			reply(w, res, err)
+		}},
+		{"GET /v1/dundi/config", RoleRead, func(w http.ResponseWriter, r *http.Request) {
+			b, err := svc.DUNDiConfig(r.Context(), r.URL.Query().Get("cluster"))
+			reply(w, b, err)
+		}},
+	}
+}
+
+// Roaming implements RoamingAPI.
+func (c *Client) Roaming(ctx context.Context, f roaming.Filter) (*roaming.Report, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"group": f.Group, "cluster": f.Cluster, "site": f.Site, "sort": f.Sort} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if f.Desc {
+		v.Set("desc", "true")
+	}
+	var r roaming.Report
+	err := c.doJSON(ctx, "GET", "/v1/roaming?"+v.Encode(), nil, &r, nil)
+	return &r, err
+}
+
+// Audit implements RoamingAPI.
+func (c *Client) Audit(ctx context.Context, q AuditQuery) (*roaming.AuditResult, error) {
+	v := url.Values{}
+	if q.Severity != "" {
+		v.Set("severity", q.Severity)
+	}
+	if q.MinSecretLength > 0 {
+		v.Set("min_secret_length", strconv.Itoa(q.MinSecretLength))
+	}
+	if q.MinPINLength > 0 {
+		v.Set("min_pin_length", strconv.Itoa(q.MinPINLength))
+	}
+	if len(q.HotDeskContexts) > 0 {
+		v.Set("hotdesk_contexts", strings.Join(q.HotDeskContexts, ","))
+	}
+	var r roaming.AuditResult
+	err := c.doJSON(ctx, "GET", "/v1/audit?"+v.Encode(), nil, &r, nil)
+	return &r, err
+}
+
+// Ack implements RoamingAPI.
+func (c *Client) Ack(ctx context.Context, req AckRequest) (*WriteReply, error) {
+	var r WriteReply
+	err := c.doJSON(ctx, "POST", "/v1/audit/acks", req, &r, nil)
+	return &r, err
+}
+
+// Unack implements RoamingAPI.
+func (c *Client) Unack(ctx context.Context, finding string) (*WriteReply, error) {
+	var r WriteReply
+	err := c.doJSON(ctx, "DELETE", "/v1/audit/acks/"+url.PathEscape(finding), nil, &r, nil)
+	return &r, err
+}
+
+// DUNDiConfig implements RoamingAPI.
+func (c *Client) DUNDiConfig(ctx context.Context, cluster string) (*roaming.Bundle, error) {
+	var b roaming.Bundle
+	err := c.doJSON(ctx, "GET", "/v1/dundi/config?cluster="+url.QueryEscape(cluster), nil, &b, nil)
+	return &b, err
+}
