@@ -14,6 +14,7 @@ import (
 
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -22,7 +23,8 @@ import (
 type Agent struct {
 	cfg     Config
 	log     *slog.Logger
-	st      *store.Store
+	st      *store.Store     // the local store (reads)
+	rs      *raftstore.Store // the store through Raft (writes)
 	rep     *replicator.Replicator
 	members *replicator.Serf
 	tr      *replicator.HTTPTransport
@@ -71,6 +73,7 @@ func (a *Agent) build() error {
 	tags := map[string]string{
 		replicator.TagCluster: cfg.Cluster, replicator.TagSite: cfg.Site, replicator.TagRole: cfg.Role,
 		replicator.TagRepl: cfg.ReplAddr, replicator.TagHTTP: cfg.HTTPAddr, replicator.TagDNS: cfg.DNSAddr,
+		replicator.TagRaft: cfg.RaftAddr,
 	}
 	var key []byte
 	if cfg.Gossip.Key != "" {
@@ -86,6 +89,16 @@ func (a *Agent) build() error {
 		return err
 	}
 	a.tr = replicator.NewHTTPTransport(tlsCfg, 0, a.log)
+	rcfg := raftstore.DefaultConfig(cfg.Node, cfg.Cluster, filepath.Join(cfg.DataDir, "raft"))
+	rcfg.BindAddr, rcfg.TLS, rcfg.Expect = cfg.RaftAddr, tlsCfg, cfg.Raft.Expect
+	if cfg.Raft.HeartbeatTimeout > 0 {
+		rcfg.HeartbeatTimeout, rcfg.ElectionTimeout = cfg.Raft.HeartbeatTimeout, cfg.Raft.HeartbeatTimeout
+		rcfg.LeaderLease = cfg.Raft.HeartbeatTimeout / 2
+	}
+	rcfg.Logger = a.log.With("subsystem", "raft")
+	if a.rs, err = raftstore.New(rcfg, a.st, raftPeers{a.members, cfg.Cluster}, raftstore.NewHTTPForwarder(tlsCfg)); err != nil {
+		return err
+	}
 	rc := replicator.DefaultConfig(cfg.Cluster, cfg.Site)
 	rc.Default = cfg.Topology()
 	rc.PullWait = cfg.Replication.PullWait
@@ -93,10 +106,11 @@ func (a *Agent) build() error {
 	rc.Watermark = cfg.Replication.Watermark
 	rc.HistoryRetention = cfg.Replication.HistoryRetention
 	rc.Logger = a.log.With("subsystem", "replication")
-	if a.rep, err = replicator.New(rc, a.st, a.tr, a.members); err != nil {
+	if a.rep, err = replicator.New(rc, a.rs, a.tr, a.members); err != nil {
 		return err
 	}
-	a.svc = NewServiceWith(a.st, Deps{Repl: a.rep, Members: a.members.Members, Digests: a.digests, Keys: a.members, Cluster: cfg.Cluster, Node: cfg.Node})
+	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.members.Members, Digests: a.digests, Keys: a.members,
+		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node})
 	var auth Authenticator
 	if cfg.Tokens != "" {
 		tokens, err := ParseTokens(cfg.Tokens)
@@ -117,7 +131,10 @@ func (a *Agent) build() error {
 		return fmt.Errorf("repl_addr: %w", err)
 	}
 	a.apiSrv = &http.Server{Handler: Handler(a.svc, auth), ReadHeaderTimeout: 10 * time.Second}
-	a.replSrv = &http.Server{Handler: a.rep.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+	repl := http.NewServeMux()
+	repl.Handle("/repl/", a.rep.Handler())
+	repl.Handle(raftstore.ForwardPath, a.rs.Handler())
+	a.replSrv = &http.Server{Handler: repl, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.With("subsystem", "replication").Handler(), slog.LevelWarn)}
 	return nil
 }
@@ -160,9 +177,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
 	go func() { errc <- serve(a.apiSrv.Serve(a.apiLn)) }()
 	go func() { errc <- serve(a.replSrv.ServeTLS(a.replLn, "", "")) }()
-	repCtx, stopRep := context.WithCancel(context.Background())
-	repDone := make(chan error, 1)
-	go func() { repDone <- a.rep.Run(repCtx) }()
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.rs.Run(bg) }()
+	go func() { defer wg.Done(); a.leadership(bg) }()
 	go a.members.JoinUntil(ctx, a.cfg.Join)
 	a.log.Info("agent running", "cluster", a.cfg.Cluster, "node", a.cfg.Node, "api", a.APIAddr(), "repl", a.ReplAddr(),
 		"gossip", a.cfg.SerfAddr, "mode", a.rep.Topology().Mode)
@@ -175,8 +194,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a.apiSrv.Shutdown(shut)
-	stopRep()
-	<-repDone
+	stopBG()
+	wg.Wait()
 	a.replSrv.Shutdown(shut)
 	if lerr := a.members.Leave(); lerr != nil {
 		a.log.Warn("leave", "err", lerr)
@@ -213,6 +232,9 @@ func (a *Agent) Close() error {
 	}
 	a.closed = true
 	var errs []error
+	if a.rs != nil {
+		errs = append(errs, a.rs.Close())
+	}
 	if a.members != nil {
 		a.members.Close()
 	}
@@ -228,6 +250,64 @@ func (a *Agent) Close() error {
 		errs = append(errs, a.st.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// leadership runs the cross-cluster replicator while this node leads its
+// cluster (it is the cluster's replicator; the others follow through Raft)
+// and tells the others this node's Raft state through a gossip tag.
+func (a *Agent) leadership(ctx context.Context) {
+	var stop context.CancelFunc
+	var done chan struct{}
+	state := ""
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if now := a.rs.State(); now != state {
+			state = now
+			tags := a.members.LocalTags()
+			tags[replicator.TagRaftState] = state
+			a.members.SetTags(tags)
+			switch {
+			case state == "leader" && stop == nil:
+				var rctx context.Context
+				rctx, stop = context.WithCancel(ctx)
+				done = make(chan struct{})
+				go func() { defer close(done); a.rep.Run(rctx) }()
+				a.log.Info("this node leads the cluster: replication with the other clusters runs here")
+			case state != "leader" && stop != nil:
+				stop()
+				<-done
+				stop = nil
+				a.log.Info("this node no longer leads the cluster", "state", state)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if stop != nil {
+				stop()
+				<-done
+			}
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// raftPeers are the nodes of this cluster, from membership.
+type raftPeers struct {
+	m       *replicator.Serf
+	cluster string
+}
+
+func (p raftPeers) Peers() []raftstore.Peer {
+	var out []raftstore.Peer
+	for _, m := range p.m.Members() {
+		if m.Tags[replicator.TagCluster] == p.cluster {
+			out = append(out, raftstore.Peer{Node: m.Node, RaftAddr: m.Tags[replicator.TagRaft],
+				ReplAddr: m.Tags[replicator.TagRepl], Alive: m.Status == "alive"})
+		}
+	}
+	return out
 }
 
 // digests asks every live cluster's replication endpoint for its digests.

@@ -59,6 +59,13 @@ type Config struct {
 		SuspicionMult int           `mapstructure:"suspicion_mult"`
 	} `mapstructure:"gossip"`
 
+	Raft struct {
+		// Expect is how many voters a new cluster waits for before it
+		// bootstraps (1: a node alone bootstraps itself).
+		Expect           int           `mapstructure:"expect"`
+		HeartbeatTimeout time.Duration `mapstructure:"heartbeat_timeout"`
+	} `mapstructure:"raft"`
+
 	MySQL struct {
 		DSN string `mapstructure:"dsn"`
 	} `mapstructure:"mysql"`
@@ -86,6 +93,8 @@ func Defaults(v *viper.Viper) {
 	v.SetDefault("dns.ttl", 30)
 	v.SetDefault("gossip.probe_interval", time.Second)
 	v.SetDefault("gossip.suspicion_mult", 3)
+	v.SetDefault("raft.expect", 1)
+	v.SetDefault("raft.heartbeat_timeout", 600*time.Millisecond)
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "text")
 }

@@ -29,6 +29,7 @@ type Deps struct {
 	// Digests asks every reachable replica for its digests.
 	Digests func(ctx context.Context) []PeerDigests
 	Keys    GossipKeys
+	Raft    RaftView
 	Cluster string
 	Node    string
 }

@@ -28,6 +28,8 @@ const (
 	TagHTTP    = "http" // API address
 	TagDNS     = "dns"  // DNS address
 	TagRaft    = "raft" // Raft address
+	// TagRaftState is the node's Raft state: leader, follower, candidate.
+	TagRaftState = "raft_state"
 )
 
 // SerfConfig configures membership.
@@ -230,6 +232,15 @@ func ClustersOf(members []Member) []ClusterView {
 		v := by[n]
 		slices.Sort(v.Addrs)
 		out = append(out, *v)
+	}
+	return out
+}
+
+// LocalTags returns a copy of this node's tags.
+func (m *Serf) LocalTags() map[string]string {
+	out := map[string]string{}
+	for k, v := range m.s.LocalMember().Tags {
+		out[k] = v
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -154,4 +155,101 @@ func TestRingSurvivesSIGKILL(t *testing.T) {
 		v, err := e.Client(tpa1, "read").ReplVerify(ctx)
 		return err == nil && v.AllSame && len(v.Rows) == 2
 	})
+}
+
+// TestClusterSurvivesLeaderSIGKILL runs a cluster of three agent processes
+// and one agent of another cluster, kills the Raft leader with SIGKILL,
+// keeps writing through the survivors, and checks the other cluster
+// receives everything.
+func TestClusterSurvivesLeaderSIGKILL(t *testing.T) {
+	bin := pbxtopoBinary(t)
+	var e *demo.Enterprise
+	for try := 0; ; try++ {
+		var err error
+		e, err = demo.Prepare(demo.Config{Binary: bin, Dir: t.TempDir(), Clusters: []string{"tpa1", "sfo"}, Nodes: 3, Mode: "mesh",
+			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err = e.CheckPorts(); err == nil {
+			break
+		} else if try == 5 {
+			t.Fatal(err)
+		}
+	}
+	// Only tpa1's three nodes and one sfo node, which bootstraps alone.
+	e.Clusters[1].Nodes = e.Clusters[1].Nodes[:1]
+	conf, _ := os.ReadFile(e.Clusters[1].Nodes[0].Config)
+	os.WriteFile(e.Clusters[1].Nodes[0].Config, []byte(strings.Replace(string(conf), "expect: 3", "expect: 1", 1)), 0o600)
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.Stop()
+		if t.Failed() {
+			for _, n := range e.Nodes() {
+				if b, err := os.ReadFile(n.Log); err == nil {
+					t.Logf("--- %s log:\n%s", n.Name, tail(b, 2500))
+				}
+			}
+		}
+	})
+	ctx := context.Background()
+	waitCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := e.WaitReady(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	tpa, sfo := e.Clusters[0].Nodes, e.Clusters[1].Nodes[0]
+	leaderOf := func() *demo.Node {
+		for _, n := range tpa {
+			if st, err := e.Client(n, "read").RaftStatus(ctx); err == nil && st.State == "leader" {
+				return n
+			}
+		}
+		return nil
+	}
+	var leader *demo.Node
+	eventually(t, 20*time.Second, "tpa1 elects a leader", func() bool { leader = leaderOf(); return leader != nil })
+	written := 0
+	add := func(n *demo.Node) error {
+		_, err := e.Client(n, "operator").Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": fmt.Sprint(7100 + written),
+			"name": fmt.Sprintf("raft e2e %d", written)}, agent.PutOptions{Must: store.MustNotExist})
+		if err == nil {
+			written++
+		}
+		return err
+	}
+	for _, n := range tpa { // writes through every node, followers forward
+		if err := add(n); err != nil {
+			t.Fatalf("write through %s: %v", n.Name, err)
+		}
+	}
+	if err := leader.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	leader.Wait(5 * time.Second)
+	killed := time.Now()
+	var survivors []*demo.Node
+	for _, n := range tpa {
+		if n != leader {
+			survivors = append(survivors, n)
+		}
+	}
+	// Keep writing through the survivors; the first may wait for the election.
+	for i := 0; i < 10; i++ {
+		n := survivors[i%2]
+		if err := add(n); err != nil {
+			t.Fatalf("write %d through %s after the kill: %v", i, n.Name, err)
+		}
+		if i == 0 {
+			t.Logf("first write accepted %s after the leader's SIGKILL", time.Since(killed).Round(time.Millisecond))
+		}
+	}
+	eventually(t, 20*time.Second, "sfo has every write made in tpa1", func() bool { return count(e, sfo, "raft e2e") == written })
+	for _, n := range survivors {
+		if got := count(e, n, "raft e2e"); got != written {
+			t.Fatalf("%s has %d of %d writes", n.Name, got, written)
+		}
+	}
 }

@@ -112,6 +112,6 @@ store that no agent holds.`,
 	})
 	root.AddCommand(a.extCmd(), a.importCmd(), a.exportCmd(), a.historyCmd(), a.revertCmd(), a.benchCmd(),
 		a.roamingCmd(), a.auditCmd(), a.dundiCmd())
-	root.AddCommand(a.agentCmd(), a.membersCmd(), a.replCmd(), a.conflictsCmd(), a.tlsCmd(), a.gossipCmd(), a.tokenCmd(), a.demoCmd(), a.chaosCmd())
+	root.AddCommand(a.agentCmd(), a.membersCmd(), a.replCmd(), a.conflictsCmd(), a.tlsCmd(), a.gossipCmd(), a.tokenCmd(), a.demoCmd(), a.chaosCmd(), a.raftCmd())
 	return root
 }

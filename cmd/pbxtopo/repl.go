@@ -47,11 +47,11 @@ func (a *app) membersCmd() *cobra.Command {
 				return printJSON(a.stdout, ms)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tCLUSTER\tSITE\tROLE\tSTATUS\tGOSSIP\tREPLICATION\tAPI")
+			fmt.Fprintln(tw, "NODE\tCLUSTER\tSITE\tROLE\tSTATUS\tRAFT\tGOSSIP\tREPLICATION\tAPI")
 			for _, m := range ms {
 				t := m.Tags
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Node, t[replicator.TagCluster], dash(t[replicator.TagSite]),
-					dash(t[replicator.TagRole]), m.Status, m.Addr, dash(t[replicator.TagRepl]), dash(t[replicator.TagHTTP]))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Node, t[replicator.TagCluster], dash(t[replicator.TagSite]),
+					dash(t[replicator.TagRole]), m.Status, dash(t[replicator.TagRaftState]), m.Addr, dash(t[replicator.TagRepl]), dash(t[replicator.TagHTTP]))
 			}
 			return tw.Flush()
 		},
@@ -312,4 +312,57 @@ func (a *app) conflictsCmd() *cobra.Command {
 	resolve.Flags().StringVar(&valueFile, "value", "", "a JSON file with the new value")
 	c.AddCommand(list, show, resolve)
 	return c
+}
+
+func (a *app) raftCmd() *cobra.Command {
+	r := &cobra.Command{Use: "raft", Short: "The cluster's consensus: who leads, who votes; remove a node for good"}
+	r.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "This node's Raft state, the leader and the voters",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, done, err := a.backend(false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ra, err := feature[agent.RaftAPI](api)
+			if err != nil {
+				return err
+			}
+			st, err := ra.RaftStatus(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if f, _ := a.format(); f == "json" {
+				return printJSON(a.stdout, st)
+			}
+			fmt.Fprintf(a.stdout, "node %s is %s; leader %s\n", st.Node, st.State, dash(st.Leader))
+			for n, kind := range st.Servers {
+				fmt.Fprintf(a.stdout, "  %s  %s\n", n, kind)
+			}
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "remove NODE",
+		Short: "Remove a node from its cluster's Raft configuration for good (run against the leader)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, done, err := a.backend(true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ra, err := feature[agent.RaftAPI](api)
+			if err != nil {
+				return err
+			}
+			if err := ra.RaftRemove(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "%s removed from the Raft configuration\n", args[0])
+			return nil
+		},
+	})
+	return r
 }

@@ -160,6 +160,8 @@ serf_addr: %s
 raft_addr: %s
 dns_addr: %s
 %stokens: %q
+raft:
+  expect: %d
 replication:
   mode: %s
   order: [%s]
@@ -175,7 +177,7 @@ gossip:
   probe_interval: 500ms
   suspicion_mult: 2
 %s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
-				cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, cfg.Extra)
+				cfg.Nodes, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, cfg.Extra)
 			if err := os.WriteFile(node.Config, []byte(conf), 0o600); err != nil {
 				return nil, err
 			}

@@ -99,6 +99,8 @@ type Store struct {
 	log   *slog.Logger
 
 	identity  atomic.Bool // the cluster agreed on an incarnation
+	seedMu    sync.Mutex
+	seeded    atomic.Bool // the store's offline seed is in Raft (or there was none)
 	closeOnce sync.Once
 }
 
@@ -187,6 +189,9 @@ func (s *Store) Run(ctx context.Context) {
 	for {
 		s.maybeBootstrap()
 		if s.raft.State() == raft.Leader {
+			if err := s.ensureSeeded(); err != nil {
+				s.log.Error("raft: handing the seeded store to the cluster", "err", err)
+			}
 			s.addNewPeers()
 		}
 		select {
@@ -227,6 +232,48 @@ func (s *Store) maybeBootstrap() {
 		return
 	}
 	s.log.Info("raft cluster bootstrapped", "voters", len(servers))
+}
+
+// ensureSeeded hands data that is in the store but was never in the Raft
+// log (a store seeded offline before the cluster's first start) to the
+// cluster: the leader restores its own store as a Raft snapshot, so the
+// log starts after it and every follower installs it. It runs once, before
+// the first write through Raft.
+func (s *Store) ensureSeeded() error {
+	s.seedMu.Lock()
+	defer s.seedMu.Unlock()
+	if s.seeded.Load() {
+		return nil
+	}
+	if s.local.RaftIndex() > 0 || len(s.local.Summary()) == 0 {
+		s.seeded.Store(true)
+		return nil
+	}
+	// Raft restores a snapshot only after the configuration entry of the
+	// bootstrap is applied.
+	if err := s.raft.Barrier(10 * time.Second).Error(); err != nil {
+		return fmt.Errorf("raft: seed the cluster: %w", err)
+	}
+	f, err := os.CreateTemp(s.cfg.Dir, "seed-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	size, err := s.local.WriteTo(f)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size}
+	if err := s.raft.Restore(meta, f, 5*time.Minute); err != nil {
+		return fmt.Errorf("raft: seed the cluster with the local store: %w", err)
+	}
+	s.seeded.Store(true)
+	s.log.Info("raft: the store seeded before the first start is now the cluster's first snapshot")
+	return nil
 }
 
 // addNewPeers makes every live node of the cluster that is not yet in
@@ -356,6 +403,9 @@ func (s *Store) proposeOnce(ctx context.Context, ops []store.Op) ([]store.OpResu
 // ApplyAsLeader applies ops through this node's Raft (the forward
 // endpoint calls it for followers).
 func (s *Store) ApplyAsLeader(ops []store.Op) ([]store.OpResult, error) {
+	if err := s.ensureSeeded(); err != nil {
+		return nil, err
+	}
 	// The first entry a cluster commits carries its identity: every node
 	// adopts the first leader's incarnation, so all make the same streams.
 	agreed := s.identity.Load() || s.local.IdentityAgreed()

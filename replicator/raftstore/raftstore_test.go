@@ -30,6 +30,7 @@ type node struct {
 }
 
 type cluster struct {
+	seed  func(*store.Store)
 	t     *testing.T
 	nodes []*node
 	mu    sync.Mutex
@@ -63,8 +64,14 @@ func (c *cluster) Forward(ctx context.Context, addr string, ops []store.Op) ([]s
 }
 
 func newCluster(t *testing.T, n int, tune func(*Config)) *cluster {
+	return newSeededCluster(t, n, tune, nil)
+}
+
+// newSeededCluster lets seed write into the first node's store before
+// Raft starts, as an admin seeding a store offline does.
+func newSeededCluster(t *testing.T, n int, tune func(*Config), seed func(*store.Store)) *cluster {
 	t.Helper()
-	c := &cluster{t: t, down: map[string]bool{}}
+	c := &cluster{t: t, down: map[string]bool{}, seed: seed}
 	dir := t.TempDir()
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("tpa1-%d", i+1)
@@ -100,6 +107,9 @@ func (c *cluster) start(nd *node, expect int, tune func(*Config)) {
 	local, err := store.Open(sc)
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if c.seed != nil && nd == c.nodes[0] && local.Stats().LSN == 0 {
+		c.seed(local)
 	}
 	cfg := DefaultConfig(nd.name, "tpa1", filepath.Join(nd.dir, "raft"))
 	cfg.Expect = expect
@@ -347,5 +357,27 @@ func TestNodeDownCatchesUpFromSnapshot(t *testing.T) {
 	waitSame(t, c.nodes, 15*time.Second)
 	if _, ok, _ := down.local.Get("extensions", "tpa1/199"); !ok {
 		t.Fatal("the returning node lacks the last write")
+	}
+}
+
+func TestStoreSeededOfflineReachesEveryNode(t *testing.T) {
+	c := newSeededCluster(t, 3, nil, func(st *store.Store) {
+		var muts []store.Mutation
+		for i := 0; i < 50; i++ {
+			muts = append(muts, store.Mutation{Table: "extensions", Key: fmt.Sprintf("tpa1/%d", 1000+i), Value: pbx.Fields{"seed": "yes"}.AppendBinary(nil)})
+		}
+		if _, err := st.Write(bg, "seed", muts); err != nil {
+			t.Fatal(err)
+		}
+	})
+	leader := c.leader(t, 10*time.Second)
+	if err := put(bg, leader, "tpa1/after"); err != nil {
+		t.Fatal(err)
+	}
+	waitSame(t, c.nodes, 10*time.Second)
+	for _, nd := range c.nodes {
+		if _, ok, _ := nd.local.Get("extensions", "tpa1/1049"); !ok {
+			t.Fatalf("%s lacks the seeded data", nd.name)
+		}
 	}
 }

@@ -1,0 +1,83 @@
+package agent
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// RaftView is what the service needs of the cluster's consensus.
+type RaftView interface {
+	State() string
+	LeaderNode() string
+	Servers() (map[string]string, error)
+	Remove(node string) error
+	Barrier(timeout time.Duration) error
+}
+
+// RaftStatus is this node's view of its cluster's Raft group.
+type RaftStatus struct {
+	Node    string            `json:"node"`
+	State   string            `json:"state"`
+	Leader  string            `json:"leader"`
+	Servers map[string]string `json:"servers"` // node → Voter, Nonvoter
+}
+
+// RaftAPI is the Raft surface of the agent.
+type RaftAPI interface {
+	RaftStatus(ctx context.Context) (*RaftStatus, error)
+	RaftRemove(ctx context.Context, node string) error
+}
+
+var (
+	_ RaftAPI = (*Service)(nil)
+	_ RaftAPI = (*Client)(nil)
+)
+
+// RaftStatus returns this node's Raft state and the configuration.
+func (s *Service) RaftStatus(ctx context.Context) (*RaftStatus, error) {
+	if s.deps.Raft == nil {
+		return nil, s.needAgent("raft status")
+	}
+	servers, err := s.deps.Raft.Servers()
+	if err != nil {
+		return nil, err
+	}
+	return &RaftStatus{Node: s.deps.Node, State: s.deps.Raft.State(), Leader: s.deps.Raft.LeaderNode(), Servers: servers}, nil
+}
+
+// RaftRemove takes a node out of the cluster's Raft configuration for
+// good: a node that is only down stays (it catches up when it returns).
+func (s *Service) RaftRemove(ctx context.Context, node string) error {
+	if s.deps.Raft == nil {
+		return s.needAgent("raft remove")
+	}
+	if err := s.deps.Raft.Remove(node); err != nil {
+		return &Error{Code: 409, Msg: err.Error() + "; run the command against the leader's API", Err: err}
+	}
+	return nil
+}
+
+func raftRoutes(svc *Service) []Route {
+	return []Route{
+		{"GET /v1/raft", RoleRead, func(w http.ResponseWriter, r *http.Request) {
+			st, err := svc.RaftStatus(r.Context())
+			reply(w, st, err)
+		}},
+		{"DELETE /v1/raft/{node}", RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+			err := svc.RaftRemove(r.Context(), r.PathValue("node"))
+			reply(w, map[string]string{"removed": r.PathValue("node")}, err)
+		}},
+	}
+}
+
+// RaftStatus implements RaftAPI.
+func (c *Client) RaftStatus(ctx context.Context) (*RaftStatus, error) {
+	var st RaftStatus
+	return &st, c.doJSON(ctx, "GET", "/v1/raft", nil, &st, nil)
+}
+
+// RaftRemove implements RaftAPI.
+func (c *Client) RaftRemove(ctx context.Context, node string) error {
+	return c.doJSON(ctx, "DELETE", "/v1/raft/"+node, nil, nil, nil)
+}
