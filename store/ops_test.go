@@ -94,3 +94,34 @@ func TestWriteToAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestOpsCodecRoundTrip(t *testing.T) {
+	ops := []Op{
+		{Kind: OpWrite, Author: "a", HLC: 7, Muts: []Mutation{{Table: "extensions", Key: "k", Value: val("a", "b"), IfMatch: []Dot{{"tpa1.0000000000000001", 3}}, Must: MustExist},
+			{Table: "extensions", Key: "d", SupersedeAll: true}}, Scopes: []string{"", "tpa"}, Local: map[string][]byte{"x": []byte("y")}},
+		{Kind: OpStatus, Status: map[string][]byte{"s": []byte("1")}},
+		{Kind: OpRevert, Author: "r", HLC: 9, Revert: Dot{"tpa1.0000000000000001", 2}},
+		{Kind: OpPurge, Horizon: Summary{"tpa1.0000000000000001": 2}, Ceiling: Summary{"tpa1.0000000000000001": 3}},
+		{Kind: OpIdentity, Incarnation: 99},
+	}
+	got, err := DecodeOps(AppendOps(nil, ops))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", ops) {
+		t.Fatalf("round trip:\n%+v\n%+v", got, ops)
+	}
+}
+
+func FuzzDecodeOps(f *testing.F) {
+	f.Add(AppendOps(nil, []Op{{Kind: OpWrite, Author: "a", Muts: []Mutation{{Table: "t", Key: "k", Value: []byte{1}}}, Scopes: []string{""}}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ops, err := DecodeOps(b)
+		if err != nil {
+			return
+		}
+		if _, err := DecodeOps(AppendOps(nil, ops)); err != nil {
+			t.Fatalf("re-encoding %+v: %v", ops, err)
+		}
+	})
+}

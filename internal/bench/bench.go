@@ -43,11 +43,12 @@ type Suite func(ctx context.Context, env Env) ([]Result, error)
 var Suites = map[string]Suite{
 	"store":   Store,
 	"repl":    Repl,
+	"raft":    Raft,
 	"roaming": Roaming,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl", "roaming"}
+var Order = []string{"store", "repl", "raft", "roaming"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {

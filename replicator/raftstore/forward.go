@@ -80,8 +80,12 @@ func (s *Store) Handler() http.Handler {
 			http.Error(w, "only nodes of cluster "+s.cfg.Cluster+" may forward writes here", http.StatusForbidden)
 			return
 		}
+		data, err := io.ReadAll(io.LimitReader(r.Body, maxForward))
 		var ops []store.Op
-		if err := gob.NewDecoder(io.LimitReader(r.Body, maxForward)).Decode(&ops); err != nil {
+		if err == nil {
+			ops, err = store.DecodeOps(data)
+		}
+		if err != nil {
 			http.Error(w, "bad forwarded entry: "+err.Error(), http.StatusBadRequest)
 			return
 		}

@@ -5,10 +5,8 @@
 package raftstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -148,6 +146,8 @@ func New(cfg Config, local *store.Store, peers Peers, fwd Forwarder) (*Store, er
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.TrailingLogs = cfg.TrailingLogs
 	rc.Logger = newHCLogger(cfg.Logger)
+	rc.BatchApplyCh = true
+	rc.MaxAppendEntries = 256
 	var err error
 	if s.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")}); err != nil {
 		return nil, fmt.Errorf("raft log: %w", err)
@@ -509,21 +509,11 @@ func (s snapshot) Persist(sink raft.SnapshotSink) error {
 
 func (s snapshot) Release() {}
 
-func init() {
-	gob.Register(store.Summary{})
-}
-
-func encodeOps(ops []store.Op) ([]byte, error) {
-	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(ops); err != nil {
-		return nil, fmt.Errorf("raft: encode entry: %w", err)
-	}
-	return b.Bytes(), nil
-}
+func encodeOps(ops []store.Op) ([]byte, error) { return store.AppendOps(nil, ops), nil }
 
 func decodeOps(data []byte) ([]store.Op, error) {
-	var ops []store.Op
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&ops); err != nil {
+	ops, err := store.DecodeOps(data)
+	if err != nil {
 		return nil, fmt.Errorf("raft: decode entry: %w", err)
 	}
 	return ops, nil

@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// Raft measures durable writes through a 3-voter cluster on loopback
+// (mutual-TLS Raft transport) with 32 clients, next to the single-node
+// store in the same run, and the failover from the leader's loss to the
+// first accepted write.
+func Raft(ctx context.Context, env Env) ([]Result, error) {
+	d := 4 * time.Second
+	if env.Quick {
+		d = 500 * time.Millisecond
+	}
+	single, err := store.Open(storeConfig(filepath.Join(env.Dir, "single.db")))
+	if err != nil {
+		return nil, err
+	}
+	write := func(st interface {
+		Write(context.Context, string, []store.Mutation) (store.WriteResult, error)
+	}) func(w, i int) error {
+		return func(w, i int) error {
+			_, err := st.Write(ctx, "bench", []store.Mutation{{Table: "extensions", Key: fmt.Sprintf("r0/%d-%d", w, i), Value: benchValue}})
+			return err
+		}
+	}
+	singleRate, singleLat, err := rate(ctx, 32, d, write(single))
+	single.Close()
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := raftCluster(env.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.close()
+		}
+	}()
+	leader := waitLeader(nodes, 20*time.Second)
+	if leader == nil {
+		return nil, fmt.Errorf("the 3-node cluster elected no leader")
+	}
+	raftRate, raftLat, err := rate(ctx, 32, d, write(leader.rs))
+	if err != nil {
+		return nil, err
+	}
+	// Failover: the leader stops; time until a survivor accepts a write.
+	killed := time.Now()
+	leader.close()
+	var took time.Duration
+	for time.Since(killed) < 30*time.Second {
+		if l := waitLeader(nodes, 50*time.Millisecond); l != nil && l != leader {
+			if _, err := l.rs.Write(ctx, "bench", []store.Mutation{{Table: "extensions", Key: "failover", Value: benchValue}}); err == nil {
+				took = time.Since(killed)
+				break
+			}
+		}
+	}
+	return []Result{
+		{Name: "single-node store, 32 clients", Value: singleRate, Unit: "writes/s", Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(singleLat, 99)))},
+		{Name: "3-voter Raft cluster, 32 clients at the leader", Value: raftRate, Unit: "writes/s",
+			Anchor: "single-node store", AnchorValue: singleRate, Goal: "ratio >= 0.5"},
+		{Name: "3-voter Raft cluster: p99 write latency", Value: ms(Percentile(raftLat, 99)), Unit: "ms"},
+		{Name: "leader loss to the first accepted write (default timeouts)", Value: took.Seconds(), Unit: "s", Goal: "< 2 s"},
+	}, nil
+}
+
+type raftNode struct {
+	name  string
+	local *store.Store
+	rs    *raftstore.Store
+	stop  context.CancelFunc
+	done  bool
+}
+
+func (n *raftNode) close() {
+	if n.done {
+		return
+	}
+	n.done = true
+	n.stop()
+	n.rs.Close()
+	n.local.Close()
+}
+
+type benchPeers []raftstore.Peer
+
+func (p benchPeers) Peers() []raftstore.Peer { return p }
+
+func raftCluster(dir string) ([]*raftNode, error) {
+	if err := pki.CreateCA(filepath.Join(dir, "raftca"), "bench", time.Hour); err != nil {
+		return nil, err
+	}
+	var peers benchPeers
+	var addrs []string
+	for i := 0; i < 3; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, ln.Addr().String())
+		ln.Close()
+		peers = append(peers, raftstore.Peer{Node: fmt.Sprintf("c-%d", i), RaftAddr: addrs[i], Alive: true})
+	}
+	var nodes []*raftNode
+	for i := 0; i < 3; i++ {
+		name := peers[i].Node
+		files := pki.Files{CA: filepath.Join(dir, "raftca", pki.CAFile)}
+		var err error
+		if files.Cert, files.Key, err = pki.CreateCert(filepath.Join(dir, "raftca"), filepath.Join(dir, name), pki.CertRequest{Cluster: "c", Node: name, Validity: time.Hour}); err != nil {
+			return nil, err
+		}
+		var tlsCfg *tls.Config
+		if tlsCfg, err = pki.TLSConfig(files); err != nil {
+			return nil, err
+		}
+		sc := store.DefaultConfig(filepath.Join(dir, name, "store.db"))
+		sc.Replica = "c"
+		local, err := store.Open(sc)
+		if err != nil {
+			return nil, err
+		}
+		cfg := raftstore.DefaultConfig(name, "c", filepath.Join(dir, name, "raft"))
+		cfg.BindAddr, cfg.TLS, cfg.Expect = addrs[i], tlsCfg, 3
+		rs, err := raftstore.New(cfg, local, peers, nil)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go rs.Run(ctx)
+		nodes = append(nodes, &raftNode{name: name, local: local, rs: rs, stop: cancel})
+	}
+	return nodes, nil
+}
+
+func waitLeader(nodes []*raftNode, within time.Duration) *raftNode {
+	deadline := time.Now().Add(within)
+	for {
+		for _, n := range nodes {
+			if !n.done && n.rs.IsLeader() {
+				return n
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
