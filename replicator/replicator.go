@@ -101,9 +101,10 @@ type Replicator struct {
 	members Membership
 	log     *slog.Logger
 
-	mu    sync.Mutex
-	links map[string]*linkState // by peer cluster
-	topo  Topology
+	mu     sync.Mutex
+	links  map[string]*linkState // by peer cluster
+	served map[string]uint64     // changes pulled from here, by peer cluster
+	topo   Topology
 }
 
 // ErrReadOnlyReplica: a configuration write on a replica in primary mode.
@@ -151,7 +152,7 @@ func New(cfg Config, st Store, tr Transport, members Membership) (*Replicator, e
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Replicator{cfg: cfg, st: st, tr: tr, members: members, log: cfg.Logger, links: map[string]*linkState{}, topo: cfg.Default}
+	r := &Replicator{cfg: cfg, st: st, tr: tr, members: members, log: cfg.Logger, links: map[string]*linkState{}, served: map[string]uint64{}, topo: cfg.Default}
 	if err := r.RefreshTopology(); err != nil {
 		return nil, err
 	}

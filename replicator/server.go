@@ -29,6 +29,9 @@ func (r *Replicator) ServePull(ctx context.Context, req *PullRequest) (*PullResp
 			return nil, err
 		}
 		if len(b.Changes) > 0 || b.NeedSnapshot || req.Wait <= 0 {
+			r.mu.Lock()
+			r.served[req.From] += uint64(len(b.Changes))
+			r.mu.Unlock()
 			return &PullResponse{From: r.cfg.Cluster, Summary: b.Summary, More: b.More, NeedSnapshot: b.NeedSnapshot, Changes: b.Changes}, nil
 		}
 		if timer == nil {
@@ -67,4 +70,15 @@ func (r *Replicator) ServeDigests(ctx context.Context) (*DigestResponse, error) 
 		return err
 	})
 	return out, err
+}
+
+// Served returns, per peer cluster, how many changes it pulled from here.
+func (r *Replicator) Served() map[string]uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]uint64, len(r.served))
+	for k, v := range r.served {
+		out[k] = v
+	}
+	return out
 }

@@ -380,6 +380,7 @@ type Stats struct {
 	Commits   uint64 // bbolt transactions committed since open
 	SkewAlarm uint64 // remote timestamps too far ahead of the local clock
 	FileBytes int64
+	Conflicts int // records in conflict
 }
 
 // Stats returns the current counters.
@@ -390,6 +391,10 @@ func (s *Store) Stats() Stats {
 	if fi, err := os.Stat(s.cfg.Path); err == nil {
 		st.FileBytes = fi.Size()
 	}
+	s.View(func(sn *Snapshot) error {
+		st.Conflicts = sn.tx.Bucket(bConflicts).Stats().KeyN
+		return nil
+	})
 	return st
 }
 
