@@ -199,23 +199,23 @@ func (f fakeAgents) ExtensionStatus(_ context.Context, keys []string) (map[strin
 	return out, nil
 }
 
-// browser is a cookie-keeping HTTP client that does not follow redirects,
+// client is a cookie-keeping HTTP client that does not follow redirects,
 // so tests see every answer.
-type browser struct {
+type client struct {
 	t   testing.TB
 	srv *httptest.Server
 	c   *http.Client
 }
 
-func newBrowser(t testing.TB, srv *httptest.Server) *browser {
+func newBrowser(t testing.TB, srv *httptest.Server) *client {
 	jar, _ := cookiejar.New(nil)
 	c := *srv.Client() // a copy: each browser keeps its own cookies
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &browser{t: t, srv: srv, c: &c}
+	return &client{t: t, srv: srv, c: &c}
 }
 
-func (b *browser) do(req *http.Request) (*http.Response, string) {
+func (b *client) do(req *http.Request) (*http.Response, string) {
 	b.t.Helper()
 	resp, err := b.c.Do(req)
 	if err != nil {
@@ -226,13 +226,13 @@ func (b *browser) do(req *http.Request) (*http.Response, string) {
 	return resp, string(body)
 }
 
-func (b *browser) get(path string) (*http.Response, string) {
+func (b *client) get(path string) (*http.Response, string) {
 	b.t.Helper()
 	req, _ := http.NewRequest("GET", b.srv.URL+path, nil)
 	return b.do(req)
 }
 
-func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+func (b *client) post(path string, form url.Values) (*http.Response, string) {
 	b.t.Helper()
 	req, _ := http.NewRequest("POST", b.srv.URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -252,7 +252,7 @@ func csrf(t testing.TB, body string) string {
 }
 
 // login logs the browser in with token and checks it lands on next.
-func (b *browser) login(token string) {
+func (b *client) login(token string) {
 	b.t.Helper()
 	_, page := b.get(Prefix + "login")
 	resp, body := b.post(Prefix+"login", url.Values{"csrf": {csrf(b.t, page)}, "token": {token}, "next": {Prefix}})
@@ -270,8 +270,13 @@ func newServer(t testing.TB, svc Data, auth agent.Authenticator, tls bool) (*htt
 			{Cluster: "tpa1", Voice: Degraded, VoiceServer: "192.168.0.215", Web: Up},
 			{Cluster: "tpa2", Voice: Up, Web: Up}, {Cluster: "sfo", Voice: Down, Web: Up, Detail: "OPTIONS timed out"},
 		},
-		DNS:    fakeDNS{{Cluster: "tpa1", State: Up}, {Cluster: "sfo", State: Down, Detail: "health down"}},
-		Agents: fakeAgents{"tpa2/5020": {"extstatus": "1", "queue": "HR1", "agentstatus": "busy on a call", "vmunread": "3", "callsdin": "13", "callsqin": "23", "callsout": "5"}},
+		DNS: fakeDNS{{Cluster: "tpa1", State: Up}, {Cluster: "sfo", State: Down, Detail: "health down"}},
+		Agents: fakeAgents{
+			"tpa2/5020": {"extstatus": "1", "queue": "HR1", "agentstatus": "busy on a call", "vmunread": "3", "callsdin": "13", "callsqin": "23", "callsout": "5"},
+			"tpa2/5102": {"extstatus": "0", "queue": "IT2", "agentstatus": "logged in available", "vmunread": "1", "vmold": "4"},
+			"sfo/5540":  {"extstatus": "4", "agentstatus": "logged out"},
+			"tpa2/5103": {"extstatus": "8", "queue": "IT2", "agentstatus": "ringing"},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -45,9 +45,9 @@ type Options struct {
 
 // Browser is one headless Chromium with one page.
 type Browser struct {
-	cmd  *exec.Cmd
-	dir  string
-	ws   *websocket.Conn
+	cmd    *exec.Cmd
+	dir    string
+	ws     *websocket.Conn
 	done   chan struct{} // closed when the reader stops
 	exited chan struct{} // closed when chromium exits
 
