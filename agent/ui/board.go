@@ -153,7 +153,11 @@ func replicationCell(cluster string, rs *agent.ReplStatus, err error) Cell {
 		}
 		return c
 	}
-	return Cell{State: None, Text: "no direct link", Detail: fmt.Sprintf("in %s mode this agent does not pull from %s", rs.Mode, cluster)}
+	detail := fmt.Sprintf("in %s mode this agent does not pull from %s directly", rs.Mode, cluster)
+	if rs.Mode == replicator.Mesh {
+		detail = fmt.Sprintf("in mesh mode this agent pulls from every live cluster; %s is not live in the membership", cluster)
+	}
+	return Cell{State: None, Text: "no link", Detail: detail}
 }
 
 func dnsCell(cluster string, ds []DNSCluster, err error) Cell {

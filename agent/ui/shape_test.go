@@ -51,7 +51,7 @@ func TestBoardCells(t *testing.T) {
 			{State: OK, Text: "in sync", Detail: "0 changes applied from tpa2"},
 			{State: Warn, Text: "40 behind · 12s"},
 			{State: Fail, Text: "link down", Detail: "dial tcp: connection refused"},
-			{State: None, Text: "no direct link", Detail: "in ring mode this agent does not pull from ams"}},
+			{State: None, Text: "no link", Detail: "in ring mode this agent does not pull from ams directly"}},
 		"DNS SRV": {
 			{State: OK, Text: "in SRV answers"}, {State: Fail, Text: "dropped from SRV"}, {State: Warn, Text: "answered, unhealthy"},
 			noData("the DNS server does not serve this cluster"), noData("the DNS server does not serve this cluster")},
