@@ -43,10 +43,11 @@ type Suite func(ctx context.Context, env Env) ([]Result, error)
 var Suites = map[string]Suite{
 	"store": Store,
 	"repl":  Repl,
+	"ui":    UI,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl"}
+var Order = []string{"store", "repl", "ui"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {
