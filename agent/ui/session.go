@@ -58,7 +58,7 @@ func (u *UI) page(need agent.Role, h pageFunc) http.Handler {
 				return
 			case err != nil && cookieErr == nil:
 				u.clearSession(w, r)
-				u.toLogin(w, r, "Your session ended (the token was revoked or changed): log in again.")
+				u.toLogin(w, r, "ended")
 				return
 			case err != nil:
 				u.fail(w, r, nil, http.StatusUnauthorized, "Not logged in", "The token given is not valid.")
@@ -83,10 +83,17 @@ func (u *UI) page(need agent.Role, h pageFunc) http.Handler {
 	})
 }
 
-func (u *UI) toLogin(w http.ResponseWriter, r *http.Request, msg string) {
+// loginNotes are the notes the login page shows, by the code in its
+// address: only these, so a link cannot make the page say anything else.
+var loginNotes = map[string]string{
+	"ended": "Your session ended (the token was revoked or changed): log in again.",
+	"out":   "Logged out.",
+}
+
+func (u *UI) toLogin(w http.ResponseWriter, r *http.Request, note string) {
 	q := url.Values{"next": {r.URL.RequestURI()}}
-	if msg != "" {
-		q.Set("msg", msg)
+	if note != "" {
+		q.Set("note", note)
 	}
 	http.Redirect(w, r, Prefix+"login?"+q.Encode(), http.StatusSeeOther)
 }
@@ -176,7 +183,7 @@ func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w)
 	w.Header().Set("Cache-Control", "no-store")
 	q := r.URL.Query()
-	u.renderLogin(w, r, http.StatusOK, safeNext(q.Get("next")), q.Get("msg"))
+	u.renderLogin(w, r, http.StatusOK, safeNext(q.Get("next")), loginNotes[q.Get("note")])
 }
 
 func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, status int, next, msg string) {
@@ -227,5 +234,5 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 func (u *UI) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
 	u.clearSession(w, r)
 	u.setCookie(w, r, csrfCookie, "", -1)
-	http.Redirect(w, r, Prefix+"login?msg="+url.QueryEscape("Logged out."), http.StatusSeeOther)
+	http.Redirect(w, r, Prefix+"login?note=out", http.StatusSeeOther)
 }

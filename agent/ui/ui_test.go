@@ -280,7 +280,7 @@ func TestHostileValuesAreEscaped(t *testing.T) {
 	for _, path := range []string{
 		"conflicts/extensions/sfo/5020", "roaming", "groups?search=5020",
 		"groups?search=" + url.QueryEscape(hostileName), "groups?group=" + url.QueryEscape(hostileName2),
-		"login?next=" + url.QueryEscape("/ui/\"><script>alert(1)</script>") + "&msg=" + url.QueryEscape(hostileName),
+		"login?next=" + url.QueryEscape("/ui/\"><script>alert(1)</script>") + "&note=" + url.QueryEscape(hostileName),
 		"nope/" + url.PathEscape(hostileName),
 	} {
 		_, body := b.get(Prefix + path)
@@ -316,12 +316,17 @@ func TestRevokedTokenEndsTheSession(t *testing.T) {
 	auth.SetTokens(map[string]agent.Token{adminToken: {Role: agent.RoleAdmin, Name: "root"}})
 	resp, _ := b.get(Prefix + "groups")
 	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "msg=Your+session+ended") {
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "note=ended") {
 		t.Fatalf("revoked: %s → %s", resp.Status, loc)
 	}
 	if c := cookieOf(resp, sessionCookie); c == nil || c.MaxAge >= 0 {
 		t.Fatalf("revoked session cookie not cleared: %v", resp.Cookies())
 	}
+	_, body := b.get(loc)
+	mustContain(t, "login after revocation", body, "Your session ended")
+	// The note comes from a fixed list: a link cannot make the page say anything else.
+	_, body = b.get(Prefix + "login?note=" + url.QueryEscape("Call 555-0100 to renew your token"))
+	mustNotContain(t, "login with a made-up note", body, "555-0100")
 }
 
 func TestFailedLoginsAreRateLimited(t *testing.T) {
