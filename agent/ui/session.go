@@ -176,6 +176,9 @@ func safeNext(next string) string {
 	if !strings.HasPrefix(next, Prefix) || strings.Contains(next, "//") || strings.ContainsAny(next, "\\\r\n") {
 		return Prefix
 	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" {
+		return Prefix
+	}
 	return next
 }
 

@@ -154,7 +154,7 @@ func TestPagesShowTheEnterprise(t *testing.T) {
 	_, body = b.get(Prefix + "services")
 	mustContain(t, "services", body, "<td>tpa1</td><td>192.168.0.218</td><td>192.168.0.215</td>",
 		"<td>192.168.19.218</td><td>192.168.19.212</td>", "VOICE FAIL OVER", "WEB OK",
-		"<td>lon</td><td>192.168.200.218</td><td>192.168.200.212</td>")
+		`<td>lon</td><td>192.168.200.218</td><td title="configured server; no live report">192.168.200.212</td>`)
 
 	_, body = b.get(Prefix + "roaming")
 	mustContain(t, "roaming", body, `<tr class="row s-fail">`, "duplicate voicemail, name mismatch",
