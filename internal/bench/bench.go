@@ -45,10 +45,11 @@ var Suites = map[string]Suite{
 	"repl":    Repl,
 	"raft":    Raft,
 	"roaming": Roaming,
+	"ui":      UI,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl", "raft", "roaming"}
+var Order = []string{"store", "repl", "raft", "roaming", "ui"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {

@@ -1,0 +1,149 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/spf13/viper"
+)
+
+// freeAddr returns a loopback address with a port no one listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startAgent runs a real agent (store, replication over mutual TLS,
+// Serf membership) on loopback until the test ends or stop is called.
+func startAgent(t *testing.T, caDir, cluster string, join []string) (a *agent.Agent, stop func()) {
+	t.Helper()
+	dir := t.TempDir()
+	cert, key, err := pki.CreateCert(caDir, dir, pki.CertRequest{Cluster: cluster, Node: cluster + "-1", Validity: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for try := 0; ; try++ {
+		v := viper.New()
+		agent.Defaults(v)
+		for k, val := range map[string]any{
+			"cluster": cluster, "site": cluster, "node": cluster + "-1", "data_dir": dir,
+			"http_addr": "127.0.0.1:0", "repl_addr": freeAddr(t), "serf_addr": freeAddr(t), "raft_addr": freeAddr(t),
+			"tls.ca": filepath.Join(caDir, pki.CAFile), "tls.cert": cert, "tls.key": key,
+			"join": join, "replication.pull_wait": "1s", "gossip.probe_interval": "200ms",
+		} {
+			v.Set(k, val)
+		}
+		cfg, err := agent.LoadConfig(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err = agent.New(cfg, slog.New(slog.DiscardHandler))
+		if err == nil {
+			break
+		}
+		if try == 3 {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("agent %s: %v", cluster, err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return a, stop
+}
+
+// TestStatusBoardOverRealAgents runs two agents that replicate and gossip
+// for real, and watches the status page follow them: both alive and in
+// sync, then the other cluster gone.
+func TestStatusBoardOverRealAgents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two agents")
+	}
+	caDir := filepath.Join(t.TempDir(), "ca")
+	if err := pki.CreateCA(caDir, "test CA", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	tpa1, _ := startAgent(t, caDir, "tpa1", nil)
+	self, err := tpa1.Service().Members(bg)
+	if err != nil || len(self) != 1 {
+		t.Fatalf("members of tpa1: %v %v", self, err)
+	}
+	sfo, stopSfo := startAgent(t, caDir, "sfo", []string{self[0].Addr})
+	importSample(t, tpa1.Service())
+
+	u, err := New(DefaultConfig(), Deps{Data: tpa1.Service(), Cluster: "tpa1", Node: "tpa1-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func() string {
+		rec := httptest.NewRecorder()
+		u.ServeHTTP(rec, httptest.NewRequest("GET", Prefix, nil))
+		if rec.Code != 200 {
+			t.Fatalf("status page: %d\n%s", rec.Code, rec.Body)
+		}
+		return rec.Body.String()
+	}
+	waitFor := func(what string, wants ...string) string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		var body string
+		for time.Now().Before(deadline) {
+			body = page()
+			ok := true
+			for _, w := range wants {
+				ok = ok && strings.Contains(body, w)
+			}
+			if ok {
+				return body
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("%s: the status page never showed %q:\n%s", what, wants, body)
+		return ""
+	}
+	alive := func(n int) string { return fmt.Sprintf(`<td class="cell s-ok">%d/%d alive</td>`, n, n) }
+	body := waitFor("both running", `changes applied here">this cluster · mesh</td>`,
+		`in sync</td>`)
+	if strings.Count(body, alive(1)) != 2 || strings.Count(body, ">no agent seen<") != 3 {
+		t.Fatalf("membership of tpa1 and sfo:\n%s", body)
+	}
+	// The link is real: the sample data imported at tpa1 reaches sfo.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if p, err := sfo.Service().List(bg, "clusters", agent.Query{}); err == nil && p.Total == 5 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("sfo has %v clusters (%v)", p, err)
+		}
+	}
+
+	stopSfo()
+	// sfo left the membership: its link is gone and its column red.
+	body = waitFor("sfo stopped", `<td class="cell s-fail" title="sfo-1 left">0/1 alive</td>`)
+	if !strings.Contains(body, `<th class="s-fail">sfo<br><small>sfo</small></th>`) {
+		t.Fatalf("the sfo column is not red:\n%s", body)
+	}
+}
