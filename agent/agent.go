@@ -30,6 +30,8 @@ type Agent struct {
 	tr      *replicator.HTTPTransport
 	svc     *Service
 	auth    *TokenAuth
+	metrics *Metrics
+	opts    Options
 
 	apiLn, replLn net.Listener
 	apiSrv        *http.Server
@@ -39,10 +41,16 @@ type Agent struct {
 	closed bool
 }
 
+// Options are the parts of an agent that live in packages above agent
+// (the web pages import agent, so the binary hands them in).
+type Options struct {
+	Pages func(svc *Service, auth Authenticator) (http.Handler, error)
+}
+
 // New builds an agent: it opens the store and binds every listener, so
 // that address conflicts and bad settings fail here, before Run.
-func New(cfg Config, log *slog.Logger) (*Agent, error) {
-	a := &Agent{cfg: cfg, log: log}
+func New(cfg Config, log *slog.Logger, opts Options) (*Agent, error) {
+	a := &Agent{cfg: cfg, log: log, opts: opts}
 	if err := a.build(); err != nil {
 		a.Close()
 		return nil, err
@@ -96,6 +104,11 @@ func (a *Agent) build() error {
 		rcfg.LeaderLease = cfg.Raft.HeartbeatTimeout / 2
 	}
 	rcfg.Logger = a.log.With("subsystem", "raft")
+	rcfg.ObserveCommit = func(d time.Duration) {
+		if a.metrics != nil {
+			a.metrics.ObserveCommit(d)
+		}
+	}
 	if a.rs, err = raftstore.New(rcfg, a.st, raftPeers{a.members, cfg.Cluster}, raftstore.NewHTTPForwarder(tlsCfg)); err != nil {
 		return err
 	}
@@ -130,7 +143,15 @@ func (a *Agent) build() error {
 	if a.replLn, err = net.Listen("tcp", cfg.ReplAddr); err != nil {
 		return fmt.Errorf("repl_addr: %w", err)
 	}
-	a.apiSrv = &http.Server{Handler: Handler(a.svc, auth), ReadHeaderTimeout: 10 * time.Second}
+	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.members.Members,
+		Findings: (&findingsCache{svc: a.svc}).get})
+	hopts := HandlerOptions{Auth: auth, Metrics: a.metrics}
+	if a.opts.Pages != nil {
+		if hopts.Pages, err = a.opts.Pages(a.svc, auth); err != nil {
+			return err
+		}
+	}
+	a.apiSrv = &http.Server{Handler: HandlerWith(a.svc, hopts), ReadHeaderTimeout: 10 * time.Second}
 	repl := http.NewServeMux()
 	repl.Handle("/repl/", a.rep.Handler())
 	repl.Handle(raftstore.ForwardPath, a.rs.Handler())

@@ -27,9 +27,33 @@ type Authenticator interface {
 
 // Handler returns the HTTP API over svc, each route guarded by its role.
 func Handler(svc *Service, auth Authenticator) http.Handler {
+	return HandlerWith(svc, HandlerOptions{Auth: auth})
+}
+
+// HandlerOptions are the optional parts of the agent's HTTP server.
+type HandlerOptions struct {
+	Auth    Authenticator
+	Metrics *Metrics     // counts requests and serves /metrics (read role)
+	Pages   http.Handler // the web pages under /ui/
+}
+
+// HandlerWith returns the API, and the metrics and pages when given.
+func HandlerWith(svc *Service, o HandlerOptions) http.Handler {
+	auth := o.Auth
 	mux := http.NewServeMux()
 	for _, rt := range routes(svc) {
-		mux.Handle(rt.Pattern, guard(rt, auth))
+		h := guard(rt, auth)
+		if o.Metrics != nil {
+			h = o.Metrics.instrument(rt.Pattern, h)
+		}
+		mux.Handle(rt.Pattern, h)
+	}
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", guard(Route{Role: RoleRead, Handler: o.Metrics.Handler().ServeHTTP}, auth))
+	}
+	if o.Pages != nil {
+		mux.Handle("/ui/", o.Pages)
+		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Code: 404, Msg: "no such API route: " + r.Method + " " + r.URL.Path + " (see the README's HTTP API section)"})

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
 	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/agent/ui"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -56,7 +58,10 @@ what can change at run time (the tokens file).`,
 			return err
 		}
 		log := newLogger(a.stderr, cfg.Log.Level, cfg.Log.Format)
-		ag, err := agent.New(cfg, log)
+		ag, err := agent.New(cfg, log, agent.Options{Pages: func(svc *agent.Service, auth agent.Authenticator) (http.Handler, error) {
+			return ui.New(ui.DefaultConfig(), ui.Deps{Data: svc, Auth: auth, Cluster: cfg.Cluster, Node: cfg.Node,
+				Roaming: ui.RoamingFrom(svc), Log: log.With("subsystem", "ui")})
+		}})
 		if err != nil {
 			return err
 		}

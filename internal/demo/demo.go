@@ -62,6 +62,7 @@ type Node struct {
 	Config  string `json:"config"`
 	Log     string `json:"log"`
 	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the process has ended
 	bin     string
 	prefix  []string
 }
@@ -270,7 +271,9 @@ func (n *Node) Start() error {
 		return fmt.Errorf("start %s: %w", n.Name, err)
 	}
 	n.cmd, n.PID = cmd, cmd.Process.Pid
-	go func() { cmd.Wait(); logf.Close() }()
+	exited := make(chan struct{})
+	n.exited = exited
+	go func() { cmd.Wait(); logf.Close(); close(exited) }()
 	return nil
 }
 
@@ -284,14 +287,12 @@ func (n *Node) Signal(sig syscall.Signal) error {
 
 // Wait waits for the node's process to end, up to d.
 func (n *Node) Wait(d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if n.cmd.ProcessState != nil || syscall.Kill(n.PID, 0) != nil {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-n.exited:
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("%s did not stop within %s", n.Name, d)
 	}
-	return fmt.Errorf("%s did not stop within %s", n.Name, d)
 }
 
 // Stop stops every node: SIGTERM, then SIGKILL after a grace period.

@@ -55,6 +55,9 @@ type Config struct {
 	// Transport replaces the TLS transport (tests use raft's in-memory
 	// one to cut links).
 	Transport raft.Transport
+	// ObserveCommit, when set, hears how long each write took to commit
+	// and apply (metrics).
+	ObserveCommit func(time.Duration)
 }
 
 // DefaultConfig returns the defaults: failover in about two seconds.
@@ -418,7 +421,11 @@ func (s *Store) ApplyAsLeader(ops []store.Op) ([]store.OpResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	f := s.raft.Apply(data, s.cfg.ApplyTimeout)
+	if s.cfg.ObserveCommit != nil {
+		defer func() { s.cfg.ObserveCommit(time.Since(start)) }()
+	}
 	if err := f.Error(); err != nil {
 		return nil, err
 	}
