@@ -3,11 +3,13 @@ package agent
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -45,6 +47,8 @@ type Agent struct {
 // (the web pages import agent, so the binary hands them in).
 type Options struct {
 	Pages func(svc *Service, auth Authenticator) (http.Handler, error)
+	// Level is the log level a reload may change.
+	Level *slog.LevelVar
 }
 
 // New builds an agent: it opens the store and binds every listener, so
@@ -152,12 +156,39 @@ func (a *Agent) build() error {
 		}
 	}
 	a.apiSrv = &http.Server{Handler: HandlerWith(a.svc, hopts), ReadHeaderTimeout: 10 * time.Second}
+	if cfg.HTTPTLS.Cert != "" {
+		if a.apiSrv.TLSConfig, err = apiTLS(cfg); err != nil {
+			return err
+		}
+	}
 	repl := http.NewServeMux()
 	repl.Handle("/repl/", a.rep.Handler())
 	repl.Handle(raftstore.ForwardPath, a.rs.Handler())
 	a.replSrv = &http.Server{Handler: repl, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.With("subsystem", "replication").Handler(), slog.LevelWarn)}
 	return nil
+}
+
+// apiTLS is the API's TLS configuration: its certificate, and client
+// certificates required when http_tls.client_ca is set.
+func apiTLS(cfg Config) (*tls.Config, error) {
+	pair, err := tls.LoadX509KeyPair(cfg.HTTPTLS.Cert, cfg.HTTPTLS.Key)
+	if err != nil {
+		return nil, fmt.Errorf("http_tls: %w", err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	if cfg.HTTPTLS.ClientCA != "" {
+		pem, err := os.ReadFile(cfg.HTTPTLS.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("http_tls.client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("http_tls.client_ca %s holds no PEM certificate", cfg.HTTPTLS.ClientCA)
+		}
+		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return c, nil
 }
 
 func ownIdentity(c *tls.Config) (pki.Identity, error) {
@@ -196,7 +227,13 @@ func (a *Agent) ReplAddr() string { return a.replLn.Addr().String() }
 // its answer, so none is lost.
 func (a *Agent) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
-	go func() { errc <- serve(a.apiSrv.Serve(a.apiLn)) }()
+	go func() {
+		if a.apiSrv.TLSConfig != nil {
+			errc <- serve(a.apiSrv.ServeTLS(a.apiLn, "", ""))
+			return
+		}
+		errc <- serve(a.apiSrv.Serve(a.apiLn))
+	}()
 	go func() { errc <- serve(a.replSrv.ServeTLS(a.replLn, "", "")) }()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -231,17 +268,46 @@ func serve(err error) error {
 	return err
 }
 
-// Reload applies what may change at run time (SIGHUP): the tokens file.
-func (a *Agent) Reload(cfg Config) error {
-	if a.auth != nil && cfg.Tokens != "" {
-		tokens, err := ParseTokens(cfg.Tokens)
-		if err != nil {
+// Reload applies what may change at run time (SIGHUP): the tokens file,
+// the log level, and the replication mode, order and primary (written to
+// the replicated topology record, so every cluster follows). Other keys
+// need a restart; a reload that cannot apply changes nothing.
+func (a *Agent) Reload(ctx context.Context, cfg Config) error {
+	var tokens map[string]Token
+	if cfg.Tokens != "" {
+		var err error
+		if tokens, err = ParseTokens(cfg.Tokens); err != nil {
 			return err
 		}
+		if a.auth == nil {
+			return fmt.Errorf("tokens: the agent started without a tokens file; restart it to turn authentication on")
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		return fmt.Errorf("log.level %q: use debug, info, warn or error", cfg.Log.Level)
+	}
+	if old, next := a.cfg.Topology(), cfg.Topology(); !topologyEqual(old, next) {
+		if _, err := a.svc.SetTopology(WithRole(ctx, RoleAdmin, "config reload"), TopologyChange{Mode: string(next.Mode),
+			Order: next.Order, Primary: next.Primary, SiteTables: next.SiteTables}); err != nil {
+			return fmt.Errorf("replication settings: %w", err)
+		}
+		a.log.Info("replication topology changed by a reload", "mode", next.Mode, "order", next.Order, "primary", next.Primary)
+	}
+	if tokens != nil {
 		a.auth.SetTokens(tokens)
 	}
-	a.log.Info("configuration reloaded")
+	if a.opts.Level != nil {
+		a.opts.Level.Set(level)
+	}
+	a.cfg.Tokens, a.cfg.Log, a.cfg.Replication = cfg.Tokens, cfg.Log, cfg.Replication
+	a.log.Info("configuration reloaded", "tokens", len(tokens), "log_level", level)
 	return nil
+}
+
+func topologyEqual(a, b replicator.Topology) bool {
+	return a.Mode == b.Mode && a.Primary == b.Primary && fmt.Sprint(a.Order) == fmt.Sprint(b.Order) &&
+		fmt.Sprint(a.SiteTables) == fmt.Sprint(b.SiteTables)
 }
 
 // Close releases everything. Safe to call twice.

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,7 +28,11 @@ type Client struct {
 var _ API = (*Client)(nil)
 
 // NewClient returns a client for the agent at addr ("127.0.0.1:7480" or a URL).
-func NewClient(addr, token string) (*Client, error) {
+func NewClient(addr, token string) (*Client, error) { return NewClientTLS(addr, token, nil) }
+
+// NewClientTLS is NewClient with a TLS configuration for https:// addresses
+// (a CA to trust, a client certificate to present).
+func NewClientTLS(addr, token string, tlsCfg *tls.Config) (*Client, error) {
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
@@ -35,7 +40,11 @@ func NewClient(addr, token string) (*Client, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("--addr %q: want HOST:PORT or http(s)://HOST:PORT", addr)
 	}
-	return &Client{base: strings.TrimRight(u.String(), "/"), token: token, hc: &http.Client{Timeout: 5 * time.Minute}}, nil
+	hc := &http.Client{Timeout: 5 * time.Minute}
+	if tlsCfg != nil {
+		hc.Transport = &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true}
+	}
+	return &Client{base: strings.TrimRight(u.String(), "/"), token: token, hc: hc}, nil
 }
 
 // Do sends a request and decodes a JSON reply into out (when not nil).

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"log/slog"
 	"reflect"
 	"slices"
 	"sort"
@@ -52,6 +53,14 @@ type Config struct {
 		Cert string `mapstructure:"cert"`
 		Key  string `mapstructure:"key"`
 	} `mapstructure:"tls"`
+
+	// HTTPTLS serves the API over TLS; with ClientCA it also requires a
+	// client certificate signed by that CA.
+	HTTPTLS struct {
+		Cert     string `mapstructure:"cert"`
+		Key      string `mapstructure:"key"`
+		ClientCA string `mapstructure:"client_ca"`
+	} `mapstructure:"http_tls"`
 
 	Gossip struct {
 		Key           string        `mapstructure:"key"`
@@ -179,6 +188,16 @@ func (c *Config) Validate() error {
 	t := c.Topology()
 	if err := t.Validate(); err != nil {
 		add("%v", err)
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		add("log.level %q: use debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		add("log.format %q: use text or json", c.Log.Format)
+	}
+	if (c.HTTPTLS.Cert == "") != (c.HTTPTLS.Key == "") || c.HTTPTLS.ClientCA != "" && c.HTTPTLS.Cert == "" {
+		add("http_tls: give both cert and key (and client_ca only with them)")
 	}
 	if c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "" {
 		add("tls.ca, tls.cert and tls.key are required: replication uses mutual TLS (make them with 'pbxtopo tls ca create' and 'pbxtopo tls cert create')")

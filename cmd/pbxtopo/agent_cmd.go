@@ -57,8 +57,8 @@ what can change at run time (the tokens file).`,
 		if err != nil {
 			return err
 		}
-		log := newLogger(a.stderr, cfg.Log.Level, cfg.Log.Format)
-		ag, err := agent.New(cfg, log, agent.Options{Pages: func(svc *agent.Service, auth agent.Authenticator) (http.Handler, error) {
+		log, level := newLogger(a.stderr, cfg.Log.Level, cfg.Log.Format)
+		ag, err := agent.New(cfg, log, agent.Options{Level: level, Pages: func(svc *agent.Service, auth agent.Authenticator) (http.Handler, error) {
 			return ui.New(ui.DefaultConfig(), ui.Deps{Data: svc, Auth: auth, Cluster: cfg.Cluster, Node: cfg.Node,
 				Roaming: ui.RoamingFrom(svc), Log: log.With("subsystem", "ui")})
 		}})
@@ -72,7 +72,7 @@ what can change at run time (the tokens file).`,
 			for range hup {
 				next, err := load()
 				if err == nil {
-					err = ag.Reload(next)
+					err = ag.Reload(cmd.Context(), next)
 				}
 				if err != nil {
 					log.Error("reload refused; the running configuration stays", "err", err)
@@ -84,14 +84,15 @@ what can change at run time (the tokens file).`,
 	return cmd
 }
 
-func newLogger(w io.Writer, level, format string) *slog.Logger {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		lv = slog.LevelInfo
+func newLogger(w io.Writer, level, format string) (*slog.Logger, *slog.LevelVar) {
+	lv := new(slog.LevelVar)
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err == nil {
+		lv.Set(l)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(slog.NewJSONHandler(w, opts)), lv
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(slog.NewTextHandler(w, opts)), lv
 }

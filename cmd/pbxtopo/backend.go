@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -19,7 +21,11 @@ func storeFile(dataDir string) string { return filepath.Join(dataDir, "store.db"
 func (a *app) backend(write bool) (agent.API, func(), error) {
 	dir := a.v.GetString("data-dir")
 	if addr := a.v.GetString("addr"); addr != "" && dir == "" {
-		c, err := agent.NewClient(addr, a.v.GetString("token"))
+		tlsCfg, err := a.clientTLS()
+		if err != nil {
+			return nil, nil, userError{err}
+		}
+		c, err := agent.NewClientTLS(addr, a.v.GetString("token"), tlsCfg)
 		if err != nil {
 			return nil, nil, userError{err}
 		}
@@ -88,4 +94,32 @@ func feature[T any](api agent.API) (T, error) {
 		return zero, fmt.Errorf("internal: backend %T lacks %T", api, zero)
 	}
 	return f, nil
+}
+
+// clientTLS is the TLS configuration for an https:// agent: --ca to trust,
+// --cert and --key to present when the agent requires client certificates.
+func (a *app) clientTLS() (*tls.Config, error) {
+	ca, cert, key := a.v.GetString("ca"), a.v.GetString("cert"), a.v.GetString("key")
+	if ca == "" && cert == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca %s holds no PEM certificate", ca)
+		}
+	}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %w", err)
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	return c, nil
 }

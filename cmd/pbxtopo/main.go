@@ -103,6 +103,9 @@ store that no agent holds.`,
 	pf.String("replica", "", "the cluster a new offline store belongs to")
 	pf.StringP("output", "o", "", "output format: table, json or csv (default: table on a terminal)")
 	pf.Bool("show-secrets", false, "print secrets instead of ********")
+	pf.String("ca", "", "CA certificate to trust for an https:// agent (env PBXTOPO_CA)")
+	pf.String("cert", "", "client certificate for an agent that requires one (env PBXTOPO_CERT)")
+	pf.String("key", "", "key of --cert (env PBXTOPO_KEY)")
 	a.v.SetEnvPrefix("PBXTOPO")
 	a.v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
 	a.v.AutomaticEnv()
@@ -113,5 +116,26 @@ store that no agent holds.`,
 	root.AddCommand(a.extCmd(), a.importCmd(), a.exportCmd(), a.historyCmd(), a.revertCmd(), a.benchCmd(),
 		a.roamingCmd(), a.auditCmd(), a.dundiCmd())
 	root.AddCommand(a.agentCmd(), a.membersCmd(), a.replCmd(), a.conflictsCmd(), a.tlsCmd(), a.gossipCmd(), a.tokenCmd(), a.demoCmd(), a.chaosCmd(), a.raftCmd())
+	userArgErrors(root)
 	return root
+}
+
+// userArgErrors makes every command's argument check a user error (exit
+// 1, DESIGN.md), with a pointer to the command's help.
+func userArgErrors(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				var ue userError
+				if errors.As(err, &ue) {
+					return err
+				}
+				return userError{fmt.Errorf("%w (see 'pbxtopo %s --help')", err, strings.TrimPrefix(cmd.CommandPath(), "pbxtopo "))}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		userArgErrors(sub)
+	}
 }
