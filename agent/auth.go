@@ -74,6 +74,8 @@ func NewToken() string {
 type TokenAuth struct {
 	log *slog.Logger
 
+	limit int // failed authentications allowed per client address and window
+
 	mu       sync.Mutex
 	tokens   map[[32]byte]Token // by SHA-256 of the token: compared in constant time
 	failures map[string][]time.Time
@@ -87,7 +89,13 @@ const (
 
 // NewTokenAuth returns an authenticator over tokens.
 func NewTokenAuth(tokens map[string]Token, log *slog.Logger) *TokenAuth {
-	a := &TokenAuth{log: log, failures: map[string][]time.Time{}}
+	return NewTokenAuthLimit(tokens, log, authFailMax)
+}
+
+// NewTokenAuthLimit is NewTokenAuth with another limit of failed
+// authentications per client address per minute.
+func NewTokenAuthLimit(tokens map[string]Token, log *slog.Logger, limit int) *TokenAuth {
+	a := &TokenAuth{log: log, limit: limit, failures: map[string][]time.Time{}}
 	a.SetTokens(tokens)
 	return a
 }
@@ -118,7 +126,7 @@ func (a *TokenAuth) Authenticate(r *http.Request) (Role, string, error) {
 		}
 	}
 	a.failures[client] = recent
-	limited := len(recent) >= authFailMax
+	limited := len(recent) >= a.limit
 	a.mu.Unlock()
 	if limited {
 		return RoleNone, "", &Error{Code: 429, Msg: "too many failed authentications from this address; wait a minute"}
