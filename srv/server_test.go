@@ -69,7 +69,7 @@ func TestNegativeAndRefused(t *testing.T) {
 	}{
 		{"nope." + zoneName, dns.TypeA, dns.RcodeNameError, true, true},
 		{"_sip._udp.nope." + zoneName, dns.TypeSRV, dns.RcodeNameError, true, true},
-		{"tpa1." + zoneName, dns.TypeAAAA, dns.RcodeSuccess, true, true},    // exists, no such type
+		{"tpa1." + zoneName, dns.TypeAAAA, dns.RcodeSuccess, true, true},     // exists, no such type
 		{"_udp.tpa1." + zoneName, dns.TypeSRV, dns.RcodeSuccess, true, true}, // empty non-terminal
 		{"www.example.com.", dns.TypeA, dns.RcodeRefused, false, false},
 		{"example.net.", dns.TypeSOA, dns.RcodeRefused, false, false},
