@@ -19,7 +19,7 @@ import (
 const zoneName = "voice.example.net."
 
 // newStore returns an empty store in a temp dir.
-func newStore(t *testing.T) *store.Store {
+func newStore(t testing.TB) *store.Store {
 	t.Helper()
 	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
 	cfg.Replica = "tpa1"
@@ -32,7 +32,7 @@ func newStore(t *testing.T) *store.Store {
 }
 
 // sampleClusters are the guide's clusters (testdata/enterprise).
-func sampleClusters(t *testing.T) []pbx.Fields {
+func sampleClusters(t testing.TB) []pbx.Fields {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "testdata", "enterprise", "clusters.csv"))
 	if err != nil {
@@ -50,7 +50,7 @@ func sampleClusters(t *testing.T) []pbx.Fields {
 }
 
 // putClusters writes cluster records.
-func putClusters(t *testing.T, st *store.Store, rows ...pbx.Fields) {
+func putClusters(t testing.TB, st *store.Store, rows ...pbx.Fields) {
 	t.Helper()
 	var muts []store.Mutation
 	for _, f := range rows {
@@ -62,7 +62,7 @@ func putClusters(t *testing.T, st *store.Store, rows ...pbx.Fields) {
 }
 
 // sampleStore is a store holding the guide's clusters.
-func sampleStore(t *testing.T) *store.Store {
+func sampleStore(t testing.TB) *store.Store {
 	st := newStore(t)
 	putClusters(t, st, sampleClusters(t)...)
 	return st
