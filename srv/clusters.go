@@ -1,6 +1,8 @@
 package srv
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -63,6 +65,40 @@ func LoadClusters(sn *store.Snapshot) ([]Cluster, []Problem, error) {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, probs, err
+}
+
+// clusterCache decodes the clusters table only when its records changed:
+// every commit to the store wakes the server, and most touch no cluster.
+type clusterCache struct {
+	sum      [32]byte
+	valid    bool
+	clusters []Cluster
+	probs    []Problem
+}
+
+// load returns the clusters of the snapshot and a sum of their records.
+func (c *clusterCache) load(sn *store.Snapshot) ([]Cluster, []Problem, [32]byte, error) {
+	h := sha256.New()
+	var n [8]byte
+	err := sn.Scan(pbx.Clusters.Name, "", func(key string, value []byte) error {
+		binary.BigEndian.PutUint32(n[:], uint32(len(key)))
+		binary.BigEndian.PutUint32(n[4:], uint32(len(value)))
+		h.Write(n[:])
+		h.Write([]byte(key))
+		h.Write(value)
+		return nil
+	})
+	var sum [32]byte
+	h.Sum(sum[:0])
+	if err != nil || c.valid && sum == c.sum {
+		return c.clusters, c.probs, sum, err
+	}
+	clusters, probs, err := LoadClusters(sn)
+	if err != nil {
+		return nil, nil, sum, err
+	}
+	*c = clusterCache{sum: sum, valid: true, clusters: clusters, probs: probs}
+	return clusters, probs, sum, nil
 }
 
 // ClusterFromFields converts a cluster record. The error names the field

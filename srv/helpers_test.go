@@ -2,6 +2,7 @@ package srv
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -152,4 +153,15 @@ func checkGoroutines(t *testing.T, base int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// bigEnterpriseRing has n clusters, each failing over to the next two.
+func bigEnterpriseRing(n int) []pbx.Fields {
+	var rows []pbx.Fields
+	name := func(i int) string { return fmt.Sprintf("c%04d", i%n) }
+	for i := 0; i < n; i++ {
+		rows = append(rows, pbx.Fields{"name": name(i), "site": "s", "voice_vip": fmt.Sprintf("10.%d.%d.1", i/250, i%250),
+			"failover": name(i+1) + "," + name(i+2)})
+	}
+	return rows
 }

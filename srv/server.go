@@ -2,6 +2,7 @@ package srv
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,8 @@ type Server struct {
 
 	tab      atomic.Pointer[table]
 	rebuilds atomic.Uint64
+	inputs   [32]byte     // what the current zone was built from (rebuild only)
+	cache    clusterCache // rebuild only
 
 	mu      sync.Mutex // guards the fields below
 	started bool
@@ -251,17 +254,39 @@ func (s *Server) rebuild() error {
 	var clusters []Cluster
 	var probs []Problem
 	var kept serialRecord
+	var sum [32]byte
 	err := s.src.View(func(sn *store.Snapshot) error {
 		var err error
-		clusters, probs, err = LoadClusters(sn)
+		clusters, probs, sum, err = s.cache.load(sn)
 		kept = loadSerial(sn, s.set.origin)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("srv: reading clusters: %w", err)
 	}
-	z := buildZone(zoneInput{s.set, uint32(s.cfg.TTL)}, clusters, probs, s.health.Up)
+	// Every commit to the store wakes us (an extension written, say):
+	// when neither the cluster records nor their health changed, there is
+	// nothing to build.
+	h := sha256.New()
+	h.Write(sum[:])
+	up := make(map[string]bool, len(clusters))
+	for _, c := range clusters {
+		up[c.Name] = s.health.Up(c.Name)
+		h.Write([]byte(c.Name))
+		if up[c.Name] {
+			h.Write([]byte{1})
+		} else {
+			h.Write([]byte{0})
+		}
+	}
+	var inputs [32]byte
+	h.Sum(inputs[:0])
 	cur := s.tab.Load()
+	if cur != nil && inputs == s.inputs {
+		return nil
+	}
+	s.inputs = inputs
+	z := buildZone(zoneInput{s.set, uint32(s.cfg.TTL)}, clusters, probs, func(c string) bool { return up[c] })
 	if cur != nil && cur.zone.Digest == z.Digest {
 		return nil
 	}

@@ -155,11 +155,12 @@ func packAnswer(name string, qtype uint16, rrs, extra []dns.RR, maxUDP int) (*an
 	m.Response, m.Authoritative = true, true
 	m.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
 	m.Answer = rrs
+	p := &packer{m: m, extra: extra, packed: map[int][]byte{}}
 	a := &answer{}
 	// The size limits answers meet: TCP, EDNS at the server's maximum,
 	// plain UDP, and EDNS at the minimum (all with room for the OPT).
 	for _, limit := range []int{dns.MaxMsgSize - optLen, maxUDP - optLen, 512, 512 - optLen} {
-		b, err := packWithin(m, extra, limit)
+		b, err := p.within(limit)
 		if err != nil {
 			return nil, fmt.Errorf("srv: packing %s %s: %w", name, dns.TypeToString[qtype], err)
 		}
@@ -171,20 +172,49 @@ func packAnswer(name string, qtype uint16, rrs, extra []dns.RR, maxUDP int) (*an
 	return a, nil
 }
 
-// packWithin packs m with as many of extra as fit in limit bytes, or
-// returns nil when the answer section alone does not fit.
-func packWithin(m *dns.Msg, extra []dns.RR, limit int) ([]byte, error) {
-	for n := len(extra); n >= 0; n-- {
-		m.Extra = extra[:n]
-		b, err := m.Pack()
+// packer packs a message with the first n of its additional records,
+// remembering what it packed.
+type packer struct {
+	m      *dns.Msg
+	extra  []dns.RR
+	packed map[int][]byte
+}
+
+func (p *packer) pack(n int) ([]byte, error) {
+	if b, ok := p.packed[n]; ok {
+		return b, nil
+	}
+	p.m.Extra = p.extra[:n]
+	b, err := p.m.Pack()
+	p.packed[n] = b
+	return b, err
+}
+
+// within returns the message with as many additional records as fit in
+// limit bytes, or nil when the answer section alone does not fit. Sizes
+// grow with n, so a binary search finds the largest n.
+func (p *packer) within(limit int) ([]byte, error) {
+	full, err := p.pack(len(p.extra))
+	if err != nil || len(full) <= limit {
+		return full, err
+	}
+	lo, hi := -1, len(p.extra) // pack(lo) fits (or lo = -1), pack(hi) does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		b, err := p.pack(mid)
 		if err != nil {
 			return nil, err
 		}
 		if len(b) <= limit {
-			return b, nil
+			lo = mid
+		} else {
+			hi = mid
 		}
 	}
-	return nil, nil
+	if lo < 0 {
+		return nil, nil
+	}
+	return p.pack(lo)
 }
 
 func (a *answer) has(n int) bool {

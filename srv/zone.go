@@ -168,26 +168,31 @@ func addrRR(hdr func(string, uint16) dns.RR_Header, name string, ip net.IP) dns.
 }
 
 // sortRecords puts records in a stable order: by owner (labels compared
-// from the root, as in a zone file), then type, then text.
+// from the root, as in a zone file), then type; records of one RRset keep
+// the order they were built in (SRV by priority, NAPTR by preference).
 func sortRecords(rrs []dns.RR) {
-	key := func(rr dns.RR) string {
-		labels := dns.SplitDomainName(rr.Header().Name)
-		for i, j := 0, len(labels)-1; i < j; i, j = i+1, j-1 {
-			labels[i], labels[j] = labels[j], labels[i]
-		}
-		return strings.Join(labels, "\x00")
+	type keyed struct {
+		owner string
+		rank  int
+		rr    dns.RR
 	}
-	sort.SliceStable(rrs, func(i, j int) bool {
-		ki, kj := key(rrs[i]), key(rrs[j])
-		if ki != kj {
-			return ki < kj
+	ks := make([]keyed, len(rrs))
+	for i, rr := range rrs {
+		labels := dns.SplitDomainName(rr.Header().Name)
+		for a, b := 0, len(labels)-1; a < b; a, b = a+1, b-1 {
+			labels[a], labels[b] = labels[b], labels[a]
 		}
-		ti, tj := rrs[i].Header().Rrtype, rrs[j].Header().Rrtype
-		if ti != tj {
-			return typeOrder(ti) < typeOrder(tj)
+		ks[i] = keyed{strings.Join(labels, "\x00"), typeOrder(rr.Header().Rrtype), rr}
+	}
+	sort.SliceStable(ks, func(i, j int) bool {
+		if ks[i].owner != ks[j].owner {
+			return ks[i].owner < ks[j].owner
 		}
-		return false // keep the built order: SRV by priority, NAPTR by preference
+		return ks[i].rank < ks[j].rank
 	})
+	for i := range ks {
+		rrs[i] = ks[i].rr
+	}
 }
 
 func typeOrder(t uint16) int {
