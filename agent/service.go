@@ -28,7 +28,9 @@ var _ Store = (*store.Store)(nil)
 // HTTP API offer, over one store. It validates, converts between pbx
 // records and store mutations, and never prints.
 type Service struct {
-	st Store
+	st     Store
+	dns    DNSServer    // the running DNS server, when the agent has one (zone.go)
+	health HealthStatus // its health view (zone.go)
 }
 
 // NewService returns a service over st.

@@ -304,6 +304,7 @@ func (s *Server) rebuild() error {
 	if serial != kept.serial || !kept.ok {
 		s.saveSerial(serialRecord{serial: serial, digest: z.Digest, ok: true})
 	}
+	z.SOA.Serial = serial
 	t, err := compile(z, serial, s.cfg.MaxUDPSize)
 	if err != nil {
 		return err
