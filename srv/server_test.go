@@ -3,6 +3,7 @@ package srv
 import (
 	"context"
 	"fmt"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -232,5 +233,31 @@ func TestSerialSurvivesRestart(t *testing.T) {
 	s3 := startServer(t, st, NewStaticHealth("tpa2"), nil)
 	if got := s3.Stats().Serial; got != kept+1 {
 		t.Fatalf("serial after restart with new answers = %d, want %d", got, kept+1)
+	}
+}
+
+func TestIPv6(t *testing.T) {
+	st := sampleStore(t)
+	putClusters(t, st, pbx.Fields{"name": "v6", "site": "lon", "voice_vip": "2001:db8::218", "sip_port": "5070", "failover": "lon"})
+	if c, err := net.ListenPacket("udp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		c.Close()
+	}
+	s := startServer(t, st, nil, func(c *Config) { c.Addr = "[::1]:0"; c.Nameservers = []string{"ns1=::1"} })
+	addr := s.Addr()
+	if !addr.Addr().Is6() {
+		t.Fatalf("listening on %v", addr)
+	}
+	r := ask(t, addr, "udp", "_sip._udp.v6."+zoneName, dns.TypeSRV)
+	if got := srvTargets(r); !reflect.DeepEqual(got, []string{"v6:5070/10", "lon:5060/20"}) {
+		t.Fatalf("SRV: %v", got)
+	}
+	if aaaa, ok := r.Extra[0].(*dns.AAAA); !ok || aaaa.AAAA.String() != "2001:db8::218" {
+		t.Fatalf("additional: %v", r.Extra)
+	}
+	r = ask(t, addr, "tcp", zoneName, dns.TypeNS)
+	if len(r.Extra) != 1 || r.Extra[0].(*dns.AAAA).AAAA.String() != "::1" {
+		t.Fatalf("NS glue: %v", r.Extra)
 	}
 }

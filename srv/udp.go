@@ -28,7 +28,7 @@ func (s *Server) serveUDP(c *counters) {
 			continue // a transient error (e.g. ICMP unreachable feedback)
 		}
 		c.queries.Add(1)
-		out := s.answerUDP(resp[:0], req[:n], from.Addr(), scratch, c)
+		out := s.answerUDP(resp[:0], req[:n], from.Addr().Unmap(), scratch, c)
 		if out != nil {
 			s.udp.WriteToUDPAddrPort(out, from)
 		}
