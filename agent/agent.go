@@ -17,6 +17,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
+	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -31,6 +32,8 @@ type Agent struct {
 	members *replicator.Serf
 	tr      *replicator.HTTPTransport
 	svc     *Service
+	dns     *srv.Server
+	checker *srv.Checker
 	auth    *TokenAuth
 	metrics *Metrics
 	opts    Options
@@ -126,6 +129,14 @@ func (a *Agent) build() error {
 	if a.rep, err = replicator.New(rc, a.rs, a.tr, a.members); err != nil {
 		return err
 	}
+	dnsCfg := cfg.DNS
+	dnsCfg.Addr, dnsCfg.Node = cfg.DNSAddr, cfg.Node
+	if a.checker, err = srv.NewChecker(dnsCfg.Probe, srv.CheckerDeps{Members: a.members, Source: a.st, Logger: a.log.With("subsystem", "health")}); err != nil {
+		return err
+	}
+	if a.dns, err = srv.New(dnsCfg, srv.Deps{Source: a.rs, Health: a.checker, Logger: a.log.With("subsystem", "dns")}); err != nil {
+		return err
+	}
 	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.members.Members, Digests: a.digests, Keys: a.members,
 		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node})
 	var auth Authenticator
@@ -147,6 +158,7 @@ func (a *Agent) build() error {
 	if a.replLn, err = net.Listen("tcp", cfg.ReplAddr); err != nil {
 		return fmt.Errorf("repl_addr: %w", err)
 	}
+	a.svc.UseDNS(a.dns, a.checker)
 	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.members.Members,
 		Findings: (&findingsCache{svc: a.svc}).get})
 	hopts := HandlerOptions{Auth: auth, Metrics: a.metrics}
@@ -226,7 +238,7 @@ func (a *Agent) ReplAddr() string { return a.replLn.Addr().String() }
 // membership, close the store. An acknowledged write is on disk before
 // its answer, so none is lost.
 func (a *Agent) Run(ctx context.Context) error {
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() {
 		if a.apiSrv.TLSConfig != nil {
 			errc <- serve(a.apiSrv.ServeTLS(a.apiLn, "", ""))
@@ -237,9 +249,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { errc <- serve(a.replSrv.ServeTLS(a.replLn, "", "")) }()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(4)
 	go func() { defer wg.Done(); a.rs.Run(bg) }()
 	go func() { defer wg.Done(); a.leadership(bg) }()
+	go func() { defer wg.Done(); a.checker.Run(bg) }()
+	go func() {
+		defer wg.Done()
+		if err := a.dns.Run(bg); err != nil {
+			errc <- fmt.Errorf("dns: %w", err)
+		}
+	}()
 	go a.members.JoinUntil(ctx, a.cfg.Join)
 	a.log.Info("agent running", "cluster", a.cfg.Cluster, "node", a.cfg.Node, "api", a.APIAddr(), "repl", a.ReplAddr(),
 		"gossip", a.cfg.SerfAddr, "mode", a.rep.Topology().Mode)

@@ -12,6 +12,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/spf13/viper"
 )
 
@@ -43,10 +44,8 @@ type Config struct {
 		HistoryRetention time.Duration `mapstructure:"history_retention"`
 	} `mapstructure:"replication"`
 
-	DNS struct {
-		Domain string `mapstructure:"domain"`
-		TTL    int    `mapstructure:"ttl"`
-	} `mapstructure:"dns"`
+	// DNS is the DNS SRV server's settings (package srv documents each).
+	DNS srv.Config `mapstructure:"dns"`
 
 	TLS struct {
 		CA   string `mapstructure:"ca"`
@@ -98,8 +97,7 @@ func Defaults(v *viper.Viper) {
 	v.SetDefault("replication.anti_entropy", 5*time.Second)
 	v.SetDefault("replication.watermark", 30*time.Second)
 	v.SetDefault("replication.history_retention", 30*24*time.Hour)
-	v.SetDefault("dns.domain", "voice.example.net")
-	v.SetDefault("dns.ttl", 30)
+	setDefaults(v, "dns", srv.DefaultConfig())
 	v.SetDefault("gossip.probe_interval", time.Second)
 	v.SetDefault("gossip.suspicion_mult", 3)
 	v.SetDefault("raft.expect", 1)
@@ -115,7 +113,11 @@ func ConfigKeys() []string {
 	walk = func(t reflect.Type, prefix string) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
-			name := prefix + f.Tag.Get("mapstructure")
+			tag := f.Tag.Get("mapstructure")
+			if tag == "-" || tag == "" {
+				continue
+			}
+			name := prefix + tag
 			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
 				walk(f.Type, name+".")
 				continue
@@ -126,6 +128,24 @@ func ConfigKeys() []string {
 	walk(reflect.TypeOf(Config{}), "")
 	sort.Strings(keys)
 	return keys
+}
+
+// setDefaults sets a default for every field of a settings struct under
+// prefix, from its own defaults.
+func setDefaults(v *viper.Viper, prefix string, def any) {
+	rv := reflect.ValueOf(def)
+	for i := 0; i < rv.NumField(); i++ {
+		f := rv.Type().Field(i)
+		tag := f.Tag.Get("mapstructure")
+		if tag == "-" || tag == "" {
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+			setDefaults(v, prefix+"."+tag, rv.Field(i).Interface())
+			continue
+		}
+		v.SetDefault(prefix+"."+tag, rv.Field(i).Interface())
+	}
 }
 
 // LoadConfig decodes and checks the configuration in v. Unknown keys are an
@@ -198,6 +218,11 @@ func (c *Config) Validate() error {
 	}
 	if (c.HTTPTLS.Cert == "") != (c.HTTPTLS.Key == "") || c.HTTPTLS.ClientCA != "" && c.HTTPTLS.Cert == "" {
 		add("http_tls: give both cert and key (and client_ca only with them)")
+	}
+	dns := c.DNS
+	dns.Addr = c.DNSAddr
+	if err := dns.Validate(); err != nil {
+		add("%v", err)
 	}
 	if c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "" {
 		add("tls.ca, tls.cert and tls.key are required: replication uses mutual TLS (make them with 'pbxtopo tls ca create' and 'pbxtopo tls cert create')")

@@ -28,8 +28,10 @@ var _ Store = (*store.Store)(nil)
 // HTTP API offer, over one store. It validates, converts between pbx
 // records and store mutations, and never prints.
 type Service struct {
-	st   Store
-	deps Deps
+	st     Store
+	deps   Deps
+	dns    DNSServer    // the running DNS server, when the agent has one (zone.go)
+	health HealthStatus // its health view (zone.go)
 }
 
 // NewService returns a service over st.

@@ -245,6 +245,17 @@ func (m *Serf) LocalTags() map[string]string {
 	return out
 }
 
+// Up reports whether some voice node of a cluster is alive (the DNS and
+// DUNDi health views ask it).
+func (m *Serf) Up(cluster string) bool {
+	for _, c := range m.Clusters() {
+		if c.Name == cluster {
+			return c.Alive
+		}
+	}
+	return false
+}
+
 // SetTags replaces this node's tags (e.g. its Raft role).
 func (m *Serf) SetTags(tags map[string]string) error { return m.s.SetTags(tags) }
 

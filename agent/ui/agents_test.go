@@ -51,7 +51,7 @@ func startAgent(t *testing.T, caDir, cluster string, join []string) (a *agent.Ag
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err = agent.New(cfg, slog.New(slog.DiscardHandler))
+		a, err = agent.New(cfg, slog.New(slog.DiscardHandler), agent.Options{})
 		if err == nil {
 			break
 		}

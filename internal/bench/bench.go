@@ -45,11 +45,12 @@ var Suites = map[string]Suite{
 	"repl":    Repl,
 	"raft":    Raft,
 	"roaming": Roaming,
+	"dns":     DNS,
 	"ui":      UI,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl", "raft", "roaming", "ui"}
+var Order = []string{"store", "repl", "raft", "roaming", "dns", "ui"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {
