@@ -42,7 +42,8 @@ func startAgent(t *testing.T, caDir, cluster string, join []string) (a *agent.Ag
 		for k, val := range map[string]any{
 			"cluster": cluster, "site": cluster, "node": cluster + "-1", "data_dir": dir,
 			"http_addr": "127.0.0.1:0", "repl_addr": freeAddr(t), "serf_addr": freeAddr(t), "raft_addr": freeAddr(t),
-			"tls.ca": filepath.Join(caDir, pki.CAFile), "tls.cert": cert, "tls.key": key,
+			"dns_addr": freeAddr(t),
+			"tls.ca":   filepath.Join(caDir, pki.CAFile), "tls.cert": cert, "tls.key": key,
 			"join": join, "replication.pull_wait": "1s", "gossip.probe_interval": "200ms",
 		} {
 			v.Set(k, val)

@@ -247,9 +247,7 @@ func TestClusterSurvivesLeaderSIGKILL(t *testing.T) {
 		}
 	}
 	eventually(t, 20*time.Second, "sfo has every write made in tpa1", func() bool { return count(e, sfo, "raft e2e") == written })
-	for _, n := range survivors {
-		if got := count(e, n, "raft e2e"); got != written {
-			t.Fatalf("%s has %d of %d writes", n.Name, got, written)
-		}
+	for _, n := range survivors { // a follower applies what is committed a moment later
+		eventually(t, 10*time.Second, n.Name+" has every write", func() bool { return count(e, n, "raft e2e") == written })
 	}
 }
