@@ -32,6 +32,7 @@ type Service struct {
 	deps   Deps
 	dns    DNSServer    // the running DNS server, when the agent has one (zone.go)
 	health HealthStatus // its health view (zone.go)
+	index  extIndex     // searches over extensions (index.go)
 }
 
 // NewService returns a service over st.
@@ -182,6 +183,9 @@ func (s *Service) List(ctx context.Context, tableName string, q Query) (*Page, e
 			return nil, &Error{Code: 400, Msg: fmt.Sprintf("cannot sort by %q: %s", q.Sort, nearestMsg(q.Sort, t))}
 		}
 	}
+	if _, ok := indexedSorts[q.Sort]; ok && t == pbx.Extensions {
+		return s.listIndexed(q)
+	}
 	groupField := "group"
 	if t == pbx.Extensions {
 		groupField = "astgroup"
@@ -221,6 +225,32 @@ func (s *Service) List(ctx context.Context, tableName string, q Query) (*Page, e
 	page.Rows = rows[lo:hi]
 	if page.Rows == nil {
 		page.Rows = []pbx.Fields{}
+	}
+	return page, nil
+}
+
+// listIndexed answers an extension listing from the index, reading only
+// the records of the page.
+func (s *Service) listIndexed(q Query) (*Page, error) {
+	if err := s.index.refresh(s.st); err != nil {
+		return nil, userError(err)
+	}
+	keys, total := s.index.search(q)
+	page := &Page{Total: total, Rows: make([]pbx.Fields, 0, len(keys))}
+	err := s.st.View(func(sn *store.Snapshot) error {
+		for _, k := range keys {
+			f, ok, err := sn.GetFields(pbx.Extensions.Name, k)
+			if err != nil {
+				return err
+			}
+			if ok {
+				page.Rows = append(page.Rows, f)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, userError(err)
 	}
 	return page, nil
 }

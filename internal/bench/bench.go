@@ -46,11 +46,12 @@ var Suites = map[string]Suite{
 	"raft":    Raft,
 	"roaming": Roaming,
 	"dns":     DNS,
+	"api":     API,
 	"ui":      UI,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl", "raft", "roaming", "dns", "ui"}
+var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {

@@ -1,0 +1,294 @@
+package agent
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// extIndex is an in-memory index of the extensions for searches: each
+// extension's key, number, name, group, cluster and site, kept up to date
+// from the store's change log. A search scans this small slice instead of
+// decoding every record, which keeps a search over 100,000 extensions in
+// milliseconds with many clients at once.
+type extIndex struct {
+	mu    sync.Mutex // one refresh at a time
+	state sync.RWMutex
+	sum   store.Summary
+	rows  map[string]*idxRow
+	// words is every word of every row's text at the last rebuild, sorted,
+	// for prefix lookups; rows changed since are in fresh and searched
+	// one by one.
+	words []wordRef
+	fresh map[string]*idxRow
+}
+
+type wordRef struct {
+	word string
+	row  *idxRow
+}
+
+type idxRow struct {
+	key, num, name, group, cluster, site string
+	lower                                [4]string // name, group, cluster, site, lower-cased
+	words                                []string  // the words a search matches, lower-cased
+	gone                                 bool      // replaced or deleted since the last rebuild
+}
+
+// snapshotter is what the index reads: a consistent view and the changes
+// since a summary.
+type snapshotter interface {
+	View(fn func(*store.Snapshot) error) error
+}
+
+type changeReader interface {
+	ChangesSince(have store.Summary, want func(store.Stream) bool, maxBytes int) (*store.Batch, error)
+}
+
+// refresh brings the index up to date: the changes logged since the last
+// refresh, or a full rebuild when some are not in the log (a snapshot
+// catch-up) or at the first call.
+func (x *extIndex) refresh(st Store) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	cr, ok := baseStore(st).(changeReader)
+	if !ok {
+		return x.rebuild(st)
+	}
+	if x.rows == nil {
+		return x.rebuild(st)
+	}
+	all := func(store.Stream) bool { return true }
+	for {
+		b, err := cr.ChangesSince(x.sum, all, 4<<20)
+		if err != nil {
+			return err
+		}
+		if b.NeedSnapshot {
+			return x.rebuild(st)
+		}
+		var keys []string
+		for _, c := range b.Changes {
+			if c.Table == pbx.Extensions.Name {
+				keys = append(keys, c.Key)
+			}
+		}
+		if len(keys) > 0 {
+			if err := x.update(st, keys); err != nil {
+				return err
+			}
+		}
+		x.state.Lock()
+		for _, c := range b.Changes {
+			x.sum[c.Dot.Stream] = max(x.sum[c.Dot.Stream], c.Dot.Seq)
+		}
+		x.state.Unlock()
+		if !b.More {
+			// A snapshot may have raised the summary past the log: the
+			// summary then covers changes the log never showed.
+			if !b.Summary.Equal(x.sumCopy()) {
+				return x.rebuild(st)
+			}
+			return nil
+		}
+	}
+}
+
+func (x *extIndex) sumCopy() store.Summary {
+	x.state.RLock()
+	defer x.state.RUnlock()
+	return x.sum.Clone()
+}
+
+func (x *extIndex) rebuild(st Store) error {
+	rows := map[string]*idxRow{}
+	var sum store.Summary
+	err := st.View(func(sn *store.Snapshot) error {
+		var err error
+		if sum, err = sn.Summary(); err != nil {
+			return err
+		}
+		return sn.Scan(pbx.Extensions.Name, "", func(key string, v []byte) error {
+			rows[key] = newIdxRow(key, v)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	var words []wordRef
+	for _, r := range rows {
+		for _, w := range r.words {
+			words = append(words, wordRef{w, r})
+		}
+	}
+	slices.SortFunc(words, func(a, b wordRef) int { return strings.Compare(a.word, b.word) })
+	x.state.Lock()
+	x.rows, x.sum, x.words, x.fresh = rows, sum, words, map[string]*idxRow{}
+	x.state.Unlock()
+	return nil
+}
+
+// update rereads the winners of changed records.
+func (x *extIndex) update(st Store, keys []string) error {
+	updated := map[string]*idxRow{}
+	err := st.View(func(sn *store.Snapshot) error {
+		for _, k := range keys {
+			r, err := sn.Get(pbx.Extensions.Name, k)
+			if err != nil {
+				return err
+			}
+			if r == nil || !r.Exists() {
+				updated[k] = nil
+				continue
+			}
+			updated[k] = newIdxRow(k, r.Winner().Value)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	x.state.Lock()
+	for k, row := range updated {
+		if old := x.rows[k]; old != nil {
+			old.gone = true
+		}
+		if row == nil {
+			delete(x.rows, k)
+			delete(x.fresh, k)
+		} else {
+			x.rows[k] = row
+			x.fresh[k] = row
+		}
+	}
+	rebuild := len(x.fresh) > 5000
+	x.state.Unlock()
+	if rebuild { // too many rows to search one by one: index them again
+		return x.rebuild(st)
+	}
+	return nil
+}
+
+func newIdxRow(key string, v []byte) *idxRow {
+	get := func(f string) string { s, _ := pbx.LookupField(v, f); return s }
+	r := &idxRow{key: key, num: get("regexten"), name: get("name"), group: get("astgroup"), cluster: get("cluster"), site: get("site")}
+	r.lower = [4]string{strings.ToLower(r.name), strings.ToLower(r.group), strings.ToLower(r.cluster), strings.ToLower(r.site)}
+	seen := map[string]bool{}
+	for _, f := range searchFields {
+		if s, ok := pbx.LookupField(v, f); ok {
+			for _, w := range searchWords(s) {
+				if !seen[w] {
+					seen[w] = true
+					r.words = append(r.words, w)
+				}
+			}
+		}
+	}
+	return r
+}
+
+// searchWords splits text into lower-case words (letters and digits).
+func searchWords(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 127)
+	})
+}
+
+// matches reports whether every query word starts some word of the row.
+func (r *idxRow) matches(query []string) bool {
+	for _, q := range query {
+		if !slices.ContainsFunc(r.words, func(w string) bool { return strings.HasPrefix(w, q) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// indexedSorts are the columns the index can sort by without reading records.
+var indexedSorts = map[string]func(*idxRow) string{
+	"": func(r *idxRow) string { return r.key }, "regexten": func(r *idxRow) string { return r.num },
+	"name": func(r *idxRow) string { return r.name }, "astgroup": func(r *idxRow) string { return r.group },
+	"cluster": func(r *idxRow) string { return r.cluster }, "site": func(r *idxRow) string { return r.site },
+}
+
+// search returns the keys of the matching extensions in the query's order
+// (only for sorts the index knows), and the total. A search matches the
+// rows where every word of it starts a word of the row's name, number,
+// caller id, full name, mailbox or description ("geo lop" finds George
+// Lopez; "61" finds 6101 to 6199).
+func (x *extIndex) search(q Query) ([]string, int) {
+	x.state.RLock()
+	defer x.state.RUnlock()
+	want := [4]string{"", strings.ToLower(q.Group), strings.ToLower(q.Cluster), strings.ToLower(q.Site)}
+	keep := func(r *idxRow) bool {
+		for i := 1; i < 4; i++ {
+			if want[i] != "" && r.lower[i] != want[i] {
+				return false
+			}
+		}
+		return true
+	}
+	query := searchWords(q.Search)
+	var hits []*idxRow
+	switch {
+	case len(query) == 0:
+		for _, r := range x.rows {
+			if keep(r) {
+				hits = append(hits, r)
+			}
+		}
+	default:
+		// The rows with a word starting with the first query word, from
+		// the sorted words; then the other words and the filters.
+		first := query[0]
+		i, _ := slices.BinarySearchFunc(x.words, first, func(w wordRef, t string) int { return strings.Compare(w.word, t) })
+		seen := map[*idxRow]bool{}
+		for ; i < len(x.words) && strings.HasPrefix(x.words[i].word, first); i++ {
+			r := x.words[i].row
+			if !r.gone && !seen[r] && keep(r) && r.matches(query) {
+				seen[r] = true
+				hits = append(hits, r)
+			}
+		}
+		for _, r := range x.fresh {
+			if !seen[r] && keep(r) && r.matches(query) {
+				hits = append(hits, r)
+			}
+		}
+	}
+	col := indexedSorts[q.Sort]
+	slices.SortFunc(hits, func(a, b *idxRow) int {
+		if ka, kb := col(a), col(b); ka != kb {
+			return cmpNatural(ka, kb, q.Desc)
+		}
+		return cmpNatural(a.key, b.key, q.Desc && q.Sort == "")
+	})
+	lo := min(max(q.Offset, 0), len(hits))
+	hi := len(hits)
+	if q.Limit > 0 {
+		hi = min(lo+q.Limit, len(hits))
+	}
+	keys := make([]string, 0, hi-lo)
+	for _, r := range hits[lo:hi] {
+		keys = append(keys, r.key)
+	}
+	return keys, len(hits)
+}
+
+func cmpNatural(a, b string, desc bool) int {
+	c := 0
+	switch {
+	case naturalLess(a, b):
+		c = -1
+	case naturalLess(b, a):
+		c = 1
+	}
+	if desc {
+		c = -c
+	}
+	return c
+}

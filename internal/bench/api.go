@@ -1,0 +1,87 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// API measures extension searches over 100,000 records through the HTTP
+// API with 50 concurrent clients, next to the same searches on the service
+// in process (the anchor: what HTTP and JSON add).
+func API(ctx context.Context, env Env) ([]Result, error) {
+	n, d := 100_000, 5*time.Second
+	if env.Quick {
+		n, d = 5_000, 500*time.Millisecond
+	}
+	files, err := Enterprise{Clusters: 10, Extensions: n, Roaming: 0.3, Seed: 3}.Write(env.Dir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(storeConfig(filepath.Join(env.Dir, "api.db")))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	svc := agent.NewService(st)
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, err
+		}
+		table := strings.TrimSuffix(filepath.Base(f), ".csv")
+		_, err = svc.Import(ctx, agent.ImportRequest{Table: table, Source: f}, fh)
+		fh.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	srv := httptest.NewServer(agent.Handler(svc, nil))
+	defer srv.Close()
+	client, err := agent.NewClient(srv.URL, "")
+	if err != nil {
+		return nil, err
+	}
+	// A mix of what a NOC does: by number, by name, by group and cluster,
+	// sorted by name, 50 rows a page.
+	query := func(i int) agent.Query {
+		r := rand.New(rand.NewSource(int64(i)))
+		switch i % 3 {
+		case 0:
+			return agent.Query{Search: fmt.Sprint(100000 + r.Intn(n)), Limit: 50}
+		case 1:
+			return agent.Query{Search: fmt.Sprintf("User %d", 100000+r.Intn(n/10)), Sort: "name", Limit: 50}
+		}
+		return agent.Query{Group: groupNames[r.Intn(len(groupNames))], Cluster: ClusterName(r.Intn(10)), Sort: "name", Limit: 50}
+	}
+	svc.List(ctx, "extensions", agent.Query{Limit: 1}) // build the index before measuring
+	local, localLat, err := rate(ctx, 50, d, func(w, i int) error {
+		_, err := svc.List(ctx, "extensions", query(w*100000+i))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	remote, remoteLat, err := rate(ctx, 50, d, func(w, i int) error {
+		_, err := client.List(ctx, "extensions", query(w*100000+i))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []Result{
+		{Name: fmt.Sprintf("extension search over %d records through the API, 50 clients", n), Value: remote, Unit: "searches/s",
+			Anchor: "the same searches in process", AnchorValue: local},
+		{Name: "API search p50", Value: ms(Percentile(remoteLat, 50)), Unit: "ms"},
+		{Name: "API search p99", Value: ms(Percentile(remoteLat, 99)), Unit: "ms",
+			Anchor: "in-process p99", AnchorValue: ms(Percentile(localLat, 99)), Goal: "< 50 ms"},
+	}, nil
+}
