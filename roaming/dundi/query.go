@@ -31,7 +31,7 @@ type LookupResult struct {
 	// Asked is how many peers were asked.
 	Asked int `json:"asked"`
 	// DontAsk is the prefix a peer said not to ask about (DONTASK hint).
-	DontAsk string `json:"dont_ask,omitempty"`
+	DontAsk string        `json:"dont_ask,omitempty"`
 	Took    time.Duration `json:"took_ns"`
 }
 
