@@ -235,3 +235,11 @@ func plainPeerCfg(eid EID, addr netip.AddrPort, model string) PeerConfig {
 	}
 	return pc
 }
+
+func fieldsOf(kv ...string) []byte {
+	f := pbx.Fields{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f[kv[i]] = kv[i+1]
+	}
+	return f.Compact().AppendBinary(nil)
+}

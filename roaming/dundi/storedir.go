@@ -76,16 +76,18 @@ func NewStoreDirectory(st Store, health Health, cfg StoreDirectoryConfig) (*Stor
 }
 
 // Run rebuilds the index after every change of the store until ctx ends.
+// Changes made while a rebuild runs trigger the next one, so a burst of
+// commits costs a few rebuilds, not one each.
 func (d *StoreDirectory) Run(ctx context.Context) error {
 	for {
-		changed := d.st.Changed()
+		changed := d.st.Changed() // before reading, so no commit slips between
+		if err := d.Rebuild(); err != nil {
+			d.log.Error("dundi: index rebuild failed; answering from the previous one", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
-		}
-		if err := d.Rebuild(); err != nil {
-			d.log.Error("dundi: index rebuild failed; answering from the previous one", "err", err)
 		}
 	}
 }
