@@ -121,24 +121,11 @@ func TestBadPacketsDroppedAndCounted(t *testing.T) {
 		t.Errorf("counters %+v", s)
 	}
 
-	// A good query is answered; the same bytes again are a replay.
+	// The peer still answers a good query after all that.
 	r.send(a.Addr(), good)
 	resp := recvCmd(t, r)
-	f, m := mustDecode(t, resp)
-	if f.Cmd != CmdDPResponse || len(m.Answers) != 3 {
+	if f, m := mustDecode(t, resp); f.Cmd != CmdDPResponse || len(m.Answers) != 3 {
 		t.Fatalf("good query: %s %+v", f.Cmd, m)
-	}
-	ack := Header{STrans: 0x1001, DTrans: f.STrans, ISeqno: 1, OSeqno: 1, Cmd: CmdACK, Final: true}
-	r.send(a.Addr(), ack.appendTo(nil))
-	waitFor(t, "the good transaction to end", func() bool { return a.Stats().Transactions == 0 })
-	r.send(a.Addr(), good)
-	for _, b := range drain(t, r, a.Addr()) {
-		if f, _ := mustDecode(t, b); f.Dst() == 0x1001 {
-			t.Errorf("the replay was answered: %s", f.Cmd)
-		}
-	}
-	if s := a.Stats(); s.Replayed != 1 || s.Answers != 3 {
-		t.Errorf("after the replay: %+v", s)
 	}
 }
 

@@ -139,7 +139,7 @@ func (c Config) withDefaults() Config {
 		c.KeyTTL = d.KeyTTL
 	}
 	if c.AckDelay == 0 {
-		c.AckDelay = d.AckDelay
+		c.AckDelay = min(d.AckDelay, c.RetransTimer/4)
 	}
 	if c.ReplayWindow == 0 {
 		c.ReplayWindow = d.ReplayWindow

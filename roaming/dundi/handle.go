@@ -229,7 +229,7 @@ func (p *Peer) handleRegister(t *transaction, m *Message, from netip.AddrPort, e
 	}
 	if ps.addr != from {
 		p.log.Info("dundi: registered peer", "peer", ps.eid, "addr", from)
-		ps.nextQual = time.Now().Add(5 * time.Second)
+		ps.nextQual = time.Now() // qualify it at once
 	}
 	ps.addr = from
 	ps.regExp = time.Now().Add(time.Duration(registerExpire+10) * time.Second)
@@ -351,6 +351,9 @@ func (p *Peer) handleEncrypt(t *transaction, f *Frame, m *Message, from netip.Ad
 				}
 			}
 			if err == nil {
+				if p.trace != nil {
+					p.trace("    Erx", fi, from)
+				}
 				innerFinal, deferAck := p.handleCommand(t, fi, mi, from, true)
 				return final || innerFinal, deferAck
 			}

@@ -114,6 +114,16 @@ func TestAnswersCapturedEncryptedQueries(t *testing.T) {
 	if s := a.Stats(); s.BadCrypto != 0 || s.Answered != 3 || s.Answers != 2 {
 		t.Errorf("stats %+v", s)
 	}
+	// A replay of an encrypted query is dropped, not answered again.
+	b.send(a.Addr(), reuse[0].payload)
+	for _, p := range drain(t, b, a.Addr()) {
+		if f, _ := mustDecode(t, p); f.Dst() == mustFrame(t, reuse[0].payload).Src() {
+			t.Errorf("the replay was answered: %s", f.Cmd)
+		}
+	}
+	if s := a.Stats(); s.Replayed != 1 || s.Answered != 3 {
+		t.Errorf("after the replay: %+v", s)
+	}
 }
 
 // Asking like Asterisk B: our DPDISCOVER is B's captured one but for the
@@ -154,4 +164,9 @@ func TestAsksLikeCapturedQuerier(t *testing.T) {
 	if got, w := buf.String(), strings.SplitN(string(want), "\n", 2)[1]; got != w {
 		t.Errorf("printed\n%s\nwant\n%s", got, w)
 	}
+}
+
+func mustFrame(t *testing.T, b []byte) *Frame {
+	f, _ := mustDecode(t, b)
+	return f
 }

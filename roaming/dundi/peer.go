@@ -24,6 +24,11 @@ type Deps struct {
 	// Rand is the randomness for transaction ids, IVs and session keys;
 	// crypto/rand when nil.
 	Rand io.Reader
+	// Trace, when set, sees every frame sent and received, the inner
+	// frames of ENCRYPT too (dir is "Tx", "Rx", "    ETx" or "    Erx",
+	// as Asterisk's "dundi set debug on" shows them; see Dump). It is
+	// called with the peer's lock held: it must not call the peer.
+	Trace func(dir string, f *Frame, addr netip.AddrPort)
 }
 
 // Peer is a DUNDi peer on one UDP socket: it answers queries from its
@@ -32,6 +37,7 @@ type Deps struct {
 type Peer struct {
 	cfg   *checked
 	dir   Directory
+	trace func(dir string, f *Frame, addr netip.AddrPort)
 	log   *slog.Logger
 	drops *dropLog
 	rnd   io.Reader
@@ -69,7 +75,7 @@ func New(cfg Config, deps Deps) (*Peer, error) {
 		return nil, err
 	}
 	p := &Peer{
-		cfg: c, dir: deps.Directory, log: deps.Logger, rnd: deps.Rand, seed: maphash.MakeSeed(),
+		cfg: c, dir: deps.Directory, trace: deps.Trace, log: deps.Logger, rnd: deps.Rand, seed: maphash.MakeSeed(),
 		slots: make(chan struct{}, c.MaxLookups), byEID: map[EID]*peerState{},
 		trans: map[uint16]*transaction{}, inbound: map[theirKey]*transaction{},
 		closed:  newExpiring[theirKey, uint16](c.ReplayWindow, 1<<18),
@@ -234,7 +240,14 @@ func (p *Peer) readLoop() {
 }
 
 // queue adds a packet to send once the lock is released.
-func (p *Peer) queue(to netip.AddrPort, data []byte) { p.out = append(p.out, outgoing{to, data}) }
+func (p *Peer) queue(to netip.AddrPort, data []byte) {
+	if p.trace != nil {
+		if f, err := DecodeFrame(data); err == nil {
+			p.trace("Tx", f, to)
+		}
+	}
+	p.out = append(p.out, outgoing{to, data})
+}
 
 // unlockAndFlush releases mu and sends what was queued under it, so no
 // system call is made with the lock held.
@@ -281,6 +294,9 @@ func (p *Peer) handlePacket(b []byte, from netip.AddrPort) {
 // handleFrame is Asterisk's handle_frame: match the transaction, check the
 // sequence numbers, acknowledge, hand the command on. Called with mu held.
 func (p *Peer) handleFrame(f *Frame, m *Message, raw []byte, from netip.AddrPort) {
+	if p.trace != nil {
+		p.trace("Rx", f, from)
+	}
 	t := p.findTrans(f.Header, from)
 	if t == nil {
 		if ours, ok := p.closed.get(theirKey{from, f.Src()}); ok && f.Dst() == ours {
@@ -297,11 +313,14 @@ func (p *Peer) handleFrame(f *Frame, m *Message, raw []byte, from netip.AddrPort
 			p.reject(f.Header, from)
 			return
 		}
-		h := p.firstHash(f.Cmd, raw, from)
-		if _, seen := p.replays.get(h); seen {
-			p.stats.replayed.Add(1)
-			p.drops.warn("replayed", from, fmt.Errorf("%s repeats the first packet of a finished transaction", f.Cmd))
-			return
+		var h uint64
+		if f.Cmd == CmdEncrypt {
+			h = p.firstHash(raw)
+			if _, seen := p.replays.get(h); seen {
+				p.stats.replayed.Add(1)
+				p.drops.warn("replayed", from, fmt.Errorf("an ENCRYPT repeats the first packet of a finished transaction"))
+				return
+			}
 		}
 		var err error
 		if t, err = p.newTrans(from, nil); err != nil {
@@ -341,18 +360,13 @@ func (p *Peer) handleFrame(f *Frame, m *Message, raw []byte, from netip.AddrPort
 	}
 }
 
-// firstHash identifies a first packet for replay detection. An encrypted
-// one is unique by its random IV wherever it comes from; a clear one is
-// tied to its source address.
-func (p *Peer) firstHash(c Command, raw []byte, from netip.AddrPort) uint64 {
-	var h maphash.Hash
-	h.SetSeed(p.seed)
-	if c != CmdEncrypt {
-		b, _ := from.MarshalBinary()
-		h.Write(b)
-	}
-	h.Write(raw)
-	if v := h.Sum64(); v != 0 {
+// firstHash identifies the first packet of an encrypted dialog for replay
+// detection: its random IV makes it unique wherever it comes from. Clear
+// first packets are not remembered: a peer's random transaction id and a
+// popular number recur within seconds, so a repeat is a new query, and
+// whoever can replay a clear packet can forge one anyway.
+func (p *Peer) firstHash(raw []byte) uint64 {
+	if v := maphash.Bytes(p.seed, raw); v != 0 {
 		return v
 	}
 	return 1

@@ -195,7 +195,7 @@ func (p *Peer) Lookup(ctx context.Context, number, dcontext string, opts LookupO
 	req.mu.Unlock()
 	for _, t := range left {
 		t.req = nil
-		req.fail(t, fmt.Errorf("%w at %s in time", ErrTimeout, t.addr))
+		req.fail(t, fmt.Errorf("%w at %s in the time allowed", ErrTimeout, t.addr))
 		if !t.dead {
 			p.send(t, CmdCancel, true, nil)
 		}

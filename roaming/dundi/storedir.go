@@ -223,6 +223,7 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 	idx := d.idx.Load()
 	var out []Answer
 	mapped := false
+	longer := idx.anyLonger(number)
 	for i := range d.cfg.Mappings {
 		m := &d.cfg.Mappings[i]
 		if !strings.EqualFold(m.Context, dcontext) {
@@ -240,7 +241,7 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 				flags := FlagExists
 				if !m.NoPartial {
 					flags |= FlagCanMatch
-					if idx.hasLonger(c, number) {
+					if longer && idx.hasLonger(c, number) {
 						flags |= FlagMatchMore
 					}
 				}
@@ -251,7 +252,7 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 				})
 			}
 		}
-		if m.NoPartial {
+		if m.NoPartial || !longer {
 			continue
 		}
 		for _, c := range idx.names {
@@ -284,6 +285,17 @@ func (d *StoreDirectory) expand(m *Mapping, number, cluster string, ci clusterIn
 		}
 		return ""
 	})
+}
+
+// anyLonger reports whether any cluster holds a roaming number that
+// starts with prefix and is longer: one search that spares the per-cluster
+// ones for the usual full-length number.
+func (idx *index) anyLonger(prefix string) bool {
+	i := sort.SearchStrings(idx.all, prefix)
+	if i < len(idx.all) && idx.all[i] == prefix {
+		i++
+	}
+	return i < len(idx.all) && strings.HasPrefix(idx.all[i], prefix)
 }
 
 // hasLonger reports whether cluster holds a roaming number that starts

@@ -204,6 +204,9 @@ func (p *Peer) send(t *transaction, cmd Command, final bool, ies []IE) error {
 	}
 	t.aseqno = t.iseqno
 	if t.encrypt && encryptable(cmd) {
+		if p.trace != nil {
+			p.trace("    ETx", &Frame{Header: h, IEs: ies}, t.addr)
+		}
 		if data, err = p.encryptPacket(t, h, data); err != nil {
 			p.log.Warn("dundi: cannot encrypt", "peer", peerName(t), "err", err)
 			return err
