@@ -100,7 +100,7 @@ func TestParseEID(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if a, b := ClusterEID("tpa1"), ClusterEID("tpa2"); a == b || a[0]&3 != 2 || ClusterEID("tpa1") != a {
+	if a, b := ClusterEID("tpa1"), ClusterEID("tpa2"); a == b || a[0]&3 != 2 || ClusterEID("tpa1") != a || AgentEID("tpa1") == a {
 		t.Errorf("ClusterEID: %v %v", a, b)
 	}
 }

@@ -60,10 +60,17 @@ func ParseEID(s string) (EID, error) {
 }
 
 // ClusterEID derives a stable EID from a cluster name: a locally
-// administered address (first byte 0x02) from a hash of the name, so every
-// agent names every cluster the same way without configuration.
-func ClusterEID(cluster string) EID {
-	h := sha256.Sum256([]byte("pbxtopo dundi cluster " + cluster))
+// administered unicast address from a hash of the name, so every agent
+// names every cluster the same way without configuration. Answers name
+// the cluster they lead to with it (StoreDirectoryConfig.EIDOf).
+func ClusterEID(cluster string) EID { return derive("pbxtopo dundi cluster " + cluster) }
+
+// AgentEID derives a stable EID for the agent of a node, distinct from
+// every ClusterEID, for a dundi.eid left empty.
+func AgentEID(node string) EID { return derive("pbxtopo dundi agent " + node) }
+
+func derive(s string) EID {
+	h := sha256.Sum256([]byte(s))
 	var e EID
 	copy(e[:], h[:6])
 	e[0] = e[0]&0xfc | 0x02 // unicast, locally administered
