@@ -155,3 +155,30 @@ func TestLateFinalIsAckedAgain(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// Queries from unknown entities are refused without keeping state: a
+// flood of them cannot fill the transaction table, and each still gets
+// its NOAUTH (never silence).
+func TestStrangersLeaveNoState(t *testing.T) {
+	a := hostile(t)
+	r := newRaw(t)
+	const n = 100
+	for i := 0; i < n; i++ {
+		r.send(a.Addr(), query(uint16(0x2000+i), EID{9, 9, 9, 9, byte(i >> 8), byte(i)}, "6109", "priv"))
+	}
+	refused := 0
+	for _, b := range drain(t, r, a.Addr()) {
+		f, m := mustDecode(t, b)
+		if f.Cmd != CmdDPResponse || !f.Final || m.Cause != CauseNoAuth || len(m.Answers) != 0 {
+			t.Fatalf("reply %s %+v", f.Cmd, m)
+		}
+		// Our ACK of the refusal finds the closed entry: no INVALID.
+		ack := Header{STrans: f.DTrans, DTrans: f.STrans, ISeqno: 1, OSeqno: 1, Cmd: CmdACK, Final: true}
+		r.send(a.Addr(), ack.appendTo(nil))
+		refused++
+	}
+	drain(t, r, a.Addr())
+	if s := a.Stats(); refused != n || s.Transactions != 0 || s.NoAuth != n || s.Invalid != 0 {
+		t.Errorf("%d refused; stats %+v", refused, s)
+	}
+}

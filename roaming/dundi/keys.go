@@ -114,8 +114,3 @@ func (ps *peerState) checkKey(m *Message) error {
 	ps.rx = rxKey{blk: newCipher(key), enc: bytes.Clone(m.SharedKey), sig: bytes.Clone(m.Signature), crc: keyCRC(m.SharedKey)}
 	return nil
 }
-
-type (
-	rsaPublic  = rsa.PublicKey
-	rsaPrivate = rsa.PrivateKey
-)

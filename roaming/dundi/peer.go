@@ -3,6 +3,7 @@ package dundi
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -116,6 +117,9 @@ func New(cfg Config, deps Deps) (*Peer, error) {
 	if p.conn, err = net.ListenUDP("udp", ua); err != nil {
 		return nil, fmt.Errorf("dundi.addr %s: %w (is Asterisk's pbx_dundi or another agent bound to it? change its port or dundi.addr)", c.Addr, err)
 	}
+	// Room for bursts from many Asterisk servers at once (the kernel caps
+	// it at net.core.rmem_max); a drop costs a retransmission second.
+	p.conn.SetReadBuffer(4 << 20)
 	return p, nil
 }
 
@@ -126,7 +130,7 @@ func (p *Peer) loadPeerKeys(ps *peerState, cache map[string]any) error {
 		return nil
 	}
 	if k, ok := cache["pub:"+ps.cfg.PublicKey]; ok {
-		ps.pub = k.(*rsaPublic)
+		ps.pub = k.(*rsa.PublicKey)
 	} else {
 		k, err := LoadPublicKey(ps.cfg.PublicKey)
 		if err != nil {
@@ -139,7 +143,7 @@ func (p *Peer) loadPeerKeys(ps *peerState, cache map[string]any) error {
 		path = p.cfg.PrivateKey
 	}
 	if k, ok := cache["priv:"+path]; ok {
-		ps.priv = k.(*rsaPrivate)
+		ps.priv = k.(*rsa.PrivateKey)
 		return nil
 	}
 	k, err := LoadPrivateKey(path)
@@ -300,10 +304,11 @@ func (p *Peer) handleFrame(f *Frame, m *Message, raw []byte, from netip.AddrPort
 	t := p.findTrans(f.Header, from)
 	if t == nil {
 		if ours, ok := p.closed.get(theirKey{from, f.Src()}); ok && f.Dst() == ours {
-			// A late copy for a finished dialog: acknowledge a final
-			// packet again (our final ACK was lost), drop the rest.
+			// A late copy for a finished dialog: it can only be their
+			// last packet again (our final ACK was lost; an ENCRYPT's
+			// final flag is inside it), so acknowledge it again.
 			p.stats.duplicates.Add(1)
-			if f.Final && f.Cmd != CmdACK {
+			if f.Cmd != CmdACK && f.Cmd != CmdInvalid {
 				h := Header{STrans: ours, DTrans: f.Src(), ISeqno: f.OSeqno + 1, OSeqno: f.ISeqno, Cmd: CmdACK, Final: true}
 				p.queue(from, h.appendTo(nil))
 			}
@@ -321,6 +326,9 @@ func (p *Peer) handleFrame(f *Frame, m *Message, raw []byte, from netip.AddrPort
 				p.drops.warn("replayed", from, fmt.Errorf("an ENCRYPT repeats the first packet of a finished transaction"))
 				return
 			}
+		}
+		if p.refuseStranger(f, m, from) {
+			return
 		}
 		var err error
 		if t, err = p.newTrans(from, nil); err != nil {
@@ -358,6 +366,50 @@ func (p *Peer) handleFrame(f *Frame, m *Message, raw []byte, from netip.AddrPort
 		p.stats.outOfWindow.Add(1)
 		p.drops.warn("out of window", from, fmt.Errorf("sequence %d, expected %d", f.OSeqno, t.iseqno))
 	}
+}
+
+// refuseStranger answers a first packet from an entity we do not know
+// without keeping any state: one final NOAUTH (or ENCREJ), not
+// retransmitted, so a flood of strangers cannot fill the transaction
+// table. Their ACK, or a copy of their packet, finds the closed entry.
+func (p *Peer) refuseStranger(f *Frame, m *Message, from netip.AddrPort) bool {
+	var resp Command
+	switch f.Cmd {
+	case CmdDPDiscover:
+		resp = CmdDPResponse
+	case CmdEIDQuery:
+		resp = CmdEIDResponse
+	case CmdPrecacheRq:
+		resp = CmdPrecacheRp
+	case CmdRegReq:
+		resp = CmdRegResponse
+	case CmdEncrypt:
+		resp = CmdEncRej
+	default:
+		return false
+	}
+	if len(m.EIDs) > 0 && p.byEID[m.EIDs[0]] != nil {
+		return false
+	}
+	id, err := p.newTransID()
+	if err != nil {
+		return true
+	}
+	var b builder
+	if resp == CmdEncRej {
+		p.stats.badCrypto.Add(1)
+		p.drops.warn("bad session key", from, fmt.Errorf("%w: unknown entity %s", ErrDecrypt, firstEID(m)))
+	} else {
+		p.stats.noAuth.Add(1)
+		p.log.Info("dundi: query from an unknown entity", "from", from, "eid", firstEID(m))
+		b.cause(CauseNoAuth, "")
+	}
+	h := Header{STrans: id, DTrans: f.Src(), ISeqno: f.OSeqno + 1, Cmd: resp, Final: true}
+	if data, err := (&Frame{Header: h, IEs: b.ies}).Encode(nil); err == nil {
+		p.queue(from, data)
+	}
+	p.closed.add(theirKey{from, f.Src()}, id, time.Now())
+	return true
 }
 
 // firstHash identifies the first packet of an encrypted dialog for replay

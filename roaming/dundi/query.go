@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -262,12 +260,4 @@ func modelName(m int) string {
 		return "Outbound"
 	}
 	return "None"
-}
-
-// addrString is for messages.
-func addrString(a netip.AddrPort) string {
-	if !a.IsValid() {
-		return "(no address)"
-	}
-	return strings.TrimPrefix(a.String(), "::ffff:")
 }

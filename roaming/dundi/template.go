@@ -113,16 +113,6 @@ func ParseTemplate(s string) (Template, error) {
 	return t, nil
 }
 
-// Uses reports whether the template refers to a variable.
-func (t Template) Uses(name string) bool {
-	for _, p := range t.parts {
-		if p.v == name {
-			return true
-		}
-	}
-	return false
-}
-
 // String returns the template's source.
 func (t Template) String() string { return t.src }
 

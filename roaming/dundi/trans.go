@@ -360,5 +360,3 @@ func (c *expiring[K, V]) expire(now time.Time) {
 		c.pop()
 	}
 }
-
-func (c *expiring[K, V]) len() int { return len(c.m) }
