@@ -94,8 +94,9 @@ type PeerConfig struct {
 	// AllowFrom lists the addresses or networks clear packets may come
 	// from [the peer's host].
 	AllowFrom []string `mapstructure:"allow_from"`
-	// Qualify is yes (2000 ms), no, or the most milliseconds the peer may
-	// take to answer a NULL before it is not asked any more [no].
+	// Qualify is yes (2000 ms), no, or the longest round trip allowed for
+	// the NULL it is sent every minute ("1500", 1500ms, 2s), beyond which
+	// it is not asked any more [no].
 	Qualify string `mapstructure:"qualify"`
 	// Register sends our address to the peer every minute (for peers that
 	// list us as host=dynamic).
@@ -338,11 +339,13 @@ func checkPeer(pc PeerConfig) (peerSpec, []string) {
 	case "yes":
 		ps.qualify = 2000 * time.Millisecond
 	default:
-		n, err := strconv.Atoi(q)
-		if err != nil || n < 1 {
-			add("qualify %q: use yes, no or a number of milliseconds", pc.Qualify)
+		if n, err := strconv.Atoi(q); err == nil && n > 0 {
+			ps.qualify = time.Duration(n) * time.Millisecond
+		} else if d, err := time.ParseDuration(q); err == nil && d > 0 {
+			ps.qualify = d
+		} else {
+			add("qualify %q: use yes, no, or the longest round trip allowed (1500ms, 2s)", pc.Qualify)
 		}
-		ps.qualify = time.Duration(n) * time.Millisecond
 	}
 	if pc.Register && ps.dynamic {
 		add("register: yes needs the peer's address, but host is dynamic")

@@ -41,7 +41,7 @@ func TestConfigErrorsSayWhatToFix(t *testing.T) {
 		{"clear without consent", func(c *Config) { c.Peers[0].PublicKey = "" }, "no public_key and unencrypted is false"},
 		{"allow_from alone", func(c *Config) { c.Peers[0].AllowFrom = []string{"10.0.0.1"} }, "allow_from is set but unencrypted is false"},
 		{"bad allow_from", func(c *Config) { c.Peers[0].Unencrypted, c.Peers[0].AllowFrom = true, []string{"10.0.0.300"} }, `allow_from "10.0.0.300"`},
-		{"qualify", func(c *Config) { c.Peers[0].Qualify = "often" }, `qualify "often": use yes, no`},
+		{"qualify", func(c *Config) { c.Peers[0].Qualify = "often" }, `qualify "often": use yes, no, or the longest round trip`},
 		{"permit without inbound", func(c *Config) { c.Peers[0].Model = "outbound" }, "permit lists contexts but model"},
 		{"duplicate peer", func(c *Config) { c.Peers = append(c.Peers, c.Peers[0]) }, "is also dundi.peers[0]"},
 		{"ourselves", func(c *Config) { c.Peers[0].EID = c.EID }, "this agent's own dundi.eid"},
