@@ -85,11 +85,13 @@ public key and signed with --key, as Asterisk's inkey/outkey do.`,
 			if err != nil {
 				return userError{err}
 			}
+			// The peer runs until the command ends; the lookup has the timeout.
+			runCtx, stop := context.WithCancel(a.ctx)
+			done := make(chan error, 1)
+			go func() { done <- p.Run(runCtx) }()
+			defer func() { stop(); <-done }()
 			ctx, cancel := context.WithTimeout(a.ctx, timeout)
 			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- p.Run(ctx) }()
-			defer func() { p.Close(); <-done }()
 			res, err := p.Lookup(ctx, number, dctx, dundi.LookupOptions{Bypass: bypass})
 			if err != nil && (res == nil || !errors.Is(err, context.DeadlineExceeded)) {
 				return userError{fmt.Errorf("dundi lookup %s@%s: %w", number, dctx, err)}

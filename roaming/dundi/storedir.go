@@ -230,14 +230,14 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 			continue
 		}
 		mapped = true
-		seen := map[string]bool{}
+		var seen []string // clusters answered with EXISTS (a few at most)
 		if e := idx.numbers[number]; e != nil {
 			for rank, c := range e.clusters {
 				ci, known := idx.clusters[c]
 				if !known || ci.vip == "" || !d.up(c) {
 					continue
 				}
-				seen[c] = true
+				seen = append(seen, c)
 				flags := FlagExists
 				if !m.NoPartial {
 					flags |= FlagCanMatch
@@ -256,7 +256,7 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 			continue
 		}
 		for _, c := range idx.names {
-			if seen[c] || !idx.hasLonger(c, number) || !d.up(c) {
+			if slices.Contains(seen, c) || !idx.hasLonger(c, number) || !d.up(c) {
 				continue
 			}
 			out = append(out, Answer{Cluster: c, EID: d.cfg.EIDOf(c), Tech: m.Tech,
