@@ -253,3 +253,43 @@ func TestDeadClusterLeftOut(t *testing.T) {
 		t.Errorf("tpa1 back:\n%q", got)
 	}
 }
+
+// Two agents over the same replicated data ask each other, clear and
+// encrypted: B knows A's address, A learns B's when B registers (the
+// registration itself encrypted when the peers have keys).
+func TestTwoAgentsAskEachOther(t *testing.T) {
+	for _, enc := range []bool{false, true} {
+		t.Run(fmt.Sprint("encrypted=", enc), func(t *testing.T) {
+			dirA, _ := enterpriseStore(t)
+			dirB, _ := enterpriseStore(t)
+			acfg := Config{EID: eidA.String(), RetransTimer: 50 * time.Millisecond}
+			bcfg := Config{EID: eidB.String(), RetransTimer: 50 * time.Millisecond}
+			pb := PeerConfig{EID: eidB.String(), Host: "dynamic", Permit: []string{"priv"}, Include: []string{"priv"}}
+			if enc {
+				pb.PublicKey, acfg.PrivateKey, bcfg.PrivateKey = keyPath("dundiB.pub"), keyPath("dundiA.key"), keyPath("dundiB.key")
+			} else {
+				pb.Unencrypted, pb.AllowFrom = true, []string{"127.0.0.1"}
+			}
+			acfg.Peers = []PeerConfig{pb}
+			a := startPeer(t, acfg, Deps{Directory: dirA})
+			pa := PeerConfig{EID: eidA.String(), Host: a.Addr().String(), Permit: []string{"priv"}, Include: []string{"priv"}, Register: true}
+			if enc {
+				pa.PublicKey = keyPath("dundiA.pub")
+			} else {
+				pa.Unencrypted = true
+			}
+			bcfg.Peers = []PeerConfig{pa}
+			b := startPeer(t, bcfg, Deps{Directory: dirB})
+			waitFor(t, "B to register with A", func() bool { return a.Peers()[0].Addr == b.Addr().String() })
+			for _, q := range []*Peer{a, b} {
+				r := lookup(t, q, "6109")
+				if got := dests(r.Results); !slices.Equal(got, all6109) {
+					t.Errorf("%s asking: %q", q.EID(), got)
+				}
+			}
+			if sa, sb := a.Stats(), b.Stats(); sa.Answered != 1 || sb.Answered != 1 || sa.BadCrypto+sb.BadCrypto != 0 {
+				t.Errorf("A %+v\nB %+v", sa, sb)
+			}
+		})
+	}
+}
