@@ -22,6 +22,13 @@ type DontAsker interface {
 	DontAsk(number, dcontext string) string
 }
 
+// Instant is an optional Directory capability: Lookup reads memory only
+// and never blocks, so the peer answers inline in its read loop rather
+// than in a goroutine (no goroutine, no second lock, no separate ACK).
+type Instant interface {
+	Instant() bool
+}
+
 // Health says whether a cluster is up (an agent alive in Serf or its
 // voice VIP answering). A down cluster is never offered.
 type Health interface {

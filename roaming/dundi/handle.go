@@ -107,6 +107,15 @@ func (p *Peer) handleQuery(t *transaction, f *Frame, m *Message, from netip.Addr
 	if p.dir == nil {
 		return refuse(CauseNoAuth, "Unsupported DUNDI Context")
 	}
+	if in, ok := p.dir.(Instant); ok && in.Instant() {
+		// Memory only: answer inline, no goroutine, no second lock.
+		ies := p.answerIEs(p.ctx, m.CalledNumber, dcontext)
+		p.stats.answered.Add(1)
+		if err := p.send(t, CmdDPResponse, true, ies); err != nil {
+			p.destroy(t, false)
+		}
+		return false
+	}
 	select {
 	case p.slots <- struct{}{}:
 	default:
@@ -136,6 +145,21 @@ func (p *Peer) answerQuery(t *transaction, number, dcontext string) {
 	p.mu.Lock()
 	base := p.ctx
 	p.mu.Unlock()
+	ies := p.answerIEs(base, number, dcontext)
+	p.mu.Lock()
+	t.busy = false
+	if !t.dead {
+		p.stats.answered.Add(1)
+		if err := p.send(t, CmdDPResponse, true, ies); err != nil {
+			p.destroy(t, false)
+		}
+	}
+	p.unlockAndFlush()
+}
+
+// answerIEs asks the directory and builds the DPRESPONSE elements:
+// answers, hint and expiration, or a cause.
+func (p *Peer) answerIEs(base context.Context, number, dcontext string) []IE {
 	ctx, cancel := context.WithTimeout(base, 2*time.Second)
 	answers, err := p.dir.Lookup(ctx, number, dcontext)
 	cancel()
@@ -172,15 +196,7 @@ func (p *Peer) answerQuery(t *transaction, number, dcontext string) {
 		b.hint(hint)
 		b.short(IEExpiration, p.cfg.Expiration)
 	}
-	p.mu.Lock()
-	t.busy = false
-	if !t.dead {
-		p.stats.answered.Add(1)
-		if err := p.send(t, CmdDPResponse, true, b.ies); err != nil {
-			p.destroy(t, false)
-		}
-	}
-	p.unlockAndFlush()
+	return b.ies
 }
 
 // answerEntity answers EIDQUERY for our own EID; we do not forward.

@@ -65,3 +65,33 @@ func TestEIDQuery(t *testing.T) {
 		t.Errorf("EIDRESPONSE %+v %+v", f.Header, m)
 	}
 }
+
+// slowDir answers when released.
+type slowDir struct{ release chan struct{} }
+
+func (d slowDir) Lookup(ctx context.Context, number, dcontext string) ([]Answer, error) {
+	select {
+	case <-d.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return []Answer{{Tech: TechSIP, Flags: FlagExists, Dest: number + "@10.0.0.1"}}, nil
+}
+
+// A slow answer is preceded by a bare ACK (after ack_delay), as
+// Asterisk's threaded answer is; a quick one carries the ACK itself.
+func TestSlowAnswerIsAckedFirst(t *testing.T) {
+	r := newRaw(t)
+	d := slowDir{make(chan struct{})}
+	a := startPeer(t, Config{EID: eidA.String(), AckDelay: 5 * time.Millisecond, Peers: []PeerConfig{plainPeerCfg(eidB, r.addr(), "inbound")}}, Deps{Directory: d})
+	r.send(a.Addr(), query(0x0303, eidB, "6109", "priv"))
+	f, _ := mustDecode(t, r.recv(5*time.Second))
+	if f.Cmd != CmdACK || f.Dst() != 0x0303 || f.ISeqno != 1 || f.Final {
+		t.Fatalf("first reply %+v, want a bare ACK", f.Header)
+	}
+	close(d.release)
+	f, m := mustDecode(t, r.recv(5*time.Second))
+	if f.Cmd != CmdDPResponse || !f.Final || len(m.Answers) != 1 || m.Answers[0].Dest != "6109@10.0.0.1" || m.Answers[0].EID != eidA {
+		t.Fatalf("answer %+v %+v", f.Header, m)
+	}
+}

@@ -54,7 +54,12 @@ type StoreDirectory struct {
 var (
 	_ Directory = (*StoreDirectory)(nil)
 	_ DontAsker = (*StoreDirectory)(nil)
+	_ Instant   = (*StoreDirectory)(nil)
 )
+
+// Instant reports that lookups read the in-memory index only. The Health
+// given to NewStoreDirectory must answer from memory too.
+func (d *StoreDirectory) Instant() bool { return true }
 
 // NewStoreDirectory builds the first index. health may be nil (every
 // cluster is up).
