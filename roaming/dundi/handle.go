@@ -160,9 +160,13 @@ func (p *Peer) answerQuery(t *transaction, number, dcontext string) {
 // answerIEs asks the directory and builds the DPRESPONSE elements:
 // answers, hint and expiration, or a cause.
 func (p *Peer) answerIEs(base context.Context, number, dcontext string) []IE {
-	ctx, cancel := context.WithTimeout(base, 2*time.Second)
+	ctx := base
+	if in, ok := p.dir.(Instant); !ok || !in.Instant() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(base, 2*time.Second)
+		defer cancel()
+	}
 	answers, err := p.dir.Lookup(ctx, number, dcontext)
-	cancel()
 	var b builder
 	hint := Hint{Flags: HintUnaffected}
 	switch {

@@ -134,7 +134,7 @@ type Message struct {
 	HasKeyCRC32   bool
 	EncData       []byte // IV + ciphertext
 	CacheBypass   bool
-	Entity        EntityInfo
+	Entity        *EntityInfo // EIDRESPONSE's elements, when present
 }
 
 // cstr returns the element as Asterisk reads it: a C string that ends at
@@ -226,21 +226,21 @@ func ParseMessage(f *Frame) (*Message, error) {
 			}
 			m.Hint = &Hint{Flags: binary.BigEndian.Uint16(d), Data: cstr(d[2:])}
 		case IEDepartment:
-			m.Entity.Department = cstr(d)
+			m.entity().Department = cstr(d)
 		case IEOrganization:
-			m.Entity.Organization = cstr(d)
+			m.entity().Organization = cstr(d)
 		case IELocality:
-			m.Entity.Locality = cstr(d)
+			m.entity().Locality = cstr(d)
 		case IEStateProv:
-			m.Entity.StateProv = cstr(d)
+			m.entity().StateProv = cstr(d)
 		case IECountry:
-			m.Entity.Country = cstr(d)
+			m.entity().Country = cstr(d)
 		case IEEmail:
-			m.Entity.Email = cstr(d)
+			m.entity().Email = cstr(d)
 		case IEPhone:
-			m.Entity.Phone = cstr(d)
+			m.entity().Phone = cstr(d)
 		case IEIPAddr:
-			m.Entity.IPAddr = cstr(d)
+			m.entity().IPAddr = cstr(d)
 		case IEEncData:
 			if len(d) <= 16 || len(d)%16 != 0 {
 				return nil, bad(ie, "16 bytes of IV and a multiple of 16")
@@ -263,34 +263,67 @@ func ParseMessage(f *Frame) (*Message, error) {
 	return m, nil
 }
 
-// builder appends elements to a frame, with Asterisk's encodings.
-type builder struct{ ies []IE }
+func (m *Message) entity() *EntityInfo {
+	if m.Entity == nil {
+		m.Entity = &EntityInfo{}
+	}
+	return m.Entity
+}
 
-func (b *builder) raw(t IEType, d []byte) { b.ies = append(b.ies, IE{Type: t, Data: d}) }
-func (b *builder) str(t IEType, s string) { b.raw(t, []byte(s)) }
-func (b *builder) eid(t IEType, e EID)    { b.raw(t, append([]byte(nil), e[:]...)) }
-func (b *builder) empty(t IEType)         { b.raw(t, []byte{}) }
+// builder appends elements to a frame, with Asterisk's encodings. Element
+// data lives in one growing buffer: a reallocation leaves earlier
+// elements pointing at the old array, whose bytes never change.
+type builder struct {
+	ies []IE
+	buf []byte
+}
+
+func (b *builder) raw(t IEType, d []byte) {
+	start := len(b.buf)
+	b.buf = append(b.buf, d...)
+	b.ies = append(b.ies, IE{Type: t, Data: b.buf[start:len(b.buf):len(b.buf)]})
+}
+
+func (b *builder) str(t IEType, s string) {
+	start := len(b.buf)
+	b.buf = append(b.buf, s...)
+	b.ies = append(b.ies, IE{Type: t, Data: b.buf[start:len(b.buf):len(b.buf)]})
+}
+
+func (b *builder) eid(t IEType, e EID)    { b.raw(t, e[:]) }
+func (b *builder) empty(t IEType)         { b.raw(t, nil) }
 func (b *builder) byte1(t IEType, v byte) { b.raw(t, []byte{v}) }
 
 func (b *builder) short(t IEType, v int) {
-	b.raw(t, binary.BigEndian.AppendUint16(nil, uint16(v)))
+	var d [2]byte
+	binary.BigEndian.PutUint16(d[:], uint16(v))
+	b.raw(t, d[:])
 }
 
-func (b *builder) int32(t IEType, v uint32) { b.raw(t, binary.BigEndian.AppendUint32(nil, v)) }
+func (b *builder) int32(t IEType, v uint32) {
+	var d [4]byte
+	binary.BigEndian.PutUint32(d[:], v)
+	b.raw(t, d[:])
+}
 
 func (b *builder) cause(code int, text string) {
-	b.raw(IECause, append([]byte{byte(code)}, text...))
+	start := len(b.buf)
+	b.buf = append(append(b.buf, byte(code)), text...)
+	b.ies = append(b.ies, IE{Type: IECause, Data: b.buf[start:len(b.buf):len(b.buf)]})
 }
 
 func (b *builder) hint(h Hint) {
-	b.raw(IEHint, append(binary.BigEndian.AppendUint16(nil, h.Flags), h.Data...))
+	start := len(b.buf)
+	b.buf = append(binary.BigEndian.AppendUint16(b.buf, h.Flags), h.Data...)
+	b.ies = append(b.ies, IE{Type: IEHint, Data: b.buf[start:len(b.buf):len(b.buf)]})
 }
 
 func (b *builder) answer(a Answer) {
-	d := make([]byte, 0, 11+len(a.Dest))
-	d = append(d, a.EID[:]...)
+	start := len(b.buf)
+	d := append(b.buf, a.EID[:]...)
 	d = append(d, byte(a.Tech))
 	d = binary.BigEndian.AppendUint16(d, uint16(a.Flags))
 	d = binary.BigEndian.AppendUint16(d, uint16(a.Weight))
-	b.raw(IEAnswer, append(d, a.Dest...))
+	b.buf = append(d, a.Dest...)
+	b.ies = append(b.ies, IE{Type: IEAnswer, Data: b.buf[start:len(b.buf):len(b.buf)]})
 }

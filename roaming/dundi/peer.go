@@ -52,7 +52,7 @@ type Peer struct {
 	byEID   map[EID]*peerState
 	trans   map[uint16]*transaction
 	inbound map[theirKey]*transaction
-	closed  *expiring[theirKey, uint16]
+	closed  *expiring[closedKey, uint16]
 	replays *expiring[uint64, struct{}]
 	out     []outgoing
 	ctx     context.Context // Run's, for lookups answered in goroutines
@@ -79,7 +79,7 @@ func New(cfg Config, deps Deps) (*Peer, error) {
 		cfg: c, dir: deps.Directory, trace: deps.Trace, log: deps.Logger, rnd: deps.Rand, seed: maphash.MakeSeed(),
 		slots: make(chan struct{}, c.MaxLookups), byEID: map[EID]*peerState{},
 		trans: map[uint16]*transaction{}, inbound: map[theirKey]*transaction{},
-		closed:  newExpiring[theirKey, uint16](c.ReplayWindow, 1<<18),
+		closed:  newExpiring[closedKey, uint16](c.ReplayWindow, 1<<18),
 		replays: newExpiring[uint64, struct{}](c.ReplayWindow, 1<<18),
 		quit:    make(chan struct{}), ctx: context.Background(),
 	}
@@ -303,7 +303,7 @@ func (p *Peer) handleFrame(f *Frame, m *Message, raw []byte, from netip.AddrPort
 	}
 	t := p.findTrans(f.Header, from)
 	if t == nil {
-		if ours, ok := p.closed.get(theirKey{from, f.Src()}); ok && f.Dst() == ours {
+		if ours, ok := p.closed.get(keyOf(from, f.Src())); ok && f.Dst() == ours {
 			// A late copy for a finished dialog: it can only be their
 			// last packet again (our final ACK was lost; an ENCRYPT's
 			// final flag is inside it), so acknowledge it again.
@@ -408,7 +408,7 @@ func (p *Peer) refuseStranger(f *Frame, m *Message, from netip.AddrPort) bool {
 	if data, err := (&Frame{Header: h, IEs: b.ies}).Encode(nil); err == nil {
 		p.queue(from, data)
 	}
-	p.closed.add(theirKey{from, f.Src()}, id, time.Now())
+	p.closed.add(keyOf(from, f.Src()), id, time.Now())
 	return true
 }
 

@@ -61,7 +61,7 @@ func TestEIDQuery(t *testing.T) {
 	q, _ := (&Frame{Header: Header{STrans: 0x0101, Cmd: CmdEIDQuery}, IEs: b.ies}).Encode(nil)
 	r.send(a.Addr(), q)
 	f, m := mustDecode(t, recvCmd(t, r))
-	if f.Cmd != CmdEIDResponse || !f.Final || m.Cause >= 0 || m.Entity.Organization != "Example Corp" || m.Entity.Locality != "Tampa" || m.Entity.Country != "US" {
+	if f.Cmd != CmdEIDResponse || !f.Final || m.Cause >= 0 || m.Entity == nil || m.Entity.Organization != "Example Corp" || m.Entity.Locality != "Tampa" || m.Entity.Country != "US" {
 		t.Errorf("EIDRESPONSE %+v %+v", f.Header, m)
 	}
 }

@@ -48,8 +48,8 @@ type request struct {
 	context  string
 	results  []Result
 	errs     []error
-	failed   map[*transaction]bool
-	pending  map[*transaction]bool
+	failed   []*transaction // a peer's failure is reported once
+	pending  []*transaction // transactions still running (a few: one per peer)
 	dontAsk  string
 	done     chan struct{}
 	finished bool
@@ -78,8 +78,8 @@ func (r *request) add(t *transaction, m *Message) {
 func (r *request) fail(t *transaction, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.failed[t] {
-		r.failed[t] = true
+	if !slices.Contains(r.failed, t) {
+		r.failed = append(r.failed, t)
 		r.errs = append(r.errs, err)
 	}
 }
@@ -91,7 +91,9 @@ func (r *request) transDone(t *transaction, err error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.pending, t)
+	if i := slices.Index(r.pending, t); i >= 0 {
+		r.pending = slices.Delete(r.pending, i, i+1)
+	}
 	if len(r.pending) == 0 && !r.finished {
 		r.finished = true
 		close(r.done)
@@ -115,8 +117,7 @@ func (p *Peer) Lookup(ctx context.Context, number, dcontext string, opts LookupO
 	if opts.TTL > 0 {
 		ttl = opts.TTL
 	}
-	req := &request{number: number, context: dcontext, done: make(chan struct{}),
-		failed: map[*transaction]bool{}, pending: map[*transaction]bool{}}
+	req := &request{number: number, context: dcontext, done: make(chan struct{})}
 	p.mu.Lock()
 	select {
 	case <-p.quit:
@@ -158,12 +159,12 @@ func (p *Peer) Lookup(ctx context.Context, number, dcontext string, opts LookupO
 			continue
 		}
 		t.req = req
-		req.pending[t] = true
+		req.pending = append(req.pending, t)
 		res.Asked++
 		p.stats.lookups.Add(1)
 		if err := p.send(t, CmdDPDiscover, false, b.ies); err != nil {
 			t.req = nil
-			delete(req.pending, t)
+			req.pending = slices.DeleteFunc(req.pending, func(x *transaction) bool { return x == t })
 			p.destroy(t, false)
 			res.Errors = append(res.Errors, fmt.Errorf("peer %s: %w", ps.eid, err))
 		}
@@ -186,10 +187,7 @@ func (p *Peer) Lookup(ctx context.Context, number, dcontext string, opts LookupO
 	}
 	p.mu.Lock()
 	req.mu.Lock()
-	left := make([]*transaction, 0, len(req.pending))
-	for t := range req.pending {
-		left = append(left, t)
-	}
+	left := slices.Clone(req.pending)
 	req.mu.Unlock()
 	for _, t := range left {
 		t.req = nil

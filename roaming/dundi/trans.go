@@ -95,6 +95,18 @@ type theirKey struct {
 	strans uint16
 }
 
+// closedKey is theirKey without pointers (netip.Addr holds one), for the
+// closed-transaction cache.
+type closedKey struct {
+	ip     [16]byte
+	port   uint16
+	strans uint16
+}
+
+func keyOf(addr netip.AddrPort, strans uint16) closedKey {
+	return closedKey{addr.Addr().As16(), addr.Port(), strans}
+}
+
 // findTrans matches a header to a live transaction as Asterisk's
 // find_transaction does: by our id, or (their first packet again) by
 // their id with no destination id yet.
@@ -141,7 +153,7 @@ func (p *Peer) destroy(t *transaction, timedOut bool) {
 		delete(p.inbound, k)
 	}
 	if t.dtrans != 0 {
-		p.closed.add(k, t.strans, now)
+		p.closed.add(keyOf(t.addr, t.dtrans), t.strans, now)
 	}
 	if t.firstHash != 0 {
 		p.replays.add(t.firstHash, struct{}{}, now)
@@ -305,29 +317,37 @@ func peerName(t *transaction) string {
 	return t.addr.String()
 }
 
-// expiring is a bounded set of keys that expire in insertion order.
+// expiring is a bounded map whose entries expire in insertion order. It
+// holds no pointers when K and V hold none, so its hundreds of thousands
+// of entries at a high lookup rate cost the garbage collector nothing.
 type expiring[K comparable, V any] struct {
 	window time.Duration
 	max    int
-	m      map[K]*expEntry[K, V]
-	fifo   []*expEntry[K, V]
+	m      map[K]expVal[V]
+	fifo   []expEntry[K]
 	head   int
+	seq    uint64
 }
 
-type expEntry[K comparable, V any] struct {
+type expVal[V any] struct {
+	val V
+	seq uint64
+}
+
+type expEntry[K comparable] struct {
 	key     K
-	val     V
-	expires time.Time
+	seq     uint64
+	expires int64 // unix nanoseconds
 }
 
 func newExpiring[K comparable, V any](window time.Duration, max int) *expiring[K, V] {
-	return &expiring[K, V]{window: window, max: max, m: map[K]*expEntry[K, V]{}}
+	return &expiring[K, V]{window: window, max: max, m: map[K]expVal[V]{}}
 }
 
 func (c *expiring[K, V]) add(k K, v V, now time.Time) {
-	e := &expEntry[K, V]{key: k, val: v, expires: now.Add(c.window)}
-	c.m[k] = e
-	c.fifo = append(c.fifo, e)
+	c.seq++
+	c.m[k] = expVal[V]{v, c.seq}
+	c.fifo = append(c.fifo, expEntry[K]{k, c.seq, now.Add(c.window).UnixNano()})
 	for len(c.fifo)-c.head > c.max {
 		c.pop()
 	}
@@ -335,28 +355,24 @@ func (c *expiring[K, V]) add(k K, v V, now time.Time) {
 
 func (c *expiring[K, V]) get(k K) (V, bool) {
 	e, ok := c.m[k]
-	if !ok {
-		var zero V
-		return zero, false
-	}
-	return e.val, true
+	return e.val, ok
 }
 
 func (c *expiring[K, V]) pop() {
 	e := c.fifo[c.head]
-	c.fifo[c.head] = nil
 	c.head++
-	if c.m[e.key] == e {
+	if v, ok := c.m[e.key]; ok && v.seq == e.seq {
 		delete(c.m, e.key)
 	}
 	if c.head > 1024 && c.head*2 > len(c.fifo) {
-		c.fifo = append([]*expEntry[K, V](nil), c.fifo[c.head:]...)
+		c.fifo = append(c.fifo[:0:0], c.fifo[c.head:]...)
 		c.head = 0
 	}
 }
 
 func (c *expiring[K, V]) expire(now time.Time) {
-	for c.head < len(c.fifo) && now.After(c.fifo[c.head].expires) {
+	t := now.UnixNano()
+	for c.head < len(c.fifo) && t > c.fifo[c.head].expires {
 		c.pop()
 	}
 }

@@ -139,7 +139,7 @@ func DecodeFrame(b []byte) (*Frame, error) {
 // decodeIEs splits element data. ENCDATA runs to the end of the packet
 // whatever its length byte says (Asterisk writes that byte truncated).
 func decodeIEs(b []byte) ([]IE, error) {
-	var ies []IE
+	ies := make([]IE, 0, 8)
 	for off := 0; off < len(b); {
 		if len(b)-off < 2 {
 			return nil, fmt.Errorf("%w: a stray byte at offset %d after the last element", ErrTruncated, HeaderLen+off)
