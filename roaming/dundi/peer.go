@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -42,6 +43,7 @@ type Peer struct {
 	log   *slog.Logger
 	drops *dropLog
 	rnd   io.Reader
+	ids   *mrand.ChaCha8 // transaction ids; guarded by mu
 	conn  *net.UDPConn
 	seed  maphash.Seed
 	slots chan struct{} // bounds concurrent directory lookups
@@ -90,6 +92,11 @@ func New(cfg Config, deps Deps) (*Peer, error) {
 	if p.rnd == nil {
 		p.rnd = rand.Reader
 	}
+	var seed [32]byte
+	if _, err := io.ReadFull(p.rnd, seed[:]); err != nil {
+		return nil, fmt.Errorf("dundi: seed transaction ids: %w", err)
+	}
+	p.ids = mrand.NewChaCha8(seed)
 	keys := map[string]any{}
 	for _, spec := range c.peers {
 		ps := &peerState{peerSpec: spec}

@@ -37,7 +37,6 @@ func (p *Peer) maintainPeer(ps *peerState, now time.Time) {
 	}
 	if ps.cfg.Register && ps.regTrans == nil && !now.Before(ps.nextReg) {
 		if t, err := p.newTrans(ps.addr, ps); err == nil {
-			t.reg = true
 			ps.regTrans = t
 			var b builder
 			b.short(IEVersion, 1)

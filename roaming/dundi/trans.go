@@ -2,7 +2,6 @@ package dundi
 
 import (
 	"crypto/cipher"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net/netip"
@@ -38,25 +37,21 @@ type transaction struct {
 
 	req  *request // the lookup it belongs to (ours)
 	qual bool     // a qualify NULL
-	reg  bool     // a registration
 	dead bool
 }
 
 type packet struct {
-	oseqno  uint8
-	data    []byte // as sent (encrypted when the dialog is)
-	left    int    // retransmissions left
-	next    time.Time
-	created time.Time
+	oseqno uint8
+	data   []byte    // as sent (encrypted when the dialog is)
+	left   int       // retransmissions left
+	next   time.Time // when to send it again
 }
 
-// newTransID picks a free random transaction id (1..32767).
+// newTransID picks a free random transaction id (1..32766). Ids come
+// from a ChaCha8 stream seeded from Deps.Rand: unpredictable to an
+// off-path attacker, without a system call per lookup.
 func (p *Peer) newTransID() (uint16, error) {
-	var b [2]byte
-	if _, err := io.ReadFull(p.rnd, b[:]); err != nil {
-		return 0, err
-	}
-	start := binary.BigEndian.Uint16(b[:])%32766 + 1
+	start := uint16(p.ids.Uint64()%32766) + 1
 	for id := start; ; {
 		if _, used := p.trans[id]; !used {
 			return id, nil
@@ -227,7 +222,7 @@ func (p *Peer) send(t *transaction, cmd Command, final bool, ies []IE) error {
 	now := time.Now()
 	t.touched = now
 	if cmd != CmdACK {
-		t.pending = append(t.pending, &packet{oseqno: h.OSeqno, data: data, left: p.cfg.Retransmits, next: now.Add(p.cfg.RetransTimer), created: now})
+		t.pending = append(t.pending, &packet{oseqno: h.OSeqno, data: data, left: p.cfg.Retransmits, next: now.Add(p.cfg.RetransTimer)})
 	}
 	p.queue(t.addr, data)
 	return nil
