@@ -58,7 +58,7 @@ func (p *Peer) handleCommand(t *transaction, f *Frame, m *Message, from netip.Ad
 // handleQuery answers DPDISCOVER, EIDQUERY and PRECACHERQ: who asks, may
 // they, and in clear? It returns whether the ACK waits for the answer.
 func (p *Peer) handleQuery(t *transaction, f *Frame, m *Message, from netip.AddrPort, encrypted bool) bool {
-	resp := map[Command]Command{CmdDPDiscover: CmdDPResponse, CmdEIDQuery: CmdEIDResponse, CmdPrecacheRq: CmdPrecacheRp}[f.Cmd]
+	resp := responseTo(f.Cmd)
 	refuse := func(cause int, text string) bool {
 		if cause == CauseNoAuth {
 			p.stats.noAuth.Add(1)
@@ -125,6 +125,23 @@ func (p *Peer) handleQuery(t *transaction, f *Frame, m *Message, from netip.Addr
 	t.ackDue = time.Now().Add(p.cfg.AckDelay)
 	go p.answerQuery(t, m.CalledNumber, dcontext)
 	return true
+}
+
+// responseTo names the response to a command that opens a dialog.
+func responseTo(c Command) Command {
+	switch c {
+	case CmdDPDiscover:
+		return CmdDPResponse
+	case CmdEIDQuery:
+		return CmdEIDResponse
+	case CmdPrecacheRq:
+		return CmdPrecacheRp
+	case CmdRegReq:
+		return CmdRegResponse
+	case CmdEncrypt:
+		return CmdEncRej
+	}
+	return 0
 }
 
 func firstEID(m *Message) string {

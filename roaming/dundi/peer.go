@@ -380,19 +380,8 @@ func (p *Peer) handleFrame(f *Frame, m *Message, raw []byte, from netip.AddrPort
 // retransmitted, so a flood of strangers cannot fill the transaction
 // table. Their ACK, or a copy of their packet, finds the closed entry.
 func (p *Peer) refuseStranger(f *Frame, m *Message, from netip.AddrPort) bool {
-	var resp Command
-	switch f.Cmd {
-	case CmdDPDiscover:
-		resp = CmdDPResponse
-	case CmdEIDQuery:
-		resp = CmdEIDResponse
-	case CmdPrecacheRq:
-		resp = CmdPrecacheRp
-	case CmdRegReq:
-		resp = CmdRegResponse
-	case CmdEncrypt:
-		resp = CmdEncRej
-	default:
+	resp := responseTo(f.Cmd)
+	if resp == 0 {
 		return false
 	}
 	if len(m.EIDs) > 0 && p.byEID[m.EIDs[0]] != nil {
