@@ -15,16 +15,18 @@ import (
 // (nopartial), 5020 in the store, answers cached for 3600 s.
 func asteriskA(t *testing.T, secret string, encrypted bool) *Peer {
 	st := newStore(t, []cluster{{name: "a", vip: "127.0.0.1"}}, []ext{{cluster: "a", number: "5020", mailbox: "5020", roaming: true}})
-	maps, err := ParseMappings([]MappingConfig{{Context: "priv", Tech: "IAX2", Destination: "dundi:${SECRET}@${IPADDR}:4570/${NUMBER}", Options: []string{"nopartial"}}})
+	cfg := Config{EID: eidA.String(), Expiration: 3600, Secret: secret,
+		Mappings: []MappingConfig{{Context: "priv", Tech: "IAX2", Destination: "dundi:${SECRET}@${IPADDR}:4570/${NUMBER}", Options: []string{"nopartial"}}}}
+	dcfg, err := cfg.DirectoryConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := NewStoreDirectory(st, nil, StoreDirectoryConfig{Mappings: maps, Secret: secret, EIDOf: func(string) EID { return eidA }, Logger: quietLog()})
+	dcfg.EIDOf, dcfg.Logger = func(string) EID { return eidA }, quietLog()
+	dir, err := NewStoreDirectory(st, nil, dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pc := PeerConfig{EID: eidB.String(), Host: "127.0.0.1:4521", Model: "symmetric", Permit: []string{"priv"}, Include: []string{"priv"}}
-	cfg := Config{EID: eidA.String(), Expiration: 3600}
 	if encrypted {
 		pc.PublicKey = keyPath("dundiB.pub")
 		cfg.PrivateKey = keyPath("dundiA.key")

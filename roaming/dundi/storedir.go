@@ -327,3 +327,13 @@ func (d *StoreDirectory) DontAsk(number, dcontext string) string {
 	}
 	return ""
 }
+
+// DirectoryConfig returns the StoreDirectoryConfig of a peer's Config:
+// its mappings and secret.
+func (c Config) DirectoryConfig() (StoreDirectoryConfig, error) {
+	maps, err := ParseMappings(c.Mappings)
+	if err != nil {
+		return StoreDirectoryConfig{}, err
+	}
+	return StoreDirectoryConfig{Mappings: maps, Secret: c.Secret}, nil
+}
