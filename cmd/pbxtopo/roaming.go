@@ -292,7 +292,7 @@ func (a *app) unackCmd() *cobra.Command {
 }
 
 func (a *app) dundiCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "dundi", Short: "DUNDi publishing: each cluster's dundi.conf peers and mapping, dialplan and IAX2 user"}
+	cmd := &cobra.Command{Use: "dundi", Short: "DUNDi: publish each cluster's dundi.conf, dialplan and IAX2 user; ask any DUNDi peer"}
 	var cluster, out string
 	config := &cobra.Command{
 		Use:   "config --cluster C [--out DIR]",
@@ -349,7 +349,7 @@ files are left alone; without --cluster, --out gets one directory per cluster.`,
 	}
 	config.Flags().StringVar(&cluster, "cluster", "", "the cluster whose files to generate")
 	config.Flags().StringVar(&out, "out", "", "write the files into this directory instead of printing them")
-	cmd.AddCommand(config)
+	cmd.AddCommand(config, a.dundiLookupCmd())
 	return cmd
 }
 

@@ -48,10 +48,11 @@ var Suites = map[string]Suite{
 	"dns":     DNS,
 	"api":     API,
 	"ui":      UI,
+	"dundi":   Dundi,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui"}
+var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui", "dundi"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {

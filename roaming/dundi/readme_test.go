@@ -1,0 +1,55 @@
+package dundi
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Every config key is documented in the README's DUNDi section.
+func TestConfigKeysInREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skip("README.md not found:", err)
+	}
+	readme := string(b)
+	var walk func(reflect.Type, string)
+	walk = func(ty reflect.Type, prefix string) {
+		for i := 0; i < ty.NumField(); i++ {
+			f := ty.Field(i)
+			key := f.Tag.Get("mapstructure")
+			if key == "" {
+				t.Errorf("%s.%s has no mapstructure tag", prefix, f.Name)
+				continue
+			}
+			full := prefix + "." + key
+			switch {
+			case f.Type.Kind() == reflect.Struct && f.Type.Name() == "EntityInfo":
+				if !strings.Contains(readme, "`"+full+".{") {
+					t.Errorf("README lacks %s.{...}", full)
+				}
+				for j := 0; j < f.Type.NumField(); j++ {
+					if sub := f.Type.Field(j).Tag.Get("mapstructure"); !strings.Contains(readme, sub) {
+						t.Errorf("README lacks %s.%s", full, sub)
+					}
+				}
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				if !strings.Contains(readme, "`"+full+"[]`") {
+					t.Errorf("README lacks `%s[]`", full)
+				}
+				el := f.Type.Elem()
+				for j := 0; j < el.NumField(); j++ {
+					if sub := el.Field(j).Tag.Get("mapstructure"); !strings.Contains(readme, "`"+sub+"`") {
+						t.Errorf("README lacks %s[].%s", full, sub)
+					}
+				}
+			default:
+				if !strings.Contains(readme, "`"+full+"`") {
+					t.Errorf("README lacks `%s`", full)
+				}
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "dundi")
+}

@@ -1,0 +1,131 @@
+package dundi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+func answerStrings(as []Answer) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, fmt.Sprintf("%s %d %s %s", a.Cluster, a.Weight, a.Flags, a.Dest))
+	}
+	return out
+}
+
+func TestStoreDirectoryFlags(t *testing.T) {
+	st := newStore(t, []cluster{{name: "a", vip: "10.0.0.1"}, {name: "b", vip: "10.0.0.2"}}, []ext{
+		{cluster: "a", number: "5020", mailbox: "5020", roaming: true},
+		{cluster: "b", number: "50201", roaming: true},
+		{cluster: "b", number: "5030", roaming: false},
+	})
+	maps, _ := ParseMappings([]MappingConfig{
+		{Context: "priv", Tech: "SIP", Destination: "${NUMBER}@${IPADDR};cluster=${CLUSTER};eid=${EID}"},
+		{Context: "strict", Tech: "PJSIP", Destination: "${NUMBER}@${IPADDR}", Weight: 7, Options: []string{"nopartial", "commercial"}},
+	})
+	d, err := NewStoreDirectory(st, nil, StoreDirectoryConfig{Mappings: maps, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eidA := ClusterEID("a").String()
+	cases := []struct {
+		number, ctx string
+		want        []string
+	}{
+		{"5020", "priv", []string{"a 0 EXISTS|CANMATCH 5020@10.0.0.1;cluster=a;eid=" + eidA, "b 0 MATCHMORE|CANMATCH "}},
+		{"502", "priv", []string{"a 0 MATCHMORE|CANMATCH ", "b 0 MATCHMORE|CANMATCH "}},
+		{"50201", "priv", []string{"b 0 EXISTS|CANMATCH 50201@10.0.0.2;cluster=b;eid=" + ClusterEID("b").String()}},
+		{"5030", "priv", nil}, // not roaming
+		{"5020", "strict", []string{"a 7 EXISTS|COMMERCIAL 5020@10.0.0.1"}},
+		{"502", "strict", nil},
+		{"5020", "PRIV", []string{"a 0 EXISTS|CANMATCH 5020@10.0.0.1;cluster=a;eid=" + eidA, "b 0 MATCHMORE|CANMATCH "}},
+	}
+	for _, c := range cases {
+		got, err := d.Lookup(context.Background(), c.number, c.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := answerStrings(got); !slices.Equal(s, c.want) {
+			t.Errorf("%s@%s:\n%q\nwant\n%q", c.number, c.ctx, s, c.want)
+		}
+	}
+	if _, err := d.Lookup(context.Background(), "5020", "e164"); !errors.Is(err, ErrUnknownContext) {
+		t.Errorf("unmapped context: %v", err)
+	}
+	for number, want := range map[string]string{"5999": "59", "6000": "6", "5031": "503", "5020": ""} {
+		if got := d.DontAsk(number, "priv"); got != want {
+			t.Errorf("DontAsk(%s) = %q, want %q", number, got, want)
+		}
+	}
+}
+
+// The index follows the store: a new roaming number, a move, a cluster
+// that gets a VIP, all show at the next lookup after the rebuild.
+func TestStoreDirectoryFollowsChanges(t *testing.T) {
+	st := newStore(t, []cluster{{name: "a", vip: "10.0.0.1"}, {name: "b"}}, []ext{
+		{cluster: "a", number: "6109", mailbox: "6109", roaming: true},
+	})
+	maps, _ := ParseMappings([]MappingConfig{{Context: "priv", Tech: "IAX2", Destination: "x@${IPADDR}/${NUMBER}"}})
+	d, err := NewStoreDirectory(st, nil, StoreDirectoryConfig{Mappings: maps, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	gen0 := d.Generation()
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "Run's first build", func() bool { return d.Generation() > gen0 })
+	write := func(muts ...store.Mutation) {
+		t.Helper()
+		gen := d.Generation()
+		if _, err := st.Write(context.Background(), "test", muts); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the index rebuild", func() bool { return d.Generation() > gen })
+	}
+	look := func(n string) string {
+		as, err := d.Lookup(context.Background(), n, "priv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(answerStrings(as), "; ")
+	}
+	if got := look("6110"); got != "" {
+		t.Fatalf("6110 before: %q", got)
+	}
+	write(extMutation(ext{cluster: "a", number: "6110", roaming: true}))
+	if got := look("6110"); got != "a 0 EXISTS|CANMATCH x@10.0.0.1/6110" {
+		t.Errorf("6110 after create: %q", got)
+	}
+	// 6109 moves to b, which has no VIP yet: not offered until it has one.
+	del := extMutation(ext{cluster: "a", number: "6109"})
+	del.Value = nil
+	write(del, extMutation(ext{cluster: "b", number: "6109", mailbox: "6109", roaming: true}))
+	if got := look("6109"); got != "" {
+		t.Errorf("6109 on a cluster without a VIP: %q", got)
+	}
+	write(store.Mutation{Table: "clusters", Key: "b", Value: fieldsOf("name", "b", "site", "b", "voice_vip", "10.0.0.2")})
+	if got := look("6109"); got != "b 0 EXISTS|CANMATCH x@10.0.0.2/6109" {
+		t.Errorf("6109 after the move: %q", got)
+	}
+}
+
+// Preference: home (the mailbox), its failover list in order, then the
+// rest by name; each place adds WeightStep.
+func TestPreferenceOrder(t *testing.T) {
+	cl := map[string]clusterInfo{"home": {failover: []string{"z", "x", "gone"}}}
+	got := preference([]string{"y", "x", "home", "z", "w"}, "home", cl)
+	if want := []string{"home", "z", "x", "w", "y"}; !slices.Equal(got, want) {
+		t.Errorf("%v, want %v", got, want)
+	}
+	if got := preference([]string{"b", "a"}, "", cl); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("no home: %v", got)
+	}
+}
