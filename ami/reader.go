@@ -103,12 +103,13 @@ func (r *Reader) ReadMessage() (Message, error) {
 			continue
 		}
 		if follows {
-			if i := bytes.Index(line, []byte(endCommand)); i >= 0 {
-				if rest := strings.TrimRight(string(line[:i]), "\r\n"); rest != "" {
-					m.Output = append(m.Output, rest)
-				}
+			end := bytes.Index(line, []byte(endCommand))
+			if end >= 0 {
+				line = bytes.TrimRight(line[:end], "\r")
 				follows = false
-				continue
+				if len(line) == 0 {
+					continue
+				}
 			}
 			if k, v, ok := splitHeader(line); ok && len(m.Output) == 0 && (strings.EqualFold(k, "ActionID") || strings.EqualFold(k, "Privilege")) {
 				m.Headers = append(m.Headers, Header{k, v})
@@ -151,7 +152,7 @@ func splitHeader(line []byte) (string, string, bool) {
 	if len(v) > 0 && v[0] == ' ' {
 		v = v[1:]
 	}
-	return internKey(key), string(bytes.TrimRight(v, " \t")), true
+	return internKey(key), string(bytes.TrimRight(v, " \t\r")), true
 }
 
 // readLine returns the next line without its "\r\n" (or "\n"). A line
