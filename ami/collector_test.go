@@ -210,8 +210,10 @@ func (s *countingStore) PutStatus(ctx context.Context, e map[string][]byte) erro
 // offline is a Sender that is never connected: events come from the test.
 type offline struct{}
 
-func (offline) Send(context.Context, ami.Action) (*ami.Response, error) { return nil, ami.ErrNotConnected }
-func (offline) State() ami.ConnState                                   { return ami.ConnState{State: ami.StateConnected} }
+func (offline) Send(context.Context, ami.Action) (*ami.Response, error) {
+	return nil, ami.ErrNotConnected
+}
+func (offline) State() ami.ConnState { return ami.ConnState{State: ami.StateConnected} }
 
 func TestCoalescing(t *testing.T) {
 	st := &countingStore{Store: openStore(t, "5060")}
