@@ -256,4 +256,3 @@ func FuzzParseLog(f *testing.F) {
 		ami.ClassifyReload(lines, "pbx_dundi.so", []string{"dundi.conf"})
 	})
 }
-
