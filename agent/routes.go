@@ -9,6 +9,7 @@ import (
 func routes(svc *Service) []Route {
 	var rs []Route
 	rs = append(rs, dataRoutes(svc)...)
+	rs = append(rs, statusRoutes(svc)...)
 	rs = append(rs, Route{"GET /v1/health", RoleNone, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]string{"status": "ok"})
 	}})

@@ -147,3 +147,7 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// DefaultStaleness is how old a health entry may be before its node
+// counts as silent: three heartbeats of the default configuration.
+const DefaultStaleness = 90 * time.Second
