@@ -110,6 +110,7 @@ store that no agent holds.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return userError{fmt.Errorf("%w (see 'pbxtopo %s --help')", err, c.Name())}
 	})
-	root.AddCommand(a.extCmd(), a.importCmd(), a.exportCmd(), a.historyCmd(), a.revertCmd(), a.benchCmd())
+	root.AddCommand(a.extCmd(), a.importCmd(), a.exportCmd(), a.historyCmd(), a.revertCmd(), a.benchCmd(),
+		a.statusCmd(), a.amiCmd())
 	return root
 }
