@@ -15,7 +15,9 @@ type connected struct{}
 func (connected) Send(context.Context, ami.Action) (*ami.Response, error) {
 	return nil, ami.ErrNotConnected
 }
-func (connected) State() ami.ConnState { return ami.ConnState{State: ami.StateConnected, Version: "7.0.3"} }
+func (connected) State() ami.ConnState {
+	return ami.ConnState{State: ami.StateConnected, Version: "7.0.3"}
+}
 
 func TestStatusThroughTheAPI(t *testing.T) {
 	svc, st := sampleService(t)
