@@ -226,9 +226,14 @@ func (c *Collector) refreshLoop(ctx context.Context) {
 		case <-t.C:
 		case <-c.refreshNow:
 		case <-changed:
+			// Every replicated change anywhere lands here: refresh only
+			// when this cluster's extensions or trunks changed.
 			changed = c.configChanges()
-			if err := c.loadIndex(); err != nil {
-				c.log.Warn("cannot read the cluster's extensions", "err", err)
+			if moved, err := c.reloadIndex(); err != nil || !moved {
+				if err != nil {
+					c.log.Warn("cannot read the cluster's extensions", "err", err)
+				}
+				continue
 			}
 		}
 		if c.ami.State().State != StateConnected {
@@ -266,6 +271,20 @@ func (c *Collector) flushLoop(ctx context.Context) {
 			c.log.Warn("cannot write status to the store", "err", err)
 		}
 	}
+}
+
+// reloadIndex rereads the index and reports whether the cluster's
+// extensions, mailboxes or trunks changed.
+func (c *Collector) reloadIndex() (bool, error) {
+	c.mu.Lock()
+	old := c.ix
+	c.mu.Unlock()
+	if err := c.loadIndex(); err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return old == nil || !old.same(c.ix), nil
 }
 
 // loadIndex rereads the cluster's extensions and trunks.

@@ -326,3 +326,38 @@ func TestCollectorRemovesEntriesOfDeletedExtensions(t *testing.T) {
 		t.Fatalf("5020 lost its status: %v", e)
 	}
 }
+
+func TestConfigChangeRefreshesOnlyForOwnCluster(t *testing.T) {
+	st := openStore(t, "5060")
+	ast := newAsterisk(t)
+	cfg := testConfig("ast1")
+	cfg.VIP = "off"
+	c, err := ami.New(cfg, clientConfig(ast.Server), ami.Deps{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCollector(t, c)
+	eventually(t, "the first refresh", func() bool { return c.Stats().Refreshes == 1 })
+	ctx := context.Background()
+	put := func(key string, f pbx.Fields) {
+		if _, err := st.Write(ctx, "test", []store.Mutation{{Table: "extensions", Key: key, Value: f.AppendBinary(nil)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another cluster's extension: no refresh. This cluster's: a refresh,
+	// and the new extension gets status.
+	put("tpa2/7000", pbx.Fields{"cluster": "tpa2", "regexten": "7000"})
+	put("tpa1/5023", pbx.Fields{"cluster": "tpa1", "regexten": "5023", "name": "New"})
+	eventually(t, "a refresh for the new extension", func() bool {
+		return c.Stats().Refreshes == 2 && extStatus(t, st, "5023")["regstatus"] == "unregistered"
+	})
+	put("tpa2/7001", pbx.Fields{"cluster": "tpa2", "regexten": "7001"})
+	put("tpa1/5023", pbx.Fields{"cluster": "tpa1", "regexten": "5023", "name": "Renamed"}) // not a name Asterisk uses
+	put("tpa1/5024", pbx.Fields{"cluster": "tpa1", "regexten": "5024"})
+	eventually(t, "the refresh for 5024", func() bool {
+		return c.Stats().Refreshes >= 3 && extStatus(t, st, "5024")["regstatus"] == "unregistered"
+	})
+	if n := c.Stats().Refreshes; n != 3 {
+		t.Fatalf("%d refreshes, want 3 (changes elsewhere or to names Asterisk does not use cause none)", n)
+	}
+}

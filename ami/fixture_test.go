@@ -18,7 +18,7 @@ import (
 // openStore returns a store of replica tpa1 holding the cluster, three
 // extensions (5020 on PJSIP, 5021 on chan_sip, 5022 never registered) and
 // two registering trunks.
-func openStore(t *testing.T, sipPort string) *store.Store {
+func openStore(t testing.TB, sipPort string) *store.Store {
 	t.Helper()
 	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
 	cfg.Replica = "tpa1"

@@ -1,6 +1,7 @@
 package ami
 
 import (
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,6 +72,20 @@ func loadIndex(sn *store.Snapshot, cluster string) (*index, error) {
 		return nil
 	})
 	return ix, err
+}
+
+// same reports whether two indexes map the same names.
+func (ix *index) same(o *index) bool {
+	if !maps.Equal(ix.exts, o.exts) || !maps.Equal(ix.byName, o.byName) || !maps.Equal(ix.byMailbox, o.byMailbox) ||
+		!maps.Equal(ix.trunkName, o.trunkName) || len(ix.trunks) != len(o.trunks) {
+		return false
+	}
+	for k, f := range ix.trunks {
+		if !f.Equal(o.trunks[k]) {
+			return false
+		}
+	}
+	return true
 }
 
 // ext returns the extension an Asterisk endpoint or peer name belongs to.
