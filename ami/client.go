@@ -64,6 +64,9 @@ type ConnState struct {
 	Version  string    `json:"version,omitempty"` // manager protocol version
 	Connects int       `json:"connects"`          // successful logins so far
 	Failures int       `json:"failures"`          // failed attempts since the last success
+	// LoginAt is when the latest login attempt began: events that come
+	// with a login (FullyBooted) are told from later ones by it.
+	LoginAt time.Time `json:"-"`
 }
 
 // ClientHooks are what a Client calls; both may be nil.
@@ -140,6 +143,7 @@ func (c *Client) Run(ctx context.Context) error {
 	failures := 0
 	defer c.setState(func(s *ConnState) { s.State = StateStopped; s.Since = time.Now() })
 	for ctx.Err() == nil {
+		c.setState(func(s *ConnState) { s.LoginAt = time.Now() })
 		conn, err := Dial(ctx, DialConfig{Addr: c.cfg.Addr, User: c.cfg.User, Secret: c.cfg.Secret,
 			Events: c.cfg.Events, Timeout: c.cfg.DialTimeout, Logger: c.log}, c.hooks.OnEvent)
 		if err != nil {
@@ -178,7 +182,7 @@ func (c *Client) Run(ctx context.Context) error {
 		failures = 0
 		c.mu.Lock()
 		c.conn = conn
-		c.state = ConnState{State: StateConnected, Since: time.Now(), Version: conn.Version(), Connects: c.state.Connects + 1}
+		c.state = ConnState{State: StateConnected, Since: time.Now(), Version: conn.Version(), Connects: c.state.Connects + 1, LoginAt: c.state.LoginAt}
 		close(c.wake)
 		c.mu.Unlock()
 		c.log.Info("connected to Asterisk's manager interface", "addr", c.cfg.Addr, "version", conn.Version())

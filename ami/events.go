@@ -3,6 +3,7 @@ package ami
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
 // eventHandlers apply one kind of event to the collector's state; they run
@@ -28,8 +29,13 @@ var eventHandlers = map[string]func(c *Collector, m *Message) string{
 func (c *Collector) HandleEvent(m Message) {
 	name := strings.ToLower(m.Event())
 	switch name {
-	case "reload", "fullybooted":
-		c.RequestRefresh() // a module reload may have changed anything
+	case "reload": // a module reload may have changed anything
+		c.RequestRefresh()
+		return
+	case "fullybooted": // Asterisk finished booting after we logged in
+		if time.Since(c.ami.State().LoginAt) > 2*time.Second {
+			c.RequestRefresh()
+		}
 		return
 	}
 	h := eventHandlers[name]
