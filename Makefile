@@ -22,7 +22,7 @@ demo: build
 # Performance figures, each with its anchor from the same run.
 bench: build
 	$(BIN) bench
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./store ./pbx
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./store ./pbx ./ami
 
 # A short run of every fuzz target (FUZZTIME each).
 fuzz:

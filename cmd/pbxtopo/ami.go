@@ -25,6 +25,40 @@ var amiFlags = []struct{ key, flag, def, usage string }{
 	{"ami.config_dir", "dir", "/etc/asterisk", "Asterisk's configuration directory (env PBXTOPO_AMI_CONFIG_DIR)"},
 	{"ami.log_file", "log-file", "/var/log/asterisk/messages", "the Asterisk log file with notices and warnings (env PBXTOPO_AMI_LOG_FILE)"},
 	{"ami.backup_dir", "backup-dir", "", "where previous versions are kept (default DIR/.pbxtopo-backup)"},
+	{"ami.refresh", "refresh", "5m", "full refresh interval (ami.refresh)"},
+	{"ami.flush", "flush", "5s", "coalescing interval: status is written at most this often (ami.flush)"},
+	{"ami.vip", "vip", "", `voice VIP host:port to probe (default: the cluster's voice_vip; "off" disables)`},
+	{"ami.cfwd_family", "cfwd-family", "CF", `AstDB family of call forward targets ("" skips)`},
+}
+
+// amiCollectorConfig reads the collector's settings (ami.*) for a node of
+// a cluster: the agent command builds its collector with it too.
+func (a *app) amiCollectorConfig(cluster, node string) (ami.Config, ami.ClientConfig, error) {
+	cfg := ami.DefaultConfig(cluster, node)
+	var err error
+	for key, d := range map[string]*time.Duration{"ami.refresh": &cfg.Refresh, "ami.flush": &cfg.Flush} {
+		if v := a.v.GetString(key); v != "" {
+			if *d, err = time.ParseDuration(v); err != nil {
+				return cfg, ami.ClientConfig{}, usageErrorf("%s = %q: want a duration such as 5m or 5s", key, v)
+			}
+		}
+	}
+	cfg.VIP = a.v.GetString("ami.vip")
+	if a.v.IsSet("ami.cfwd_family") {
+		cfg.CallForwardFamily = a.v.GetString("ami.cfwd_family")
+	}
+	cc := ami.DefaultClientConfig()
+	cc.Addr, cc.User, cc.Secret = a.v.GetString("ami.addr"), a.v.GetString("ami.user"), a.v.GetString("ami.secret")
+	if cc.Addr == "" {
+		cc.Addr = "127.0.0.1:5038"
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, cc, userError{err}
+	}
+	if err := cc.Validate(); err != nil {
+		return cfg, cc, userError{err}
+	}
+	return cfg, cc, nil
 }
 
 // bindAMIFlags adds the flags of the given ami.* keys to cmd. They are
@@ -339,8 +373,7 @@ func (a *app) amiCheckCmd() *cobra.Command {
 }
 
 func (a *app) amiCollectCmd() *cobra.Command {
-	var cluster, node, vip, cfwd string
-	var refresh, flush time.Duration
+	var cluster, node string
 	cmd := &cobra.Command{
 		Use:   "collect --data-dir DIR [--node N]",
 		Short: "Run the status collector in the foreground on a store no agent holds (the agent runs it itself)",
@@ -348,7 +381,7 @@ func (a *app) amiCollectCmd() *cobra.Command {
 refresh at start and every --refresh, events in between, written to the store's status space
 at most every --flush. For trying the collector against a real Asterisk; a running agent with
 ami.addr set runs the same collector.`,
-		Example: "  PBXTOPO_AMI_SECRET=... pbxtopo ami collect --data-dir ./tpa1 --ami-user pbxtopo --node ast16",
+		Example: "  PBXTOPO_AMI_USER=pbxtopo PBXTOPO_AMI_SECRET=... pbxtopo ami collect --data-dir ./tpa1 --node ast16",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir := a.v.GetString("data-dir")
@@ -369,10 +402,10 @@ ami.addr set runs the same collector.`,
 			if node == "" {
 				node, _ = os.Hostname()
 			}
-			cfg := ami.DefaultConfig(cluster, node)
-			cfg.Refresh, cfg.Flush, cfg.VIP, cfg.CallForwardFamily = refresh, flush, vip, cfwd
-			cc := ami.DefaultClientConfig()
-			cc.Addr, cc.User, cc.Secret = a.v.GetString("ami.addr"), a.v.GetString("ami.user"), a.v.GetString("ami.secret")
+			cfg, cc, err := a.amiCollectorConfig(cluster, node)
+			if err != nil {
+				return err
+			}
 			log := slog.New(slog.NewTextHandler(a.stderr, nil))
 			c, err := ami.New(cfg, cc, ami.Deps{Store: st, Logger: log})
 			if err != nil {
@@ -384,10 +417,6 @@ ami.addr set runs the same collector.`,
 	f := cmd.Flags()
 	f.StringVar(&cluster, "cluster", "", "the cluster (default: the store's replica)")
 	f.StringVar(&node, "node", "", "this node's name (default: the host name)")
-	f.StringVar(&vip, "vip", "", `voice VIP host:port to probe (default: the cluster's voice_vip; "off" disables)`)
-	f.StringVar(&cfwd, "cfwd-family", "CF", `AstDB family of call forward targets ("" skips)`)
-	f.DurationVar(&refresh, "refresh", 5*time.Minute, "full refresh interval (ami.refresh)")
-	f.DurationVar(&flush, "flush", 5*time.Second, "coalescing interval (ami.flush)")
-	a.bindAMIFlags(cmd, "ami.addr", "ami.user", "ami.secret")
+	a.bindAMIFlags(cmd, "ami.addr", "ami.user", "ami.secret", "ami.refresh", "ami.flush", "ami.vip", "ami.cfwd_family")
 	return cmd
 }

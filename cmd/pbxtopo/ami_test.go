@@ -164,3 +164,24 @@ func TestStatusCommands(t *testing.T) {
 		})
 	})
 }
+
+func TestAMICollectBadSettings(t *testing.T) {
+	dir := sampleStore(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--flush", "often"}, `ami.flush = "often": want a duration`},
+		{[]string{"--ami-user", ""}, "ami.user is empty"},
+		{[]string{"--refresh", "0s"}, "ami.refresh must be positive"},
+	} {
+		args := append([]string{"ami", "collect", "--data-dir", dir, "--ami-user", "pbxtopo"}, tc.args...)
+		_, errs, code := pbxtopo(t, args...)
+		if code != 1 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, %s", tc.args, code, errs)
+		}
+	}
+	if _, errs, code := pbxtopo(t, "ami", "collect", "--data-dir", t.TempDir(), "--ami-user", "u"); code != 1 || !strings.Contains(errs, "no store in") {
+		t.Errorf("empty dir: exit %d %s", code, errs)
+	}
+}
