@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -54,6 +55,23 @@ type Applier struct {
 	}
 	log *slog.Logger
 	now func() time.Time
+}
+
+// lock takes the backup directory's lock, so that two applies (two
+// operators, the agent and a CLI) never interleave their writes.
+func (a *Applier) lock() (func(), error) {
+	if err := os.MkdirAll(a.cfg.BackupDir, 0o750); err != nil {
+		return nil, fmt.Errorf("ami: apply: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(a.cfg.BackupDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("ami: apply: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: another apply or back-out is running on %s: wait for it and try again", ErrInvalid, a.cfg.Dir)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 // NewApplier returns an applier that reloads through ami (a *Client or a
@@ -152,6 +170,11 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
+	unlock, err := a.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	res := &ApplyResult{Module: req.Module}
 	names := make([]string, 0, len(req.Files))
 	for n := range req.Files {
@@ -192,7 +215,7 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 		return res, err
 	}
 	if res.Status == ApplyFailed && a.cfg.BackoutOnFailure && res.Backup != "" {
-		bo, err := a.Backout(ctx, res.Backup)
+		bo, err := a.backout(ctx, res.Backup) // under this apply's lock
 		if err != nil {
 			res.Note = "automatic back-out failed: " + err.Error()
 		}
@@ -343,6 +366,15 @@ func (a *Applier) prune() {
 // Backout puts back the files of a backup ("" = the newest), removes the
 // ones that apply created, and reloads the module the backup was for.
 func (a *Applier) Backout(ctx context.Context, id string) (*ApplyResult, error) {
+	unlock, err := a.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return a.backout(ctx, id)
+}
+
+func (a *Applier) backout(ctx context.Context, id string) (*ApplyResult, error) {
 	if id == "" {
 		ids, err := a.Backups()
 		if err != nil {

@@ -256,3 +256,32 @@ func FuzzParseLog(f *testing.F) {
 		ami.ClassifyReload(lines, "pbx_dundi.so", []string{"dundi.conf"})
 	})
 }
+
+func TestApplyLock(t *testing.T) {
+	dir := t.TempDir()
+	r := newReloader(t, dir)
+	a := newApplier(t, r, dir, false)
+	b := newApplier(t, r, dir, false)
+	// Hold a's lock through a reload that waits for the test.
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	r.Handle("Reload", func(s *amitest.Session, req ami.Message) {
+		close(entered)
+		<-release
+		s.Reply(req, "Message", "Module Reloaded")
+	})
+	done := make(chan error)
+	go func() {
+		_, err := a.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{"dundi.conf": []byte("a")}})
+		done <- err
+	}()
+	<-entered
+	_, err := b.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{"dundi.conf": []byte("b")}})
+	close(release)
+	if !errors.Is(err, ami.ErrInvalid) || !strings.Contains(err.Error(), "another apply") {
+		t.Fatalf("concurrent apply: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -218,8 +218,11 @@ func (c *Conn) readLoop() {
 		if err != nil {
 			var pe *ParseError
 			if errors.As(err, &pe) {
-				c.malformed.Add(1)
-				c.log.Warn("skipped a malformed AMI message", "err", err)
+				// One line for the first and then every 1000th: a stream of
+				// garbage must not become a stream of log lines.
+				if n := c.malformed.Add(1); n == 1 || n%1000 == 0 {
+					c.log.Warn("skipped a malformed AMI message", "err", err, "malformed_so_far", n)
+				}
 				continue
 			}
 			c.fail(fmt.Errorf("%w: %v", ErrClosed, err))

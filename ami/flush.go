@@ -17,6 +17,14 @@ import (
 // number of entries written.
 func (c *Collector) Flush(ctx context.Context) (int, error) {
 	c.mu.Lock()
+	noIndex := c.ix == nil
+	c.mu.Unlock()
+	if noIndex {
+		if err := c.loadIndex(); err != nil {
+			return 0, err
+		}
+	}
+	c.mu.Lock()
 	if c.written == nil || !c.loadedOwn {
 		c.mu.Unlock()
 		if err := c.loadOwn(); err != nil {
