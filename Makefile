@@ -32,7 +32,7 @@ chaos-net: build
 # Performance figures, each with its anchor from the same run.
 bench: build
 	$(BIN) bench
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./store ./pbx ./roaming
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./store ./pbx ./roaming ./roaming/dundi ./ami
 
 # A short run of every fuzz target (FUZZTIME each).
 fuzz:

@@ -114,7 +114,8 @@ store that no agent holds.`,
 		return userError{fmt.Errorf("%w (see 'pbxtopo %s --help')", err, c.Name())}
 	})
 	root.AddCommand(a.extCmd(), a.importCmd(), a.exportCmd(), a.historyCmd(), a.revertCmd(), a.benchCmd(),
-		a.roamingCmd(), a.auditCmd(), a.dundiCmd(), a.dnsCmd())
+		a.roamingCmd(), a.auditCmd(), a.dundiCmd(), a.dnsCmd(),
+		a.statusCmd(), a.amiCmd())
 	root.AddCommand(a.agentCmd(), a.membersCmd(), a.replCmd(), a.conflictsCmd(), a.tlsCmd(), a.gossipCmd(), a.tokenCmd(), a.demoCmd(), a.chaosCmd(), a.raftCmd())
 	userArgErrors(root)
 	return root

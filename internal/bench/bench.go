@@ -49,10 +49,11 @@ var Suites = map[string]Suite{
 	"api":     API,
 	"ui":      UI,
 	"dundi":   Dundi,
+	"ami":     AMI,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui", "dundi"}
+var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui", "dundi", "ami"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {

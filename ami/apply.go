@@ -1,0 +1,470 @@
+package ami
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ApplyConfig configures an Applier.
+type ApplyConfig struct {
+	// Dir is where Asterisk reads its configuration (ami.config_dir,
+	// /etc/asterisk).
+	Dir string
+	// BackupDir keeps the previous versions, one directory per apply
+	// (default Dir/.pbxtopo-backup).
+	BackupDir string
+	// Keep is the number of backups kept.
+	Keep int
+	// LogFile is the Asterisk log file that receives WARNING and NOTICE
+	// lines (ami.log_file); "" skips the check and reports UNVERIFIED.
+	LogFile string
+	// Settle is how long to wait for log lines after Asterisk answered
+	// the reload: a reload logs within milliseconds, but Asterisk's
+	// logger thread writes asynchronously.
+	Settle time.Duration
+	// ReloadTimeout bounds the Reload action.
+	ReloadTimeout time.Duration
+	// BackoutOnFailure restores the previous files (and reloads again)
+	// when the reload failed, so a broken file never stays loaded.
+	BackoutOnFailure bool
+}
+
+// DefaultApplyConfig returns the defaults for Asterisk's usual paths.
+func DefaultApplyConfig() ApplyConfig {
+	return ApplyConfig{Dir: "/etc/asterisk", Keep: 10, LogFile: "/var/log/asterisk/messages",
+		Settle: 750 * time.Millisecond, ReloadTimeout: 30 * time.Second, BackoutOnFailure: true}
+}
+
+// Applier writes generated configuration and makes Asterisk load it.
+type Applier struct {
+	cfg ApplyConfig
+	ami interface {
+		Send(ctx context.Context, a Action) (*Response, error)
+	}
+	log *slog.Logger
+	now func() time.Time
+}
+
+// lock takes the backup directory's lock, so that two applies (two
+// operators, the agent and a CLI) never interleave their writes.
+func (a *Applier) lock() (func(), error) {
+	if err := os.MkdirAll(a.cfg.BackupDir, 0o750); err != nil {
+		return nil, fmt.Errorf("ami: apply: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(a.cfg.BackupDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("ami: apply: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: another apply or back-out is running on %s: wait for it and try again", ErrInvalid, a.cfg.Dir)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// NewApplier returns an applier that reloads through ami (a *Client or a
+// *Conn).
+func NewApplier(cfg ApplyConfig, ami interface {
+	Send(ctx context.Context, a Action) (*Response, error)
+}, log *slog.Logger) (*Applier, error) {
+	if cfg.Dir == "" {
+		return nil, fmt.Errorf("%w: the config directory is empty: set ami.config_dir (e.g. /etc/asterisk)", ErrInvalid)
+	}
+	if fi, err := os.Stat(cfg.Dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%w: config directory %s does not exist: set ami.config_dir to Asterisk's astetcdir", ErrInvalid, cfg.Dir)
+	}
+	if cfg.BackupDir == "" {
+		cfg.BackupDir = filepath.Join(cfg.Dir, ".pbxtopo-backup")
+	}
+	if cfg.Keep <= 0 {
+		cfg.Keep = 10
+	}
+	if cfg.Settle <= 0 {
+		cfg.Settle = 750 * time.Millisecond
+	}
+	if cfg.ReloadTimeout <= 0 {
+		cfg.ReloadTimeout = 30 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Applier{cfg: cfg, ami: ami, log: log, now: time.Now}, nil
+}
+
+// Apply outcomes.
+const (
+	ApplyOK         = "OK"
+	ApplyFailed     = "FAILED"
+	ApplyUnchanged  = "UNCHANGED"  // every file already had this content; nothing reloaded
+	ApplyUnverified = "UNVERIFIED" // reloaded, but the log file could not be read
+)
+
+// ApplyRequest is one set of files for one module.
+type ApplyRequest struct {
+	Module string            `json:"module"` // "pbx_dundi.so"
+	Files  map[string][]byte `json:"files"`  // base name → content
+	Force  bool              `json:"force,omitempty"`
+}
+
+// ApplyResult says what an apply or a back-out did.
+type ApplyResult struct {
+	Status    string       `json:"status"`
+	Module    string       `json:"module"`
+	Written   []string     `json:"written,omitempty"`
+	Unchanged []string     `json:"unchanged,omitempty"`
+	Backup    string       `json:"backup,omitempty"` // the backup holding the previous versions
+	Answer    string       `json:"answer,omitempty"` // Asterisk's answer to the reload
+	Problems  []LogLine    `json:"problems,omitempty"`
+	Other     []LogLine    `json:"other_log_lines,omitempty"` // warnings of other modules meanwhile
+	Note      string       `json:"note,omitempty"`
+	Backout   *ApplyResult `json:"backout,omitempty"` // the automatic back-out after a failure
+}
+
+var (
+	moduleRE = regexp.MustCompile(`^[A-Za-z0-9_]+(\.so)?$`)
+	fileRE   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+-]*$`)
+)
+
+func (r ApplyRequest) validate() error {
+	if !moduleRE.MatchString(r.Module) {
+		return fmt.Errorf("%w: module %q: give a module file name such as pbx_dundi.so", ErrInvalid, r.Module)
+	}
+	if len(r.Files) == 0 {
+		return fmt.Errorf("%w: no files to apply", ErrInvalid)
+	}
+	for name := range r.Files {
+		if !fileRE.MatchString(name) || strings.Contains(name, "..") {
+			return fmt.Errorf("%w: file name %q: give a plain file name such as dundi.conf, without a directory", ErrInvalid, name)
+		}
+	}
+	return nil
+}
+
+// manifest records what a backup holds, to undo an apply exactly.
+type manifest struct {
+	Module  string          `json:"module"`
+	Time    time.Time       `json:"time"`
+	Existed map[string]bool `json:"existed"` // false: the apply created the file
+}
+
+// Apply writes the files that changed (each atomically: a temporary file,
+// fsync, rename), keeps their previous versions in a new backup, reloads
+// the module, and reads Asterisk's answer and log. A reload that logged
+// warnings about the module or its files is FAILED, though Asterisk
+// answered that it reloaded; with BackoutOnFailure the previous files are
+// put back and reloaded. Nothing is written when a file name or the
+// module is invalid.
+func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	unlock, err := a.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	res := &ApplyResult{Module: req.Module}
+	names := make([]string, 0, len(req.Files))
+	for n := range req.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var changed []string
+	for _, n := range names {
+		old, err := os.ReadFile(filepath.Join(a.cfg.Dir, n))
+		if err == nil && bytes.Equal(old, req.Files[n]) {
+			res.Unchanged = append(res.Unchanged, n)
+			continue
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("ami: apply: read %s: %w", n, err)
+		}
+		changed = append(changed, n)
+	}
+	if len(changed) == 0 && !req.Force {
+		res.Status = ApplyUnchanged
+		return res, nil
+	}
+	if len(changed) > 0 {
+		id, err := a.backup(req.Module, changed)
+		if err != nil {
+			return nil, err
+		}
+		res.Backup = id
+		for _, n := range changed {
+			if err := writeAtomic(filepath.Join(a.cfg.Dir, n), req.Files[n]); err != nil {
+				return nil, fmt.Errorf("ami: apply: %w (the previous files are in backup %s: pbxtopo ami backout)", err, id)
+			}
+			res.Written = append(res.Written, n)
+		}
+		a.log.Info("wrote Asterisk configuration", "files", changed, "backup", id)
+	}
+	if err := a.reload(ctx, res, names); err != nil {
+		return res, err
+	}
+	if res.Status == ApplyFailed && a.cfg.BackoutOnFailure && res.Backup != "" {
+		bo, err := a.backout(ctx, res.Backup) // under this apply's lock
+		if err != nil {
+			res.Note = "automatic back-out failed: " + err.Error()
+		}
+		res.Backout = bo
+	}
+	return res, nil
+}
+
+// reload reloads the module and judges the reload by Asterisk's answer
+// and the log lines it wrote meanwhile.
+func (a *Applier) reload(ctx context.Context, res *ApplyResult, files []string) error {
+	var offset int64 = -1
+	if a.cfg.LogFile != "" {
+		if fi, err := os.Stat(a.cfg.LogFile); err == nil {
+			offset = fi.Size()
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, a.cfg.ReloadTimeout)
+	defer cancel()
+	resp, err := a.ami.Send(rctx, Action{Message: NewAction("Reload", "Module", res.Module)})
+	var ae *ActionError
+	switch {
+	case errors.As(err, &ae):
+		res.Status, res.Answer = ApplyFailed, ae.Message
+		res.Note = "Asterisk refused the reload; the files are written (pbxtopo ami backout restores the previous ones)"
+		return nil
+	case err != nil:
+		return fmt.Errorf("ami: reload %s: %w (the files are written; the previous ones are in backup %s)", res.Module, err, res.Backup)
+	}
+	res.Answer = resp.Get("Message")
+	if offset < 0 {
+		res.Status = ApplyUnverified
+		res.Note = fmt.Sprintf("Asterisk answered %q, but the log file %q cannot be read, so warnings cannot be checked: set ami.log_file to the file logger.conf writes notices and warnings to", res.Answer, a.cfg.LogFile)
+		return nil
+	}
+	text, err := a.tail(ctx, offset)
+	if err != nil {
+		res.Status, res.Note = ApplyUnverified, "reading the log: "+err.Error()
+		return nil
+	}
+	res.Problems, res.Other = ClassifyReload(ParseLog(text), res.Module, files)
+	res.Status = ApplyOK
+	if len(res.Problems) > 0 {
+		res.Status = ApplyFailed
+		res.Note = fmt.Sprintf("Asterisk answered %q but logged %d problem(s) while reloading: the entries named were dropped", res.Answer, len(res.Problems))
+	}
+	return nil
+}
+
+// tail returns what the log file gained after offset, waiting until it has
+// been quiet for Settle (at most 4 Settles). A log rotated meanwhile is
+// read from its start.
+func (a *Applier) tail(ctx context.Context, offset int64) (string, error) {
+	var buf bytes.Buffer
+	start := time.Now()
+	last := start
+	for {
+		f, err := os.Open(a.cfg.LogFile)
+		if err != nil {
+			return "", err
+		}
+		fi, err := f.Stat()
+		if err == nil && fi.Size() < offset {
+			offset = 0 // rotated
+		}
+		if err == nil && fi.Size() > offset {
+			f.Seek(offset, io.SeekStart)
+			n, _ := io.Copy(&buf, io.LimitReader(f, 4<<20))
+			offset += n
+			last = time.Now()
+		}
+		f.Close()
+		now := time.Now()
+		if now.Sub(last) >= a.cfg.Settle || now.Sub(start) >= 4*a.cfg.Settle {
+			return buf.String(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return buf.String(), ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// backup copies the current versions of names into a new backup and
+// returns its id.
+func (a *Applier) backup(module string, names []string) (string, error) {
+	now := a.now().UTC()
+	id := now.Format("20060102T150405.000000000Z")
+	dir := filepath.Join(a.cfg.BackupDir, id)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("ami: backup: %w", err)
+	}
+	m := manifest{Module: module, Time: now, Existed: map[string]bool{}}
+	for _, n := range names {
+		old, err := os.ReadFile(filepath.Join(a.cfg.Dir, n))
+		if errors.Is(err, os.ErrNotExist) {
+			m.Existed[n] = false
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("ami: backup %s: %w", n, err)
+		}
+		m.Existed[n] = true
+		if err := writeAtomic(filepath.Join(dir, n), old); err != nil {
+			return "", fmt.Errorf("ami: backup: %w", err)
+		}
+	}
+	mb, _ := json.MarshalIndent(m, "", "  ")
+	if err := writeAtomic(filepath.Join(dir, "manifest.json"), mb); err != nil {
+		return "", fmt.Errorf("ami: backup: %w", err)
+	}
+	a.prune()
+	return id, nil
+}
+
+// Backups returns the backup ids, newest first.
+func (a *Applier) Backups() ([]string, error) {
+	ents, err := os.ReadDir(a.cfg.BackupDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() {
+			if _, err := os.Stat(filepath.Join(a.cfg.BackupDir, e.Name(), "manifest.json")); err == nil {
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
+	return ids, nil
+}
+
+func (a *Applier) prune() {
+	ids, err := a.Backups()
+	if err != nil {
+		return
+	}
+	for _, id := range ids[min(len(ids), a.cfg.Keep):] {
+		os.RemoveAll(filepath.Join(a.cfg.BackupDir, id))
+	}
+}
+
+// Backout puts back the files of a backup ("" = the newest), removes the
+// ones that apply created, and reloads the module the backup was for.
+func (a *Applier) Backout(ctx context.Context, id string) (*ApplyResult, error) {
+	unlock, err := a.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return a.backout(ctx, id)
+}
+
+func (a *Applier) backout(ctx context.Context, id string) (*ApplyResult, error) {
+	if id == "" {
+		ids, err := a.Backups()
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			return nil, fmt.Errorf("%w: no backup in %s: nothing to back out", ErrInvalid, a.cfg.BackupDir)
+		}
+		id = ids[0]
+	}
+	if !fileRE.MatchString(id) {
+		return nil, fmt.Errorf("%w: backup %q: use an id from pbxtopo ami backups", ErrInvalid, id)
+	}
+	dir := filepath.Join(a.cfg.BackupDir, id)
+	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: backup %q not found in %s: use an id from pbxtopo ami backups", ErrInvalid, id, a.cfg.BackupDir)
+	}
+	var m manifest
+	if err := json.Unmarshal(mb, &m); err != nil {
+		return nil, fmt.Errorf("ami: backup %s: manifest: %w", id, err)
+	}
+	res := &ApplyResult{Module: m.Module, Backup: id}
+	names := make([]string, 0, len(m.Existed))
+	for n := range m.Existed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		target := filepath.Join(a.cfg.Dir, n)
+		if !m.Existed[n] {
+			if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("ami: backout: %w", err)
+			}
+			res.Written = append(res.Written, n+" (removed)")
+			continue
+		}
+		old, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			return nil, fmt.Errorf("ami: backout: %w", err)
+		}
+		if err := writeAtomic(target, old); err != nil {
+			return nil, fmt.Errorf("ami: backout: %w", err)
+		}
+		res.Written = append(res.Written, n)
+	}
+	a.log.Warn("backed out Asterisk configuration", "backup", id, "files", res.Written)
+	if err := a.reload(ctx, res, names); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// writeAtomic replaces path with data: a temporary file in the same
+// directory, fsynced, renamed over path, and the directory fsynced, so a
+// crash leaves the old file or the new one, never half of one. The mode
+// of an existing file is kept.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	mode := os.FileMode(0o640)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".pbxtopo-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
