@@ -124,14 +124,17 @@ func (in *inbound) stream(ctx context.Context, ready chan struct{}) error {
 	}
 	file := in.pos.File
 	for {
+		// How long to wait for the next event before writing what waits:
+		// rows at once when the stream pauses, a bare position at most
+		// once a second.
 		wait := time.Duration(0)
 		switch {
 		case len(in.group) > 0:
 			wait = 2 * time.Millisecond
-		case in.moved:
-			wait = time.Second
 		case !isClosed(ready):
 			wait = 50 * time.Millisecond
+		case in.moved:
+			wait = max(time.Millisecond, time.Until(in.saved.Add(time.Second)))
 		}
 		ev, err := getEvent(ctx, streamer, wait)
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -219,6 +222,9 @@ func getEvent(ctx context.Context, s *replication.BinlogStreamer, wait time.Dura
 func (in *inbound) begin() { in.tx, in.txEcho = in.tx[:0], false }
 
 func (in *inbound) advance(p Checkpoint) {
+	if in.pos.File == p.File && in.pos.Pos == p.Pos {
+		return
+	}
 	in.pos.File, in.pos.Pos = p.File, p.Pos
 	in.moved = true
 }

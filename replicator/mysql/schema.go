@@ -83,6 +83,8 @@ func queryStrings(c *client.Conn, q string) ([][]*string, error) {
 			if err != nil {
 				return nil, err
 			}
+			// go-mysql's strings share its read buffer: copy them.
+			s = strings.Clone(s)
 			row[j] = &s
 		}
 		out[i] = row
@@ -252,7 +254,7 @@ func binlogValue(v any, col column) (*string, error) {
 	case nil:
 		return nil, nil
 	case string:
-		s = x
+		s = strings.Clone(x) // may share the event's buffer
 	case []byte:
 		if !utf8.Valid(x) {
 			return nil, fmt.Errorf("column %s holds bytes that are not UTF-8", col.Name)
