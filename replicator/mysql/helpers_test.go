@@ -303,3 +303,16 @@ func guideInsert(cluster, number, name string) string {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// putCluster adds a cluster (and its site) at st.
+func putCluster(t testing.TB, st *store.Store, name, site string) {
+	t.Helper()
+	s := pbx.Fields{"name": site}
+	c := pbx.Fields{"name": name, "site": site, "voice_vip": "10.9.9.9"}
+	if _, err := st.Write(bg, "admin", []store.Mutation{
+		{Table: "sites", Key: site, Value: s.AppendBinary(nil)},
+		{Table: "clusters", Key: name, Value: c.AppendBinary(nil)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
