@@ -96,3 +96,24 @@ func TestOtherClustersReachMySQL(t *testing.T) {
 		t.Fatalf("tpa2 has %v", f)
 	}
 }
+
+// Quotes, backslashes and non-ASCII text survive both directions.
+func TestTextSurvivesBothWays(t *testing.T) {
+	db := newDB(t, GuideDDL())
+	a, b := newStore(t, "tpa1"), newStore(t, "tpa2")
+	pull(t, b, a)
+	startBridge(t, a, testConfig(db, "guide"))
+	name := `O'Brien \ "Zoë" \' ;--`
+	putExt(t, b, "cluster", "tpa1", "regexten", "6109", "name", name)
+	pull(t, a, b)
+	waitFor(t, "the name in MySQL", func() bool {
+		return sqlValue(t, db, "SELECT name FROM extensions WHERE regexten = '6109'") == name
+	})
+	sqlExec(t, db, `UPDATE extensions SET callerid = '"Zoë O''Brien" <6109>' WHERE regexten = '6109'`)
+	waitFor(t, "the caller id in the store", func() bool {
+		return fields(t, a, "tpa1/6109")["callerid"] == `"Zoë O'Brien" <6109>`
+	})
+	if f := fields(t, a, "tpa1/6109"); f["name"] != name {
+		t.Fatalf("name came back as %q", f["name"])
+	}
+}

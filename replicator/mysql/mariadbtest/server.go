@@ -127,7 +127,7 @@ func (s *Server) Restart() error {
 		"--binlog-row-metadata=FULL", "--server-id=" + strconv.Itoa(s.ServerID),
 		"--skip-name-resolve", "--innodb-flush-method=nosync", "--innodb-buffer-pool-size=64M",
 		"--innodb-flush-log-at-trx-commit=2", "--sync-binlog=0", "--max-connections=50",
-		"--performance-schema=off", "--log-error=" + filepath.Join(s.Dir, "error.log"),
+		"--performance-schema=off", "--character-set-server=utf8mb4", "--log-error=" + filepath.Join(s.Dir, "error.log"),
 	}
 	args = append(args, s.args...)
 	cmd := exec.Command(bin, args...)
@@ -194,7 +194,7 @@ func (s *Server) signal(sig syscall.Signal) {
 
 // Exec runs statements as root, one after another.
 func (s *Server) Exec(db string, stmts ...string) error {
-	c, err := client.Connect(s.Addr(), "root", "", db)
+	c, err := s.Conn(db)
 	if err != nil {
 		return err
 	}
@@ -209,5 +209,13 @@ func (s *Server) Exec(db string, stmts ...string) error {
 
 // Conn opens a root connection to db.
 func (s *Server) Conn(db string) (*client.Conn, error) {
-	return client.Connect(s.Addr(), "root", "", db)
+	c, err := client.Connect(s.Addr(), "root", "", db)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.SetCharset("utf8mb4"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
