@@ -42,10 +42,11 @@ type Suite func(ctx context.Context, env Env) ([]Result, error)
 // Suites are the suites by name, in the order `pbxtopo bench` runs them.
 var Suites = map[string]Suite{
 	"store": Store,
+	"mysql": MySQL,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store"}
+var Order = []string{"store", "mysql"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {

@@ -49,6 +49,8 @@ type TableMap struct {
 	Presence string
 	// Set are fields every row of the table implies (protocol=PJSIP).
 	Set pbx.Fields
+
+	owned, mapped []string // computed once by check; the hot path reads them
 }
 
 // Mapping is a named set of table maps.
@@ -79,6 +81,13 @@ func (t *TableMap) KeyColumns() []string {
 
 // Owned are the pbx fields this table sets, in name order.
 func (t *TableMap) Owned() []string {
+	if t.owned != nil {
+		return t.owned
+	}
+	return t.computeOwned()
+}
+
+func (t *TableMap) computeOwned() []string {
 	seen := map[string]bool{}
 	for _, c := range t.Columns {
 		switch {
@@ -102,6 +111,9 @@ func (t *TableMap) Owned() []string {
 // MappedColumns returns every column the bridge reads or writes, key
 // columns first.
 func (t *TableMap) MappedColumns() []string {
+	if t.mapped != nil {
+		return t.mapped
+	}
 	out := t.KeyColumns()
 	for _, c := range t.Columns {
 		out = append(out, c.Name)
@@ -110,6 +122,8 @@ func (t *TableMap) MappedColumns() []string {
 }
 
 func (t *TableMap) check() error {
+	t.owned, t.mapped = nil, nil
+	defer func() { t.owned, t.mapped = t.computeOwned(), t.MappedColumns() }()
 	if t.Store == nil || t.numberField() == "" || t.NumberColumn == "" {
 		return fmt.Errorf("mapping of %s: no store table or number column", t.Name)
 	}

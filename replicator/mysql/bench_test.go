@@ -1,0 +1,39 @@
+package mysql
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// BenchmarkBinlogIngest measures binlog rows taken into the store: b.N
+// rows are written while the bridge is stopped, then read from the binlog.
+func BenchmarkBinlogIngest(b *testing.B) {
+	db := newDB(b, GuideDDL())
+	a := newStore(b, "tpa1")
+	cfg := testConfig(db, "guide")
+	startBridge(b, a, cfg).stop()
+	for i := 0; i < b.N; i += 1000 {
+		var q strings.Builder
+		q.WriteString("INSERT INTO extensions (cluster, regexten, name, secret, context, allow) VALUES ")
+		for j := i; j < min(i+1000, b.N); j++ {
+			if j > i {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "('tpa1', '%d', 'User %d', 'hwtMazpRnvuS3VgA', 'USSales1', 'ulaw,alaw')", 100000+j, j)
+		}
+		sqlExec(b, db, q.String())
+	}
+	b.ResetTimer()
+	br := startBridge(b, a, cfg)
+	waitFor(b, "every row", func() bool { return br.Status().RowsIn >= uint64(b.N) })
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	var n int
+	a.View(func(sn *store.Snapshot) error { n = sn.Count("extensions"); return nil })
+	if n != b.N {
+		b.Fatalf("%d records for %d rows", n, b.N)
+	}
+}
