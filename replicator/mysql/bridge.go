@@ -98,6 +98,9 @@ func (b *Bridge) retry(ctx context.Context, side string, fn func(context.Context
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errResync) {
+			continue
+		}
 		if err == nil {
 			err = errors.New("stopped")
 		}

@@ -16,6 +16,8 @@ var (
 	// ErrSchemaChanged: a mapped table's columns differ from the binlog's
 	// row image (DDL since the event was written).
 	ErrSchemaChanged = errors.New("table schema changed")
-	// ErrMarker: the marker row could not be decoded.
-	ErrMarker = errors.New("malformed bridge marker")
 )
+
+// errResync ends a binlog session that must start again from the stored
+// checkpoint at once (after a dump); it is not a failure.
+var errResync = errors.New("resync from the new checkpoint")

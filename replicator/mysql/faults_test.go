@@ -204,3 +204,22 @@ func TestPurgedBinlogDumpsAgain(t *testing.T) {
 		t.Fatal("the dump missed the deletion or the insertion")
 	}
 }
+
+// TRUNCATE logs no rows; the bridge dumps again and deletes what it
+// removed, then goes on streaming.
+func TestTruncateDumpsAgain(t *testing.T) {
+	db := newDB(t, GuideDDL())
+	a := newStore(t, "tpa1")
+	br := startBridge(t, a, testConfig(db, "guide"))
+	sqlExec(t, db, guideInsert("tpa1", "6101", "old"), guideInsert("tpa1", "6102", "old"))
+	waitFor(t, "rows in", func() bool { return fields(t, a, "tpa1/6102") != nil })
+	sqlExec(t, db, "TRUNCATE TABLE extensions", guideInsert("tpa1", "6103", "new"))
+	waitFor(t, "the truncation in the store", func() bool {
+		return fields(t, a, "tpa1/6101") == nil && fields(t, a, "tpa1/6102") == nil && fields(t, a, "tpa1/6103") != nil
+	})
+	sqlExec(t, db, guideInsert("tpa1", "6104", "after"))
+	waitFor(t, "a row after the dump", func() bool { return fields(t, a, "tpa1/6104") != nil })
+	if st := br.Status(); st.Dumps != 2 || st.Reconnects != 0 {
+		t.Fatalf("status %+v: want a second dump and no failure", st)
+	}
+}
