@@ -28,6 +28,7 @@ type inbound struct {
 	txEcho bool
 	group  []rowChange // committed transactions not yet written
 	pos    Checkpoint  // the position after the last committed transaction read
+	target Checkpoint  // the server's position when the session began
 	moved  bool        // pos is ahead of the stored checkpoint
 	saved  time.Time
 }
@@ -69,6 +70,10 @@ func (b *Bridge) runInbound(ctx context.Context, ready chan struct{}) error {
 		}
 	}
 	in.pos, in.saved = ckpt, time.Now()
+	if st, err := queryStrings(conn, "SHOW MASTER STATUS"); err == nil && len(st) == 1 {
+		p, _ := strconv.ParseUint(str(st[0][1]), 10, 32)
+		in.target = Checkpoint{File: str(st[0][0]), Pos: uint32(p)}
+	}
 	b.setState(StateFollowing, func(s *BridgeStatus) { s.Position = ckpt.String(); s.LastError = "" })
 	b.log.Info("following the binlog", "position", ckpt.String(), "server_id", srv.id.ServerID)
 	return in.stream(ctx, ready)
@@ -160,36 +165,62 @@ func (in *inbound) stream(ctx context.Context, ready chan struct{}) error {
 			t := time.Unix(int64(ts), 0)
 			b.update(func(s *BridgeStatus) { s.LastEvent, s.LagSeconds = t, max(0, time.Since(t).Seconds()) })
 		}
-		end := Checkpoint{File: file, Pos: ev.Header.LogPos}
-		switch e := ev.Event.(type) {
-		case *replication.RotateEvent:
-			file = string(e.NextLogName)
-			if len(in.tx) == 0 {
-				in.advance(Checkpoint{File: file, Pos: uint32(e.Position)})
+		if err := in.handle(ctx, ev, &file); err != nil {
+			return err
+		}
+		// Caught up once the position the server had when the session
+		// began is written: a busy server may never pause the stream.
+		if !isClosed(ready) && len(in.tx) == 0 && in.target.File != "" && !before(in.pos, in.target) {
+			if err := in.flush(ctx); err != nil {
+				return err
 			}
-		case *replication.MariadbGTIDEvent:
-			in.begin()
-			gtid := e.GTID.String()
+			closeOnce(ready)
+			b.update(func(s *BridgeStatus) { s.Caught = true })
+		}
+	}
+}
+
+// before reports whether position p comes before q.
+func before(p, q Checkpoint) bool {
+	return p.File < q.File || p.File == q.File && p.Pos < q.Pos
+}
+
+// handle takes one binlog event; file is the binlog file being read.
+func (in *inbound) handle(ctx context.Context, ev *replication.BinlogEvent, file *string) error {
+	b := in.b
+	end := Checkpoint{File: *file, Pos: ev.Header.LogPos}
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		*file = string(e.NextLogName)
+		if len(in.tx) == 0 {
+			in.advance(Checkpoint{File: *file, Pos: uint32(e.Position)})
+		}
+	case *replication.MariadbGTIDEvent:
+		in.begin()
+		gtid := e.GTID.String()
+		b.update(func(s *BridgeStatus) { s.GTID = gtid })
+	case *replication.GTIDEvent:
+		if g, err := e.GTIDNext(); err == nil {
+			gtid := g.String()
 			b.update(func(s *BridgeStatus) { s.GTID = gtid })
-		case *replication.GTIDEvent:
-			if g, err := e.GTIDNext(); err == nil {
-				gtid := g.String()
-				b.update(func(s *BridgeStatus) { s.GTID = gtid })
-			}
-		case *replication.RowsEvent:
-			if err := in.rows(e); err != nil {
-				return err
-			}
-		case *replication.XIDEvent:
-			if err := in.commit(ctx, end); err != nil {
-				return err
-			}
-		case *replication.QueryEvent:
-			if err := in.query(ctx, e, end); err != nil {
+		}
+	case *replication.TransactionPayloadEvent:
+		// MySQL's binlog_transaction_compression: a whole transaction
+		// inside one event. Its end is the payload event's end.
+		for _, inner := range e.Events {
+			inner.Header.LogPos = ev.Header.LogPos
+			if err := in.handle(ctx, inner, file); err != nil {
 				return err
 			}
 		}
+	case *replication.RowsEvent:
+		return in.rows(e)
+	case *replication.XIDEvent:
+		return in.commit(ctx, end)
+	case *replication.QueryEvent:
+		return in.query(ctx, e, end)
 	}
+	return nil
 }
 
 func isClosed(c chan struct{}) bool {
@@ -275,7 +306,7 @@ func (in *inbound) query(ctx context.Context, e *replication.QueryEvent, end Che
 			// MariaDB's snapshot position counts only transactional
 			// commits and may lie before this statement: never go back
 			// over it, or it would be dumped again and again.
-			if ckpt.File < end.File || ckpt.File == end.File && ckpt.Pos < end.Pos {
+			if before(ckpt, end) {
 				ckpt.File, ckpt.Pos = end.File, end.Pos
 				if _, err := in.b.ingest(ctx, nil, map[string][]byte{in.b.checkpointKey(): ckpt.encode()}); err != nil {
 					return err
