@@ -49,8 +49,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 	startBridge(b, a, testConfig(dbA, "guide"))
 	startBridge(b, bs, testConfig(dbB, "guide"))
 	ctx, cancel := context.WithCancel(bg)
-	defer cancel()
+	pulled := make(chan struct{})
+	defer func() { cancel(); <-pulled }()
 	go func() {
+		defer close(pulled)
 		all := func(store.Stream) bool { return true }
 		for ctx.Err() == nil {
 			changed := a.Changed()
