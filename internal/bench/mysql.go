@@ -38,11 +38,11 @@ func MySQL(ctx context.Context, env Env) ([]Result, error) {
 	}
 	native, err := nativeEndToEnd(ctx, env, batches, perBatch)
 	if err != nil {
-		return out, err
+		return out, fmt.Errorf("MariaDB master-master: %w", err)
 	}
 	bridged, err := bridgedEndToEnd(ctx, env, batches, perBatch)
 	if err != nil {
-		return out, err
+		return out, fmt.Errorf("bridged: %w", err)
 	}
 	n := float64(batches * perBatch)
 	out = append(out,
@@ -104,11 +104,15 @@ type runningBridge struct {
 
 func (r *runningBridge) stop() { r.cancel(); <-r.done }
 
-func runBridge(ctx context.Context, st *store.Store, s *mariadbtest.Server, serverID uint32) (*runningBridge, error) {
+func runBridge(ctx context.Context, env Env, st *store.Store, s *mariadbtest.Server, serverID uint32) (*runningBridge, error) {
 	cfg := mysqlbridge.DefaultConfig()
 	cfg.DSN = s.DSN(benchDB)
 	cfg.ServerID = serverID
-	b, err := mysqlbridge.New(cfg, mysqlbridge.Deps{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	lg := env.Log
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	b, err := mysqlbridge.New(cfg, mysqlbridge.Deps{Store: st, Logger: lg})
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +177,7 @@ func mysqlIngest(ctx context.Context, env Env, n int) ([]Result, error) {
 	if err := seedClusters(ctx, st); err != nil {
 		return nil, err
 	}
-	br, err := runBridge(ctx, st, s, 501)
+	br, err := runBridge(ctx, env, st, s, 501)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +199,7 @@ func mysqlIngest(ctx context.Context, env Env, n int) ([]Result, error) {
 		return nil, err
 	}
 	start := time.Now()
-	br, err = runBridge(ctx, st, s, 502)
+	br, err = runBridge(ctx, env, st, s, 502)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +272,8 @@ func workload(ctx context.Context, a, b *mariadbtest.Server, batches, per int) (
 		return e2e{}, err
 	}
 	defer cb.Close()
-	committed := make([]time.Time, batches)
+	committedAt := make(chan time.Time, batches) // one per batch, in order
+	var committed []time.Time
 	errc := make(chan error, 1)
 	start := time.Now()
 	go func() {
@@ -277,7 +282,7 @@ func workload(ctx context.Context, a, b *mariadbtest.Server, batches, per int) (
 				errc <- err
 				return
 			}
-			committed[i] = time.Now() // read only after the watcher sees the batch
+			committedAt <- time.Now()
 		}
 		errc <- nil
 	}()
@@ -293,7 +298,7 @@ func workload(ctx context.Context, a, b *mariadbtest.Server, batches, per int) (
 		default:
 		}
 		if time.Now().After(deadline) {
-			return e2e{}, fmt.Errorf("only %d of %d batches arrived", seen, batches)
+			return e2e{}, fmt.Errorf("only %d of %d batches arrived in 5 minutes", seen, batches)
 		}
 		r, err := cb.Execute("SELECT COUNT(*) FROM extensions")
 		if err != nil {
@@ -303,6 +308,11 @@ func workload(ctx context.Context, a, b *mariadbtest.Server, batches, per int) (
 		r.Close()
 		now := time.Now()
 		for seen < batches && int(cnt) >= (seen+1)*per {
+			// B holds the batch, so A committed it: its time is sent or
+			// about to be.
+			for len(committed) <= seen {
+				committed = append(committed, <-committedAt)
+			}
 			lags = append(lags, now.Sub(committed[seen]))
 			seen++
 		}
@@ -379,12 +389,12 @@ func bridgedEndToEnd(ctx context.Context, env Env, batches, per int) (e2e, error
 	if err := poll(ctx, time.Minute, func() bool { _, ok, _ := sb.Get("clusters", "tpa2"); return ok }); err != nil {
 		return e2e{}, err
 	}
-	ba, err := runBridge(ctx, sa, ma, 601)
+	ba, err := runBridge(ctx, env, sa, ma, 601)
 	if err != nil {
 		return e2e{}, err
 	}
 	defer ba.stop()
-	bb, err := runBridge(ctx, sb, mb, 602)
+	bb, err := runBridge(ctx, env, sb, mb, 602)
 	if err != nil {
 		return e2e{}, err
 	}
