@@ -50,10 +50,11 @@ var Suites = map[string]Suite{
 	"ui":      UI,
 	"dundi":   Dundi,
 	"ami":     AMI,
+	"mysql":   MySQL,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui", "dundi", "ami"}
+var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui", "dundi", "ami", "mysql"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {

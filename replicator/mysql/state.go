@@ -1,0 +1,86 @@
+package mysql
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
+)
+
+// The bridge keeps its state in the store's local (never replicated)
+// space, written in the same transaction as the changes it covers:
+//
+//	mysql/NAME/checkpoint            the binlog position reached (JSON)
+//	mysql/NAME/hold/TABLE/KEY        what the MySQL row of a record holds:
+//	                                 a hash of the fields the table owns
+//
+// The hold is the common base of the store and MySQL for a row. The
+// outbound side writes a record to MySQL only when its winner differs from
+// the hold; the inbound side supersedes the version MySQL held, so a MySQL
+// write concurrent with a remote one becomes a conflict.
+
+// Checkpoint is the binlog position the store has taken in, and the server
+// it belongs to.
+type Checkpoint struct {
+	ServerID   uint32 `json:"server_id"`
+	ServerUUID string `json:"server_uuid,omitempty"` // MySQL's @@server_uuid; empty on MariaDB
+	Instance   string `json:"instance"`              // the marker row's random id: a wiped database gets a new one
+	File       string `json:"file"`
+	Pos        uint32 `json:"pos"`
+	GTID       string `json:"gtid,omitempty"` // the last transaction's GTID, for status
+}
+
+// String is the position as MySQL tools print it.
+func (c Checkpoint) String() string { return c.File + ":" + strconv.FormatUint(uint64(c.Pos), 10) }
+
+// SameServer reports whether c was taken on the server described by o.
+func (c Checkpoint) SameServer(o Checkpoint) bool {
+	return c.ServerID == o.ServerID && c.ServerUUID == o.ServerUUID && c.Instance == o.Instance
+}
+
+// DecodeCheckpoint parses a stored checkpoint.
+func DecodeCheckpoint(b []byte) (Checkpoint, error) {
+	var c Checkpoint
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint: %w", err)
+	}
+	if c.File == "" || c.Pos < 4 || strings.ContainsAny(c.File, "/\\\x00") || c.Instance == "" {
+		return Checkpoint{}, fmt.Errorf("checkpoint %q: no binlog file, position or instance", b)
+	}
+	return c, nil
+}
+
+func (c Checkpoint) encode() []byte {
+	b, _ := json.Marshal(c)
+	return b
+}
+
+func (b *Bridge) checkpointKey() string { return "mysql/" + b.cfg.Name + "/checkpoint" }
+
+func (b *Bridge) holdKey(table, key string) string {
+	return "mysql/" + b.cfg.Name + "/hold/" + table + "/" + key
+}
+
+// absent is the hold of a row that does not exist.
+var absent = []byte{0}
+
+// holdOf returns the hold of a record as table t would hold it: a hash of
+// the fields t owns, or absent when t has no row for it.
+func holdOf(t *TableMap, f pbx.Fields, live bool) []byte {
+	if !live || !t.Present(f) {
+		return absent
+	}
+	h := sha256.New()
+	for _, name := range t.Owned() {
+		if v := f[name]; v != "" {
+			h.Write([]byte(name))
+			h.Write([]byte{0})
+			h.Write([]byte(v))
+			h.Write([]byte{0})
+		}
+	}
+	return h.Sum(nil)[:16]
+}
