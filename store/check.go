@@ -36,6 +36,9 @@ func (s *Store) Check() error {
 		if err := checkRecords(sn, summary); err != nil {
 			return err
 		}
+		if err := checkStatus(tx); err != nil {
+			return err
+		}
 		return checkLog(tx, summary, pruned)
 	})
 }

@@ -91,6 +91,11 @@ func (e *encoder) op(op *Op) {
 		e.bytes(AppendSummary(nil, op.Safe))
 	case OpIdentity:
 		e.uvarint(op.Incarnation)
+	case OpStatusAt:
+		e.uvarint(uint64(op.HLC))
+		e.bytesMap(op.Status)
+	case OpStatusMerge:
+		e.statusEntries(op.StatusEntries)
 	}
 }
 
@@ -195,6 +200,11 @@ func (d *decoder) op() Op {
 		op.Safe = d.summaryBytes()
 	case OpIdentity:
 		op.Incarnation = d.uvarint()
+	case OpStatusAt:
+		op.HLC = HLC(d.uvarint())
+		op.Status = d.bytesMap()
+	case OpStatusMerge:
+		op.StatusEntries = d.statusEntries()
 	default:
 		d.fail("unknown op kind %d", op.Kind)
 	}

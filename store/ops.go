@@ -12,14 +12,16 @@ type OpKind uint8
 
 // The operations a Raft log entry may carry.
 const (
-	OpWrite    OpKind = iota + 1 // Muts (+ Local), as Write/WriteLocal
-	OpApply                      // Changes from another cluster, as Apply
-	OpRevert                     // Revert
-	OpStatus                     // Status entries, as PutStatus
-	OpMerge                      // a snapshot page, as MergeSnapshot
-	OpPurge                      // PurgeTombstones
-	OpPrune                      // one round of PruneLog
-	OpIdentity                   // adopt Incarnation: a Raft cluster agrees on one
+	OpWrite       OpKind = iota + 1 // Muts (+ Local), as Write/WriteLocal
+	OpApply                         // Changes from another cluster, as Apply
+	OpRevert                        // Revert
+	OpStatus                        // Status entries, as PutStatus
+	OpMerge                         // a snapshot page, as MergeSnapshot
+	OpPurge                         // PurgeTombstones
+	OpPrune                         // one round of PruneLog
+	OpIdentity                      // adopt Incarnation: a Raft cluster agrees on one
+	OpStatusAt                      // Status entries with the proposed time (HLC), as PutStatus
+	OpStatusMerge                   // StatusEntries from another cluster, as MergeStatus
 )
 
 // Op is one write operation with every decision already made, so that
@@ -34,14 +36,16 @@ type Op struct {
 	Local   map[string][]byte // OpWrite: local entries in the same transaction
 	Changes []*Change         // OpApply
 	Revert  Dot               // OpRevert
-	Status  map[string][]byte // OpStatus
-	Page    *SnapshotPage     // OpMerge
-	S       Summary           // OpMerge: the sender's summary when the snapshot began
-	Filter  TableFilter       // OpMerge: the tables the transfer covers
-	Horizon Summary           // OpPurge
-	Ceiling Summary           // OpPurge
-	Older   time.Time         // OpPrune
-	Safe    Summary           // OpPrune
+	Status  map[string][]byte // OpStatus, OpStatusAt (with HLC)
+	// StatusEntries are another cluster's status entries (OpStatusMerge).
+	StatusEntries []StatusEntry
+	Page          *SnapshotPage // OpMerge
+	S             Summary       // OpMerge: the sender's summary when the snapshot began
+	Filter        TableFilter   // OpMerge: the tables the transfer covers
+	Horizon       Summary       // OpPurge
+	Ceiling       Summary       // OpPurge
+	Older         time.Time     // OpPrune
+	Safe          Summary       // OpPrune
 	// Incarnation is the identity the nodes of a Raft cluster share: the
 	// first leader's (OpIdentity).
 	Incarnation uint64
@@ -116,8 +120,12 @@ func (st *txState) run(tx *bolt.Tx, op Op) (OpResult, error) {
 		}
 	case OpRevert:
 		r.Write, r.Reverted, err = st.revert(tx, op.Author, op.Revert, op.HLC)
-	case OpStatus:
-		err = putStatus(tx, op.Status)
+	case OpStatus, OpStatusAt:
+		if err = checkStatusEntries(op.Status); err == nil {
+			err = st.putStatus(tx, op.Status, op.HLC)
+		}
+	case OpStatusMerge:
+		r.N, err = st.mergeStatus(tx, op.StatusEntries)
 	case OpMerge:
 		err = st.mergeSnapshot(tx, op.Page, op.S, op.Filter.matcher(st.s.site))
 	case OpPurge:

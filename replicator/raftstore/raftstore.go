@@ -607,8 +607,17 @@ func (s *Store) Revert(ctx context.Context, author string, id store.Dot) (store.
 
 // PutStatus implements the store's PutStatus through Raft.
 func (s *Store) PutStatus(ctx context.Context, entries map[string][]byte) error {
-	_, err := s.one(ctx, store.Op{Kind: store.OpStatus, Status: entries})
+	_, err := s.one(ctx, store.Op{Kind: store.OpStatusAt, HLC: store.Now(), Status: entries})
 	return err
+}
+
+// MergeStatus implements the store's MergeStatus through Raft.
+func (s *Store) MergeStatus(ctx context.Context, entries []store.StatusEntry) (int, error) {
+	if err := store.CheckStatusEntries(entries); err != nil {
+		return 0, err // refused before it becomes a log entry
+	}
+	r, err := s.one(ctx, store.Op{Kind: store.OpStatusMerge, StatusEntries: entries})
+	return r.N, err
 }
 
 // MergeSnapshot implements the store's MergeSnapshot through Raft.
@@ -655,6 +664,9 @@ func (s *Store) View(fn func(*store.Snapshot) error) error { return s.local.View
 func (s *Store) Stream(table string) store.Stream          { return s.local.Stream(table) }
 func (s *Store) ReadSnapshot(t func(string) bool, after string, max int) (*store.SnapshotPage, error) {
 	return s.local.ReadSnapshot(t, after, max)
+}
+func (s *Store) StatusSince(after uint64, want func(owner string) bool, max int) (*store.StatusPage, error) {
+	return s.local.StatusSince(after, want, max)
 }
 func (s *Store) ChangesSince(have store.Summary, want func(store.Stream) bool, max int) (*store.Batch, error) {
 	return s.local.ChangesSince(have, want, max)
