@@ -94,7 +94,7 @@ func (e *encoder) op(op *Op) {
 	case OpStatusAt:
 		e.uvarint(uint64(op.HLC))
 		e.bytesMap(op.Status)
-	case OpStatusMerge:
+	case OpStatusIn:
 		e.statusEntries(op.StatusEntries)
 	}
 }
@@ -203,7 +203,7 @@ func (d *decoder) op() Op {
 	case OpStatusAt:
 		op.HLC = HLC(d.uvarint())
 		op.Status = d.bytesMap()
-	case OpStatusMerge:
+	case OpStatusIn:
 		op.StatusEntries = d.statusEntries()
 	default:
 		d.fail("unknown op kind %d", op.Kind)

@@ -12,16 +12,16 @@ type OpKind uint8
 
 // The operations a Raft log entry may carry.
 const (
-	OpWrite       OpKind = iota + 1 // Muts (+ Local), as Write/WriteLocal
-	OpApply                         // Changes from another cluster, as Apply
-	OpRevert                        // Revert
-	OpStatus                        // Status entries, as PutStatus
-	OpMerge                         // a snapshot page, as MergeSnapshot
-	OpPurge                         // PurgeTombstones
-	OpPrune                         // one round of PruneLog
-	OpIdentity                      // adopt Incarnation: a Raft cluster agrees on one
-	OpStatusAt                      // Status entries with the proposed time (HLC), as PutStatus
-	OpStatusMerge                   // StatusEntries from another cluster, as MergeStatus
+	OpWrite    OpKind = iota + 1 // Muts (+ Local), as Write/WriteLocal
+	OpApply                      // Changes from another cluster, as Apply
+	OpRevert                     // Revert
+	OpStatus                     // Status entries, as PutStatus
+	OpMerge                      // a snapshot page, as MergeSnapshot
+	OpPurge                      // PurgeTombstones
+	OpPrune                      // one round of PruneLog
+	OpIdentity                   // adopt Incarnation: a Raft cluster agrees on one
+	OpStatusAt                   // Status entries with the proposed time (HLC), as PutStatus
+	OpStatusIn                   // StatusEntries from another cluster, as MergeStatus
 )
 
 // Op is one write operation with every decision already made, so that
@@ -37,18 +37,18 @@ type Op struct {
 	Changes []*Change         // OpApply
 	Revert  Dot               // OpRevert
 	Status  map[string][]byte // OpStatus, OpStatusAt (with HLC)
-	// StatusEntries are another cluster's status entries (OpStatusMerge).
-	StatusEntries []StatusEntry
-	Page          *SnapshotPage // OpMerge
-	S             Summary       // OpMerge: the sender's summary when the snapshot began
-	Filter        TableFilter   // OpMerge: the tables the transfer covers
-	Horizon       Summary       // OpPurge
-	Ceiling       Summary       // OpPurge
-	Older         time.Time     // OpPrune
-	Safe          Summary       // OpPrune
+	Page    *SnapshotPage     // OpMerge
+	S       Summary           // OpMerge: the sender's summary when the snapshot began
+	Filter  TableFilter       // OpMerge: the tables the transfer covers
+	Horizon Summary           // OpPurge
+	Ceiling Summary           // OpPurge
+	Older   time.Time         // OpPrune
+	Safe    Summary           // OpPrune
 	// Incarnation is the identity the nodes of a Raft cluster share: the
 	// first leader's (OpIdentity).
 	Incarnation uint64
+	// StatusEntries are another cluster's status entries (OpStatusIn).
+	StatusEntries []StatusEntry
 }
 
 // OpResult is what one Op did.
@@ -124,7 +124,7 @@ func (st *txState) run(tx *bolt.Tx, op Op) (OpResult, error) {
 		if err = checkStatusEntries(op.Status); err == nil {
 			err = st.putStatus(tx, op.Status, op.HLC)
 		}
-	case OpStatusMerge:
+	case OpStatusIn:
 		r.N, err = st.mergeStatus(tx, op.StatusEntries)
 	case OpMerge:
 		err = st.mergeSnapshot(tx, op.Page, op.S, op.Filter.matcher(st.s.site))

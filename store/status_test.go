@@ -272,8 +272,8 @@ func TestStatusOpsDeterministicAndCodec(t *testing.T) {
 	entries := [][]Op{
 		{{Kind: OpStatus, Status: map[string][]byte{"ext/tpa1/1/n1": []byte("a"), "ext/tpa1/2/n1": []byte("b")}}},
 		{{Kind: OpStatusAt, HLC: hlc, Status: map[string][]byte{"ext/tpa1/1/n1": []byte("c"), "ext/tpa1/3/n1": []byte("d"), "ext/tpa1/2/n1": nil}}},
-		{{Kind: OpStatusMerge, StatusEntries: []StatusEntry{{Key: "ext/sfo/1/s1", Value: []byte("x"), Clock: 9}, {Key: "ext/tpa1/1/n1", Value: []byte("forged"), Clock: hlc * 2}, {Key: "ext/sfo/2/s1", Clock: 4}}},
-			{Kind: OpStatusMerge, StatusEntries: []StatusEntry{{Key: "", Value: []byte("bad")}}}},
+		{{Kind: OpStatusIn, StatusEntries: []StatusEntry{{Key: "ext/sfo/1/s1", Value: []byte("x"), Clock: 9}, {Key: "ext/tpa1/1/n1", Value: []byte("forged"), Clock: hlc * 2}, {Key: "ext/sfo/2/s1", Clock: 4}}},
+			{Kind: OpStatusIn, StatusEntries: []StatusEntry{{Key: "", Value: []byte("bad")}}}},
 	}
 	var pages []*StatusPage
 	for range 2 {
@@ -301,7 +301,7 @@ func TestStatusOpsDeterministicAndCodec(t *testing.T) {
 		}
 	}
 	ops := []Op{{Kind: OpStatusAt, HLC: 7, Status: map[string][]byte{"k": []byte("v")}},
-		{Kind: OpStatusMerge, StatusEntries: []StatusEntry{{Key: "a/b", Value: []byte("v"), Clock: 3}, {Key: "a/c", Clock: 4}}}}
+		{Kind: OpStatusIn, StatusEntries: []StatusEntry{{Key: "a/b", Value: []byte("v"), Clock: 3}, {Key: "a/c", Clock: 4}}}}
 	got, err := DecodeOps(AppendOps(nil, ops))
 	if err != nil || fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", ops) {
 		t.Fatalf("round trip: %+v %v", got, err)

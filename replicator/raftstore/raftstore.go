@@ -616,7 +616,7 @@ func (s *Store) MergeStatus(ctx context.Context, entries []store.StatusEntry) (i
 	if err := store.CheckStatusEntries(entries); err != nil {
 		return 0, err // refused before it becomes a log entry
 	}
-	r, err := s.one(ctx, store.Op{Kind: store.OpStatusMerge, StatusEntries: entries})
+	r, err := s.one(ctx, store.Op{Kind: store.OpStatusIn, StatusEntries: entries})
 	return r.N, err
 }
 
