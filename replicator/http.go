@@ -81,6 +81,7 @@ func (r *Replicator) Handler() http.Handler {
 		}
 		w.Write(EncodeDigests(d))
 	})
+	r.handleStatus(mux)
 	return mux
 }
 

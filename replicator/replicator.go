@@ -72,6 +72,10 @@ type Config struct {
 	MaxMessage int
 	Now        func() time.Time
 	Logger     *slog.Logger
+
+	// StatusInterval is how often status is pulled from each source
+	// (replication.status_interval): the coalescing window.
+	StatusInterval time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -88,6 +92,7 @@ func DefaultConfig(cluster, site string) Config {
 		Watermark:        30 * time.Second,
 		HistoryRetention: 30 * 24 * time.Hour,
 		MaxMessage:       MaxMessage,
+		StatusInterval:   2 * time.Second,
 	}
 }
 
@@ -105,6 +110,8 @@ type Replicator struct {
 	links  map[string]*linkState // by peer cluster
 	served map[string]uint64     // changes pulled from here, by peer cluster
 	topo   Topology
+
+	status statusLinks // status replication: marks and counters per peer
 }
 
 // ErrReadOnlyReplica: a configuration write on a replica in primary mode.
@@ -139,6 +146,9 @@ func New(cfg Config, st Store, tr Transport, members Membership) (*Replicator, e
 	}
 	if cfg.MaxMessage == 0 {
 		cfg.MaxMessage = def.MaxMessage
+	}
+	if cfg.StatusInterval <= 0 {
+		cfg.StatusInterval = def.StatusInterval
 	}
 	if cfg.Default.Mode == "" {
 		cfg.Default.Mode = Mesh

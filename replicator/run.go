@@ -18,6 +18,8 @@ func (r *Replicator) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	links := map[string]running{}
+	wg.Add(1)
+	go func() { defer wg.Done(); r.runStatus(ctx) }()
 	defer func() {
 		for _, l := range links {
 			l.cancel()
