@@ -124,6 +124,7 @@ func (a *Agent) build() error {
 	rc.PullWait = cfg.Replication.PullWait
 	rc.AntiEntropy = cfg.Replication.AntiEntropy
 	rc.Watermark = cfg.Replication.Watermark
+	rc.StatusInterval = cfg.Replication.StatusInterval
 	rc.HistoryRetention = cfg.Replication.HistoryRetention
 	rc.Logger = a.log.With("subsystem", "replication")
 	if a.rep, err = replicator.New(rc, a.rs, a.tr, a.members); err != nil {

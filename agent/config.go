@@ -42,6 +42,7 @@ type Config struct {
 		AntiEntropy      time.Duration `mapstructure:"anti_entropy"`
 		Watermark        time.Duration `mapstructure:"watermark"`
 		HistoryRetention time.Duration `mapstructure:"history_retention"`
+		StatusInterval   time.Duration `mapstructure:"status_interval"`
 	} `mapstructure:"replication"`
 
 	// DNS is the DNS SRV server's settings (package srv documents each).
@@ -97,6 +98,7 @@ func Defaults(v *viper.Viper) {
 	v.SetDefault("replication.anti_entropy", 5*time.Second)
 	v.SetDefault("replication.watermark", 30*time.Second)
 	v.SetDefault("replication.history_retention", 30*24*time.Hour)
+	v.SetDefault("replication.status_interval", 2*time.Second)
 	setDefaults(v, "dns", srv.DefaultConfig())
 	v.SetDefault("gossip.probe_interval", time.Second)
 	v.SetDefault("gossip.suspicion_mult", 3)

@@ -114,6 +114,8 @@ type ReplStatus struct {
 	Links    []replicator.LinkStatus `json:"links"`
 	Changes  uint64                  `json:"changes_applied_here"`
 	SkewSeen uint64                  `json:"clock_skew_alarms"`
+	// StatusLinks: live status pulled from each source (replicator/status.go).
+	StatusLinks []replicator.StatusLinkStats `json:"status_links,omitempty"`
 }
 
 // ReplStatus returns the state of every replication link.
@@ -123,6 +125,9 @@ func (s *Service) ReplStatus(ctx context.Context) (*ReplStatus, error) {
 	}
 	t := s.deps.Repl.Topology()
 	out := &ReplStatus{Cluster: s.deps.Cluster, Mode: t.Mode, Order: t.Order, Primary: t.Primary, Links: s.deps.Repl.Status()}
+	if sr, ok := s.deps.Repl.(replicator.StatusReporter); ok {
+		out.StatusLinks = sr.StatusStats()
+	}
 	if st, ok := baseStore(s.st).(*store.Store); ok {
 		stats := st.Stats()
 		out.Changes, out.SkewSeen = stats.LSN, stats.SkewAlarm

@@ -196,6 +196,13 @@ func (t *HTTPTransport) Status(ctx context.Context, addr string, req *StatusRequ
 	return DecodeStatusResponse(body, t.maxMessage)
 }
 
+// StatusReporter reports status replication (`pbxtopo repl status`).
+type StatusReporter interface {
+	StatusStats() []StatusLinkStats
+}
+
+var _ StatusReporter = (*Replicator)(nil)
+
 // StatusLinkStats counts the status one link moved.
 type StatusLinkStats struct {
 	Peer      string    `json:"peer"`

@@ -106,6 +106,7 @@ func (a *app) replCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\t%.0f\t%d\t%d\t%s\n", l.Peer, dash(l.Addr), state, contact, l.Behind,
 					l.SecondsBehind, l.BytesPerSec, l.Applied, l.Conflicts, dash(l.LastError))
 			}
+			printStatusLinks(tw, st.StatusLinks)
 			return tw.Flush()
 		},
 	}
