@@ -140,9 +140,11 @@ func (r *Replicator) ServeStatus(ctx context.Context, req *StatusRequest) (*Stat
 	if max <= 0 || max > r.cfg.MaxBatchBytes {
 		max = r.cfg.MaxBatchBytes
 	}
-	var want func(string) bool
-	if len(req.Origins) > 0 {
-		want = func(owner string) bool { return slices.Contains(req.Origins, owner) }
+	// The requester's own entries are left out: it would ignore them (a
+	// cluster is the only writer of its keys), so a ring does not carry
+	// each entry all the way round.
+	want := func(owner string) bool {
+		return owner != req.From && (len(req.Origins) == 0 || slices.Contains(req.Origins, owner))
 	}
 	p, err := ss.StatusSince(req.After, want, max)
 	if err != nil {
