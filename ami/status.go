@@ -39,10 +39,10 @@ import (
 //	vmunread, vmold   voicemail counts; cfwdset yes/no, cfwdto the target
 //	node, updated     the writer and when it wrote (unix ms)
 //
-// A replicator ships entries as they are (key and bytes); the receiver
-// stores them with store.PutStatus under the same keys. Entries of a node
-// are replaced whole, so applying them in any order that keeps the newest
-// "updated" converges.
+// A replicator ships entries as they are (key and bytes) with the owner's
+// status clock (store.StatusSince); the receiver stores them with
+// store.MergeStatus under the same keys, newest clock first. Entries of a
+// node are replaced whole, so any arrival order converges.
 const (
 	KindExt    = "ext"
 	KindTrunk  = "trunk"
