@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -221,8 +222,9 @@ type StatusLinkStats struct {
 
 // statusLinks holds the marks and counters of status replication.
 type statusLinks struct {
-	mu    sync.Mutex
-	links map[string]*StatusLinkStats
+	mu     sync.Mutex
+	links  map[string]*StatusLinkStats
+	relays map[string]*relayMark // by the peer relaying
 }
 
 func (s *statusLinks) get(peer string) *StatusLinkStats {
@@ -261,6 +263,13 @@ func (r *Replicator) StatusStats() []StatusLinkStats {
 // many pages as there are) and merges them. It returns the number of
 // entries merged.
 func (r *Replicator) SyncStatus(ctx context.Context, src Source) (int, error) {
+	return r.syncStatus(ctx, src, false)
+}
+
+// syncStatus is SyncStatus; a relay pull (src.Origins are clusters no
+// direct link reached) keeps its own mark, since a filtered pull moves its
+// mark past the entries of other owners.
+func (r *Replicator) syncStatus(ctx context.Context, src Source, relay bool) (int, error) {
 	ss, ok1 := r.st.(StatusStore)
 	tr, ok2 := r.tr.(StatusTransport)
 	if !ok1 || !ok2 {
@@ -269,9 +278,9 @@ func (r *Replicator) SyncStatus(ctx context.Context, src Source) (int, error) {
 	merged := 0
 	for range 1024 { // bounded: a peer that always says More cannot hold us
 		r.status.mu.Lock()
-		l := r.status.get(src.Cluster)
-		req := &StatusRequest{From: r.cfg.Cluster, Epoch: l.Epoch, After: l.Next, Origins: src.Origins, MaxBytes: uint32(r.cfg.MaxBatchBytes)}
+		epoch, after := r.status.mark(src, relay)
 		r.status.mu.Unlock()
+		req := &StatusRequest{From: r.cfg.Cluster, Epoch: epoch, After: after, Origins: src.Origins, MaxBytes: uint32(r.cfg.MaxBatchBytes)}
 		resp, err := r.askStatus(ctx, tr, src, req)
 		if err == nil && resp.From != src.Cluster {
 			err = fmt.Errorf("%w: asked %s for status, answered by %s", ErrMessage, src.Cluster, resp.From)
@@ -281,23 +290,27 @@ func (r *Replicator) SyncStatus(ctx context.Context, src Source) (int, error) {
 			n, err = ss.MergeStatus(ctx, resp.Entries)
 		}
 		r.status.mu.Lock()
-		l = r.status.get(src.Cluster)
+		l := r.status.get(src.Cluster)
 		if err != nil {
-			if l.LastError != err.Error() && ctx.Err() == nil {
-				r.log.Warn("status replication", "peer", src.Cluster, "err", err)
+			if !relay {
+				if l.LastError != err.Error() && ctx.Err() == nil {
+					r.log.Warn("status replication", "peer", src.Cluster, "err", err)
+				}
+				l.LastError = err.Error()
 			}
-			l.LastError = err.Error()
 			r.status.mu.Unlock()
 			return merged, err
 		}
-		if l.LastError != "" {
-			r.log.Info("status replication resumed", "peer", src.Cluster)
+		if !relay {
+			if l.LastError != "" {
+				r.log.Info("status replication resumed", "peer", src.Cluster)
+			}
+			l.LastError, l.LastPull = "", r.cfg.Now()
 		}
-		l.LastError, l.LastPull = "", r.cfg.Now()
 		l.Pulls++
 		l.Received += uint64(len(resp.Entries))
 		l.Merged += uint64(n)
-		l.Epoch, l.Next = resp.Epoch, resp.Next
+		r.status.setMark(src, relay, resp.Epoch, resp.Next)
 		r.status.mu.Unlock()
 		merged += n
 		if !resp.More {
@@ -305,6 +318,102 @@ func (r *Replicator) SyncStatus(ctx context.Context, src Source) (int, error) {
 		}
 	}
 	return merged, nil
+}
+
+// relayMark is the mark of relay pulls from one peer, for one set of
+// owners: another set starts again from 0.
+type relayMark struct {
+	owners      string
+	epoch, next uint64
+}
+
+func (s *statusLinks) mark(src Source, relay bool) (epoch, next uint64) {
+	if !relay {
+		l := s.get(src.Cluster)
+		return l.Epoch, l.Next
+	}
+	if m := s.relays[src.Cluster]; m != nil && m.owners == strings.Join(src.Origins, ",") {
+		return m.epoch, m.next
+	}
+	return 0, 0
+}
+
+func (s *statusLinks) setMark(src Source, relay bool, epoch, next uint64) {
+	if !relay {
+		l := s.get(src.Cluster)
+		l.Epoch, l.Next = epoch, next
+		return
+	}
+	if s.relays == nil {
+		s.relays = map[string]*relayMark{}
+	}
+	s.relays[src.Cluster] = &relayMark{strings.Join(src.Origins, ","), epoch, next}
+}
+
+// StatusRound pulls status once from every source, concurrently. Where
+// sources are asked for their own entries only (mesh, site), the entries
+// of clusters no direct pull reached (dead in membership, or their link
+// failed) are then asked of the sources that answered: a cluster cut off
+// from one peer still has its status seen there, through the others.
+func (r *Replicator) StatusRound(ctx context.Context) {
+	direct := r.Sources()
+	failed := r.pullAll(ctx, direct, false)
+	if _, via := r.statusRelays(direct, failed); len(via) > 0 {
+		r.pullAll(ctx, via, true)
+	}
+}
+
+// pullAll pulls status from every source concurrently and returns the
+// ones that failed.
+func (r *Replicator) pullAll(ctx context.Context, srcs []Source, relay bool) map[string]bool {
+	var mu sync.Mutex
+	failed := map[string]bool{}
+	var wg sync.WaitGroup
+	for _, src := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, cancel := context.WithTimeout(ctx, r.statusTimeout())
+			defer cancel()
+			if _, err := r.syncStatus(sctx, src, relay); err != nil {
+				mu.Lock()
+				failed[src.Cluster] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return failed
+}
+
+// statusRelays returns the clusters whose own entries no direct pull
+// brought (only where direct pulls ask for the peer's own entries), and
+// the sources to ask for them.
+func (r *Replicator) statusRelays(direct []Source, failed map[string]bool) (owners []string, via []Source) {
+	reached := map[string]bool{}
+	for _, s := range direct {
+		if len(s.Origins) == 0 {
+			return nil, nil // ring and primary sources forward every owner already
+		}
+		if !failed[s.Cluster] {
+			reached[s.Cluster] = true
+		}
+	}
+	for _, c := range r.members.Clusters() {
+		if c.Name != r.cfg.Cluster && !reached[c.Name] && !slices.Contains(owners, c.Name) {
+			owners = append(owners, c.Name)
+		}
+	}
+	if len(owners) == 0 {
+		return nil, nil
+	}
+	slices.Sort(owners)
+	for _, s := range direct {
+		if reached[s.Cluster] {
+			via = append(via, Source{Cluster: s.Cluster, Addrs: s.Addrs, Origins: owners})
+		}
+	}
+	return owners, via
 }
 
 // askStatus tries the source's addresses in order (leader first).
@@ -326,7 +435,9 @@ func (r *Replicator) askStatus(ctx context.Context, tr StatusTransport, src Sour
 }
 
 // runStatus pulls status from every source each StatusInterval until ctx
-// ends.
+// ends. Each source has at most one pull in flight and nobody waits for a
+// slow one: a peer that does not answer delays only its own status. The
+// relays (StatusRound) follow the links whose last pull failed.
 func (r *Replicator) runStatus(ctx context.Context) {
 	if _, ok := r.st.(StatusStore); !ok {
 		return
@@ -334,24 +445,60 @@ func (r *Replicator) runStatus(ctx context.Context) {
 	if _, ok := r.tr.(StatusTransport); !ok {
 		return
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var mu sync.Mutex
+	busy := map[string]bool{}
+	start := func(key string, src Source, relay bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if busy[key] {
+			return
+		}
+		busy[key] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, cancel := context.WithTimeout(ctx, r.statusTimeout())
+			r.syncStatus(sctx, src, relay)
+			cancel()
+			mu.Lock()
+			delete(busy, key)
+			mu.Unlock()
+		}()
+	}
 	t := time.NewTicker(r.cfg.StatusInterval)
 	defer t.Stop()
 	for {
-		var wg sync.WaitGroup
-		for _, src := range r.Sources() {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sctx, cancel := context.WithTimeout(ctx, max(10*r.cfg.StatusInterval, 10*time.Second))
-				defer cancel()
-				r.SyncStatus(sctx, src)
-			}()
+		direct := r.Sources()
+		for _, src := range direct {
+			start(src.Cluster, src, false)
 		}
-		wg.Wait()
+		_, via := r.statusRelays(direct, r.failedStatusLinks())
+		for _, src := range via {
+			start("relay "+src.Cluster, src, true)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+func (r *Replicator) statusTimeout() time.Duration {
+	return max(10*r.cfg.StatusInterval, 10*time.Second)
+}
+
+// failedStatusLinks returns the peers whose last direct status pull failed.
+func (r *Replicator) failedStatusLinks() map[string]bool {
+	r.status.mu.Lock()
+	defer r.status.mu.Unlock()
+	out := map[string]bool{}
+	for peer, l := range r.status.links {
+		if l.LastError != "" {
+			out[peer] = true
+		}
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,12 @@ func (m fixedMembers) Clusters() []replicator.ClusterView { return m.views }
 func (m fixedMembers) Changed() <-chan struct{}           { return nil }
 
 func newStatusNet(t *testing.T, mode replicator.Mode, interval time.Duration, names ...string) *statusNet {
+	t.Helper()
+	return newStatusNetViews(t, mode, interval, nil, names...)
+}
+
+// newStatusNetViews lets view change what one cluster's membership says.
+func newStatusNetViews(t *testing.T, mode replicator.Mode, interval time.Duration, view func(self string, v []replicator.ClusterView) []replicator.ClusterView, names ...string) *statusNet {
 	t.Helper()
 	dir := t.TempDir()
 	if err := pki.CreateCA(filepath.Join(dir, "ca"), "test CA", time.Hour); err != nil {
@@ -66,7 +73,11 @@ func newStatusNet(t *testing.T, mode replicator.Mode, interval time.Duration, na
 		rc.Default = replicator.Topology{Mode: mode, Order: names}
 		rc.StatusInterval = interval
 		tr := replicator.NewHTTPTransport(tlsCfg, 0, nil)
-		rep, err := replicator.New(rc, st, tr, fixedMembers{views})
+		members := fixedMembers{views}
+		if view != nil {
+			members.views = view(name, slices.Clone(views))
+		}
+		rep, err := replicator.New(rc, st, tr, members)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,6 +241,90 @@ func TestStatusLoopCoalescesAFlappingPhone(t *testing.T) {
 	t.Logf("%d writes → %d entries shipped, %d bytes, %d pulls", writes, got.Received, n.stats(0, "b").BytesOut, got.Pulls)
 	if c := n.stores[1].Stats().Conflicts; c != 0 {
 		t.Fatalf("%d conflicts", c)
+	}
+}
+
+// In a mesh each cluster asks each peer for the peer's own entries; when
+// one link fails, the entries of the cluster behind it come through the
+// peers that reach it.
+func TestStatusMeshRelaysAroundAFailedLink(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := closed.Addr().String()
+	closed.Close()
+	cutAC := func(self string, v []replicator.ClusterView) []replicator.ClusterView {
+		for i := range v {
+			if self == "a" && v[i].Name == "c" {
+				v[i].Addrs = []string{dead} // a cannot reach c; b can
+			}
+		}
+		return v
+	}
+	n := newStatusNetViews(t, replicator.Mesh, time.Second, cutAC, "a", "b", "c")
+	putStatus(t, n.stores[2], "health/c/c1", "up")
+	putStatus(t, n.stores[1], "health/b/b1", "up")
+	for range 3 {
+		for _, r := range n.reps {
+			r.StatusRound(bg)
+		}
+	}
+	if got := n.status(t, 0); got["health/c/c1"] != "up" || got["health/b/b1"] != "up" {
+		t.Fatalf("a holds %v", got)
+	}
+	if l := n.stats(0, "c"); l.LastError == "" || l.Received != 0 {
+		t.Fatalf("a's link to c: %+v", l)
+	}
+	// Later changes keep coming through the relay, once each.
+	before := n.stats(0, "b").Received
+	putStatus(t, n.stores[2], "health/c/c1", "down")
+	n.reps[1].StatusRound(bg)
+	n.reps[0].StatusRound(bg)
+	if got := n.status(t, 0)["health/c/c1"]; got != "down" {
+		t.Fatalf("a sees c %q", got)
+	}
+	if d := n.stats(0, "b").Received - before; d != 1 {
+		t.Fatalf("the relay shipped %d entries for one change", d)
+	}
+	// With every link up, nobody relays.
+	m := newStatusNet(t, replicator.Mesh, time.Second, "a", "b", "c")
+	putStatus(t, m.stores[2], "health/c/c1", "up")
+	m.reps[0].StatusRound(bg)
+	if r := m.stats(0, "b").Received; r != 0 {
+		t.Fatalf("a healthy mesh relayed %d entries", r)
+	}
+}
+
+// A peer that never answers delays only its own status.
+func TestStatusLoopDoesNotWaitForASilentPeer(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts nothing: a TLS handshake hangs
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	hang := func(self string, v []replicator.ClusterView) []replicator.ClusterView {
+		for i := range v {
+			if self == "a" && v[i].Name == "c" {
+				v[i].Addrs = []string{silent.Addr().String()}
+			}
+		}
+		return v
+	}
+	n := newStatusNetViews(t, replicator.Mesh, 50*time.Millisecond, hang, "a", "b", "c")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); n.reps[0].Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for i := range 5 {
+		putStatus(t, n.stores[1], "health/b/b1", fmt.Sprint("beat ", i))
+		deadline := time.Now().Add(3 * time.Second)
+		for n.status(t, 0)["health/b/b1"] != fmt.Sprint("beat ", i) {
+			if time.Now().After(deadline) {
+				t.Fatalf("beat %d from b did not reach a while c hangs: %+v", i, n.reps[0].StatusStats())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 }
 
