@@ -218,6 +218,7 @@ type StatusLinkStats struct {
 	Next      uint64    `json:"mark"` // the peer's sequence number seen last
 	LastPull  time.Time `json:"last_pull,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	owners    string    // the Origins the mark was taken with
 }
 
 // statusLinks holds the marks and counters of status replication.
@@ -329,8 +330,12 @@ type relayMark struct {
 
 func (s *statusLinks) mark(src Source, relay bool) (epoch, next uint64) {
 	if !relay {
-		l := s.get(src.Cluster)
-		return l.Epoch, l.Next
+		// A mark taken with another owner filter skipped entries this one
+		// wants (the topology changed mode): start again.
+		if l := s.get(src.Cluster); l.owners == strings.Join(src.Origins, ",") {
+			return l.Epoch, l.Next
+		}
+		return 0, 0
 	}
 	if m := s.relays[src.Cluster]; m != nil && m.owners == strings.Join(src.Origins, ",") {
 		return m.epoch, m.next
@@ -341,7 +346,7 @@ func (s *statusLinks) mark(src Source, relay bool) (epoch, next uint64) {
 func (s *statusLinks) setMark(src Source, relay bool, epoch, next uint64) {
 	if !relay {
 		l := s.get(src.Cluster)
-		l.Epoch, l.Next = epoch, next
+		l.Epoch, l.Next, l.owners = epoch, next, strings.Join(src.Origins, ",")
 		return
 	}
 	if s.relays == nil {

@@ -360,6 +360,24 @@ func TestServeStatusEpochsAndLaggingNodes(t *testing.T) {
 	if len(only.Entries) != 0 {
 		t.Fatalf("origin filter: %+v", only)
 	}
+	// A mark taken with one owner filter is not reused with another (the
+	// topology changed mode): b asked a for a's own entries, then for all.
+	peerB := n.reps[1]
+	if _, err := n.stores[0].MergeStatus(bg, []store.StatusEntry{{Key: "ext/zzz/1/z1", Value: []byte("z"), Clock: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peerB.SyncStatus(bg, replicator.Source{Cluster: "a", Addrs: []string{n.addrs[0]}, Origins: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := n.status(t, 1)["ext/zzz/1/z1"]; ok {
+		t.Fatal("the owner filter let zzz's entry through")
+	}
+	if _, err := peerB.SyncStatus(bg, replicator.Source{Cluster: "a", Addrs: []string{n.addrs[0]}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := n.status(t, 1)["ext/zzz/1/z1"]; !ok {
+		t.Fatal("after the filter changed, b still skips what its old mark passed")
+	}
 	if _, err := r.ServeStatus(bg, &replicator.StatusRequest{From: "a"}); err == nil {
 		t.Fatal("a served itself")
 	}
