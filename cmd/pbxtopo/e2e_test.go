@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/internal/demo"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/roaming"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -136,10 +138,20 @@ func TestRingSurvivesSIGKILL(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "lon has tpa1's writes through sfo", func() bool { return count(e, lon, "e2e") == 5 })
 
+	// tpa1's DUNDi peer answers for the roaming number 5200 with both
+	// clusters that hold it: sfo (home, with the mailbox) first.
+	bin := pbxtopoBinary(t)
+	if got := dundiAnswers(t, bin, tpa1, "5200"); fmt.Sprint(got) != fmt.Sprint([]string{"sfo", "tpa1"}) {
+		t.Fatalf("DUNDi answers for 5200 at tpa1: %v, want [sfo tpa1]", got)
+	}
+
 	if err := sfo.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	sfo.Wait(5 * time.Second)
+	eventually(t, 10*time.Second, "tpa1's DUNDi peer leaves dead sfo out", func() bool {
+		return fmt.Sprint(dundiAnswers(t, bin, tpa1, "5200")) == "[tpa1]"
+	})
 	for i := 5; i < 15; i++ {
 		add(tpa1, "tpa1", 7000+i) // lon's predecessor is dead: the ring must skip it
 		add(lon, "lon", 8000+i)
@@ -250,4 +262,29 @@ func TestClusterSurvivesLeaderSIGKILL(t *testing.T) {
 	for _, n := range survivors { // a follower applies what is committed a moment later
 		eventually(t, 10*time.Second, n.Name+" has every write", func() bool { return count(e, n, "raft e2e") == written })
 	}
+}
+
+// dundiAnswers asks a node's DUNDi peer for number@priv with the CLI and
+// returns the clusters of the answers, in order.
+func dundiAnswers(t *testing.T, bin string, n *demo.Node, number string) []string {
+	t.Helper()
+	out, err := exec.Command(bin, "dundi", "lookup", number+"@priv", "--peer", n.DUNDi, "--eid", demo.LookupEID, "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("dundi lookup: %v %s", err, out)
+	}
+	var r struct {
+		Results []struct{ EID, Destination string }
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("dundi lookup -o json: %v: %s", err, out)
+	}
+	var clusters []string
+	for _, a := range r.Results {
+		for _, c := range []string{"tpa1", "sfo", "lon"} {
+			if a.EID == roaming.EntityID(c) {
+				clusters = append(clusters, c)
+			}
+		}
+	}
+	return clusters
 }
