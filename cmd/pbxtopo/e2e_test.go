@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/ami"
+	"github.com/pbxtopo/pbxtopo/ami/amitest"
 	"github.com/pbxtopo/pbxtopo/internal/demo"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/roaming"
@@ -52,7 +54,7 @@ func pbxtopoBinary(t *testing.T) string {
 }
 
 // startEnterprise prepares and starts clusters on free loopback ports.
-func startEnterprise(t *testing.T, clusters []string, mode string) *demo.Enterprise {
+func startEnterprise(t *testing.T, clusters []string, mode string, extra ...string) *demo.Enterprise {
 	t.Helper()
 	bin := pbxtopoBinary(t)
 	var e *demo.Enterprise
@@ -60,7 +62,7 @@ func startEnterprise(t *testing.T, clusters []string, mode string) *demo.Enterpr
 		dir := t.TempDir()
 		var err error
 		e, err = demo.Prepare(demo.Config{Binary: bin, Dir: dir, Clusters: clusters, Nodes: 1, Mode: mode,
-			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true})
+			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true, Extra: strings.Join(extra, "")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,4 +289,45 @@ func dundiAnswers(t *testing.T, bin string, n *demo.Node, number string) []strin
 		}
 	}
 	return clusters
+}
+
+// TestAgentCollectsAMIStatus points two agents at a scripted Asterisk
+// manager interface and reads the collected status through the API.
+func TestAgentCollectsAMIStatus(t *testing.T) {
+	ast, err := amitest.NewServer("pbxtopo", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ast.Close()
+	ast.Handle("SIPpeers", func(s *amitest.Session, req ami.Message) {
+		s.List(req, []ami.Message{amitest.M("Event", "PeerEntry", "ObjectName", "6101", "IPaddress", "10.1.1.5", "IPport", "5060", "Status", "OK (4 ms)")}, "PeerlistComplete")
+	})
+	e := startEnterprise(t, []string{"tpa1", "sfo"}, "mesh", fmt.Sprintf(`ami:
+  addr: %s
+  user: pbxtopo
+  secret: s3cret
+  flush: 100ms
+  vip: "off"
+`, ast.Addr))
+	tpa1 := e.Clusters[0].Nodes[0]
+	ctx := context.Background()
+	eventually(t, 15*time.Second, "tpa1's agent reports 6101 registered", func() bool {
+		rows, err := e.Client(tpa1, "read").ExtensionStatus(ctx, "tpa1")
+		if err != nil {
+			return false
+		}
+		for _, r := range rows {
+			if r["regexten"] == "6101" && r["regstatus"] == "registered" && r["lastms"] == "4" {
+				return true
+			}
+		}
+		return false
+	})
+	rep, err := e.Client(tpa1, "read").StatusReport(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Cluster != "tpa1" || rep.Node != "tpa1-1" || rep.Asterisk == nil || rep.Asterisk.State != "connected" {
+		t.Fatalf("status report: %+v", rep)
+	}
 }
