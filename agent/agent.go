@@ -169,6 +169,8 @@ func (a *Agent) build() error {
 	a.svc.UseDNS(a.dns, a.checker)
 	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.members.Members,
 		Findings: (&findingsCache{svc: a.svc}).get})
+	a.metrics.reg.MustRegister(&partsCollector{dns: a.dns, checker: a.checker, dundi: a.parts.dundi, ami: a.parts.collector,
+		bridge: a.parts.bridge})
 	hopts := HandlerOptions{Auth: auth, Metrics: a.metrics}
 	if a.opts.Pages != nil {
 		if hopts.Pages, err = a.opts.Pages(a.svc, auth); err != nil {

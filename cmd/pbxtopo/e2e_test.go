@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -329,5 +331,20 @@ func TestAgentCollectsAMIStatus(t *testing.T) {
 	}
 	if rep.Cluster != "tpa1" || rep.Node != "tpa1-1" || rep.Asterisk == nil || rep.Asterisk.State != "connected" {
 		t.Fatalf("status report: %+v", rep)
+	}
+	// The parts show in the metrics.
+	req, _ := http.NewRequest("GET", "http://"+tpa1.HTTP+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+e.Tokens["read"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`pbxtopo_ami_total{counter="refreshes"}`, `pbxtopo_dns_queries_total{transport="udp"}`,
+		`pbxtopo_dundi_events_total{event="received"}`, `pbxtopo_cluster_up{cluster="sfo"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
