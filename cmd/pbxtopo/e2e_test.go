@@ -21,6 +21,8 @@ import (
 	"github.com/pbxtopo/pbxtopo/ami/amitest"
 	"github.com/pbxtopo/pbxtopo/internal/demo"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator/mysql"
+	"github.com/pbxtopo/pbxtopo/replicator/mysql/mariadbtest"
 	"github.com/pbxtopo/pbxtopo/roaming"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -56,15 +58,19 @@ func pbxtopoBinary(t *testing.T) string {
 }
 
 // startEnterprise prepares and starts clusters on free loopback ports.
-func startEnterprise(t *testing.T, clusters []string, mode string, extra ...string) *demo.Enterprise {
+func startEnterprise(t *testing.T, clusters []string, mode string, with ...func(*demo.Config)) *demo.Enterprise {
 	t.Helper()
 	bin := pbxtopoBinary(t)
 	var e *demo.Enterprise
 	for try := 0; ; try++ {
 		dir := t.TempDir()
 		var err error
-		e, err = demo.Prepare(demo.Config{Binary: bin, Dir: dir, Clusters: clusters, Nodes: 1, Mode: mode,
-			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true, Extra: strings.Join(extra, "")})
+		cfg := demo.Config{Binary: bin, Dir: dir, Clusters: clusters, Nodes: 1, Mode: mode,
+			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true}
+		for _, f := range with {
+			f(&cfg)
+		}
+		e, err = demo.Prepare(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,13 +310,9 @@ func TestAgentCollectsAMIStatus(t *testing.T) {
 	ast.Handle("SIPpeers", func(s *amitest.Session, req ami.Message) {
 		s.List(req, []ami.Message{amitest.M("Event", "PeerEntry", "ObjectName", "6101", "IPaddress", "10.1.1.5", "IPport", "5060", "Status", "OK (4 ms)")}, "PeerlistComplete")
 	})
-	e := startEnterprise(t, []string{"tpa1", "sfo"}, "mesh", fmt.Sprintf(`ami:
-  addr: %s
-  user: pbxtopo
-  secret: s3cret
-  flush: 100ms
-  vip: "off"
-`, ast.Addr))
+	e := startEnterprise(t, []string{"tpa1", "sfo"}, "mesh", func(c *demo.Config) {
+		c.Extra = fmt.Sprintf("ami:\n  addr: %s\n  user: pbxtopo\n  secret: s3cret\n  flush: 100ms\n  vip: \"off\"\n", ast.Addr)
+	})
 	tpa1 := e.Clusters[0].Nodes[0]
 	ctx := context.Background()
 	eventually(t, 15*time.Second, "tpa1's agent reports 6101 registered", func() bool {
@@ -347,4 +349,47 @@ func TestAgentCollectsAMIStatus(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// TestAgentBridgesMySQL runs a real MariaDB as cluster tpa1's realtime
+// database: the agent's bridge fills it with the enterprise, and a row
+// Asterisk's side inserts reaches the other cluster.
+func TestAgentBridgesMySQL(t *testing.T) {
+	if err := mariadbtest.Available(); err != nil {
+		t.Skip(err)
+	}
+	db, err := mariadbtest.Start(t.TempDir(), mariadbtest.Options{ServerID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Stop)
+	if err := db.Exec("", "CREATE DATABASE asterisk"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("asterisk", mysql.GuideDDL()); err != nil {
+		t.Fatal(err)
+	}
+	e := startEnterprise(t, []string{"tpa1", "sfo"}, "mesh", func(c *demo.Config) {
+		c.ClusterExtra = map[string]string{"tpa1": fmt.Sprintf("mysql:\n  dsn: %q\n  min_backoff: 50ms\n", db.DSN("asterisk"))}
+	})
+	tpa1, sfo := e.Clusters[0].Nodes[0], e.Clusters[1].Nodes[0]
+	total := count(e, tpa1, "")
+	rows := func() int {
+		c, err := db.Conn("asterisk")
+		if err != nil {
+			return -1
+		}
+		defer c.Close()
+		r, err := c.Execute("SELECT COUNT(*) FROM " + mysql.GuideTable)
+		if err != nil {
+			return -1
+		}
+		n, _ := r.GetInt(0, 0)
+		return int(n)
+	}
+	eventually(t, 20*time.Second, fmt.Sprintf("MariaDB holds the enterprise's %d extensions", total), func() bool { return rows() == total })
+	if err := db.Exec("asterisk", "INSERT INTO "+mysql.GuideTable+" (cluster, site, regexten, name, context) VALUES ('tpa1', 'tpa', '7777', 'from mysql', 'sales')"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "sfo has the row inserted into tpa1's MariaDB", func() bool { return count(e, sfo, "from mysql") == 1 })
 }
