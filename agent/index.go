@@ -2,6 +2,7 @@ package agent
 
 import (
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -24,6 +25,9 @@ type extIndex struct {
 	// one by one.
 	words []wordRef
 	fresh map[string]*idxRow
+	// byCluster and byGroup are the rows at the last rebuild by lower-case
+	// cluster and group, for filtered listings without a search.
+	byCluster, byGroup map[string][]*idxRow
 }
 
 type wordRef struct {
@@ -126,8 +130,14 @@ func (x *extIndex) rebuild(st Store) error {
 		}
 	}
 	slices.SortFunc(words, func(a, b wordRef) int { return strings.Compare(a.word, b.word) })
+	byCluster, byGroup := map[string][]*idxRow{}, map[string][]*idxRow{}
+	for _, r := range rows {
+		byCluster[r.lower[2]] = append(byCluster[r.lower[2]], r)
+		byGroup[r.lower[1]] = append(byGroup[r.lower[1]], r)
+	}
 	x.state.Lock()
 	x.rows, x.sum, x.words, x.fresh = rows, sum, words, map[string]*idxRow{}
+	x.byCluster, x.byGroup = byCluster, byGroup
 	x.state.Unlock()
 	return nil
 }
@@ -235,6 +245,23 @@ func (x *extIndex) search(q Query) ([]string, int) {
 	query := searchWords(q.Search)
 	var hits []*idxRow
 	switch {
+	case len(query) == 0 && (want[2] != "" || want[1] != ""):
+		// The rows of the cluster (or group) at the last rebuild, then
+		// the rows changed since.
+		base := x.byCluster[want[2]]
+		if want[2] == "" {
+			base = x.byGroup[want[1]]
+		}
+		for _, r := range base {
+			if !r.gone && keep(r) {
+				hits = append(hits, r)
+			}
+		}
+		for _, r := range x.fresh {
+			if keep(r) {
+				hits = append(hits, r)
+			}
+		}
 	case len(query) == 0:
 		for _, r := range x.rows {
 			if keep(r) {
@@ -242,13 +269,17 @@ func (x *extIndex) search(q Query) ([]string, int) {
 			}
 		}
 	default:
-		// The rows with a word starting with the first query word, from
+		// The rows with a word starting with the rarest query word, from
 		// the sorted words; then the other words and the filters.
-		first := query[0]
-		i, _ := slices.BinarySearchFunc(x.words, first, func(w wordRef, t string) int { return strings.Compare(w.word, t) })
+		lo, hi := x.prefixRange(query[0])
+		for _, w := range query[1:] {
+			if l, h := x.prefixRange(w); h-l < hi-lo {
+				lo, hi = l, h
+			}
+		}
 		seen := map[*idxRow]bool{}
-		for ; i < len(x.words) && strings.HasPrefix(x.words[i].word, first); i++ {
-			r := x.words[i].row
+		for _, ref := range x.words[lo:hi] {
+			r := ref.row
 			if !r.gone && !seen[r] && keep(r) && r.matches(query) {
 				seen[r] = true
 				hits = append(hits, r)
@@ -277,6 +308,14 @@ func (x *extIndex) search(q Query) ([]string, int) {
 		keys = append(keys, r.key)
 	}
 	return keys, len(hits)
+}
+
+// prefixRange is the range of x.words that start with prefix.
+func (x *extIndex) prefixRange(prefix string) (lo, hi int) {
+	cmp := func(w wordRef, t string) int { return strings.Compare(w.word, t) }
+	lo, _ = slices.BinarySearchFunc(x.words, prefix, cmp)
+	hi = lo + sort.Search(len(x.words)-lo, func(i int) bool { return !strings.HasPrefix(x.words[lo+i].word, prefix) })
+	return lo, hi
 }
 
 func cmpNatural(a, b string, desc bool) int {
