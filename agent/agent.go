@@ -186,6 +186,7 @@ func (a *Agent) build() error {
 	repl := http.NewServeMux()
 	repl.Handle("/repl/", a.rep.Handler())
 	repl.Handle(raftstore.ForwardPath, a.rs.Handler())
+	repl.Handle(raftstore.ReadIndexPath, a.rs.Handler())
 	a.replSrv = &http.Server{Handler: repl, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.With("subsystem", "replication").Handler(), slog.LevelWarn)}
 	return nil

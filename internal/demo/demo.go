@@ -39,10 +39,12 @@ type Config struct {
 	Mode     string   // replication mode
 	PortBase int      // node k uses PortBase+10k .. +10k+5
 	Seed     bool     // import the sample enterprise into the first cluster
-	// Extra is appended to every node's config file (YAML), and
-	// ClusterExtra[c] to the config files of cluster c's nodes.
+	// Extra is appended to every node's config file (YAML),
+	// ClusterExtra[c] to the config files of cluster c's nodes and
+	// NodeExtra[n] to node n's ("tpa1-3": "role: witness\n").
 	Extra        string
 	ClusterExtra map[string]string
+	NodeExtra    map[string]string
 	// Hosts, when set, gives node k the address Hosts[k] (all on the same
 	// ports) instead of 127.0.0.1 with ports from PortBase+10k.
 	Hosts []string
@@ -201,7 +203,7 @@ gossip:
   probe_interval: 500ms
   suspicion_mult: 2
 %s%s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
-				cfg.Nodes, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, dundiConf, cfg.Extra+cfg.ClusterExtra[c])
+				cfg.Nodes, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, dundiConf, cfg.Extra+cfg.ClusterExtra[c]+cfg.NodeExtra[node.Name])
 			if err := os.WriteFile(node.Config, []byte(conf), 0o600); err != nil {
 				return nil, err
 			}

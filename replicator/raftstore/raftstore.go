@@ -83,6 +83,9 @@ type Peers interface {
 // Forwarder sends ops to the leader when this node is a follower.
 type Forwarder interface {
 	Forward(ctx context.Context, replAddr string, ops []store.Op) ([]store.OpResult, error)
+	// ReadIndex asks the leader for an index that covers every write it
+	// acknowledged so far.
+	ReadIndex(ctx context.Context, replAddr string) (uint64, error)
 }
 
 // Store is the store of a cluster node whose writes go through Raft. It
@@ -401,6 +404,69 @@ func (s *Store) proposeOnce(ctx context.Context, ops []store.Op) ([]store.OpResu
 		}
 	}
 	return nil, ErrNoLeader
+}
+
+// ReadBarrier returns once this node's store holds every write the
+// cluster acknowledged before the call: on the leader, a barrier entry
+// (committing it proves the node still leads); on a follower, the
+// leader's read index, then a wait until this node has applied up to it.
+// Reads after it are as fresh as a read on the leader.
+func (s *Store) ReadBarrier(ctx context.Context) error {
+	deadline := time.Now().Add(s.cfg.ApplyTimeout)
+	for {
+		idx, err := s.readIndex(ctx)
+		if err == nil {
+			for s.raft.AppliedIndex() < idx {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("%w: node %s has applied up to %d of %d", ErrNoLeader, s.cfg.Node, s.raft.AppliedIndex(), idx)
+				}
+				select {
+				case <-time.After(2 * time.Millisecond):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		}
+		if !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, raft.ErrNotLeader) {
+			return err
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%w (node %s is %s)", ErrNoLeader, s.cfg.Node, s.State())
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *Store) readIndex(ctx context.Context) (uint64, error) {
+	if s.raft.State() == raft.Leader {
+		return s.leaderReadIndex()
+	}
+	leader := s.LeaderNode()
+	if leader == "" || s.fwd == nil {
+		return 0, ErrNoLeader
+	}
+	for _, p := range s.peers.Peers() {
+		if p.Node == leader && p.ReplAddr != "" {
+			return s.fwd.ReadIndex(ctx, p.ReplAddr)
+		}
+	}
+	return 0, ErrNoLeader
+}
+
+// leaderReadIndex commits a barrier and returns the index applied.
+func (s *Store) leaderReadIndex() (uint64, error) {
+	if s.raft.State() != raft.Leader {
+		return 0, raft.ErrNotLeader
+	}
+	if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
+		return 0, err
+	}
+	return s.raft.AppliedIndex(), nil
 }
 
 // ApplyAsLeader applies ops through this node's Raft (the forward
