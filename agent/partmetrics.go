@@ -13,6 +13,8 @@ import (
 var (
 	descDNSQueries = prometheus.NewDesc("pbxtopo_dns_queries_total",
 		"DNS queries answered, by transport.", []string{"transport"}, nil)
+	descDNSTypes = prometheus.NewDesc("pbxtopo_dns_queries_by_type_total",
+		"DNS queries by query type (SRV, A, AAAA, NAPTR, NS, SOA, ANY, AXFR, IXFR, other).", []string{"type"}, nil)
 	descDNSResults = prometheus.NewDesc("pbxtopo_dns_results_total",
 		"DNS answers by result (answer, nodata, nxdomain, refused, formerr, notimp, truncated, dropped).", []string{"result"}, nil)
 	descClusterUp = prometheus.NewDesc("pbxtopo_cluster_up",
@@ -39,7 +41,7 @@ type partsCollector struct {
 }
 
 func (c *partsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDNSQueries, descDNSResults, descClusterUp, descDUNDi, descAMI,
+	for _, d := range []*prometheus.Desc{descDNSQueries, descDNSTypes, descDNSResults, descClusterUp, descDUNDi, descAMI,
 		descMySQLRows, descMySQLLag, descMySQLReconnects} {
 		ch <- d
 	}
@@ -55,6 +57,9 @@ func (c *partsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descDNSQueries, st.TCPQueries, "tcp")
 		for result, n := range st.Results {
 			counter(descDNSResults, n, result)
+		}
+		for qtype, n := range st.Types {
+			counter(descDNSTypes, n, qtype)
 		}
 	}
 	if c.checker != nil {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/ami/amitest"
@@ -357,6 +358,11 @@ func TestAgentCollectsAMIStatus(t *testing.T) {
 		t.Fatalf("status report: %+v", rep)
 	}
 	// The parts show in the metrics.
+	q := new(dns.Msg)
+	q.SetQuestion("_sip._udp.tpa1.voice.example.net.", dns.TypeSRV)
+	if _, err := dns.Exchange(q, tpa1.DNS); err != nil {
+		t.Fatal(err)
+	}
 	req, _ := http.NewRequest("GET", "http://"+tpa1.HTTP+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+e.Tokens["read"])
 	resp, err := http.DefaultClient.Do(req)
@@ -366,7 +372,8 @@ func TestAgentCollectsAMIStatus(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{`pbxtopo_ami_total{counter="refreshes"}`, `pbxtopo_dns_queries_total{transport="udp"}`,
-		`pbxtopo_dundi_events_total{event="received"}`, `pbxtopo_cluster_up{cluster="sfo"} 1`} {
+		`pbxtopo_dundi_events_total{event="received"}`, `pbxtopo_cluster_up{cluster="sfo"} 1`,
+		`pbxtopo_dns_queries_by_type_total{type="SRV"} 1`, `pbxtopo_dns_results_total{result="answer"} 1`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
