@@ -40,7 +40,7 @@ type wireResult struct {
 }
 
 var errKinds = []error{nil, store.ErrNotFound, store.ErrExists, store.ErrPrecondition, store.ErrInvalid,
-	store.ErrSelfOrigin, store.ErrPruned, ErrNoLeader}
+	store.ErrSelfOrigin, store.ErrPruned, ErrNoLeader, ErrUncertain}
 
 func toWire(r store.OpResult) wireResult {
 	w := wireResult{Write: r.Write, Apply: r.Apply, Reverted: r.Reverted, N: r.N}
@@ -101,7 +101,7 @@ func (s *Store) Handler() http.Handler {
 			http.Error(w, "not the leader", http.StatusConflict)
 			return
 		}
-		res, err := s.ApplyAsLeader(ops)
+		res, err := s.ApplyAsLeader(r.Context(), ops)
 		if err != nil {
 			status := http.StatusInternalServerError
 			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {

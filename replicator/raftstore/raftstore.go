@@ -111,6 +111,10 @@ type Store struct {
 // ErrNoLeader: no leader could be reached to take a write.
 var ErrNoLeader = errors.New("no Raft leader in this cluster")
 
+// ErrUncertain: a write was proposed but its commit was not seen in time;
+// it may still commit, so it is not retried.
+var ErrUncertain = errors.New("write outcome unknown")
+
 // New starts Raft over the local store. The node bootstraps a new cluster
 // once cfg.Expect voters are known (itself alone with Expect 1); otherwise
 // it waits for the leader to add it.
@@ -392,7 +396,7 @@ func (s *Store) propose(ctx context.Context, ops []store.Op) ([]store.OpResult, 
 
 func (s *Store) proposeOnce(ctx context.Context, ops []store.Op) ([]store.OpResult, error) {
 	if s.raft.State() == raft.Leader {
-		return s.ApplyAsLeader(ops)
+		return s.ApplyAsLeader(ctx, ops)
 	}
 	leader := s.LeaderNode()
 	if leader == "" || s.fwd == nil {
@@ -471,7 +475,11 @@ func (s *Store) leaderReadIndex() (uint64, error) {
 
 // ApplyAsLeader applies ops through this node's Raft (the forward
 // endpoint calls it for followers).
-func (s *Store) ApplyAsLeader(ops []store.Op) ([]store.OpResult, error) {
+//
+// It waits for the commit until ctx ends or ApplyTimeout passes (Raft's
+// own future would wait for ever when the leader can neither commit nor
+// learn it lost); the write may then still commit, and the error says so.
+func (s *Store) ApplyAsLeader(ctx context.Context, ops []store.Op) ([]store.OpResult, error) {
 	if err := s.ensureSeeded(); err != nil {
 		return nil, err
 	}
@@ -492,8 +500,19 @@ func (s *Store) ApplyAsLeader(ops []store.Op) ([]store.OpResult, error) {
 	if s.cfg.ObserveCommit != nil {
 		defer func() { s.cfg.ObserveCommit(time.Since(start)) }()
 	}
-	if err := f.Error(); err != nil {
-		return nil, err
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	timer := time.NewTimer(s.cfg.ApplyTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, err
+		}
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: the write was proposed to Raft but the caller stopped waiting for its commit; it may still commit", ctx.Err())
+	case <-timer.C:
+		return nil, fmt.Errorf("%w: the write was proposed to Raft but did not commit within %s; it may still commit", ErrUncertain, s.cfg.ApplyTimeout)
 	}
 	r, ok := f.Response().(fsmResponse)
 	if !ok {

@@ -60,7 +60,7 @@ func (c *cluster) Forward(ctx context.Context, addr string, ops []store.Op) ([]s
 	if leader == nil || !leader.rs.IsLeader() {
 		return nil, ErrNoLeader
 	}
-	return leader.rs.ApplyAsLeader(ops)
+	return leader.rs.ApplyAsLeader(ctx, ops)
 }
 
 func (c *cluster) ReadIndex(ctx context.Context, addr string) (uint64, error) {
@@ -362,7 +362,7 @@ func TestPartitionedLeaderStepsDown(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(bg, time.Second)
 	defer cancel()
-	if _, err := old.rs.ApplyAsLeader([]store.Op{{Kind: store.OpStatus, Status: map[string][]byte{"x": []byte("y")}}}); err == nil {
+	if _, err := old.rs.ApplyAsLeader(bg, []store.Op{{Kind: store.OpStatus, Status: map[string][]byte{"x": []byte("y")}}}); err == nil {
 		t.Fatal("a leader cut off from its majority committed a write")
 	}
 	_ = ctx
