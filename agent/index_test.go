@@ -102,16 +102,35 @@ func scanList(t *testing.T, st *store.Store, q Query) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := indexedSorts[q.Sort]
+	col := map[string]func(*idxRow) string{
+		"": func(r *idxRow) string { return r.key }, "regexten": func(r *idxRow) string { return r.num },
+		"name": func(r *idxRow) string { return r.name }, "astgroup": func(r *idxRow) string { return r.group },
+		"cluster": func(r *idxRow) string { return r.cluster }, "site": func(r *idxRow) string { return r.site },
+	}[q.Sort]
 	slices.SortFunc(rows, func(a, b *idxRow) int {
 		if ka, kb := col(a), col(b); ka != kb {
 			return cmpNatural(ka, kb, q.Desc)
 		}
-		return cmpNatural(a.key, b.key, q.Desc && q.Sort == "")
+		return cmpNatural(a.key, b.key, q.Desc)
 	})
 	var keys []string
 	for _, r := range rows {
 		keys = append(keys, r.key)
 	}
 	return keys
+}
+
+// cmpNatural orders by naturalLess, the rule of unindexed listings.
+func cmpNatural(a, b string, desc bool) int {
+	c := 0
+	switch {
+	case naturalLess(a, b):
+		c = -1
+	case naturalLess(b, a):
+		c = 1
+	}
+	if desc {
+		c = -c
+	}
+	return c
 }
