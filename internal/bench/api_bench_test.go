@@ -41,7 +41,9 @@ func BenchmarkAPIQueries(b *testing.B) {
 	r := rand.New(rand.NewSource(1))
 	for kind, q := range map[string]func() agent.Query{
 		"number": func() agent.Query { return agent.Query{Search: fmt.Sprint(100000 + r.Intn(n)), Limit: 50} },
-		"name":   func() agent.Query { return agent.Query{Search: fmt.Sprintf("User %d", 100000+r.Intn(n/10)), Sort: "name", Limit: 50} },
+		"name": func() agent.Query {
+			return agent.Query{Search: fmt.Sprintf("User %d", 100000+r.Intn(n/10)), Sort: "name", Limit: 50}
+		},
 		"group": func() agent.Query {
 			return agent.Query{Group: groupNames[r.Intn(len(groupNames))], Cluster: ClusterName(r.Intn(10)), Sort: "name", Limit: 50}
 		},
