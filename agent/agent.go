@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
@@ -37,6 +38,8 @@ type Agent struct {
 	auth    *TokenAuth
 	metrics *Metrics
 	opts    Options
+	parts   parts
+	health  *clusterHealth
 
 	apiLn, replLn net.Listener
 	apiSrv        *http.Server
@@ -132,7 +135,12 @@ func (a *Agent) build() error {
 	}
 	dnsCfg := cfg.DNS
 	dnsCfg.Addr, dnsCfg.Node = cfg.DNSAddr, cfg.Node
-	if a.checker, err = srv.NewChecker(dnsCfg.Probe, srv.CheckerDeps{Members: a.members, Source: a.st, Logger: a.log.With("subsystem", "health")}); err != nil {
+	asterisk := ami.NewHealthView(a.st, ami.DefaultStaleness, nil)
+	a.health = newClusterHealth(a.members, asterisk, a.st, a.log.With("subsystem", "health"))
+	if a.checker, err = srv.NewChecker(dnsCfg.Probe, srv.CheckerDeps{Members: a.health, Source: a.st, Logger: a.log.With("subsystem", "health")}); err != nil {
+		return err
+	}
+	if err := a.buildParts(); err != nil {
 		return err
 	}
 	if a.dns, err = srv.New(dnsCfg, srv.Deps{Source: a.rs, Health: a.checker, Logger: a.log.With("subsystem", "dns")}); err != nil {
@@ -162,6 +170,8 @@ func (a *Agent) build() error {
 	a.svc.UseDNS(a.dns, a.checker)
 	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.members.Members,
 		Findings: (&findingsCache{svc: a.svc}).get})
+	a.metrics.reg.MustRegister(&partsCollector{dns: a.dns, checker: a.checker, dundi: a.parts.dundi, ami: a.parts.collector,
+		bridge: a.parts.bridge})
 	hopts := HandlerOptions{Auth: auth, Metrics: a.metrics}
 	if a.opts.Pages != nil {
 		if hopts.Pages, err = a.opts.Pages(a.svc, auth); err != nil {
@@ -177,6 +187,7 @@ func (a *Agent) build() error {
 	repl := http.NewServeMux()
 	repl.Handle("/repl/", a.rep.Handler())
 	repl.Handle(raftstore.ForwardPath, a.rs.Handler())
+	repl.Handle(raftstore.ReadIndexPath, a.rs.Handler())
 	a.replSrv = &http.Server{Handler: repl, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.With("subsystem", "replication").Handler(), slog.LevelWarn)}
 	return nil
@@ -239,7 +250,7 @@ func (a *Agent) ReplAddr() string { return a.replLn.Addr().String() }
 // membership, close the store. An acknowledged write is on disk before
 // its answer, so none is lost.
 func (a *Agent) Run(ctx context.Context) error {
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	go func() {
 		if a.apiSrv.TLSConfig != nil {
 			errc <- serve(a.apiSrv.ServeTLS(a.apiLn, "", ""))
@@ -260,6 +271,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("dns: %w", err)
 		}
 	}()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.health.run(bg, time.Second) }()
+	a.runParts(bg, &wg, errc)
 	go a.members.JoinUntil(ctx, a.cfg.Join)
 	a.log.Info("agent running", "cluster", a.cfg.Cluster, "node", a.cfg.Node, "api", a.APIAddr(), "repl", a.ReplAddr(),
 		"gossip", a.cfg.SerfAddr, "mode", a.rep.Topology().Mode)
@@ -275,6 +289,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	stopBG()
 	wg.Wait()
 	a.replSrv.Shutdown(shut)
+	a.closeParts()
 	if lerr := a.members.Leave(); lerr != nil {
 		a.log.Warn("leave", "err", lerr)
 	}
@@ -379,7 +394,14 @@ func (a *Agent) leadership(ctx context.Context) {
 				var rctx context.Context
 				rctx, stop = context.WithCancel(ctx)
 				done = make(chan struct{})
-				go func() { defer close(done); a.rep.Run(rctx) }()
+				go func() {
+					defer close(done)
+					var lw sync.WaitGroup
+					lw.Add(1)
+					go func() { defer lw.Done(); a.leaderParts(rctx) }()
+					a.rep.Run(rctx)
+					lw.Wait()
+				}()
 				a.log.Info("this node leads the cluster: replication with the other clusters runs here")
 			case state != "leader" && stop != nil:
 				stop()

@@ -23,7 +23,16 @@ type Client struct {
 	base  string
 	token string
 	hc    *http.Client
+	fresh bool // reads through the cluster's leader (FreshHeader)
 }
+
+// FreshHeader on a read asks the agent to first catch up with every write
+// its cluster acknowledged (a read through the leader); without it reads
+// are local, stale by at most the Raft lag.
+const FreshHeader = "X-Pbxtopo-Fresh"
+
+// Fresh makes every read of the client a read through the leader.
+func (c *Client) Fresh() *Client { cp := *c; cp.fresh = true; return &cp }
 
 var _ API = (*Client)(nil)
 
@@ -58,6 +67,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body io.Reader, he
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.fresh && method == "GET" {
+		req.Header.Set(FreshHeader, "1")
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

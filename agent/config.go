@@ -12,6 +12,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/roaming/dundi"
 	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/spf13/viper"
 )
@@ -75,9 +76,11 @@ type Config struct {
 		HeartbeatTimeout time.Duration `mapstructure:"heartbeat_timeout"`
 	} `mapstructure:"raft"`
 
-	MySQL struct {
-		DSN string `mapstructure:"dsn"`
-	} `mapstructure:"mysql"`
+	// The optional parts (components.go): each runs when its first key
+	// is set.
+	AMI   AMIConfig    `mapstructure:"ami"`   // ami.user
+	Dundi dundi.Config `mapstructure:"dundi"` // dundi.eid
+	MySQL MySQLConfig  `mapstructure:"mysql"` // mysql.dsn
 
 	Log struct {
 		Level  string `mapstructure:"level"`
@@ -100,6 +103,9 @@ func Defaults(v *viper.Viper) {
 	v.SetDefault("replication.history_retention", 30*24*time.Hour)
 	v.SetDefault("replication.status_interval", 2*time.Second)
 	setDefaults(v, "dns", srv.DefaultConfig())
+	setDefaults(v, "ami", amiDefaults())
+	setDefaults(v, "dundi", dundi.DefaultConfig())
+	setDefaults(v, "mysql", mysqlDefaults())
 	v.SetDefault("gossip.probe_interval", time.Second)
 	v.SetDefault("gossip.suspicion_mult", 3)
 	v.SetDefault("raft.expect", 1)
@@ -229,6 +235,7 @@ func (c *Config) Validate() error {
 	if c.TLS.CA == "" || c.TLS.Cert == "" || c.TLS.Key == "" {
 		add("tls.ca, tls.cert and tls.key are required: replication uses mutual TLS (make them with 'pbxtopo tls ca create' and 'pbxtopo tls cert create')")
 	}
+	problems = append(problems, c.validateParts()...)
 	if len(problems) > 0 {
 		return fmt.Errorf("config: %s", strings.Join(problems, "; "))
 	}

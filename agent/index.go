@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"cmp"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -24,6 +27,10 @@ type extIndex struct {
 	// one by one.
 	words []wordRef
 	fresh map[string]*idxRow
+	// byCluster, byGroup and byBoth are the rows at the last rebuild by
+	// lower-case cluster, group, and both ("cluster\x00group"), for
+	// filtered listings without a search.
+	byCluster, byGroup, byBoth map[string][]*idxRow
 }
 
 type wordRef struct {
@@ -33,9 +40,33 @@ type wordRef struct {
 
 type idxRow struct {
 	key, num, name, group, cluster, site string
-	lower                                [4]string // name, group, cluster, site, lower-cased
-	words                                []string  // the words a search matches, lower-cased
-	gone                                 bool      // replaced or deleted since the last rebuild
+	lower                                [4]string     // name, group, cluster, site, lower-cased
+	sort                                 [6]naturalKey // key, num, name, group, cluster, site
+	words                                []string      // the words a search matches, lower-cased
+	gone                                 bool          // replaced or deleted since the last rebuild
+}
+
+// naturalKey is a value prepared for natural order (naturalLess) once, so
+// sorting thousands of rows compares without parsing or allocating.
+type naturalKey struct {
+	s, lower string
+	num      float64
+	isNum    bool
+}
+
+func newNaturalKey(s string) naturalKey {
+	n, err := strconv.ParseFloat(s, 64)
+	return naturalKey{s: s, lower: strings.ToLower(s), num: n, isNum: err == nil}
+}
+
+func (a naturalKey) compare(b naturalKey) int {
+	switch {
+	case a.isNum && b.isNum && a.num != b.num:
+		return cmp.Compare(a.num, b.num)
+	case a.lower != b.lower:
+		return strings.Compare(a.lower, b.lower)
+	}
+	return strings.Compare(a.s, b.s)
 }
 
 // snapshotter is what the index reads: a consistent view and the changes
@@ -52,6 +83,17 @@ type changeReader interface {
 // refresh, or a full rebuild when some are not in the log (a snapshot
 // catch-up) or at the first call.
 func (x *extIndex) refresh(st Store) error {
+	// Every change raises the store's summary: an equal summary means
+	// nothing to do, without the refresh lock or a read transaction.
+	if sm, ok := baseStore(st).(interface{ Summary() store.Summary }); ok {
+		now := sm.Summary()
+		x.state.RLock()
+		same := x.rows != nil && x.sum.Equal(now)
+		x.state.RUnlock()
+		if same {
+			return nil
+		}
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	cr, ok := baseStore(st).(changeReader)
@@ -126,8 +168,16 @@ func (x *extIndex) rebuild(st Store) error {
 		}
 	}
 	slices.SortFunc(words, func(a, b wordRef) int { return strings.Compare(a.word, b.word) })
+	byCluster, byGroup, byBoth := map[string][]*idxRow{}, map[string][]*idxRow{}, map[string][]*idxRow{}
+	for _, r := range rows {
+		byCluster[r.lower[2]] = append(byCluster[r.lower[2]], r)
+		byGroup[r.lower[1]] = append(byGroup[r.lower[1]], r)
+		both := r.lower[2] + "\x00" + r.lower[1]
+		byBoth[both] = append(byBoth[both], r)
+	}
 	x.state.Lock()
 	x.rows, x.sum, x.words, x.fresh = rows, sum, words, map[string]*idxRow{}
+	x.byCluster, x.byGroup, x.byBoth = byCluster, byGroup, byBoth
 	x.state.Unlock()
 	return nil
 }
@@ -177,6 +227,9 @@ func newIdxRow(key string, v []byte) *idxRow {
 	get := func(f string) string { s, _ := pbx.LookupField(v, f); return s }
 	r := &idxRow{key: key, num: get("regexten"), name: get("name"), group: get("astgroup"), cluster: get("cluster"), site: get("site")}
 	r.lower = [4]string{strings.ToLower(r.name), strings.ToLower(r.group), strings.ToLower(r.cluster), strings.ToLower(r.site)}
+	for i, v := range [6]string{r.key, r.num, r.name, r.group, r.cluster, r.site} {
+		r.sort[i] = newNaturalKey(v)
+	}
 	seen := map[string]bool{}
 	for _, f := range searchFields {
 		if s, ok := pbx.LookupField(v, f); ok {
@@ -208,12 +261,9 @@ func (r *idxRow) matches(query []string) bool {
 	return true
 }
 
-// indexedSorts are the columns the index can sort by without reading records.
-var indexedSorts = map[string]func(*idxRow) string{
-	"": func(r *idxRow) string { return r.key }, "regexten": func(r *idxRow) string { return r.num },
-	"name": func(r *idxRow) string { return r.name }, "astgroup": func(r *idxRow) string { return r.group },
-	"cluster": func(r *idxRow) string { return r.cluster }, "site": func(r *idxRow) string { return r.site },
-}
+// indexedSorts are the columns the index can sort by without reading
+// records: their place in idxRow.sort.
+var indexedSorts = map[string]int{"": 0, "regexten": 1, "name": 2, "astgroup": 3, "cluster": 4, "site": 5}
 
 // search returns the keys of the matching extensions in the query's order
 // (only for sorts the index knows), and the total. A search matches the
@@ -235,6 +285,28 @@ func (x *extIndex) search(q Query) ([]string, int) {
 	query := searchWords(q.Search)
 	var hits []*idxRow
 	switch {
+	case len(query) == 0 && (want[2] != "" || want[1] != ""):
+		// The rows of the cluster (or group) at the last rebuild, then
+		// the rows changed since.
+		var base []*idxRow
+		switch {
+		case want[2] != "" && want[1] != "":
+			base = x.byBoth[want[2]+"\x00"+want[1]]
+		case want[2] != "":
+			base = x.byCluster[want[2]]
+		default:
+			base = x.byGroup[want[1]]
+		}
+		for _, r := range base {
+			if !r.gone && keep(r) {
+				hits = append(hits, r)
+			}
+		}
+		for _, r := range x.fresh {
+			if keep(r) {
+				hits = append(hits, r)
+			}
+		}
 	case len(query) == 0:
 		for _, r := range x.rows {
 			if keep(r) {
@@ -242,13 +314,17 @@ func (x *extIndex) search(q Query) ([]string, int) {
 			}
 		}
 	default:
-		// The rows with a word starting with the first query word, from
+		// The rows with a word starting with the rarest query word, from
 		// the sorted words; then the other words and the filters.
-		first := query[0]
-		i, _ := slices.BinarySearchFunc(x.words, first, func(w wordRef, t string) int { return strings.Compare(w.word, t) })
+		lo, hi := x.prefixRange(query[0])
+		for _, w := range query[1:] {
+			if l, h := x.prefixRange(w); h-l < hi-lo {
+				lo, hi = l, h
+			}
+		}
 		seen := map[*idxRow]bool{}
-		for ; i < len(x.words) && strings.HasPrefix(x.words[i].word, first); i++ {
-			r := x.words[i].row
+		for _, ref := range x.words[lo:hi] {
+			r := ref.row
 			if !r.gone && !seen[r] && keep(r) && r.matches(query) {
 				seen[r] = true
 				hits = append(hits, r)
@@ -262,10 +338,14 @@ func (x *extIndex) search(q Query) ([]string, int) {
 	}
 	col := indexedSorts[q.Sort]
 	slices.SortFunc(hits, func(a, b *idxRow) int {
-		if ka, kb := col(a), col(b); ka != kb {
-			return cmpNatural(ka, kb, q.Desc)
+		c := a.sort[col].compare(b.sort[col])
+		if c == 0 {
+			c = a.sort[0].compare(b.sort[0])
 		}
-		return cmpNatural(a.key, b.key, q.Desc && q.Sort == "")
+		if q.Desc {
+			c = -c
+		}
+		return c
 	})
 	lo := min(max(q.Offset, 0), len(hits))
 	hi := len(hits)
@@ -279,16 +359,10 @@ func (x *extIndex) search(q Query) ([]string, int) {
 	return keys, len(hits)
 }
 
-func cmpNatural(a, b string, desc bool) int {
-	c := 0
-	switch {
-	case naturalLess(a, b):
-		c = -1
-	case naturalLess(b, a):
-		c = 1
-	}
-	if desc {
-		c = -c
-	}
-	return c
+// prefixRange is the range of x.words that start with prefix.
+func (x *extIndex) prefixRange(prefix string) (lo, hi int) {
+	cmp := func(w wordRef, t string) int { return strings.Compare(w.word, t) }
+	lo, _ = slices.BinarySearchFunc(x.words, prefix, cmp)
+	hi = lo + sort.Search(len(x.words)-lo, func(i int) bool { return !strings.HasPrefix(x.words[lo+i].word, prefix) })
+	return lo, hi
 }

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"net/http"
-	"time"
 )
 
 // RaftView is what the service needs of the cluster's consensus.
@@ -12,7 +11,9 @@ type RaftView interface {
 	LeaderNode() string
 	Servers() (map[string]string, error)
 	Remove(node string) error
-	Barrier(timeout time.Duration) error
+	// ReadBarrier returns once this node holds every write the cluster
+	// acknowledged before the call (a read through the leader).
+	ReadBarrier(ctx context.Context) error
 }
 
 // RaftStatus is this node's view of its cluster's Raft group.
@@ -44,6 +45,18 @@ func (s *Service) RaftStatus(ctx context.Context) (*RaftStatus, error) {
 		return nil, err
 	}
 	return &RaftStatus{Node: s.deps.Node, State: s.deps.Raft.State(), Leader: s.deps.Raft.LeaderNode(), Servers: servers}, nil
+}
+
+// ReadBarrier waits until this node holds every write its cluster
+// acknowledged before the call; without Raft every read is already so.
+func (s *Service) ReadBarrier(ctx context.Context) error {
+	if s.deps.Raft == nil {
+		return nil
+	}
+	if err := s.deps.Raft.ReadBarrier(ctx); err != nil {
+		return &Error{Code: 503, Msg: "a read through the leader failed: " + err.Error() + "; the cluster has no leader now, read without --fresh for this node's copy", Err: err}
+	}
+	return nil
 }
 
 // RaftRemove takes a node out of the cluster's Raft configuration for

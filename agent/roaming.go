@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pbxtopo/pbxtopo/ami"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -102,17 +103,21 @@ func (s *Service) Roaming(ctx context.Context, f roaming.Filter) (*roaming.Repor
 	return r, roamingError(err)
 }
 
-// Audit runs every roaming and security rule. Trunk registrations are not
-// known to the service alone, so the never-registered case of the orphan
-// trunk rule needs the agent's status view (roaming.TrunkStatus).
+// Audit runs every roaming and security rule. Trunk registrations come
+// from the status the AMI collectors write (a trunk no node reports on is
+// unknown, not unregistered).
 func (s *Service) Audit(ctx context.Context, q AuditQuery) (*roaming.AuditResult, error) {
 	cfg, sev, err := q.config()
 	if err != nil {
 		return nil, roamingError(err)
 	}
 	var r *roaming.AuditResult
-	err = s.load(cfg.Policy, func(e *roaming.Enterprise) error {
-		r = roaming.Audit(e, cfg, nil, sev)
+	err = s.st.View(func(sn *store.Snapshot) error {
+		e, err := roaming.Load(sn, cfg.Policy)
+		if err != nil {
+			return err
+		}
+		r = roaming.Audit(e, cfg, ami.NewTrunkRegistrations(sn), sev)
 		return nil
 	})
 	return r, roamingError(err)

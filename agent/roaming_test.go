@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pbxtopo/pbxtopo/ami"
+	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/roaming"
 )
 
@@ -94,5 +96,44 @@ func TestRoamingRoles(t *testing.T) {
 	var ae *Error
 	if _, err := c.Ack(ctx, AckRequest{Finding: "SEC-TRUNK-ORPHAN:tpa1:BT", Why: "x"}); !errors.As(err, &ae) || ae.Code != 403 {
 		t.Fatalf("read role acknowledged a finding: %v", err)
+	}
+}
+
+// TestAuditUsesTrunkStatus: a registering trunk that a node reports
+// unregistered is an orphan finding; once reported registered, it is not;
+// a trunk nobody reports on is unknown and raises nothing.
+func TestAuditUsesTrunkStatus(t *testing.T) {
+	svc, st := sampleService(t)
+	ctx := context.Background()
+	orphan := func() bool {
+		t.Helper()
+		r, err := svc.Audit(ctx, AuditQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range r.Findings {
+			if f.ID == roaming.RuleTrunkOrphan+":lon:SIP-32" {
+				return true
+			}
+		}
+		return false
+	}
+	if orphan() {
+		t.Fatal("a trunk without status is reported as never registered")
+	}
+	put := func(regstatus string) {
+		t.Helper()
+		v := pbx.Fields{"regstatus": regstatus, "state": "down"}.AppendBinary(nil)
+		if err := st.PutStatus(ctx, map[string][]byte{ami.TrunkKey("lon", "SIP-32", "lon-1"): v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("unregistered")
+	if !orphan() {
+		t.Fatal("a trunk reported unregistered is not an orphan finding")
+	}
+	put("registered")
+	if orphan() {
+		t.Fatal("a registered trunk is still an orphan finding")
 	}
 }

@@ -44,7 +44,7 @@ func HandlerWith(svc *Service, o HandlerOptions) http.Handler {
 	auth := o.Auth
 	mux := http.NewServeMux()
 	for _, rt := range routes(svc) {
-		h := guard(rt, auth)
+		h := fresh(svc, guard(rt, auth))
 		if o.Metrics != nil {
 			h = o.Metrics.instrument(rt.Pattern, h)
 		}
@@ -78,5 +78,19 @@ func guard(rt Route, auth Authenticator) http.Handler {
 			return
 		}
 		rt.Handler(w, r.WithContext(WithRole(r.Context(), role, who)))
+	})
+}
+
+// fresh makes a GET with FreshHeader wait, before it reads, until this
+// node holds every write its cluster acknowledged.
+func fresh(svc *Service, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" && r.Header.Get(FreshHeader) != "" {
+			if err := svc.ReadBarrier(r.Context()); err != nil {
+				writeError(w, err)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
 	})
 }

@@ -27,7 +27,10 @@ var (
 
 // replicaOf returns the cluster of the service's store.
 func (s *Service) replicaOf() string {
-	if r, ok := s.st.(interface{ Replica() string }); ok {
+	if s.deps.Cluster != "" {
+		return s.deps.Cluster
+	}
+	if r, ok := baseStore(s.st).(interface{ Replica() string }); ok {
 		return r.Replica()
 	}
 	return ""

@@ -1,12 +1,12 @@
 package roaming
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"net/netip"
 	"strings"
 
 	"github.com/pbxtopo/pbxtopo/roaming/astconf"
+	"github.com/pbxtopo/pbxtopo/roaming/dundi"
 )
 
 // DUNDiConfig says how the DUNDi files of a cluster are generated. Every
@@ -65,10 +65,7 @@ func (c DUNDiConfig) switchContext() string { return "dundi-" + c.Context + "-sw
 // SHA-256("pbxtopo dundi entity id\x00" + cluster name). Every node of the
 // cluster, and every other cluster, derives the same id from the name
 // alone.
-func EntityID(cluster string) string {
-	h := sha256.Sum256([]byte("pbxtopo dundi entity id\x00" + cluster))
-	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", h[0], h[1], h[2], h[3], h[4])
-}
+func EntityID(cluster string) string { return dundi.ClusterEID(cluster).String() }
 
 // File is one generated file.
 type File struct {

@@ -213,7 +213,7 @@ func (s *Server) Zone() (*Zone, uint32) {
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	st := Stats{Results: map[string]uint64{}, Transfers: s.xfrs.Load(), NotifySent: s.notified.Load(),
+	st := Stats{Results: map[string]uint64{}, Types: map[string]uint64{}, Transfers: s.xfrs.Load(), NotifySent: s.notified.Load(),
 		NotifyFails: s.notifyKO.Load(), Rebuilds: s.rebuilds.Load()}
 	for _, c := range s.udpStats {
 		st.UDPQueries += c.queries.Load()

@@ -82,6 +82,9 @@ func (s *Server) answerTCP(w io.Writer, dst, req []byte, from netip.Addr, scratc
 			out, res = t.formErr(dst, req), resFormErr
 		}
 	}
+	if out == nil {
+		s.tcpStats.countType(q.qtype)
+	}
 	if out == nil && (q.qtype == dns.TypeAXFR || q.qtype == dns.TypeIXFR) && q.opcode() == dns.OpcodeQuery {
 		return s.transferTCP(w, dst, t, &q, from)
 	}

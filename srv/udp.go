@@ -49,6 +49,7 @@ func (s *Server) answerUDP(dst, req []byte, from netip.Addr, scratch []byte, c *
 			return s.limit(t.formErr(dst, req), resFormErr, &q, t, from, c)
 		}
 	}
+	c.countType(q.qtype)
 	if q.qtype == dns.TypeAXFR || q.qtype == dns.TypeIXFR {
 		out, res := s.transferUDP(dst, t, &q, from)
 		return s.limit(out, res, &q, t, from, c)

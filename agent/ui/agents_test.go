@@ -96,7 +96,8 @@ func TestStatusBoardOverRealAgents(t *testing.T) {
 	sfo, stopSfo := startAgent(t, caDir, "sfo", []string{self[0].Addr})
 	importSample(t, tpa1.Service())
 
-	u, err := New(DefaultConfig(), Deps{Data: tpa1.Service(), Cluster: "tpa1", Node: "tpa1-1"})
+	u, err := New(DefaultConfig(), Deps{Data: tpa1.Service(), Cluster: "tpa1", Node: "tpa1-1",
+		DNS: DNSFrom(tpa1.Service()), Services: ServicesFrom(tpa1.Service())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +129,14 @@ func TestStatusBoardOverRealAgents(t *testing.T) {
 	}
 	alive := func(n int) string { return fmt.Sprintf(`<td class="cell s-ok">%d/%d alive</td>`, n, n) }
 	body := waitFor("both running", `changes applied here">this cluster · mesh</td>`,
-		`in sync</td>`)
+		`in sync</td>`, `>in SRV answers</td>`)
 	if strings.Count(body, alive(1)) != 2 || strings.Count(body, ">no agent seen<") != 3 {
 		t.Fatalf("membership of tpa1 and sfo:\n%s", body)
+	}
+	rec := httptest.NewRecorder()
+	u.ServeHTTP(rec, httptest.NewRequest("GET", Prefix+"services", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "VOICE OK") {
+		t.Fatalf("services page: %d\n%s", rec.Code, rec.Body)
 	}
 	// The link is real: the sample data imported at tpa1 reaches sfo.
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
@@ -143,7 +149,7 @@ func TestStatusBoardOverRealAgents(t *testing.T) {
 
 	stopSfo()
 	// sfo left the membership: its link is gone and its column red.
-	body = waitFor("sfo stopped", `<td class="cell s-fail" title="sfo-1 left">0/1 alive</td>`)
+	body = waitFor("sfo stopped", `<td class="cell s-fail" title="sfo-1 left">0/1 alive</td>`, `>dropped from SRV</td>`)
 	if !strings.Contains(body, `<th class="s-fail">sfo<br><small>sfo</small></th>`) {
 		t.Fatalf("the sfo column is not red:\n%s", body)
 	}

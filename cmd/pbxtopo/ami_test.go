@@ -185,3 +185,48 @@ func TestAMICollectBadSettings(t *testing.T) {
 		t.Errorf("empty dir: exit %d %s", code, errs)
 	}
 }
+
+// TestDundiApplyCommand applies a cluster's generated DUNDi files to a
+// scripted Asterisk: three modules reloaded in order; a second apply
+// changes nothing; a reload Asterisk warns about is backed out and stops
+// the modules after it.
+func TestDundiApplyCommand(t *testing.T) {
+	data := sampleStore(t)
+	dir := t.TempDir()
+	conf, logFile := filepath.Join(dir, "etc"), filepath.Join(dir, "messages")
+	os.Mkdir(conf, 0o755)
+	os.WriteFile(logFile, nil, 0o644)
+	var logLines []string
+	srv := scriptedAsterisk(t, logFile, func() []string { return logLines })
+	args := func(extra ...string) []string {
+		return append([]string{"dundi", "apply", "--cluster", "tpa1", "--data-dir", data, "--dir", conf, "--log-file", logFile,
+			"--ami-addr", srv.Addr, "--ami-user", "pbxtopo", "--ami-secret", "s3cret", "--settle", "50ms"}, extra...)
+	}
+	out := mustRun(t, args()...)
+	for _, want := range []string{"pbx_dundi.so: OK", "chan_iax2.so: OK", "pbx_config.so: OK"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("first apply lacks %q:\n%s", want, out)
+		}
+	}
+	if n := srv.Actions("Reload"); n != 3 {
+		t.Fatalf("%d reloads, want 3", n)
+	}
+	b, err := os.ReadFile(filepath.Join(conf, "dundi-pbxtopo.conf"))
+	if err != nil || !strings.Contains(string(b), "entityid = 02:96:12:7b:0e:fe") {
+		t.Fatalf("dundi-pbxtopo.conf: %v\n%s", err, b)
+	}
+	mustRun(t, args()...)
+	if n := srv.Actions("Reload"); n != 3 {
+		t.Fatalf("an apply without changes reloaded: %d reloads", n)
+	}
+
+	os.WriteFile(filepath.Join(conf, "dundi-pbxtopo.conf"), []byte("; edited by hand\n"), 0o644)
+	logLines = []string{"[2026-11-22 13:55:00.132] WARNING[8711] pbx_dundi.c: Unable to find key 'pbxtopo-sfo' for peer"}
+	out, _, code := pbxtopo(t, args()...)
+	if code != 1 || !strings.Contains(out, "pbx_dundi.so: FAILED") || strings.Contains(out, "chan_iax2.so") {
+		t.Fatalf("failed reload: exit %d\n%s", code, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(conf, "dundi-pbxtopo.conf")); string(b) != "; edited by hand\n" {
+		t.Fatalf("not backed out: %s", b)
+	}
+}

@@ -29,6 +29,9 @@ func (a *app) backend(write bool) (agent.API, func(), error) {
 		if err != nil {
 			return nil, nil, userError{err}
 		}
+		if a.v.GetBool("fresh") {
+			c = c.Fresh()
+		}
 		return c, func() {}, nil
 	}
 	if dir == "" {

@@ -74,7 +74,7 @@ DIR/demo.json once every agent is ready; Ctrl-C stops them all.`,
 	f.IntVar(&cfg.Nodes, "nodes", 1, "agent processes per cluster")
 	f.StringVar(&cfg.Mode, "mode", "mesh", "replication mode: ring, mesh, primary or site")
 	f.StringVar(&cfg.Dir, "dir", "", "directory for data, certificates, configs and logs (default: a new temp dir)")
-	f.IntVar(&cfg.PortBase, "port-base", 17400, "first port; node k uses port-base+10k .. +10k+4")
+	f.IntVar(&cfg.PortBase, "port-base", 17400, "first port; node k uses port-base+10k .. +10k+5")
 	return cmd
 }
 
@@ -103,8 +103,9 @@ Try (in another terminal):
   pbxtopo repl status
   pbxtopo repl verify
   dig @%s -p %s _sip._udp.%s.voice.example.net SRV
+  pbxtopo dundi lookup 6109@priv --peer %s --eid %s
 
 demo.json, configs, certificates and logs: %s
 Ctrl-C stops every agent.
-`, e.Tokens["read"], e.Tokens["operator"], e.Tokens["admin"], first.HTTP, e.Tokens["admin"], host, port, e.Clusters[0].Cluster, e.Dir)
+`, e.Tokens["read"], e.Tokens["operator"], e.Tokens["admin"], first.HTTP, e.Tokens["admin"], host, port, e.Clusters[0].Cluster, first.DUNDi, demo.LookupEID, e.Dir)
 }

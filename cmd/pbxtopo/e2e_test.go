@@ -2,20 +2,31 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/ami"
+	"github.com/pbxtopo/pbxtopo/ami/amitest"
 	"github.com/pbxtopo/pbxtopo/internal/demo"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/replicator/mysql"
+	"github.com/pbxtopo/pbxtopo/replicator/mysql/mariadbtest"
+	"github.com/pbxtopo/pbxtopo/roaming"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -50,15 +61,19 @@ func pbxtopoBinary(t *testing.T) string {
 }
 
 // startEnterprise prepares and starts clusters on free loopback ports.
-func startEnterprise(t *testing.T, clusters []string, mode string) *demo.Enterprise {
+func startEnterprise(t *testing.T, clusters []string, mode string, with ...func(*demo.Config)) *demo.Enterprise {
 	t.Helper()
 	bin := pbxtopoBinary(t)
 	var e *demo.Enterprise
 	for try := 0; ; try++ {
 		dir := t.TempDir()
 		var err error
-		e, err = demo.Prepare(demo.Config{Binary: bin, Dir: dir, Clusters: clusters, Nodes: 1, Mode: mode,
-			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true})
+		cfg := demo.Config{Binary: bin, Dir: dir, Clusters: clusters, Nodes: 1, Mode: mode,
+			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true}
+		for _, f := range with {
+			f(&cfg)
+		}
+		e, err = demo.Prepare(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,10 +151,20 @@ func TestRingSurvivesSIGKILL(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "lon has tpa1's writes through sfo", func() bool { return count(e, lon, "e2e") == 5 })
 
+	// tpa1's DUNDi peer answers for the roaming number 5200 with both
+	// clusters that hold it: sfo (home, with the mailbox) first.
+	bin := pbxtopoBinary(t)
+	if got := dundiAnswers(t, bin, tpa1, "5200"); fmt.Sprint(got) != fmt.Sprint([]string{"sfo", "tpa1"}) {
+		t.Fatalf("DUNDi answers for 5200 at tpa1: %v, want [sfo tpa1]", got)
+	}
+
 	if err := sfo.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	sfo.Wait(5 * time.Second)
+	eventually(t, 10*time.Second, "tpa1's DUNDi peer leaves dead sfo out", func() bool {
+		return fmt.Sprint(dundiAnswers(t, bin, tpa1, "5200")) == "[tpa1]"
+	})
 	for i := 5; i < 15; i++ {
 		add(tpa1, "tpa1", 7000+i) // lon's predecessor is dead: the ring must skip it
 		add(lon, "lon", 8000+i)
@@ -167,7 +192,8 @@ func TestClusterSurvivesLeaderSIGKILL(t *testing.T) {
 	for try := 0; ; try++ {
 		var err error
 		e, err = demo.Prepare(demo.Config{Binary: bin, Dir: t.TempDir(), Clusters: []string{"tpa1", "sfo"}, Nodes: 3, Mode: "mesh",
-			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true})
+			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true,
+			NodeExtra: map[string]string{"tpa1-3": "role: witness\n", "sfo-3": "role: witness\n"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,6 +237,19 @@ func TestClusterSurvivesLeaderSIGKILL(t *testing.T) {
 	}
 	var leader *demo.Node
 	eventually(t, 20*time.Second, "tpa1 elects a leader", func() bool { leader = leaderOf(); return leader != nil })
+	// tpa1-3 is a witness: a Raft vote, never a replication address.
+	members, err := e.Client(sfo, "read").Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(members, func(m replicator.Member) bool { return m.Node == "tpa1-3" }); i < 0 || members[i].Tags[replicator.TagRole] != "witness" {
+		t.Fatalf("tpa1-3 is not a witness in %v", members)
+	}
+	for _, c := range replicator.ClustersOf(members) {
+		if c.Name == "tpa1" && slices.Contains(c.Addrs, tpa[2].Repl) {
+			t.Fatalf("the witness is a replication address of tpa1: %v", c.Addrs)
+		}
+	}
 	written := 0
 	add := func(n *demo.Node) error {
 		_, err := e.Client(n, "operator").Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": fmt.Sprint(7100 + written),
@@ -247,7 +286,139 @@ func TestClusterSurvivesLeaderSIGKILL(t *testing.T) {
 		}
 	}
 	eventually(t, 20*time.Second, "sfo has every write made in tpa1", func() bool { return count(e, sfo, "raft e2e") == written })
-	for _, n := range survivors { // a follower applies what is committed a moment later
-		eventually(t, 10*time.Second, n.Name+" has every write", func() bool { return count(e, n, "raft e2e") == written })
+	for _, n := range survivors { // a read through the leader sees every write at once, on a follower too
+		p, err := e.Client(n, "read").Fresh().List(ctx, "extensions", agent.Query{Search: "raft e2e"})
+		if err != nil {
+			t.Fatalf("fresh read at %s: %v", n.Name, err)
+		}
+		if p.Total != written {
+			t.Fatalf("fresh read at %s: %d of %d writes", n.Name, p.Total, written)
+		}
 	}
+}
+
+// dundiAnswers asks a node's DUNDi peer for number@priv with the CLI and
+// returns the clusters of the answers, in order.
+func dundiAnswers(t *testing.T, bin string, n *demo.Node, number string) []string {
+	t.Helper()
+	out, err := exec.Command(bin, "dundi", "lookup", number+"@priv", "--peer", n.DUNDi, "--eid", demo.LookupEID, "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("dundi lookup: %v %s", err, out)
+	}
+	var r struct {
+		Results []struct{ EID, Destination string }
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("dundi lookup -o json: %v: %s", err, out)
+	}
+	var clusters []string
+	for _, a := range r.Results {
+		for _, c := range []string{"tpa1", "sfo", "lon"} {
+			if a.EID == roaming.EntityID(c) {
+				clusters = append(clusters, c)
+			}
+		}
+	}
+	return clusters
+}
+
+// TestAgentCollectsAMIStatus points two agents at a scripted Asterisk
+// manager interface and reads the collected status through the API.
+func TestAgentCollectsAMIStatus(t *testing.T) {
+	ast, err := amitest.NewServer("pbxtopo", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ast.Close()
+	ast.Handle("SIPpeers", func(s *amitest.Session, req ami.Message) {
+		s.List(req, []ami.Message{amitest.M("Event", "PeerEntry", "ObjectName", "6101", "IPaddress", "10.1.1.5", "IPport", "5060", "Status", "OK (4 ms)")}, "PeerlistComplete")
+	})
+	e := startEnterprise(t, []string{"tpa1", "sfo"}, "mesh", func(c *demo.Config) {
+		c.Extra = fmt.Sprintf("ami:\n  addr: %s\n  user: pbxtopo\n  secret: s3cret\n  flush: 100ms\n  vip: \"off\"\n", ast.Addr)
+	})
+	tpa1 := e.Clusters[0].Nodes[0]
+	ctx := context.Background()
+	eventually(t, 15*time.Second, "tpa1's agent reports 6101 registered", func() bool {
+		rows, err := e.Client(tpa1, "read").ExtensionStatus(ctx, "tpa1")
+		if err != nil {
+			return false
+		}
+		for _, r := range rows {
+			if r["regexten"] == "6101" && r["regstatus"] == "registered" && r["lastms"] == "4" {
+				return true
+			}
+		}
+		return false
+	})
+	rep, err := e.Client(tpa1, "read").StatusReport(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Cluster != "tpa1" || rep.Node != "tpa1-1" || rep.Asterisk == nil || rep.Asterisk.State != "connected" {
+		t.Fatalf("status report: %+v", rep)
+	}
+	// The parts show in the metrics.
+	q := new(dns.Msg)
+	q.SetQuestion("_sip._udp.tpa1.voice.example.net.", dns.TypeSRV)
+	if _, err := dns.Exchange(q, tpa1.DNS); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+tpa1.HTTP+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+e.Tokens["read"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`pbxtopo_ami_total{counter="refreshes"}`, `pbxtopo_dns_queries_total{transport="udp"}`,
+		`pbxtopo_dundi_events_total{event="received"}`, `pbxtopo_cluster_up{cluster="sfo"} 1`,
+		`pbxtopo_dns_queries_by_type_total{type="SRV"} 1`, `pbxtopo_dns_results_total{result="answer"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestAgentBridgesMySQL runs a real MariaDB as cluster tpa1's realtime
+// database: the agent's bridge fills it with the enterprise, and a row
+// Asterisk's side inserts reaches the other cluster.
+func TestAgentBridgesMySQL(t *testing.T) {
+	if err := mariadbtest.Available(); err != nil {
+		t.Skip(err)
+	}
+	db, err := mariadbtest.Start(t.TempDir(), mariadbtest.Options{ServerID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Stop)
+	if err := db.Exec("", "CREATE DATABASE asterisk"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("asterisk", mysql.GuideDDL()); err != nil {
+		t.Fatal(err)
+	}
+	e := startEnterprise(t, []string{"tpa1", "sfo"}, "mesh", func(c *demo.Config) {
+		c.ClusterExtra = map[string]string{"tpa1": fmt.Sprintf("mysql:\n  dsn: %q\n  min_backoff: 50ms\n", db.DSN("asterisk"))}
+	})
+	tpa1, sfo := e.Clusters[0].Nodes[0], e.Clusters[1].Nodes[0]
+	total := count(e, tpa1, "")
+	rows := func() int {
+		c, err := db.Conn("asterisk")
+		if err != nil {
+			return -1
+		}
+		defer c.Close()
+		r, err := c.Execute("SELECT COUNT(*) FROM " + mysql.GuideTable)
+		if err != nil {
+			return -1
+		}
+		n, _ := r.GetInt(0, 0)
+		return int(n)
+	}
+	eventually(t, 20*time.Second, fmt.Sprintf("MariaDB holds the enterprise's %d extensions", total), func() bool { return rows() == total })
+	if err := db.Exec("asterisk", "INSERT INTO "+mysql.GuideTable+" (cluster, site, regexten, name, context) VALUES ('tpa1', 'tpa', '7777', 'from mysql', 'sales')"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "sfo has the row inserted into tpa1's MariaDB", func() bool { return count(e, sfo, "from mysql") == 1 })
 }

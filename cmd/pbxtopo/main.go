@@ -103,6 +103,7 @@ store that no agent holds.`,
 	pf.String("replica", "", "the cluster a new offline store belongs to")
 	pf.StringP("output", "o", "", "output format: table, json or csv (default: table on a terminal)")
 	pf.Bool("show-secrets", false, "print secrets instead of ********")
+	pf.Bool("fresh", false, "read through the cluster's leader: see every write the cluster acknowledged (default: this node's copy, stale by at most the Raft lag)")
 	pf.String("ca", "", "CA certificate to trust for an https:// agent (env PBXTOPO_CA)")
 	pf.String("cert", "", "client certificate for an agent that requires one (env PBXTOPO_CERT)")
 	pf.String("key", "", "key of --cert (env PBXTOPO_KEY)")

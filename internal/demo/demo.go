@@ -26,6 +26,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/roaming/dundi"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -36,10 +37,14 @@ type Config struct {
 	Clusters []string // cluster names; each cluster's site comes from the sample data
 	Nodes    int      // agents per cluster
 	Mode     string   // replication mode
-	PortBase int      // node k uses PortBase+10k .. +10k+4
+	PortBase int      // node k uses PortBase+10k .. +10k+5
 	Seed     bool     // import the sample enterprise into the first cluster
-	// Extra is appended to every node's config file (YAML).
-	Extra string
+	// Extra is appended to every node's config file (YAML),
+	// ClusterExtra[c] to the config files of cluster c's nodes and
+	// NodeExtra[n] to node n's ("tpa1-3": "role: witness\n").
+	Extra        string
+	ClusterExtra map[string]string
+	NodeExtra    map[string]string
 	// Hosts, when set, gives node k the address Hosts[k] (all on the same
 	// ports) instead of 127.0.0.1 with ports from PortBase+10k.
 	Hosts []string
@@ -58,6 +63,7 @@ type Node struct {
 	Repl    string `json:"repl"`
 	Serf    string `json:"serf"`
 	Raft    string `json:"raft"`
+	DUNDi   string `json:"dundi,omitempty"`
 	DataDir string `json:"data_dir"`
 	Config  string `json:"config"`
 	Log     string `json:"log"`
@@ -81,6 +87,20 @@ type Enterprise struct {
 	Mode     string            `json:"mode"`
 	Dir      string            `json:"dir"`
 }
+
+// LookupEID is the DUNDi entity id `pbxtopo dundi lookup` uses against
+// the demo's agents: each agent takes clear queries from it on loopback.
+const LookupEID = "02:00:00:00:de:01"
+
+const dundiTemplate = `dundi:
+  addr: %s
+  eid: "%s"
+  secret: demo
+  mappings:
+    - {context: priv, tech: IAX2, destination: "dundi:${SECRET}@${IPADDR}/${NUMBER}"}
+  peers:
+    - {eid: "%s", host: dynamic, model: inbound, permit: [priv], unencrypted: true, allow_from: [127.0.0.1]}
+`
 
 // Sites of the sample clusters; other names get a site of their own.
 var sampleSites = map[string]string{"tpa1": "tpa", "tpa2": "tpa", "sfo": "sfo", "lon": "lon", "ams": "ams"}
@@ -136,6 +156,11 @@ func Prepare(cfg Config) (*Enterprise, error) {
 			if cfg.Exec != nil {
 				node.prefix = cfg.Exec(k)
 			}
+			dundiConf := ""
+			if len(cfg.Hosts) == 0 { // on loopback: a DUNDi peer that answers the demo's lookups
+				node.DUNDi = addr(base + 5)
+				dundiConf = fmt.Sprintf(dundiTemplate, node.DUNDi, dundi.AgentEID(node.Name), LookupEID)
+			}
 			k++
 			dir := filepath.Join(cfg.Dir, node.Name)
 			node.DataDir, node.Config, node.Log = filepath.Join(dir, "data"), filepath.Join(dir, "pbxtopo.yaml"), filepath.Join(dir, "agent.log")
@@ -177,8 +202,8 @@ gossip:
   key: %q
   probe_interval: 500ms
   suspicion_mult: 2
-%s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
-				cfg.Nodes, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, cfg.Extra)
+%s%s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
+				cfg.Nodes, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, dundiConf, cfg.Extra+cfg.ClusterExtra[c]+cfg.NodeExtra[node.Name])
 			if err := os.WriteFile(node.Config, []byte(conf), 0o600); err != nil {
 				return nil, err
 			}
@@ -224,7 +249,10 @@ func seed(dataDir, cluster, site string) error {
 // CheckPorts fails when a port the enterprise needs is taken.
 func (e *Enterprise) CheckPorts() error {
 	for _, n := range e.Nodes() {
-		for _, a := range []string{n.HTTP, n.DNS, n.Repl, n.Serf, n.Raft} {
+		for _, a := range []string{n.HTTP, n.DNS, n.Repl, n.Serf, n.Raft, n.DUNDi} {
+			if a == "" {
+				continue
+			}
 			ln, err := net.Listen("tcp", a)
 			if err != nil {
 				return fmt.Errorf("port %s is taken (%v): choose other ports with --port-base", a, err)
@@ -323,6 +351,13 @@ func (e *Enterprise) WaitReady(ctx context.Context) error {
 		ready := true
 		want := -1 // the first node's count: it holds the seed
 		for i, n := range e.Nodes() {
+			if n.exited != nil {
+				select {
+				case <-n.exited:
+					return fmt.Errorf("agent %s stopped: %s", n.Name, lastLine(n.Log))
+				default:
+				}
+			}
 			page, err := e.Client(n, "read").List(ctx, "extensions", agent.Query{Limit: 1})
 			switch {
 			case err != nil:
@@ -362,4 +397,14 @@ func (e *Enterprise) WriteJSON() error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(e.Dir, "demo.json"), b, 0o600)
+}
+
+// lastLine is the last line of a log file: why an agent stopped.
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "see " + path
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1] + " (" + path + ")"
 }

@@ -20,6 +20,10 @@ import (
 // replication endpoint, mutual TLS, same cluster only).
 const ForwardPath = "/raft/v1/apply"
 
+// ReadIndexPath is where a follower asks the leader how far the cluster
+// has committed, for a read that sees every write acknowledged before it.
+const ReadIndexPath = "/raft/v1/readindex"
+
 // maxForward bounds a forwarded entry (an import of 100,000 extensions
 // fits).
 const maxForward = 256 << 20
@@ -36,7 +40,7 @@ type wireResult struct {
 }
 
 var errKinds = []error{nil, store.ErrNotFound, store.ErrExists, store.ErrPrecondition, store.ErrInvalid,
-	store.ErrSelfOrigin, store.ErrPruned, ErrNoLeader}
+	store.ErrSelfOrigin, store.ErrPruned, ErrNoLeader, ErrUncertain}
 
 func toWire(r store.OpResult) wireResult {
 	w := wireResult{Write: r.Write, Apply: r.Apply, Reverted: r.Reverted, N: r.N}
@@ -80,6 +84,10 @@ func (s *Store) Handler() http.Handler {
 			http.Error(w, "only nodes of cluster "+s.cfg.Cluster+" may forward writes here", http.StatusForbidden)
 			return
 		}
+		if r.URL.Path == ReadIndexPath {
+			s.serveReadIndex(w)
+			return
+		}
 		data, err := io.ReadAll(io.LimitReader(r.Body, maxForward))
 		var ops []store.Op
 		if err == nil {
@@ -93,7 +101,7 @@ func (s *Store) Handler() http.Handler {
 			http.Error(w, "not the leader", http.StatusConflict)
 			return
 		}
-		res, err := s.ApplyAsLeader(ops)
+		res, err := s.ApplyAsLeader(r.Context(), ops)
 		if err != nil {
 			status := http.StatusInternalServerError
 			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
@@ -108,6 +116,21 @@ func (s *Store) Handler() http.Handler {
 		}
 		gob.NewEncoder(w).Encode(wire)
 	})
+}
+
+// serveReadIndex answers a follower's read index: the index of a barrier
+// this leader committed (so it still leads) and applied.
+func (s *Store) serveReadIndex(w http.ResponseWriter) {
+	idx, err := s.leaderReadIndex()
+	if err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			status = http.StatusConflict
+		}
+		http.Error(w, err.Error(), status)
+		return
+	}
+	fmt.Fprint(w, idx)
 }
 
 // HTTPForwarder forwards ops to the leader over mutual TLS.
@@ -150,4 +173,29 @@ func (f *HTTPForwarder) Forward(ctx context.Context, replAddr string, ops []stor
 		out[i] = fromWire(w)
 	}
 	return out, nil
+}
+
+// ReadIndex implements Forwarder.
+func (f *HTTPForwarder) ReadIndex(ctx context.Context, replAddr string) (uint64, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", "https://"+replAddr+ReadIndexPath, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := f.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%w: read index from %s: %v", ErrNoLeader, replAddr, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode == http.StatusConflict {
+		return 0, ErrNoLeader
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("read index from the leader at %s: %s: %s", replAddr, resp.Status, bytes.TrimSpace(body))
+	}
+	var idx uint64
+	if _, err := fmt.Sscan(string(body), &idx); err != nil {
+		return 0, fmt.Errorf("read index from %s: bad answer %q", replAddr, body)
+	}
+	return idx, nil
 }

@@ -83,6 +83,9 @@ type Peers interface {
 // Forwarder sends ops to the leader when this node is a follower.
 type Forwarder interface {
 	Forward(ctx context.Context, replAddr string, ops []store.Op) ([]store.OpResult, error)
+	// ReadIndex asks the leader for an index that covers every write it
+	// acknowledged so far.
+	ReadIndex(ctx context.Context, replAddr string) (uint64, error)
 }
 
 // Store is the store of a cluster node whose writes go through Raft. It
@@ -107,6 +110,10 @@ type Store struct {
 
 // ErrNoLeader: no leader could be reached to take a write.
 var ErrNoLeader = errors.New("no Raft leader in this cluster")
+
+// ErrUncertain: a write was proposed but its commit was not seen in time;
+// it may still commit, so it is not retried.
+var ErrUncertain = errors.New("write outcome unknown")
 
 // New starts Raft over the local store. The node bootstraps a new cluster
 // once cfg.Expect voters are known (itself alone with Expect 1); otherwise
@@ -389,7 +396,7 @@ func (s *Store) propose(ctx context.Context, ops []store.Op) ([]store.OpResult, 
 
 func (s *Store) proposeOnce(ctx context.Context, ops []store.Op) ([]store.OpResult, error) {
 	if s.raft.State() == raft.Leader {
-		return s.ApplyAsLeader(ops)
+		return s.ApplyAsLeader(ctx, ops)
 	}
 	leader := s.LeaderNode()
 	if leader == "" || s.fwd == nil {
@@ -403,9 +410,76 @@ func (s *Store) proposeOnce(ctx context.Context, ops []store.Op) ([]store.OpResu
 	return nil, ErrNoLeader
 }
 
+// ReadBarrier returns once this node's store holds every write the
+// cluster acknowledged before the call: on the leader, a barrier entry
+// (committing it proves the node still leads); on a follower, the
+// leader's read index, then a wait until this node has applied up to it.
+// Reads after it are as fresh as a read on the leader.
+func (s *Store) ReadBarrier(ctx context.Context) error {
+	deadline := time.Now().Add(s.cfg.ApplyTimeout)
+	for {
+		idx, err := s.readIndex(ctx)
+		if err == nil {
+			for s.raft.AppliedIndex() < idx {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("%w: node %s has applied up to %d of %d", ErrNoLeader, s.cfg.Node, s.raft.AppliedIndex(), idx)
+				}
+				select {
+				case <-time.After(2 * time.Millisecond):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		}
+		if !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, raft.ErrNotLeader) {
+			return err
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%w (node %s is %s)", ErrNoLeader, s.cfg.Node, s.State())
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *Store) readIndex(ctx context.Context) (uint64, error) {
+	if s.raft.State() == raft.Leader {
+		return s.leaderReadIndex()
+	}
+	leader := s.LeaderNode()
+	if leader == "" || s.fwd == nil {
+		return 0, ErrNoLeader
+	}
+	for _, p := range s.peers.Peers() {
+		if p.Node == leader && p.ReplAddr != "" {
+			return s.fwd.ReadIndex(ctx, p.ReplAddr)
+		}
+	}
+	return 0, ErrNoLeader
+}
+
+// leaderReadIndex commits a barrier and returns the index applied.
+func (s *Store) leaderReadIndex() (uint64, error) {
+	if s.raft.State() != raft.Leader {
+		return 0, raft.ErrNotLeader
+	}
+	if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
+		return 0, err
+	}
+	return s.raft.AppliedIndex(), nil
+}
+
 // ApplyAsLeader applies ops through this node's Raft (the forward
 // endpoint calls it for followers).
-func (s *Store) ApplyAsLeader(ops []store.Op) ([]store.OpResult, error) {
+//
+// It waits for the commit until ctx ends or ApplyTimeout passes (Raft's
+// own future would wait for ever when the leader can neither commit nor
+// learn it lost); the write may then still commit, and the error says so.
+func (s *Store) ApplyAsLeader(ctx context.Context, ops []store.Op) ([]store.OpResult, error) {
 	if err := s.ensureSeeded(); err != nil {
 		return nil, err
 	}
@@ -426,8 +500,19 @@ func (s *Store) ApplyAsLeader(ops []store.Op) ([]store.OpResult, error) {
 	if s.cfg.ObserveCommit != nil {
 		defer func() { s.cfg.ObserveCommit(time.Since(start)) }()
 	}
-	if err := f.Error(); err != nil {
-		return nil, err
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	timer := time.NewTimer(s.cfg.ApplyTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, err
+		}
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: the write was proposed to Raft but the caller stopped waiting for its commit; it may still commit", ctx.Err())
+	case <-timer.C:
+		return nil, fmt.Errorf("%w: the write was proposed to Raft but did not commit within %s; it may still commit", ErrUncertain, s.cfg.ApplyTimeout)
 	}
 	r, ok := f.Response().(fsmResponse)
 	if !ok {

@@ -60,7 +60,22 @@ func (c *cluster) Forward(ctx context.Context, addr string, ops []store.Op) ([]s
 	if leader == nil || !leader.rs.IsLeader() {
 		return nil, ErrNoLeader
 	}
-	return leader.rs.ApplyAsLeader(ops)
+	return leader.rs.ApplyAsLeader(ctx, ops)
+}
+
+func (c *cluster) ReadIndex(ctx context.Context, addr string) (uint64, error) {
+	c.mu.Lock()
+	var leader *node
+	for _, n := range c.nodes {
+		if n.name == addr && !c.down[n.name] {
+			leader = n
+		}
+	}
+	c.mu.Unlock()
+	if leader == nil {
+		return 0, ErrNoLeader
+	}
+	return leader.rs.leaderReadIndex()
 }
 
 func newCluster(t *testing.T, n int, tune func(*Config)) *cluster {
@@ -228,6 +243,33 @@ func TestWritesOnAnyNodeReachEveryNode(t *testing.T) {
 	}
 }
 
+// TestReadBarrierSeesAcknowledgedWrites reads on a follower right after
+// each write through the leader: after ReadBarrier the write is there.
+func TestReadBarrierSeesAcknowledgedWrites(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	leader := c.leader(t, 10*time.Second)
+	for i := 0; i < 30; i++ {
+		key := fmt.Sprintf("tpa1/%d", 500+i)
+		if err := put(bg, leader, key); err != nil {
+			t.Fatal(err)
+		}
+		for _, nd := range c.nodes {
+			if err := nd.rs.ReadBarrier(bg); err != nil {
+				t.Fatalf("read barrier at %s: %v", nd.name, err)
+			}
+			var found bool
+			nd.local.View(func(sn *store.Snapshot) error {
+				r, err := sn.Get("extensions", key)
+				found = err == nil && r != nil && r.Exists()
+				return err
+			})
+			if !found {
+				t.Fatalf("%s does not see %s after a read barrier", nd.name, key)
+			}
+		}
+	}
+}
+
 func TestLeaderKilledDuringWritesLosesNothing(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	leader := c.leader(t, 10*time.Second)
@@ -320,7 +362,7 @@ func TestPartitionedLeaderStepsDown(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(bg, time.Second)
 	defer cancel()
-	if _, err := old.rs.ApplyAsLeader([]store.Op{{Kind: store.OpStatus, Status: map[string][]byte{"x": []byte("y")}}}); err == nil {
+	if _, err := old.rs.ApplyAsLeader(bg, []store.Op{{Kind: store.OpStatus, Status: map[string][]byte{"x": []byte("y")}}}); err == nil {
 		t.Fatal("a leader cut off from its majority committed a write")
 	}
 	_ = ctx

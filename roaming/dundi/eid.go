@@ -63,7 +63,13 @@ func ParseEID(s string) (EID, error) {
 // administered unicast address from a hash of the name, so every agent
 // names every cluster the same way without configuration. Answers name
 // the cluster they lead to with it (StoreDirectoryConfig.EIDOf).
-func ClusterEID(cluster string) EID { return derive("pbxtopo dundi cluster " + cluster) }
+//
+// It is the entity id roaming.EntityID writes into each cluster's
+// dundi.conf, so an answer names the cluster as its Asterisk names itself.
+func ClusterEID(cluster string) EID {
+	h := sha256.Sum256([]byte("pbxtopo dundi entity id\x00" + cluster))
+	return EID{0x02, h[0], h[1], h[2], h[3], h[4]}
+}
 
 // AgentEID derives a stable EID for the agent of a node, distinct from
 // every ClusterEID, for a dundi.eid left empty.

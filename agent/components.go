@@ -1,0 +1,279 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/ami"
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator/mysql"
+	"github.com/pbxtopo/pbxtopo/roaming/dundi"
+	"github.com/pbxtopo/pbxtopo/srv"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// The optional parts of an agent, each started by its own config key:
+// the AMI status collector (ami.user), the DUNDi peer (dundi.eid) and the
+// MySQL realtime bridge (mysql.dsn).
+
+// AMIConfig is the ami.* keys (package ami documents each).
+type AMIConfig struct {
+	Addr       string        `mapstructure:"addr"`
+	User       string        `mapstructure:"user"`
+	Secret     string        `mapstructure:"secret"`
+	Refresh    time.Duration `mapstructure:"refresh"`
+	Flush      time.Duration `mapstructure:"flush"`
+	VIP        string        `mapstructure:"vip"`
+	CfwdFamily string        `mapstructure:"cfwd_family"`
+	ConfigDir  string        `mapstructure:"config_dir"`
+	LogFile    string        `mapstructure:"log_file"`
+	BackupDir  string        `mapstructure:"backup_dir"`
+}
+
+// MySQLConfig is the mysql.* keys (package replicator/mysql documents each).
+type MySQLConfig struct {
+	DSN         string        `mapstructure:"dsn"`
+	Mapping     string        `mapstructure:"mapping"`
+	Tables      []string      `mapstructure:"tables"`
+	ServerID    uint32        `mapstructure:"server_id"`
+	Name        string        `mapstructure:"name"`
+	MarkerTable string        `mapstructure:"marker_table"`
+	BatchRows   int           `mapstructure:"batch_rows"`
+	MinBackoff  time.Duration `mapstructure:"min_backoff"`
+	MaxBackoff  time.Duration `mapstructure:"max_backoff"`
+}
+
+func amiDefaults() AMIConfig {
+	d := ami.DefaultConfig("", "")
+	return AMIConfig{Addr: "127.0.0.1:5038", Refresh: d.Refresh, Flush: d.Flush, CfwdFamily: d.CallForwardFamily,
+		ConfigDir: "/etc/asterisk", LogFile: "/var/log/asterisk/messages"}
+}
+
+func mysqlDefaults() MySQLConfig {
+	d := mysql.DefaultConfig()
+	return MySQLConfig{Mapping: d.Mapping, ServerID: d.ServerID, Name: d.Name, MarkerTable: d.MarkerTable,
+		BatchRows: d.BatchRows, MinBackoff: d.MinBackoff, MaxBackoff: d.MaxBackoff}
+}
+
+// Collector returns the AMI collector's settings for this node.
+func (c *Config) Collector() (ami.Config, ami.ClientConfig, error) {
+	cfg := ami.DefaultConfig(c.Cluster, c.Node)
+	cfg.Refresh, cfg.Flush, cfg.VIP, cfg.CallForwardFamily = c.AMI.Refresh, c.AMI.Flush, c.AMI.VIP, c.AMI.CfwdFamily
+	cc := ami.DefaultClientConfig()
+	cc.Addr, cc.User, cc.Secret = c.AMI.Addr, c.AMI.User, c.AMI.Secret
+	if err := cfg.Validate(); err != nil {
+		return cfg, cc, err
+	}
+	return cfg, cc, cc.Validate()
+}
+
+// Bridge returns the MySQL bridge's settings.
+func (c *Config) Bridge() mysql.Config {
+	m := mysql.DefaultConfig()
+	m.DSN, m.Mapping, m.Tables, m.ServerID, m.Name = c.MySQL.DSN, c.MySQL.Mapping, c.MySQL.Tables, c.MySQL.ServerID, c.MySQL.Name
+	m.MarkerTable, m.BatchRows, m.MinBackoff, m.MaxBackoff = c.MySQL.MarkerTable, c.MySQL.BatchRows, c.MySQL.MinBackoff, c.MySQL.MaxBackoff
+	return m
+}
+
+// validateParts checks the optional parts that are turned on.
+func (c *Config) validateParts() []string {
+	var problems []string
+	if c.AMI.User != "" {
+		if _, _, err := c.Collector(); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if c.MySQL.DSN != "" {
+		if err := c.Bridge().Validate(); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if c.Dundi.EID != "" {
+		if err := c.Dundi.Validate(); err != nil {
+			problems = append(problems, "dundi: "+err.Error())
+		}
+	}
+	return problems
+}
+
+// parts are the optional components of a running agent.
+type parts struct {
+	collector *ami.Collector
+	dir       *dundi.StoreDirectory
+	dundi     *dundi.Peer
+	bridge    *mysql.Bridge
+}
+
+// buildParts makes the optional components the configuration turns on.
+// Status goes through Raft, so every node of the cluster sees every
+// node's view of its Asterisk.
+func (a *Agent) buildParts() error {
+	cfg := a.cfg
+	if cfg.AMI.User != "" {
+		ac, cc, err := cfg.Collector()
+		if err != nil {
+			return err
+		}
+		if a.parts.collector, err = ami.New(ac, cc, ami.Deps{Store: a.rs, Logger: a.log.With("subsystem", "ami")}); err != nil {
+			return err
+		}
+	}
+	if cfg.Dundi.EID != "" {
+		dc, err := cfg.Dundi.DirectoryConfig()
+		if err != nil {
+			return fmt.Errorf("dundi: %w", err)
+		}
+		dc.Logger = a.log.With("subsystem", "dundi")
+		if a.parts.dir, err = dundi.NewStoreDirectory(a.st, a.checker, dc); err != nil {
+			return fmt.Errorf("dundi: %w", err)
+		}
+		if a.parts.dundi, err = dundi.New(cfg.Dundi, dundi.Deps{Directory: a.parts.dir, Logger: a.log.With("subsystem", "dundi")}); err != nil {
+			return fmt.Errorf("dundi: %w", err)
+		}
+	}
+	if cfg.MySQL.DSN != "" {
+		var err error
+		if a.parts.bridge, err = mysql.New(cfg.Bridge(), mysql.Deps{Store: a.rs, Logger: a.log}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runParts runs the components every node runs until ctx ends.
+func (a *Agent) runParts(ctx context.Context, wg *sync.WaitGroup, errc chan<- error) {
+	p := &a.parts
+	if p.collector != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.collector.Run(ctx) }()
+	}
+	if p.dundi != nil {
+		wg.Add(2)
+		go func() { defer wg.Done(); p.dir.Run(ctx) }()
+		go func() {
+			defer wg.Done()
+			if err := p.dundi.Run(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("dundi: %w", err)
+			}
+		}()
+	}
+}
+
+// leaderParts runs what one node per cluster runs, on the leader.
+func (a *Agent) leaderParts(ctx context.Context) {
+	if b := a.parts.bridge; b != nil {
+		if err := b.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("mysql bridge stopped", "err", err)
+		}
+	}
+}
+
+// closeParts releases what the parts hold after they stopped.
+func (a *Agent) closeParts() {
+	if a.parts.dundi != nil {
+		a.parts.dundi.Close()
+	}
+}
+
+// clusterHealth is what DNS answers and DUNDi weigh: a cluster is up when
+// its members are alive and its Asterisk servers, as far as they reported
+// over AMI, can take calls. AMI status is polled (it does not fire the
+// store's change channel); membership changes pass straight through.
+type clusterHealth struct {
+	members  srv.Health
+	asterisk *ami.HealthView
+	clusters func() []string
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	last    map[string]bool
+	changed chan struct{}
+}
+
+func newClusterHealth(members srv.Health, asterisk *ami.HealthView, st Store, log *slog.Logger) *clusterHealth {
+	return &clusterHealth{members: members, asterisk: asterisk, log: log, last: map[string]bool{},
+		changed: make(chan struct{}), clusters: func() []string { return clusterNames(st) }}
+}
+
+func (h *clusterHealth) Up(cluster string) bool {
+	return h.members.Up(cluster) && h.asteriskUp(cluster)
+}
+
+func (h *clusterHealth) asteriskUp(cluster string) bool {
+	h.mu.Lock()
+	up, ok := h.last[cluster]
+	h.mu.Unlock()
+	if !ok {
+		return h.asterisk.Up(cluster)
+	}
+	return up
+}
+
+// Changed returns a channel closed at the next change of either source.
+func (h *clusterHealth) Changed() <-chan struct{} {
+	h.mu.Lock()
+	mine := h.changed
+	h.mu.Unlock()
+	theirs := h.members.Changed()
+	out := make(chan struct{})
+	go func() {
+		select {
+		case <-mine:
+		case <-theirs:
+		}
+		close(out)
+	}()
+	return out
+}
+
+// run polls the Asterisk health of every cluster each interval.
+func (h *clusterHealth) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		h.poll()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (h *clusterHealth) poll() {
+	now := map[string]bool{}
+	for _, c := range h.clusters() {
+		now[c] = h.asterisk.Up(c)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	diff := len(now) != len(h.last)
+	for c, up := range now {
+		if old, ok := h.last[c]; !ok || old != up {
+			diff = true
+			if ok {
+				h.log.Info("asterisk health changed", "cluster", c, "up", up)
+			}
+		}
+	}
+	if diff {
+		h.last = now
+		close(h.changed)
+		h.changed = make(chan struct{})
+	}
+}
+
+// clusterNames lists the clusters of the store.
+func clusterNames(st Store) []string {
+	var out []string
+	st.View(func(sn *store.Snapshot) error {
+		return sn.Scan(pbx.Clusters.Name, "", func(key string, _ []byte) error {
+			out = append(out, key)
+			return nil
+		})
+	})
+	return out
+}
