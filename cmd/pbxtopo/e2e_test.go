@@ -350,6 +350,20 @@ func TestAgentCollectsAMIStatus(t *testing.T) {
 		}
 		return false
 	})
+	// Status replicates like any record, without conflicts: sfo sees it.
+	sfo := e.Clusters[1].Nodes[0]
+	eventually(t, 15*time.Second, "sfo sees tpa1's 6101 registered", func() bool {
+		rows, err := e.Client(sfo, "read").ExtensionStatus(ctx, "tpa1")
+		if err != nil {
+			return false
+		}
+		for _, r := range rows {
+			if r["regexten"] == "6101" && r["regstatus"] == "registered" {
+				return true
+			}
+		}
+		return false
+	})
 	rep, err := e.Client(tpa1, "read").StatusReport(ctx, "")
 	if err != nil {
 		t.Fatal(err)
