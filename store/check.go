@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -14,17 +15,11 @@ import (
 // store check` runs it on demand. It reads everything, so it is slow on
 // large stores.
 func (s *Store) Check() error {
+	if err := s.checkFile(); err != nil {
+		return err
+	}
 	return s.View(func(sn *Snapshot) error {
 		tx := sn.tx
-		var first error
-		for err := range tx.Check() { // drain: the checker goroutine sends them all
-			if first == nil {
-				first = fmt.Errorf("bbolt: %w", err)
-			}
-		}
-		if first != nil {
-			return first
-		}
 		summary, err := sn.Summary()
 		if err != nil {
 			return err
@@ -41,6 +36,40 @@ func (s *Store) Check() error {
 		}
 		return checkLog(tx, summary, pruned)
 	})
+}
+
+// errRollback ends the check's write transaction without a commit.
+var errRollback = errors.New("rollback")
+
+// checkFile runs bbolt's own check. In a read transaction it reads the
+// free list that a concurrent writer changes (a data race in bbolt), so
+// it runs in a write transaction that it rolls back, which excludes
+// writers for its duration.
+func (s *Store) checkFile() error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	check := func(tx *bolt.Tx) error {
+		var first error
+		for err := range tx.Check() { // drain: the checker goroutine sends them all
+			if first == nil {
+				first = fmt.Errorf("bbolt: %w", err)
+			}
+		}
+		if first != nil {
+			return first
+		}
+		return errRollback
+	}
+	var err error
+	if s.cfg.ReadOnly {
+		err = s.db.View(check)
+	} else {
+		err = s.db.Update(check)
+	}
+	if errors.Is(err, errRollback) {
+		return nil
+	}
+	return err
 }
 
 func checkRecords(sn *Snapshot, summary Summary) error {
