@@ -17,6 +17,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
+	"github.com/pbxtopo/pbxtopo/secrets"
 	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -36,6 +37,7 @@ type Agent struct {
 	checker *srv.Checker
 	auth    *TokenAuth
 	metrics *Metrics
+	keys    *secrets.Keyring // seals secrets at rest; nil without secrets.key_file
 	opts    Options
 
 	apiLn, replLn net.Listener
@@ -79,6 +81,9 @@ func (a *Agent) build() error {
 	sc.HistoryRetention = cfg.Replication.HistoryRetention
 	sc.Logger = a.log.With("subsystem", "store")
 	sc.SiteTables = func(t string) bool { return a.rep != nil && a.rep.SiteOnly(t) }
+	if err := a.loadSecrets(&sc); err != nil {
+		return err
+	}
 	if a.st, err = store.Open(sc); err != nil {
 		return err
 	}

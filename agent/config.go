@@ -78,6 +78,13 @@ type Config struct {
 		DSN string `mapstructure:"dsn"`
 	} `mapstructure:"mysql"`
 
+	// Secrets is the key that seals secrets at rest (package secrets):
+	// a key file, or the key itself (PBXTOPO_SECRETS_KEY; not in a file).
+	Secrets struct {
+		KeyFile string `mapstructure:"key_file"`
+		Key     string `mapstructure:"key"`
+	} `mapstructure:"secrets"`
+
 	Log struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`
