@@ -110,6 +110,9 @@ func (a *Agent) build() error {
 	}
 	a.tr = replicator.NewHTTPTransport(tlsCfg, 0, a.log)
 	rcfg := raftstore.DefaultConfig(cfg.Node, cfg.Cluster, filepath.Join(cfg.DataDir, "raft"))
+	if a.keys != nil {
+		rcfg.Sealer = a.keys
+	}
 	rcfg.BindAddr, rcfg.TLS, rcfg.Expect = cfg.RaftAddr, tlsCfg, cfg.Raft.Expect
 	if cfg.Raft.HeartbeatTimeout > 0 {
 		rcfg.HeartbeatTimeout, rcfg.ElectionTimeout = cfg.Raft.HeartbeatTimeout, cfg.Raft.HeartbeatTimeout

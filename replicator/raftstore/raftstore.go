@@ -58,6 +58,8 @@ type Config struct {
 	// ObserveCommit, when set, hears how long each write took to commit
 	// and apply (metrics).
 	ObserveCommit func(time.Duration)
+	// Sealer, when set, seals the log's entries at rest (seal.go).
+	Sealer EntrySealer
 }
 
 // DefaultConfig returns the defaults: failover in about two seconds.
@@ -170,7 +172,7 @@ func New(cfg Config, local *store.Store, peers Peers, fwd Forwarder) (*Store, er
 		}
 		s.trans = raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, rc.Logger)
 	}
-	if s.raft, err = raft.NewRaft(rc, &fsm{st: local}, s.logs, s.logs, snaps, s.trans); err != nil {
+	if s.raft, err = raft.NewRaft(rc, &fsm{st: local, sealer: cfg.Sealer}, s.logs, s.logs, snaps, s.trans); err != nil {
 		closeTransport(s.trans)
 		s.logs.Close()
 		return nil, err
@@ -418,6 +420,9 @@ func (s *Store) ApplyAsLeader(ops []store.Op) ([]store.OpResult, error) {
 		ops = append([]store.Op{{Kind: store.OpIdentity, Incarnation: s.local.Incarnation()}}, ops...)
 	}
 	data, err := encodeOps(ops)
+	if err == nil {
+		data, err = s.sealEntry(data)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +445,10 @@ func (s *Store) ApplyAsLeader(ops []store.Op) ([]store.OpResult, error) {
 }
 
 // fsm applies committed entries to the store.
-type fsm struct{ st *store.Store }
+type fsm struct {
+	st     *store.Store
+	sealer EntrySealer
+}
 
 type fsmResponse struct {
 	results []store.OpResult
@@ -463,7 +471,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			continue
 		}
 		last = l.Index
-		entryOps, err := decodeOps(l.Data)
+		data, err := openEntry(f.sealer, l.Data)
+		if err != nil {
+			panic(fmt.Sprintf("raft FSM: entry %d: %v", l.Index, err))
+		}
+		entryOps, err := decodeOps(data)
 		if err != nil {
 			out[i] = fsmResponse{err: err}
 			continue
