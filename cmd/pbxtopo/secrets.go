@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pbxtopo/pbxtopo/secrets"
 	"github.com/pbxtopo/pbxtopo/store"
 	"github.com/spf13/cobra"
+	bolt "go.etcd.io/bbolt"
 )
 
 // keyring returns the keys of secrets.key_file (PBXTOPO_SECRETS_KEY_FILE)
@@ -153,16 +156,54 @@ so it stays out of shell history and ps.`,
 	}
 	seal.Flags().StringVar(&from, "from", "", "read the value from this file instead of stdin")
 
+	// reseal re-seals the stopped store of --data-dir with kr's current key.
+	reseal := func(cmd *cobra.Command, kr *secrets.Keyring) (int, error) {
+		dir := a.v.GetString("data-dir")
+		cfg := store.DefaultConfig(storeFile(dir))
+		cfg.Sealer = kr
+		st, err := store.Open(cfg)
+		if err != nil {
+			return 0, userError{err}
+		}
+		n, err := st.Reseal(cmd.Context())
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return n, userError{fmt.Errorf("re-seal stopped after part of the store (run 'pbxtopo secrets reseal' again; the key file holds every key): %w", err)}
+		}
+		if n > 0 {
+			before, after, err := scrubStore(cfg.Path)
+			if err != nil {
+				return n, userError{fmt.Errorf("the store is re-sealed, but its old pages were not scrubbed (run 'pbxtopo secrets reseal' again): %w", err)}
+			}
+			fmt.Fprintf(a.stdout, "scrubbed the store's free pages: %d -> %d bytes\n", before, after)
+		}
+		return n, nil
+	}
+	needStore := func() error {
+		dir := a.v.GetString("data-dir")
+		if dir == "" {
+			return usageErrorf("give the stopped agent's store with --data-dir DIR")
+		}
+		if _, err := os.Stat(storeFile(dir)); err != nil {
+			return usageErrorf("no store in %s: give the agent's data_dir", dir)
+		}
+		return nil
+	}
 	var keepOld bool
 	rotate := &cobra.Command{
-		Use:   "rotate-key --key-file FILE --data-dir DIR",
+		Use:   "rotate-key --key-file FILE --data-dir DIR [--keep-old]",
 		Short: "Make a new current key and re-seal the stopped store with it",
 		Long: `Offline, with the agent stopped: writes a new key first in the key file (the old ones
 kept), re-seals every record and history entry of the store in bounded transactions, then
 drops the old keys from the file (unless --keep-old). A crash midway leaves a file that holds
-both keys; run it again. Config values (enc:) sealed with the old key must be sealed again
-with 'pbxtopo secrets seal' before the old key is dropped; use --keep-old until then.
-Every node of a Raft cluster shares the key (a follower installs the leader's snapshot).`,
+every key: run 'pbxtopo secrets reseal' then. Config values (enc:) sealed with the old key
+must be sealed again with 'pbxtopo secrets seal' before the old key is dropped.
+
+Every node of a Raft cluster needs the same key: stop them all, rotate on one with
+--keep-old, copy the key file to the others, run 'pbxtopo secrets reseal --drop-old' on each
+(the first one too), then start them.`,
 		Example: "  pbxtopo secrets rotate-key --key-file /etc/pbxtopo/secrets.key --data-dir /var/lib/pbxtopo",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -170,9 +211,8 @@ Every node of a Raft cluster shares the key (a follower installs the leader's sn
 			if err != nil {
 				return err
 			}
-			dir := a.v.GetString("data-dir")
-			if dir == "" {
-				return usageErrorf("give the stopped agent's store with --data-dir DIR")
+			if err := needStore(); err != nil {
+				return err
 			}
 			old, err := secrets.LoadFile(path)
 			if err != nil {
@@ -191,21 +231,9 @@ Every node of a Raft cluster shares the key (a follower installs the leader's sn
 			if err != nil {
 				return err
 			}
-			cfg := store.DefaultConfig(storeFile(dir))
-			cfg.Sealer = kr
-			if _, err := os.Stat(cfg.Path); err != nil {
-				return usageErrorf("no store in %s: give the agent's data_dir", dir)
-			}
-			st, err := store.Open(cfg)
+			n, err := reseal(cmd, kr)
 			if err != nil {
-				return userError{err}
-			}
-			n, err := st.Reseal(cmd.Context())
-			if cerr := st.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return userError{fmt.Errorf("re-seal stopped after part of the store (run again; the key file holds both keys): %w", err)}
+				return err
 			}
 			if !keepOld {
 				if err := secrets.WriteFile(path, [][]byte{k}); err != nil {
@@ -221,7 +249,86 @@ Every node of a Raft cluster shares the key (a follower installs the leader's sn
 			return nil
 		},
 	}
-	rotate.Flags().BoolVar(&keepOld, "keep-old", false, "keep the old keys in the file (for enc: config values not sealed again yet)")
-	cmd.AddCommand(newKey, seal, rotate)
+	rotate.Flags().BoolVar(&keepOld, "keep-old", false, "keep the old keys in the file (for enc: config values not sealed again yet, or the other nodes of a Raft cluster)")
+	var dropOld bool
+	resealCmd := &cobra.Command{
+		Use:   "reseal --key-file FILE --data-dir DIR [--drop-old]",
+		Short: "Re-seal the stopped store with the key file's current key",
+		Long: `Offline, with the agent stopped: re-seals every record and history entry that is sealed
+with another key (or not sealed yet: a store written before a key was configured), in bounded
+transactions. With --drop-old, the other keys are then removed from the key file.`,
+		Example: "  pbxtopo secrets reseal --key-file /etc/pbxtopo/secrets.key --data-dir /var/lib/pbxtopo --drop-old",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := file()
+			if err != nil {
+				return err
+			}
+			if err := needStore(); err != nil {
+				return err
+			}
+			kr, err := secrets.LoadFile(path)
+			if err != nil {
+				return userError{err}
+			}
+			n, err := reseal(cmd, kr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "re-sealed %d values with key %s\n", n, kr.Current())
+			if dropOld && len(kr.IDs()) > 1 {
+				if err := secrets.WriteFile(path, kr.Keys()[:1]); err != nil {
+					return userError{fmt.Errorf("write %s: %w", path, err)}
+				}
+				fmt.Fprintf(a.stdout, "dropped keys %s from %s\n", strings.Join(kr.IDs()[1:], ", "), path)
+			}
+			return nil
+		},
+	}
+	resealCmd.Flags().BoolVar(&dropOld, "drop-old", false, "then remove every key but the current one from the key file")
+	cmd.AddCommand(newKey, seal, rotate, resealCmd)
 	return cmd
+}
+
+// scrubStore rewrites the stopped store at path into a fresh file holding
+// only its live data: after a re-seal, the pages the old values were on
+// (plaintext, or sealed with a dropped key) are free but not erased, and
+// a copy of the file would carry them. The new file replaces the old one
+// in one rename.
+func scrubStore(path string) (before, after int64, err error) {
+	src, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return 0, 0, fmt.Errorf("scrub %s: %w", path, err)
+	}
+	defer src.Close()
+	tmp := path + ".scrub"
+	os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return 0, 0, fmt.Errorf("scrub %s: %w", path, err)
+	}
+	if err := bolt.Compact(dst, src, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, fmt.Errorf("scrub %s: %w", path, err)
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	before, after = fileSize(path), fileSize(tmp)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return 0, 0, err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return before, after, nil
 }

@@ -59,6 +59,33 @@ func TestSecretsKeyStoreRotate(t *testing.T) {
 		t.Fatalf("after rotation:\n%s", out)
 	}
 
+	// The Raft cluster procedure: rotate keeping the old key, reseal and
+	// drop it.
+	mustRun(t, "secrets", "rotate-key", "--key-file", keyFile, "--data-dir", dir, "--keep-old")
+	if b, _ := os.ReadFile(keyFile); strings.Count(string(b), "# id") != 2 {
+		t.Fatalf("--keep-old:\n%s", b)
+	}
+	if out := mustRun(t, "secrets", "reseal", "--key-file", keyFile, "--data-dir", dir, "--drop-old"); !strings.Contains(out, "re-sealed 0 values") || !strings.Contains(out, "dropped") {
+		t.Fatalf("reseal after rotate: %s", out)
+	}
+	if b, _ := os.ReadFile(keyFile); strings.Count(string(b), "# id") != 1 {
+		t.Fatalf("--drop-old:\n%s", b)
+	}
+	if out := mustRun(t, "ext", "get", "tpa2/5020", "--data-dir", dir, "--show-secrets", "-o", "json"); !strings.Contains(out, secret) {
+		t.Fatalf("after drop-old:\n%s", out)
+	}
+
+	// A store written before any key: reseal seals it.
+	t.Setenv("PBXTOPO_SECRETS_KEY_FILE", "")
+	plainDir := sampleStore(t)
+	if out := mustRun(t, "secrets", "reseal", "--key-file", keyFile, "--data-dir", plainDir); strings.Contains(out, "re-sealed 0 values") {
+		t.Fatalf("reseal of a plaintext store: %s", out)
+	}
+	if raw, _ := os.ReadFile(storeFile(plainDir)); bytes.Contains(raw, []byte(secret)) {
+		t.Fatal("after reseal, the store file (free pages included) still holds a secret in plaintext")
+	}
+	t.Setenv("PBXTOPO_SECRETS_KEY_FILE", keyFile)
+
 	// enc: config values.
 	val := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(val, []byte("amiPassw0rd\n"), 0o600)

@@ -466,11 +466,19 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	var ops []store.Op
 	var owner []int // entry of each op
 	var last uint64
+	applied := f.st.RaftIndex()
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue
 		}
 		last = l.Index
+		if l.Index <= applied {
+			// Replayed after a restart: the store holds it already and
+			// skips it, so it need not be opened (its key may be gone
+			// after a rotation).
+			out[i] = fsmResponse{}
+			continue
+		}
 		data, err := openEntry(f.sealer, l.Data)
 		if err != nil {
 			panic(fmt.Sprintf("raft FSM: entry %d: %v", l.Index, err))
