@@ -16,6 +16,7 @@ func (a *Agent) loadSecrets(sc *store.Config) error {
 	a.keys = kr
 	if kr != nil {
 		sc.Sealer = kr
+		a.log.Info("secrets are sealed at rest", "key_id", kr.Current(), "keys_held", len(kr.IDs()))
 	}
 	a.cfg.MySQL.DSN, err = secrets.OpenString(kr, "mysql.dsn", a.cfg.MySQL.DSN)
 	return err
