@@ -18,6 +18,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
+	"github.com/pbxtopo/pbxtopo/secrets"
 	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -37,6 +38,7 @@ type Agent struct {
 	checker *srv.Checker
 	auth    *TokenAuth
 	metrics *Metrics
+	keys    *secrets.Keyring // seals secrets at rest; nil without secrets.key_file
 	opts    Options
 	parts   parts
 	health  *clusterHealth
@@ -82,6 +84,9 @@ func (a *Agent) build() error {
 	sc.HistoryRetention = cfg.Replication.HistoryRetention
 	sc.Logger = a.log.With("subsystem", "store")
 	sc.SiteTables = func(t string) bool { return a.rep != nil && a.rep.SiteOnly(t) }
+	if err := a.loadSecrets(&sc); err != nil {
+		return err
+	}
 	if a.st, err = store.Open(sc); err != nil {
 		return err
 	}
@@ -108,6 +113,9 @@ func (a *Agent) build() error {
 	}
 	a.tr = replicator.NewHTTPTransport(tlsCfg, 0, a.log)
 	rcfg := raftstore.DefaultConfig(cfg.Node, cfg.Cluster, filepath.Join(cfg.DataDir, "raft"))
+	if a.keys != nil {
+		rcfg.Sealer = a.keys
+	}
 	rcfg.BindAddr, rcfg.TLS, rcfg.Expect = cfg.RaftAddr, tlsCfg, cfg.Raft.Expect
 	if cfg.Raft.HeartbeatTimeout > 0 {
 		rcfg.HeartbeatTimeout, rcfg.ElectionTimeout = cfg.Raft.HeartbeatTimeout, cfg.Raft.HeartbeatTimeout

@@ -82,6 +82,13 @@ type Config struct {
 	Dundi dundi.Config `mapstructure:"dundi"` // dundi.eid
 	MySQL MySQLConfig  `mapstructure:"mysql"` // mysql.dsn
 
+	// Secrets is the key that seals secrets at rest (package secrets):
+	// a key file, or the key itself (PBXTOPO_SECRETS_KEY; not in a file).
+	Secrets struct {
+		KeyFile string `mapstructure:"key_file"`
+		Key     string `mapstructure:"key"`
+	} `mapstructure:"secrets"`
+
 	Log struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`

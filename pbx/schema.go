@@ -32,6 +32,7 @@ const (
 	Weekday                // mon..sun or *
 	DayMonth               // MM/DD or *
 	Qualify                // yes, no or a number of milliseconds
+	TimeZone               // an IANA time zone name (America/New_York)
 )
 
 // FieldSpec describes one column of a table.

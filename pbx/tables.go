@@ -145,6 +145,7 @@ var Hours = register(&Table{
 		{Name: "start_date", SQL: "varchar(5)", Max: 5, Kind: DayMonth, Default: "*"},
 		{Name: "end_date", SQL: "varchar(5)", Max: 5, Kind: DayMonth},
 		{Name: "announcement", SQL: "text", Max: 0, Kind: Ident},
+		{Name: "timezone", SQL: "varchar(64)", Max: 64, Kind: TimeZone, Note: "IANA time zone of the times; empty: the site's"},
 	},
 })
 
@@ -223,6 +224,6 @@ var Sites = register(&Table{
 	Fields: []FieldSpec{
 		{Name: "name", SQL: "varchar(63)", Max: 63, Kind: Label, Required: true},
 		{Name: "description", SQL: "text", Max: 0, Kind: Text},
-		{Name: "timezone", SQL: "varchar(64)", Max: 64, Kind: Text, Default: "UTC", Note: "IANA time zone"},
+		{Name: "timezone", SQL: "varchar(64)", Max: 64, Kind: TimeZone, Default: "UTC", Note: "IANA time zone"},
 	},
 })

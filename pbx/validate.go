@@ -281,6 +281,10 @@ func checkValue(s FieldSpec, v string) (string, string) {
 			return "", fmt.Sprintf("%s %q is not a date of the year (MM/DD or *)", s.Name, v)
 		}
 		return fmt.Sprintf("%02d/%02d", m, d), ""
+	case TimeZone:
+		if msg := checkTimeZone(v); msg != "" {
+			return "", fmt.Sprintf("%s %s", s.Name, msg)
+		}
 	case Qualify:
 		l := strings.ToLower(v)
 		if l == "yes" || l == "no" {

@@ -232,7 +232,7 @@ func tableBucket(tx *bolt.Tx, table string, create bool) (*bolt.Bucket, error) {
 	return tb.CreateBucket([]byte(table))
 }
 
-func loadRecord(b *bolt.Bucket, table, key string) (*Record, error) {
+func (s *Store) loadRecord(b *bolt.Bucket, table, key string) (*Record, error) {
 	if b == nil {
 		return nil, nil
 	}
@@ -240,7 +240,7 @@ func loadRecord(b *bolt.Bucket, table, key string) (*Record, error) {
 	if v == nil {
 		return nil, nil
 	}
-	r, err := DecodeRecord(table, key, v)
+	r, err := s.decodeRecord(table, key, v)
 	if err != nil {
 		return nil, fmt.Errorf("store: record %s/%s: %w", table, key, err)
 	}
@@ -294,7 +294,7 @@ func (st *txState) applyChange(tx *bolt.Tx, c *Change) (Outcome, error) {
 	if err != nil {
 		return 0, err
 	}
-	old, err := loadRecord(b, c.Table, c.Key)
+	old, err := st.s.loadRecord(b, c.Table, c.Key)
 	if err != nil {
 		return 0, err
 	}
@@ -331,7 +331,10 @@ func (st *txState) putRecord(tx *bolt.Tx, b *bolt.Bucket, old, rec *Record) erro
 	if len(rec.Versions) == 0 {
 		err = b.Delete([]byte(rec.Key))
 	} else {
-		err = b.Put([]byte(rec.Key), appendRecord(nil, rec))
+		var enc []byte
+		if enc, err = st.s.encodeRecord(tx, rec); err == nil {
+			err = b.Put([]byte(rec.Key), enc)
+		}
 	}
 	if err != nil {
 		return err
@@ -374,7 +377,11 @@ func (st *txState) appendLog(tx *bolt.Tx, c *Change) error {
 	// their size on disk and in a large transaction's memory.
 	logB, dots := tx.Bucket(bLog), tx.Bucket(bDots)
 	logB.FillPercent, dots.FillPercent = 1.0, 1.0
-	if err := logB.Put(lsn, appendLogEntry(nil, st.now, c)); err != nil {
+	entry, err := st.s.encodeLogEntry(tx, st.now, c)
+	if err != nil {
+		return err
+	}
+	if err := logB.Put(lsn, entry); err != nil {
 		return err
 	}
 	return dots.Put(dotKey(c.Dot), lsn)

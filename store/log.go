@@ -60,7 +60,7 @@ func (s *Store) ChangesSince(have Summary, want func(Stream) bool, maxBytes int)
 		size := 0
 		c := sn.tx.Bucket(bLog).Cursor()
 		for k, v := c.Seek(u64(start)); k != nil; k, v = c.Next() {
-			_, ch, err := decodeLogEntry(v)
+			_, ch, err := s.decodeLogEntryOpen(v)
 			if err != nil {
 				return fmt.Errorf("store: log entry %d: %w", getU64(k), err)
 			}
@@ -194,7 +194,7 @@ func (st *txState) purge(tx *bolt.Tx, horizon, ceiling Summary) (int, error) {
 		err := tombs.ForEach(func(k, _ []byte) error {
 			table, key := splitIndexKey(k)
 			b, _ := tableBucket(tx, table, false)
-			r, err := loadRecord(b, table, key)
+			r, err := st.s.loadRecord(b, table, key)
 			if err != nil || r == nil {
 				return err
 			}

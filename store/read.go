@@ -29,7 +29,7 @@ func (s *Store) View(fn func(*Snapshot) error) error {
 // Get returns a record with all its versions, or nil when it is absent.
 func (sn *Snapshot) Get(table, key string) (*Record, error) {
 	b, _ := tableBucket(sn.tx, table, false)
-	return loadRecord(b, table, key)
+	return sn.s.loadRecord(b, table, key)
 }
 
 // GetFields returns the winning value of a live record, decoded.
@@ -61,6 +61,12 @@ func (sn *Snapshot) Scan(table, prefix string, fn func(key string, value []byte)
 		if !live {
 			continue
 		}
+		if len(val) > 0 && val[0] == SealedMark {
+			var err error
+			if val, err = sn.s.openValue(table, string(k), val); err != nil {
+				return err
+			}
+		}
 		if err := fn(string(k), val); err != nil {
 			return err
 		}
@@ -76,7 +82,7 @@ func (sn *Snapshot) ScanRecords(table string, fn func(*Record) error) error {
 		return nil
 	}
 	return b.ForEach(func(k, v []byte) error {
-		r, err := DecodeRecord(table, string(k), v)
+		r, err := sn.s.decodeRecord(table, string(k), v)
 		if err != nil {
 			return fmt.Errorf("store: record %s/%s: %w", table, k, err)
 		}
@@ -164,7 +170,7 @@ func (sn *Snapshot) logEntry(lsn uint64) (HistoryEntry, error) {
 	if v == nil {
 		return HistoryEntry{}, fmt.Errorf("store: log entry %d is missing: %w", lsn, ErrCorrupt)
 	}
-	ms, c, err := decodeLogEntry(v)
+	ms, c, err := sn.s.decodeLogEntryOpen(v)
 	if err != nil {
 		return HistoryEntry{}, fmt.Errorf("store: log entry %d: %w", lsn, err)
 	}

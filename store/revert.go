@@ -50,7 +50,7 @@ func (st *txState) revert(tx *bolt.Tx, author string, id Dot, proposed HLC) (res
 		if prev != nil && !prev.Deleted {
 			m.Value = prev.Value
 		}
-		rec, err := loadRecord(mustTable(tx, reverted.Table), reverted.Table, reverted.Key)
+		rec, err := st.s.loadRecord(mustTable(tx, reverted.Table), reverted.Table, reverted.Key)
 		if err != nil {
 			return err
 		}

@@ -51,7 +51,7 @@ func (s *Store) ReadSnapshot(tables func(string) bool, after string, maxBytes in
 				if size >= maxBytes {
 					return nil
 				}
-				r, err := DecodeRecord(t, string(k), v)
+				r, err := sn.s.decodeRecord(t, string(k), v)
 				if err != nil {
 					return err
 				}
@@ -119,7 +119,7 @@ func (st *txState) mergeSnapshot(tx *bolt.Tx, p *SnapshotPage, S Summary, tables
 					return nil
 				}
 				seen[cur] = true
-				old, err := DecodeRecord(t, string(k), v)
+				old, err := st.s.decodeRecord(t, string(k), v)
 				if err != nil {
 					return err
 				}

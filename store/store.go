@@ -51,6 +51,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the store's log lines.
 	Logger *slog.Logger
+	// Sealer, when set, encrypts secret values at rest (see seal.go).
+	Sealer Sealer
 }
 
 // DefaultConfig returns the defaults for a store at path.
@@ -244,6 +246,9 @@ func (s *Store) load() error {
 		}
 		if v := getU64(m.Get(kSchema)); v > SchemaVersion {
 			return fmt.Errorf("store %s has schema %d, this pbxtopo reads up to %d: %w; run the newer pbxtopo, or restore a backup made by this version", s.cfg.Path, v, SchemaVersion, ErrNewerSchema)
+		}
+		if err := s.checkSealKeys(tx); err != nil {
+			return err
 		}
 		s.replica = string(m.Get(kReplica))
 		if s.cfg.Replica != "" && s.cfg.Replica != s.replica {

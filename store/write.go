@@ -161,7 +161,7 @@ func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation, scopes []s
 		if err != nil {
 			return res, err
 		}
-		rec, err := loadRecord(b, m.Table, m.Key)
+		rec, err := st.s.loadRecord(b, m.Table, m.Key)
 		if err != nil {
 			return res, err
 		}

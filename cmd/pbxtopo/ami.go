@@ -48,7 +48,10 @@ func (a *app) amiCollectorConfig(cluster, node string) (ami.Config, ami.ClientCo
 		cfg.CallForwardFamily = a.v.GetString("ami.cfwd_family")
 	}
 	cc := ami.DefaultClientConfig()
-	cc.Addr, cc.User, cc.Secret = a.v.GetString("ami.addr"), a.v.GetString("ami.user"), a.v.GetString("ami.secret")
+	cc.Addr, cc.User = a.v.GetString("ami.addr"), a.v.GetString("ami.user")
+	if cc.Secret, err = a.configSecret("ami.secret"); err != nil {
+		return cfg, cc, err
+	}
 	if cc.Addr == "" {
 		cc.Addr = "127.0.0.1:5038"
 	}
@@ -96,8 +99,12 @@ section for the manager.conf user they need.`,
 
 // dialAMI logs in to the local Asterisk without events.
 func (a *app) dialAMI(ctx context.Context) (*ami.Conn, error) {
+	secret, err := a.configSecret("ami.secret")
+	if err != nil {
+		return nil, err
+	}
 	cfg := ami.DialConfig{Addr: a.v.GetString("ami.addr"), User: a.v.GetString("ami.user"),
-		Secret: a.v.GetString("ami.secret"), Events: "off", Timeout: 10 * time.Second}
+		Secret: secret, Events: "off", Timeout: 10 * time.Second}
 	if cfg.User == "" {
 		return nil, usageErrorf("no AMI user: set --ami-user or PBXTOPO_AMI_USER (a [user] of Asterisk's manager.conf)")
 	}

@@ -60,6 +60,9 @@ func (a *app) openStore(dir string, write bool) (*store.Store, error) {
 		}
 	}
 	cfg.ReadOnly = !write
+	if err := a.storeSealer(&cfg); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(cfg)
 	if err != nil {
 		return nil, userError{err}

@@ -349,7 +349,7 @@ files are left alone; without --cluster, --out gets one directory per cluster.`,
 	}
 	config.Flags().StringVar(&cluster, "cluster", "", "the cluster whose files to generate")
 	config.Flags().StringVar(&out, "out", "", "write the files into this directory instead of printing them")
-	cmd.AddCommand(config, a.dundiApplyCmd(), a.dundiLookupCmd())
+	cmd.AddCommand(config, a.dundiApplyCmd(), a.dundiLookupCmd(), a.dundiKeysCmd())
 	return cmd
 }
 

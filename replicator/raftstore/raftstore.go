@@ -58,6 +58,8 @@ type Config struct {
 	// ObserveCommit, when set, hears how long each write took to commit
 	// and apply (metrics).
 	ObserveCommit func(time.Duration)
+	// Sealer, when set, seals the log's entries at rest (seal.go).
+	Sealer EntrySealer
 }
 
 // DefaultConfig returns the defaults: failover in about two seconds.
@@ -177,7 +179,7 @@ func New(cfg Config, local *store.Store, peers Peers, fwd Forwarder) (*Store, er
 		}
 		s.trans = raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, rc.Logger)
 	}
-	if s.raft, err = raft.NewRaft(rc, &fsm{st: local}, s.logs, s.logs, snaps, s.trans); err != nil {
+	if s.raft, err = raft.NewRaft(rc, &fsm{st: local, sealer: cfg.Sealer}, s.logs, s.logs, snaps, s.trans); err != nil {
 		closeTransport(s.trans)
 		s.logs.Close()
 		return nil, err
@@ -492,6 +494,9 @@ func (s *Store) ApplyAsLeader(ctx context.Context, ops []store.Op) ([]store.OpRe
 		ops = append([]store.Op{{Kind: store.OpIdentity, Incarnation: s.local.Incarnation()}}, ops...)
 	}
 	data, err := encodeOps(ops)
+	if err == nil {
+		data, err = s.sealEntry(data)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -525,7 +530,10 @@ func (s *Store) ApplyAsLeader(ctx context.Context, ops []store.Op) ([]store.OpRe
 }
 
 // fsm applies committed entries to the store.
-type fsm struct{ st *store.Store }
+type fsm struct {
+	st     *store.Store
+	sealer EntrySealer
+}
 
 type fsmResponse struct {
 	results []store.OpResult
@@ -543,12 +551,24 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	var ops []store.Op
 	var owner []int // entry of each op
 	var last uint64
+	applied := f.st.RaftIndex()
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			continue
 		}
 		last = l.Index
-		entryOps, err := decodeOps(l.Data)
+		if l.Index <= applied {
+			// Replayed after a restart: the store holds it already and
+			// skips it, so it need not be opened (its key may be gone
+			// after a rotation).
+			out[i] = fsmResponse{}
+			continue
+		}
+		data, err := openEntry(f.sealer, l.Data)
+		if err != nil {
+			panic(fmt.Sprintf("raft FSM: entry %d: %v", l.Index, err))
+		}
+		entryOps, err := decodeOps(data)
 		if err != nil {
 			out[i] = fsmResponse{err: err}
 			continue
