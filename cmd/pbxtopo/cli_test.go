@@ -237,3 +237,20 @@ func padNum(i int) string {
 	}
 	return string(n)
 }
+
+func TestExtMove(t *testing.T) {
+	dir := sampleStore(t)
+	out := mustRun(t, "ext", "move", "tpa1/6109", "--to", "lon", "--data-dir", dir)
+	if !strings.Contains(out, "moved extension tpa1/6109 to lon/6109") {
+		t.Fatalf("move: %s", out)
+	}
+	if out := mustRun(t, "ext", "get", "tpa1/6109", "--data-dir", dir); !strings.Contains(out, "extension tpa1/6109 was deleted") {
+		t.Fatalf("tpa1/6109 after the move: %s", out)
+	}
+	if out := mustRun(t, "history", "extensions/lon/6109", "--data-dir", dir); !strings.Contains(out, "(move tpa1/6109 → lon/6109)") {
+		t.Fatalf("history of lon/6109:\n%s", out)
+	}
+	if _, errs, code := pbxtopo(t, "ext", "move", "lon/6109", "--data-dir", dir); code != 1 || !strings.Contains(errs, "--to") {
+		t.Fatalf("move without --to: exit %d %s", code, errs)
+	}
+}

@@ -15,7 +15,7 @@ func (a *app) extCmd() *cobra.Command {
 		Use:   "ext",
 		Short: "List, show, add, change, remove and batch-create extensions",
 	}
-	ext.AddCommand(a.extListCmd(), a.extGetCmd(), a.extAddCmd(), a.extSetCmd(), a.extRmCmd(), a.extBatchCmd())
+	ext.AddCommand(a.extListCmd(), a.extGetCmd(), a.extAddCmd(), a.extSetCmd(), a.extRmCmd(), a.extBatchCmd(), a.extMoveCmd())
 	return ext
 }
 
@@ -307,4 +307,40 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+func (a *app) extMoveCmd() *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   "move CLUSTER/EXT --to CLUSTER",
+		Short: "Move an extension to another cluster in one change",
+		Long: `Creates the extension on the target cluster (its site is the cluster's) and removes it
+from its cluster in one write, so every reader sees it on one cluster or the other and never
+on neither. The history of both keys names the move. Refused when the target cluster already
+has the number, or when the extension is in conflict.`,
+		Example: "  pbxtopo ext move tpa1/6109 --to sfo",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if to == "" {
+				return usageErrorf("say which cluster the extension moves to (--to CLUSTER)")
+			}
+			api, done, err := a.backend(true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			mv, err := feature[agent.MoveAPI](api)
+			if err != nil {
+				return err
+			}
+			reply, err := mv.Move(cmd.Context(), agent.MoveRequest{From: args[0], To: to})
+			if err != nil {
+				return err
+			}
+			number := args[0][strings.IndexByte(args[0], '/')+1:]
+			return a.printWrite(reply, fmt.Sprintf("moved extension %s to %s/%s", args[0], to, number))
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "the cluster the extension moves to")
+	return cmd
 }

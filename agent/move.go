@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// MoveRequest moves an extension to another cluster.
+type MoveRequest struct {
+	From string `json:"from"` // CLUSTER/EXT
+	To   string `json:"to"`   // the cluster it moves to
+}
+
+// MoveAPI moves extensions between clusters.
+type MoveAPI interface {
+	Move(ctx context.Context, req MoveRequest) (*WriteReply, error)
+}
+
+var (
+	_ MoveAPI = (*Service)(nil)
+	_ MoveAPI = (*Client)(nil)
+)
+
+// Move creates the extension on the target cluster and removes it from
+// its cluster in one write: every reader, here and at every replica the
+// change reaches, sees it on one cluster or the other, never on neither
+// nor twice. Both changes name the move in their author, so the history
+// of either key leads to the other. Roaming, DUNDi and DNS follow from the
+// store.
+func (s *Service) Move(ctx context.Context, req MoveRequest) (*WriteReply, error) {
+	t := pbx.Extensions
+	key, err := t.ParseKey(req.From)
+	if err != nil {
+		return nil, &Error{Code: 400, Msg: fmt.Sprintf("move %q: %v (give CLUSTER/EXT)", req.From, err)}
+	}
+	from, number := key["cluster"], key["regexten"]
+	if req.To == "" || req.To == from {
+		return nil, &Error{Code: 400, Msg: fmt.Sprintf("move %s: give another cluster to move it to (--to)", req.From)}
+	}
+	to := req.To + "/" + number
+	var muts []store.Mutation
+	err = s.st.View(func(sn *store.Snapshot) error {
+		r, err := sn.Get(t.Name, req.From)
+		if err != nil {
+			return err
+		}
+		if r == nil || !r.Exists() {
+			return &Error{Code: 404, Msg: fmt.Sprintf("extension %s does not exist", req.From), Err: store.ErrNotFound}
+		}
+		if r.Conflict() {
+			return &Error{Code: 409, Msg: fmt.Sprintf("extension %s is in conflict: resolve it first (pbxtopo conflicts show extensions/%s)", req.From, req.From)}
+		}
+		if _, exists, err := sn.GetFields(t.Name, to); err != nil {
+			return err
+		} else if exists {
+			return &Error{Code: 409, Msg: fmt.Sprintf("extension %s already exists: remove it or choose another cluster", to), Err: store.ErrExists}
+		}
+		cluster, ok, err := sn.GetFields(pbx.Clusters.Name, req.To)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &Error{Code: 400, Msg: fmt.Sprintf("move %s: cluster %s does not exist", req.From, req.To)}
+		}
+		cur, err := pbx.DecodeFields(r.Winner().Value)
+		if err != nil {
+			return err
+		}
+		moved := cur.Clone()
+		moved["cluster"], moved["site"] = req.To, cluster["site"]
+		config, _ := t.SplitStatus(moved)
+		full, err := t.Prepare(config, sn.Catalog())
+		if err != nil {
+			return err
+		}
+		muts = []store.Mutation{
+			{Table: t.Name, Key: to, Value: full.AppendBinary(nil), Must: store.MustNotExist},
+			{Table: t.Name, Key: req.From, IfMatch: []store.Dot{r.Winner().Dot}},
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, userError(err)
+	}
+	ctx = context.WithValue(ctx, authorKey{}, fmt.Sprintf("%s (move %s → %s)", Author(ctx), req.From, to))
+	return s.write(ctx, muts)
+}
+
+func moveRoutes(svc *Service) []Route {
+	return []Route{
+		{"POST /v1/extensions/move", RoleOperator, func(w http.ResponseWriter, r *http.Request) {
+			var req MoveRequest
+			if err := readJSON(r, &req); err != nil {
+				writeError(w, err)
+				return
+			}
+			rep, err := svc.Move(r.Context(), req)
+			reply(w, rep, err)
+		}},
+	}
+}
+
+// Move implements MoveAPI over HTTP.
+func (c *Client) Move(ctx context.Context, req MoveRequest) (*WriteReply, error) {
+	var r WriteReply
+	return &r, c.doJSON(ctx, "POST", "/v1/extensions/move", req, &r, nil)
+}
