@@ -17,7 +17,8 @@ import (
 
 // SchemaVersion is the layout of the bbolt file this code writes. A store
 // with a higher number was written by a newer pbxtopo and is refused.
-const SchemaVersion = 1
+// Open migrates an older store up to it (migrate.go).
+const SchemaVersion = 2
 
 // Config configures a Store.
 type Config struct {
@@ -208,7 +209,14 @@ func (s *Store) init() error {
 			}
 			m := tx.Bucket(bMeta)
 			if m.Get(kReplica) != nil {
-				return nil
+				if v := int(getU64(m.Get(kSchema))); v >= SchemaVersion {
+					return nil
+				}
+				from, err := migrate(tx, migrations, SchemaVersion, s.cfg.Now())
+				if err == nil {
+					s.log.Info("store migrated", "from", from, "to", SchemaVersion)
+				}
+				return err
 			}
 			if s.cfg.Replica == "" {
 				return fmt.Errorf("store %s is new: give the cluster it belongs to (--cluster)", s.cfg.Path)
@@ -244,6 +252,8 @@ func (s *Store) load() error {
 		}
 		if v := getU64(m.Get(kSchema)); v > SchemaVersion {
 			return fmt.Errorf("store %s has schema %d, this pbxtopo reads up to %d: %w; run the newer pbxtopo, or restore a backup made by this version", s.cfg.Path, v, SchemaVersion, ErrNewerSchema)
+		} else if v < SchemaVersion {
+			return fmt.Errorf("store %s has schema %d, older than this pbxtopo's %d: open it writable once (start the agent) to migrate it", s.cfg.Path, v, SchemaVersion)
 		}
 		s.replica = string(m.Get(kReplica))
 		if s.cfg.Replica != "" && s.cfg.Replica != s.replica {
