@@ -15,6 +15,7 @@ func routes(svc *Service) []Route {
 	rs = append(rs, roamingRoutes(svc)...)
 	rs = append(rs, zoneRoutes(svc)...)
 	rs = append(rs, statusRoutes(svc)...)
+	rs = append(rs, backupRoutes(svc)...)
 	rs = append(rs, Route{"GET /v1/health", RoleNone, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]string{"status": "ok"})
 	}})
