@@ -24,11 +24,7 @@ var (
 // localStore returns the bbolt store under the service's store (the
 // store itself, or the local one under Raft), or nil.
 func (s *Service) localStore() *store.Store {
-	st := s.st
-	if g, ok := st.(gatedStore); ok {
-		st = g.Store
-	}
-	switch st := st.(type) {
+	switch st := baseStore(s.st).(type) {
 	case *store.Store:
 		return st
 	case interface{ Local() *store.Store }:

@@ -114,6 +114,7 @@ type ReplStatus struct {
 	Links    []replicator.LinkStatus `json:"links"`
 	Changes  uint64                  `json:"changes_applied_here"`
 	SkewSeen uint64                  `json:"clock_skew_alarms"`
+	DiskFull bool                    `json:"disk_full,omitempty"` // the store refuses writes: its disk is full
 }
 
 // ReplStatus returns the state of every replication link.
@@ -126,6 +127,9 @@ func (s *Service) ReplStatus(ctx context.Context) (*ReplStatus, error) {
 	if st, ok := baseStore(s.st).(*store.Store); ok {
 		stats := st.Stats()
 		out.Changes, out.SkewSeen = stats.LSN, stats.SkewAlarm
+	}
+	if st := s.localStore(); st != nil {
+		out.DiskFull = st.DiskFull()
 	}
 	return out, nil
 }

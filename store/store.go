@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -41,6 +42,11 @@ type Config struct {
 	HistoryRetention time.Duration
 	// MaxLogEntries caps the change log; the oldest entries go first.
 	MaxLogEntries int
+	// MinFreeBytes: with less free space on its disk the store refuses
+	// writes (disk-full read-only mode, ErrDiskFull) until space is back.
+	MinFreeBytes int64
+	// DiskProbe is how often the free space is checked.
+	DiskProbe time.Duration
 	// MaxSkew is how far ahead of the local clock a remote timestamp may
 	// be before the skew alarm counts it.
 	MaxSkew time.Duration
@@ -60,6 +66,8 @@ func DefaultConfig(path string) Config {
 		Path:             path,
 		HistoryRetention: 30 * 24 * time.Hour,
 		MaxLogEntries:    5_000_000,
+		MinFreeBytes:     64 << 20,
+		DiskProbe:        5 * time.Second,
 		MaxSkew:          5 * time.Second,
 		MaxBatch:         256,
 		OpenTimeout:      time.Second,
@@ -85,7 +93,10 @@ type Store struct {
 	horizon Summary       // what every replica had seen at the last tombstone purge
 	changed chan struct{} // closed and replaced after each commit that logs changes
 	skew    uint64        // remote timestamps beyond MaxSkew
-	commits uint64        // bbolt transactions committed
+	// diskFull: the disk-full read-only mode (disk.go).
+	diskFull atomic.Bool
+	resumeAt atomic.Int64 // free bytes needed to leave it
+	commits  uint64       // bbolt transactions committed
 
 	reqs      chan *request
 	quit      chan struct{}
@@ -137,6 +148,12 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.MaxSkew == 0 {
 		cfg.MaxSkew = def.MaxSkew
 	}
+	if cfg.MinFreeBytes == 0 {
+		cfg.MinFreeBytes = def.MinFreeBytes
+	}
+	if cfg.DiskProbe == 0 {
+		cfg.DiskProbe = def.DiskProbe
+	}
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = def.MaxBatch
 	}
@@ -180,6 +197,8 @@ func Open(cfg Config) (*Store, error) {
 		s.quit = make(chan struct{})
 		s.done = make(chan struct{})
 		go s.committer()
+		s.probeDisk()
+		go s.diskProber()
 	}
 	return s, nil
 }
@@ -390,13 +409,14 @@ type Stats struct {
 	Commits   uint64 // bbolt transactions committed since open
 	SkewAlarm uint64 // remote timestamps too far ahead of the local clock
 	FileBytes int64
-	Conflicts int // records in conflict
+	Conflicts int  // records in conflict
+	DiskFull  bool // writes are refused: the disk is full
 }
 
 // Stats returns the current counters.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
-	st := Stats{LSN: s.lsn, HLC: s.hlc, Commits: s.commits, SkewAlarm: s.skew}
+	st := Stats{LSN: s.lsn, HLC: s.hlc, Commits: s.commits, SkewAlarm: s.skew, DiskFull: s.diskFull.Load()}
 	s.mu.Unlock()
 	if fi, err := os.Stat(s.cfg.Path); err == nil {
 		st.FileBytes = fi.Size()
