@@ -6,14 +6,44 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
-// BackupAPI takes a backup of a node's store: with Raft, of its cluster's
-// state (every node's store is the state Raft applied).
+// BackupAPI takes a backup of a node's store (with Raft, of its cluster's
+// state: every node's store is the state Raft applied) and compacts it.
 type BackupAPI interface {
 	Backup(ctx context.Context, w io.Writer) (*store.BackupHeader, error)
+	CompactStore(ctx context.Context) (*CompactReply, error)
+}
+
+// CompactReply gives a compaction's file sizes.
+type CompactReply struct {
+	Before  int64   `json:"before_bytes"`
+	After   int64   `json:"after_bytes"`
+	Seconds float64 `json:"seconds"`
+}
+
+// CompactStore compacts this node's store file in place; reads and writes
+// wait meanwhile (store.CompactOnline).
+func (s *Service) CompactStore(ctx context.Context) (*CompactReply, error) {
+	st := s.localStore()
+	if st == nil {
+		return nil, &Error{Code: 500, Msg: "compact: this service has no local store"}
+	}
+	start := time.Now()
+	res, err := st.CompactOnline()
+	if err != nil {
+		return nil, userError(err)
+	}
+	return &CompactReply{Before: res.Before, After: res.After, Seconds: time.Since(start).Seconds()}, nil
+}
+
+// CompactStore asks the agent to compact its store.
+func (c *Client) CompactStore(ctx context.Context) (*CompactReply, error) {
+	var out CompactReply
+	return &out, c.doJSON(ctx, "POST", "/v1/store/compact", nil, &out, nil)
 }
 
 var (
@@ -48,7 +78,14 @@ func (s *Service) Backup(ctx context.Context, w io.Writer) (*store.BackupHeader,
 }
 
 func backupRoutes(svc *Service) []Route {
-	return []Route{{"GET /v1/backup", RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+	return []Route{{"POST /v1/store/compact", RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+		out, err := svc.CompactStore(r.Context())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, 200, out)
+	}}, {"GET /v1/backup", RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		// A failure half way cannot change the status any more: the
 		// file then fails its length or checksum check at the client.

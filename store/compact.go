@@ -74,3 +74,57 @@ func Compact(path string) (CompactResult, error) {
 	}
 	return res, syncDir(filepath.Dir(path))
 }
+
+// CompactOnline compacts the open store in place: reads and writes wait
+// while the file is copied and swapped (seconds for a large store), and
+// resume on the compacted file. On an error before the swap the old file
+// stays in use.
+func (s *Store) CompactOnline() (CompactResult, error) {
+	var res CompactResult
+	if err := s.Writable(); err != nil {
+		return res, err
+	}
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	path := s.cfg.Path
+	if fi, err := os.Stat(path); err == nil {
+		res.Before = fi.Size()
+	}
+	tmp := path + ".compact"
+	os.Remove(tmp)
+	defer os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{NoSync: true})
+	if err != nil {
+		return res, fmt.Errorf("store: compact: %w", err)
+	}
+	err = bolt.Compact(dst, s.db, 64<<20)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return res, fmt.Errorf("store: compact: %w", err)
+	}
+	fi, err := os.Stat(tmp)
+	if err != nil {
+		return res, err
+	}
+	res.After = fi.Size()
+	if err := s.db.Close(); err != nil {
+		return res, err
+	}
+	// From here the store must reopen, compacted or not.
+	renameErr := os.Rename(tmp, path)
+	db, err := bolt.Open(path, 0o600, s.boltOptions())
+	if err != nil {
+		return res, fmt.Errorf("store: reopen after compaction: %w", err)
+	}
+	s.db = db
+	if renameErr != nil {
+		return res, fmt.Errorf("store: compact: %w", renameErr)
+	}
+	syncDir(filepath.Dir(path))
+	return res, s.load()
+}

@@ -77,7 +77,7 @@ func DefaultConfig(path string) Config {
 // Store is the local authoritative store of one replica.
 type Store struct {
 	cfg         Config
-	dbMu        sync.RWMutex // held for writing only while Restore swaps the file
+	dbMu        sync.RWMutex // held for writing only while Restore or CompactOnline swaps the file
 	db          *bolt.DB
 	log         *slog.Logger
 	replica     string

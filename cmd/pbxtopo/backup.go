@@ -163,24 +163,44 @@ func notInUse(path string) error {
 func (a *app) storeCmd() *cobra.Command {
 	s := &cobra.Command{Use: "store", Short: "Maintain the store file: compact"}
 	s.AddCommand(&cobra.Command{
-		Use:   "compact --data-dir DIR",
-		Short: "Rewrite the store without its free pages (offline; the agent must be stopped)",
+		Use:   "compact (--data-dir DIR | --addr ADDR)",
+		Short: "Rewrite the store without its free pages: offline (--data-dir, agent stopped) or online (--addr, admin; writes wait meanwhile)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir := a.v.GetString("data-dir")
-			if dir == "" {
-				return usageErrorf("store compact needs --data-dir DIR (compaction is offline: stop the agent first)")
-			}
 			start := time.Now()
-			res, err := store.Compact(storeFile(dir))
-			if errors.Is(err, os.ErrNotExist) {
-				return usageErrorf("no store in %s", dir)
+			var before, after int64
+			var where string
+			switch {
+			case dir != "":
+				res, err := store.Compact(storeFile(dir))
+				if errors.Is(err, os.ErrNotExist) {
+					return usageErrorf("no store in %s", dir)
+				}
+				if err != nil {
+					return userError{err}
+				}
+				before, after, where = res.Before, res.After, storeFile(dir)
+			case a.v.GetString("addr") != "":
+				api, done, err := a.backend(true)
+				if err != nil {
+					return err
+				}
+				defer done()
+				ba, err := feature[agent.BackupAPI](api)
+				if err != nil {
+					return err
+				}
+				res, err := ba.CompactStore(cmd.Context())
+				if err != nil {
+					return err
+				}
+				before, after, where = res.Before, res.After, "the store of the agent at "+a.v.GetString("addr")
+			default:
+				return usageErrorf("store compact needs --data-dir DIR (offline, agent stopped) or --addr ADDR (online, admin token)")
 			}
-			if err != nil {
-				return userError{err}
-			}
-			fmt.Fprintf(a.stdout, "compacted %s: %s before, %s after (%.0f%%) in %s\n", storeFile(dir),
-				humanBytes(res.Before), humanBytes(res.After), 100*float64(res.After)/float64(max(res.Before, 1)), time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(a.stdout, "compacted %s: %s before, %s after (%.0f%%) in %s\n", where,
+				humanBytes(before), humanBytes(after), 100*float64(after)/float64(max(before, 1)), time.Since(start).Round(time.Millisecond))
 			return nil
 		},
 	})

@@ -92,6 +92,12 @@ func TestBackupRestoreEndToEnd(t *testing.T) {
 		v, err := e.Client(peer, "read").ReplVerify(ctx)
 		return err == nil && v.AllSame
 	})
+	out = mustRun(t, "store", "compact", "--addr", lost.HTTP, "--token", e.Tokens["admin"])
+	if !strings.Contains(out, "compacted the store of the agent") {
+		t.Fatalf("online compaction said %q", out)
+	}
+	add(lost, "sfo", 7030) // writes go on after an online compaction
+	eventually(t, 20*time.Second, "tpa1 took the write made after the compaction", func() bool { return count(e, peer, "bk") == len(want) })
 }
 
 func TestRestoreRefusesAndChangesNothing(t *testing.T) {
