@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -33,9 +32,6 @@ const BackupFormat = 1
 const maxBackupHeader = 64 << 10
 
 var backupMagic = []byte("PBXTBAK\n")
-
-// ErrBadBackup: the file is not a backup, or it is truncated or corrupt.
-var ErrBadBackup = errors.New("not a valid pbxtopo backup")
 
 // BackupHeader describes a backup: where and when it was taken.
 type BackupHeader struct {

@@ -8,11 +8,6 @@ import (
 	"time"
 )
 
-// ErrDiskFull: the disk holding the store is (nearly) full. Errors that
-// carry it also carry ErrReadOnly: the store refuses writes until space is
-// back, then resumes by itself.
-var ErrDiskFull = errors.New("the disk is full")
-
 // resumeMargin is how much more space than when writes stopped a store
 // needs before it resumes them.
 const resumeMargin = 4 << 20
