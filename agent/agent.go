@@ -82,6 +82,7 @@ func (a *Agent) build() error {
 	sc := store.DefaultConfig(filepath.Join(cfg.DataDir, "store.db"))
 	sc.Replica, sc.Site = cfg.Cluster, cfg.Site
 	sc.HistoryRetention = cfg.Replication.HistoryRetention
+	sc.MaxLogEntries, sc.MinFreeBytes, sc.DiskProbe = cfg.Store.MaxLogEntries, int64(cfg.Store.MinFreeMB)<<20, cfg.Store.DiskProbe
 	sc.Logger = a.log.With("subsystem", "store")
 	sc.SiteTables = func(t string) bool { return a.rep != nil && a.rep.SiteOnly(t) }
 	if err := a.loadSecrets(&sc); err != nil {

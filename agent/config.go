@@ -46,6 +46,13 @@ type Config struct {
 		StatusInterval   time.Duration `mapstructure:"status_interval"`
 	} `mapstructure:"replication"`
 
+	// Store is the local store's limits (disk and retention).
+	Store struct {
+		MaxLogEntries int           `mapstructure:"max_log_entries"` // cap of the change log
+		MinFreeMB     int           `mapstructure:"min_free_mb"`     // below this the store turns read-only
+		DiskProbe     time.Duration `mapstructure:"disk_probe"`      // how often free space is checked
+	} `mapstructure:"store"`
+
 	// DNS is the DNS SRV server's settings (package srv documents each).
 	DNS srv.Config `mapstructure:"dns"`
 
@@ -109,6 +116,9 @@ func Defaults(v *viper.Viper) {
 	v.SetDefault("replication.watermark", 30*time.Second)
 	v.SetDefault("replication.history_retention", 30*24*time.Hour)
 	v.SetDefault("replication.status_interval", 2*time.Second)
+	v.SetDefault("store.max_log_entries", 5_000_000)
+	v.SetDefault("store.min_free_mb", 64)
+	v.SetDefault("store.disk_probe", 5*time.Second)
 	setDefaults(v, "dns", srv.DefaultConfig())
 	setDefaults(v, "ami", amiDefaults())
 	setDefaults(v, "dundi", dundi.DefaultConfig())
@@ -219,6 +229,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		add("data_dir is empty: give the directory of this node's store")
+	}
+	if c.Store.MaxLogEntries < 1000 || c.Store.MinFreeMB < 1 || c.Store.DiskProbe < 10*time.Millisecond {
+		add("store: max_log_entries must be at least 1000, min_free_mb at least 1 and disk_probe at least 10ms")
 	}
 	t := c.Topology()
 	if err := t.Validate(); err != nil {

@@ -92,6 +92,8 @@ var (
 		"Records with concurrent versions waiting for an admin.", nil, nil)
 	descStoreBytes = prometheus.NewDesc("pbxtopo_store_bytes",
 		"Size of the store file.", nil, nil)
+	descDiskFull = prometheus.NewDesc("pbxtopo_store_disk_full",
+		"1 while the store refuses writes because its disk is full (less than store.min_free free); 0 otherwise.", nil, nil)
 	descSkew = prometheus.NewDesc("pbxtopo_clock_skew_alarms_total",
 		"Remote changes stamped further ahead of the local clock than allowed.", nil, nil)
 	descRaft = prometheus.NewDesc("pbxtopo_raft_state",
@@ -106,7 +108,7 @@ type collector struct{ src MetricSources }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descApplied, descSent, descBehind, descBehindSec, descConnected, descConflicts,
-		descStoreBytes, descSkew, descRaft, descMembers, descFindings} {
+		descStoreBytes, descDiskFull, descSkew, descRaft, descMembers, descFindings} {
 		ch <- d
 	}
 }
@@ -130,6 +132,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.Store != nil {
 		st := c.src.Store.Stats()
 		ch <- prometheus.MustNewConstMetric(descStoreBytes, prometheus.GaugeValue, float64(st.FileBytes))
+		ch <- prometheus.MustNewConstMetric(descDiskFull, prometheus.GaugeValue, map[bool]float64{true: 1}[st.DiskFull])
 		ch <- prometheus.MustNewConstMetric(descSkew, prometheus.CounterValue, float64(st.SkewAlarm))
 		ch <- prometheus.MustNewConstMetric(descConflicts, prometheus.GaugeValue, float64(st.Conflicts))
 	}

@@ -116,6 +116,7 @@ type ReplStatus struct {
 	SkewSeen uint64                  `json:"clock_skew_alarms"`
 	// StatusLinks: live status pulled from each source (replicator/status.go).
 	StatusLinks []replicator.StatusLinkStats `json:"status_links,omitempty"`
+	DiskFull    bool                         `json:"disk_full,omitempty"` // the store refuses writes: its disk is full
 }
 
 // ReplStatus returns the state of every replication link.
@@ -131,6 +132,9 @@ func (s *Service) ReplStatus(ctx context.Context) (*ReplStatus, error) {
 	if st, ok := baseStore(s.st).(*store.Store); ok {
 		stats := st.Stats()
 		out.Changes, out.SkewSeen = stats.LSN, stats.SkewAlarm
+	}
+	if st := s.localStore(); st != nil {
+		out.DiskFull = st.DiskFull()
 	}
 	return out, nil
 }

@@ -158,6 +158,8 @@ func userError(err error) error {
 		code = 412
 	case errors.Is(err, store.ErrPruned):
 		code = 410
+	case errors.Is(err, store.ErrDiskFull):
+		code = 503
 	case errors.Is(err, store.ErrReadOnly):
 		code = 403
 	}

@@ -45,19 +45,30 @@ func (s *Store) Restore(r io.Reader) error {
 	}
 	f.Close()
 	// Check it before it replaces anything.
-	check, err := bolt.Open(tmp, 0o600, &bolt.Options{ReadOnly: true})
+	check, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: s.cfg.OpenTimeout})
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("store: restore: the snapshot is not a store: %w", err)
 	}
 	var replica string
-	check.View(func(tx *bolt.Tx) error {
-		if m := tx.Bucket(bMeta); m != nil {
-			replica = string(m.Get(kReplica))
+	// A snapshot from a node of an older pbxtopo is migrated first.
+	err = check.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bMeta)
+		if m == nil {
+			return nil
+		}
+		replica = string(m.Get(kReplica))
+		if int(getU64(m.Get(kSchema))) < SchemaVersion {
+			_, err := migrate(tx, migrations, SchemaVersion, s.cfg.Now())
+			return err
 		}
 		return nil
 	})
 	check.Close()
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("store: restore: %w", err)
+	}
 	if replica != s.replica {
 		os.Remove(tmp)
 		return fmt.Errorf("store: restore: the snapshot belongs to cluster %q, this store to %q", replica, s.replica)

@@ -22,6 +22,15 @@ type request struct {
 
 // do hands fn to the committer and waits until its transaction is on disk.
 func (s *Store) do(ctx context.Context, fn func(tx *bolt.Tx, st *txState) error) error {
+	if err := s.Writable(); err != nil {
+		return err
+	}
+	return s.doApplied(ctx, fn)
+}
+
+// doApplied is do for what Raft already committed (ApplyOps): it is
+// tried even in the disk-full mode, since the log must go on.
+func (s *Store) doApplied(ctx context.Context, fn func(tx *bolt.Tx, st *txState) error) error {
 	if s.cfg.ReadOnly {
 		return fmt.Errorf("%w: %s was opened for reading only", ErrReadOnly, s.cfg.Path)
 	}
@@ -126,8 +135,13 @@ func (s *Store) commit(group []*request) {
 			// The commit itself failed (disk full, I/O error): nothing of
 			// the group is on disk and every writer hears so.
 			s.log.Error("store commit failed", "err", err, "requests", len(group))
+			s.noteWriteError(err)
+			werr := fmt.Errorf("store: commit: %w", err)
+			if s.DiskFull() {
+				werr = fmt.Errorf("%w (%w)", s.Writable(), err)
+			}
 			for _, r := range group {
-				r.done <- fmt.Errorf("store: commit: %w", err)
+				r.done <- werr
 			}
 			return
 		}

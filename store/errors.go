@@ -25,6 +25,12 @@ var (
 	ErrNewerSchema = errors.New("store was written by a newer pbxtopo")
 	// ErrClosed: the store is closed.
 	ErrClosed = errors.New("store is closed")
+	// ErrBadBackup: the file is not a backup, or it is truncated or corrupt.
+	ErrBadBackup = errors.New("not a valid pbxtopo backup")
+	// ErrDiskFull: the disk holding the store is (nearly) full. Errors
+	// that carry it also carry ErrReadOnly: the store refuses writes until
+	// space is back, then resumes by itself.
+	ErrDiskFull = errors.New("the disk is full")
 	// ErrPruned: the history needed is older than the retained log.
 	ErrPruned = errors.New("older than the retained history")
 )

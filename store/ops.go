@@ -84,7 +84,7 @@ func (s *Store) RaftIndex() uint64 {
 // restart) and are skipped.
 func (s *Store) ApplyOps(ctx context.Context, index uint64, ops []Op) ([]OpResult, error) {
 	out := make([]OpResult, len(ops))
-	err := s.do(ctx, func(tx *bolt.Tx, st *txState) error {
+	err := s.doApplied(ctx, func(tx *bolt.Tx, st *txState) error {
 		meta := tx.Bucket(bMeta)
 		if index > 0 && index <= getU64(meta.Get(kRaftIndex)) {
 			return nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,7 +18,8 @@ import (
 
 // SchemaVersion is the layout of the bbolt file this code writes. A store
 // with a higher number was written by a newer pbxtopo and is refused.
-const SchemaVersion = 1
+// Open migrates an older store up to it (migrate.go).
+const SchemaVersion = 2
 
 // Config configures a Store.
 type Config struct {
@@ -40,6 +42,11 @@ type Config struct {
 	HistoryRetention time.Duration
 	// MaxLogEntries caps the change log; the oldest entries go first.
 	MaxLogEntries int
+	// MinFreeBytes: with less free space on its disk the store refuses
+	// writes (disk-full read-only mode, ErrDiskFull) until space is back.
+	MinFreeBytes int64
+	// DiskProbe is how often the free space is checked.
+	DiskProbe time.Duration
 	// MaxSkew is how far ahead of the local clock a remote timestamp may
 	// be before the skew alarm counts it.
 	MaxSkew time.Duration
@@ -61,6 +68,8 @@ func DefaultConfig(path string) Config {
 		Path:             path,
 		HistoryRetention: 30 * 24 * time.Hour,
 		MaxLogEntries:    5_000_000,
+		MinFreeBytes:     64 << 20,
+		DiskProbe:        5 * time.Second,
 		MaxSkew:          5 * time.Second,
 		MaxBatch:         256,
 		OpenTimeout:      time.Second,
@@ -70,7 +79,7 @@ func DefaultConfig(path string) Config {
 // Store is the local authoritative store of one replica.
 type Store struct {
 	cfg         Config
-	dbMu        sync.RWMutex // held for writing only while Restore swaps the file
+	dbMu        sync.RWMutex // held for writing only while Restore or CompactOnline swaps the file
 	db          *bolt.DB
 	log         *slog.Logger
 	replica     string
@@ -86,7 +95,10 @@ type Store struct {
 	horizon Summary       // what every replica had seen at the last tombstone purge
 	changed chan struct{} // closed and replaced after each commit that logs changes
 	skew    uint64        // remote timestamps beyond MaxSkew
-	commits uint64        // bbolt transactions committed
+	// diskFull: the disk-full read-only mode (disk.go).
+	diskFull atomic.Bool
+	resumeAt atomic.Int64 // free bytes needed to leave it
+	commits  uint64       // bbolt transactions committed
 
 	reqs      chan *request
 	quit      chan struct{}
@@ -138,6 +150,12 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.MaxSkew == 0 {
 		cfg.MaxSkew = def.MaxSkew
 	}
+	if cfg.MinFreeBytes == 0 {
+		cfg.MinFreeBytes = def.MinFreeBytes
+	}
+	if cfg.DiskProbe == 0 {
+		cfg.DiskProbe = def.DiskProbe
+	}
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = def.MaxBatch
 	}
@@ -181,6 +199,8 @@ func Open(cfg Config) (*Store, error) {
 		s.quit = make(chan struct{})
 		s.done = make(chan struct{})
 		go s.committer()
+		s.probeDisk()
+		go s.diskProber()
 	}
 	return s, nil
 }
@@ -210,7 +230,14 @@ func (s *Store) init() error {
 			}
 			m := tx.Bucket(bMeta)
 			if m.Get(kReplica) != nil {
-				return nil
+				if v := int(getU64(m.Get(kSchema))); v >= SchemaVersion {
+					return nil
+				}
+				from, err := migrate(tx, migrations, SchemaVersion, s.cfg.Now())
+				if err == nil {
+					s.log.Info("store migrated", "from", from, "to", SchemaVersion)
+				}
+				return err
 			}
 			if s.cfg.Replica == "" {
 				return fmt.Errorf("store %s is new: give the cluster it belongs to (--cluster)", s.cfg.Path)
@@ -246,6 +273,8 @@ func (s *Store) load() error {
 		}
 		if v := getU64(m.Get(kSchema)); v > SchemaVersion {
 			return fmt.Errorf("store %s has schema %d, this pbxtopo reads up to %d: %w; run the newer pbxtopo, or restore a backup made by this version", s.cfg.Path, v, SchemaVersion, ErrNewerSchema)
+		} else if v < SchemaVersion {
+			return fmt.Errorf("store %s has schema %d, older than this pbxtopo's %d: open it writable once (start the agent) to migrate it", s.cfg.Path, v, SchemaVersion)
 		}
 		if err := s.checkSealKeys(tx); err != nil {
 			return err
@@ -385,13 +414,14 @@ type Stats struct {
 	Commits   uint64 // bbolt transactions committed since open
 	SkewAlarm uint64 // remote timestamps too far ahead of the local clock
 	FileBytes int64
-	Conflicts int // records in conflict
+	Conflicts int  // records in conflict
+	DiskFull  bool // writes are refused: the disk is full
 }
 
 // Stats returns the current counters.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
-	st := Stats{LSN: s.lsn, HLC: s.hlc, Commits: s.commits, SkewAlarm: s.skew}
+	st := Stats{LSN: s.lsn, HLC: s.hlc, Commits: s.commits, SkewAlarm: s.skew, DiskFull: s.diskFull.Load()}
 	s.mu.Unlock()
 	if fi, err := os.Stat(s.cfg.Path); err == nil {
 		st.FileBytes = fi.Size()

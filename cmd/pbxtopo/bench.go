@@ -16,7 +16,7 @@ func (a *app) benchCmd() *cobra.Command {
 		Short: "Measure performance: every figure with its anchor from the same run",
 		Long: `Runs the performance suites and prints one row per figure, with the anchor the
 figure is compared to (measured in the same run) and the ratio. Suites: store, repl, raft,
-roaming, dns, api, ui, dundi, ami, mysql.`,
+roaming, dns, api, ui, dundi, ami, mysql, ops.`,
 		Example: "  pbxtopo bench store\n  pbxtopo bench -o json",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			self, err := os.Executable()

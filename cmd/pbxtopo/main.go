@@ -117,6 +117,7 @@ store that no agent holds.`,
 	root.AddCommand(a.extCmd(), a.importCmd(), a.exportCmd(), a.historyCmd(), a.revertCmd(), a.benchCmd(),
 		a.roamingCmd(), a.auditCmd(), a.dundiCmd(), a.dnsCmd(),
 		a.statusCmd(), a.amiCmd())
+	root.AddCommand(a.backupCmd(), a.restoreCmd(), a.storeCmd())
 	root.AddCommand(a.agentCmd(), a.membersCmd(), a.replCmd(), a.conflictsCmd(), a.tlsCmd(), a.gossipCmd(), a.tokenCmd(), a.demoCmd(), a.chaosCmd(), a.raftCmd(), a.secretsCmd(), a.hoursCmd())
 	userArgErrors(root)
 	return root

@@ -92,6 +92,9 @@ func (a *app) replCmd() *cobra.Command {
 				fmt.Fprintf(a.stdout, ", primary %s", st.Primary)
 			}
 			fmt.Fprintf(a.stdout, "; clock skew alarms: %d\n", st.SkewSeen)
+			if st.DiskFull {
+				fmt.Fprintln(a.stdout, "ALARM: the disk holding the store is full: writes are refused until space is freed (they resume by themselves)")
+			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "PEER\tADDR\tSTATE\tLAST CONTACT\tBEHIND\tSECONDS BEHIND\tBYTES/S\tAPPLIED\tCONFLICTS\tERROR")
 			for _, l := range st.Links {

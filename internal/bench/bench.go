@@ -51,10 +51,11 @@ var Suites = map[string]Suite{
 	"dundi":   Dundi,
 	"ami":     AMI,
 	"mysql":   MySQL,
+	"ops":     Ops,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui", "dundi", "ami", "mysql"}
+var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui", "dundi", "ami", "mysql", "ops"}
 
 // Run runs the named suites (all when names is empty).
 func Run(ctx context.Context, names []string, env Env) ([]Result, error) {

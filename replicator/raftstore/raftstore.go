@@ -379,6 +379,9 @@ func (s *Store) Close() error {
 // forwarding them to the leader. During an election it retries until a
 // leader answers or the apply timeout ends.
 func (s *Store) propose(ctx context.Context, ops []store.Op) ([]store.OpResult, error) {
+	if err := s.local.Writable(); err != nil { // a full disk refuses writes before the log takes them
+		return nil, err
+	}
 	deadline := time.Now().Add(s.cfg.ApplyTimeout)
 	for {
 		res, err := s.proposeOnce(ctx, ops)
