@@ -436,3 +436,91 @@ func TestAgentBridgesMySQL(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "sfo has the row inserted into tpa1's MariaDB", func() bool { return count(e, sfo, "from mysql") == 1 })
 }
+
+// TestNewClusterJoinsRunningEnterprise follows the README's runbook: a
+// cluster that is not in the sample (nyc) is added to a running
+// enterprise of two clusters. Its node starts with a certificate made by
+// the admin and a join address, receives the whole store, appears in the
+// membership and in replication status, the DNS server answers for it,
+// the other clusters' DUNDi files peer with it, and its writes reach them.
+func TestNewClusterJoinsRunningEnterprise(t *testing.T) {
+	bin := pbxtopoBinary(t)
+	var e *demo.Enterprise
+	for try := 0; ; try++ {
+		var err error
+		e, err = demo.Prepare(demo.Config{Binary: bin, Dir: t.TempDir(), Clusters: []string{"tpa1", "sfo", "nyc"}, Nodes: 1,
+			Mode: "mesh", PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err = e.CheckPorts(); err == nil {
+			break
+		} else if try == 5 {
+			t.Fatal(err)
+		}
+	}
+	tpa1, sfo, nyc := e.Clusters[0].Nodes[0], e.Clusters[1].Nodes[0], e.Clusters[2].Nodes[0]
+	t.Cleanup(func() {
+		e.Stop()
+		if t.Failed() {
+			for _, n := range e.Nodes() {
+				if b, err := os.ReadFile(n.Log); err == nil {
+					t.Logf("--- %s log (last 3000 bytes):\n%s", n.Name, tail(b, 3000))
+				}
+			}
+		}
+	})
+	for _, n := range []*demo.Node{tpa1, sfo} {
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	total := 0
+	eventually(t, 30*time.Second, "tpa1 and sfo hold the sample", func() bool {
+		total = count(e, tpa1, "")
+		return total > 0 && count(e, sfo, "") == total
+	})
+	// The admin describes the new cluster and puts it in the ring order.
+	admin := e.Client(tpa1, "admin")
+	if _, err := admin.Put(ctx, "sites", pbx.Fields{"name": "nyc", "description": "New York", "timezone": "America/New_York"}, agent.PutOptions{Must: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Put(ctx, "clusters", pbx.Fields{"name": "nyc", "site": "nyc", "voice_vip": "192.0.2.50", "voice_servers": "192.0.2.51",
+		"sip_port": "5060", "transports": "udp,tcp", "failover": "tpa1,sfo"}, agent.PutOptions{Must: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.SetTopology(ctx, agent.TopologyChange{Order: []string{"tpa1", "sfo", "nyc"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Its first start: the certificate and the join address are in its config.
+	if err := nyc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "nyc receives the whole store", func() bool { return count(e, nyc, "") == total })
+	members, err := e.Client(tpa1, "read").Members(ctx)
+	if err != nil || !slices.ContainsFunc(members, func(m replicator.Member) bool { return m.Node == "nyc-1" && m.Status == "alive" }) {
+		t.Fatalf("members at tpa1: %v %v", members, err)
+	}
+	eventually(t, 15*time.Second, "tpa1's replication status has a link to nyc", func() bool {
+		st, err := e.Client(tpa1, "read").ReplStatus(ctx)
+		return err == nil && slices.ContainsFunc(st.Links, func(l replicator.LinkStatus) bool { return l.Peer == "nyc" && l.Connected })
+	})
+	q := new(dns.Msg)
+	q.SetQuestion("_sip._udp.nyc.voice.example.net.", dns.TypeSRV)
+	eventually(t, 10*time.Second, "tpa1's DNS server answers for nyc", func() bool {
+		r, err := dns.Exchange(q, tpa1.DNS)
+		return err == nil && len(r.Answer) > 0 && strings.Contains(fmt.Sprint(r.Extra), "192.0.2.50")
+	})
+	b, err := e.Client(tpa1, "read").DUNDiConfig(ctx, "tpa1")
+	if err != nil || !strings.Contains(fmt.Sprint(b.Files), roaming.EntityID("nyc")) {
+		t.Fatalf("tpa1's DUNDi files do not peer with nyc: %v", err)
+	}
+	if _, err := e.Client(nyc, "operator").Put(ctx, "extensions", pbx.Fields{"cluster": "nyc", "regexten": "7300", "name": "first in nyc"},
+		agent.PutOptions{Must: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "nyc's first extension reaches tpa1 and sfo", func() bool {
+		return count(e, tpa1, "first in nyc") == 1 && count(e, sfo, "first in nyc") == 1
+	})
+}
