@@ -142,6 +142,7 @@ func (a *Agent) build() error {
 	if a.rep, err = replicator.New(rc, a.rs, a.tr, a.members); err != nil {
 		return err
 	}
+	a.tr.SetCertificateCheck(a.rep.CheckCertificate) // the revocation list, both ways
 	dnsCfg := cfg.DNS
 	dnsCfg.Addr, dnsCfg.Node = cfg.DNSAddr, cfg.Node
 	asterisk := ami.NewHealthView(a.st, ami.DefaultStaleness, nil)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,8 +27,8 @@ func TestAgentsOverIPv6(t *testing.T) {
 	if err := pki.CreateCA(caDir, "test CA", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	a := startV6Agent(t, caDir, "tpa1", nil)
-	b := startV6Agent(t, caDir, "sfo", []string{a.cfg.SerfAddr})
+	a, _ := startTestAgent(t, caDir, "::1", "tpa1", nil, nil)
+	b, _ := startTestAgent(t, caDir, "::1", "sfo", []string{a.cfg.SerfAddr}, nil)
 	ctx := context.Background()
 	for _, f := range []struct {
 		table string
@@ -56,9 +57,9 @@ func TestAgentsOverIPv6(t *testing.T) {
 	}
 }
 
-func v6Addr(t *testing.T) string {
+func freeAddr(t *testing.T, host string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "[::1]:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,9 @@ func v6Addr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startV6Agent(t *testing.T, caDir, cluster string, join []string) *Agent {
+// startTestAgent runs a real agent with every address on host until the
+// test ends or stop is called; extra sets more config keys.
+func startTestAgent(t *testing.T, caDir, host, cluster string, join []string, extra map[string]any) (ag *Agent, stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	cert, key, err := pki.CreateCert(caDir, dir, pki.CertRequest{Cluster: cluster, Node: cluster + "-1", Validity: time.Hour})
@@ -77,28 +80,36 @@ func startV6Agent(t *testing.T, caDir, cluster string, join []string) *Agent {
 	Defaults(v)
 	for k, val := range map[string]any{
 		"cluster": cluster, "site": cluster, "node": cluster + "-1", "data_dir": dir,
-		"http_addr": "[::1]:0", "repl_addr": v6Addr(t), "serf_addr": v6Addr(t), "raft_addr": v6Addr(t), "dns_addr": v6Addr(t),
+		"http_addr": net.JoinHostPort(host, "0"), "repl_addr": freeAddr(t, host), "serf_addr": freeAddr(t, host),
+		"raft_addr": freeAddr(t, host), "dns_addr": freeAddr(t, host),
 		"tls.ca": filepath.Join(caDir, pki.CAFile), "tls.cert": cert, "tls.key": key,
 		"join": join, "replication.pull_wait": "1s", "gossip.probe_interval": "200ms",
 	} {
+		v.Set(k, val)
+	}
+	for k, val := range extra {
 		v.Set(k, val)
 	}
 	cfg, err := LoadConfig(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ag, err := New(cfg, slog.New(slog.DiscardHandler), Options{})
+	ag, err = New(cfg, slog.New(slog.DiscardHandler), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ag.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent %s: %v", cluster, err)
-		}
-	})
-	return ag
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("agent %s: %v", cluster, err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return ag, stop
 }

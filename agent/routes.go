@@ -16,6 +16,7 @@ func routes(svc *Service) []Route {
 	rs = append(rs, zoneRoutes(svc)...)
 	rs = append(rs, statusRoutes(svc)...)
 	rs = append(rs, moveRoutes(svc)...)
+	rs = append(rs, decommissionRoutes(svc)...)
 	rs = append(rs, hoursRoutes(svc)...)
 	rs = append(rs, backupRoutes(svc)...)
 	rs = append(rs, Route{"GET /v1/health", RoleNone, func(w http.ResponseWriter, r *http.Request) {

@@ -40,6 +40,14 @@ func (r *Replicator) watermarks() ([]store.Summary, bool, error) {
 		for _, c := range r.members.Clusters() {
 			members[c.Name] = true
 		}
+		// A decommissioned cluster is waited for no more.
+		revoked, err := Revocations(sn)
+		if err != nil {
+			return err
+		}
+		for c := range revoked {
+			delete(members, c)
+		}
 		names := make([]string, 0, len(members))
 		for m := range members {
 			names = append(names, m)

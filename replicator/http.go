@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/internal/pki"
@@ -93,6 +95,11 @@ func (r *Replicator) peer(w http.ResponseWriter, req *http.Request) (pki.Identit
 		http.Error(w, "a client certificate of this enterprise's CA is required", http.StatusForbidden)
 		return id, false
 	}
+	if err := r.CheckCertificate(req.TLS.PeerCertificates[0]); err != nil {
+		r.log.Warn("replication request refused", "peer", id.String(), "remote", req.RemoteAddr, "err", err)
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return id, false
+	}
 	return id, true
 }
 
@@ -116,6 +123,13 @@ type HTTPTransport struct {
 	hc         *http.Client
 	maxMessage int
 	log        *slog.Logger
+	checkCert  atomic.Pointer[func(*x509.Certificate) error] // SetCertificateCheck
+}
+
+// SetCertificateCheck adds a check of the server's certificate to every
+// handshake (the revocation list: Replicator.CheckCertificate).
+func (t *HTTPTransport) SetCertificateCheck(check func(*x509.Certificate) error) {
+	t.checkCert.Store(&check)
 }
 
 var _ Transport = (*HTTPTransport)(nil)
@@ -124,13 +138,19 @@ var _ Transport = (*HTTPTransport)(nil)
 // certificate and trusts the enterprise CA only. The server's identity is
 // checked to be a pbxtopo node.
 func NewHTTPTransport(tlsCfg *tls.Config, maxMessage int, log *slog.Logger) *HTTPTransport {
+	t := &HTTPTransport{}
 	cfg := tlsCfg.Clone()
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
 			return fmt.Errorf("peer presented no certificate")
 		}
-		_, err := pki.IdentityOf(cs.PeerCertificates[0])
-		return err
+		if _, err := pki.IdentityOf(cs.PeerCertificates[0]); err != nil {
+			return err
+		}
+		if check := t.checkCert.Load(); check != nil {
+			return (*check)(cs.PeerCertificates[0])
+		}
+		return nil
 	}
 	tr := &http.Transport{
 		TLSClientConfig:     cfg,
@@ -145,7 +165,8 @@ func NewHTTPTransport(tlsCfg *tls.Config, maxMessage int, log *slog.Logger) *HTT
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &HTTPTransport{hc: &http.Client{Transport: tr}, maxMessage: maxMessage, log: log}
+	t.hc, t.maxMessage, t.log = &http.Client{Transport: tr}, maxMessage, log
+	return t
 }
 
 // Close drops idle connections.

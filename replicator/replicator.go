@@ -219,7 +219,7 @@ func (r *Replicator) CheckWrite(table string) error {
 
 // Sources returns whom to pull from now.
 func (r *Replicator) Sources() []Source {
-	return r.Topology().Sources(r.cfg.Cluster, r.cfg.Site, r.members.Clusters())
+	return r.Topology().Sources(r.cfg.Cluster, r.cfg.Site, r.liveClusters())
 }
 
 // want returns the stream filter of a request.

@@ -404,7 +404,7 @@ func (r *Replicator) statusRelays(direct []Source, failed map[string]bool) (owne
 			reached[s.Cluster] = true
 		}
 	}
-	for _, c := range r.members.Clusters() {
+	for _, c := range r.liveClusters() {
 		if c.Name != r.cfg.Cluster && !reached[c.Name] && !slices.Contains(owners, c.Name) {
 			owners = append(owners, c.Name)
 		}

@@ -179,7 +179,7 @@ func (a *app) replCmd() *cobra.Command {
 			return a.setTopology(cmd, agent.TopologyChange{Primary: args[0]})
 		},
 	}
-	repl.AddCommand(status, verify, topo, promote)
+	repl.AddCommand(status, verify, topo, promote, a.replDecommissionCmd())
 	return repl
 }
 
@@ -369,4 +369,39 @@ func (a *app) raftCmd() *cobra.Command {
 		},
 	})
 	return r
+}
+
+func (a *app) replDecommissionCmd() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "decommission CLUSTER [--force]",
+		Short: "Take a cluster out of the enterprise for good and revoke its certificates",
+		Long: `Removes the cluster in one replicated change: its cluster record (DNS and DUNDi drop it),
+its place in the ring order and in every other cluster's failover list, and its watermark, so
+tombstone collection stops waiting for it. The cluster goes on the revocation list: every agent
+refuses, both ways, replication with a certificate of that cluster issued before now, so the
+cluster cannot come back with its old certificates and store. A cluster rebuilt later under the
+same name needs new certificates. Run it against another cluster's agent (admin); move the
+cluster's extensions away first (pbxtopo ext move), or --force to leave them behind.`,
+		Example: "  pbxtopo repl decommission ams",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, done, err := a.backend(true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			d, err := feature[agent.DecommissionAPI](api)
+			if err != nil {
+				return err
+			}
+			reply, err := d.Decommission(cmd.Context(), agent.DecommissionRequest{Cluster: args[0], Force: force})
+			if err != nil {
+				return err
+			}
+			return a.printWrite(reply, "decommissioned cluster "+args[0]+"; its certificates are revoked")
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "decommission even though extensions remain on the cluster")
+	return cmd
 }

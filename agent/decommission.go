@@ -1,0 +1,126 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/store"
+)
+
+// DecommissionRequest takes a cluster out of the enterprise for good.
+type DecommissionRequest struct {
+	Cluster string `json:"cluster"`
+	// Force decommissions a cluster that still has extensions (they stay
+	// as records of a cluster that no longer exists).
+	Force bool `json:"force,omitempty"`
+}
+
+// DecommissionAPI is the decommissioning surface.
+type DecommissionAPI interface {
+	Decommission(ctx context.Context, req DecommissionRequest) (*WriteReply, error)
+}
+
+var (
+	_ DecommissionAPI = (*Service)(nil)
+	_ DecommissionAPI = (*Client)(nil)
+)
+
+// Decommission removes a cluster in one write: its cluster record, its
+// place in the ring order and in every other cluster's failover list, its
+// watermark; and it adds the cluster to the revocation list, which every
+// agent checks at each replication handshake (its certificates issued
+// until now are refused), leaves out of its sources and stops waiting for
+// in tombstone collection. DNS and DUNDi drop it with its cluster record.
+func (s *Service) Decommission(ctx context.Context, req DecommissionRequest) (*WriteReply, error) {
+	if err := s.needAgent("decommissioning a cluster"); err != nil {
+		return nil, err
+	}
+	c := req.Cluster
+	if c == s.deps.Cluster {
+		return nil, &Error{Code: 400, Msg: fmt.Sprintf("cluster %s is this agent's own: decommission it from another cluster's agent", c)}
+	}
+	t := s.deps.Repl.Topology()
+	if t.Mode == replicator.Primary && t.Primary == c {
+		return nil, &Error{Code: 409, Msg: fmt.Sprintf("cluster %s is the primary: promote another first (pbxtopo repl promote CLUSTER)", c)}
+	}
+	var muts []store.Mutation
+	err := s.st.View(func(sn *store.Snapshot) error {
+		if _, ok, err := sn.GetFields(pbx.Clusters.Name, c); err != nil {
+			return err
+		} else if !ok {
+			revoked, err := replicator.Revocations(sn)
+			if err != nil {
+				return err
+			}
+			if _, done := revoked[c]; done {
+				return &Error{Code: 409, Msg: fmt.Sprintf("cluster %s is already decommissioned", c)}
+			}
+			return &Error{Code: 404, Msg: fmt.Sprintf("cluster %s does not exist", c), Err: store.ErrNotFound}
+		}
+		if _, ok, err := sn.GetFields(replicator.WatermarkTable, c); err != nil {
+			return err
+		} else if ok {
+			muts = append(muts, store.Mutation{Table: replicator.WatermarkTable, Key: c})
+		}
+		exts := 0
+		sn.Scan(pbx.Extensions.Name, c+"/", func(string, []byte) error { exts++; return nil })
+		if exts > 0 && !req.Force {
+			return &Error{Code: 409, Msg: fmt.Sprintf("cluster %s still has %d extensions: move them first (pbxtopo ext move %s/EXT --to CLUSTER), or --force to leave them behind", c, exts, c)}
+		}
+		// Every other cluster's failover list without it.
+		err := sn.Scan(pbx.Clusters.Name, "", func(key string, v []byte) error {
+			f, err := pbx.DecodeFields(v)
+			if err != nil {
+				return err
+			}
+			list := strings.Split(f["failover"], ",")
+			if key == c || !slices.Contains(list, c) {
+				return nil
+			}
+			f["failover"] = strings.Join(slices.DeleteFunc(list, func(x string) bool { return x == c }), ",")
+			muts = append(muts, store.Mutation{Table: pbx.Clusters.Name, Key: key, Value: f.Compact().AppendBinary(nil)})
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, userError(err)
+	}
+	t.Order = slices.DeleteFunc(slices.Clone(t.Order), func(x string) bool { return x == c })
+	if err := t.Validate(); err != nil {
+		return nil, &Error{Code: 409, Msg: fmt.Sprintf("without %s the topology is not valid: %v", c, err)}
+	}
+	rev := replicator.Revocation{Cluster: c, At: time.Now(), By: Author(ctx)}
+	muts = append(muts,
+		store.Mutation{Table: pbx.Clusters.Name, Key: c},
+		store.Mutation{Table: replicator.TopologyTable, Key: replicator.TopologyKey, Value: t.Fields().AppendBinary(nil)},
+		store.Mutation{Table: replicator.RevocationTable, Key: c, Value: rev.Fields().AppendBinary(nil)},
+	)
+	return s.write(ctx, muts)
+}
+
+func decommissionRoutes(svc *Service) []Route {
+	return []Route{
+		{"POST /v1/repl/decommission", RoleAdmin, func(w http.ResponseWriter, r *http.Request) {
+			var req DecommissionRequest
+			if err := readJSON(r, &req); err != nil {
+				writeError(w, err)
+				return
+			}
+			rep, err := svc.Decommission(r.Context(), req)
+			reply(w, rep, err)
+		}},
+	}
+}
+
+// Decommission implements DecommissionAPI over HTTP.
+func (c *Client) Decommission(ctx context.Context, req DecommissionRequest) (*WriteReply, error) {
+	var r WriteReply
+	return &r, c.doJSON(ctx, "POST", "/v1/repl/decommission", req, &r, nil)
+}
