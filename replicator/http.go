@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,9 @@ func (r *Replicator) Handler() http.Handler {
 		q, err := DecodePullRequest(http.MaxBytesReader(w, req.Body, int64(r.cfg.MaxMessage)), r.cfg.MaxMessage)
 		if err == nil && q.From != id.Cluster {
 			err = fmt.Errorf("%w: certificate of cluster %s, request from %q", ErrMessage, id.Cluster, q.From)
+		}
+		if err == nil {
+			q.MaxVersion, err = requestVersion(req)
 		}
 		if err != nil {
 			r.refuse(w, req, id, err)
@@ -173,6 +177,10 @@ func NewHTTPTransport(tlsCfg *tls.Config, maxMessage int, log *slog.Logger) *HTT
 func (t *HTTPTransport) Close() { t.hc.CloseIdleConnections() }
 
 func (t *HTTPTransport) post(ctx context.Context, url string, body []byte, timeout time.Duration) (io.ReadCloser, error) {
+	return t.postHeader(ctx, url, body, nil, timeout)
+}
+
+func (t *HTTPTransport) postHeader(ctx context.Context, url string, body []byte, h http.Header, timeout time.Duration) (io.ReadCloser, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	method := "POST"
 	var rd io.Reader = bytes.NewReader(body)
@@ -183,6 +191,9 @@ func (t *HTTPTransport) post(ctx context.Context, url string, body []byte, timeo
 	if err != nil {
 		cancel()
 		return nil, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	resp, err := t.hc.Do(req)
 	if err != nil {
@@ -207,7 +218,11 @@ func (c cancelOnClose) Close() error { err := c.ReadCloser.Close(); c.cancel(); 
 
 // Pull implements Transport.
 func (t *HTTPTransport) Pull(ctx context.Context, addr string, req *PullRequest) (*PullResponse, error) {
-	body, err := t.post(ctx, "https://"+addr+pathPull, EncodePullRequest(req), req.Wait+30*time.Second)
+	var h http.Header
+	if req.MaxVersion > MinProtocolVersion {
+		h = http.Header{VersionHeader: {strconv.Itoa(int(req.MaxVersion))}}
+	}
+	body, err := t.postHeader(ctx, "https://"+addr+pathPull, EncodePullRequest(req), h, req.Wait+30*time.Second)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,11 @@ type LinkStatus struct {
 	Conflicts     uint64    `json:"conflicts"`
 	Snapshots     uint64    `json:"snapshots"`
 	Errors        uint64    `json:"errors"`
+	// Protocol is the version the link speaks (the newest both ends
+	// know); ClockOffset the peer's clock minus ours at its last answer
+	// (protocol 2), request time included.
+	Protocol    uint16  `json:"protocol,omitempty"`
+	ClockOffset float64 `json:"clock_offset_seconds,omitempty"`
 }
 
 type linkState struct {
@@ -87,7 +92,7 @@ func (r *Replicator) NewPullRequest(src Source) *PullRequest {
 	}
 	r.mu.Unlock()
 	return &PullRequest{From: r.cfg.Cluster, Scopes: src.Scopes, Origins: origins,
-		Summary: r.st.Summary(), MaxBytes: uint32(r.cfg.MaxBatchBytes)}
+		Summary: r.st.Summary(), MaxBytes: uint32(r.cfg.MaxBatchBytes), MaxVersion: r.maxProtocol()}
 }
 
 // PullOutcome tells the loop what to do next.
@@ -127,6 +132,10 @@ func (r *Replicator) HandlePull(ctx context.Context, src Source, req *PullReques
 	l.OwnOnly = len(src.Origins) > 0
 	l.Connected = true
 	l.LastContact = now
+	l.Protocol = max(resp.Version, MinProtocolVersion)
+	if !resp.ServerTime.IsZero() {
+		l.ClockOffset = resp.ServerTime.Sub(now).Seconds()
+	}
 	l.LastError = ""
 	l.Behind = behind
 	l.Applied += uint64(res.Applied)

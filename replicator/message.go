@@ -12,9 +12,14 @@ import (
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
-// ProtocolVersion is the replication protocol this code speaks. A peer
-// states its version in every message; a receiver answers what it knows.
-const ProtocolVersion = 1
+// The replication protocol versions this code speaks, negotiated per
+// request (version.go): a puller states the newest it speaks, the server
+// answers in the newest both speak. Version 2 adds the server's clock to
+// pull responses (the peer clock offset in repl status).
+const (
+	MinProtocolVersion = 1
+	ProtocolVersion    = 2
+)
 
 // PullRequest asks a peer for the changes the requester lacks.
 type PullRequest struct {
@@ -27,6 +32,10 @@ type PullRequest struct {
 	// Wait is how long the peer may hold the request when it has nothing
 	// new (long polling), so a change travels as soon as it is made.
 	Wait time.Duration
+	// MaxVersion is the newest protocol the requester speaks; it travels
+	// beside the message (the VersionHeader), so an older server, which
+	// does not know it, answers in its own version. Zero means 1.
+	MaxVersion uint16
 }
 
 // PullResponse carries the changes, or says a snapshot is needed.
@@ -36,6 +45,10 @@ type PullResponse struct {
 	More         bool          // the batch was cut short by MaxBytes
 	NeedSnapshot bool          // what the requester lacks is no longer in the log
 	Changes      []*store.Change
+	// Version is the protocol version of the response on the wire, and
+	// ServerTime (version 2 and later) the server's clock when it answered.
+	Version    uint16
+	ServerTime time.Time
 }
 
 // SnapshotRequest asks for one page of a full-state transfer.
@@ -88,10 +101,14 @@ var (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func frame(typ byte, body []byte) []byte {
+// frame frames a message of version 1, the one every version reads, for
+// every message but pull responses (frameVersion).
+func frame(typ byte, body []byte) []byte { return frameVersion(MinProtocolVersion, typ, body) }
+
+func frameVersion(v uint16, typ byte, body []byte) []byte {
 	out := make([]byte, 0, headerSize+len(body)+4)
 	out = append(out, magic...)
-	out = binary.BigEndian.AppendUint16(out, ProtocolVersion)
+	out = binary.BigEndian.AppendUint16(out, v)
 	out = append(out, typ)
 	out = binary.BigEndian.AppendUint32(out, uint32(len(body)))
 	out = append(out, body...)
@@ -100,33 +117,40 @@ func frame(typ byte, body []byte) []byte {
 
 // readFrame reads one message of the wanted type from r.
 func readFrame(r io.Reader, want byte, max int) ([]byte, error) {
+	body, _, err := readFrameVersion(r, want, max)
+	return body, err
+}
+
+// readFrameVersion is readFrame that also returns the message's version.
+func readFrameVersion(r io.Reader, want byte, max int) ([]byte, uint16, error) {
 	var h [headerSize]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrMessage, err)
+		return nil, 0, fmt.Errorf("%w: header: %v", ErrMessage, err)
 	}
 	if string(h[:4]) != magic {
-		return nil, fmt.Errorf("%w: not a pbxtopo replication message", ErrMessage)
+		return nil, 0, fmt.Errorf("%w: not a pbxtopo replication message", ErrMessage)
 	}
-	if v := binary.BigEndian.Uint16(h[4:6]); v == 0 || v > ProtocolVersion {
-		return nil, fmt.Errorf("%w %d (this agent speaks up to %d): upgrade this agent", ErrVersion, v, ProtocolVersion)
+	v := binary.BigEndian.Uint16(h[4:6])
+	if v < MinProtocolVersion || v > ProtocolVersion {
+		return nil, 0, fmt.Errorf("%w %d (this agent speaks %d to %d): upgrade the older agent", ErrVersion, v, MinProtocolVersion, ProtocolVersion)
 	}
 	if h[6] != want {
-		return nil, fmt.Errorf("%w: got a %s, want a %s", ErrMessage, msgNames[h[6]], msgNames[want])
+		return nil, 0, fmt.Errorf("%w: got a %s, want a %s", ErrMessage, msgNames[h[6]], msgNames[want])
 	}
 	n := binary.BigEndian.Uint32(h[7:])
 	if int64(n) > int64(max) {
-		return nil, fmt.Errorf("%w: %s of %d bytes, the limit is %d", ErrTooLarge, msgNames[want], n, max)
+		return nil, 0, fmt.Errorf("%w: %s of %d bytes, the limit is %d", ErrTooLarge, msgNames[want], n, max)
 	}
 	body := make([]byte, int(n)+4)
 	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, fmt.Errorf("%w: %s truncated at %d of %d bytes", ErrMessage, msgNames[want], len(body), n)
+		return nil, 0, fmt.Errorf("%w: %s truncated at %d of %d bytes", ErrMessage, msgNames[want], len(body), n)
 	}
 	sum := binary.BigEndian.Uint32(body[n:])
 	body = body[:n]
 	if crc32.Checksum(body, castagnoli) != sum {
-		return nil, fmt.Errorf("%w: %s fails its checksum", ErrMessage, msgNames[want])
+		return nil, 0, fmt.Errorf("%w: %s fails its checksum", ErrMessage, msgNames[want])
 	}
-	return body, nil
+	return body, v, nil
 }
 
 type enc struct{ b []byte }
@@ -264,6 +288,8 @@ func DecodePullRequest(r io.Reader, max int) (*PullRequest, error) {
 }
 
 // EncodePullResponse returns the wire form of p.
+// EncodePullResponse returns the wire form of p in p.Version (1 when
+// zero).
 func EncodePullResponse(p *PullResponse) []byte {
 	var e enc
 	e.str(p.From)
@@ -274,17 +300,21 @@ func EncodePullResponse(p *PullResponse) []byte {
 	for _, c := range p.Changes {
 		e.raw(store.AppendChange(nil, c))
 	}
-	return frame(msgPullResponse, e.b)
+	v := max(p.Version, MinProtocolVersion)
+	if v >= 2 {
+		e.uv(uint64(p.ServerTime.UnixNano()))
+	}
+	return frameVersion(v, msgPullResponse, e.b)
 }
 
 // DecodePullResponse reads a pull response from r.
 func DecodePullResponse(r io.Reader, max int) (*PullResponse, error) {
-	body, err := readFrame(r, msgPullResponse, max)
+	body, v, err := readFrameVersion(r, msgPullResponse, max)
 	if err != nil {
 		return nil, err
 	}
 	d := dec{b: body}
-	p := &PullResponse{From: d.str(256), Summary: d.summary(), More: d.flag(), NeedSnapshot: d.flag()}
+	p := &PullResponse{From: d.str(256), Summary: d.summary(), More: d.flag(), NeedSnapshot: d.flag(), Version: v}
 	n := d.count(len(body))
 	for i := 0; i < n && d.err == nil; i++ {
 		c, err := store.DecodeChange(d.raw(len(body)))
@@ -292,6 +322,9 @@ func DecodePullResponse(r io.Reader, max int) (*PullResponse, error) {
 			d.fail("change %d: %v", i+1, err)
 		}
 		p.Changes = append(p.Changes, c)
+	}
+	if v >= 2 && d.err == nil {
+		p.ServerTime = time.Unix(0, int64(d.uv()))
 	}
 	return p, d.end()
 }

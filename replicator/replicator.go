@@ -76,6 +76,9 @@ type Config struct {
 	// StatusInterval is how often status is pulled from each source
 	// (replication.status_interval): the coalescing window.
 	StatusInterval time.Duration
+	// MaxProtocol is the newest protocol version this replica speaks
+	// (ProtocolVersion when zero); tests set it to act as an older agent.
+	MaxProtocol uint16
 }
 
 // DefaultConfig returns the defaults.

@@ -16,6 +16,10 @@ func (r *Replicator) ServePull(ctx context.Context, req *PullRequest) (*PullResp
 	if req.From == r.cfg.Cluster {
 		return nil, fmt.Errorf("%w: pull from cluster %s to itself", ErrMessage, req.From)
 	}
+	version, err := r.negotiate(req.MaxVersion)
+	if err != nil {
+		return nil, err
+	}
 	max := int(req.MaxBytes)
 	if max <= 0 || max > r.cfg.MaxBatchBytes {
 		max = r.cfg.MaxBatchBytes
@@ -32,7 +36,8 @@ func (r *Replicator) ServePull(ctx context.Context, req *PullRequest) (*PullResp
 			r.mu.Lock()
 			r.served[req.From] += uint64(len(b.Changes))
 			r.mu.Unlock()
-			return &PullResponse{From: r.cfg.Cluster, Summary: b.Summary, More: b.More, NeedSnapshot: b.NeedSnapshot, Changes: b.Changes}, nil
+			return &PullResponse{From: r.cfg.Cluster, Summary: b.Summary, More: b.More, NeedSnapshot: b.NeedSnapshot, Changes: b.Changes,
+				Version: version, ServerTime: r.cfg.Now()}, nil
 		}
 		if timer == nil {
 			t := time.NewTimer(req.Wait)

@@ -41,6 +41,14 @@ func newStatusNet(t *testing.T, mode replicator.Mode, interval time.Duration, na
 // newStatusNetViews lets view change what one cluster's membership says.
 func newStatusNetViews(t *testing.T, mode replicator.Mode, interval time.Duration, view func(self string, v []replicator.ClusterView) []replicator.ClusterView, names ...string) *statusNet {
 	t.Helper()
+	return newNet(t, mode, interval, view, nil, names...)
+}
+
+// newNet is newStatusNetViews where tune may change each replicator's
+// configuration.
+func newNet(t *testing.T, mode replicator.Mode, interval time.Duration, view func(self string, v []replicator.ClusterView) []replicator.ClusterView,
+	tune func(name string, rc *replicator.Config), names ...string) *statusNet {
+	t.Helper()
 	dir := t.TempDir()
 	if err := pki.CreateCA(filepath.Join(dir, "ca"), "test CA", time.Hour); err != nil {
 		t.Fatal(err)
@@ -72,6 +80,9 @@ func newStatusNetViews(t *testing.T, mode replicator.Mode, interval time.Duratio
 		rc := replicator.DefaultConfig(name, "")
 		rc.Default = replicator.Topology{Mode: mode, Order: names}
 		rc.StatusInterval = interval
+		if tune != nil {
+			tune(name, &rc)
+		}
 		tr := replicator.NewHTTPTransport(tlsCfg, 0, nil)
 		members := fixedMembers{views}
 		if view != nil {

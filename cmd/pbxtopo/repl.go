@@ -96,7 +96,7 @@ func (a *app) replCmd() *cobra.Command {
 				fmt.Fprintln(a.stdout, "ALARM: the disk holding the store is full: writes are refused until space is freed (they resume by themselves)")
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tADDR\tSTATE\tLAST CONTACT\tBEHIND\tSECONDS BEHIND\tBYTES/S\tAPPLIED\tCONFLICTS\tERROR")
+			fmt.Fprintln(tw, "PEER\tADDR\tSTATE\tPROTOCOL\tLAST CONTACT\tBEHIND\tSECONDS BEHIND\tBYTES/S\tAPPLIED\tCONFLICTS\tERROR")
 			for _, l := range st.Links {
 				state := "connected"
 				if !l.Connected {
@@ -106,7 +106,11 @@ func (a *app) replCmd() *cobra.Command {
 				if !l.LastContact.IsZero() {
 					contact = time.Since(l.LastContact).Round(time.Millisecond).String() + " ago"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.1f\t%.0f\t%d\t%d\t%s\n", l.Peer, dash(l.Addr), state, contact, l.Behind,
+				proto := "-"
+				if l.Protocol > 0 {
+					proto = fmt.Sprint(l.Protocol)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.1f\t%.0f\t%d\t%d\t%s\n", l.Peer, dash(l.Addr), state, proto, contact, l.Behind,
 					l.SecondsBehind, l.BytesPerSec, l.Applied, l.Conflicts, dash(l.LastError))
 			}
 			printStatusLinks(tw, st.StatusLinks)
