@@ -108,9 +108,27 @@ func PrintTable(w io.Writer, rs []Result) error {
 		if goal == "" {
 			goal = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Suite, r.Name, num(r.Value), r.Unit, anchor, av, ratio, goal)
+		value := num(r.Value)
+		if r.Unit == "" && r.Value == 0 {
+			value = "(note)" // an observation, not a figure
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Suite, r.Name, value, r.Unit, anchor, av, ratio, goal)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	first := true
+	for _, r := range rs {
+		if r.Note == "" {
+			continue
+		}
+		if first {
+			fmt.Fprintln(w, "\nnotes:")
+			first = false
+		}
+		fmt.Fprintf(w, "  %s / %s: %s\n", r.Suite, r.Name, r.Note)
+	}
+	return nil
 }
 
 func num(v float64) string {

@@ -26,6 +26,14 @@ func Repl(ctx context.Context, env Env) ([]Result, error) {
 	if env.Quick {
 		d, n = time.Second, 5_000
 	}
+	batches := 200
+	if env.Quick {
+		batches = 5
+	}
+	mariaRate, maria, err := mariaRing(ctx, env, batches, 100)
+	if err != nil {
+		return nil, err
+	}
 	var out []Result
 	for _, shape := range []struct {
 		mode     replicator.Mode
@@ -36,8 +44,12 @@ func Repl(ctx context.Context, env Env) ([]Result, error) {
 		if err != nil {
 			return out, err
 		}
+		if shape.mode == replicator.Ring && mariaRate > 0 {
+			rs[0].Anchor, rs[0].AnchorValue = "MariaDB ring of 3, rows/s A to C", mariaRate
+		}
 		out = append(out, rs...)
 	}
+	out = append(out, maria...)
 	r, err := replCatchUp(ctx, env, n)
 	if err != nil {
 		return out, err
