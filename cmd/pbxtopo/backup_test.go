@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,38 +139,8 @@ func TestRestoreRefusesAndChangesNothing(t *testing.T) {
 // back with everything (the other cluster gives back what the backup
 // lacks) and takes new writes on every node under one new incarnation.
 func TestRaftClusterRestore(t *testing.T) {
-	bin := pbxtopoBinary(t)
-	var e *demo.Enterprise
-	for try := 0; ; try++ {
-		var err error
-		e, err = demo.Prepare(demo.Config{Binary: bin, Dir: t.TempDir(), Clusters: []string{"tpa1", "sfo"}, Nodes: 3, Mode: "mesh",
-			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err = e.CheckPorts(); err == nil {
-			break
-		} else if try == 5 {
-			t.Fatal(err)
-		}
-	}
 	// tpa1's three nodes (gossip seed: tpa1-1) and one sfo node alone.
-	e.Clusters[1].Nodes = e.Clusters[1].Nodes[:1]
-	conf, _ := os.ReadFile(e.Clusters[1].Nodes[0].Config)
-	os.WriteFile(e.Clusters[1].Nodes[0].Config, []byte(strings.Replace(string(conf), "expect: 3", "expect: 1", 1)), 0o600)
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		e.Stop()
-		if t.Failed() {
-			for _, n := range e.Nodes() {
-				if b, err := os.ReadFile(n.Log); err == nil {
-					t.Logf("--- %s log:\n%s", n.Name, tail(b, 2500))
-				}
-			}
-		}
-	})
+	e := threeNodeCluster(t, demo.Config{})
 	ctx := context.Background()
 	waitCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()

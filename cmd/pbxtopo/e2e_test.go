@@ -60,21 +60,16 @@ func pbxtopoBinary(t *testing.T) string {
 	return binary
 }
 
-// startEnterprise prepares and starts clusters on free loopback ports.
-func startEnterprise(t *testing.T, clusters []string, mode string, with ...func(*demo.Config)) *demo.Enterprise {
+// prepareEnterprise prepares an enterprise on free loopback ports and
+// stops it when the test ends (printing the agents' logs if it failed).
+func prepareEnterprise(t *testing.T, cfg demo.Config) *demo.Enterprise {
 	t.Helper()
-	bin := pbxtopoBinary(t)
+	cfg.Binary = pbxtopoBinary(t)
 	var e *demo.Enterprise
 	for try := 0; ; try++ {
-		dir := t.TempDir()
+		cfg.Dir, cfg.PortBase = t.TempDir(), 20000+rand.Intn(30000)/10*10
 		var err error
-		cfg := demo.Config{Binary: bin, Dir: dir, Clusters: clusters, Nodes: 1, Mode: mode,
-			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true}
-		for _, f := range with {
-			f(&cfg)
-		}
-		e, err = demo.Prepare(cfg)
-		if err != nil {
+		if e, err = demo.Prepare(cfg); err != nil {
 			t.Fatal(err)
 		}
 		if err = e.CheckPorts(); err == nil {
@@ -82,9 +77,6 @@ func startEnterprise(t *testing.T, clusters []string, mode string, with ...func(
 		} else if try == 5 {
 			t.Fatal(err)
 		}
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		e.Stop()
@@ -96,6 +88,35 @@ func startEnterprise(t *testing.T, clusters []string, mode string, with ...func(
 			}
 		}
 	})
+	return e
+}
+
+// threeNodeCluster prepares tpa1 with three nodes (gossip seed: tpa1-1)
+// and sfo with one node that bootstraps alone.
+func threeNodeCluster(t *testing.T, cfg demo.Config) *demo.Enterprise {
+	t.Helper()
+	cfg.Clusters, cfg.Nodes, cfg.Mode, cfg.Seed = []string{"tpa1", "sfo"}, 3, "mesh", true
+	e := prepareEnterprise(t, cfg)
+	e.Clusters[1].Nodes = e.Clusters[1].Nodes[:1]
+	conf, _ := os.ReadFile(e.Clusters[1].Nodes[0].Config)
+	os.WriteFile(e.Clusters[1].Nodes[0].Config, []byte(strings.Replace(string(conf), "expect: 3", "expect: 1", 1)), 0o600)
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// startEnterprise prepares and starts clusters on free loopback ports.
+func startEnterprise(t *testing.T, clusters []string, mode string, with ...func(*demo.Config)) *demo.Enterprise {
+	t.Helper()
+	cfg := demo.Config{Clusters: clusters, Nodes: 1, Mode: mode, Seed: true}
+	for _, f := range with {
+		f(&cfg)
+	}
+	e := prepareEnterprise(t, cfg)
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := e.WaitReady(ctx); err != nil {
@@ -187,39 +208,8 @@ func TestRingSurvivesSIGKILL(t *testing.T) {
 // keeps writing through the survivors, and checks the other cluster
 // receives everything.
 func TestClusterSurvivesLeaderSIGKILL(t *testing.T) {
-	bin := pbxtopoBinary(t)
-	var e *demo.Enterprise
-	for try := 0; ; try++ {
-		var err error
-		e, err = demo.Prepare(demo.Config{Binary: bin, Dir: t.TempDir(), Clusters: []string{"tpa1", "sfo"}, Nodes: 3, Mode: "mesh",
-			PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true,
-			NodeExtra: map[string]string{"tpa1-3": "role: witness\n", "sfo-3": "role: witness\n"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err = e.CheckPorts(); err == nil {
-			break
-		} else if try == 5 {
-			t.Fatal(err)
-		}
-	}
-	// Only tpa1's three nodes and one sfo node, which bootstraps alone.
-	e.Clusters[1].Nodes = e.Clusters[1].Nodes[:1]
-	conf, _ := os.ReadFile(e.Clusters[1].Nodes[0].Config)
-	os.WriteFile(e.Clusters[1].Nodes[0].Config, []byte(strings.Replace(string(conf), "expect: 3", "expect: 1", 1)), 0o600)
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		e.Stop()
-		if t.Failed() {
-			for _, n := range e.Nodes() {
-				if b, err := os.ReadFile(n.Log); err == nil {
-					t.Logf("--- %s log:\n%s", n.Name, tail(b, 2500))
-				}
-			}
-		}
-	})
+	// tpa1-3 is a witness: a Raft vote, never a replication address.
+	e := threeNodeCluster(t, demo.Config{NodeExtra: map[string]string{"tpa1-3": "role: witness\n"}})
 	ctx := context.Background()
 	waitCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -237,7 +227,6 @@ func TestClusterSurvivesLeaderSIGKILL(t *testing.T) {
 	}
 	var leader *demo.Node
 	eventually(t, 20*time.Second, "tpa1 elects a leader", func() bool { leader = leaderOf(); return leader != nil })
-	// tpa1-3 is a witness: a Raft vote, never a replication address.
 	members, err := e.Client(sfo, "read").Members(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -444,32 +433,8 @@ func TestAgentBridgesMySQL(t *testing.T) {
 // membership and in replication status, the DNS server answers for it,
 // the other clusters' DUNDi files peer with it, and its writes reach them.
 func TestNewClusterJoinsRunningEnterprise(t *testing.T) {
-	bin := pbxtopoBinary(t)
-	var e *demo.Enterprise
-	for try := 0; ; try++ {
-		var err error
-		e, err = demo.Prepare(demo.Config{Binary: bin, Dir: t.TempDir(), Clusters: []string{"tpa1", "sfo", "nyc"}, Nodes: 1,
-			Mode: "mesh", PortBase: 20000 + rand.Intn(30000)/10*10, Seed: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err = e.CheckPorts(); err == nil {
-			break
-		} else if try == 5 {
-			t.Fatal(err)
-		}
-	}
+	e := prepareEnterprise(t, demo.Config{Clusters: []string{"tpa1", "sfo", "nyc"}, Nodes: 1, Mode: "mesh", Seed: true})
 	tpa1, sfo, nyc := e.Clusters[0].Nodes[0], e.Clusters[1].Nodes[0], e.Clusters[2].Nodes[0]
-	t.Cleanup(func() {
-		e.Stop()
-		if t.Failed() {
-			for _, n := range e.Nodes() {
-				if b, err := os.ReadFile(n.Log); err == nil {
-					t.Logf("--- %s log (last 3000 bytes):\n%s", n.Name, tail(b, 3000))
-				}
-			}
-		}
-	})
 	for _, n := range []*demo.Node{tpa1, sfo} {
 		if err := n.Start(); err != nil {
 			t.Fatal(err)
