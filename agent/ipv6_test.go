@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/pbxtopo/pbxtopo/internal/testnet"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/spf13/viper"
 )
@@ -58,13 +59,7 @@ func TestAgentsOverIPv6(t *testing.T) {
 }
 
 func freeAddr(t *testing.T, host string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testnet.FreeAddr(t, host)
 }
 
 // startTestAgent runs a real agent with every address on host until the

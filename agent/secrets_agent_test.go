@@ -5,7 +5,6 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,19 +13,14 @@ import (
 
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/pbxtopo/pbxtopo/internal/testnet"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/secrets"
 	"github.com/spf13/viper"
 )
 
 func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testnet.FreeAddr(t, "127.0.0.1")
 }
 
 // TestAgentSealsWithItsKeyFile runs a real agent (store through Raft)

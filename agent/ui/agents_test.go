@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -13,18 +12,12 @@ import (
 
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/pbxtopo/pbxtopo/internal/testnet"
 	"github.com/spf13/viper"
 )
 
-// freeAddr returns a loopback address with a port no one listens on now.
 func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testnet.FreeAddr(t, "127.0.0.1")
 }
 
 // startAgent runs a real agent (store, replication over mutual TLS,

@@ -249,15 +249,22 @@ func seed(dataDir, cluster, site string) error {
 // CheckPorts fails when a port the enterprise needs is taken.
 func (e *Enterprise) CheckPorts() error {
 	for _, n := range e.Nodes() {
-		for _, a := range []string{n.HTTP, n.DNS, n.Repl, n.Serf, n.Raft, n.DUNDi} {
-			if a == "" {
-				continue
-			}
+		for _, a := range []string{n.HTTP, n.DNS, n.Repl, n.Serf, n.Raft} {
 			ln, err := net.Listen("tcp", a)
 			if err != nil {
 				return fmt.Errorf("port %s is taken (%v): choose other ports with --port-base", a, err)
 			}
 			ln.Close()
+		}
+		for _, a := range []string{n.DNS, n.Serf, n.DUNDi} { // UDP too
+			if a == "" {
+				continue
+			}
+			pc, err := net.ListenPacket("udp", a)
+			if err != nil {
+				return fmt.Errorf("UDP port %s is taken (%v): choose other ports with --port-base", a, err)
+			}
+			pc.Close()
 		}
 	}
 	return nil
