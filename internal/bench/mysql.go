@@ -60,8 +60,13 @@ func MySQL(ctx context.Context, env Env) ([]Result, error) {
 const benchDB = "asterisk"
 
 func startMariaDB(env Env, name string, id int) (*mariadbtest.Server, error) {
-	s, err := mariadbtest.Start(filepath.Join(env.Dir, name), mariadbtest.Options{ServerID: id,
-		Args: []string{"--log-slave-updates=0", fmt.Sprintf("--auto-increment-increment=2"), fmt.Sprintf("--auto-increment-offset=%d", id)}})
+	return startMariaDBArgs(env, name, id, "--log-slave-updates=0", "--auto-increment-increment=2", fmt.Sprintf("--auto-increment-offset=%d", id))
+}
+
+// startMariaDBArgs starts a server with the bench database and the guide's
+// tables, passing args to mariadbd.
+func startMariaDBArgs(env Env, name string, id int, args ...string) (*mariadbtest.Server, error) {
+	s, err := mariadbtest.Start(filepath.Join(env.Dir, name), mariadbtest.Options{ServerID: id, Args: args})
 	if err != nil {
 		return nil, err
 	}
@@ -335,25 +340,28 @@ func nativeEndToEnd(ctx context.Context, env Env, batches, per int) (e2e, error)
 	}
 	defer b.Stop()
 	for _, p := range [][2]*mariadbtest.Server{{a, b}, {b, a}} {
-		port := strings.TrimPrefix(p[1].Addr(), "127.0.0.1:")
-		c, err := p[1].Conn("")
-		if err != nil {
-			return e2e{}, err
-		}
-		r, err := c.Execute("SHOW MASTER STATUS")
-		c.Close()
-		if err != nil {
-			return e2e{}, err
-		}
-		file, _ := r.GetString(0, 0)
-		pos, _ := r.GetInt(0, 1)
-		err = p[0].Exec("", fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%s, MASTER_USER='root', MASTER_PASSWORD='', MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, MASTER_USE_GTID=no", port, file, pos),
-			"START SLAVE")
-		if err != nil {
+		if err := replicateFrom(p[0], p[1]); err != nil {
 			return e2e{}, err
 		}
 	}
 	return workload(ctx, a, b, batches, per)
+}
+
+// replicateFrom makes replica a slave of master from master's current
+// binlog position.
+func replicateFrom(replica, master *mariadbtest.Server) error {
+	port := strings.TrimPrefix(master.Addr(), "127.0.0.1:")
+	c, err := master.Conn("")
+	if err != nil {
+		return err
+	}
+	pos, err := masterPos(c)
+	c.Close()
+	if err != nil {
+		return err
+	}
+	return replica.Exec("", fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%s, MASTER_USER='root', MASTER_PASSWORD='', MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, MASTER_USE_GTID=no", port, pos.Name, pos.Pos),
+		"START SLAVE")
 }
 
 // bridgedEndToEnd runs the workload through bridge A, store A, a pull loop,

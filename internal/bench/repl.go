@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/internal/pki"
@@ -31,7 +32,7 @@ func Repl(ctx context.Context, env Env) ([]Result, error) {
 		mode     replicator.Mode
 		replicas int
 		goal     string
-	}{{replicator.Mesh, 3, ">= 20000/s, p99 < 100 ms"}, {replicator.Ring, 5, "p99 < 250 ms"}} {
+	}{{replicator.Mesh, 3, ">= 20000/s, p99 < 100 ms"}, {replicator.Ring, 3, ""}, {replicator.Ring, 5, "p99 < 250 ms"}} {
 		rs, err := replThroughput(ctx, env, shape.mode, shape.replicas, d, shape.goal)
 		if err != nil {
 			return out, err
@@ -42,7 +43,9 @@ func Repl(ctx context.Context, env Env) ([]Result, error) {
 	if err != nil {
 		return out, err
 	}
-	return append(out, r), nil
+	out = append(out, r)
+	rs, err := replAnchor(ctx, env, out, d)
+	return append(out, rs...), err
 }
 
 // enterprise is a set of in-process replicas served over loopback TLS.
@@ -54,6 +57,7 @@ type enterprise struct {
 	servers []*http.Server
 	cancel  []context.CancelFunc
 	wg      sync.WaitGroup
+	down    [8]atomic.Bool // replicas the membership reports failed
 }
 
 type staticMembers struct {
@@ -81,7 +85,7 @@ func newEnterprise(dir string, mode replicator.Mode, n int) (*enterprise, error)
 	views := func() []replicator.ClusterView {
 		var v []replicator.ClusterView
 		for i, name := range e.names {
-			v = append(v, replicator.ClusterView{Name: name, Alive: true, Addrs: []string{e.addrs[i]}})
+			v = append(v, replicator.ClusterView{Name: name, Alive: !e.down[i].Load(), Addrs: []string{e.addrs[i]}})
 		}
 		return v
 	}
