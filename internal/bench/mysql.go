@@ -63,7 +63,8 @@ func startMariaDB(env Env, name string, id int) (*mariadbtest.Server, error) {
 	return startMariaDBArgs(env, name, id, "--log-slave-updates=0", "--auto-increment-increment=2", fmt.Sprintf("--auto-increment-offset=%d", id))
 }
 
-// startMariaDBArgs starts a server with the extensions table of the guide.
+// startMariaDBArgs starts a server with the bench database and the guide's
+// tables, passing args to mariadbd.
 func startMariaDBArgs(env Env, name string, id int, args ...string) (*mariadbtest.Server, error) {
 	s, err := mariadbtest.Start(filepath.Join(env.Dir, name), mariadbtest.Options{ServerID: id, Args: args})
 	if err != nil {
@@ -346,21 +347,20 @@ func nativeEndToEnd(ctx context.Context, env Env, batches, per int) (e2e, error)
 	return workload(ctx, a, b, batches, per)
 }
 
-// replicateFrom makes replica follow master's binlog from its current end.
+// replicateFrom makes replica a slave of master from master's current
+// binlog position.
 func replicateFrom(replica, master *mariadbtest.Server) error {
 	port := strings.TrimPrefix(master.Addr(), "127.0.0.1:")
 	c, err := master.Conn("")
 	if err != nil {
 		return err
 	}
-	r, err := c.Execute("SHOW MASTER STATUS")
+	pos, err := masterPos(c)
 	c.Close()
 	if err != nil {
 		return err
 	}
-	file, _ := r.GetString(0, 0)
-	pos, _ := r.GetInt(0, 1)
-	return replica.Exec("", fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%s, MASTER_USER='root', MASTER_PASSWORD='', MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, MASTER_USE_GTID=no", port, file, pos),
+	return replica.Exec("", fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%s, MASTER_USER='root', MASTER_PASSWORD='', MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, MASTER_USE_GTID=no", port, pos.Name, pos.Pos),
 		"START SLAVE")
 }
 
