@@ -39,6 +39,9 @@ func parseNetwork(s string) (Network, string) {
 	if err != nil {
 		return Network{}, "is not an address or network (want 10.0.0.0/255.255.255.0 or 10.0.0.0/24)"
 	}
+	if addr.Zone() != "" {
+		return Network{}, "has an IPv6 zone, which names one host's interface: give the network without it"
+	}
 	addr = addr.Unmap()
 	if !hasMask {
 		return Network{netip.PrefixFrom(addr, addr.BitLen()), addr.String()}, ""

@@ -179,6 +179,9 @@ func checkValue(s FieldSpec, v string) (string, string) {
 		if err != nil {
 			return "", fmt.Sprintf("%s %q is not an IP address", s.Name, v)
 		}
+		if a.Zone() != "" {
+			return "", fmt.Sprintf("%s %q has an IPv6 zone (%%%s), which names one host's interface: give the address without it", s.Name, v, a.Zone())
+		}
 		return a.String(), ""
 	case IPList:
 		items := splitList(v)
@@ -186,6 +189,9 @@ func checkValue(s FieldSpec, v string) (string, string) {
 			a, err := netip.ParseAddr(it)
 			if err != nil {
 				return "", fmt.Sprintf("%s item %d %q is not an IP address", s.Name, i+1, it)
+			}
+			if a.Zone() != "" {
+				return "", fmt.Sprintf("%s item %d %q has an IPv6 zone, which names one host's interface: give the address without it", s.Name, i+1, it)
 			}
 			items[i] = a.String()
 		}
@@ -195,6 +201,9 @@ func checkValue(s FieldSpec, v string) (string, string) {
 			return v, ""
 		}
 		if a, err := netip.ParseAddr(v); err == nil {
+			if a.Zone() != "" {
+				return "", fmt.Sprintf("%s %q has an IPv6 zone, which names one host's interface: give the address without it", s.Name, v)
+			}
 			return a.String(), ""
 		}
 		if !isHostname(v) {
