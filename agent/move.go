@@ -70,6 +70,9 @@ func (s *Service) Move(ctx context.Context, req MoveRequest) (*WriteReply, error
 		if err != nil {
 			return err
 		}
+		if err := refuseUnknownFields(t, cur); err != nil {
+			return err
+		}
 		moved := cur.Clone()
 		moved["cluster"], moved["site"] = req.To, cluster["site"]
 		config, _ := t.SplitStatus(moved)

@@ -394,6 +394,9 @@ func (s *Service) Put(ctx context.Context, tableName string, f pbx.Fields, opts 
 				rec[k] = v
 			}
 		}
+		if err := refuseUnknownFields(t, rec); err != nil {
+			return err
+		}
 		config, _ := t.SplitStatus(rec)
 		full, err := t.Prepare(config, sn.Catalog())
 		if err != nil {
@@ -407,6 +410,16 @@ func (s *Service) Put(ctx context.Context, tableName string, f pbx.Fields, opts 
 		return nil, userError(err)
 	}
 	return s.write(ctx, []store.Mutation{mut})
+}
+
+// refuseUnknownFields refuses to re-encode a record that carries fields a
+// newer pbxtopo added: this agent would not know where they go.
+func refuseUnknownFields(t *pbx.Table, f pbx.Fields) error {
+	if u := f.UnknownFields(); len(u) > 0 {
+		return &Error{Code: 409, Msg: fmt.Sprintf("%s %s carries fields a newer pbxtopo added (%s); this agent keeps and replicates them but cannot change the record: upgrade this agent, or change it through an upgraded one",
+			t.Noun, t.KeyOf(f), strings.Join(u, ", "))}
+	}
+	return nil
 }
 
 func (s *Service) write(ctx context.Context, muts []store.Mutation) (*WriteReply, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 )
 
 // Fields is one record as named string values: the column names of the
@@ -97,6 +98,9 @@ func (f Fields) AppendBinary(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, k := range names {
 		code := fieldCode[k]
+		if IsUnknownField(k) {
+			code, _ = strconv.ParseUint(k[len(UnknownFieldPrefix):], 10, 64)
+		}
 		b = binary.AppendUvarint(b, code)
 		if code == 0 {
 			b = binary.AppendUvarint(b, uint64(len(k)))
@@ -122,6 +126,33 @@ func (f *Fields) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
+// UnknownFieldPrefix names a field a newer pbxtopo added to the field
+// dictionary: "#70" is dictionary code 70, unknown to this agent. Such
+// fields are kept, shown and replicated verbatim; writes that would
+// re-encode the record are refused until the agent is upgraded.
+const UnknownFieldPrefix = "#"
+
+// IsUnknownField reports whether name stands for a newer agent's field.
+func IsUnknownField(name string) bool {
+	if len(name) < 2 || name[0] != '#' {
+		return false
+	}
+	n, err := strconv.ParseUint(name[1:], 10, 64)
+	return err == nil && n > uint64(len(fieldDictionary)) && strconv.FormatUint(n, 10) == name[1:]
+}
+
+// UnknownFields lists the fields of f that a newer pbxtopo added.
+func (f Fields) UnknownFields() []string {
+	var out []string
+	for k := range f {
+		if IsUnknownField(k) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // DecodeFields parses the binary form made by AppendBinary. Any input gives
 // fields or an error, never a panic.
 func DecodeFields(b []byte) (Fields, error) {
@@ -135,11 +166,19 @@ func DecodeFields(b []byte) (Fields, error) {
 	f := make(Fields, it.n)
 	prev := ""
 	for i := 0; it.next(); i++ {
-		if i > 0 && it.name <= prev {
-			return nil, fmt.Errorf("record field %q out of order after %q", it.name, prev)
-		}
 		if it.value == "" {
 			return nil, fmt.Errorf("record field %q is empty (empty values are not stored)", it.name)
+		}
+		if _, dup := f[it.name]; dup {
+			return nil, fmt.Errorf("record field %q appears twice", it.name)
+		}
+		// Names are in order; a newer agent's field (#CODE) sorts by a name
+		// this agent does not know, so it is exempt.
+		if unknown := IsUnknownField(it.name); !unknown && i > 0 && prev != "" && it.name <= prev {
+			return nil, fmt.Errorf("record field %q out of order after %q", it.name, prev)
+		} else if unknown {
+			f[it.name] = it.value
+			continue
 		}
 		f[it.name] = it.value
 		prev = it.name
@@ -270,6 +309,10 @@ func (it *fieldIter) name_() (string, bool) {
 	it.b = it.b[k:]
 	if code == 0 {
 		name, ok := it.str()
+		if ok && IsUnknownField(name) {
+			it.err = fmt.Errorf("record spells out the field number %q", name)
+			return "", false
+		}
 		if ok && fieldCode[name] != 0 {
 			it.err = fmt.Errorf("record spells out the dictionary field %q", name)
 			return "", false
@@ -281,8 +324,9 @@ func (it *fieldIter) name_() (string, bool) {
 		return name, ok
 	}
 	if code > uint64(len(fieldDictionary)) {
-		it.err = fmt.Errorf("record names unknown field number %d", code)
-		return "", false
+		// A field a newer pbxtopo added to the dictionary: keep it as
+		// "#CODE" so that it is shown and never silently dropped.
+		return UnknownFieldPrefix + strconv.FormatUint(code, 10), true
 	}
 	return fieldDictionary[code-1], true
 }
