@@ -232,7 +232,14 @@ func lookupRaw(b []byte, name string) ([]byte, bool) {
 				return nil, false
 			}
 		} else if code > uint64(len(fieldDictionary)) {
-			return nil, false
+			// A newer agent's field: "#CODE", skipped by other lookups.
+			if v, b, ok = cutString(b); !ok {
+				return nil, false
+			}
+			if len(name) > 1 && name[0] == '#' && name[1:] == strconv.FormatUint(code, 10) {
+				return v, true
+			}
+			continue
 		}
 		if v, b, ok = cutString(b); !ok {
 			return nil, false

@@ -46,3 +46,21 @@ func TestIPv6Addresses(t *testing.T) {
 		}
 	}
 }
+
+// A newer agent's field (a dictionary code this agent lacks) decodes as
+// #CODE and does not hide the fields after it from lookups.
+func TestUnknownFieldCodes(t *testing.T) {
+	raw := Fields{"#250": "newer", "cluster": "tpa1", "regexten": "6109"}.AppendBinary(nil)
+	f, err := DecodeFields(raw)
+	if err != nil || f["#250"] != "newer" || f["cluster"] != "tpa1" {
+		t.Fatalf("decode: %v %v", f, err)
+	}
+	for k, want := range map[string]string{"#250": "newer", "cluster": "tpa1", "regexten": "6109"} {
+		if v, ok := LookupField(raw, k); !ok || v != want {
+			t.Errorf("LookupField(%q) = %q %v", k, v, ok)
+		}
+	}
+	if u := f.UnknownFields(); len(u) != 1 || u[0] != "#250" || IsUnknownField("#5") || IsUnknownField("#0250") {
+		t.Fatalf("unknown fields %v", u)
+	}
+}

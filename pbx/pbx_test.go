@@ -316,6 +316,11 @@ func FuzzDecodeFields(f *testing.F) {
 		if err != nil {
 			return
 		}
+		for k, v := range g {
+			if got, ok := LookupField(b, k); !ok || got != v {
+				t.Fatalf("LookupField(%q) = %q %v, want %q", k, got, ok, v)
+			}
+		}
 		if len(g.UnknownFields()) > 0 {
 			// A newer agent's fields sort by names this agent does not
 			// know: the record is kept verbatim, never re-encoded here.
