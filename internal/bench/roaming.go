@@ -160,9 +160,7 @@ func heapGrowth(fn func() error) (float64, error) {
 // childRSS runs `pbxtopo roaming report`, `pbxtopo audit` and `pbxtopo
 // dundi config` as child processes, and the anchor `pbxtopo export`
 // --table sites (open the same store, read a few records): the difference
-// of their peak RSS is what each adds to a process. The peak is the
-// child's VmHWM, sampled from /proc every 2 ms: the rusage of a child
-// started with vfork counts the parent's peak too.
+// of their peak RSS is what each adds to a process (runPeakRSS).
 func childRSS(ctx context.Context, env Env, dataDir string) ([]Result, error) {
 	if env.Self == "" {
 		return nil, nil
@@ -171,31 +169,11 @@ func childRSS(ctx context.Context, env Env, dataDir string) ([]Result, error) {
 		cmd := exec.CommandContext(ctx, env.Self, append(args, "--data-dir", dataDir, "-o", "json")...)
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = io.Discard, &out
-		if err := cmd.Start(); err != nil {
-			return 0, err
+		hwm, err := runPeakRSS(cmd)
+		if err != nil {
+			return 0, fmt.Errorf("pbxtopo %v: %v\n%.500s", args, err, out.String())
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-		hwm := 0.0
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if v := vmHWM(status); v > hwm {
-				hwm = v
-			}
-			select {
-			case err := <-done:
-				if err != nil {
-					return 0, fmt.Errorf("pbxtopo %v: %v\n%.500s", args, err, out.String())
-				}
-				if hwm == 0 { // no /proc: fall back to rusage
-					hwm = float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
-				}
-				return hwm, nil
-			case <-tick.C:
-			}
-		}
+		return hwm, nil
 	}
 	base, err := peak("export", "--table", "sites")
 	if err != nil {
@@ -212,6 +190,37 @@ func childRSS(ctx context.Context, env Env, dataDir string) ([]Result, error) {
 			Goal: "< 200 MB over the anchor", Note: fmt.Sprintf("%.0f MB extra", rss-base)})
 	}
 	return out, nil
+}
+
+// runPeakRSS runs cmd and returns its peak resident set in MB: its VmHWM,
+// sampled from /proc every 2 ms (the rusage of a child started with vfork
+// counts the parent's peak too), or the rusage where /proc is missing.
+func runPeakRSS(cmd *exec.Cmd) (float64, error) {
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	hwm := 0.0
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if v := vmHWM(status); v > hwm {
+			hwm = v
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				return 0, err
+			}
+			if hwm == 0 {
+				hwm = float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+			}
+			return hwm, nil
+		case <-tick.C:
+		}
+	}
 }
 
 // vmHWM reads a process's peak resident set (VmHWM) in MB, or 0.
