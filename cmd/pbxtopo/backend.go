@@ -91,15 +91,20 @@ func fileSize(path string) int64 {
 	return fi.Size()
 }
 
-// feature returns the backend as the feature interface T (every backend,
-// local service or HTTP client, implements every feature), or an error.
-func feature[T any](api agent.API) (T, error) {
+// backendAs opens the backend (backend) as one of its features: the local
+// service and the HTTP client implement them all.
+func backendAs[T any](a *app, write bool) (T, func(), error) {
+	var zero T
+	api, done, err := a.backend(write)
+	if err != nil {
+		return zero, nil, err
+	}
 	f, ok := api.(T)
 	if !ok {
-		var zero T
-		return zero, fmt.Errorf("internal: backend %T lacks %T", api, zero)
+		done()
+		return zero, nil, fmt.Errorf("internal: backend %T lacks %T", api, zero)
 	}
-	return f, nil
+	return f, done, nil
 }
 
 // clientTLS is the TLS configuration for an https:// agent: --ca to trust,

@@ -28,15 +28,11 @@ name first, so FILE is either a whole backup or not there.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := args[0]
-			api, done, err := a.backend(false)
+			ba, done, err := backendAs[agent.BackupAPI](a, false)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ba, err := feature[agent.BackupAPI](api)
-			if err != nil {
-				return err
-			}
 			tmp := file + ".partial"
 			f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 			if err != nil {
@@ -182,15 +178,11 @@ func (a *app) storeCmd() *cobra.Command {
 				}
 				before, after, where = res.Before, res.After, storeFile(dir)
 			case a.v.GetString("addr") != "":
-				api, done, err := a.backend(true)
+				ba, done, err := backendAs[agent.BackupAPI](a, true)
 				if err != nil {
 					return err
 				}
 				defer done()
-				ba, err := feature[agent.BackupAPI](api)
-				if err != nil {
-					return err
-				}
 				res, err := ba.CompactStore(cmd.Context())
 				if err != nil {
 					return err

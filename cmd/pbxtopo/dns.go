@@ -30,15 +30,11 @@ every cluster up. -o json adds the serial, the clusters down and those left out.
 			if f == "csv" {
 				return usageErrorf("dns zone prints a zone file or JSON: use -o table or -o json")
 			}
-			api, release, err := a.backend(false)
+			zapi, release, err := backendAs[agent.ZoneAPI](a, false)
 			if err != nil {
 				return err
 			}
 			defer release()
-			zapi, err := feature[agent.ZoneAPI](api)
-			if err != nil {
-				return err
-			}
 			v, err := zapi.Zone(cmd.Context(), domain)
 			if err != nil {
 				return err

@@ -36,15 +36,11 @@ modules after it are left alone. Unchanged files are not reloaded (unless --forc
 			if cluster == "" {
 				return usageErrorf("say which cluster's files to apply (--cluster C): the cluster of this Asterisk")
 			}
-			api, done, err := a.backend(false)
+			ra, done, err := backendAs[agent.RoamingAPI](a, false)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ra, err := feature[agent.RoamingAPI](api)
-			if err != nil {
-				return err
-			}
 			b, err := ra.DUNDiConfig(cmd.Context(), cluster)
 			if err != nil {
 				return err

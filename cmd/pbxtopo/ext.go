@@ -324,15 +324,11 @@ has the number, or when the extension is in conflict.`,
 			if to == "" {
 				return usageErrorf("say which cluster the extension moves to (--to CLUSTER)")
 			}
-			api, done, err := a.backend(true)
+			mv, done, err := backendAs[agent.MoveAPI](a, true)
 			if err != nil {
 				return err
 			}
 			defer done()
-			mv, err := feature[agent.MoveAPI](api)
-			if err != nil {
-				return err
-			}
 			reply, err := mv.Move(cmd.Context(), agent.MoveRequest{From: args[0], To: to})
 			if err != nil {
 				return err

@@ -36,15 +36,11 @@ OPEN rule that holds opens it; else it is closed. Dates are year-less (12/25 eve
 					return usageErrorf("--at %q: give an RFC 3339 time such as 2026-12-25T15:00:00Z or 2026-12-25T10:00:00-05:00", at)
 				}
 			}
-			api, done, err := a.backend(false)
+			ha, done, err := backendAs[agent.HoursAPI](a, false)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ha, err := feature[agent.HoursAPI](api)
-			if err != nil {
-				return err
-			}
 			ans, err := ha.HoursNow(cmd.Context(), args[0], cluster, when)
 			if err != nil {
 				return userError{err}
@@ -85,15 +81,11 @@ zone argument, so Asterisk reads the times in the site's zone whatever the serve
 			if err != nil {
 				return err
 			}
-			api, done, err := a.backend(false)
+			ha, done, err := backendAs[agent.HoursAPI](a, false)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ha, err := feature[agent.HoursAPI](api)
-			if err != nil {
-				return err
-			}
 			v, err := ha.HoursDialplan(cmd.Context(), args[0], dcluster)
 			if err != nil {
 				return userError{err}

@@ -14,27 +14,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// replAPI returns the replication surface of the backend.
-func (a *app) replAPI(write bool) (agent.ReplicationAPI, func(), error) {
-	api, done, err := a.backend(write)
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := feature[agent.ReplicationAPI](api)
-	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	return r, done, nil
-}
-
 func (a *app) membersCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "members",
 		Short: "List the nodes of the enterprise: cluster, site, role, status, addresses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, done, err := a.replAPI(false)
+			r, done, err := backendAs[agent.ReplicationAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -72,7 +58,7 @@ func (a *app) replCmd() *cobra.Command {
 		Short: "Per peer link: mode, last contact, changes and seconds behind, bytes/s",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, done, err := a.replAPI(false)
+			r, done, err := backendAs[agent.ReplicationAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -122,7 +108,7 @@ func (a *app) replCmd() *cobra.Command {
 		Short: "Ask every reachable replica for its digests: do they hold the same data?",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, done, err := a.replAPI(false)
+			r, done, err := backendAs[agent.ReplicationAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -188,7 +174,7 @@ func (a *app) replCmd() *cobra.Command {
 }
 
 func (a *app) setTopology(cmd *cobra.Command, ch agent.TopologyChange) error {
-	r, done, err := a.replAPI(true)
+	r, done, err := backendAs[agent.ReplicationAPI](a, true)
 	if err != nil {
 		return err
 	}
@@ -207,7 +193,7 @@ func (a *app) conflictsCmd() *cobra.Command {
 		Short: "List records with concurrent versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, done, err := a.replAPI(false)
+			r, done, err := backendAs[agent.ReplicationAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -240,7 +226,7 @@ func (a *app) conflictsCmd() *cobra.Command {
 		Short: "Show every side of a conflict: which cluster, when, which fields differ",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, done, err := a.replAPI(false)
+			r, done, err := backendAs[agent.ReplicationAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -304,7 +290,7 @@ func (a *app) conflictsCmd() *cobra.Command {
 					return usageErrorf("%s: want a JSON object of fields: %v", valueFile, err)
 				}
 			}
-			r, done, err := a.replAPI(true)
+			r, done, err := backendAs[agent.ReplicationAPI](a, true)
 			if err != nil {
 				return err
 			}
@@ -329,15 +315,11 @@ func (a *app) raftCmd() *cobra.Command {
 		Short: "This node's Raft state, the leader and the voters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, done, err := a.backend(false)
+			ra, done, err := backendAs[agent.RaftAPI](a, false)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ra, err := feature[agent.RaftAPI](api)
-			if err != nil {
-				return err
-			}
 			st, err := ra.RaftStatus(cmd.Context())
 			if err != nil {
 				return err
@@ -356,15 +338,11 @@ func (a *app) raftCmd() *cobra.Command {
 		Short: "Remove a node from its cluster's Raft configuration for good (run against the leader)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, done, err := a.backend(true)
+			ra, done, err := backendAs[agent.RaftAPI](a, true)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ra, err := feature[agent.RaftAPI](api)
-			if err != nil {
-				return err
-			}
 			if err := ra.RaftRemove(cmd.Context(), args[0]); err != nil {
 				return err
 			}
@@ -390,15 +368,11 @@ cluster's extensions away first (pbxtopo ext move), or --force to leave them beh
 		Example: "  pbxtopo repl decommission ams",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, done, err := a.backend(true)
+			d, done, err := backendAs[agent.DecommissionAPI](a, true)
 			if err != nil {
 				return err
 			}
 			defer done()
-			d, err := feature[agent.DecommissionAPI](api)
-			if err != nil {
-				return err
-			}
 			reply, err := d.Decommission(cmd.Context(), agent.DecommissionRequest{Cluster: args[0], Force: force})
 			if err != nil {
 				return err

@@ -13,20 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// roamingAPI opens the backend as the roaming feature.
-func (a *app) roamingAPI(write bool) (agent.RoamingAPI, func(), error) {
-	api, done, err := a.backend(write)
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := feature[agent.RoamingAPI](api)
-	if err != nil {
-		done()
-		return nil, nil, err
-	}
-	return r, done, nil
-}
-
 func (a *app) roamingCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "roaming", Short: "The roaming report: numbers on several clusters and their DUNDi mapping"}
 	var f roaming.Filter
@@ -47,7 +33,7 @@ per-site local number. Columns to sort by: ` + strings.Join(roaming.ReportColumn
 			if err != nil {
 				return err
 			}
-			api, done, err := a.roamingAPI(false)
+			api, done, err := backendAs[agent.RoamingAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -170,7 +156,7 @@ Rules: ` + ruleList() + `.`,
 			if s := a.v.GetString("audit.hotdesk_contexts"); s != "" {
 				q.HotDeskContexts = strings.Split(s, ",")
 			}
-			api, done, err := a.roamingAPI(false)
+			api, done, err := backendAs[agent.RoamingAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -252,7 +238,7 @@ func (a *app) ackCmd() *cobra.Command {
 		Args:    userArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Finding = args[0]
-			api, done, err := a.roamingAPI(true)
+			api, done, err := backendAs[agent.RoamingAPI](a, true)
 			if err != nil {
 				return err
 			}
@@ -277,7 +263,7 @@ func (a *app) unackCmd() *cobra.Command {
 		Example: "  pbxtopo audit unack SEC-TRUNK-ORPHAN:tpa1:BT",
 		Args:    userArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, done, err := a.roamingAPI(true)
+			api, done, err := backendAs[agent.RoamingAPI](a, true)
 			if err != nil {
 				return err
 			}
@@ -315,18 +301,17 @@ files are left alone; without --cluster, --out gets one directory per cluster.`,
 			if cluster == "" && out == "" {
 				return usageErrorf("say which cluster (--cluster C), or give --out DIR to write every cluster's files")
 			}
-			api, done, err := a.backend(false)
+			ra, done, err := backendAs[interface {
+				agent.API
+				agent.RoamingAPI
+			}](a, false)
 			if err != nil {
 				return err
 			}
 			defer done()
-			ra, err := feature[agent.RoamingAPI](api)
-			if err != nil {
-				return err
-			}
 			clusters := []string{cluster}
 			if cluster == "" {
-				page, err := api.List(cmd.Context(), "clusters", agent.Query{})
+				page, err := ra.List(cmd.Context(), "clusters", agent.Query{})
 				if err != nil {
 					return err
 				}

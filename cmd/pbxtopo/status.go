@@ -24,15 +24,11 @@ seconds; a report older than 90 s says so. -o json for monitoring.`,
 		Example: "  pbxtopo status\n  pbxtopo status --node ast16 -o json\n  pbxtopo status --fail   # exit 1 unless NORMAL",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, done, err := a.backend(false)
+			st, done, err := backendAs[agent.StatusAPI](a, false)
 			if err != nil {
 				return err
 			}
 			defer done()
-			st, err := feature[agent.StatusAPI](api)
-			if err != nil {
-				return err
-			}
 			rep, err := st.StatusReport(cmd.Context(), node)
 			if err != nil {
 				return err
@@ -71,15 +67,11 @@ func (a *app) statusExtensionsCmd() *cobra.Command {
 		Example: "  pbxtopo status extensions\n  pbxtopo status extensions --cluster sfo -o csv",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, done, err := a.backend(false)
+			st, done, err := backendAs[agent.StatusAPI](a, false)
 			if err != nil {
 				return err
 			}
 			defer done()
-			st, err := feature[agent.StatusAPI](api)
-			if err != nil {
-				return err
-			}
 			rows, err := st.ExtensionStatus(cmd.Context(), cluster)
 			if err != nil {
 				return err

@@ -85,15 +85,11 @@ func (a *app) gossipCmd() *cobra.Command {
 		Short: "Rotate the gossip key across the enterprise (see the README)",
 		Args:  cobra.RangeArgs(0, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, done, err := a.backend(true)
+			g, done, err := backendAs[agent.GossipAPI](a, true)
 			if err != nil {
 				return err
 			}
 			defer done()
-			g, err := feature[agent.GossipAPI](api)
-			if err != nil {
-				return err
-			}
 			if len(args) == 0 || args[0] == "list" {
 				ks, err := g.GossipKeys(cmd.Context())
 				if err != nil {
