@@ -26,7 +26,7 @@ type Stats struct {
 type counters struct {
 	queries    atomic.Uint64
 	results    [numResults]atomic.Uint64
-	types      [len(typeNames)]atomic.Uint64
+	types      [len(countedTypes) + 1]atomic.Uint64 // by countedTypes, then other
 	rrlDropped atomic.Uint64
 	rrlSlipped atomic.Uint64
 	_          [64]byte
@@ -38,38 +38,30 @@ func (c *counters) add(into *Stats) {
 	}
 	for i := range c.types {
 		if n := c.types[i].Load(); n > 0 {
-			into.Types[typeNames[i]] += n
+			into.Types[typeName(i)] += n
 		}
 	}
 	into.RRLDropped += c.rrlDropped.Load()
 	into.RRLSlipped += c.rrlSlipped.Load()
 }
 
-// typeNames are the query types counted by name; the rest are "other".
-var typeNames = [...]string{"SRV", "A", "AAAA", "NAPTR", "NS", "SOA", "ANY", "AXFR", "IXFR", "other"}
+// countedTypes are the query types counted by name; the rest are "other".
+var countedTypes = [...]uint16{dns.TypeSRV, dns.TypeA, dns.TypeAAAA, dns.TypeNAPTR, dns.TypeNS, dns.TypeSOA,
+	dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR}
+
+// typeName is the name of counter i.
+func typeName(i int) string {
+	if i < len(countedTypes) {
+		return dns.TypeToString[countedTypes[i]]
+	}
+	return "other"
+}
 
 // countType counts one query by its type.
 func (c *counters) countType(qtype uint16) {
-	i := len(typeNames) - 1
-	switch qtype {
-	case dns.TypeSRV:
-		i = 0
-	case dns.TypeA:
-		i = 1
-	case dns.TypeAAAA:
-		i = 2
-	case dns.TypeNAPTR:
-		i = 3
-	case dns.TypeNS:
-		i = 4
-	case dns.TypeSOA:
-		i = 5
-	case dns.TypeANY:
-		i = 6
-	case dns.TypeAXFR:
-		i = 7
-	case dns.TypeIXFR:
-		i = 8
+	i := 0
+	for i < len(countedTypes) && countedTypes[i] != qtype {
+		i++
 	}
 	c.types[i].Add(1)
 }
