@@ -255,6 +255,9 @@ func (a *Agent) Replicator() *replicator.Replicator { return a.rep }
 func (a *Agent) APIAddr() string  { return a.apiLn.Addr().String() }
 func (a *Agent) ReplAddr() string { return a.replLn.Addr().String() }
 
+// GossipAddr is the membership address other agents join.
+func (a *Agent) GossipAddr() string { return a.cfg.SerfAddr }
+
 // Run serves until ctx ends, then shuts down in order: stop taking API
 // requests (answering those in flight), stop replication, leave the
 // membership, close the store. An acknowledged write is on disk before

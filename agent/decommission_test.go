@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/agent/agenttest"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
@@ -35,12 +37,11 @@ func TestDecommission(t *testing.T) {
 		t.Fatal(err)
 	}
 	fast := map[string]any{"replication.watermark": "200ms", "replication.mode": "mesh", "replication.order": []string{"tpa1", "sfo", "lon"}}
-	tpa1, _ := startTestAgent(t, caDir, "127.0.0.1", "tpa1", nil, fast)
-	join := []string{tpa1.cfg.SerfAddr}
-	sfo, _ := startTestAgent(t, caDir, "127.0.0.1", "sfo", join, fast)
+	tpa1, _ := agenttest.Start(t, caDir, "tpa1", agenttest.Options{Extra: fast})
+	join := []string{tpa1.GossipAddr()}
+	sfo, _ := agenttest.Start(t, caDir, "sfo", agenttest.Options{Join: join, Extra: fast})
 	lonDir := t.TempDir()
-	fast["data_dir"] = lonDir
-	lon, stopLon := startTestAgent(t, caDir, "127.0.0.1", "lon", join, fast)
+	lon, stopLon := agenttest.Start(t, caDir, "lon", agenttest.Options{DataDir: lonDir, Join: join, Extra: fast})
 	ctx := context.Background()
 	svc := tpa1.Service()
 	for _, f := range []struct {
@@ -53,7 +54,7 @@ func TestDecommission(t *testing.T) {
 		{"clusters", pbx.Fields{"name": "tpa1", "site": "tpa", "voice_vip": "192.0.2.1", "failover": "lon,sfo"}},
 		{"extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6109", "name": "soon deleted"}},
 	} {
-		if _, err := svc.Put(ctx, f.table, f.rec, PutOptions{Must: store.MustNotExist}); err != nil {
+		if _, err := svc.Put(ctx, f.table, f.rec, agent.PutOptions{Must: store.MustNotExist}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,13 +97,13 @@ func TestDecommission(t *testing.T) {
 		t.Fatalf("a collection while lon had not seen the delete: purged %d, %v", purged, err)
 	}
 
-	if _, err := svc.Decommission(ctx, DecommissionRequest{Cluster: "tpa1"}); err == nil {
+	if _, err := svc.Decommission(ctx, agent.DecommissionRequest{Cluster: "tpa1"}); err == nil {
 		t.Fatal("an agent decommissioned its own cluster")
 	}
-	if _, err := svc.Decommission(ctx, DecommissionRequest{Cluster: "lon"}); err != nil {
+	if _, err := svc.Decommission(ctx, agent.DecommissionRequest{Cluster: "lon"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Decommission(ctx, DecommissionRequest{Cluster: "lon"}); err == nil || !strings.Contains(err.Error(), "already decommissioned") {
+	if _, err := svc.Decommission(ctx, agent.DecommissionRequest{Cluster: "lon"}); err == nil || !strings.Contains(err.Error(), "already decommissioned") {
 		t.Fatalf("second decommission: %v", err)
 	}
 	waitUntil(t, 10*time.Second, "sfo no longer has lon anywhere", func() bool {
@@ -114,8 +115,8 @@ func TestDecommission(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the tombstone is collected without lon", func() bool { return !tomb() })
 
 	// lon comes back with its old certificate and store: refused both ways.
-	lon2, _ := startTestAgent(t, caDir, "127.0.0.1", "lon", join, map[string]any{"data_dir": lonDir, "replication.mode": "mesh"})
-	if _, err := svc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6110", "name": "after"}, PutOptions{Must: store.MustNotExist}); err != nil {
+	lon2, _ := agenttest.Start(t, caDir, "lon", agenttest.Options{DataDir: lonDir, Join: join, Extra: map[string]any{"replication.mode": "mesh"}})
+	if _, err := svc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6110", "name": "after"}, agent.PutOptions{Must: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 10*time.Second, "lon's pulls are refused as decommissioned", func() bool {

@@ -12,16 +12,11 @@ import (
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/agent/agenttest"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
-	"github.com/pbxtopo/pbxtopo/internal/testnet"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/secrets"
-	"github.com/spf13/viper"
 )
-
-func freeAddr(t *testing.T) string {
-	return testnet.FreeAddr(t, "127.0.0.1")
-}
 
 // TestAgentSealsWithItsKeyFile runs a real agent (store through Raft)
 // with secrets.key_file: a written SIP secret is in neither the store
@@ -31,33 +26,17 @@ func TestAgentSealsWithItsKeyFile(t *testing.T) {
 	if err := pki.CreateCA(caDir, "test CA", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	cert, key, err := pki.CreateCert(caDir, dir, pki.CertRequest{Cluster: "tpa1", Node: "tpa1-1", Validity: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
 	k, _ := secrets.NewKey()
 	keyFile := filepath.Join(t.TempDir(), "secrets.key")
 	if err := secrets.WriteFile(keyFile, [][]byte{k}); err != nil {
 		t.Fatal(err)
 	}
 	config := func(withKey bool) agent.Config {
-		v := viper.New()
-		agent.Defaults(v)
-		for name, val := range map[string]any{
-			"cluster": "tpa1", "site": "tpa", "node": "tpa1-1", "data_dir": dir,
-			"http_addr": "127.0.0.1:0", "repl_addr": freeAddr(t), "serf_addr": freeAddr(t), "raft_addr": freeAddr(t),
-			"dns_addr": freeAddr(t), "tls.ca": filepath.Join(caDir, pki.CAFile), "tls.cert": cert, "tls.key": key,
-		} {
-			v.Set(name, val)
-		}
+		o := agenttest.Options{DataDir: dir, Extra: map[string]any{"site": "tpa"}}
 		if withKey {
-			v.Set("secrets.key_file", keyFile)
+			o.Extra["secrets.key_file"] = keyFile
 		}
-		cfg, err := agent.LoadConfig(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg
+		return agenttest.Config(t, caDir, "tpa1", o)
 	}
 	a, err := agent.New(config(true), slog.New(slog.DiscardHandler), agent.Options{})
 	if err != nil {

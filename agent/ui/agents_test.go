@@ -1,9 +1,7 @@
 package ui
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -11,64 +9,9 @@ import (
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/agent/agenttest"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
-	"github.com/pbxtopo/pbxtopo/internal/testnet"
-	"github.com/spf13/viper"
 )
-
-func freeAddr(t *testing.T) string {
-	return testnet.FreeAddr(t, "127.0.0.1")
-}
-
-// startAgent runs a real agent (store, replication over mutual TLS,
-// Serf membership) on loopback until the test ends or stop is called.
-func startAgent(t *testing.T, caDir, cluster string, join []string) (a *agent.Agent, stop func()) {
-	t.Helper()
-	dir := t.TempDir()
-	cert, key, err := pki.CreateCert(caDir, dir, pki.CertRequest{Cluster: cluster, Node: cluster + "-1", Validity: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for try := 0; ; try++ {
-		v := viper.New()
-		agent.Defaults(v)
-		for k, val := range map[string]any{
-			"cluster": cluster, "site": cluster, "node": cluster + "-1", "data_dir": dir,
-			"http_addr": "127.0.0.1:0", "repl_addr": freeAddr(t), "serf_addr": freeAddr(t), "raft_addr": freeAddr(t),
-			"dns_addr": freeAddr(t),
-			"tls.ca":   filepath.Join(caDir, pki.CAFile), "tls.cert": cert, "tls.key": key,
-			"join": join, "replication.pull_wait": "1s", "gossip.probe_interval": "200ms",
-		} {
-			v.Set(k, val)
-		}
-		cfg, err := agent.LoadConfig(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err = agent.New(cfg, slog.New(slog.DiscardHandler), agent.Options{})
-		if err == nil {
-			break
-		}
-		if try == 3 {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("agent %s: %v", cluster, err)
-			}
-		}
-	}
-	t.Cleanup(stop)
-	return a, stop
-}
 
 // TestStatusBoardOverRealAgents runs two agents that replicate and gossip
 // for real, and watches the status page follow them: both alive and in
@@ -81,12 +24,12 @@ func TestStatusBoardOverRealAgents(t *testing.T) {
 	if err := pki.CreateCA(caDir, "test CA", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	tpa1, _ := startAgent(t, caDir, "tpa1", nil)
+	tpa1, _ := agenttest.Start(t, caDir, "tpa1", agenttest.Options{})
 	self, err := tpa1.Service().Members(bg)
 	if err != nil || len(self) != 1 {
 		t.Fatalf("members of tpa1: %v %v", self, err)
 	}
-	sfo, stopSfo := startAgent(t, caDir, "sfo", []string{self[0].Addr})
+	sfo, stopSfo := agenttest.Start(t, caDir, "sfo", agenttest.Options{Join: []string{self[0].Addr}})
 	importSample(t, tpa1.Service())
 
 	u, err := New(DefaultConfig(), Deps{Data: tpa1.Service(), Cluster: "tpa1", Node: "tpa1-1",
