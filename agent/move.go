@@ -89,7 +89,7 @@ func (s *Service) Move(ctx context.Context, req MoveRequest) (*WriteReply, error
 	if err != nil {
 		return nil, userError(err)
 	}
-	ctx = context.WithValue(ctx, authorKey{}, fmt.Sprintf("%s (move %s → %s)", Author(ctx), req.From, to))
+	ctx = WithAuthor(ctx, fmt.Sprintf("%s (move %s → %s)", Author(ctx), req.From, to))
 	return s.write(ctx, muts)
 }
 
