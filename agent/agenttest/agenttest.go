@@ -20,12 +20,13 @@ import (
 // Options shape a test agent; zero values take the defaults.
 type Options struct {
 	Host    string         // every address's host; 127.0.0.1
+	Node    string         // the node's name; CLUSTER-1
 	DataDir string         // a new temporary directory
 	Join    []string       // gossip addresses to join
 	Extra   map[string]any // more config keys, set last
 }
 
-// Config returns the configuration of node CLUSTER-1 of cluster, with a
+// Config returns the configuration of node o.Node of cluster, with a
 // certificate of the CA in caDir, fast failure detection, and every
 // address on a port free for TCP and UDP.
 func Config(t testing.TB, caDir, cluster string, o Options) agent.Config {
@@ -36,14 +37,17 @@ func Config(t testing.TB, caDir, cluster string, o Options) agent.Config {
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
 	}
-	cert, key, err := pki.CreateCert(caDir, t.TempDir(), pki.CertRequest{Cluster: cluster, Node: cluster + "-1", Validity: time.Hour})
+	if o.Node == "" {
+		o.Node = cluster + "-1"
+	}
+	cert, key, err := pki.CreateCert(caDir, t.TempDir(), pki.CertRequest{Cluster: cluster, Node: o.Node, Validity: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := viper.New()
 	agent.Defaults(v)
 	for k, val := range map[string]any{
-		"cluster": cluster, "site": cluster, "node": cluster + "-1", "data_dir": o.DataDir,
+		"cluster": cluster, "site": cluster, "node": o.Node, "data_dir": o.DataDir,
 		"http_addr": net.JoinHostPort(o.Host, "0"), "repl_addr": testnet.FreeAddr(t, o.Host), "serf_addr": testnet.FreeAddr(t, o.Host),
 		"raft_addr": testnet.FreeAddr(t, o.Host), "dns_addr": testnet.FreeAddr(t, o.Host),
 		"tls.ca": filepath.Join(caDir, pki.CAFile), "tls.cert": cert, "tls.key": key,
