@@ -59,7 +59,7 @@ func TestConcurrentPatchesKeepEveryField(t *testing.T) {
 	c := client(t, a)
 	seedSample(t, c)
 	ctx := context.Background()
-	fields := []string{"fullcontact", "callerid", "language", "accountcode"}
+	fields := []string{"fullcontact", "callerid", "fromuser", "accountcode"}
 	lost := 0
 	const rounds = 30
 	for round := 0; round < rounds; round++ {
