@@ -209,7 +209,7 @@ func (h *dataHandlers) put(fixed string, merge bool) http.HandlerFunc {
 			}
 			f[k] = v
 		}
-		opts := PutOptions{Merge: merge, IfMatch: strings.Trim(r.Header.Get("If-Match"), `"`)}
+		opts := PutOptions{Merge: merge, IfMatch: strings.Trim(r.Header.Get("If-Match"), `"`), Take: r.URL.Query().Get("take")}
 		if !merge {
 			opts.Must = store.MustExist
 		}

@@ -178,7 +178,11 @@ func (c *Client) Put(ctx context.Context, table string, f pbx.Fields, opts PutOp
 	if opts.Merge {
 		method = "PATCH"
 	}
-	err = c.doJSON(ctx, method, recordPath(table, t.KeyOf(f)), f, &r, h)
+	path := recordPath(table, t.KeyOf(f))
+	if opts.Take != "" {
+		path += "?take=" + url.QueryEscape(opts.Take)
+	}
+	err = c.doJSON(ctx, method, path, f, &r, h)
 	return &r, err
 }
 

@@ -103,6 +103,9 @@ type PutOptions struct {
 	Merge bool `json:"merge,omitempty"`
 	// ResolveConflict supersedes every live version.
 	ResolveConflict bool `json:"resolve_conflict,omitempty"`
+	// Take, for a merge into a record in conflict, names the cluster
+	// whose side the fields are set over; the write resolves the conflict.
+	Take string `json:"take,omitempty"`
 }
 
 // WriteReply tells what a write did.
@@ -152,8 +155,10 @@ func userError(err error) error {
 		code = 400
 	case errors.Is(err, store.ErrNotFound):
 		code = 404
-	case errors.Is(err, store.ErrExists):
+	case errors.Is(err, store.ErrExists), errors.Is(err, pbx.ErrNewerFields):
 		code = 409
+	case errors.Is(err, store.ErrConflict):
+		return conflictError(err)
 	case errors.Is(err, store.ErrPrecondition):
 		code = 412
 	case errors.Is(err, store.ErrPruned):
@@ -363,7 +368,11 @@ func recordView(r *store.Record) (*RecordView, error) {
 	return v, nil
 }
 
-// Put validates a record and writes it.
+// Put validates a record and writes it. With Merge (ext set, PATCH) only
+// the given fields travel: the store sets them over the record current
+// inside its write transaction (the leader's Raft FSM in a cluster) and
+// validates the result there, so a concurrent change of another field is
+// never written back over, and a follower never sends its older copy.
 func (s *Service) Put(ctx context.Context, tableName string, f pbx.Fields, opts PutOptions) (*WriteReply, error) {
 	t, err := table(tableName)
 	if err != nil {
@@ -377,39 +386,82 @@ func (s *Service) Put(ctx context.Context, tableName string, f pbx.Fields, opts 
 		}
 		ifMatch = []store.Dot{d}
 	}
-	var mut store.Mutation
-	err = s.st.View(func(sn *store.Snapshot) error {
-		rec := f
-		if opts.Merge {
-			key := t.KeyOf(f)
-			cur, ok, err := sn.GetFields(t.Name, key)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return &Error{Code: 404, Msg: fmt.Sprintf("%s %s does not exist; create it with 'add'", t.Noun, key), Err: store.ErrNotFound}
-			}
-			rec = cur.Clone()
-			for k, v := range f {
-				rec[k] = v
+	mut := store.Mutation{Table: t.Name, Key: t.KeyOf(f), IfMatch: ifMatch, SupersedeAll: opts.ResolveConflict, Must: opts.Must}
+	if opts.Merge {
+		if _, err := t.ParseKey(mut.Key); err != nil {
+			return nil, &Error{Code: 400, Msg: err.Error()}
+		}
+		if err := checkPatch(t, f); err != nil {
+			return nil, err
+		}
+		mut.Patch = f
+		if opts.Take != "" {
+			if mut, err = s.takeSide(t, mut, opts.Take); err != nil {
+				return nil, err
 			}
 		}
-		if err := refuseUnknownFields(t, rec); err != nil {
+		reply, err := s.write(ctx, []store.Mutation{mut})
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &Error{Code: 404, Msg: fmt.Sprintf("%s %s does not exist; create it with 'add'", t.Noun, mut.Key), Err: store.ErrNotFound}
+		}
+		return reply, err
+	}
+	err = s.st.View(func(sn *store.Snapshot) error {
+		if err := refuseUnknownFields(t, f); err != nil {
 			return err
 		}
-		config, _ := t.SplitStatus(rec)
+		config, _ := t.SplitStatus(f)
 		full, err := t.Prepare(config, sn.Catalog())
 		if err != nil {
 			return err
 		}
-		mut = store.Mutation{Table: t.Name, Key: t.KeyOf(full), Value: full.AppendBinary(nil),
-			IfMatch: ifMatch, SupersedeAll: opts.ResolveConflict, Must: opts.Must}
+		mut.Key, mut.Value = t.KeyOf(full), full.AppendBinary(nil)
 		return nil
 	})
 	if err != nil {
 		return nil, userError(err)
 	}
 	return s.write(ctx, []store.Mutation{mut})
+}
+
+// checkPatch refuses, before anything travels, fields the table does not
+// have; values are checked where the patch is applied.
+func checkPatch(t *pbx.Table, f pbx.Fields) error {
+	for k := range f {
+		if _, ok := t.Spec(k); !ok && !pbx.IsUnknownField(k) {
+			return &Error{Code: 400, Msg: fmt.Sprintf("%s %s: unknown field %q (%s)", t.Noun, t.KeyOf(f), k, nearestMsg(k, t))}
+		}
+	}
+	return nil
+}
+
+// takeSide makes a patch of a record in conflict edit the side made at
+// cluster take and supersede every side the service read: it resolves the
+// conflict with that side plus the patch. A side that arrives meanwhile
+// fails the write instead of being superseded unseen.
+func (s *Service) takeSide(t *pbx.Table, m store.Mutation, take string) (store.Mutation, error) {
+	err := s.st.View(func(sn *store.Snapshot) error {
+		r, err := sn.Get(t.Name, m.Key)
+		if err != nil {
+			return err
+		}
+		if r == nil || !r.Conflict() {
+			return &Error{Code: 409, Msg: fmt.Sprintf("%s %s is not in conflict: write it without --take", t.Noun, m.Key)}
+		}
+		var clusters []string
+		for _, v := range r.Versions {
+			clusters = append(clusters, v.Dot.Stream.Cluster())
+			if v.Dot.Stream.Cluster() == take && m.Take.IsZero() {
+				m.Take = v.Dot // versions are in winner order
+			}
+		}
+		if m.Take.IsZero() {
+			return &Error{Code: 400, Msg: fmt.Sprintf("no side of %s %s was made at %s; the sides are from %s", t.Noun, m.Key, take, strings.Join(clusters, ", "))}
+		}
+		m.IfMatch, m.SupersedeAll = r.Dots(), true
+		return nil
+	})
+	return m, userError(err)
 }
 
 // refuseUnknownFields refuses to re-encode a record that carries fields a
@@ -545,4 +597,32 @@ func Author(ctx context.Context) string {
 		return a
 	}
 	return "local"
+}
+
+// conflictError turns the store's refusal of a write to a record in
+// conflict into the choices an operator has.
+func conflictError(err error) error {
+	var ce *store.ConflictError
+	if !errors.As(err, &ce) {
+		return &Error{Code: 409, Msg: err.Error(), Err: err}
+	}
+	noun := ce.Table
+	if t, err := pbx.LookupTable(ce.Table); err == nil {
+		noun = t.Noun
+	}
+	var sides, clusters []string
+	for _, v := range ce.Versions {
+		side := fmt.Sprintf("%s (version %s by %s", v.Dot.Stream.Cluster(), v.Dot, v.Author)
+		if v.Deleted {
+			side += ", deleted"
+		}
+		sides = append(sides, side+")")
+		clusters = append(clusters, v.Dot.Stream.Cluster())
+	}
+	msg := fmt.Sprintf("%s %s is in conflict between %s: choose a side with 'pbxtopo conflicts resolve %s/%s --take %s' (or --value FILE)",
+		noun, ce.Key, strings.Join(sides, " and "), ce.Table, ce.Key, strings.Join(clusters, "|"))
+	if ce.Table == pbx.Extensions.Name {
+		msg += fmt.Sprintf(", or set fields over one side with 'pbxtopo ext set %s --take CLUSTER FIELD=VALUE...'", ce.Key)
+	}
+	return &Error{Code: 409, Msg: msg, Err: err}
 }

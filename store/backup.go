@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,10 +26,28 @@ func (s *Store) WriteTo(w io.Writer) (int64, error) {
 // Restore replaces the whole store with a copy made by WriteTo, of the
 // same cluster: a Raft follower installing the leader's snapshot. Writes
 // and reads wait while the file is swapped.
-func (s *Store) Restore(r io.Reader) error {
+//
+// A copy that is not newer than the store is dropped and the store kept
+// (restored is false): a store never goes back in time. Newer means it
+// records a later Raft index, or the store has no change at all yet (a new
+// node installing a cluster's first snapshot, made from a store seeded
+// before Raft, whose index is 0).
+func (s *Store) Restore(r io.Reader) (restored bool, err error) {
 	if s.cfg.ReadOnly {
-		return ErrReadOnly
+		return false, ErrReadOnly
 	}
+	err = s.restore(r, func(index uint64) bool {
+		return index > s.RaftIndex() || s.Stats().LSN == 0
+	})
+	if errors.Is(err, errNotNewer) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+var errNotNewer = errors.New("the copy is not newer than the store")
+
+func (s *Store) restore(r io.Reader, newer func(raftIndex uint64) bool) error {
 	tmp := s.cfg.Path + ".restore"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -51,13 +70,14 @@ func (s *Store) Restore(r io.Reader) error {
 		return fmt.Errorf("store: restore: the snapshot is not a store: %w", err)
 	}
 	var replica string
+	var index uint64
 	// A snapshot from a node of an older pbxtopo is migrated first.
 	err = check.Update(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bMeta)
 		if m == nil {
 			return nil
 		}
-		replica = string(m.Get(kReplica))
+		replica, index = string(m.Get(kReplica)), getU64(m.Get(kRaftIndex))
 		if int(getU64(m.Get(kSchema))) < SchemaVersion {
 			_, err := migrate(tx, migrations, SchemaVersion, s.cfg.Now())
 			return err
@@ -72,6 +92,10 @@ func (s *Store) Restore(r io.Reader) error {
 	if replica != s.replica {
 		os.Remove(tmp)
 		return fmt.Errorf("store: restore: the snapshot belongs to cluster %q, this store to %q", replica, s.replica)
+	}
+	if !newer(index) {
+		os.Remove(tmp)
+		return errNotNewer
 	}
 	s.dbMu.Lock()
 	defer s.dbMu.Unlock()

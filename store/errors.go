@@ -1,6 +1,10 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 var errorsIs = errors.Is
 
@@ -33,4 +37,40 @@ var (
 	ErrDiskFull = errors.New("the disk is full")
 	// ErrPruned: the history needed is older than the retained log.
 	ErrPruned = errors.New("older than the retained history")
+	// ErrConflict: a write to a record in conflict that names no side;
+	// the error is a *ConflictError that lists them.
+	ErrConflict = errors.New("the record is in conflict")
 )
+
+// ConflictError refuses a write that would have to guess which side of
+// a conflict it changes. It names every side, so the writer can pick one.
+type ConflictError struct {
+	Table, Key string
+	Versions   []Version // live versions, winner first
+}
+
+func (e *ConflictError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s/%s is in conflict between %d versions (", e.Table, e.Key, len(e.Versions))
+	for i, v := range e.Versions {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s from %s by %s", v.Dot, v.Dot.Stream.Cluster(), v.Author)
+		if v.Deleted {
+			b.WriteString(", deleted")
+		}
+	}
+	b.WriteString("): name the side to change, or resolve the conflict first")
+	return b.String()
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// invalidRecord is a record the model refused inside the write
+// transaction (a patch that fails validation): a refusal, ErrInvalid,
+// that keeps the model's error for errors.As.
+type invalidRecord struct{ err error }
+
+func (e invalidRecord) Error() string   { return e.err.Error() }
+func (e invalidRecord) Unwrap() []error { return []error{ErrInvalid, e.err} }

@@ -4,15 +4,32 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
 )
 
-// opsFormat is the first byte of an encoded list of ops (a Raft entry).
-const opsFormat = 1
+// The first byte of an encoded list of ops (a Raft entry). Format 2 adds
+// patches (Mutation.Patch, Take); an entry without them is written in
+// format 1, so a node of the previous release still reads it, and one
+// with them in format 2, which such a node refuses rather than misreads.
+const (
+	opsFormat1   = 1
+	opsFormat2   = 2
+	opsFormatMax = opsFormat2
+)
 
 // AppendOps appends the binary form of ops: what a Raft log entry holds.
 func AppendOps(b []byte, ops []Op) []byte {
 	e := encoder{b}
-	e.byte(opsFormat)
+	format := byte(opsFormat1)
+	for i := range ops {
+		for _, m := range ops[i].Muts {
+			if m.Patch != nil || !m.Take.IsZero() {
+				format = opsFormat2
+			}
+		}
+	}
+	e.byte(format)
 	e.uvarint(uint64(len(ops)))
 	for i := range ops {
 		e.op(&ops[i])
@@ -31,14 +48,26 @@ func (e *encoder) op(op *Op) {
 			e.str(m.Table)
 			e.str(m.Key)
 			var flags byte
-			if m.Value == nil {
+			if m.Value == nil && m.Patch == nil {
 				flags |= 1
 			}
 			if m.SupersedeAll {
 				flags |= 2
 			}
+			if m.Patch != nil {
+				flags |= 4
+			}
+			if !m.Take.IsZero() {
+				flags |= 8
+			}
 			e.byte(flags)
 			e.bytes(m.Value)
+			if m.Patch != nil {
+				e.fields(m.Patch)
+			}
+			if !m.Take.IsZero() {
+				e.dot(m.Take)
+			}
 			e.uvarint(uint64(len(m.IfMatch)))
 			for _, d := range m.IfMatch {
 				e.dot(d)
@@ -99,6 +128,17 @@ func (e *encoder) op(op *Op) {
 	}
 }
 
+// fields encodes a patch: names in order, each with its value (empty
+// values are kept: they clear a field).
+func (e *encoder) fields(f pbx.Fields) {
+	names := f.Names()
+	e.uvarint(uint64(len(names)))
+	for _, k := range names {
+		e.str(k)
+		e.str(f[k])
+	}
+}
+
 func (e *encoder) strs(ss []string) {
 	e.uvarint(uint64(len(ss)))
 	for _, s := range ss {
@@ -123,8 +163,8 @@ func (e *encoder) bytesMap(m map[string][]byte) {
 // wrapping ErrCorrupt.
 func DecodeOps(b []byte) ([]Op, error) {
 	d := decoder{b: b}
-	if f := d.byte(); d.err == nil && f != opsFormat {
-		d.fail("unknown ops format %d", f)
+	if f := d.byte(); d.err == nil && (f < opsFormat1 || f > opsFormatMax) {
+		d.fail("unknown ops format %d (this pbxtopo reads 1 to %d): upgrade this node", f, opsFormatMax)
 	}
 	n := d.count(1<<24, "ops")
 	ops := make([]Op, 0, n)
@@ -149,10 +189,16 @@ func (d *decoder) op() Op {
 			m.Key = d.str(maxKeyLen, "key")
 			flags := d.byte()
 			m.Value = d.owned(maxValueLen, "value")
-			if flags&1 == 0 && m.Value == nil {
+			if flags&(1|4) == 0 && m.Value == nil {
 				m.Value = []byte{} // refused later as an empty value, as Write does
 			}
 			m.SupersedeAll = flags&2 != 0
+			if flags&4 != 0 {
+				m.Patch = d.fields()
+			}
+			if flags&8 != 0 {
+				m.Take = d.dot()
+			}
 			k := d.count(maxContext, "if-match versions")
 			for j := 0; j < k && d.err == nil; j++ {
 				m.IfMatch = append(m.IfMatch, d.dot())
@@ -209,6 +255,16 @@ func (d *decoder) op() Op {
 		d.fail("unknown op kind %d", op.Kind)
 	}
 	return op
+}
+
+func (d *decoder) fields() pbx.Fields {
+	n := d.count(4096, "patch fields")
+	f := make(pbx.Fields, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		k := d.str(maxStringLen, "field name")
+		f[k] = d.str(maxValueLen, "field value")
+	}
+	return f
 }
 
 func (d *decoder) strs() []string {

@@ -152,7 +152,7 @@ type errRefused struct{ error }
 
 // isRefusal tells a refused op (nothing changed) from an I/O failure.
 func isRefusal(err error) bool {
-	for _, e := range []error{ErrNotFound, ErrExists, ErrPrecondition, ErrInvalid, ErrSelfOrigin, ErrPruned} {
+	for _, e := range []error{ErrNotFound, ErrExists, ErrPrecondition, ErrInvalid, ErrSelfOrigin, ErrPruned, ErrConflict} {
 		if errorsIs(err, e) {
 			return true
 		}

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
 )
 
 // Two nodes of one cluster applying the same Raft entries must end in the
@@ -58,40 +61,62 @@ func TestApplyOpsIsDeterministic(t *testing.T) {
 	}
 }
 
+// TestWriteToAndRestore installs copies the way a Raft follower does:
+// a newer copy replaces the store, an older or equal one is dropped (a
+// store never goes back in time), and a new node takes the cluster's
+// first snapshot even at index 0 (a store seeded before Raft).
 func TestWriteToAndRestore(t *testing.T) {
+	at := func(s *Store, index uint64, key string) {
+		t.Helper()
+		if _, err := s.ApplyOps(bg, index, []Op{{Kind: OpWrite, Author: "t", HLC: HLC(index), Muts: []Mutation{{Table: "extensions", Key: key, Value: val("v", key)}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyOf := func(s *Store) []byte {
+		var buf bytes.Buffer
+		if _, err := s.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	restore := func(s *Store, img []byte, want bool) {
+		t.Helper()
+		got, err := s.Restore(bytes.NewReader(img))
+		if err != nil || got != want {
+			t.Fatalf("restore = %v, %v; want %v", got, err, want)
+		}
+		if err := s.Check(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	a := newTestStore(t, "tpa1")
-	put(t, a, "k1", "v", "1")
-	var buf bytes.Buffer
-	if _, err := a.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	put(t, a, "k2", "v", "2")
+	at(a, 1, "k1")
+	first := copyOf(a)
+	at(a, 2, "k2")
+	second := copyOf(a)
+
 	b := newTestStore(t, "tpa1")
-	put(t, b, "only-here", "v", "x")
-	if err := b.Restore(bytes.NewReader(buf.Bytes())); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, _ := b.Get("extensions", "only-here"); ok {
-		t.Fatal("restore kept the old contents")
-	}
-	if _, ok, _ := b.Get("extensions", "k1"); !ok || b.Incarnation() != a.Incarnation() {
+	restore(b, first, true) // a new node
+	if _, ok, _ := b.Get("extensions", "k1"); !ok || b.Incarnation() != a.Incarnation() || b.RaftIndex() != 1 {
 		t.Fatal("restore did not take the snapshot's contents and identity")
 	}
-	if err := b.Check(); err != nil {
-		t.Fatal(err)
-	}
-	buf.Reset()
-	a.WriteTo(&buf)
-	if err := b.Restore(&buf); err != nil { // again: the store stays usable across swaps
-		t.Fatal(err)
-	}
+	restore(b, second, true) // newer
 	sameDigests(t, a, b)
-	c := newTestStore(t, "sfo")
-	if err := c.Restore(bytes.NewReader(buf.Bytes())); err == nil {
-		t.Fatal("a snapshot of another cluster was restored")
+	restore(b, first, false) // older: kept as it is
+	if _, ok, _ := b.Get("extensions", "k2"); !ok || b.RaftIndex() != 2 {
+		t.Fatal("an older copy rewound the store")
 	}
-	if _, err := a.WriteTo(&bytes.Buffer{}); err != nil {
-		t.Fatal(err)
+	restore(b, second, false) // equal
+
+	seeded := newTestStore(t, "tpa1")
+	put(t, seeded, "offline", "v", "x")
+	restore(seeded, copyOf(newTestStore(t, "tpa1")), false)
+	if _, ok, _ := seeded.Get("extensions", "offline"); !ok {
+		t.Fatal("an empty copy replaced a seeded store")
+	}
+	c := newTestStore(t, "sfo")
+	if _, err := c.Restore(bytes.NewReader(second)); err == nil {
+		t.Fatal("a snapshot of another cluster was restored")
 	}
 }
 
@@ -104,12 +129,31 @@ func TestOpsCodecRoundTrip(t *testing.T) {
 		{Kind: OpPurge, Horizon: Summary{"tpa1.0000000000000001": 2}, Ceiling: Summary{"tpa1.0000000000000001": 3}},
 		{Kind: OpIdentity, Incarnation: 99},
 	}
-	got, err := DecodeOps(AppendOps(nil, ops))
+	enc := AppendOps(nil, ops)
+	if enc[0] != opsFormat1 {
+		t.Fatalf("entry without patches in format %d: a node of the previous release could not read it", enc[0])
+	}
+	got, err := DecodeOps(enc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", ops) {
 		t.Fatalf("round trip:\n%+v\n%+v", got, ops)
+	}
+
+	patched := []Op{{Kind: OpWrite, Author: "a", HLC: 8, Scopes: []string{""}, Muts: []Mutation{{Table: "extensions", Key: "k",
+		Patch: pbx.Fields{"name": "x", "mailbox": ""}, Take: Dot{"lon.0000000000000002", 4}, SupersedeAll: true,
+		IfMatch: []Dot{{"lon.0000000000000002", 4}, {"tpa1.0000000000000001", 3}}}}}}
+	enc = AppendOps(nil, patched)
+	if enc[0] != opsFormat2 {
+		t.Fatalf("entry with a patch in format %d, want 2", enc[0])
+	}
+	if got, err = DecodeOps(enc); err != nil || fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", patched) {
+		t.Fatalf("round trip of a patch: %v\n%+v\n%+v", err, got, patched)
+	}
+	enc[0] = opsFormatMax + 1
+	if _, err := DecodeOps(enc); err == nil || !strings.Contains(err.Error(), "upgrade this node") {
+		t.Fatalf("an entry of a newer format: %v", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pbxtopo/pbxtopo/pbx"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -34,8 +35,18 @@ type Mutation struct {
 	// means the current winner.
 	IfMatch []Dot
 	// SupersedeAll supersedes every live version: it resolves a conflict.
+	// With IfMatch, IfMatch must name exactly the live versions, so a
+	// version that arrived after the writer looked is never superseded
+	// unseen.
 	SupersedeAll bool
 	Must         Must
+	// Patch, when not nil, sets these fields (an empty value clears one)
+	// over the version the write edits, read inside the write transaction:
+	// Take, the one IfMatch names, or the winner. The result is validated
+	// there (pbx.ApplyPatch); Value must be nil.
+	Patch pbx.Fields
+	// Take is the side a patch edits when the record is in conflict.
+	Take Dot
 }
 
 // WriteResult tells what a write did.
@@ -131,6 +142,10 @@ func checkMutations(muts []Mutation) error {
 			return fmt.Errorf("%w: %s/%s: value is %d bytes, the limit is %d", ErrInvalid, m.Table, m.Key, len(m.Value), maxValueLen)
 		case m.Value != nil && len(m.Value) == 0:
 			return fmt.Errorf("%w: %s/%s: empty value (use nil to delete)", ErrInvalid, m.Table, m.Key)
+		case m.Patch != nil && m.Value != nil:
+			return fmt.Errorf("%w: %s/%s: a patch carries no value", ErrInvalid, m.Table, m.Key)
+		case !m.Take.IsZero() && m.Patch == nil:
+			return fmt.Errorf("%w: %s/%s: take names the side a patch edits", ErrInvalid, m.Table, m.Key)
 		}
 		k := m.Table + "\x00" + m.Key
 		if seen[k] {
@@ -164,6 +179,11 @@ func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation, scopes []s
 		rec, err := st.s.loadRecord(b, m.Table, m.Key)
 		if err != nil {
 			return res, err
+		}
+		if m.Patch != nil {
+			if m.Value, err = st.patch(tx, rec, m); err != nil {
+				return res, err
+			}
 		}
 		ctx, skip, err := writeContext(rec, m)
 		if err != nil {
@@ -242,6 +262,16 @@ func writeContext(rec *Record, m Mutation) (ctx []Dot, skip bool, err error) {
 			return nil, false, fmt.Errorf("%s: version %s is no longer current (now %s); read it again and retry: %w", name, d, rec.Winner().Dot, ErrPrecondition)
 		}
 	}
+	if m.SupersedeAll && len(m.IfMatch) > 0 && len(m.IfMatch) != len(live) {
+		for _, d := range live {
+			if !slices.Contains(m.IfMatch, d) {
+				return nil, false, fmt.Errorf("%s: version %s from %s arrived since the sides were read; show the conflict again: %w", name, d, d.Stream.Cluster(), ErrPrecondition)
+			}
+		}
+	}
+	if rec.Conflict() && !m.SupersedeAll && len(m.IfMatch) == 0 {
+		return nil, false, &ConflictError{Table: m.Table, Key: m.Key, Versions: rec.Versions}
+	}
 	switch {
 	case m.SupersedeAll:
 		ctx = live
@@ -255,4 +285,44 @@ func writeContext(rec *Record, m Mutation) (ctx []Dot, skip bool, err error) {
 		return nil, true, nil
 	}
 	return ctx, false, nil
+}
+
+// patch returns the record a patch makes of the version it edits, as the
+// model validates it against the catalog inside this transaction.
+func (st *txState) patch(tx *bolt.Tx, rec *Record, m Mutation) ([]byte, error) {
+	name := m.Table + "/" + m.Key
+	var base *Version
+	pick := m.Take
+	if pick.IsZero() && len(m.IfMatch) == 1 {
+		pick = m.IfMatch[0]
+	}
+	switch {
+	case rec == nil || len(rec.Versions) == 0:
+		return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
+	case !pick.IsZero():
+		for i := range rec.Versions {
+			if rec.Versions[i].Dot == pick {
+				base = &rec.Versions[i]
+			}
+		}
+		if base == nil {
+			return nil, fmt.Errorf("%s: version %s is no longer current (now %s); read it again and retry: %w", name, pick, rec.Winner().Dot, ErrPrecondition)
+		}
+	case rec.Conflict():
+		return nil, &ConflictError{Table: m.Table, Key: m.Key, Versions: rec.Versions}
+	default:
+		base = &rec.Versions[0]
+	}
+	if base.Deleted {
+		return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	cur, err := pbx.DecodeFields(base.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%s version %s: %w", name, base.Dot, err)
+	}
+	f, err := pbx.ApplyPatch(m.Table, m.Key, cur, m.Patch, snapshotCatalog{&Snapshot{tx, st.s}})
+	if err != nil {
+		return nil, invalidRecord{err}
+	}
+	return f.AppendBinary(nil), nil
 }

@@ -180,12 +180,13 @@ func (a *app) printWrite(reply *agent.WriteReply, what string) error {
 }
 
 func (a *app) extSetCmd() *cobra.Command {
-	var ifMatch string
+	var ifMatch, take string
 	cmd := &cobra.Command{
 		Use:   "set CLUSTER/EXT field=value...",
 		Short: "Change fields of an extension (an empty value clears a field)",
 		Example: `  pbxtopo ext set tpa1/6109 mailbox=6109 roaming=yes
-  pbxtopo ext set tpa1/6109 callgroup=`,
+  pbxtopo ext set tpa1/6109 callgroup=
+  pbxtopo ext set tpa1/6105 --take lon mailbox=6105   # in conflict: lon's side plus this change wins`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			key, err := pbx.Extensions.ParseKey(args[0])
@@ -202,10 +203,11 @@ func (a *app) extSetCmd() *cobra.Command {
 				}
 				key[strings.ToLower(strings.TrimSpace(k))] = v
 			}
-			return a.put(cmd, key, agent.PutOptions{Merge: true, IfMatch: ifMatch}, "changed")
+			return a.put(cmd, key, agent.PutOptions{Merge: true, IfMatch: ifMatch, Take: take}, "changed")
 		},
 	}
 	cmd.Flags().StringVar(&ifMatch, "if-match", "", "fail unless the extension is still at this version")
+	cmd.Flags().StringVar(&take, "take", "", "for an extension in conflict: set the fields over the side made at this cluster, resolving the conflict")
 	return cmd
 }
 
