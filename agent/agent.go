@@ -114,21 +114,21 @@ func (a *Agent) build() error {
 	}
 	a.tr = replicator.NewHTTPTransport(tlsCfg, 0, a.log)
 	rcfg := raftstore.DefaultConfig(cfg.Node, cfg.Cluster, filepath.Join(cfg.DataDir, "raft"))
-	if a.keys != nil {
-		rcfg.Sealer = a.keys
-	}
 	rcfg.BindAddr, rcfg.TLS, rcfg.Expect = cfg.RaftAddr, tlsCfg, cfg.Raft.Expect
 	if cfg.Raft.HeartbeatTimeout > 0 {
 		rcfg.HeartbeatTimeout, rcfg.ElectionTimeout = cfg.Raft.HeartbeatTimeout, cfg.Raft.HeartbeatTimeout
 		rcfg.LeaderLease = cfg.Raft.HeartbeatTimeout / 2
 	}
-	rcfg.Logger = a.log.With("subsystem", "raft")
-	rcfg.ObserveCommit = func(d time.Duration) {
-		if a.metrics != nil {
-			a.metrics.ObserveCommit(d)
-		}
+	rdeps := raftstore.Deps{Store: a.st, Peers: raftPeers{a.members, cfg.Cluster}, Forwarder: raftstore.NewHTTPForwarder(tlsCfg),
+		Logger: a.log.With("subsystem", "raft"), ObserveCommit: func(d time.Duration) {
+			if a.metrics != nil {
+				a.metrics.ObserveCommit(d)
+			}
+		}}
+	if a.keys != nil {
+		rdeps.Sealer = a.keys
 	}
-	if a.rs, err = raftstore.New(rcfg, a.st, raftPeers{a.members, cfg.Cluster}, raftstore.NewHTTPForwarder(tlsCfg)); err != nil {
+	if a.rs, err = raftstore.New(rcfg, rdeps); err != nil {
 		return err
 	}
 	rc := replicator.DefaultConfig(cfg.Cluster, cfg.Site)

@@ -14,6 +14,33 @@ type RaftView interface {
 	// ReadBarrier returns once this node holds every write the cluster
 	// acknowledged before the call (a read through the leader).
 	ReadBarrier(ctx context.Context) error
+	// Ready reports whether the node caught up with its cluster's log
+	// since it started, and what it is doing until then.
+	Ready() (bool, string)
+	// Stalled says why the node stopped applying its cluster's log, or nil.
+	Stalled() error
+}
+
+// Health is what /v1/health says of this node.
+type Health struct {
+	// Status is "ok", "starting" (replaying its Raft log: the API answers
+	// 503 until done) or "unhealthy" (it stopped applying the log).
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Health reports whether this node serves, and why not.
+func (s *Service) Health() Health {
+	if s.deps.Raft == nil {
+		return Health{Status: "ok"}
+	}
+	if err := s.deps.Raft.Stalled(); err != nil {
+		return Health{Status: "unhealthy", Reason: err.Error()}
+	}
+	if ok, why := s.deps.Raft.Ready(); !ok {
+		return Health{Status: "starting", Reason: why}
+	}
+	return Health{Status: "ok"}
 }
 
 // RaftStatus is this node's view of its cluster's Raft group.

@@ -4,6 +4,8 @@ import (
 	"net/http"
 )
 
+const healthRoute = "GET /v1/health"
+
 // routes returns every route of the HTTP API. Each feature (roaming, DNS,
 // replication...) contributes its list here.
 func routes(svc *Service) []Route {
@@ -19,8 +21,13 @@ func routes(svc *Service) []Route {
 	rs = append(rs, decommissionRoutes(svc)...)
 	rs = append(rs, hoursRoutes(svc)...)
 	rs = append(rs, backupRoutes(svc)...)
-	rs = append(rs, Route{"GET /v1/health", RoleNone, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]string{"status": "ok"})
+	rs = append(rs, Route{healthRoute, RoleNone, func(w http.ResponseWriter, r *http.Request) {
+		h := svc.Health()
+		code := 200
+		if h.Status != "ok" {
+			code = 503
+		}
+		writeJSON(w, code, h)
 	}})
 	return rs
 }
@@ -48,7 +55,10 @@ func HandlerWith(svc *Service, o HandlerOptions) http.Handler {
 	auth := o.Auth
 	mux := http.NewServeMux()
 	for _, rt := range routes(svc) {
-		h := fresh(svc, guard(rt, auth))
+		h := guard(rt, auth)
+		if rt.Pattern != healthRoute {
+			h = gate(svc, h)
+		}
 		if o.Metrics != nil {
 			h = o.Metrics.instrument(rt.Pattern, h)
 		}
@@ -87,8 +97,15 @@ func guard(rt Route, auth Authenticator) http.Handler {
 
 // fresh makes a GET with FreshHeader wait, before it reads, until this
 // node holds every write its cluster acknowledged.
-func fresh(svc *Service, h http.Handler) http.Handler {
+// gate answers 503 while the node is starting (its copy may miss writes
+// the cluster acknowledged until it has replayed its Raft log), and reads
+// through the leader when the request asks for a fresh read.
+func gate(svc *Service, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hs := svc.Health(); hs.Status == "starting" {
+			writeError(w, &Error{Code: 503, Msg: hs.Reason})
+			return
+		}
 		if r.Method == "GET" && r.Header.Get(FreshHeader) != "" {
 			if err := svc.ReadBarrier(r.Context()); err != nil {
 				writeError(w, err)

@@ -36,6 +36,11 @@ func (s *Store) doApplied(ctx context.Context, fn func(tx *bolt.Tx, st *txState)
 	}
 	r := &request{fn: fn, done: make(chan error, 1)}
 	select {
+	case <-s.quit:
+		return ErrClosed
+	default:
+	}
+	select {
 	case s.reqs <- r:
 	case <-s.quit:
 		return ErrClosed
@@ -44,7 +49,18 @@ func (s *Store) doApplied(ctx context.Context, fn func(tx *bolt.Tx, st *txState)
 	}
 	// Once queued, the request is committed or refused as a whole; waiting
 	// for the answer even if ctx ends keeps "acknowledged" meaning "on disk".
-	return <-r.done
+	// A request queued while the store closed may find no committer left.
+	select {
+	case err := <-r.done:
+		return err
+	case <-s.done:
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
 }
 
 // committer is the only writer. It takes every request that is waiting,

@@ -134,7 +134,7 @@ func raftCluster(dir string) ([]*raftNode, error) {
 		}
 		cfg := raftstore.DefaultConfig(name, "c", filepath.Join(dir, name, "raft"))
 		cfg.BindAddr, cfg.TLS, cfg.Expect = addrs[i], tlsCfg, 3
-		rs, err := raftstore.New(cfg, local, peers, nil)
+		rs, err := raftstore.New(cfg, raftstore.Deps{Store: local, Peers: peers})
 		if err != nil {
 			return nil, err
 		}

@@ -38,8 +38,7 @@ func TestDiskFullRefusesBeforeTheLog(t *testing.T) {
 	defer local.Close()
 	_, trans := raft.NewInmemTransport("n1")
 	cfg := DefaultConfig("n1", "tpa1", filepath.Join(dir, "raft"))
-	cfg.Transport = trans
-	rs, err := New(cfg, local, noPeers{}, nil)
+	rs, err := New(cfg, Deps{Store: local, Peers: noPeers{}, Transport: trans})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,23 +11,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
-// Config configures a node's Raft.
+// Config configures a node's Raft: settings only; the collaborators are
+// in Deps.
 type Config struct {
 	Node    string
 	Cluster string
@@ -51,22 +48,50 @@ type Config struct {
 	TrailingLogs      uint64
 	// ApplyTimeout bounds a write waiting for Raft.
 	ApplyTimeout time.Duration
-	Logger       *slog.Logger
-	// Transport replaces the TLS transport (tests use raft's in-memory
-	// one to cut links).
-	Transport raft.Transport
-	// ObserveCommit, when set, hears how long each write took to commit
-	// and apply (metrics).
-	ObserveCommit func(time.Duration)
-	// Sealer, when set, seals the log's entries at rest (seal.go).
-	Sealer EntrySealer
+	// StartTimeout bounds how long a starting node waits to catch up with
+	// its cluster's log before it serves its own copy anyway (a node cut
+	// off from its cluster's majority; its copy never goes back in time).
+	StartTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults: failover in about two seconds.
 func DefaultConfig(node, cluster, dir string) Config {
 	return Config{Node: node, Cluster: cluster, Dir: dir, Expect: 1,
 		HeartbeatTimeout: 600 * time.Millisecond, ElectionTimeout: 600 * time.Millisecond, LeaderLease: 300 * time.Millisecond,
-		SnapshotThreshold: 8192, TrailingLogs: 10240, ApplyTimeout: 30 * time.Second}
+		SnapshotThreshold: 8192, TrailingLogs: 10240, ApplyTimeout: 30 * time.Second, StartTimeout: 30 * time.Second}
+}
+
+// Validate says what is wrong with a configuration; it changes nothing.
+func (c Config) Validate() error {
+	switch {
+	case c.Node == "" || c.Cluster == "" || c.Dir == "":
+		return errors.New("raft: node, cluster and directory are required")
+	case c.Expect < 1:
+		return fmt.Errorf("raft.expect %d: at least 1 voter", c.Expect)
+	case c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0 || c.LeaderLease <= 0 || c.ApplyTimeout <= 0 || c.StartTimeout <= 0:
+		return errors.New("raft: timeouts must be positive (start from DefaultConfig)")
+	case c.LeaderLease > c.HeartbeatTimeout:
+		return fmt.Errorf("raft: leader lease %s is longer than the heartbeat timeout %s", c.LeaderLease, c.HeartbeatTimeout)
+	case c.SnapshotThreshold == 0 || c.TrailingLogs == 0:
+		return errors.New("raft: snapshot threshold and trailing logs must be positive (start from DefaultConfig)")
+	}
+	return nil
+}
+
+// Deps are a node's collaborators.
+type Deps struct {
+	Store     *store.Store // the local store: the state machine
+	Peers     Peers        // the nodes of the cluster (membership)
+	Forwarder Forwarder    // to the leader, when this node follows (nil: no forwarding)
+	// Transport replaces the TLS transport (tests use raft's in-memory
+	// one to cut links).
+	Transport raft.Transport
+	// Sealer, when set, seals the log's entries at rest (seal.go).
+	Sealer EntrySealer
+	Logger *slog.Logger
+	// ObserveCommit, when set, hears how long each write took to commit
+	// and apply (metrics).
+	ObserveCommit func(time.Duration)
 }
 
 // Peer is another node of the same cluster as membership reports it.
@@ -95,18 +120,19 @@ type Forwarder interface {
 // agent's service use it unchanged.
 type Store struct {
 	cfg   Config
+	deps  Deps
 	local *store.Store
+	fsm   *fsm
 	raft  *raft.Raft
 	trans raft.Transport
 	logs  *raftboltdb.BoltStore
 	snaps raft.SnapshotStore
-	peers Peers
-	fwd   Forwarder
 	log   *slog.Logger
 
 	identity  atomic.Bool // the cluster agreed on an incarnation
 	seedMu    sync.Mutex
 	seeded    atomic.Bool // the store's offline seed is in Raft (or there was none)
+	start     startState
 	closeOnce sync.Once
 }
 
@@ -120,36 +146,26 @@ var ErrUncertain = errors.New("write outcome unknown")
 // New starts Raft over the local store. The node bootstraps a new cluster
 // once cfg.Expect voters are known (itself alone with Expect 1); otherwise
 // it waits for the leader to add it.
-func New(cfg Config, local *store.Store, peers Peers, fwd Forwarder) (*Store, error) {
-	def := DefaultConfig(cfg.Node, cfg.Cluster, cfg.Dir)
-	if cfg.HeartbeatTimeout == 0 {
-		cfg.HeartbeatTimeout = def.HeartbeatTimeout
+//
+// A restart never takes the store back in time: Raft does not restore its
+// last snapshot over the store (the store already holds at least as much,
+// and it records the last index applied, so the replay skips what it
+// has); only a store that lost data (replaced by an older file) is brought
+// up to the snapshot first.
+func New(cfg Config, deps Deps) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.ElectionTimeout == 0 {
-		cfg.ElectionTimeout = def.ElectionTimeout
+	if deps.Store == nil || deps.Peers == nil {
+		return nil, errors.New("raft: a store and the cluster's peers are required")
 	}
-	if cfg.LeaderLease == 0 {
-		cfg.LeaderLease = def.LeaderLease
-	}
-	if cfg.SnapshotThreshold == 0 {
-		cfg.SnapshotThreshold = def.SnapshotThreshold
-	}
-	if cfg.TrailingLogs == 0 {
-		cfg.TrailingLogs = def.TrailingLogs
-	}
-	if cfg.ApplyTimeout == 0 {
-		cfg.ApplyTimeout = def.ApplyTimeout
-	}
-	if cfg.Expect == 0 {
-		cfg.Expect = 1
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, local: local, peers: peers, fwd: fwd, log: cfg.Logger}
+	s := &Store{cfg: cfg, deps: deps, local: deps.Store, log: deps.Logger}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.Node)
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
@@ -157,20 +173,24 @@ func New(cfg Config, local *store.Store, peers Peers, fwd Forwarder) (*Store, er
 	rc.LeaderLeaseTimeout = cfg.LeaderLease
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.TrailingLogs = cfg.TrailingLogs
-	rc.Logger = newHCLogger(cfg.Logger)
+	rc.Logger = newHCLogger(s.log)
 	rc.BatchApplyCh = true
 	rc.MaxAppendEntries = 256
+	rc.NoSnapshotRestoreOnStart = true
 	var err error
 	if s.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")}); err != nil {
 		return nil, fmt.Errorf("raft log: %w", err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, rc.Logger)
 	s.snaps = snaps
+	if err == nil {
+		err = s.catchUpWithSnapshot()
+	}
 	if err != nil {
 		s.logs.Close()
 		return nil, err
 	}
-	s.trans = cfg.Transport
+	s.trans = deps.Transport
 	if s.trans == nil {
 		layer, err := newTLSLayer(cfg.BindAddr, cfg.Advertise, cfg.TLS, cfg.Cluster)
 		if err != nil {
@@ -179,13 +199,53 @@ func New(cfg Config, local *store.Store, peers Peers, fwd Forwarder) (*Store, er
 		}
 		s.trans = raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, rc.Logger)
 	}
-	if s.raft, err = raft.NewRaft(rc, &fsm{st: local, sealer: cfg.Sealer}, s.logs, s.logs, snaps, s.trans); err != nil {
+	s.fsm = newFSM(s.local, deps.Sealer, s.log, s.onStall)
+	if s.raft, err = raft.NewRaft(rc, s.fsm, s.logs, s.logs, snaps, s.trans); err != nil {
 		closeTransport(s.trans)
 		s.logs.Close()
 		return nil, err
 	}
+	s.start.begin(s.raft.LastIndex())
 	return s, nil
 }
+
+// catchUpWithSnapshot brings a store that is behind the newest Raft
+// snapshot up to it before Raft starts (Raft itself no longer restores
+// on start). A store at or past it is left alone.
+func (s *Store) catchUpWithSnapshot() error {
+	list, err := s.snaps.List()
+	if err != nil || len(list) == 0 || s.local.RaftIndex() >= list[0].Index {
+		return err
+	}
+	meta, rc, err := s.snaps.Open(list[0].ID)
+	if err != nil {
+		return fmt.Errorf("raft: open snapshot %s: %w", list[0].ID, err)
+	}
+	defer rc.Close()
+	restored, err := s.local.Restore(rc)
+	if err != nil {
+		return fmt.Errorf("raft: the store is behind snapshot %s (index %d) and restoring it failed: %w", meta.ID, meta.Index, err)
+	}
+	if restored {
+		s.log.Info("raft: the store was behind the last snapshot and was brought up to it", "snapshot", meta.ID, "index", meta.Index)
+	}
+	return nil
+}
+
+// onStall makes a leader that stopped applying hand leadership over, so
+// the cluster goes on without it.
+func (s *Store) onStall(err error) {
+	if s.raft != nil && s.raft.State() == raft.Leader {
+		go s.raft.LeadershipTransfer()
+	}
+}
+
+// Stalled returns why this node stopped applying its cluster's log (an
+// entry it cannot read, a store it cannot write), or nil.
+func (s *Store) Stalled() error { return s.fsm.Stalled() }
+
+// AppliedIndex returns the index of the last log entry in the store.
+func (s *Store) AppliedIndex() uint64 { return s.fsm.applied.Load() }
 
 // Local returns the local store (reads).
 func (s *Store) Local() *store.Store { return s.local }
@@ -196,6 +256,7 @@ func (s *Store) Raft() *raft.Raft { return s.raft }
 // Run bootstraps when it must, adds the cluster's new nodes while this
 // node leads, and returns when ctx ends.
 func (s *Store) Run(ctx context.Context) {
+	go s.WaitReady(ctx)
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -226,7 +287,7 @@ func (s *Store) maybeBootstrap() {
 		return
 	}
 	servers := []raft.Server{{ID: raft.ServerID(s.cfg.Node), Address: s.trans.LocalAddr()}}
-	for _, p := range s.peers.Peers() {
+	for _, p := range s.deps.Peers.Peers() {
 		if p.Alive && p.Node != s.cfg.Node && p.RaftAddr != "" {
 			servers = append(servers, raft.Server{ID: raft.ServerID(p.Node), Address: raft.ServerAddress(p.RaftAddr)})
 		}
@@ -300,7 +361,7 @@ func (s *Store) addNewPeers() {
 	for _, srv := range cf.Configuration().Servers {
 		known[srv.ID] = true
 	}
-	for _, p := range s.peers.Peers() {
+	for _, p := range s.deps.Peers.Peers() {
 		if !p.Alive || p.RaftAddr == "" || known[raft.ServerID(p.Node)] {
 			continue
 		}
@@ -368,6 +429,7 @@ func (s *Store) Servers() (map[string]string, error) {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		close(s.fsm.stop)
 		err = s.raft.Shutdown().Error()
 		closeTransport(s.trans)
 		s.logs.Close()
@@ -375,435 +437,66 @@ func (s *Store) Close() error {
 	return err
 }
 
-// propose runs ops through Raft: on the leader directly, on a follower by
-// forwarding them to the leader. During an election it retries until a
-// leader answers or the apply timeout ends.
-func (s *Store) propose(ctx context.Context, ops []store.Op) ([]store.OpResult, error) {
-	if err := s.local.Writable(); err != nil { // a full disk refuses writes before the log takes them
-		return nil, err
-	}
-	deadline := time.Now().Add(s.cfg.ApplyTimeout)
-	for {
-		res, err := s.proposeOnce(ctx, ops)
-		if !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, raft.ErrNotLeader) {
-			return res, err
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("%w (node %s is %s)", ErrNoLeader, s.cfg.Node, s.State())
-		}
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+// startState tracks a starting node's catch-up with its cluster's log:
+// until its store holds every entry of the log it had at start (or a read
+// through the leader succeeds), it may miss writes the cluster
+// acknowledged, some of them perhaps through this very node.
+type startState struct {
+	mu     sync.Mutex
+	target uint64    // the last log index at start
+	since  time.Time // when the node started
+	ready  bool
 }
 
-func (s *Store) proposeOnce(ctx context.Context, ops []store.Op) ([]store.OpResult, error) {
-	if s.raft.State() == raft.Leader {
-		return s.ApplyAsLeader(ctx, ops)
-	}
-	leader := s.LeaderNode()
-	if leader == "" || s.fwd == nil {
-		return nil, ErrNoLeader
-	}
-	for _, p := range s.peers.Peers() {
-		if p.Node == leader && p.ReplAddr != "" {
-			return s.fwd.Forward(ctx, p.ReplAddr, ops)
-		}
-	}
-	return nil, ErrNoLeader
+func (st *startState) begin(target uint64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.target, st.since = target, time.Now()
 }
 
-// ReadBarrier returns once this node's store holds every write the
-// cluster acknowledged before the call: on the leader, a barrier entry
-// (committing it proves the node still leads); on a follower, the
-// leader's read index, then a wait until this node has applied up to it.
-// Reads after it are as fresh as a read on the leader.
-func (s *Store) ReadBarrier(ctx context.Context) error {
-	deadline := time.Now().Add(s.cfg.ApplyTimeout)
+// Ready reports whether this node has caught up with its cluster's log
+// since it started, and if not, why not yet. Until then the agent answers
+// 503 and starts none of its writers.
+func (s *Store) Ready() (bool, string) {
+	st := &s.start
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ready {
+		return true, ""
+	}
+	applied := s.AppliedIndex()
+	switch {
+	case applied >= st.target:
+		st.ready = true
+	case time.Since(st.since) > s.cfg.StartTimeout:
+		st.ready = true
+		s.log.Warn("raft: no catch-up with the cluster's log since start; serving this node's copy", "applied", applied, "log", st.target, "waited", s.cfg.StartTimeout)
+	default:
+		return false, fmt.Sprintf("starting: replaying %d entries of the Raft log (applied %d of %d)", st.target-applied, applied, st.target)
+	}
+	return true, ""
+}
+
+// WaitReady returns once the node is ready (see Ready), or when ctx ends.
+// A read through the leader that succeeds makes it ready at once.
+func (s *Store) WaitReady(ctx context.Context) error {
 	for {
-		idx, err := s.readIndex(ctx)
-		if err == nil {
-			for s.raft.AppliedIndex() < idx {
-				if time.Now().After(deadline) {
-					return fmt.Errorf("%w: node %s has applied up to %d of %d", ErrNoLeader, s.cfg.Node, s.raft.AppliedIndex(), idx)
-				}
-				select {
-				case <-time.After(2 * time.Millisecond):
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
+		if ok, _ := s.Ready(); ok {
 			return nil
 		}
-		if !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, raft.ErrNotLeader) {
-			return err
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%w (node %s is %s)", ErrNoLeader, s.cfg.Node, s.State())
+		bctx, cancel := context.WithTimeout(ctx, s.cfg.HeartbeatTimeout*2)
+		err := s.ReadBarrier(bctx)
+		cancel()
+		if err == nil {
+			s.start.mu.Lock()
+			s.start.ready = true
+			s.start.mu.Unlock()
+			return nil
 		}
 		select {
-		case <-time.After(50 * time.Millisecond):
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
-	}
-}
-
-func (s *Store) readIndex(ctx context.Context) (uint64, error) {
-	if s.raft.State() == raft.Leader {
-		return s.leaderReadIndex()
-	}
-	leader := s.LeaderNode()
-	if leader == "" || s.fwd == nil {
-		return 0, ErrNoLeader
-	}
-	for _, p := range s.peers.Peers() {
-		if p.Node == leader && p.ReplAddr != "" {
-			return s.fwd.ReadIndex(ctx, p.ReplAddr)
-		}
-	}
-	return 0, ErrNoLeader
-}
-
-// leaderReadIndex commits a barrier and returns the index applied.
-func (s *Store) leaderReadIndex() (uint64, error) {
-	if s.raft.State() != raft.Leader {
-		return 0, raft.ErrNotLeader
-	}
-	if err := s.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
-		return 0, err
-	}
-	return s.raft.AppliedIndex(), nil
-}
-
-// ApplyAsLeader applies ops through this node's Raft (the forward
-// endpoint calls it for followers).
-//
-// It waits for the commit until ctx ends or ApplyTimeout passes (Raft's
-// own future would wait for ever when the leader can neither commit nor
-// learn it lost); the write may then still commit, and the error says so.
-func (s *Store) ApplyAsLeader(ctx context.Context, ops []store.Op) ([]store.OpResult, error) {
-	if err := s.ensureSeeded(); err != nil {
-		return nil, err
-	}
-	// The first entry a cluster commits carries its identity: every node
-	// adopts the first leader's incarnation, so all make the same streams.
-	agreed := s.identity.Load() || s.local.IdentityAgreed()
-	if agreed {
-		s.identity.Store(true)
-	} else {
-		ops = append([]store.Op{{Kind: store.OpIdentity, Incarnation: s.local.Incarnation()}}, ops...)
-	}
-	data, err := encodeOps(ops)
-	if err == nil {
-		data, err = s.sealEntry(data)
-	}
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	f := s.raft.Apply(data, s.cfg.ApplyTimeout)
-	if s.cfg.ObserveCommit != nil {
-		defer func() { s.cfg.ObserveCommit(time.Since(start)) }()
-	}
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	timer := time.NewTimer(s.cfg.ApplyTimeout)
-	defer timer.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			return nil, err
-		}
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: the write was proposed to Raft but the caller stopped waiting for its commit; it may still commit", ctx.Err())
-	case <-timer.C:
-		return nil, fmt.Errorf("%w: the write was proposed to Raft but did not commit within %s; it may still commit", ErrUncertain, s.cfg.ApplyTimeout)
-	}
-	r, ok := f.Response().(fsmResponse)
-	if !ok {
-		return nil, fmt.Errorf("raft: unexpected FSM response %T", f.Response())
-	}
-	if !agreed && r.err == nil {
-		r.results = r.results[1:]
-	}
-	return r.results, r.err
-}
-
-// fsm applies committed entries to the store.
-type fsm struct {
-	st     *store.Store
-	sealer EntrySealer
-}
-
-type fsmResponse struct {
-	results []store.OpResult
-	err     error
-}
-
-var _ raft.BatchingFSM = (*fsm)(nil)
-
-func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
-
-// ApplyBatch applies the ops of several entries in one store transaction
-// (one fsync), in log order, recording the last index.
-func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
-	out := make([]any, len(logs))
-	var ops []store.Op
-	var owner []int // entry of each op
-	var last uint64
-	applied := f.st.RaftIndex()
-	for i, l := range logs {
-		if l.Type != raft.LogCommand {
-			continue
-		}
-		last = l.Index
-		if l.Index <= applied {
-			// Replayed after a restart: the store holds it already and
-			// skips it, so it need not be opened (its key may be gone
-			// after a rotation).
-			out[i] = fsmResponse{}
-			continue
-		}
-		data, err := openEntry(f.sealer, l.Data)
-		if err != nil {
-			panic(fmt.Sprintf("raft FSM: entry %d: %v", l.Index, err))
-		}
-		entryOps, err := decodeOps(data)
-		if err != nil {
-			out[i] = fsmResponse{err: err}
-			continue
-		}
-		for range entryOps {
-			owner = append(owner, i)
-		}
-		ops = append(ops, entryOps...)
-	}
-	if last == 0 {
-		return out
-	}
-	results, err := f.st.ApplyOps(context.Background(), last, ops)
-	if err != nil {
-		// The store could not write (disk full, I/O error): Raft must not
-		// go on as if the entries were applied.
-		panic(fmt.Sprintf("raft FSM: store write failed at index %d: %v", last, err))
-	}
-	per := map[int][]store.OpResult{}
-	for j, r := range results {
-		per[owner[j]] = append(per[owner[j]], r)
-	}
-	for i, l := range logs {
-		if l.Type == raft.LogCommand && out[i] == nil {
-			out[i] = fsmResponse{results: per[i]}
-		}
-	}
-	return out
-}
-
-// Snapshot hands Raft the store: its copy is consistent and records the
-// last applied index, so a restore followed by a replay skips what the copy
-// already holds.
-func (f *fsm) Snapshot() (raft.FSMSnapshot, error) { return snapshot{f.st}, nil }
-
-func (f *fsm) Restore(rc io.ReadCloser) error {
-	defer rc.Close()
-	return f.st.Restore(rc)
-}
-
-type snapshot struct{ st *store.Store }
-
-func (s snapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := s.st.WriteTo(sink); err != nil {
-		sink.Cancel()
-		return err
-	}
-	return sink.Close()
-}
-
-func (s snapshot) Release() {}
-
-func encodeOps(ops []store.Op) ([]byte, error) { return store.AppendOps(nil, ops), nil }
-
-func decodeOps(data []byte) ([]store.Op, error) {
-	ops, err := store.DecodeOps(data)
-	if err != nil {
-		return nil, fmt.Errorf("raft: decode entry: %w", err)
-	}
-	return ops, nil
-}
-
-// tlsLayer is the Raft stream layer over mutual TLS: only nodes of this
-// cluster (by certificate) may talk Raft with it.
-type tlsLayer struct {
-	net.Listener
-	advertise net.Addr
-	cfg       *tls.Config
-	cluster   string
-}
-
-func newTLSLayer(bind, advertise string, cfg *tls.Config, cluster string) (*tlsLayer, error) {
-	if cfg == nil {
-		return nil, errors.New("raft needs the node's TLS configuration")
-	}
-	ln, err := net.Listen("tcp", bind)
-	if err != nil {
-		return nil, err
-	}
-	var adv net.Addr = ln.Addr()
-	if advertise != "" {
-		if adv, err = net.ResolveTCPAddr("tcp", advertise); err != nil {
-			ln.Close()
-			return nil, err
-		}
-	}
-	c := cfg.Clone()
-	c.NextProtos = []string{"pbxtopo-raft"}
-	check := func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("no certificate")
-		}
-		id, err := pki.IdentityOf(cs.PeerCertificates[0])
-		if err != nil {
-			return err
-		}
-		if id.Cluster != cluster {
-			return fmt.Errorf("node %s of cluster %s may not join the Raft group of cluster %s", id.Node, id.Cluster, cluster)
-		}
-		return nil
-	}
-	c.VerifyConnection = check
-	return &tlsLayer{Listener: tls.NewListener(ln, c), advertise: adv, cfg: c, cluster: cluster}, nil
-}
-
-func (l *tlsLayer) Addr() net.Addr { return l.advertise }
-
-func (l *tlsLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	d := &net.Dialer{Timeout: timeout}
-	return tls.DialWithDialer(d, "tcp", string(addr), l.cfg)
-}
-
-// store methods, through Raft.
-
-// Write implements the store's Write through Raft.
-func (s *Store) Write(ctx context.Context, author string, muts []store.Mutation) (store.WriteResult, error) {
-	return s.WriteLocal(ctx, author, muts, nil)
-}
-
-// WriteLocal implements the store's WriteLocal through Raft.
-func (s *Store) WriteLocal(ctx context.Context, author string, muts []store.Mutation, local map[string][]byte) (store.WriteResult, error) {
-	scopes := make([]string, len(muts))
-	for i, m := range muts {
-		scopes[i] = s.local.ScopeOf(m.Table)
-	}
-	r, err := s.one(ctx, store.Op{Kind: store.OpWrite, Author: author, HLC: store.Now(), Muts: muts, Scopes: scopes, Local: local})
-	return r.Write, err
-}
-
-// Apply implements the store's Apply through Raft.
-func (s *Store) Apply(ctx context.Context, changes []*store.Change) (store.ApplyResult, error) {
-	r, err := s.one(ctx, store.Op{Kind: store.OpApply, Changes: changes})
-	return r.Apply, err
-}
-
-// Revert implements the store's Revert through Raft.
-func (s *Store) Revert(ctx context.Context, author string, id store.Dot) (store.WriteResult, *store.Change, error) {
-	r, err := s.one(ctx, store.Op{Kind: store.OpRevert, Author: author, HLC: store.Now(), Revert: id})
-	return r.Write, r.Reverted, err
-}
-
-// PutStatus implements the store's PutStatus through Raft.
-func (s *Store) PutStatus(ctx context.Context, entries map[string][]byte) error {
-	_, err := s.one(ctx, store.Op{Kind: store.OpStatusAt, HLC: store.Now(), Status: entries})
-	return err
-}
-
-// MergeStatus implements the store's MergeStatus through Raft.
-func (s *Store) MergeStatus(ctx context.Context, entries []store.StatusEntry) (int, error) {
-	if err := store.CheckStatusEntries(entries); err != nil {
-		return 0, err // refused before it becomes a log entry
-	}
-	r, err := s.one(ctx, store.Op{Kind: store.OpStatusIn, StatusEntries: entries})
-	return r.N, err
-}
-
-// MergeSnapshot implements the store's MergeSnapshot through Raft.
-func (s *Store) MergeSnapshot(ctx context.Context, p *store.SnapshotPage, S store.Summary, f store.TableFilter) error {
-	_, err := s.one(ctx, store.Op{Kind: store.OpMerge, Page: p, S: S, Filter: f})
-	return err
-}
-
-// PurgeTombstones implements the store's PurgeTombstones through Raft.
-func (s *Store) PurgeTombstones(ctx context.Context, horizon, ceiling store.Summary) (int, error) {
-	r, err := s.one(ctx, store.Op{Kind: store.OpPurge, Horizon: horizon, Ceiling: ceiling})
-	return r.N, err
-}
-
-// PruneLog implements the store's PruneLog through Raft, a round at a time.
-func (s *Store) PruneLog(ctx context.Context, olderThan time.Time, safe store.Summary) (int, error) {
-	total := 0
-	for {
-		r, err := s.one(ctx, store.Op{Kind: store.OpPrune, Older: olderThan, Safe: safe})
-		total += r.N
-		if err != nil || r.N < store.PruneRound {
-			return total, err
-		}
-	}
-}
-
-func (s *Store) one(ctx context.Context, op store.Op) (store.OpResult, error) {
-	res, err := s.propose(ctx, []store.Op{op})
-	if err != nil {
-		return store.OpResult{}, err
-	}
-	if len(res) != 1 {
-		return store.OpResult{}, fmt.Errorf("raft: %d results for one op", len(res))
-	}
-	return res[0], res[0].Err
-}
-
-// Reads are local.
-
-func (s *Store) Replica() string                           { return s.local.Replica() }
-func (s *Store) Summary() store.Summary                    { return s.local.Summary() }
-func (s *Store) Changed() <-chan struct{}                  { return s.local.Changed() }
-func (s *Store) View(fn func(*store.Snapshot) error) error { return s.local.View(fn) }
-func (s *Store) Stream(table string) store.Stream          { return s.local.Stream(table) }
-func (s *Store) ReadSnapshot(t func(string) bool, after string, max int) (*store.SnapshotPage, error) {
-	return s.local.ReadSnapshot(t, after, max)
-}
-func (s *Store) StatusSince(after uint64, want func(owner string) bool, max int) (*store.StatusPage, error) {
-	return s.local.StatusSince(after, want, max)
-}
-func (s *Store) ChangesSince(have store.Summary, want func(store.Stream) bool, max int) (*store.Batch, error) {
-	return s.local.ChangesSince(have, want, max)
-}
-
-// newHCLogger routes raft's hclog lines into slog.
-func newHCLogger(l *slog.Logger) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: slogWriter{l}, DisableTime: true})
-}
-
-type slogWriter struct{ l *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	line := strings.TrimSpace(string(p))
-	level := slog.LevelInfo
-	switch {
-	case strings.Contains(line, "[WARN]"):
-		level = slog.LevelWarn
-	case strings.Contains(line, "[ERROR]"):
-		level = slog.LevelError
-	case strings.Contains(line, "[DEBUG]"), strings.Contains(line, "[TRACE]"):
-		level = slog.LevelDebug
-	}
-	w.l.Log(context.Background(), level, line, "subsystem", "raft")
-	return len(p), nil
-}
-
-func closeTransport(t raft.Transport) {
-	if c, ok := t.(io.Closer); ok {
-		c.Close()
 	}
 }

@@ -49,42 +49,40 @@ func (c *cluster) Peers() []Peer {
 
 // Forward delivers a follower's ops to the named leader in process.
 func (c *cluster) Forward(ctx context.Context, addr string, ops []store.Op) ([]store.OpResult, error) {
-	c.mu.Lock()
-	var leader *node
-	for _, n := range c.nodes {
-		if n.name == addr && !c.down[n.name] {
-			leader = n
-		}
-	}
-	c.mu.Unlock()
-	if leader == nil || !leader.rs.IsLeader() {
+	leader := c.live(addr)
+	if leader == nil || !leader.IsLeader() {
 		return nil, ErrNoLeader
 	}
-	return leader.rs.ApplyAsLeader(ctx, ops)
+	return leader.ApplyAsLeader(ctx, ops)
 }
 
 func (c *cluster) ReadIndex(ctx context.Context, addr string) (uint64, error) {
-	c.mu.Lock()
-	var leader *node
-	for _, n := range c.nodes {
-		if n.name == addr && !c.down[n.name] {
-			leader = n
-		}
-	}
-	c.mu.Unlock()
+	leader := c.live(addr)
 	if leader == nil {
 		return 0, ErrNoLeader
 	}
-	return leader.rs.leaderReadIndex()
+	return leader.leaderReadIndex()
 }
 
-func newCluster(t *testing.T, n int, tune func(*Config)) *cluster {
+// live returns the running Raft store of the named node, or nil.
+func (c *cluster) live(name string) *Store {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nodes {
+		if n.name == name && !c.down[n.name] {
+			return n.rs
+		}
+	}
+	return nil
+}
+
+func newCluster(t *testing.T, n int, tune func(*Config, *Deps)) *cluster {
 	return newSeededCluster(t, n, tune, nil)
 }
 
 // newSeededCluster lets seed write into the first node's store before
 // Raft starts, as an admin seeding a store offline does.
-func newSeededCluster(t *testing.T, n int, tune func(*Config), seed func(*store.Store)) *cluster {
+func newSeededCluster(t *testing.T, n int, tune func(*Config, *Deps), seed func(*store.Store)) *cluster {
 	t.Helper()
 	c := &cluster{t: t, down: map[string]bool{}, seed: seed}
 	dir := t.TempDir()
@@ -115,7 +113,7 @@ func newSeededCluster(t *testing.T, n int, tune func(*Config), seed func(*store.
 	return c
 }
 
-func (c *cluster) start(nd *node, expect int, tune func(*Config)) {
+func (c *cluster) start(nd *node, expect int, tune func(*Config, *Deps)) {
 	c.t.Helper()
 	sc := store.DefaultConfig(filepath.Join(nd.dir, "store.db"))
 	sc.Replica = "tpa1"
@@ -128,21 +126,21 @@ func (c *cluster) start(nd *node, expect int, tune func(*Config)) {
 	}
 	cfg := DefaultConfig(nd.name, "tpa1", filepath.Join(nd.dir, "raft"))
 	cfg.Expect = expect
-	cfg.Transport = nd.trans
+	deps := Deps{Store: local, Peers: c, Forwarder: c, Transport: nd.trans}
 	if os.Getenv("RAFT_LOG") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", nd.name)
+		deps.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", nd.name)
 	}
 	if tune != nil {
-		tune(&cfg)
+		tune(&cfg, &deps)
 	}
-	rs, err := New(cfg, local, c, c)
+	rs, err := New(cfg, deps)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go rs.Run(ctx)
-	nd.local, nd.rs, nd.stop = local, rs, cancel
 	c.mu.Lock()
+	nd.local, nd.rs, nd.stop = local, rs, cancel
 	delete(c.down, nd.name)
 	c.mu.Unlock()
 }
@@ -160,10 +158,12 @@ func (c *cluster) kill(nd *node) {
 	nd.stop()
 	nd.rs.Close()
 	nd.local.Close()
+	c.mu.Lock()
 	nd.rs = nil
+	c.mu.Unlock()
 }
 
-func (c *cluster) revive(nd *node, expect int, tune func(*Config)) {
+func (c *cluster) revive(nd *node, expect int, tune func(*Config, *Deps)) {
 	for _, o := range c.nodes {
 		if o != nd {
 			o.trans.Connect(nd.trans.LocalAddr(), nd.trans)
@@ -379,7 +379,7 @@ func TestPartitionedLeaderStepsDown(t *testing.T) {
 }
 
 func TestNodeDownCatchesUpFromSnapshot(t *testing.T) {
-	small := func(c *Config) { c.SnapshotThreshold, c.TrailingLogs = 20, 5 }
+	small := func(c *Config, _ *Deps) { c.SnapshotThreshold, c.TrailingLogs = 20, 5 }
 	c := newCluster(t, 3, small)
 	c.leader(t, 10*time.Second)
 	down := c.nodes[2]

@@ -19,10 +19,10 @@ var entryAAD = []byte("raft-entry")
 
 // sealEntry seals an encoded entry when the node has a sealer.
 func (s *Store) sealEntry(data []byte) ([]byte, error) {
-	if s.cfg.Sealer == nil {
+	if s.deps.Sealer == nil {
 		return data, nil
 	}
-	out, err := s.cfg.Sealer.SealBytes(data, entryAAD)
+	out, err := s.deps.Sealer.SealBytes(data, entryAAD)
 	if err != nil {
 		return nil, fmt.Errorf("raft: seal entry: %w", err)
 	}

@@ -22,7 +22,7 @@ func TestRaftLogSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newCluster(t, 3, func(cfg *Config) { cfg.Sealer = kr })
+	c := newCluster(t, 3, func(_ *Config, d *Deps) { d.Sealer = kr })
 	c.leader(t, 10*time.Second)
 	const secret = "Rq7plaintextRaftSecret"
 	f := pbx.Fields{"extension": "6101", "cluster": "tpa1", "secret": secret}
