@@ -280,13 +280,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); a.checker.Run(bg) }()
 	go func() {
 		defer wg.Done()
+		// DNS answers, NOTIFYs and the parts' writes start once the store
+		// caught up with the cluster's log: never from an older state.
+		if a.rs.WaitReady(bg) != nil {
+			return
+		}
+		a.runParts(bg, &wg, errc)
 		if err := a.dns.Run(bg); err != nil {
 			errc <- fmt.Errorf("dns: %w", err)
 		}
 	}()
 	wg.Add(1)
 	go func() { defer wg.Done(); a.health.run(bg, time.Second) }()
-	a.runParts(bg, &wg, errc)
 	go a.members.JoinUntil(ctx, a.cfg.Join)
 	a.log.Info("agent running", "cluster", a.cfg.Cluster, "node", a.cfg.Node, "api", a.APIAddr(), "repl", a.ReplAddr(),
 		"gossip", a.cfg.SerfAddr, "mode", a.rep.Topology().Mode)
@@ -389,48 +394,66 @@ func (a *Agent) Close() error {
 
 // leadership runs the cross-cluster replicator while this node leads its
 // cluster (it is the cluster's replicator; the others follow through Raft)
-// and tells the others this node's Raft state through a gossip tag.
+// and tells the others this node's Raft state through a gossip tag. The
+// leader's work starts only after a barrier: every entry committed by
+// earlier leaders is applied here first, so the MySQL bridge resumes from
+// its latest checkpoint and nothing pulls from an older state.
 func (a *Agent) leadership(ctx context.Context) {
-	var stop context.CancelFunc
-	var done chan struct{}
-	state := ""
-	tick := time.NewTicker(250 * time.Millisecond)
+	type leaderWork struct {
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	var work *leaderWork // while this node leads
+	halt := func() {
+		if work != nil {
+			work.cancel()
+			<-work.done
+			work = nil
+			a.log.Info("this node no longer leads the cluster", "state", a.rs.State())
+		}
+	}
+	defer halt()
+	if a.rs.WaitReady(ctx) != nil {
+		return
+	}
+	leaderCh := a.rs.LeaderCh()
+	leads := a.rs.IsLeader()
+	tick := time.NewTicker(time.Second) // the state tag also follows follower ↔ candidate
 	defer tick.Stop()
+	state := ""
 	for {
 		if now := a.rs.State(); now != state {
 			state = now
 			tags := a.members.LocalTags()
 			tags[replicator.TagRaftState] = state
 			a.members.SetTags(tags)
-			switch {
-			case state == "leader" && stop == nil:
-				var rctx context.Context
-				rctx, stop = context.WithCancel(ctx)
-				done = make(chan struct{})
-				go func() {
-					defer close(done)
-					var lw sync.WaitGroup
-					lw.Add(1)
-					go func() { defer lw.Done(); a.leaderParts(rctx) }()
-					a.rep.Run(rctx)
-					lw.Wait()
-				}()
-				a.log.Info("this node leads the cluster: replication with the other clusters runs here")
-			case state != "leader" && stop != nil:
-				stop()
-				<-done
-				stop = nil
-				a.log.Info("this node no longer leads the cluster", "state", state)
+		}
+		switch {
+		case leads && work == nil:
+			if err := a.rs.Barrier(10 * time.Second); err != nil {
+				a.log.Warn("leading, but the barrier before replication failed; trying again", "err", err)
+				break
 			}
+			rctx, cancel := context.WithCancel(ctx)
+			work = &leaderWork{cancel, make(chan struct{})}
+			go func(done chan struct{}) {
+				defer close(done)
+				var lw sync.WaitGroup
+				lw.Add(1)
+				go func() { defer lw.Done(); a.leaderParts(rctx) }()
+				a.rep.Run(rctx)
+				lw.Wait()
+			}(work.done)
+			a.log.Info("this node leads the cluster: replication with the other clusters runs here")
+		case !leads:
+			halt()
 		}
 		select {
 		case <-ctx.Done():
-			if stop != nil {
-				stop()
-				<-done
-			}
 			return
+		case leads = <-leaderCh:
 		case <-tick.C:
+			leads = a.rs.IsLeader()
 		}
 	}
 }
