@@ -45,64 +45,87 @@ func (s *Service) Decommission(ctx context.Context, req DecommissionRequest) (*W
 	if c == s.deps.Cluster {
 		return nil, &Error{Code: 400, Msg: fmt.Sprintf("cluster %s is this agent's own: decommission it from another cluster's agent", c)}
 	}
-	t := s.deps.Repl.Topology()
+	def := s.deps.Repl.Topology()
+	return s.update(ctx, func(sn *store.Snapshot) ([]store.Mutation, error) {
+		return decommission(sn, def, req, Author(ctx))
+	})
+}
+
+// decommission returns the writes that take cluster req.Cluster out of the
+// enterprise as sn holds it, each naming the version it replaces.
+func decommission(sn *store.Snapshot, def replicator.Topology, req DecommissionRequest, by string) ([]store.Mutation, error) {
+	c := req.Cluster
+	t, err := replicator.ReadTopology(sn, def)
+	if err != nil {
+		return nil, err
+	}
 	if t.Mode == replicator.Primary && t.Primary == c {
 		return nil, &Error{Code: 409, Msg: fmt.Sprintf("cluster %s is the primary: promote another first (pbxtopo repl promote CLUSTER)", c)}
 	}
+	self, rec, err := supersede(sn, pbx.Clusters.Name, c)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil || !rec.Exists() {
+		revoked, err := replicator.Revocations(sn)
+		if err != nil {
+			return nil, err
+		}
+		if _, done := revoked[c]; done {
+			return nil, &Error{Code: 409, Msg: fmt.Sprintf("cluster %s is already decommissioned", c)}
+		}
+		return nil, &Error{Code: 404, Msg: fmt.Sprintf("cluster %s does not exist", c), Err: store.ErrNotFound}
+	}
 	var muts []store.Mutation
-	err := s.st.View(func(sn *store.Snapshot) error {
-		if _, ok, err := sn.GetFields(pbx.Clusters.Name, c); err != nil {
+	if _, ok, err := sn.GetFields(replicator.WatermarkTable, c); err != nil {
+		return nil, err
+	} else if ok {
+		m, _, err := supersede(sn, replicator.WatermarkTable, c)
+		if err != nil {
+			return nil, err
+		}
+		muts = append(muts, m)
+	}
+	exts := 0
+	sn.Scan(pbx.Extensions.Name, c+"/", func(string, []byte) error { exts++; return nil })
+	if exts > 0 && !req.Force {
+		return nil, &Error{Code: 409, Msg: fmt.Sprintf("cluster %s still has %d extensions: move them first (pbxtopo ext move %s/EXT --to CLUSTER), or --force to leave them behind", c, exts, c)}
+	}
+	// Every other cluster's failover list without it.
+	err = sn.Scan(pbx.Clusters.Name, "", func(key string, v []byte) error {
+		f, err := pbx.DecodeFields(v)
+		if err != nil {
 			return err
-		} else if !ok {
-			revoked, err := replicator.Revocations(sn)
-			if err != nil {
-				return err
-			}
-			if _, done := revoked[c]; done {
-				return &Error{Code: 409, Msg: fmt.Sprintf("cluster %s is already decommissioned", c)}
-			}
-			return &Error{Code: 404, Msg: fmt.Sprintf("cluster %s does not exist", c), Err: store.ErrNotFound}
 		}
-		if _, ok, err := sn.GetFields(replicator.WatermarkTable, c); err != nil {
-			return err
-		} else if ok {
-			muts = append(muts, store.Mutation{Table: replicator.WatermarkTable, Key: c})
-		}
-		exts := 0
-		sn.Scan(pbx.Extensions.Name, c+"/", func(string, []byte) error { exts++; return nil })
-		if exts > 0 && !req.Force {
-			return &Error{Code: 409, Msg: fmt.Sprintf("cluster %s still has %d extensions: move them first (pbxtopo ext move %s/EXT --to CLUSTER), or --force to leave them behind", c, exts, c)}
-		}
-		// Every other cluster's failover list without it.
-		err := sn.Scan(pbx.Clusters.Name, "", func(key string, v []byte) error {
-			f, err := pbx.DecodeFields(v)
-			if err != nil {
-				return err
-			}
-			list := strings.Split(f["failover"], ",")
-			if key == c || !slices.Contains(list, c) {
-				return nil
-			}
-			f["failover"] = strings.Join(slices.DeleteFunc(list, func(x string) bool { return x == c }), ",")
-			muts = append(muts, store.Mutation{Table: pbx.Clusters.Name, Key: key, Value: f.Compact().AppendBinary(nil)})
+		list := strings.Split(f["failover"], ",")
+		if key == c || !slices.Contains(list, c) {
 			return nil
-		})
-		return err
+		}
+		m, _, err := supersede(sn, pbx.Clusters.Name, key)
+		if err != nil {
+			return err
+		}
+		f["failover"] = strings.Join(slices.DeleteFunc(list, func(x string) bool { return x == c }), ",")
+		m.Value = f.Compact().AppendBinary(nil)
+		muts = append(muts, m)
+		return nil
 	})
 	if err != nil {
-		return nil, userError(err)
+		return nil, err
 	}
 	t.Order = slices.DeleteFunc(slices.Clone(t.Order), func(x string) bool { return x == c })
 	if err := t.Validate(); err != nil {
 		return nil, &Error{Code: 409, Msg: fmt.Sprintf("without %s the topology is not valid: %v", c, err)}
 	}
-	rev := replicator.Revocation{Cluster: c, At: time.Now(), By: Author(ctx)}
-	muts = append(muts,
-		store.Mutation{Table: pbx.Clusters.Name, Key: c},
-		store.Mutation{Table: replicator.TopologyTable, Key: replicator.TopologyKey, Value: t.Fields().AppendBinary(nil)},
-		store.Mutation{Table: replicator.RevocationTable, Key: c, Value: rev.Fields().AppendBinary(nil)},
-	)
-	return s.write(ctx, muts)
+	topo, _, err := supersede(sn, replicator.TopologyTable, replicator.TopologyKey)
+	if err != nil {
+		return nil, err
+	}
+	topo.Value = t.Fields().AppendBinary(nil)
+	rev := replicator.Revocation{Cluster: c, At: time.Now(), By: by}
+	muts = append(muts, self, topo,
+		store.Mutation{Table: replicator.RevocationTable, Key: c, Value: rev.Fields().AppendBinary(nil)})
+	return muts, nil
 }
 
 func decommissionRoutes(svc *Service) []Route {

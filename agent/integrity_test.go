@@ -13,6 +13,8 @@ import (
 	"github.com/pbxtopo/pbxtopo/agent/agenttest"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/store"
 )
 
 // seedSample imports the guide's sample enterprise through api.
@@ -153,5 +155,38 @@ func TestLeaderThenFollowerEdit(t *testing.T) {
 	}
 	if lost > 0 {
 		t.Fatalf("%d of %d acknowledged field updates silently undone", lost, rounds*2)
+	}
+}
+
+// TestConcurrentTopologyChangesBothHold changes the ring order and the
+// site-only tables at the same moment, many times: both changes hold.
+// Each used to rewrite the whole record from this node's view of it,
+// refreshed once a second, undoing the other.
+func TestConcurrentTopologyChangesBothHold(t *testing.T) {
+	a, _ := agenttest.Start(t, newCA(t), "tpa1", agenttest.Options{})
+	svc := a.Service()
+	ctx := agent.WithRole(context.Background(), agent.RoleAdmin, "test")
+	orders := [][]string{{"tpa1", "sfo", "lon"}, {"tpa1", "lon", "sfo"}}
+	tables := [][]string{{"hotdesks"}, {"hotdesks", "hours"}}
+	for round := 0; round < 20; round++ {
+		order, site := orders[round%2], tables[round%2]
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		wg.Add(2)
+		go func() { defer wg.Done(); _, errs[0] = svc.SetTopology(ctx, agent.TopologyChange{Order: order}) }()
+		go func() { defer wg.Done(); _, errs[1] = svc.SetTopology(ctx, agent.TopologyChange{SiteTables: site}) }()
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatal(errs)
+		}
+		var got replicator.Topology
+		a.Store().View(func(sn *store.Snapshot) error {
+			var err error
+			got, err = replicator.ReadTopology(sn, replicator.Topology{})
+			return err
+		})
+		if fmt.Sprint(got.Order) != fmt.Sprint(order) || fmt.Sprint(got.SiteTables) != fmt.Sprint(site) {
+			t.Fatalf("round %d: order %v and site tables %v acknowledged, topology now %+v", round, order, site, got)
+		}
 	}
 }

@@ -42,55 +42,43 @@ func (s *Service) Move(ctx context.Context, req MoveRequest) (*WriteReply, error
 		return nil, &Error{Code: 400, Msg: fmt.Sprintf("move %s: give another cluster to move it to (--to)", req.From)}
 	}
 	to := req.To + "/" + number
-	var muts []store.Mutation
-	err = s.st.View(func(sn *store.Snapshot) error {
-		r, err := sn.Get(t.Name, req.From)
+	ctx = WithAuthor(ctx, fmt.Sprintf("%s (move %s → %s)", Author(ctx), req.From, to))
+	return s.update(ctx, func(sn *store.Snapshot) ([]store.Mutation, error) {
+		from, r, err := supersede(sn, t.Name, req.From)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if r == nil || !r.Exists() {
-			return &Error{Code: 404, Msg: fmt.Sprintf("extension %s does not exist", req.From), Err: store.ErrNotFound}
-		}
-		if r.Conflict() {
-			return &Error{Code: 409, Msg: fmt.Sprintf("extension %s is in conflict: resolve it first (pbxtopo conflicts show extensions/%s)", req.From, req.From)}
+			return nil, &Error{Code: 404, Msg: fmt.Sprintf("extension %s does not exist", req.From), Err: store.ErrNotFound}
 		}
 		if _, exists, err := sn.GetFields(t.Name, to); err != nil {
-			return err
+			return nil, err
 		} else if exists {
-			return &Error{Code: 409, Msg: fmt.Sprintf("extension %s already exists: remove it or choose another cluster", to), Err: store.ErrExists}
+			return nil, &Error{Code: 409, Msg: fmt.Sprintf("extension %s already exists: remove it or choose another cluster", to), Err: store.ErrExists}
 		}
 		cluster, ok, err := sn.GetFields(pbx.Clusters.Name, req.To)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !ok {
-			return &Error{Code: 400, Msg: fmt.Sprintf("move %s: cluster %s does not exist", req.From, req.To)}
+			return nil, &Error{Code: 400, Msg: fmt.Sprintf("move %s: cluster %s does not exist", req.From, req.To)}
 		}
 		cur, err := pbx.DecodeFields(r.Winner().Value)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := refuseUnknownFields(t, cur); err != nil {
-			return err
+			return nil, err
 		}
 		moved := cur.Clone()
 		moved["cluster"], moved["site"] = req.To, cluster["site"]
 		config, _ := t.SplitStatus(moved)
 		full, err := t.Prepare(config, sn.Catalog())
 		if err != nil {
-			return err
+			return nil, err
 		}
-		muts = []store.Mutation{
-			{Table: t.Name, Key: to, Value: full.AppendBinary(nil), Must: store.MustNotExist},
-			{Table: t.Name, Key: req.From, IfMatch: []store.Dot{r.Winner().Dot}},
-		}
-		return nil
+		return []store.Mutation{{Table: t.Name, Key: to, Value: full.AppendBinary(nil), Must: store.MustNotExist}, from}, nil
 	})
-	if err != nil {
-		return nil, userError(err)
-	}
-	ctx = WithAuthor(ctx, fmt.Sprintf("%s (move %s → %s)", Author(ctx), req.From, to))
-	return s.write(ctx, muts)
 }
 
 func moveRoutes(svc *Service) []Route {

@@ -249,29 +249,43 @@ type TopologyChange struct {
 	SiteTables []string `json:"site_tables,omitempty"`
 }
 
-// SetTopology writes the replicated topology record: every cluster follows
-// it within a second, without a restart.
+// SetTopology changes the replicated topology record: every cluster
+// follows it within a second, without a restart. The change applies to
+// the record as it is in the store (not to this node's view of it), and
+// is retried if another change lands first, so two admins changing
+// different parts at once both get theirs.
 func (s *Service) SetTopology(ctx context.Context, ch TopologyChange) (*WriteReply, error) {
 	if err := s.needAgent("changing the topology"); err != nil {
 		return nil, err
 	}
-	t := s.deps.Repl.Topology()
-	if ch.Mode != "" {
-		t.Mode = replicator.Mode(ch.Mode)
-	}
-	if ch.Order != nil {
-		t.Order = ch.Order
-	}
-	if ch.Primary != "" {
-		t.Primary = ch.Primary
-	}
-	if ch.SiteTables != nil {
-		t.SiteTables = ch.SiteTables
-	}
-	if err := t.Validate(); err != nil {
-		return nil, &Error{Code: 400, Msg: err.Error()}
-	}
-	return s.write(ctx, []store.Mutation{{Table: replicator.TopologyTable, Key: replicator.TopologyKey, Value: t.Fields().AppendBinary(nil)}})
+	def := s.deps.Repl.Topology()
+	return s.update(ctx, func(sn *store.Snapshot) ([]store.Mutation, error) {
+		m, _, err := supersede(sn, replicator.TopologyTable, replicator.TopologyKey)
+		if err != nil {
+			return nil, err
+		}
+		t, err := replicator.ReadTopology(sn, def)
+		if err != nil {
+			return nil, err
+		}
+		if ch.Mode != "" {
+			t.Mode = replicator.Mode(ch.Mode)
+		}
+		if ch.Order != nil {
+			t.Order = ch.Order
+		}
+		if ch.Primary != "" {
+			t.Primary = ch.Primary
+		}
+		if ch.SiteTables != nil {
+			t.SiteTables = ch.SiteTables
+		}
+		if err := t.Validate(); err != nil {
+			return nil, &Error{Code: 400, Msg: err.Error()}
+		}
+		m.Value = t.Fields().AppendBinary(nil)
+		return []store.Mutation{m}, nil
+	})
 }
 
 // ConflictView shows both sides of a conflict.
@@ -324,10 +338,16 @@ func (s *Service) Conflicts(ctx context.Context) ([]ConflictView, error) {
 	return out, userError(err)
 }
 
+// splitRef splits a conflict's reference, TABLE/KEY. A reference that
+// does not start with a table is an extension's key (tpa1/6105), so the
+// key list and history name a conflict the same way.
 func splitRef(ref string) (string, string, error) {
 	t, k, ok := strings.Cut(ref, "/")
 	if !ok || k == "" {
-		return "", "", &Error{Code: 400, Msg: fmt.Sprintf("%q: want TABLE/KEY, e.g. extensions/sfo/5020", ref)}
+		return "", "", &Error{Code: 400, Msg: fmt.Sprintf("%q: want TABLE/KEY, e.g. extensions/sfo/5020 (or CLUSTER/EXT for an extension)", ref)}
+	}
+	if _, err := pbx.LookupTable(t); err != nil && !replicator.IsReplicatorTable(t) {
+		return pbx.Extensions.Name, ref, nil
 	}
 	return t, k, nil
 }
@@ -371,7 +391,16 @@ func (s *Service) Resolve(ctx context.Context, ref string, req ResolveRequest) (
 	if (req.Take == "") == (req.Value == nil) {
 		return nil, &Error{Code: 400, Msg: "give either --take CLUSTER (keep that cluster's version) or --value FILE (a new value)"}
 	}
+	// Supersede exactly the sides shown: a side that arrives meanwhile
+	// fails the write (show the conflict again) instead of being lost.
 	m := store.Mutation{Table: cv.Table, Key: cv.Key, SupersedeAll: true}
+	for _, v := range cv.Versions {
+		d, err := store.ParseDot(v.Version)
+		if err != nil {
+			return nil, err
+		}
+		m.IfMatch = append(m.IfMatch, d)
+	}
 	switch {
 	case req.Take != "":
 		var pick *VersionView

@@ -204,3 +204,9 @@ func (t Topology) predecessor(self string, others map[string]ClusterView) string
 	}
 	return ""
 }
+
+// IsReplicatorTable reports whether table is one the replicator keeps
+// (topology, watermarks, revocations), not one of the model's.
+func IsReplicatorTable(table string) bool {
+	return table == TopologyTable || table == WatermarkTable || table == RevocationTable
+}
