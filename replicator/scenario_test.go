@@ -263,3 +263,103 @@ func TestSameSeedReplaysTheSameRun(t *testing.T) {
 		t.Fatalf("same seed, different runs:\n%+v\n%+v", *a, *b)
 	}
 }
+
+func del(t *testing.T, s *chaos.Sim, i int, key string) {
+	t.Helper()
+	r := read(t, s, i, key)
+	if _, err := s.Node(i).Write(bg, "test", []store.Mutation{{Table: "extensions", Key: key, IfMatch: []store.Dot{r.Winner().Dot}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLongPartitionKeepsTheCutOffWrites answers "a cluster cut off for a
+// long time rejoins: what happens to the writes it acknowledged while cut
+// off?" pbxtopo expels no one by itself (only 'repl decommission' does,
+// and then refuses the cluster for good): while c2 is silent its old
+// watermark holds back every tombstone purge, so when it returns its
+// writes cross as any others, a deletion made meanwhile is not undone by
+// its older copy, and its edit of the deleted record is a conflict.
+func TestLongPartitionKeepsTheCutOffWrites(t *testing.T) {
+	s, err := chaos.NewSim(chaos.SimConfig{Seed: 11, Clusters: 3, Mode: replicator.Mesh, Dir: t.TempDir(), Watermark: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	write(t, s, 0, "doomed", "v1")
+	write(t, s, 0, "shared", "v1")
+	converge(t, s, 10*time.Second)
+	s.RunFor(3 * time.Second) // every watermark published
+	s.Isolate(2)
+	del(t, s, 0, "doomed")
+	write(t, s, 2, "doomed", "edited while cut off")
+	for i := 0; i < 20; i++ {
+		write(t, s, 2, fmt.Sprintf("cut-off-%d", i), "v")
+	}
+	s.RunFor(2 * time.Minute) // many collection rounds at c0 and c1
+	if r := read(t, s, 0, "doomed"); r == nil {
+		t.Fatal("c0 purged a tombstone c2 never saw")
+	}
+	s.Heal()
+	converge(t, s, 30*time.Second)
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 20; j++ {
+			if r := read(t, s, i, fmt.Sprintf("cut-off-%d", j)); r == nil || !r.Exists() {
+				t.Fatalf("%s lacks cut-off-%d, acknowledged at c2 while it was cut off", s.Name(i), j)
+			}
+		}
+		if r := read(t, s, i, "doomed"); r == nil || !r.Conflict() {
+			t.Fatalf("%s: the delete at c0 and the edit at c2 made while apart are not a conflict: %+v", s.Name(i), r)
+		}
+	}
+}
+
+// TestPromoteDuringPartition answers "repl promote during a partition:
+// how is the old primary fenced?" It is not, while it cannot hear of the
+// promotion: each side keeps taking writes (a cut-off site stays
+// writable). Once the partition heals the new topology reaches it and it
+// refuses configuration writes; the new primary gathers from every live
+// cluster, so what the old one took meanwhile is kept, and the same record
+// written on both sides is a conflict, never a silent loss.
+func TestPromoteDuringPartition(t *testing.T) {
+	s := newSim(t, 3, replicator.Primary) // c0 is the primary
+	write(t, s, 0, "both", "v1")
+	converge(t, s, 10*time.Second)
+	s.Partition([]int{0}, []int{1, 2})
+	topo := s.Topology()
+	topo.Primary = "c1"
+	if _, err := s.Node(1).Write(bg, "admin", []store.Mutation{{Table: replicator.TopologyTable, Key: replicator.TopologyKey, Value: topo.Fields().AppendBinary(nil)}}); err != nil {
+		t.Fatal(err)
+	}
+	s.RunFor(2 * time.Second)
+	for _, i := range []int{0, 1} { // as the agent's loop does every second
+		if err := s.Replicator(i).RefreshTopology(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Replicator(0).CheckWrite("extensions"); err != nil {
+		t.Fatalf("the old primary, cut off, refuses writes: %v", err)
+	}
+	if err := s.Replicator(1).CheckWrite("extensions"); err != nil {
+		t.Fatalf("the new primary refuses writes: %v", err)
+	}
+	write(t, s, 0, "old-primary", "taken by c0 while cut off")
+	write(t, s, 0, "both", "c0")
+	write(t, s, 1, "new-primary", "taken by c1")
+	write(t, s, 1, "both", "c1")
+	s.Heal()
+	converge(t, s, 30*time.Second)
+	s.Replicator(0).RefreshTopology()
+	if err := s.Replicator(0).CheckWrite("extensions"); !errors.Is(err, replicator.ErrReadOnlyReplica) {
+		t.Fatalf("after the heal the old primary still takes writes: %v", err)
+	}
+	for i := 0; i < 3; i++ {
+		for _, k := range []string{"old-primary", "new-primary"} {
+			if r := read(t, s, i, k); r == nil || !r.Exists() {
+				t.Fatalf("%s lacks %s", s.Name(i), k)
+			}
+		}
+		if r := read(t, s, i, "both"); r == nil || !r.Conflict() {
+			t.Fatalf("%s: the record written on both sides is not a conflict", s.Name(i))
+		}
+	}
+}
