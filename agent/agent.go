@@ -114,7 +114,8 @@ func (a *Agent) build() error {
 	}
 	a.tr = replicator.NewHTTPTransport(tlsCfg, 0, a.log)
 	rcfg := raftstore.DefaultConfig(cfg.Node, cfg.Cluster, filepath.Join(cfg.DataDir, "raft"))
-	rcfg.BindAddr, rcfg.TLS, rcfg.Expect = cfg.RaftAddr, tlsCfg, cfg.Raft.Expect
+	rcfg.BindAddr, rcfg.TLS, rcfg.Expect, rcfg.StartTimeout = cfg.RaftAddr, tlsCfg, cfg.Raft.Expect, cfg.Raft.StartTimeout
+	rcfg.SnapshotThreshold, rcfg.TrailingLogs = cfg.Raft.SnapshotThreshold, cfg.Raft.TrailingLogs
 	if cfg.Raft.HeartbeatTimeout > 0 {
 		rcfg.HeartbeatTimeout, rcfg.ElectionTimeout = cfg.Raft.HeartbeatTimeout, cfg.Raft.HeartbeatTimeout
 		rcfg.LeaderLease = cfg.Raft.HeartbeatTimeout / 2

@@ -12,6 +12,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
 	"github.com/pbxtopo/pbxtopo/roaming/dundi"
 	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/spf13/viper"
@@ -81,6 +82,13 @@ type Config struct {
 		// bootstraps (1: a node alone bootstraps itself).
 		Expect           int           `mapstructure:"expect"`
 		HeartbeatTimeout time.Duration `mapstructure:"heartbeat_timeout"`
+		// StartTimeout: how long a starting node waits to catch up with
+		// its cluster's log before it serves its own copy anyway.
+		StartTimeout time.Duration `mapstructure:"start_timeout"`
+		// SnapshotThreshold and TrailingLogs: how many log entries make
+		// a snapshot, and how many stay for slow followers after one.
+		SnapshotThreshold uint64 `mapstructure:"snapshot_threshold"`
+		TrailingLogs      uint64 `mapstructure:"trailing_logs"`
 	} `mapstructure:"raft"`
 
 	// The optional parts (components.go): each runs when its first key
@@ -127,6 +135,10 @@ func Defaults(v *viper.Viper) {
 	v.SetDefault("gossip.suspicion_mult", 3)
 	v.SetDefault("raft.expect", 1)
 	v.SetDefault("raft.heartbeat_timeout", 600*time.Millisecond)
+	rd := raftstore.DefaultConfig("", "", "")
+	v.SetDefault("raft.start_timeout", rd.StartTimeout)
+	v.SetDefault("raft.snapshot_threshold", rd.SnapshotThreshold)
+	v.SetDefault("raft.trailing_logs", rd.TrailingLogs)
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "text")
 }

@@ -45,6 +45,9 @@ type Config struct {
 	Extra        string
 	ClusterExtra map[string]string
 	NodeExtra    map[string]string
+	// RaftExtra is added to every node's raft section, indented
+	// ("  snapshot_threshold: 64\n").
+	RaftExtra string
 	// Hosts, when set, gives node k the address Hosts[k] (all on the same
 	// ports) instead of 127.0.0.1 with ports from PortBase+10k.
 	Hosts []string
@@ -188,7 +191,7 @@ dns_addr: %s
 %stokens: %q
 raft:
   expect: %d
-replication:
+%sreplication:
   mode: %s
   order: [%s]
   primary: %s
@@ -203,7 +206,7 @@ gossip:
   probe_interval: 500ms
   suspicion_mult: 2
 %s%s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
-				cfg.Nodes, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, dundiConf, cfg.Extra+cfg.ClusterExtra[c]+cfg.NodeExtra[node.Name])
+				cfg.Nodes, cfg.RaftExtra, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, dundiConf, cfg.Extra+cfg.ClusterExtra[c]+cfg.NodeExtra[node.Name])
 			if err := os.WriteFile(node.Config, []byte(conf), 0o600); err != nil {
 				return nil, err
 			}
