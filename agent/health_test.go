@@ -17,8 +17,10 @@ type startingRaft struct {
 	stalled error
 }
 
-func (r *startingRaft) Ready() (bool, string) { return r.ready, "starting: replaying 7 entries of the Raft log" }
-func (r *startingRaft) Stalled() error        { return r.stalled }
+func (r *startingRaft) Ready() (bool, string) {
+	return r.ready, "starting: replaying 7 entries of the Raft log"
+}
+func (r *startingRaft) Stalled() error { return r.stalled }
 
 // TestStartingNodeAnswers503 checks what a node says while it replays its
 // Raft log (its copy may miss acknowledged writes) and after it stopped
