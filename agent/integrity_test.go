@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,10 @@ import (
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/store"
 )
+
+// rounds is how many rounds the integrity probes run; the issue's
+// acceptance run uses -integrity.rounds=1000.
+var rounds = flag.Int("integrity.rounds", 30, "rounds of the concurrent-edit probes")
 
 // seedSample imports the guide's sample enterprise through api.
 func seedSample(t *testing.T, api agent.API) {
@@ -63,8 +68,7 @@ func TestConcurrentPatchesKeepEveryField(t *testing.T) {
 	ctx := context.Background()
 	fields := []string{"fullcontact", "callerid", "fromuser", "accountcode"}
 	lost := 0
-	const rounds = 30
-	for round := 0; round < rounds; round++ {
+	for round := 0; round < *rounds; round++ {
 		var wg sync.WaitGroup
 		errs := make([]error, len(fields))
 		for i, f := range fields {
@@ -91,7 +95,7 @@ func TestConcurrentPatchesKeepEveryField(t *testing.T) {
 		}
 	}
 	if lost > 0 {
-		t.Fatalf("%d of %d acknowledged field updates lost", lost, rounds*len(fields))
+		t.Fatalf("%d of %d acknowledged field updates lost", lost, *rounds*len(fields))
 	}
 }
 
@@ -133,8 +137,7 @@ func TestLeaderThenFollowerEdit(t *testing.T) {
 	seedSample(t, lc)
 	fc := client(t, followers[0])
 	lost := 0
-	const rounds = 40
-	for round := 0; round < rounds; round++ {
+	for round := 0; round < *rounds; round++ {
 		want := pbx.Fields{"fullcontact": fmt.Sprintf("leader %d", round), "callerid": fmt.Sprintf("follower %d", round)}
 		if _, err := lc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6105", "fullcontact": want["fullcontact"]}, agent.PutOptions{Merge: true}); err != nil {
 			t.Fatal(err)
@@ -154,7 +157,7 @@ func TestLeaderThenFollowerEdit(t *testing.T) {
 		}
 	}
 	if lost > 0 {
-		t.Fatalf("%d of %d acknowledged field updates silently undone", lost, rounds*2)
+		t.Fatalf("%d of %d acknowledged field updates silently undone", lost, *rounds*2)
 	}
 }
 
