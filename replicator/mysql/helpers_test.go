@@ -264,8 +264,16 @@ func record(t testing.TB, st *store.Store, key string) *store.Record {
 }
 
 // ownChanges counts the changes made at st's own cluster.
+// ownChanges counts the changes made at st, as committed (the in-memory
+// summary is published a moment after a commit, which made counts race).
 func ownChanges(st *store.Store) uint64 {
-	return st.Summary()[st.Stream("extensions")]
+	var n uint64
+	st.View(func(sn *store.Snapshot) error {
+		sum, err := sn.Summary()
+		n = sum[st.Stream("extensions")]
+		return err
+	})
+	return n
 }
 
 // putExt writes an extension at st as an admin would.
