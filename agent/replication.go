@@ -2,10 +2,8 @@ package agent
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 
@@ -288,155 +286,6 @@ func (s *Service) SetTopology(ctx context.Context, ch TopologyChange) (*WriteRep
 	})
 }
 
-// ConflictView shows both sides of a conflict.
-type ConflictView struct {
-	Ref      string        `json:"ref"` // TABLE/KEY
-	Table    string        `json:"table"`
-	Key      string        `json:"key"`
-	Winner   string        `json:"winner"`
-	Versions []VersionView `json:"versions"`
-	Differ   []string      `json:"fields_differ"`
-}
-
-func conflictView(r *store.Record) (ConflictView, error) {
-	v, err := recordView(r)
-	if err != nil {
-		return ConflictView{}, err
-	}
-	cv := ConflictView{Ref: r.Table + "/" + r.Key, Table: r.Table, Key: r.Key, Winner: v.Version, Versions: v.Versions}
-	names := map[string]bool{}
-	for _, ver := range v.Versions {
-		for k := range ver.Fields {
-			names[k] = true
-		}
-	}
-	for k := range names {
-		for _, ver := range v.Versions[1:] {
-			if ver.Fields[k] != v.Versions[0].Fields[k] {
-				cv.Differ = append(cv.Differ, k)
-				break
-			}
-		}
-	}
-	if slices.ContainsFunc(v.Versions, func(x VersionView) bool { return x.Deleted }) {
-		cv.Differ = append(cv.Differ, "(deleted on one side)")
-	}
-	sort.Strings(cv.Differ)
-	return cv, nil
-}
-
-// Conflicts lists every record with concurrent versions.
-func (s *Service) Conflicts(ctx context.Context) ([]ConflictView, error) {
-	out := []ConflictView{}
-	err := s.st.View(func(sn *store.Snapshot) error {
-		return sn.Conflicts(func(r *store.Record) error {
-			cv, err := conflictView(r)
-			out = append(out, cv)
-			return err
-		})
-	})
-	return out, userError(err)
-}
-
-// splitRef splits a conflict's reference, TABLE/KEY. A reference that
-// does not start with a table is an extension's key (tpa1/6105), so the
-// key list and history name a conflict the same way.
-func splitRef(ref string) (string, string, error) {
-	t, k, ok := strings.Cut(ref, "/")
-	if !ok || k == "" {
-		return "", "", &Error{Code: 400, Msg: fmt.Sprintf("%q: want TABLE/KEY, e.g. extensions/sfo/5020 (or CLUSTER/EXT for an extension)", ref)}
-	}
-	if _, err := pbx.LookupTable(t); err != nil && !replicator.IsReplicatorTable(t) {
-		return pbx.Extensions.Name, ref, nil
-	}
-	return t, k, nil
-}
-
-// Conflict shows one conflict.
-func (s *Service) Conflict(ctx context.Context, ref string) (*ConflictView, error) {
-	table, key, err := splitRef(ref)
-	if err != nil {
-		return nil, err
-	}
-	var cv *ConflictView
-	err = s.st.View(func(sn *store.Snapshot) error {
-		r, err := sn.Get(table, key)
-		if err != nil {
-			return err
-		}
-		if r == nil || !r.Conflict() {
-			return &Error{Code: 404, Msg: fmt.Sprintf("%s is not in conflict (see 'pbxtopo conflicts list')", ref), Err: store.ErrNotFound}
-		}
-		v, err := conflictView(r)
-		cv = &v
-		return err
-	})
-	return cv, userError(err)
-}
-
-// ResolveRequest picks a side (the version made at cluster Take) or gives
-// a new value.
-type ResolveRequest struct {
-	Take  string     `json:"take,omitempty"`
-	Value pbx.Fields `json:"value,omitempty"`
-}
-
-// Resolve writes a version that supersedes every side of the conflict;
-// it replicates and clears the conflict everywhere.
-func (s *Service) Resolve(ctx context.Context, ref string, req ResolveRequest) (*WriteReply, error) {
-	cv, err := s.Conflict(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	if (req.Take == "") == (req.Value == nil) {
-		return nil, &Error{Code: 400, Msg: "give either --take CLUSTER (keep that cluster's version) or --value FILE (a new value)"}
-	}
-	// Supersede exactly the sides shown: a side that arrives meanwhile
-	// fails the write (show the conflict again) instead of being lost.
-	m := store.Mutation{Table: cv.Table, Key: cv.Key, SupersedeAll: true}
-	for _, v := range cv.Versions {
-		d, err := store.ParseDot(v.Version)
-		if err != nil {
-			return nil, err
-		}
-		m.IfMatch = append(m.IfMatch, d)
-	}
-	switch {
-	case req.Take != "":
-		var pick *VersionView
-		var clusters []string
-		for i := range cv.Versions {
-			clusters = append(clusters, cv.Versions[i].Cluster)
-			if cv.Versions[i].Cluster == req.Take && pick == nil {
-				pick = &cv.Versions[i] // versions are in winner order
-			}
-		}
-		if pick == nil {
-			return nil, &Error{Code: 400, Msg: fmt.Sprintf("no version of %s was made at %s; the sides are from %s", ref, req.Take, strings.Join(clusters, ", "))}
-		}
-		if !pick.Deleted {
-			m.Value = pick.Fields.AppendBinary(nil)
-		}
-	default:
-		f := req.Value
-		if t, err := pbx.LookupTable(cv.Table); err == nil {
-			var prepErr error
-			err = s.st.View(func(sn *store.Snapshot) error {
-				f, prepErr = t.Prepare(f, sn.Catalog())
-				return nil
-			})
-			if prepErr != nil {
-				return nil, userError(prepErr)
-			}
-			if t.KeyOf(f) != cv.Key {
-				return nil, &Error{Code: 400, Msg: fmt.Sprintf("the new value is for %s, not %s", t.KeyOf(f), cv.Key)}
-			}
-		}
-		m.Value = f.AppendBinary(nil)
-	}
-	return s.write(ctx, []store.Mutation{m})
-}
-
 func replicationRoutes(svc *Service) []Route {
 	return []Route{
 		{"GET /v1/members", RoleRead, func(w http.ResponseWriter, r *http.Request) {
@@ -463,14 +312,14 @@ func replicationRoutes(svc *Service) []Route {
 		{"GET /v1/conflicts", RoleRead, func(w http.ResponseWriter, r *http.Request) {
 			cs, err := svc.Conflicts(r.Context())
 			for i := range cs {
-				redactVersions(r.Context(), cs[i].Table, cs[i].Versions)
+				redactConflict(r.Context(), &cs[i])
 			}
 			reply(w, cs, err)
 		}},
 		{"GET /v1/conflicts/{ref...}", RoleRead, func(w http.ResponseWriter, r *http.Request) {
 			cv, err := svc.Conflict(r.Context(), r.PathValue("ref"))
 			if err == nil {
-				redactVersions(r.Context(), cv.Table, cv.Versions)
+				redactConflict(r.Context(), cv)
 			}
 			reply(w, cv, err)
 		}},
@@ -486,13 +335,17 @@ func replicationRoutes(svc *Service) []Route {
 	}
 }
 
-func redactVersions(ctx context.Context, table string, vs []VersionView) {
-	t, err := pbx.LookupTable(table)
+// redactConflict hides secrets from a caller below admin.
+func redactConflict(ctx context.Context, cv *ConflictView) {
+	t, err := pbx.LookupTable(cv.Table)
 	if err != nil || RoleFrom(ctx).Allows(RoleAdmin) {
 		return
 	}
-	for i := range vs {
-		vs[i].Fields = t.Redact(vs[i].Fields)
+	cv.Fields = t.Redact(cv.Fields)
+	for i := range cv.Conflicts {
+		for j := range cv.Conflicts[i].Sides {
+			cv.Conflicts[i].Sides[j].Fields = t.Redact(cv.Conflicts[i].Sides[j].Fields)
+		}
 	}
 }
 

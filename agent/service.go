@@ -352,7 +352,8 @@ func (s *Service) Get(ctx context.Context, tableName, key string) (*RecordView, 
 }
 
 func recordView(r *store.Record) (*RecordView, error) {
-	v := &RecordView{Table: r.Table, Key: r.Key, Version: r.Winner().Dot.String(), Deleted: r.Winner().Deleted, Conflict: r.Conflict()}
+	f, exists := r.Fields()
+	v := &RecordView{Table: r.Table, Key: r.Key, Version: store.FormatDots(r.Dots()), Deleted: !exists, Conflict: r.Conflict(), Fields: f}
 	for _, ver := range r.Versions {
 		vv := VersionView{Version: ver.Dot.String(), Cluster: ver.Dot.Stream.Cluster(), Time: ver.HLC.Time(), Author: ver.Author, Deleted: ver.Deleted}
 		if !ver.Deleted {
@@ -364,7 +365,6 @@ func recordView(r *store.Record) (*RecordView, error) {
 		}
 		v.Versions = append(v.Versions, vv)
 	}
-	v.Fields = v.Versions[0].Fields
 	return v, nil
 }
 
@@ -380,11 +380,9 @@ func (s *Service) Put(ctx context.Context, tableName string, f pbx.Fields, opts 
 	}
 	var ifMatch []store.Dot
 	if opts.IfMatch != "" {
-		d, err := store.ParseDot(opts.IfMatch)
-		if err != nil {
+		if ifMatch, err = store.ParseDots(opts.IfMatch); err != nil {
 			return nil, &Error{Code: 400, Msg: err.Error()}
 		}
-		ifMatch = []store.Dot{d}
 	}
 	mut := store.Mutation{Table: t.Name, Key: t.KeyOf(f), IfMatch: ifMatch, SupersedeAll: opts.ResolveConflict, Must: opts.Must}
 	if opts.Merge {
@@ -396,7 +394,7 @@ func (s *Service) Put(ctx context.Context, tableName string, f pbx.Fields, opts 
 		}
 		mut.Patch = f
 		if opts.Take != "" {
-			if mut, err = s.takeSide(t, mut, opts.Take); err != nil {
+			if mut, err = s.takeSides(t, mut, opts.Take); err != nil {
 				return nil, err
 			}
 		}
@@ -433,35 +431,6 @@ func checkPatch(t *pbx.Table, f pbx.Fields) error {
 		}
 	}
 	return nil
-}
-
-// takeSide makes a patch of a record in conflict edit the side made at
-// cluster take and supersede every side the service read: it resolves the
-// conflict with that side plus the patch. A side that arrives meanwhile
-// fails the write instead of being superseded unseen.
-func (s *Service) takeSide(t *pbx.Table, m store.Mutation, take string) (store.Mutation, error) {
-	err := s.st.View(func(sn *store.Snapshot) error {
-		r, err := sn.Get(t.Name, m.Key)
-		if err != nil {
-			return err
-		}
-		if r == nil || !r.Conflict() {
-			return &Error{Code: 409, Msg: fmt.Sprintf("%s %s is not in conflict: write it without --take", t.Noun, m.Key)}
-		}
-		var clusters []string
-		for _, v := range r.Versions {
-			clusters = append(clusters, v.Dot.Stream.Cluster())
-			if v.Dot.Stream.Cluster() == take && m.Take.IsZero() {
-				m.Take = v.Dot // versions are in winner order
-			}
-		}
-		if m.Take.IsZero() {
-			return &Error{Code: 400, Msg: fmt.Sprintf("no side of %s %s was made at %s; the sides are from %s", t.Noun, m.Key, take, strings.Join(clusters, ", "))}
-		}
-		m.IfMatch, m.SupersedeAll = r.Dots(), true
-		return nil
-	})
-	return m, userError(err)
 }
 
 // refuseUnknownFields refuses to re-encode a record that carries fields a
@@ -502,11 +471,9 @@ func (s *Service) Delete(ctx context.Context, tableName, key, ifMatch string) (*
 	}
 	m := store.Mutation{Table: t.Name, Key: key, Must: store.MustExist}
 	if ifMatch != "" {
-		d, err := store.ParseDot(ifMatch)
-		if err != nil {
+		if m.IfMatch, err = store.ParseDots(ifMatch); err != nil {
 			return nil, &Error{Code: 400, Msg: err.Error()}
 		}
-		m.IfMatch = []store.Dot{d}
 	}
 	reply, err := s.write(ctx, []store.Mutation{m})
 	if errors.Is(err, store.ErrNotFound) {
@@ -597,32 +564,4 @@ func Author(ctx context.Context) string {
 		return a
 	}
 	return "local"
-}
-
-// conflictError turns the store's refusal of a write to a record in
-// conflict into the choices an operator has.
-func conflictError(err error) error {
-	var ce *store.ConflictError
-	if !errors.As(err, &ce) {
-		return &Error{Code: 409, Msg: err.Error(), Err: err}
-	}
-	noun := ce.Table
-	if t, err := pbx.LookupTable(ce.Table); err == nil {
-		noun = t.Noun
-	}
-	var sides, clusters []string
-	for _, v := range ce.Versions {
-		side := fmt.Sprintf("%s (version %s by %s", v.Dot.Stream.Cluster(), v.Dot, v.Author)
-		if v.Deleted {
-			side += ", deleted"
-		}
-		sides = append(sides, side+")")
-		clusters = append(clusters, v.Dot.Stream.Cluster())
-	}
-	msg := fmt.Sprintf("%s %s is in conflict between %s: choose a side with 'pbxtopo conflicts resolve %s/%s --take %s' (or --value FILE)",
-		noun, ce.Key, strings.Join(sides, " and "), ce.Table, ce.Key, strings.Join(clusters, "|"))
-	if ce.Table == pbx.Extensions.Name {
-		msg += fmt.Sprintf(", or set fields over one side with 'pbxtopo ext set %s --take CLUSTER FIELD=VALUE...'", ce.Key)
-	}
-	return &Error{Code: 409, Msg: msg, Err: err}
 }

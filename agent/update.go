@@ -48,9 +48,9 @@ func supersede(sn *store.Snapshot, table, key string) (store.Mutation, *store.Re
 	case r == nil:
 		m.Must = store.MustNotExist
 	case r.Conflict():
-		return m, r, conflictError(&store.ConflictError{Table: table, Key: key, Versions: r.Versions})
+		return m, r, conflictError(&store.ConflictError{Table: table, Key: key, Conflicts: r.Conflicts()})
 	default:
-		m.IfMatch = []store.Dot{r.Winner().Dot}
+		m.IfMatch = r.Dots()
 	}
 	return m, r, nil
 }

@@ -64,6 +64,12 @@ func (r *Replicator) Handler() http.Handler {
 		if err == nil && q.From != id.Cluster {
 			err = fmt.Errorf("%w: certificate of cluster %s, request from %q", ErrMessage, id.Cluster, q.From)
 		}
+		var version uint16
+		if err == nil {
+			if q.MaxVersion, err = requestVersion(req); err == nil {
+				version, err = r.negotiate(q.MaxVersion)
+			}
+		}
 		if err != nil {
 			r.refuse(w, req, id, err)
 			return
@@ -73,7 +79,7 @@ func (r *Replicator) Handler() http.Handler {
 			r.refuse(w, req, id, err)
 			return
 		}
-		w.Write(EncodeSnapshotPage(p))
+		w.Write(EncodeSnapshotPage(p, version))
 	})
 	mux.HandleFunc("GET "+pathDigests, func(w http.ResponseWriter, req *http.Request) {
 		id, ok := r.peer(w, req)
@@ -232,7 +238,11 @@ func (t *HTTPTransport) Pull(ctx context.Context, addr string, req *PullRequest)
 
 // Snapshot implements Transport.
 func (t *HTTPTransport) Snapshot(ctx context.Context, addr string, req *SnapshotRequest) (*store.SnapshotPage, error) {
-	body, err := t.post(ctx, "https://"+addr+pathSnapshot, EncodeSnapshotRequest(req), time.Minute)
+	var h http.Header
+	if req.MaxVersion > MinProtocolVersion {
+		h = http.Header{VersionHeader: {strconv.Itoa(int(req.MaxVersion))}}
+	}
+	body, err := t.postHeader(ctx, "https://"+addr+pathSnapshot, EncodeSnapshotRequest(req), h, time.Minute)
 	if err != nil {
 		return nil, err
 	}

@@ -182,7 +182,7 @@ func (r *Replicator) CatchUp(ctx context.Context, src Source, fetch func(*Snapsh
 	after := ""
 	pages := 0
 	for {
-		p, err := fetch(&SnapshotRequest{From: r.cfg.Cluster, Scopes: src.Scopes, After: after, MaxBytes: uint32(r.cfg.MaxBatchBytes)})
+		p, err := fetch(&SnapshotRequest{From: r.cfg.Cluster, Scopes: src.Scopes, After: after, MaxBytes: uint32(r.cfg.MaxBatchBytes), MaxVersion: r.maxProtocol()})
 		if err != nil {
 			return fmt.Errorf("snapshot from %s: %w", src.Cluster, err)
 		}

@@ -15,10 +15,12 @@ import (
 // The replication protocol versions this code speaks, negotiated per
 // request (version.go): a puller states the newest it speaks, the server
 // answers in the newest both speak. Version 2 adds the server's clock to
-// pull responses (the peer clock offset in repl status).
+// pull responses (the peer clock offset in repl status); version 3 the
+// fields each change set and each record's change graph (field-level
+// merge; an older peer gets whole values and merges records whole).
 const (
 	MinProtocolVersion = 1
-	ProtocolVersion    = 2
+	ProtocolVersion    = 3
 )
 
 // PullRequest asks a peer for the changes the requester lacks.
@@ -57,6 +59,9 @@ type SnapshotRequest struct {
 	Scopes   []string
 	After    string // the cursor of the previous page's last record
 	MaxBytes uint32
+	// MaxVersion is the newest protocol the requester speaks (travels
+	// beside the message, as for pulls).
+	MaxVersion uint16
 }
 
 // DigestResponse is a replica's summary and table digests, for verify.
@@ -296,11 +301,18 @@ func EncodePullResponse(p *PullResponse) []byte {
 	e.summary(p.Summary)
 	e.flag(p.More)
 	e.flag(p.NeedSnapshot)
+	v := max(p.Version, MinProtocolVersion)
 	e.uv(uint64(len(p.Changes)))
 	for _, c := range p.Changes {
+		if v < 3 && c.Set != nil {
+			// The previous protocols know no Set: the whole value goes,
+			// and the peer merges the record whole.
+			legacy := *c
+			legacy.Set = nil
+			c = &legacy
+		}
 		e.raw(store.AppendChange(nil, c))
 	}
-	v := max(p.Version, MinProtocolVersion)
 	if v >= 2 {
 		e.uv(uint64(p.ServerTime.UnixNano()))
 	}
@@ -351,8 +363,10 @@ func DecodeSnapshotRequest(r io.Reader, max int) (*SnapshotRequest, error) {
 	return q, d.end()
 }
 
-// EncodeSnapshotPage returns the wire form of a snapshot page.
-func EncodeSnapshotPage(p *store.SnapshotPage) []byte {
+// EncodeSnapshotPage returns the wire form of a snapshot page for a peer
+// that speaks protocol version v: from 3 on, records carry their change
+// graph (field-level merge); before, they go in the first record format.
+func EncodeSnapshotPage(p *store.SnapshotPage, v uint16) []byte {
 	var e enc
 	e.summary(p.Summary)
 	e.str(p.After)
@@ -364,7 +378,11 @@ func EncodeSnapshotPage(p *store.SnapshotPage) []byte {
 		e.str(r.Key)
 		wire := *r
 		wire.History = nil // local to the sender
-		e.raw(store.AppendRecord(nil, &wire))
+		if v >= 3 {
+			e.raw(store.AppendRecord(nil, &wire))
+		} else {
+			e.raw(store.AppendRecordV1(nil, &wire))
+		}
 	}
 	return frame(msgSnapshotResponse, e.b)
 }

@@ -65,8 +65,8 @@ func TestMixedVersionsInOneRing(t *testing.T) {
 		}
 	}
 	// Each puller's link: b pulls from a in 1 (b is old); c pulls from
-	// the old b in 1 (b answers 1); a pulls from c in 2.
-	want := map[string]uint16{"b": 1, "c": 1, "a": 2}
+	// the old b in 1 (b answers 1); a pulls from c in the newest version.
+	want := map[string]uint16{"b": 1, "c": 1, "a": replicator.ProtocolVersion}
 	for i, r := range n.reps {
 		for _, l := range r.Status() {
 			if l.Protocol != want[n.names[i]] {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +88,7 @@ func TestRestoreRefusesBadBackups(t *testing.T) {
 		{"extra bytes", append(bytes.Clone(good), 0), ErrBadBackup, "extra bytes"},
 		{"newer format", mod(func(b []byte) []byte { b[len(backupMagic)+1] = 9; return b }), ErrNewerSchema, "newer"},
 		{"newer schema", mod(func(b []byte) []byte {
-			return bytes.Replace(b, []byte(`"schema":2`), []byte(`"schema":9`), 1)
+			return bytes.Replace(b, []byte(fmt.Sprintf(`"schema":%d`, SchemaVersion)), []byte(`"schema":9`), 1)
 		}), ErrNewerSchema, "newer pbxtopo"},
 	}
 	for _, c := range cases {

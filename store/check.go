@@ -100,9 +100,11 @@ func checkRecords(sn *Snapshot, summary Summary) error {
 			if (tx.Bucket(bConflicts).Get(ik) != nil) != r.Conflict() {
 				return fmt.Errorf("record %s: conflict index disagrees", name)
 			}
-			tomb := len(r.Versions) == 1 && r.Versions[0].Deleted
-			if (tx.Bucket(bTombs).Get(ik) != nil) != tomb {
+			if (tx.Bucket(bTombs).Get(ik) != nil) != tombstone(r) {
 				return fmt.Errorf("record %s: tombstone index disagrees", name)
+			}
+			if b := tx.Bucket(bGraphs); b != nil && (b.Get(ik) != nil) != (len(r.Graph) > 0) {
+				return fmt.Errorf("record %s: graph index disagrees", name)
 			}
 			xorInto(&digest[digestBucket(r.Key)], recordHash(r))
 			return nil
@@ -118,7 +120,10 @@ func checkRecords(sn *Snapshot, summary Summary) error {
 			return fmt.Errorf("table %s: stored digest differs from the records", t)
 		}
 	}
-	for _, idx := range [][]byte{bConflicts, bTombs} {
+	for _, idx := range [][]byte{bConflicts, bTombs, bGraphs} {
+		if tx.Bucket(idx) == nil {
+			continue // a read-only store of an older schema
+		}
 		err := tx.Bucket(idx).ForEach(func(k, _ []byte) error {
 			t, key := splitIndexKey(k)
 			if r, err := sn.Get(t, key); err != nil || r == nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
 )
 
 // Change is one new version of one record, or its deletion, made at one
@@ -25,6 +27,9 @@ type Change struct {
 	// tombstones. A tombstone it covers was purged at the writer, so the
 	// write supersedes it everywhere, also where it is not purged yet.
 	Horizon Summary
+	// Set names the fields the change set (the others it kept as its
+	// writer saw them); nil: every field. Value is still the whole record.
+	Set []string
 }
 
 // Version is one live version of a record: the winner or a sibling.
@@ -46,16 +51,26 @@ type Record struct {
 	// applied here, oldest first: the per-record history index, kept in
 	// the record so a write dirties no extra page. Local to this replica.
 	History []uint64
+	// Graph holds the record's changes not every replica has seen yet
+	// (view.go); empty for a quiet record.
+	Graph []Node
+
+	cached *view
 }
 
-// Winner returns the version every replica shows.
+// Winner returns the winning live version: the newest, by (hlc, origin,
+// seq). Its value is what the record shows only when it is the one live
+// version; Value merges them all.
 func (r *Record) Winner() Version { return r.Versions[0] }
 
-// Conflict reports whether the record has concurrent versions.
-func (r *Record) Conflict() bool { return len(r.Versions) > 1 }
+// Conflict reports whether the record shows a conflict: a field (or group
+// of fields) set to different values by concurrent changes, or a deletion
+// concurrent with a change. Concurrent versions that changed different
+// fields merge without one.
+func (r *Record) Conflict() bool { return len(r.view().conflicts) > 0 }
 
 // Exists reports whether the record is present and not deleted.
-func (r *Record) Exists() bool { return len(r.Versions) > 0 && !r.Versions[0].Deleted }
+func (r *Record) Exists() bool { return len(r.Versions) > 0 && r.view().value != nil }
 
 // Dots returns the dots of the live versions.
 func (r *Record) Dots() []Dot {
@@ -87,8 +102,11 @@ func sortVersions(vs []Version) {
 // decoders keep reading the old ones.
 const (
 	changeFormat  = 1
+	changeFormat2 = 2 // adds Set
 	recordFormat  = 1
+	recordFormat2 = 2 // adds the change graph and the merged value
 	summaryFormat = 1
+	maxGraph      = 4096
 )
 
 // Limits that reject absurd input before allocating for it.
@@ -188,6 +206,20 @@ func (d *decoder) owned(max int, what string) []byte {
 
 func (d *decoder) str(max int, what string) string { return string(d.raw(max, what)) }
 
+// names reads a set of field names (pbx.AppendNames).
+func (d *decoder) names() []string {
+	if d.err != nil {
+		return nil
+	}
+	names, rest, err := pbx.DecodeNames(d.b)
+	if err != nil {
+		d.fail("%v", err)
+		return nil
+	}
+	d.b = rest
+	return names
+}
+
 func (d *decoder) dot() Dot {
 	st := Stream(d.str(maxStringLen, "stream"))
 	seq := d.uvarint()
@@ -221,7 +253,11 @@ func (d *decoder) done() error {
 // AppendChange appends the binary form of c.
 func AppendChange(b []byte, c *Change) []byte {
 	e := encoder{b}
-	e.byte(changeFormat)
+	if c.Set != nil {
+		e.byte(changeFormat2)
+	} else {
+		e.byte(changeFormat)
+	}
 	e.dot(c.Dot)
 	e.uvarint(c.TxSeq)
 	e.uvarint(uint64(c.TxSize))
@@ -244,6 +280,9 @@ func AppendChange(b []byte, c *Change) []byte {
 	} else {
 		e.bytes(nil)
 	}
+	if c.Set != nil {
+		e.b = pbx.AppendNames(e.b, c.Set)
+	}
 	return e.b
 }
 
@@ -259,8 +298,9 @@ func DecodeChange(b []byte) (*Change, error) {
 }
 
 func (d *decoder) change() (*Change, error) {
-	if f := d.byte(); d.err == nil && f != changeFormat {
-		d.fail("unknown change format %d", f)
+	format := d.byte()
+	if d.err == nil && format != changeFormat && format != changeFormat2 {
+		d.fail("unknown change format %d (this pbxtopo reads 1 and 2): upgrade it", format)
 	}
 	c := &Change{}
 	c.Dot = d.dot()
@@ -289,6 +329,12 @@ func (d *decoder) change() (*Change, error) {
 			d.fail("empty horizon spelled out")
 		}
 	}
+	if format == changeFormat2 {
+		c.Set = d.names()
+		if d.err == nil && len(c.Set) == 0 {
+			d.fail("change %s sets no field", c.Dot)
+		}
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -315,9 +361,28 @@ func (d *decoder) change() (*Change, error) {
 
 // AppendRecord appends the binary form of r. Its History is local to a
 // replica: on the wire, send records with History nil.
-func AppendRecord(b []byte, r *Record) []byte { return appendRecord(b, r) }
+func AppendRecord(b []byte, r *Record) []byte { return appendRecord(b, r, r.mergedValue()) }
 
-func appendRecord(b []byte, r *Record) []byte {
+// AppendRecordV1 appends r in the first record format, without its graph:
+// for a peer of the previous protocol, which merges records whole.
+func AppendRecordV1(b []byte, r *Record) []byte {
+	c := *r
+	c.Graph = nil
+	return appendRecord(b, &c, nil)
+}
+
+// mergedValue is the value the record shows when it differs from its
+// winning version's (live versions merged field by field), else nil.
+func (r *Record) mergedValue() []byte {
+	if len(r.Versions) > 1 && !r.Versions[0].Deleted {
+		return r.Value()
+	}
+	return nil
+}
+
+// appendRecord appends r with merged as its merged value (sealed or not:
+// the caller's choice, as for the versions' values).
+func appendRecord(b []byte, r *Record, merged []byte) []byte {
 	if b == nil {
 		// Exact-size buffers: a 100,000-record import holds all of them
 		// until it commits, and append's doubling would waste a third.
@@ -328,7 +393,23 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = make([]byte, 0, n)
 	}
 	e := encoder{b}
-	e.byte(recordFormat)
+	// A record whose one version is what it shows keeps the first format
+	// (an older pbxtopo reads it); one with a graph, or whose live
+	// versions merge into another value, takes the second, which leads
+	// with the merged value so scans read it first.
+	format := byte(recordFormat)
+	if len(r.Graph) > 0 || merged != nil {
+		format = recordFormat2
+	}
+	e.byte(format)
+	if format == recordFormat2 {
+		if merged != nil {
+			e.byte(1)
+			e.bytes(merged)
+		} else {
+			e.byte(0)
+		}
+	}
 	e.uvarint(uint64(len(r.Versions)))
 	for _, v := range r.Versions {
 		e.dot(v.Dot)
@@ -347,14 +428,80 @@ func appendRecord(b []byte, r *Record) []byte {
 		e.uvarint(l - prev)
 		prev = l
 	}
+	if format == recordFormat2 {
+		e.graph(r.Graph)
+	}
 	return e.b
+}
+
+func (e *encoder) graph(g []Node) {
+	e.uvarint(uint64(len(g)))
+	for _, n := range g {
+		e.dot(n.Dot)
+		e.uvarint(uint64(len(n.Context)))
+		for _, d := range n.Context {
+			e.dot(d)
+		}
+		var flags byte
+		if n.Deleted {
+			flags |= 1
+		}
+		if n.Set != nil {
+			flags |= 2
+		}
+		e.byte(flags)
+		if n.Set != nil {
+			e.b = pbx.AppendNames(e.b, n.Set)
+		}
+		e.uvarint(uint64(n.HLC))
+		e.str(n.Author)
+		e.bytes(n.Value)
+	}
+}
+
+func (d *decoder) graph() []Node {
+	n := d.count(maxGraph, "graph nodes")
+	if n == 0 {
+		return nil
+	}
+	g := make([]Node, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		var nd Node
+		nd.Dot = d.dot()
+		k := d.count(maxContext, "context versions")
+		for j := 0; j < k && d.err == nil; j++ {
+			nd.Context = append(nd.Context, d.dot())
+		}
+		flags := d.byte()
+		if flags&^3 != 0 {
+			d.fail("unknown graph flags %#x", flags)
+		}
+		nd.Deleted = flags&1 != 0
+		if flags&2 != 0 {
+			nd.Set = d.names()
+			if d.err == nil && len(nd.Set) == 0 {
+				d.fail("graph node %s sets no field", nd.Dot)
+			}
+		}
+		nd.HLC = HLC(d.uvarint())
+		nd.Author = d.str(maxAuthorLen, "author")
+		nd.Value = d.owned(maxValueLen, "value")
+		g = append(g, nd)
+	}
+	return g
 }
 
 // DecodeRecord parses a stored record's versions.
 func DecodeRecord(table, key string, b []byte) (*Record, error) {
 	d := decoder{b: b}
-	if f := d.byte(); d.err == nil && f != recordFormat {
-		d.fail("unknown record format %d", f)
+	format := d.byte()
+	if d.err == nil && format != recordFormat && format != recordFormat2 {
+		d.fail("unknown record format %d (this pbxtopo reads 1 and 2): upgrade it", format)
+	}
+	if format == recordFormat2 {
+		if d.byte() == 1 {
+			d.raw(maxValueLen, "merged value") // derived: computed again below
+		}
 	}
 	n := d.count(maxVersions, "versions")
 	if d.err == nil && n == 0 {
@@ -389,17 +536,29 @@ func DecodeRecord(table, key string, b []byte) (*Record, error) {
 			r.History[i] = prev
 		}
 	}
+	if format == recordFormat2 {
+		r.Graph = d.graph()
+	}
 	if err := d.done(); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// recordWinnerValue returns the winner's value straight from the encoded
-// record (nil when it is deleted), for fast scans. It allocates nothing.
+// recordWinnerValue returns the value a record shows straight from its
+// encoding (nil when it is deleted), for fast scans. It allocates nothing.
 func recordWinnerValue(b []byte) ([]byte, bool) {
 	d := decoder{b: b}
-	if d.byte() != recordFormat || d.count(maxVersions, "versions") == 0 {
+	format := d.byte()
+	if format == recordFormat2 {
+		if d.byte() == 1 {
+			v := d.raw(maxValueLen, "merged value")
+			return v, d.err == nil
+		}
+	} else if format != recordFormat {
+		return nil, false
+	}
+	if d.count(maxVersions, "versions") == 0 {
 		return nil, false
 	}
 	d.raw(maxStringLen, "stream")

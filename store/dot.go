@@ -87,6 +87,29 @@ func ParseDot(s string) (Dot, error) {
 	return Dot{st, seq}, nil
 }
 
+// FormatDots writes a record's version: its live dots joined with '+'
+// (one dot for a record with one live version).
+func FormatDots(ds []Dot) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, "+")
+}
+
+// ParseDots parses a version made by FormatDots.
+func ParseDots(s string) ([]Dot, error) {
+	var out []Dot
+	for _, part := range strings.Split(s, "+") {
+		d, err := ParseDot(part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // Summary holds, per stream, the highest sequence number applied. Streams
 // are applied in order, so it names exactly the set of changes a replica
 // has: every dot at or below it.

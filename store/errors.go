@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
 )
 
 var errorsIs = errors.Is
@@ -43,25 +45,39 @@ var (
 )
 
 // ConflictError refuses a write that would have to guess which side of
-// a conflict it changes. It names every side, so the writer can pick one.
+// a conflict it changes: a change of a field in conflict that does not
+// say it resolves it, or any write to a record deleted on one side and
+// changed on the other. It names every side, so the writer can pick one.
 type ConflictError struct {
 	Table, Key string
-	Versions   []Version // live versions, winner first
+	Conflicts  []FieldConflict
 }
 
 func (e *ConflictError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s/%s is in conflict between %d versions (", e.Table, e.Key, len(e.Versions))
-	for i, v := range e.Versions {
+	fmt.Fprintf(&b, "%s/%s is in conflict", e.Table, e.Key)
+	for i, c := range e.Conflicts {
 		if i > 0 {
-			b.WriteString("; ")
+			b.WriteString(";")
 		}
-		fmt.Fprintf(&b, "%s from %s by %s", v.Dot, v.Dot.Stream.Cluster(), v.Author)
-		if v.Deleted {
-			b.WriteString(", deleted")
+		if c.Unit == pbx.WholeRecord {
+			b.WriteString(": the record")
+		} else {
+			fmt.Fprintf(&b, ": %s", strings.Join(c.Fields, "+"))
+		}
+		b.WriteString(" differs between ")
+		for j, s := range c.Sides {
+			if j > 0 {
+				b.WriteString(" and ")
+			}
+			fmt.Fprintf(&b, "%s (%s by %s", s.Dot.Stream.Cluster(), s.Dot, s.Author)
+			if s.Deleted {
+				b.WriteString(", deleted")
+			}
+			b.WriteString(")")
 		}
 	}
-	b.WriteString("): name the side to change, or resolve the conflict first")
+	b.WriteString(": name the side to keep, or resolve the conflict first")
 	return b.String()
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -198,7 +199,7 @@ func (st *txState) purge(tx *bolt.Tx, horizon, ceiling Summary) (int, error) {
 			if err != nil || r == nil {
 				return err
 			}
-			if len(r.Versions) == 1 && r.Versions[0].Deleted && covered(r.Versions[0].Dot) {
+			if tombstone(r) && !slices.ContainsFunc(r.Versions, func(v Version) bool { return !covered(v.Dot) }) {
 				purge = append(purge, k)
 			}
 			return nil
@@ -216,6 +217,9 @@ func (st *txState) purge(tx *bolt.Tx, horizon, ceiling Summary) (int, error) {
 				return err
 			}
 			if err := tombs.Delete(k); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bGraphs).Delete(k); err != nil {
 				return err
 			}
 			n++

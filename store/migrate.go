@@ -22,6 +22,14 @@ var migrations = []migration{
 	{From: 1, Name: "record each migration in meta/migrations", Run: func(tx *bolt.Tx, now time.Time) error {
 		return nil // the step itself is the record that migrate writes
 	}},
+	{From: 2, Name: "field-level merge: records and changes of format 2", Run: func(tx *bolt.Tx, now time.Time) error {
+		// Nothing is rewritten: a format-1 record reads as a record whose
+		// versions set every field, and takes format 2 when it next
+		// changes. The step keeps an older pbxtopo away from a store that
+		// now holds format-2 records and changes.
+		_, err := tx.CreateBucketIfNotExists(bGraphs)
+		return err
+	}},
 }
 
 // kMigrations holds, per schema reached by a migration, when (unix ms).

@@ -9,7 +9,7 @@ import (
 )
 
 // The first byte of an encoded list of ops (a Raft entry). Format 2 adds
-// patches (Mutation.Patch, Take); an entry without them is written in
+// patches and resolutions (Mutation.Patch, Resolve); an entry without them is written in
 // format 1, so a node of the previous release still reads it, and one
 // with them in format 2, which such a node refuses rather than misreads.
 const (
@@ -24,7 +24,7 @@ func AppendOps(b []byte, ops []Op) []byte {
 	format := byte(opsFormat1)
 	for i := range ops {
 		for _, m := range ops[i].Muts {
-			if m.Patch != nil || !m.Take.IsZero() {
+			if m.Patch != nil || m.Resolve != nil {
 				format = opsFormat2
 			}
 		}
@@ -57,7 +57,7 @@ func (e *encoder) op(op *Op) {
 			if m.Patch != nil {
 				flags |= 4
 			}
-			if !m.Take.IsZero() {
+			if m.Resolve != nil {
 				flags |= 8
 			}
 			e.byte(flags)
@@ -65,8 +65,8 @@ func (e *encoder) op(op *Op) {
 			if m.Patch != nil {
 				e.fields(m.Patch)
 			}
-			if !m.Take.IsZero() {
-				e.dot(m.Take)
+			if m.Resolve != nil {
+				e.strs(m.Resolve)
 			}
 			e.uvarint(uint64(len(m.IfMatch)))
 			for _, d := range m.IfMatch {
@@ -107,7 +107,7 @@ func (e *encoder) op(op *Op) {
 			e.str(r.Key)
 			wire := *r
 			wire.History = nil
-			e.bytes(appendRecord(nil, &wire))
+			e.bytes(AppendRecord(nil, &wire))
 		}
 		e.bytes(AppendSummary(nil, op.S))
 		e.strs(op.Filter.Scopes)
@@ -197,7 +197,7 @@ func (d *decoder) op() Op {
 				m.Patch = d.fields()
 			}
 			if flags&8 != 0 {
-				m.Take = d.dot()
+				m.Resolve = d.strs()
 			}
 			k := d.count(maxContext, "if-match versions")
 			for j := 0; j < k && d.err == nil; j++ {

@@ -142,7 +142,7 @@ func TestOpsCodecRoundTrip(t *testing.T) {
 	}
 
 	patched := []Op{{Kind: OpWrite, Author: "a", HLC: 8, Scopes: []string{""}, Muts: []Mutation{{Table: "extensions", Key: "k",
-		Patch: pbx.Fields{"name": "x", "mailbox": ""}, Take: Dot{"lon.0000000000000002", 4}, SupersedeAll: true,
+		Patch: pbx.Fields{"name": "x", "mailbox": ""}, Resolve: []string{"name"}, SupersedeAll: true,
 		IfMatch: []Dot{{"lon.0000000000000002", 4}, {"tpa1.0000000000000001", 3}}}}}}
 	enc = AppendOps(nil, patched)
 	if enc[0] != opsFormat2 {

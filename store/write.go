@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"regexp"
@@ -41,12 +40,15 @@ type Mutation struct {
 	SupersedeAll bool
 	Must         Must
 	// Patch, when not nil, sets these fields (an empty value clears one)
-	// over the version the write edits, read inside the write transaction:
-	// Take, the one IfMatch names, or the winner. The result is validated
-	// there (pbx.ApplyPatch); Value must be nil.
+	// over the record as it shows inside the write transaction (its live
+	// versions merged). The result is validated there (pbx.ApplyPatch);
+	// Value must be nil.
 	Patch pbx.Fields
-	// Take is the side a patch edits when the record is in conflict.
-	Take Dot
+	// Resolve names the merge units (pbx.MergeUnit) in conflict that this
+	// write decides: they take the value it writes, even one equal to the
+	// value shown. A write that changes a unit in conflict without naming
+	// it is refused with the sides.
+	Resolve []string
 }
 
 // WriteResult tells what a write did.
@@ -144,8 +146,6 @@ func checkMutations(muts []Mutation) error {
 			return fmt.Errorf("%w: %s/%s: empty value (use nil to delete)", ErrInvalid, m.Table, m.Key)
 		case m.Patch != nil && m.Value != nil:
 			return fmt.Errorf("%w: %s/%s: a patch carries no value", ErrInvalid, m.Table, m.Key)
-		case !m.Take.IsZero() && m.Patch == nil:
-			return fmt.Errorf("%w: %s/%s: take names the side a patch edits", ErrInvalid, m.Table, m.Key)
 		}
 		k := m.Table + "\x00" + m.Key
 		if seen[k] {
@@ -185,7 +185,7 @@ func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation, scopes []s
 				return res, err
 			}
 		}
-		ctx, skip, err := writeContext(rec, m)
+		ctx, set, skip, err := writeContext(rec, m)
 		if err != nil {
 			return res, err
 		}
@@ -200,7 +200,7 @@ func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation, scopes []s
 		if _, ok := byStream[stream]; !ok {
 			order = append(order, stream)
 		}
-		c := Change{Table: m.Table, Key: m.Key, Value: m.Value, Deleted: m.Value == nil, Context: ctx, Author: author}
+		c := Change{Table: m.Table, Key: m.Key, Value: m.Value, Deleted: m.Value == nil, Context: ctx, Author: author, Set: set}
 		if rec == nil {
 			c.Horizon = st.currentHorizon()
 		}
@@ -239,86 +239,132 @@ func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation, scopes []s
 }
 
 // writeContext checks a mutation against the record it writes and returns
-// the versions it supersedes, or skip when it would change nothing.
-func writeContext(rec *Record, m Mutation) (ctx []Dot, skip bool, err error) {
+// the versions it supersedes and the fields it sets (nil: all), or skip
+// when it would change nothing. Without If-Match a write supersedes every
+// live version: its writer read them merged.
+func writeContext(rec *Record, m Mutation) (ctx []Dot, set []string, skip bool, err error) {
 	exists := rec != nil && rec.Exists()
 	name := m.Table + "/" + m.Key
+	var recordConflict bool
+	if rec != nil {
+		recordConflict, _ = rec.RecordConflict()
+	}
 	switch {
 	case m.Must == MustNotExist && exists:
-		return nil, false, fmt.Errorf("%s: %w", name, ErrExists)
+		return nil, nil, false, fmt.Errorf("%s: %w", name, ErrExists)
 	case m.Must == MustExist && !exists,
-		m.Value == nil && !exists && len(m.IfMatch) == 0 && !(m.SupersedeAll && rec != nil && rec.Conflict()):
-		return nil, false, fmt.Errorf("%s: %w", name, ErrNotFound)
+		m.Value == nil && !exists && len(m.IfMatch) == 0 && !(m.SupersedeAll && recordConflict):
+		return nil, nil, false, fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
 	if rec == nil {
 		if len(m.IfMatch) > 0 {
-			return nil, false, fmt.Errorf("%s: version %s is no longer current (the record does not exist): %w", name, m.IfMatch[0], ErrPrecondition)
+			return nil, nil, false, fmt.Errorf("%s: version %s is no longer current (the record does not exist): %w", name, m.IfMatch[0], ErrPrecondition)
 		}
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	live := rec.Dots()
 	for _, d := range m.IfMatch {
 		if !slices.Contains(live, d) {
-			return nil, false, fmt.Errorf("%s: version %s is no longer current (now %s); read it again and retry: %w", name, d, rec.Winner().Dot, ErrPrecondition)
+			return nil, nil, false, fmt.Errorf("%s: version %s is no longer current (now %s); read it again and retry: %w", name, d, FormatDots(live), ErrPrecondition)
 		}
 	}
 	if m.SupersedeAll && len(m.IfMatch) > 0 && len(m.IfMatch) != len(live) {
 		for _, d := range live {
 			if !slices.Contains(m.IfMatch, d) {
-				return nil, false, fmt.Errorf("%s: version %s from %s arrived since the sides were read; show the conflict again: %w", name, d, d.Stream.Cluster(), ErrPrecondition)
+				return nil, nil, false, fmt.Errorf("%s: version %s from %s arrived since the sides were read; show the conflict again: %w", name, d, d.Stream.Cluster(), ErrPrecondition)
 			}
 		}
 	}
-	if rec.Conflict() && !m.SupersedeAll && len(m.IfMatch) == 0 {
-		return nil, false, &ConflictError{Table: m.Table, Key: m.Key, Versions: rec.Versions}
+	if recordConflict && !m.SupersedeAll && len(m.IfMatch) == 0 {
+		return nil, nil, false, &ConflictError{Table: m.Table, Key: m.Key, Conflicts: rec.Conflicts()}
 	}
-	switch {
-	case m.SupersedeAll:
-		ctx = live
-	case len(m.IfMatch) > 0:
+	ctx = live
+	if len(m.IfMatch) > 0 && !m.SupersedeAll {
 		ctx = slices.Clone(m.IfMatch)
-	default:
-		ctx = []Dot{rec.Winner().Dot}
 	}
-	w := rec.Winner()
-	if len(ctx) == len(live) && !rec.Conflict() && w.Deleted == (m.Value == nil) && bytes.Equal(w.Value, m.Value) {
-		return nil, true, nil
+	if m.Value == nil || !exists || m.SupersedeAll {
+		// A deletion, a creation, a resolution of the whole record: every
+		// field. (Deleting the last live version is no change.)
+		if m.Value == nil && !exists && !recordConflict {
+			return nil, nil, true, nil
+		}
+		return ctx, nil, false, nil
 	}
-	return ctx, false, nil
+	set, changed, err := changedFields(rec, m)
+	switch {
+	case err != nil:
+		return nil, nil, false, err
+	case !changed && len(ctx) == len(live):
+		return nil, nil, true, nil
+	case !changed:
+		// If-Match on some of the live versions, same value: the write
+		// still supersedes what it names.
+		return ctx, nil, false, nil
+	}
+	return ctx, set, false, nil
 }
 
-// patch returns the record a patch makes of the version it edits, as the
-// model validates it against the catalog inside this transaction.
+// changedFields returns the fields a write of value m.Value sets: those of
+// every merge unit in which it differs from what the record shows, plus
+// the units it resolves; changed is false when there are none. A change
+// of a unit in conflict that the write does not resolve is refused with
+// the sides. A whole-record table sets every field (set nil).
+func changedFields(rec *Record, m Mutation) (set []string, changed bool, err error) {
+	cur, _ := rec.Fields()
+	next, err := pbx.DecodeFields(m.Value)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %s/%s: %v", ErrInvalid, m.Table, m.Key, err)
+	}
+	units := map[string]bool{}
+	for _, u := range m.Resolve {
+		units[pbx.MergeUnit(m.Table, u)] = true
+	}
+	for k, v := range next {
+		if cur[k] != v {
+			units[pbx.MergeUnit(m.Table, k)] = true
+		}
+	}
+	for k, v := range cur {
+		if next[k] != v {
+			units[pbx.MergeUnit(m.Table, k)] = true
+		}
+	}
+	var refused []FieldConflict
+	for _, c := range rec.Conflicts() {
+		if (units[c.Unit] || units[pbx.WholeRecord]) && !slices.Contains(m.Resolve, c.Unit) {
+			refused = append(refused, c)
+		}
+	}
+	if len(refused) > 0 {
+		return nil, false, &ConflictError{Table: m.Table, Key: m.Key, Conflicts: refused}
+	}
+	if len(units) == 0 {
+		return nil, false, nil
+	}
+	if units[pbx.WholeRecord] {
+		return nil, true, nil
+	}
+	for u := range units {
+		set = append(set, pbx.UnitFields(m.Table, u)...)
+	}
+	slices.Sort(set)
+	return set, true, nil
+}
+
+// patch returns the record a patch makes of the record as it shows
+// inside this transaction, as the model validates it against the catalog
+// there.
 func (st *txState) patch(tx *bolt.Tx, rec *Record, m Mutation) ([]byte, error) {
 	name := m.Table + "/" + m.Key
-	var base *Version
-	pick := m.Take
-	if pick.IsZero() && len(m.IfMatch) == 1 {
-		pick = m.IfMatch[0]
-	}
-	switch {
-	case rec == nil || len(rec.Versions) == 0:
-		return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
-	case !pick.IsZero():
-		for i := range rec.Versions {
-			if rec.Versions[i].Dot == pick {
-				base = &rec.Versions[i]
-			}
-		}
-		if base == nil {
-			return nil, fmt.Errorf("%s: version %s is no longer current (now %s); read it again and retry: %w", name, pick, rec.Winner().Dot, ErrPrecondition)
-		}
-	case rec.Conflict():
-		return nil, &ConflictError{Table: m.Table, Key: m.Key, Versions: rec.Versions}
-	default:
-		base = &rec.Versions[0]
-	}
-	if base.Deleted {
+	if rec == nil {
 		return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
-	cur, err := pbx.DecodeFields(base.Value)
-	if err != nil {
-		return nil, fmt.Errorf("%s version %s: %w", name, base.Dot, err)
+	if conflict, _ := rec.RecordConflict(); conflict && !m.SupersedeAll {
+		return nil, &ConflictError{Table: m.Table, Key: m.Key, Conflicts: rec.Conflicts()}
+	}
+	cur, ok := rec.Fields()
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
 	f, err := pbx.ApplyPatch(m.Table, m.Key, cur, m.Patch, snapshotCatalog{&Snapshot{tx, st.s}})
 	if err != nil {

@@ -162,14 +162,14 @@ func TestPagesInChromium(t *testing.T) {
 	}
 	login(adminToken)
 	must(b.Navigate(ctx, srv.URL+Prefix+"conflicts/extensions/sfo/5020"))
-	if sides := texts("#conflict thead th"); len(sides) != 3 || !strings.Contains(sides[1]+sides[2], "(winner now)") {
+	if sides := texts(`table.conflict[data-field="name"] thead th`); len(sides) != 3 || !strings.Contains(sides[1]+sides[2], "(shown now)") {
 		t.Fatalf("sides: %q", sides)
 	}
-	if differ := texts("#conflict tr.differ th"); !reflect.DeepEqual(differ, []string{"name", "secret"}) {
+	if differ := texts("table.conflict tr.differ th"); !reflect.DeepEqual(differ, []string{"name", "secret"}) {
 		t.Fatalf("fields that differ: %q", differ)
 	}
 	shot("conflict-admin")
-	must(b.ClickAndWait(ctx, `button.keep[type=submit]:not([disabled])`))
+	must(b.ClickAndWait(ctx, `button.keep-all[type=submit]`))
 	if f := texts("#flash"); len(f) != 1 || !strings.HasPrefix(f[0], "Resolved extensions/sfo/5020") {
 		t.Fatalf("after keeping a side: %q (%s)", f, eval("document.body.innerText"))
 	}

@@ -10,26 +10,37 @@ import (
 	"github.com/pbxtopo/pbxtopo/pbx"
 )
 
-// ConflictGrid shows the versions of a record in conflict side by side:
-// one column per version, one row per field.
+// ConflictGrid shows a record in conflict: for each field (or group of
+// fields that change together) in conflict, its sides side by side, one
+// column per side, one row per field; then the record as it shows.
 type ConflictGrid struct {
 	Ref, Table, Key string
-	Sides           []Side
-	Rows            []GridRow
 	Differ          []string
+	Groups          []ConflictGroup
+	Shown           []GridRow // the record as it shows meanwhile
+	Clusters        []string  // every cluster with a side, for "keep all from"
 }
 
-// Side is one version of the record.
+// ConflictGroup is one unit in conflict.
+type ConflictGroup struct {
+	Title  string // "name", "mailbox + vmsecret", "the whole record"
+	Field  string // the field to name when resolving only this group; "" for the record
+	Reason string // a record-level conflict's
+	Sides  []Side
+	Rows   []GridRow
+}
+
+// Side is one side of a conflict.
 type Side struct {
 	Version, Cluster, Author string
 	Time                     time.Time
 	Deleted, Winner          bool
 	// Take is the cluster to name when keeping this side; "" when another
-	// version from the same cluster comes first (Resolve keeps the first).
+	// side from the same cluster comes first (the first is kept).
 	Take string
 }
 
-// GridRow is one field across the versions.
+// GridRow is one field across the sides (or of the record as it shows).
 type GridRow struct {
 	Field  string
 	Values []string
@@ -41,56 +52,88 @@ type GridRow struct {
 // unless showSecrets.
 func conflictGrid(cv agent.ConflictView, showSecrets bool) ConflictGrid {
 	g := ConflictGrid{Ref: cv.Ref, Table: cv.Table, Key: cv.Key, Differ: cv.Differ}
-	taken := map[string]bool{}
-	for _, v := range cv.Versions {
-		s := Side{Version: v.Version, Cluster: v.Cluster, Author: v.Author, Time: v.Time, Deleted: v.Deleted, Winner: v.Version == cv.Winner}
-		if !taken[v.Cluster] {
-			s.Take, taken[v.Cluster] = v.Cluster, true
-		}
-		g.Sides = append(g.Sides, s)
-	}
 	t, _ := pbx.LookupTable(cv.Table)
-	var fields []string
-	if t != nil {
-		fields = t.Columns()
+	hide := func(field, val string) (string, bool) {
+		if spec, ok := specOf(t, field); ok && spec.Secret {
+			if !showSecrets && val != "" {
+				val = pbx.Redacted
+			}
+			return val, true
+		}
+		return val, false
 	}
-	for _, v := range cv.Versions { // fields the table does not know, last
-		for k := range v.Fields {
-			if !slices.Contains(fields, k) {
-				fields = append(fields, k)
-			}
+	for _, c := range cv.Conflicts {
+		grp := ConflictGroup{Title: strings.Join(c.Fields, " + "), Reason: c.Reason}
+		if len(c.Fields) > 0 {
+			grp.Field = c.Fields[0]
+		} else {
+			grp.Title = "the whole record"
 		}
+		taken := map[string]bool{}
+		for i, sd := range c.Sides {
+			side := Side{Version: sd.Version, Cluster: sd.Cluster, Author: sd.Author, Time: sd.Time, Deleted: sd.Deleted, Winner: i == 0}
+			if !taken[sd.Cluster] {
+				side.Take, taken[sd.Cluster] = sd.Cluster, true
+			}
+			if !slices.Contains(g.Clusters, sd.Cluster) {
+				g.Clusters = append(g.Clusters, sd.Cluster)
+			}
+			grp.Sides = append(grp.Sides, side)
+		}
+		fields := c.Fields
+		if fields == nil {
+			fields = columnsOf(t, c.Sides)
+		}
+		for _, f := range fields {
+			row := GridRow{Field: f}
+			filled := false
+			for _, sd := range c.Sides {
+				val := sd.Fields[f]
+				filled = filled || val != ""
+				val, row.Secret = hide(f, val)
+				row.Values = append(row.Values, val)
+			}
+			if !filled && c.Fields == nil {
+				continue
+			}
+			for _, sd := range c.Sides[1:] {
+				row.Differ = row.Differ || sd.Fields[f] != c.Sides[0].Fields[f]
+			}
+			grp.Rows = append(grp.Rows, row)
+		}
+		g.Groups = append(g.Groups, grp)
 	}
-	for _, f := range fields {
-		row := GridRow{Field: f}
-		filled := false
-		for _, v := range cv.Versions {
-			val := v.Fields[f]
-			if v.Deleted {
-				val = ""
-			}
-			filled = filled || val != ""
-			row.Values = append(row.Values, val)
-		}
-		if !filled {
-			continue
-		}
-		for _, val := range row.Values[1:] {
-			row.Differ = row.Differ || val != row.Values[0]
-		}
-		if spec, ok := specOf(t, f); ok && spec.Secret {
-			row.Secret = true
-			if !showSecrets {
-				for i, val := range row.Values {
-					if val != "" {
-						row.Values[i] = pbx.Redacted
-					}
-				}
-			}
-		}
-		g.Rows = append(g.Rows, row)
+	for _, f := range columnsOf(t, []agent.SideView{{Fields: cv.Fields}}) {
+		val, secret := hide(f, cv.Fields[f])
+		g.Shown = append(g.Shown, GridRow{Field: f, Values: []string{val}, Secret: secret, Differ: slices.Contains(cv.Differ, f)})
 	}
 	return g
+}
+
+// columnsOf lists the fields the sides hold: the table's columns in
+// order, then fields it does not know.
+func columnsOf(t *pbx.Table, sides []agent.SideView) []string {
+	var cols []string
+	if t != nil {
+		cols = t.Columns()
+	}
+	var out []string
+	has := func(f string) bool {
+		return slices.ContainsFunc(sides, func(s agent.SideView) bool { return s.Fields[f] != "" })
+	}
+	for _, f := range cols {
+		if has(f) {
+			out = append(out, f)
+		}
+	}
+	for _, s := range sides {
+		for f := range s.Fields {
+			if !slices.Contains(cols, f) && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }
 
 func specOf(t *pbx.Table, field string) (pbx.FieldSpec, bool) {
@@ -122,10 +165,14 @@ func conflictList(cs []agent.ConflictView) []conflictSummary {
 	out := make([]conflictSummary, 0, len(cs))
 	for _, c := range cs {
 		s := conflictSummary{Ref: c.Ref, Link: refPath(c.Ref), Differ: strings.Join(c.Differ, ", ")}
-		for _, v := range c.Versions {
-			s.Clusters = append(s.Clusters, v.Cluster)
-			if v.Version == c.Winner {
-				s.Winner = v.Cluster
+		for i, fc := range c.Conflicts {
+			for j, sd := range fc.Sides {
+				if !slices.Contains(s.Clusters, sd.Cluster) {
+					s.Clusters = append(s.Clusters, sd.Cluster)
+				}
+				if i == 0 && j == 0 {
+					s.Winner = sd.Cluster
+				}
 			}
 		}
 		out = append(out, s)

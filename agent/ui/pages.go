@@ -227,6 +227,9 @@ func (u *UI) conflictsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	d := conflictsData{Rows: conflictList(cs), Admin: v.IsAdmin()}
 	if q := r.URL.Query(); q.Get("resolved") != "" {
 		d.Flash = "Resolved " + q.Get("resolved") + ": kept the version from " + q.Get("kept") + "."
+		if f := q.Get("field"); f != "" {
+			d.Flash = "Resolved " + f + " of " + q.Get("resolved") + ": kept the value from " + q.Get("kept") + "."
+		}
 	}
 	u.render(w, r, http.StatusOK, "conflicts", v, "Conflicts", "conflicts", d)
 }
@@ -248,15 +251,15 @@ func (u *UI) conflictPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 
 // resolve keeps one side of a conflict (admin only, checked by page).
 func (u *UI) resolve(w http.ResponseWriter, r *http.Request, v *viewer) {
-	ref, take := r.PathValue("ref"), r.PostForm.Get("take")
+	ref, take, field := r.PathValue("ref"), r.PostForm.Get("take"), r.PostForm.Get("field")
 	if take == "" {
 		u.fail(w, r, v, http.StatusBadRequest, "Nothing chosen", "Choose the side to keep with its button.")
 		return
 	}
-	if _, err := u.deps.Data.Resolve(r.Context(), ref, agent.ResolveRequest{Take: take}); err != nil {
+	if _, err := u.deps.Data.Resolve(r.Context(), ref, agent.ResolveRequest{Take: take, Field: field}); err != nil {
 		u.failErr(w, r, v, "Not resolved", err)
 		return
 	}
 	u.log.Info("ui: conflict resolved", "ref", ref, "kept", take, "who", v.Who)
-	http.Redirect(w, r, Prefix+"conflicts?"+url.Values{"resolved": {ref}, "kept": {take}}.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, Prefix+"conflicts?"+url.Values{"resolved": {ref}, "kept": {take}, "field": {field}}.Encode(), http.StatusSeeOther)
 }

@@ -121,36 +121,48 @@ func TestServiceRows(t *testing.T) {
 
 func TestConflictGrid(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	cv := agent.ConflictView{Ref: "extensions/sfo/5020", Table: "extensions", Key: "sfo/5020", Winner: "sfo.1:7",
-		Versions: []agent.VersionView{
-			{Version: "sfo.1:7", Cluster: "sfo", Author: "bob", Time: now, Fields: pbx.Fields{"cluster": "sfo", "regexten": "5020", "name": "Harry", "secret": "b", "zzz": "x"}},
-			{Version: "tpa1.1:9", Cluster: "tpa1", Author: "alice", Time: now, Fields: pbx.Fields{"cluster": "sfo", "regexten": "5020", "name": "Harold", "secret": "a"}},
-			{Version: "tpa1.1:8", Cluster: "tpa1", Author: "carol", Time: now, Deleted: true},
-		}, Differ: []string{"name", "secret"}}
+	cv := agent.ConflictView{Ref: "extensions/sfo/5020", Table: "extensions", Key: "sfo/5020", Differ: []string{"name", "secret"},
+		Fields: pbx.Fields{"cluster": "sfo", "regexten": "5020", "name": "Harry", "secret": "b", "zzz": "x"},
+		Conflicts: []agent.FieldConflictView{
+			{Fields: []string{"name"}, Sides: []agent.SideView{
+				{Version: "sfo.1:7", Cluster: "sfo", Author: "bob", Time: now, Fields: pbx.Fields{"name": "Harry"}},
+				{Version: "tpa1.1:9", Cluster: "tpa1", Author: "alice", Time: now, Fields: pbx.Fields{"name": "Harold"}},
+				{Version: "tpa1.1:8", Cluster: "tpa1", Author: "carol", Time: now, Fields: pbx.Fields{"name": "H."}},
+			}},
+			{Fields: []string{"secret", "md5secret", "authuser"}, Sides: []agent.SideView{
+				{Version: "sfo.1:7", Cluster: "sfo", Author: "bob", Time: now, Fields: pbx.Fields{"secret": "b"}},
+				{Version: "tpa1.1:9", Cluster: "tpa1", Author: "alice", Time: now, Fields: pbx.Fields{"secret": "a"}},
+			}},
+		}}
 	g := conflictGrid(cv, false)
-	if len(g.Sides) != 3 || !g.Sides[0].Winner || g.Sides[1].Winner || g.Sides[1].Take != "tpa1" || g.Sides[2].Take != "" || !g.Sides[2].Deleted {
-		t.Fatalf("sides = %+v", g.Sides)
+	if len(g.Groups) != 2 || g.Groups[0].Field != "name" || g.Groups[1].Title != "secret + md5secret + authuser" {
+		t.Fatalf("groups = %+v", g.Groups)
 	}
-	var fields []string
-	rows := map[string]GridRow{}
-	for _, r := range g.Rows {
-		fields = append(fields, r.Field)
-		rows[r.Field] = r
+	sides := g.Groups[0].Sides
+	if len(sides) != 3 || !sides[0].Winner || sides[1].Winner || sides[1].Take != "tpa1" || sides[2].Take != "" {
+		t.Fatalf("sides = %+v", sides)
 	}
-	// Table order, empty fields left out, unknown fields last.
-	if !reflect.DeepEqual(fields, []string{"cluster", "name", "regexten", "secret", "zzz"}) {
-		t.Fatalf("fields = %v", fields)
-	}
-	if r := rows["name"]; !r.Differ || !reflect.DeepEqual(r.Values, []string{"Harry", "Harold", ""}) {
+	if r := g.Groups[0].Rows[0]; !r.Differ || !reflect.DeepEqual(r.Values, []string{"Harry", "Harold", "H."}) {
 		t.Errorf("name = %+v", r)
 	}
-	if r := rows["secret"]; !r.Secret || !r.Differ || !reflect.DeepEqual(r.Values, []string{pbx.Redacted, pbx.Redacted, ""}) {
+	if r := g.Groups[1].Rows[0]; !r.Secret || !r.Differ || !reflect.DeepEqual(r.Values, []string{pbx.Redacted, pbx.Redacted}) {
 		t.Errorf("secret = %+v", r)
 	}
-	if r := conflictGrid(cv, true); r.Rows[3].Values[0] != "b" {
-		t.Errorf("admin's secret = %+v", r.Rows[3])
+	var shown []string
+	for _, r := range g.Shown {
+		shown = append(shown, r.Field)
 	}
-	if cv.Versions[0].Fields["secret"] != "b" {
+	// Table order, empty fields left out, unknown fields last.
+	if !reflect.DeepEqual(shown, []string{"cluster", "name", "regexten", "secret", "zzz"}) {
+		t.Fatalf("shown = %v", shown)
+	}
+	if !reflect.DeepEqual(g.Clusters, []string{"sfo", "tpa1"}) {
+		t.Fatalf("clusters = %v", g.Clusters)
+	}
+	if r := conflictGrid(cv, true); r.Groups[1].Rows[0].Values[0] != "b" {
+		t.Errorf("admin's secret = %+v", r.Groups[1].Rows[0])
+	}
+	if cv.Conflicts[1].Sides[0].Fields["secret"] != "b" {
 		t.Error("the grid changed the conflict it was given")
 	}
 }

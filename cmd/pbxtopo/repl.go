@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -206,13 +208,17 @@ func (a *app) conflictsCmd() *cobra.Command {
 				return printJSON(a.stdout, cs)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "RECORD\tSIDES\tWINNER\tFIELDS THAT DIFFER")
+			fmt.Fprintln(tw, "RECORD\tSIDES\tSHOWN\tFIELDS IN CONFLICT")
 			for _, cv := range cs {
 				var sides []string
-				for _, v := range cv.Versions {
-					sides = append(sides, v.Cluster)
+				for _, c := range cv.Conflicts {
+					for _, sd := range c.Sides {
+						if !slices.Contains(sides, sd.Cluster) {
+							sides = append(sides, sd.Cluster)
+						}
+					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cv.Ref, strings.Join(sides, ", "), cv.Versions[0].Cluster, strings.Join(cv.Differ, ", "))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cv.Ref, strings.Join(sides, ", "), cv.Conflicts[0].Sides[0].Cluster, strings.Join(cv.Differ, ", "))
 			}
 			tw.Flush()
 			if len(cs) == 0 {
@@ -236,52 +242,42 @@ func (a *app) conflictsCmd() *cobra.Command {
 				return err
 			}
 			if t, err := pbx.LookupTable(cv.Table); err == nil && !a.v.GetBool("show-secrets") {
-				for i := range cv.Versions {
-					cv.Versions[i].Fields = t.Redact(cv.Versions[i].Fields)
+				cv.Fields = t.Redact(cv.Fields)
+				for i := range cv.Conflicts {
+					for j := range cv.Conflicts[i].Sides {
+						cv.Conflicts[i].Sides[j].Fields = t.Redact(cv.Conflicts[i].Sides[j].Fields)
+					}
 				}
 			}
 			if f, _ := a.format(); f == "json" {
 				return printJSON(a.stdout, cv)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprint(tw, "FIELD")
-			for i, v := range cv.Versions {
-				mark := ""
-				if i == 0 {
-					mark = " (winner)"
+			for i, c := range cv.Conflicts {
+				if i > 0 {
+					fmt.Fprintln(a.stdout)
 				}
-				fmt.Fprintf(tw, "\t%s%s", v.Cluster, mark)
+				printFieldConflict(a.stdout, cv.Ref, c)
 			}
-			fmt.Fprintln(tw)
-			fmt.Fprint(tw, "written")
-			for _, v := range cv.Versions {
-				fmt.Fprintf(tw, "\t%s by %s", v.Time.Format(time.DateTime), v.Author)
-			}
-			fmt.Fprintln(tw)
-			for _, f := range cv.Differ {
-				fmt.Fprint(tw, f)
-				for _, v := range cv.Versions {
-					val := v.Fields[f]
-					if v.Deleted {
-						val = "(deleted)"
-					}
-					fmt.Fprintf(tw, "\t%s", dash(val))
-				}
-				fmt.Fprintln(tw)
-			}
-			tw.Flush()
-			fmt.Fprintf(a.stdout, "resolve with: pbxtopo conflicts resolve %s --take %s (or --value FILE)\n", cv.Ref, cv.Versions[0].Cluster)
 			return nil
 		},
 	}
-	var take, valueFile string
+	var take, valueFile, field string
 	resolve := &cobra.Command{
-		Use:   "resolve TABLE/KEY --take CLUSTER | --value FILE",
-		Short: "Keep one side (or write a new value); the resolution replicates everywhere",
-		Args:  cobra.ExactArgs(1),
+		Use:   "resolve TABLE/KEY [--field F] --take CLUSTER | --value FILE|V",
+		Short: "Keep one side (or write a new value) of every conflict of a record, or of one field; it replicates everywhere",
+		Example: `  pbxtopo conflicts resolve tpa1/6105 --take lon
+  pbxtopo conflicts resolve tpa1/6105 --field name --take tpa1
+  pbxtopo conflicts resolve tpa1/6105 --field name --value "Ken Thomas"
+  pbxtopo conflicts resolve extensions/tpa1/6105 --value fixed.json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := agent.ResolveRequest{Take: take}
-			if valueFile != "" {
+			req := agent.ResolveRequest{Take: take, Field: field}
+			switch {
+			case valueFile != "" && field != "":
+				// One field: the value itself (its group's other fields keep
+				// the value the record shows).
+				req.Value = pbx.Fields{field: valueFile}
+			case valueFile != "":
 				b, err := os.ReadFile(valueFile)
 				if err != nil {
 					return userError{err}
@@ -302,8 +298,9 @@ func (a *app) conflictsCmd() *cobra.Command {
 			return a.printWrite(reply, "resolved "+args[0])
 		},
 	}
-	resolve.Flags().StringVar(&take, "take", "", "keep the version made at this cluster")
-	resolve.Flags().StringVar(&valueFile, "value", "", "a JSON file with the new value")
+	resolve.Flags().StringVar(&take, "take", "", "keep the side made at this cluster")
+	resolve.Flags().StringVar(&valueFile, "value", "", "a JSON file with the new record; with --field, the field's new value")
+	resolve.Flags().StringVar(&field, "field", "", "resolve only the conflict of this field (and the fields that change with it)")
 	c.AddCommand(list, show, resolve)
 	return c
 }
@@ -382,4 +379,63 @@ cluster's extensions away first (pbxtopo ext move), or --force to leave them beh
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "decommission even though extensions remain on the cluster")
 	return cmd
+}
+
+// printFieldConflict prints one conflict of a record: its sides side by
+// side, the shown one first, and how to resolve it.
+func printFieldConflict(w io.Writer, ref string, c agent.FieldConflictView) {
+	what := "the whole record"
+	if len(c.Fields) > 0 {
+		what = strings.Join(c.Fields, " + ")
+	}
+	fmt.Fprintf(w, "%s: %s", ref, what)
+	if c.Reason != "" {
+		fmt.Fprintf(w, " (%s)", c.Reason)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "FIELD")
+	for i, sd := range c.Sides {
+		mark := ""
+		if i == 0 {
+			mark = " (shown)"
+		}
+		fmt.Fprintf(tw, "\t%s%s", sd.Cluster, mark)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprint(tw, "written")
+	for _, sd := range c.Sides {
+		fmt.Fprintf(tw, "\t%s by %s", sd.Time.Format(time.DateTime), sd.Author)
+	}
+	fmt.Fprintln(tw)
+	fields := c.Fields
+	if fields == nil {
+		seen := map[string]bool{}
+		for _, sd := range c.Sides {
+			for k, v := range sd.Fields {
+				if !seen[k] && slices.ContainsFunc(c.Sides, func(o agent.SideView) bool { return o.Fields[k] != v }) {
+					seen[k] = true
+					fields = append(fields, k)
+				}
+			}
+		}
+		slices.Sort(fields)
+	}
+	for _, f := range fields {
+		fmt.Fprint(tw, f)
+		for _, sd := range c.Sides {
+			val := sd.Fields[f]
+			if sd.Deleted {
+				val = "(deleted)"
+			}
+			fmt.Fprintf(tw, "\t%s", dash(val))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	fieldFlag := ""
+	if len(c.Fields) > 0 {
+		fieldFlag = " --field " + c.Fields[0]
+	}
+	fmt.Fprintf(w, "resolve with: pbxtopo conflicts resolve %s%s --take %s (or --value)\n", ref, fieldFlag, c.Sides[0].Cluster)
 }

@@ -1,0 +1,182 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
+)
+
+// pair returns two replicas that both hold tpa1/6105 as created at a.
+func pair(t *testing.T) (a, b *Store) {
+	t.Helper()
+	a, b = newTestStore(t, "tpa1"), newTestStore(t, "lon")
+	addCluster(t, a)
+	put(t, a, "tpa1/6105", "cluster", "tpa1", "regexten", "6105", "name", "Ken", "callgroup", "1", "mailbox", "6105", "vmsecret", "4711")
+	pull(t, b, a)
+	return a, b
+}
+
+func exchange(t *testing.T, a, b *Store) {
+	t.Helper()
+	pull(t, a, b)
+	pull(t, b, a)
+	sameDigests(t, a, b)
+}
+
+func mustPatch(t *testing.T, s *Store, kv ...string) {
+	t.Helper()
+	if _, err := patch(s, "tpa1/6105", Mutation{}, kv...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConcurrentEditsOfDifferentFieldsMerge: one site changes the PIN,
+// the other the call group, at once: both survive, with no conflict, the
+// same at both replicas, in either order of arrival.
+func TestConcurrentEditsOfDifferentFieldsMerge(t *testing.T) {
+	for _, order := range []string{"a first", "b first"} {
+		t.Run(order, func(t *testing.T) {
+			a, b := pair(t)
+			mustPatch(t, a, "vmsecret", "8080")
+			mustPatch(t, b, "callgroup", "7")
+			if order == "a first" {
+				exchange(t, a, b)
+			} else {
+				exchange(t, b, a)
+			}
+			for _, s := range []*Store{a, b} {
+				r := get(t, s, "tpa1/6105")
+				f := fields(t, r)
+				if r.Conflict() || f["vmsecret"] != "8080" || f["callgroup"] != "7" || f["name"] != "Ken" {
+					t.Fatalf("%s: conflict %v, %v", s.Replica(), r.Conflicts(), f)
+				}
+			}
+			// A later edit supersedes both sides: one version again.
+			mustPatch(t, a, "name", "Ken T")
+			exchange(t, a, b)
+			if r := get(t, b, "tpa1/6105"); len(r.Versions) != 1 || fields(t, r)["vmsecret"] != "8080" || fields(t, r)["callgroup"] != "7" {
+				t.Fatalf("after a later edit: %d versions, %v", len(r.Versions), fields(t, r))
+			}
+		})
+	}
+}
+
+// TestSameFieldTwoValuesIsAConflictOfThatField: the same field set to two
+// values is a conflict of that field only, the same winner everywhere, the
+// loser kept; equal values are no conflict; a group (mailbox with its PIN)
+// conflicts as a whole.
+func TestSameFieldTwoValuesIsAConflictOfThatField(t *testing.T) {
+	a, b := pair(t)
+	mustPatch(t, a, "name", "Ken A", "callgroup", "3")
+	mustPatch(t, b, "name", "Ken B", "callgroup", "3", "vmsecret", "9999")
+	exchange(t, a, b)
+	ra, rb := get(t, a, "tpa1/6105"), get(t, b, "tpa1/6105")
+	ca, cb := ra.Conflicts(), rb.Conflicts()
+	if len(ca) != 1 || ca[0].Unit != "name" || len(ca[0].Sides) != 2 {
+		t.Fatalf("conflicts at a: %+v", ca)
+	}
+	if fmt.Sprint(ca) != fmt.Sprint(cb) || fields(t, ra)["name"] != fields(t, rb)["name"] {
+		t.Fatalf("the replicas differ: %+v / %+v", ca, cb)
+	}
+	winner, loser := ca[0].Sides[0].Fields["name"], ca[0].Sides[1].Fields["name"]
+	if winner == loser || fields(t, ra)["name"] != winner {
+		t.Fatalf("winner %q, loser %q, shown %q", winner, loser, fields(t, ra)["name"])
+	}
+	if f := fields(t, ra); f["callgroup"] != "3" || f["vmsecret"] != "9999" || f["mailbox"] != "6105" {
+		t.Fatalf("the other fields: %v", f)
+	}
+
+	// The voicemail group: a mailbox at one site, a PIN at the other.
+	a, b = pair(t)
+	mustPatch(t, a, "mailbox", "7105")
+	mustPatch(t, b, "vmsecret", "1212")
+	exchange(t, a, b)
+	if cs := get(t, a, "tpa1/6105").Conflicts(); len(cs) != 1 || cs[0].Unit != "mailbox" || fmt.Sprint(cs[0].Fields) != "[mailbox vmsecret]" {
+		t.Fatalf("mailbox and PIN changed apart: %+v", cs)
+	}
+}
+
+// TestDeleteAgainstUpdate: a deletion concurrent with a change is a
+// conflict of the record: deleted on one side, changed on the other.
+func TestDeleteAgainstUpdate(t *testing.T) {
+	a, b := pair(t)
+	del(t, a, "tpa1/6105")
+	mustPatch(t, b, "callgroup", "9")
+	exchange(t, a, b)
+	r := get(t, a, "tpa1/6105")
+	conflict, why := r.RecordConflict()
+	cs := r.Conflicts()
+	if !conflict || why == "" || len(cs) != 1 || cs[0].Unit != pbx.WholeRecord || len(cs[0].Sides) != 2 {
+		t.Fatalf("delete against update: %v %q %+v", conflict, why, cs)
+	}
+	// Two deletions at once are no conflict.
+	a, b = pair(t)
+	del(t, a, "tpa1/6105")
+	del(t, b, "tpa1/6105")
+	exchange(t, a, b)
+	if r := get(t, a, "tpa1/6105"); r.Conflict() || r.Exists() {
+		t.Fatalf("two deletions: %+v", r.Conflicts())
+	}
+}
+
+// TestSameImportAtTwoSitesIsNoConflict: the same records written at two
+// sites at once (an import of one CSV) make no conflict.
+func TestSameImportAtTwoSitesIsNoConflict(t *testing.T) {
+	a, b := newTestStore(t, "tpa1"), newTestStore(t, "lon")
+	for _, s := range []*Store{a, b} {
+		for i := 0; i < 20; i++ {
+			put(t, s, fmt.Sprintf("tpa1/%d", 7000+i), "cluster", "tpa1", "regexten", fmt.Sprint(7000+i), "name", "same")
+		}
+	}
+	exchange(t, a, b)
+	n := 0
+	a.View(func(sn *Snapshot) error { return sn.Conflicts(func(*Record) error { n++; return nil }) })
+	if n != 0 {
+		t.Fatalf("%d conflicts from one CSV imported twice", n)
+	}
+}
+
+// TestConflictOutlivesAWriteOfAnotherField: a conflict of one field stays
+// when a later write that saw both sides changes another field, at every
+// replica.
+func TestConflictOutlivesAWriteOfAnotherField(t *testing.T) {
+	a, b := pair(t)
+	mustPatch(t, a, "name", "Ken A")
+	mustPatch(t, b, "name", "Ken B")
+	exchange(t, a, b)
+	mustPatch(t, a, "callgroup", "4")
+	exchange(t, a, b)
+	for _, s := range []*Store{a, b} {
+		r := get(t, s, "tpa1/6105")
+		if cs := r.Conflicts(); len(r.Versions) != 1 || len(cs) != 1 || cs[0].Unit != "name" || fields(t, r)["callgroup"] != "4" {
+			t.Fatalf("%s: %d versions, conflicts %+v, %v", s.Replica(), len(r.Versions), cs, fields(t, r))
+		}
+	}
+}
+
+// TestFormat1RecordConflictShowsItsFields reads a record-level conflict
+// stored by the previous release (two versions, format 1, no graph): it
+// shows as a conflict of exactly the fields whose values differ.
+func TestFormat1RecordConflictShowsItsFields(t *testing.T) {
+	old := &Record{Table: "extensions", Key: "tpa1/6105", Versions: []Version{
+		{Dot: Dot{"lon.0000000000000002", 3}, HLC: 20, Author: "bob", Value: val("cluster", "tpa1", "regexten", "6105", "name", "Ken B", "callgroup", "1")},
+		{Dot: Dot{"tpa1.0000000000000001", 5}, HLC: 10, Author: "alice", Value: val("cluster", "tpa1", "regexten", "6105", "name", "Ken A", "callgroup", "1")},
+	}}
+	enc := AppendRecord(nil, old)
+	if enc[0] != recordFormat2 {
+		t.Fatalf("a merged record stored in format %d", enc[0])
+	}
+	format1 := appendRecord(nil, old, nil)
+	if format1[0] != recordFormat {
+		t.Fatalf("format %d", format1[0])
+	}
+	r, err := DecodeRecord("extensions", "tpa1/6105", format1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := r.Conflicts()
+	if len(cs) != 1 || cs[0].Unit != "name" || cs[0].Sides[0].Fields["name"] != "Ken B" {
+		t.Fatalf("conflicts: %+v", cs)
+	}
+}
