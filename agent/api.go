@@ -81,7 +81,7 @@ func dataRoutes(svc API) []Route {
 		{"DELETE /v1/extensions/{key...}", RoleOperator, h.delete("extensions")},
 		{"GET /v1/tables/{table}", RoleRead, h.list("")},
 		// Writes to tables: operators may change hot desks (and extensions),
-		// everything else needs admin (tableRole checks it per table).
+		// everything else needs admin (WriteRole, checked per table).
 		{"POST /v1/tables/{table}", RoleOperator, tableRole(h.create(""))},
 		{"GET /v1/tables/{table}/{key...}", RoleRead, h.get("")},
 		{"PUT /v1/tables/{table}/{key...}", RoleOperator, tableRole(h.put("", false))},
@@ -97,18 +97,12 @@ func dataRoutes(svc API) []Route {
 
 type dataHandlers struct{ svc API }
 
-// operatorTables are the tables the operator role may change.
-var operatorTables = map[string]bool{"extensions": true, "hotdesks": true}
-
-// tableRole refuses writes to tables beyond the caller's role.
+// tableRole refuses writes to tables beyond the caller's role before the
+// body is read (the store checks again: access.go).
 func tableRole(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		need := RoleAdmin
-		if operatorTables[r.PathValue("table")] {
-			need = RoleOperator
-		}
-		if have := RoleFrom(r.Context()); !have.Allows(need) {
-			writeError(w, &Error{Code: 403, Msg: "changing " + r.PathValue("table") + " needs the " + need.String() + " role; your token has " + have.String()})
+		if err := checkWrite(r.Context(), r.PathValue("table")); err != nil {
+			writeError(w, err)
 			return
 		}
 		h(w, r)

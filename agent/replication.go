@@ -48,7 +48,7 @@ func NewServiceWith(st Store, deps Deps) *Service {
 	if deps.Repl != nil {
 		st = gatedStore{st, deps.Repl.CheckWrite}
 	}
-	return &Service{st: st, deps: deps}
+	return &Service{st: roleStore{st}, deps: deps}
 }
 
 // gatedStore refuses writes the replication topology forbids.
@@ -139,11 +139,19 @@ func (s *Service) ReplStatus(ctx context.Context) (*ReplStatus, error) {
 	return out, nil
 }
 
+// baseStore is the store under the service's checks (roleStore,
+// gatedStore).
 func baseStore(st Store) Store {
-	if g, ok := st.(gatedStore); ok {
-		return g.Store
+	for {
+		switch s := st.(type) {
+		case roleStore:
+			st = s.Store
+		case gatedStore:
+			st = s.Store
+		default:
+			return st
+		}
 	}
-	return st
 }
 
 // VerifyReport says whether the replicas hold the same data.
