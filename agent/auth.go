@@ -111,28 +111,18 @@ func (a *TokenAuth) SetTokens(tokens map[string]Token) {
 	a.mu.Unlock()
 }
 
-// Authenticate implements Authenticator.
+// Authenticate implements Authenticator. A valid token always passes:
+// the limit holds back only the failures of an address (on the default
+// loopback bind every local user shares 127.0.0.1, and a mistyped token
+// must not lock the admin out).
 func (a *TokenAuth) Authenticate(r *http.Request) (Role, string, error) {
 	client, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		client = r.RemoteAddr
 	}
-	now := time.Now()
-	a.mu.Lock()
-	recent := a.failures[client][:0]
-	for _, t := range a.failures[client] {
-		if now.Sub(t) < authFailWindow {
-			recent = append(recent, t)
-		}
-	}
-	a.failures[client] = recent
-	limited := len(recent) >= a.limit
-	a.mu.Unlock()
-	if limited {
-		return RoleNone, "", &Error{Code: 429, Msg: "too many failed authentications from this address; wait a minute"}
-	}
 	tok := bearer(r)
 	sum := sha256.Sum256([]byte(tok))
+	now := time.Now()
 	a.mu.Lock()
 	var found Token
 	ok := false
@@ -141,15 +131,29 @@ func (a *TokenAuth) Authenticate(r *http.Request) (Role, string, error) {
 			found, ok = t, true
 		}
 	}
+	limited := false
 	if !ok || tok == "" {
-		a.failures[client] = append(a.failures[client], now)
+		recent := a.failures[client][:0]
+		for _, t := range a.failures[client] {
+			if now.Sub(t) < authFailWindow {
+				recent = append(recent, t)
+			}
+		}
+		limited = len(recent) >= a.limit
+		if !limited {
+			recent = append(recent, now)
+		}
+		a.failures[client] = recent
 	}
 	a.mu.Unlock()
-	if !ok || tok == "" {
-		a.log.Warn("authentication failed", "client", client, "method", r.Method, "path", r.URL.Path)
-		return RoleNone, "", &Error{Code: 401, Msg: "authentication required: give a valid token (--token, PBXTOPO_TOKEN or Authorization: Bearer)"}
+	switch {
+	case ok && tok != "":
+		return found.Role, found.Name, nil
+	case limited:
+		return RoleNone, "", &Error{Code: 429, Msg: "too many failed authentications from this address; wait a minute (a valid token still passes)"}
 	}
-	return found.Role, found.Name, nil
+	a.log.Warn("authentication failed", "client", client, "method", r.Method, "path", r.URL.Path)
+	return RoleNone, "", &Error{Code: 401, Msg: "authentication required: give a valid token (--token, PBXTOPO_TOKEN or Authorization: Bearer)"}
 }
 
 func bearer(r *http.Request) string {
