@@ -48,6 +48,7 @@ func TestEveryRouteChecksItsRole(t *testing.T) {
 	defer srv.Close()
 	do := func(method, path, token string) int {
 		req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader([]byte("{}")))
+		req.Header.Set("Content-Type", "application/json")
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}

@@ -79,6 +79,10 @@ func guard(rt Route, auth Authenticator) http.Handler {
 				return
 			}
 		}
+		if err := checkWriteRequest(r); err != nil {
+			writeError(w, err)
+			return
+		}
 		if !role.Allows(rt.Role) {
 			writeError(w, &Error{Code: 403, Msg: "this needs the " + rt.Role.String() + " role; your token has " + role.String()})
 			return

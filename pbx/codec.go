@@ -228,6 +228,10 @@ func ReadJSON(r io.Reader, source string, t *Table, fn func(Row) error) error {
 			bad.add(lines.line(dec.InputOffset()), jsonProblem(err))
 			return bad // the decoder cannot resynchronize after a syntax error
 		}
+		if raw == nil {
+			bad.add(start, errors.New("the record is null; want an object of fields"))
+			continue
+		}
 		f, err := jsonFields(t, raw)
 		if err == nil {
 			err = fn(Row{start, f})
@@ -238,6 +242,8 @@ func ReadJSON(r io.Reader, source string, t *Table, fn func(Row) error) error {
 	}
 	if _, err := dec.Token(); err != nil {
 		bad.add(lines.line(dec.InputOffset()), errors.New("the array is not closed with ']'"))
+	} else if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		bad.add(lines.line(skipSpace(data, dec.InputOffset())), errors.New("data after the array; a file holds one array of records"))
 	}
 	return bad.orNil()
 }
