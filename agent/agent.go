@@ -99,11 +99,12 @@ func (a *Agent) build() error {
 		replicator.TagRepl: cfg.ReplAddr, replicator.TagHTTP: cfg.HTTPAddr, replicator.TagDNS: cfg.DNSAddr,
 		replicator.TagRaft: cfg.RaftAddr,
 	}
-	var key []byte
-	if cfg.Gossip.Key != "" {
-		if key, err = replicator.DecodeGossipKey(cfg.Gossip.Key); err != nil {
-			return err
-		}
+	key, err := gossipKey(cfg)
+	if err != nil {
+		return err
+	}
+	if key == nil && cfg.Gossip.Insecure {
+		a.log.Warn("gossip travels in clear and any host may join the membership (gossip.insecure); membership only hints: certificates decide")
 	}
 	if a.members, err = replicator.NewSerf(replicator.SerfConfig{
 		Node: cfg.Node, BindAddr: cfg.SerfAddr, Tags: tags, GossipKey: key,
@@ -164,7 +165,9 @@ func (a *Agent) build() error {
 		if err != nil {
 			return err
 		}
-		a.auth = NewTokenAuth(tokens, a.log.With("subsystem", "http"))
+		a.auth = NewTokenAuth(nil, a.log.With("subsystem", "http"))
+		a.auth.SetTokenHashes(tokens.Tokens)
+		warnClearTokens(a.log, cfg.Tokens, tokens)
 		auth = a.auth
 	} else if !isLoopback(cfg.HTTPAddr) {
 		return fmt.Errorf("http_addr %s is not a loopback address and no tokens file is set: set tokens, or bind to 127.0.0.1", cfg.HTTPAddr)
@@ -231,6 +234,24 @@ func ownIdentity(c *tls.Config) (pki.Identity, error) {
 		return pki.Identity{}, pki.ErrNoIdentity
 	}
 	return pki.IdentityOf(leaf)
+}
+
+// gossipKey returns the gossip encryption key. Without one, gossip would
+// travel in clear and anyone on the network could join the membership:
+// that is refused unless gossip.insecure says it is meant, or the
+// keyring file of an earlier start (key rotation) holds the keys.
+func gossipKey(cfg Config) ([]byte, error) {
+	if cfg.Gossip.Key != "" {
+		return replicator.DecodeGossipKey(cfg.Gossip.Key)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "gossip.keyring")); err == nil {
+		return nil, nil
+	}
+	if !cfg.Gossip.Insecure {
+		return nil, fmt.Errorf("gossip.key is empty: membership would travel in clear and any host could join it; " +
+			"give every agent the same key (make one with 'pbxtopo gossip keygen'), or set gossip.insecure: true for a demo or test bench")
+	}
+	return nil, nil
 }
 
 func isLoopback(addr string) bool {
@@ -321,12 +342,13 @@ func serve(err error) error {
 // the replicated topology record, so every cluster follows). Other keys
 // need a restart; a reload that cannot apply changes nothing.
 func (a *Agent) Reload(ctx context.Context, cfg Config) error {
-	var tokens map[string]Token
+	var tokens *TokensFile
 	if cfg.Tokens != "" {
 		var err error
 		if tokens, err = ParseTokens(cfg.Tokens); err != nil {
 			return err
 		}
+		warnClearTokens(a.log, cfg.Tokens, tokens)
 		if a.auth == nil {
 			return fmt.Errorf("tokens: the agent started without a tokens file; restart it to turn authentication on")
 		}
@@ -342,14 +364,16 @@ func (a *Agent) Reload(ctx context.Context, cfg Config) error {
 		}
 		a.log.Info("replication topology changed by a reload", "mode", next.Mode, "order", next.Order, "primary", next.Primary)
 	}
+	n := 0
 	if tokens != nil {
-		a.auth.SetTokens(tokens)
+		a.auth.SetTokenHashes(tokens.Tokens)
+		n = len(tokens.Tokens)
 	}
 	if a.opts.Level != nil {
 		a.opts.Level.Set(level)
 	}
 	a.cfg.Tokens, a.cfg.Log, a.cfg.Replication = cfg.Tokens, cfg.Log, cfg.Replication
-	a.log.Info("configuration reloaded", "tokens", len(tokens), "log_level", level)
+	a.log.Info("configuration reloaded", "tokens", n, "log_level", level)
 	return nil
 }
 

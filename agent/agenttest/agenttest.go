@@ -4,6 +4,8 @@ package agenttest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -24,6 +26,16 @@ type Options struct {
 	Join    []string       // gossip addresses to join
 	Extra   map[string]any // more config keys, set last
 }
+
+// gossipKey encrypts the gossip of every agent a test process starts.
+var gossipKey = func() string {
+	k := make([]byte, 32)
+	rand.Read(k)
+	return base64.StdEncoding.EncodeToString(k)
+}()
+
+// GossipKey is the gossip key of the agents Start makes.
+func GossipKey() string { return gossipKey }
 
 // Config returns the configuration of node CLUSTER-1 of cluster, with a
 // certificate of the CA in caDir, fast failure detection, and every
@@ -47,7 +59,7 @@ func Config(t testing.TB, caDir, cluster string, o Options) agent.Config {
 		"http_addr": net.JoinHostPort(o.Host, "0"), "repl_addr": testnet.FreeAddr(t, o.Host), "serf_addr": testnet.FreeAddr(t, o.Host),
 		"raft_addr": testnet.FreeAddr(t, o.Host), "dns_addr": testnet.FreeAddr(t, o.Host),
 		"tls.ca": filepath.Join(caDir, pki.CAFile), "tls.cert": cert, "tls.key": key,
-		"join": o.Join, "replication.pull_wait": "1s", "gossip.probe_interval": "200ms",
+		"join": o.Join, "replication.pull_wait": "1s", "gossip.probe_interval": "200ms", "gossip.key": gossipKey,
 	} {
 		v.Set(k, val)
 	}
