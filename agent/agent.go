@@ -39,6 +39,7 @@ type Agent struct {
 	auth    *TokenAuth
 	metrics *Metrics
 	keys    *secrets.Keyring // seals secrets at rest; nil without secrets.key_file
+	audit   *AuditLog        // DATA_DIR/audit.log
 	opts    Options
 	parts   parts
 	health  *clusterHealth
@@ -157,8 +158,11 @@ func (a *Agent) build() error {
 	if a.dns, err = srv.New(dnsCfg, srv.Deps{Source: a.rs, Health: a.checker, Logger: a.log.With("subsystem", "dns")}); err != nil {
 		return err
 	}
+	if a.audit, err = OpenAuditLog(filepath.Join(cfg.DataDir, "audit.log"), a.log.With("subsystem", "audit")); err != nil {
+		return err
+	}
 	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.members.Members, Digests: a.digests, Keys: a.members,
-		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node})
+		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Audit: a.audit})
 	var auth Authenticator
 	if cfg.Tokens != "" {
 		tokens, err := ParseTokens(cfg.Tokens)
@@ -408,6 +412,7 @@ func (a *Agent) Close() error {
 	if a.st != nil {
 		errs = append(errs, a.st.Close())
 	}
+	errs = append(errs, a.audit.Close())
 	return errors.Join(errs...)
 }
 

@@ -32,6 +32,8 @@ type Deps struct {
 	Raft    RaftView
 	Cluster string
 	Node    string
+	// Audit records actions the store's history does not (auditlog.go).
+	Audit *AuditLog
 }
 
 // PeerDigests is one replica's answer to verify.

@@ -33,13 +33,19 @@ type Side struct {
 type GridRow struct {
 	Field  string
 	Values []string
+	Masked []bool // per value: a secret shown as pbx.Redacted
 	Differ bool
 	Secret bool
 }
 
-// conflictGrid shapes a conflict; secrets are replaced by pbx.Redacted
-// unless showSecrets.
-func conflictGrid(cv agent.ConflictView, showSecrets bool) ConflictGrid {
+// reveal names the one secret value an admin asked to see: a field of one
+// version.
+type reveal struct{ Field, Version string }
+
+// conflictGrid shapes a conflict. Every secret is replaced by
+// pbx.Redacted, for every role: an admin reveals one value at a time
+// (show), and each reveal is in the audit log.
+func conflictGrid(cv agent.ConflictView, show reveal) ConflictGrid {
 	g := ConflictGrid{Ref: cv.Ref, Table: cv.Table, Key: cv.Key, Differ: cv.Differ}
 	taken := map[string]bool{}
 	for _, v := range cv.Versions {
@@ -78,13 +84,12 @@ func conflictGrid(cv agent.ConflictView, showSecrets bool) ConflictGrid {
 		for _, val := range row.Values[1:] {
 			row.Differ = row.Differ || val != row.Values[0]
 		}
+		row.Masked = make([]bool, len(row.Values))
 		if spec, ok := specOf(t, f); ok && spec.Secret {
 			row.Secret = true
-			if !showSecrets {
-				for i, val := range row.Values {
-					if val != "" {
-						row.Values[i] = pbx.Redacted
-					}
+			for i, val := range row.Values {
+				if val != "" && (f != show.Field || cv.Versions[i].Version != show.Version) {
+					row.Values[i], row.Masked[i] = pbx.Redacted, true
 				}
 			}
 		}

@@ -127,7 +127,7 @@ func TestConflictGrid(t *testing.T) {
 			{Version: "tpa1.1:9", Cluster: "tpa1", Author: "alice", Time: now, Fields: pbx.Fields{"cluster": "sfo", "regexten": "5020", "name": "Harold", "secret": "a"}},
 			{Version: "tpa1.1:8", Cluster: "tpa1", Author: "carol", Time: now, Deleted: true},
 		}, Differ: []string{"name", "secret"}}
-	g := conflictGrid(cv, false)
+	g := conflictGrid(cv, reveal{})
 	if len(g.Sides) != 3 || !g.Sides[0].Winner || g.Sides[1].Winner || g.Sides[1].Take != "tpa1" || g.Sides[2].Take != "" || !g.Sides[2].Deleted {
 		t.Fatalf("sides = %+v", g.Sides)
 	}
@@ -147,8 +147,11 @@ func TestConflictGrid(t *testing.T) {
 	if r := rows["secret"]; !r.Secret || !r.Differ || !reflect.DeepEqual(r.Values, []string{pbx.Redacted, pbx.Redacted, ""}) {
 		t.Errorf("secret = %+v", r)
 	}
-	if r := conflictGrid(cv, true); r.Rows[3].Values[0] != "b" {
-		t.Errorf("admin's secret = %+v", r.Rows[3])
+	if r := conflictGrid(cv, reveal{"secret", "sfo.1:7"}); r.Rows[3].Values[0] != "b" || r.Rows[3].Values[1] != pbx.Redacted || r.Rows[3].Masked[0] || !r.Rows[3].Masked[1] {
+		t.Errorf("one revealed secret = %+v", r.Rows[3])
+	}
+	if r := conflictGrid(cv, reveal{"name", "sfo.1:7"}); r.Rows[3].Values[0] != pbx.Redacted {
+		t.Errorf("revealing another field showed the secret: %+v", r.Rows[3])
 	}
 	if cv.Versions[0].Fields["secret"] != "b" {
 		t.Error("the grid changed the conflict it was given")
