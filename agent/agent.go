@@ -26,23 +26,24 @@ import (
 // Agent is one pbxtopo node: it owns the store, replication, membership
 // and the HTTP servers, built from one Config.
 type Agent struct {
-	cfg     Config
-	log     *slog.Logger
-	st      *store.Store     // the local store (reads)
-	rs      *raftstore.Store // the store through Raft (writes)
-	rep     *replicator.Replicator
-	members *replicator.Serf
-	tr      *replicator.HTTPTransport
-	svc     *Service
-	dns     *srv.Server
-	checker *srv.Checker
-	auth    *TokenAuth
-	metrics *Metrics
-	keys    *secrets.Keyring // seals secrets at rest; nil without secrets.key_file
-	audit   *AuditLog        // DATA_DIR/audit.log
-	opts    Options
-	parts   parts
-	health  *clusterHealth
+	cfg      Config
+	log      *slog.Logger
+	st       *store.Store     // the local store (reads)
+	rs       *raftstore.Store // the store through Raft (writes)
+	rep      *replicator.Replicator
+	members  *replicator.Serf     // gossip: who says they are there
+	verified *replicator.Verified // who their certificates confirm: what counts
+	tr       *replicator.HTTPTransport
+	svc      *Service
+	dns      *srv.Server
+	checker  *srv.Checker
+	auth     *TokenAuth
+	metrics  *Metrics
+	keys     *secrets.Keyring // seals secrets at rest; nil without secrets.key_file
+	audit    *AuditLog        // DATA_DIR/audit.log
+	opts     Options
+	parts    parts
+	health   *clusterHealth
 
 	apiLn, replLn net.Listener
 	apiSrv        *http.Server
@@ -77,8 +78,9 @@ func (a *Agent) build() error {
 	if err != nil {
 		return err
 	}
-	if id, err := ownIdentity(tlsCfg); err != nil || id.Cluster != cfg.Cluster {
-		return fmt.Errorf("tls.cert names %v, but this agent is cluster %s: make its certificate with 'pbxtopo tls cert create --cluster %s --node %s'", id, cfg.Cluster, cfg.Cluster, cfg.Node)
+	if id, err := ownIdentity(tlsCfg); err != nil || id.Cluster != cfg.Cluster || id.Node != cfg.Node {
+		return fmt.Errorf("tls.cert names %v, but this agent is node %s of cluster %s (the others check it): make its certificate with 'pbxtopo tls cert create --cluster %s --node %s'",
+			id, cfg.Node, cfg.Cluster, cfg.Cluster, cfg.Node)
 	}
 	sc := store.DefaultConfig(filepath.Join(cfg.DataDir, "store.db"))
 	sc.Replica, sc.Site = cfg.Cluster, cfg.Site
@@ -114,6 +116,8 @@ func (a *Agent) build() error {
 	}); err != nil {
 		return err
 	}
+	a.verified = replicator.NewVerified(replicator.VerifiedConfig{Cluster: cfg.Cluster, Logger: a.log.With("subsystem", "membership"),
+		Check: func(c *x509.Certificate) error { return a.rep.CheckCertificate(c) }}, a.members, replicator.NewTLSProber(tlsCfg))
 	a.tr = replicator.NewHTTPTransport(tlsCfg, 0, a.log)
 	rcfg := raftstore.DefaultConfig(cfg.Node, cfg.Cluster, filepath.Join(cfg.DataDir, "raft"))
 	if a.keys != nil {
@@ -130,7 +134,7 @@ func (a *Agent) build() error {
 			a.metrics.ObserveCommit(d)
 		}
 	}
-	if a.rs, err = raftstore.New(rcfg, a.st, raftPeers{a.members, cfg.Cluster}, raftstore.NewHTTPForwarder(tlsCfg)); err != nil {
+	if a.rs, err = raftstore.New(rcfg, a.st, raftPeers{a.verified, cfg.Cluster}, raftstore.NewHTTPForwarder(tlsCfg)); err != nil {
 		return err
 	}
 	rc := replicator.DefaultConfig(cfg.Cluster, cfg.Site)
@@ -141,14 +145,14 @@ func (a *Agent) build() error {
 	rc.StatusInterval = cfg.Replication.StatusInterval
 	rc.HistoryRetention = cfg.Replication.HistoryRetention
 	rc.Logger = a.log.With("subsystem", "replication")
-	if a.rep, err = replicator.New(rc, a.rs, a.tr, a.members); err != nil {
+	if a.rep, err = replicator.New(rc, a.rs, a.tr, a.verified); err != nil {
 		return err
 	}
 	a.tr.SetCertificateCheck(a.rep.CheckCertificate) // the revocation list, both ways
 	dnsCfg := cfg.DNS
 	dnsCfg.Addr, dnsCfg.Node = cfg.DNSAddr, cfg.Node
 	asterisk := ami.NewHealthView(a.st, ami.DefaultStaleness, nil)
-	a.health = newClusterHealth(a.members, asterisk, a.st, a.log.With("subsystem", "health"))
+	a.health = newClusterHealth(a.verified, asterisk, a.st, a.log.With("subsystem", "health"))
 	if a.checker, err = srv.NewChecker(dnsCfg.Probe, srv.CheckerDeps{Members: a.health, Source: a.st, Logger: a.log.With("subsystem", "health")}); err != nil {
 		return err
 	}
@@ -161,7 +165,7 @@ func (a *Agent) build() error {
 	if a.audit, err = OpenAuditLog(filepath.Join(cfg.DataDir, "audit.log"), a.log.With("subsystem", "audit")); err != nil {
 		return err
 	}
-	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.members.Members, Digests: a.digests, Keys: a.members,
+	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.verified.All, Digests: a.digests, Keys: a.members,
 		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Audit: a.audit})
 	var auth Authenticator
 	if cfg.Tokens != "" {
@@ -185,7 +189,7 @@ func (a *Agent) build() error {
 		return fmt.Errorf("repl_addr: %w", err)
 	}
 	a.svc.UseDNS(a.dns, a.checker)
-	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.members.Members,
+	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.verified.Members,
 		Findings: (&findingsCache{svc: a.svc}).get})
 	a.metrics.reg.MustRegister(&partsCollector{dns: a.dns, checker: a.checker, dundi: a.parts.dundi, ami: a.parts.collector,
 		bridge: a.parts.bridge})
@@ -309,8 +313,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("dns: %w", err)
 		}
 	}()
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); a.health.run(bg, time.Second) }()
+	go func() { defer wg.Done(); a.verified.Run(bg) }()
 	a.runParts(bg, &wg, errc)
 	go a.members.JoinUntil(ctx, a.cfg.Join)
 	a.log.Info("agent running", "cluster", a.cfg.Cluster, "node", a.cfg.Node, "api", a.APIAddr(), "repl", a.ReplAddr(),
@@ -464,9 +469,10 @@ func (a *Agent) leadership(ctx context.Context) {
 	}
 }
 
-// raftPeers are the nodes of this cluster, from membership.
+// raftPeers are the nodes of this cluster whose certificates back their
+// claim (replicator.Verified): gossip alone never makes a voter.
 type raftPeers struct {
-	m       *replicator.Serf
+	m       interface{ Members() []replicator.Member }
 	cluster string
 }
 
@@ -488,7 +494,7 @@ func (a *Agent) digests(ctx context.Context) []PeerDigests {
 	var out []PeerDigests
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, c := range a.members.Clusters() {
+	for _, c := range a.verified.Clusters() {
 		if c.Name == a.cfg.Cluster {
 			continue
 		}

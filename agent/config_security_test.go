@@ -27,4 +27,3 @@ func TestPlainHTTPOffLoopbackIsRefused(t *testing.T) {
 		}
 	}
 }
-

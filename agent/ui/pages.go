@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator"
 )
 
 // The page handlers: read, shape with the plain functions of the other
@@ -73,6 +75,9 @@ func (u *UI) statusPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	in := boardInput{Here: u.deps.Cluster, Clusters: clusters, ServicesErr: errNotWired, DNSErr: errNotWired}
 	in.Members, in.MembersErr = u.deps.Data.Members(ctx)
+	in.Members = slices.DeleteFunc(in.Members, func(m replicator.Member) bool { // gossip alone does not make a member
+		return m.Certificate != "" && m.Certificate != replicator.CertVerified && m.Certificate != replicator.CertLapsed
+	})
 	in.Repl, in.ReplErr = u.deps.Data.ReplStatus(ctx)
 	if u.deps.Services != nil {
 		in.Services, in.ServicesErr = u.deps.Services.ServiceAvailability(ctx)
