@@ -41,6 +41,7 @@ type Agent struct {
 	metrics  *Metrics
 	keys     *secrets.Keyring // seals secrets at rest; nil without secrets.key_file
 	audit    *AuditLog        // DATA_DIR/audit.log
+	certs    agentCerts       // the certificates in use (certs.go)
 	opts     Options
 	parts    parts
 	health   *clusterHealth
@@ -74,13 +75,16 @@ func New(cfg Config, log *slog.Logger, opts Options) (*Agent, error) {
 
 func (a *Agent) build() error {
 	cfg := a.cfg
-	tlsCfg, err := pki.TLSConfig(pki.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
+	tlsCfg, nodeCert, err := pki.NodeTLS(pki.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
 	if err != nil {
 		return err
 	}
-	if id, err := ownIdentity(tlsCfg); err != nil || id.Cluster != cfg.Cluster || id.Node != cfg.Node {
-		return fmt.Errorf("tls.cert names %v, but this agent is node %s of cluster %s (the others check it): make its certificate with 'pbxtopo tls cert create --cluster %s --node %s'",
-			id, cfg.Node, cfg.Cluster, cfg.Cluster, cfg.Node)
+	if err := a.ownIdentity(nodeCert.Leaf()); err != nil {
+		return err
+	}
+	a.certs.node = nodeCert
+	if a.certs.cas, err = pki.ReadCAs(cfg.TLS.CA); err != nil {
+		return fmt.Errorf("tls.ca: %w", err)
 	}
 	sc := store.DefaultConfig(filepath.Join(cfg.DataDir, "store.db"))
 	sc.Replica, sc.Site = cfg.Cluster, cfg.Site
@@ -165,8 +169,13 @@ func (a *Agent) build() error {
 	if a.audit, err = OpenAuditLog(filepath.Join(cfg.DataDir, "audit.log"), a.log.With("subsystem", "audit")); err != nil {
 		return err
 	}
+	if cfg.HTTPTLS.Cert != "" {
+		if a.certs.api, err = pki.LoadKeyPair(cfg.HTTPTLS.Cert, cfg.HTTPTLS.Key); err != nil {
+			return fmt.Errorf("http_tls: %w", err)
+		}
+	}
 	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.verified.All, Digests: a.digests, Keys: a.members,
-		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Audit: a.audit})
+		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Audit: a.audit, Certs: a.certs.list})
 	var auth Authenticator
 	if cfg.Tokens != "" {
 		tokens, err := ParseTokens(cfg.Tokens)
@@ -189,7 +198,7 @@ func (a *Agent) build() error {
 		return fmt.Errorf("repl_addr: %w", err)
 	}
 	a.svc.UseDNS(a.dns, a.checker)
-	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.verified.Members,
+	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.verified.Members, Certs: a.certs.list,
 		Findings: (&findingsCache{svc: a.svc}).get})
 	a.metrics.reg.MustRegister(&partsCollector{dns: a.dns, checker: a.checker, dundi: a.parts.dundi, ami: a.parts.collector,
 		bridge: a.parts.bridge})
@@ -200,8 +209,8 @@ func (a *Agent) build() error {
 		}
 	}
 	a.apiSrv = &http.Server{Handler: HandlerWith(a.svc, hopts), ReadHeaderTimeout: 10 * time.Second}
-	if cfg.HTTPTLS.Cert != "" {
-		if a.apiSrv.TLSConfig, err = apiTLS(cfg); err != nil {
+	if a.certs.api != nil {
+		if a.apiSrv.TLSConfig, err = apiTLS(cfg, a.certs.api); err != nil {
 			return err
 		}
 	}
@@ -214,14 +223,10 @@ func (a *Agent) build() error {
 	return nil
 }
 
-// apiTLS is the API's TLS configuration: its certificate, and client
-// certificates required when http_tls.client_ca is set.
-func apiTLS(cfg Config) (*tls.Config, error) {
-	pair, err := tls.LoadX509KeyPair(cfg.HTTPTLS.Cert, cfg.HTTPTLS.Key)
-	if err != nil {
-		return nil, fmt.Errorf("http_tls: %w", err)
-	}
-	c := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+// apiTLS is the API's TLS configuration: its certificate (replaced by a
+// reload), and client certificates required when http_tls.client_ca is set.
+func apiTLS(cfg Config, pair *pki.KeyPair) (*tls.Config, error) {
+	c := &tls.Config{GetCertificate: pair.GetCertificate, MinVersion: tls.VersionTLS12}
 	if cfg.HTTPTLS.ClientCA != "" {
 		pem, err := os.ReadFile(cfg.HTTPTLS.ClientCA)
 		if err != nil {
@@ -236,12 +241,15 @@ func apiTLS(cfg Config) (*tls.Config, error) {
 	return c, nil
 }
 
-func ownIdentity(c *tls.Config) (pki.Identity, error) {
-	leaf := c.Certificates[0].Leaf
-	if leaf == nil {
-		return pki.Identity{}, pki.ErrNoIdentity
+// ownIdentity checks that a node certificate names this agent's cluster
+// and node: the other agents check it against the name it gossips.
+func (a *Agent) ownIdentity(leaf *x509.Certificate) error {
+	id, err := pki.IdentityOf(leaf)
+	if err != nil || id.Cluster != a.cfg.Cluster || id.Node != a.cfg.Node {
+		return fmt.Errorf("tls.cert names %v, but this agent is node %s of cluster %s (the others check it): make its certificate with 'pbxtopo tls cert create --cluster %s --node %s'",
+			id, a.cfg.Node, a.cfg.Cluster, a.cfg.Cluster, a.cfg.Node)
 	}
-	return pki.IdentityOf(leaf)
+	return nil
 }
 
 // gossipKey returns the gossip encryption key. Without one, gossip would
@@ -347,9 +355,11 @@ func serve(err error) error {
 }
 
 // Reload applies what may change at run time (SIGHUP): the tokens file,
-// the log level, and the replication mode, order and primary (written to
-// the replicated topology record, so every cluster follows). Other keys
-// need a restart; a reload that cannot apply changes nothing.
+// the log level, the node's and the API's certificates (read again from
+// their files: rotation without a restart), and the replication mode,
+// order and primary (written to the replicated topology record, so every
+// cluster follows). Other keys need a restart; a reload that cannot apply
+// changes nothing.
 func (a *Agent) Reload(ctx context.Context, cfg Config) error {
 	var tokens *TokensFile
 	if cfg.Tokens != "" {
@@ -365,6 +375,17 @@ func (a *Agent) Reload(ctx context.Context, cfg Config) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
 		return fmt.Errorf("log.level %q: use debug, info, warn or error", cfg.Log.Level)
+	}
+	if cfg.TLS != a.cfg.TLS || cfg.HTTPTLS != a.cfg.HTTPTLS {
+		return fmt.Errorf("tls and http_tls name other files: restart the agent to use them (a reload reads the same files again)")
+	}
+	if err := a.certs.node.Reload(a.ownIdentity); err != nil {
+		return fmt.Errorf("tls.cert: %w", err)
+	}
+	if a.certs.api != nil {
+		if err := a.certs.api.Reload(nil); err != nil {
+			return fmt.Errorf("http_tls.cert: %w", err)
+		}
 	}
 	if old, next := a.cfg.Topology(), cfg.Topology(); !topologyEqual(old, next) {
 		if _, err := a.svc.SetTopology(WithRole(ctx, RoleAdmin, "config reload"), TopologyChange{Mode: string(next.Mode),
@@ -382,7 +403,7 @@ func (a *Agent) Reload(ctx context.Context, cfg Config) error {
 		a.opts.Level.Set(level)
 	}
 	a.cfg.Tokens, a.cfg.Log, a.cfg.Replication = cfg.Tokens, cfg.Log, cfg.Replication
-	a.log.Info("configuration reloaded", "tokens", n, "log_level", level)
+	a.log.Info("configuration reloaded", "tokens", n, "log_level", level, "node_cert_expires", a.certs.node.Leaf().NotAfter.UTC().Format(time.DateOnly))
 	return nil
 }
 

@@ -34,6 +34,8 @@ type Deps struct {
 	Node    string
 	// Audit records actions the store's history does not (auditlog.go).
 	Audit *AuditLog
+	// Certs lists the certificates the agent uses (certs.go).
+	Certs func() []CertExpiry
 }
 
 // PeerDigests is one replica's answer to verify.

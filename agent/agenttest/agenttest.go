@@ -48,7 +48,7 @@ func Config(t testing.TB, caDir, cluster string, o Options) agent.Config {
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
 	}
-	cert, key, err := pki.CreateCert(caDir, t.TempDir(), pki.CertRequest{Cluster: cluster, Node: cluster + "-1", Validity: time.Hour})
+	cert, key, err := pki.CreateCert(caDir, t.TempDir(), pki.CertRequest{Cluster: cluster, Node: cluster + "-1", Validity: 365 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
