@@ -198,7 +198,7 @@ func (a *Agent) build() error {
 		return fmt.Errorf("repl_addr: %w", err)
 	}
 	a.svc.UseDNS(a.dns, a.checker)
-	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.verified.Members, Certs: a.certs.list,
+	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.knownMembers, Certs: a.certs.list,
 		Findings: (&findingsCache{svc: a.svc}).get})
 	a.metrics.reg.MustRegister(&partsCollector{dns: a.dns, checker: a.checker, dundi: a.parts.dundi, ami: a.parts.collector,
 		bridge: a.parts.bridge})
@@ -503,6 +503,19 @@ func (p raftPeers) Peers() []raftstore.Peer {
 		if m.Tags[replicator.TagCluster] == p.cluster {
 			out = append(out, raftstore.Peer{Node: m.Node, RaftAddr: m.Tags[replicator.TagRaft],
 				ReplAddr: m.Tags[replicator.TagRepl], Alive: m.Status == "alive"})
+		}
+	}
+	return out
+}
+
+// knownMembers are the members whose certificates were verified, alive
+// or not (the metrics count them by status; an unverified claim is no
+// node of the enterprise).
+func (a *Agent) knownMembers() []replicator.Member {
+	var out []replicator.Member
+	for _, m := range a.verified.All() {
+		if m.Certificate == replicator.CertVerified || m.Certificate == replicator.CertLapsed {
+			out = append(out, m)
 		}
 	}
 	return out

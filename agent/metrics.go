@@ -101,7 +101,7 @@ var (
 	descRaft = prometheus.NewDesc("pbxtopo_raft_state",
 		"This node's Raft state (1 for the state it is in).", []string{"state"}, nil)
 	descMembers = prometheus.NewDesc("pbxtopo_members",
-		"Nodes known to membership by status.", []string{"status"}, nil)
+		"Nodes of the membership whose certificate was verified, by status.", []string{"status"}, nil)
 	descFindings = prometheus.NewDesc("pbxtopo_audit_findings",
 		"Audit findings that alert (not acknowledged), by severity.", []string{"severity"}, nil)
 	descCertExpiry = prometheus.NewDesc("pbxtopo_tls_cert_expiry_seconds",

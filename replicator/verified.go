@@ -38,8 +38,9 @@ type Prober interface {
 type TLSProber struct{ cfg *tls.Config }
 
 // NewTLSProber returns a prober that presents the node's certificate and
-// trusts the enterprise CA only.
-func NewTLSProber(cfg *tls.Config) *TLSProber { return &TLSProber{cfg: cfg} }
+// trusts the enterprise CA only. It keeps a copy of cfg: servers adjust
+// theirs when they start.
+func NewTLSProber(cfg *tls.Config) *TLSProber { return &TLSProber{cfg: cfg.Clone()} }
 
 // Certificate implements Prober: a TLS handshake, then the connection is
 // closed.
@@ -275,22 +276,13 @@ func (v *Verified) notifyLocked() {
 	v.changed = make(chan struct{})
 }
 
-// Changed implements Membership: closed at the next change of a verdict
-// or of the membership.
+// Changed implements Membership: closed at the next change of what
+// counts (a member verified, refused, failed, gone or changing its
+// claim). Run turns the membership's changes into these.
 func (v *Verified) Changed() <-chan struct{} {
 	v.mu.Lock()
-	mine := v.changed
-	v.mu.Unlock()
-	theirs := v.src.Changed()
-	out := make(chan struct{})
-	go func() {
-		select {
-		case <-mine:
-		case <-theirs:
-		}
-		close(out)
-	}()
-	return out
+	defer v.mu.Unlock()
+	return v.changed
 }
 
 // All returns every member gossip knows, each with its certificate
@@ -300,7 +292,6 @@ func (v *Verified) All() []Member {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for i, m := range ms {
-		m.Tags = cloneTags(m.Tags)
 		switch d := v.byNode[m.Node]; {
 		case d == nil || d.key != claim(m):
 			ms[i].Certificate = CertChecking
@@ -338,12 +329,4 @@ func (v *Verified) Up(cluster string) bool {
 		}
 	}
 	return false
-}
-
-func cloneTags(t map[string]string) map[string]string {
-	out := make(map[string]string, len(t))
-	for k, v := range t {
-		out[k] = v
-	}
-	return out
 }
