@@ -26,22 +26,25 @@ import (
 // Agent is one pbxtopo node: it owns the store, replication, membership
 // and the HTTP servers, built from one Config.
 type Agent struct {
-	cfg     Config
-	log     *slog.Logger
-	st      *store.Store     // the local store (reads)
-	rs      *raftstore.Store // the store through Raft (writes)
-	rep     *replicator.Replicator
-	members *replicator.Serf
-	tr      *replicator.HTTPTransport
-	svc     *Service
-	dns     *srv.Server
-	checker *srv.Checker
-	auth    *TokenAuth
-	metrics *Metrics
-	keys    *secrets.Keyring // seals secrets at rest; nil without secrets.key_file
-	opts    Options
-	parts   parts
-	health  *clusterHealth
+	cfg      Config
+	log      *slog.Logger
+	st       *store.Store     // the local store (reads)
+	rs       *raftstore.Store // the store through Raft (writes)
+	rep      *replicator.Replicator
+	members  *replicator.Serf     // gossip: who says they are there
+	verified *replicator.Verified // who their certificates confirm: what counts
+	tr       *replicator.HTTPTransport
+	svc      *Service
+	dns      *srv.Server
+	checker  *srv.Checker
+	auth     *TokenAuth
+	metrics  *Metrics
+	keys     *secrets.Keyring // seals secrets at rest; nil without secrets.key_file
+	audit    *AuditLog        // DATA_DIR/audit.log
+	certs    agentCerts       // the certificates in use (certs.go)
+	opts     Options
+	parts    parts
+	health   *clusterHealth
 
 	apiLn, replLn net.Listener
 	apiSrv        *http.Server
@@ -72,12 +75,16 @@ func New(cfg Config, log *slog.Logger, opts Options) (*Agent, error) {
 
 func (a *Agent) build() error {
 	cfg := a.cfg
-	tlsCfg, err := pki.TLSConfig(pki.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
+	tlsCfg, nodeCert, err := pki.NodeTLS(pki.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
 	if err != nil {
 		return err
 	}
-	if id, err := ownIdentity(tlsCfg); err != nil || id.Cluster != cfg.Cluster {
-		return fmt.Errorf("tls.cert names %v, but this agent is cluster %s: make its certificate with 'pbxtopo tls cert create --cluster %s --node %s'", id, cfg.Cluster, cfg.Cluster, cfg.Node)
+	if err := a.ownIdentity(nodeCert.Leaf()); err != nil {
+		return err
+	}
+	a.certs.node = nodeCert
+	if a.certs.cas, err = pki.ReadCAs(cfg.TLS.CA); err != nil {
+		return fmt.Errorf("tls.ca: %w", err)
 	}
 	sc := store.DefaultConfig(filepath.Join(cfg.DataDir, "store.db"))
 	sc.Replica, sc.Site = cfg.Cluster, cfg.Site
@@ -99,11 +106,12 @@ func (a *Agent) build() error {
 		replicator.TagRepl: cfg.ReplAddr, replicator.TagHTTP: cfg.HTTPAddr, replicator.TagDNS: cfg.DNSAddr,
 		replicator.TagRaft: cfg.RaftAddr,
 	}
-	var key []byte
-	if cfg.Gossip.Key != "" {
-		if key, err = replicator.DecodeGossipKey(cfg.Gossip.Key); err != nil {
-			return err
-		}
+	key, err := gossipKey(cfg)
+	if err != nil {
+		return err
+	}
+	if key == nil && cfg.Gossip.Insecure {
+		a.log.Warn("gossip travels in clear and any host may join the membership (gossip.insecure); membership only hints: certificates decide")
 	}
 	if a.members, err = replicator.NewSerf(replicator.SerfConfig{
 		Node: cfg.Node, BindAddr: cfg.SerfAddr, Tags: tags, GossipKey: key,
@@ -112,6 +120,8 @@ func (a *Agent) build() error {
 	}); err != nil {
 		return err
 	}
+	a.verified = replicator.NewVerified(replicator.VerifiedConfig{Cluster: cfg.Cluster, Logger: a.log.With("subsystem", "membership"),
+		Check: func(c *x509.Certificate) error { return a.rep.CheckCertificate(c) }}, a.members, replicator.NewTLSProber(tlsCfg))
 	a.tr = replicator.NewHTTPTransport(tlsCfg, 0, a.log)
 	rcfg := raftstore.DefaultConfig(cfg.Node, cfg.Cluster, filepath.Join(cfg.DataDir, "raft"))
 	rcfg.BindAddr, rcfg.TLS, rcfg.Expect, rcfg.StartTimeout = cfg.RaftAddr, tlsCfg, cfg.Raft.Expect, cfg.Raft.StartTimeout
@@ -120,7 +130,7 @@ func (a *Agent) build() error {
 		rcfg.HeartbeatTimeout, rcfg.ElectionTimeout = cfg.Raft.HeartbeatTimeout, cfg.Raft.HeartbeatTimeout
 		rcfg.LeaderLease = cfg.Raft.HeartbeatTimeout / 2
 	}
-	rdeps := raftstore.Deps{Store: a.st, Peers: raftPeers{a.members, cfg.Cluster}, Forwarder: raftstore.NewHTTPForwarder(tlsCfg),
+	rdeps := raftstore.Deps{Store: a.st, Peers: raftPeers{a.verified, cfg.Cluster}, Forwarder: raftstore.NewHTTPForwarder(tlsCfg),
 		Logger: a.log.With("subsystem", "raft"), ObserveCommit: func(d time.Duration) {
 			if a.metrics != nil {
 				a.metrics.ObserveCommit(d)
@@ -140,14 +150,14 @@ func (a *Agent) build() error {
 	rc.StatusInterval = cfg.Replication.StatusInterval
 	rc.HistoryRetention = cfg.Replication.HistoryRetention
 	rc.Logger = a.log.With("subsystem", "replication")
-	if a.rep, err = replicator.New(rc, a.rs, a.tr, a.members); err != nil {
+	if a.rep, err = replicator.New(rc, a.rs, a.tr, a.verified); err != nil {
 		return err
 	}
 	a.tr.SetCertificateCheck(a.rep.CheckCertificate) // the revocation list, both ways
 	dnsCfg := cfg.DNS
 	dnsCfg.Addr, dnsCfg.Node = cfg.DNSAddr, cfg.Node
 	asterisk := ami.NewHealthView(a.st, ami.DefaultStaleness, nil)
-	a.health = newClusterHealth(a.members, asterisk, a.st, a.log.With("subsystem", "health"))
+	a.health = newClusterHealth(a.verified, asterisk, a.st, a.log.With("subsystem", "health"))
 	if a.checker, err = srv.NewChecker(dnsCfg.Probe, srv.CheckerDeps{Members: a.health, Source: a.st, Logger: a.log.With("subsystem", "health")}); err != nil {
 		return err
 	}
@@ -157,15 +167,25 @@ func (a *Agent) build() error {
 	if a.dns, err = srv.New(dnsCfg, srv.Deps{Source: a.rs, Health: a.checker, Logger: a.log.With("subsystem", "dns")}); err != nil {
 		return err
 	}
-	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.members.Members, Digests: a.digests, Keys: a.members,
-		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node})
+	if a.audit, err = OpenAuditLog(filepath.Join(cfg.DataDir, "audit.log"), a.log.With("subsystem", "audit")); err != nil {
+		return err
+	}
+	if cfg.HTTPTLS.Cert != "" {
+		if a.certs.api, err = pki.LoadKeyPair(cfg.HTTPTLS.Cert, cfg.HTTPTLS.Key); err != nil {
+			return fmt.Errorf("http_tls: %w", err)
+		}
+	}
+	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.verified.All, Digests: a.digests, Keys: a.members,
+		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Audit: a.audit, Certs: a.certs.list})
 	var auth Authenticator
 	if cfg.Tokens != "" {
 		tokens, err := ParseTokens(cfg.Tokens)
 		if err != nil {
 			return err
 		}
-		a.auth = NewTokenAuth(tokens, a.log.With("subsystem", "http"))
+		a.auth = NewTokenAuth(nil, a.log.With("subsystem", "http"))
+		a.auth.SetTokenHashes(tokens.Tokens)
+		warnClearTokens(a.log, cfg.Tokens, tokens)
 		auth = a.auth
 	} else if !isLoopback(cfg.HTTPAddr) {
 		return fmt.Errorf("http_addr %s is not a loopback address and no tokens file is set: set tokens, or bind to 127.0.0.1", cfg.HTTPAddr)
@@ -179,7 +199,7 @@ func (a *Agent) build() error {
 		return fmt.Errorf("repl_addr: %w", err)
 	}
 	a.svc.UseDNS(a.dns, a.checker)
-	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.members.Members,
+	a.metrics = NewMetrics(MetricSources{Store: a.st, Repl: a.rep, Raft: a.rs, Members: a.knownMembers, Certs: a.certs.list,
 		Findings: (&findingsCache{svc: a.svc}).get})
 	a.metrics.reg.MustRegister(&partsCollector{dns: a.dns, checker: a.checker, dundi: a.parts.dundi, ami: a.parts.collector,
 		bridge: a.parts.bridge})
@@ -190,8 +210,8 @@ func (a *Agent) build() error {
 		}
 	}
 	a.apiSrv = &http.Server{Handler: HandlerWith(a.svc, hopts), ReadHeaderTimeout: 10 * time.Second}
-	if cfg.HTTPTLS.Cert != "" {
-		if a.apiSrv.TLSConfig, err = apiTLS(cfg); err != nil {
+	if a.certs.api != nil {
+		if a.apiSrv.TLSConfig, err = apiTLS(cfg, a.certs.api); err != nil {
 			return err
 		}
 	}
@@ -204,14 +224,10 @@ func (a *Agent) build() error {
 	return nil
 }
 
-// apiTLS is the API's TLS configuration: its certificate, and client
-// certificates required when http_tls.client_ca is set.
-func apiTLS(cfg Config) (*tls.Config, error) {
-	pair, err := tls.LoadX509KeyPair(cfg.HTTPTLS.Cert, cfg.HTTPTLS.Key)
-	if err != nil {
-		return nil, fmt.Errorf("http_tls: %w", err)
-	}
-	c := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+// apiTLS is the API's TLS configuration: its certificate (replaced by a
+// reload), and client certificates required when http_tls.client_ca is set.
+func apiTLS(cfg Config, pair *pki.KeyPair) (*tls.Config, error) {
+	c := &tls.Config{GetCertificate: pair.GetCertificate, MinVersion: tls.VersionTLS12}
 	if cfg.HTTPTLS.ClientCA != "" {
 		pem, err := os.ReadFile(cfg.HTTPTLS.ClientCA)
 		if err != nil {
@@ -226,12 +242,33 @@ func apiTLS(cfg Config) (*tls.Config, error) {
 	return c, nil
 }
 
-func ownIdentity(c *tls.Config) (pki.Identity, error) {
-	leaf := c.Certificates[0].Leaf
-	if leaf == nil {
-		return pki.Identity{}, pki.ErrNoIdentity
+// ownIdentity checks that a node certificate names this agent's cluster
+// and node: the other agents check it against the name it gossips.
+func (a *Agent) ownIdentity(leaf *x509.Certificate) error {
+	id, err := pki.IdentityOf(leaf)
+	if err != nil || id.Cluster != a.cfg.Cluster || id.Node != a.cfg.Node {
+		return fmt.Errorf("tls.cert names %v, but this agent is node %s of cluster %s (the others check it): make its certificate with 'pbxtopo tls cert create --cluster %s --node %s'",
+			id, a.cfg.Node, a.cfg.Cluster, a.cfg.Cluster, a.cfg.Node)
 	}
-	return pki.IdentityOf(leaf)
+	return nil
+}
+
+// gossipKey returns the gossip encryption key. Without one, gossip would
+// travel in clear and anyone on the network could join the membership:
+// that is refused unless gossip.insecure says it is meant, or the
+// keyring file of an earlier start (key rotation) holds the keys.
+func gossipKey(cfg Config) ([]byte, error) {
+	if cfg.Gossip.Key != "" {
+		return replicator.DecodeGossipKey(cfg.Gossip.Key)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "gossip.keyring")); err == nil {
+		return nil, nil
+	}
+	if !cfg.Gossip.Insecure {
+		return nil, fmt.Errorf("gossip.key is empty: membership would travel in clear and any host could join it; " +
+			"give every agent the same key (make one with 'pbxtopo gossip keygen'), or set gossip.insecure: true for a demo or test bench")
+	}
+	return nil, nil
 }
 
 func isLoopback(addr string) bool {
@@ -291,8 +328,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("dns: %w", err)
 		}
 	}()
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); a.health.run(bg, time.Second) }()
+	go func() { defer wg.Done(); a.verified.Run(bg) }()
 	go a.members.JoinUntil(ctx, a.cfg.Join)
 	a.log.Info("agent running", "cluster", a.cfg.Cluster, "node", a.cfg.Node, "api", a.APIAddr(), "repl", a.ReplAddr(),
 		"gossip", a.cfg.SerfAddr, "mode", a.rep.Topology().Mode)
@@ -323,16 +361,19 @@ func serve(err error) error {
 }
 
 // Reload applies what may change at run time (SIGHUP): the tokens file,
-// the log level, and the replication mode, order and primary (written to
-// the replicated topology record, so every cluster follows). Other keys
-// need a restart; a reload that cannot apply changes nothing.
+// the log level, the node's and the API's certificates (read again from
+// their files: rotation without a restart), and the replication mode,
+// order and primary (written to the replicated topology record, so every
+// cluster follows). Other keys need a restart; a reload that cannot apply
+// changes nothing.
 func (a *Agent) Reload(ctx context.Context, cfg Config) error {
-	var tokens map[string]Token
+	var tokens *TokensFile
 	if cfg.Tokens != "" {
 		var err error
 		if tokens, err = ParseTokens(cfg.Tokens); err != nil {
 			return err
 		}
+		warnClearTokens(a.log, cfg.Tokens, tokens)
 		if a.auth == nil {
 			return fmt.Errorf("tokens: the agent started without a tokens file; restart it to turn authentication on")
 		}
@@ -341,6 +382,17 @@ func (a *Agent) Reload(ctx context.Context, cfg Config) error {
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
 		return fmt.Errorf("log.level %q: use debug, info, warn or error", cfg.Log.Level)
 	}
+	if cfg.TLS != a.cfg.TLS || cfg.HTTPTLS != a.cfg.HTTPTLS {
+		return fmt.Errorf("tls and http_tls name other files: restart the agent to use them (a reload reads the same files again)")
+	}
+	if err := a.certs.node.Reload(a.ownIdentity); err != nil {
+		return fmt.Errorf("tls.cert: %w", err)
+	}
+	if a.certs.api != nil {
+		if err := a.certs.api.Reload(nil); err != nil {
+			return fmt.Errorf("http_tls.cert: %w", err)
+		}
+	}
 	if old, next := a.cfg.Topology(), cfg.Topology(); !topologyEqual(old, next) {
 		if _, err := a.svc.SetTopology(WithRole(ctx, RoleAdmin, "config reload"), TopologyChange{Mode: string(next.Mode),
 			Order: next.Order, Primary: next.Primary, SiteTables: next.SiteTables}); err != nil {
@@ -348,14 +400,16 @@ func (a *Agent) Reload(ctx context.Context, cfg Config) error {
 		}
 		a.log.Info("replication topology changed by a reload", "mode", next.Mode, "order", next.Order, "primary", next.Primary)
 	}
+	n := 0
 	if tokens != nil {
-		a.auth.SetTokens(tokens)
+		a.auth.SetTokenHashes(tokens.Tokens)
+		n = len(tokens.Tokens)
 	}
 	if a.opts.Level != nil {
 		a.opts.Level.Set(level)
 	}
 	a.cfg.Tokens, a.cfg.Log, a.cfg.Replication = cfg.Tokens, cfg.Log, cfg.Replication
-	a.log.Info("configuration reloaded", "tokens", len(tokens), "log_level", level)
+	a.log.Info("configuration reloaded", "tokens", n, "log_level", level, "node_cert_expires", a.certs.node.Leaf().NotAfter.UTC().Format(time.DateOnly))
 	return nil
 }
 
@@ -390,6 +444,7 @@ func (a *Agent) Close() error {
 	if a.st != nil {
 		errs = append(errs, a.st.Close())
 	}
+	errs = append(errs, a.audit.Close())
 	return errors.Join(errs...)
 }
 
@@ -459,9 +514,10 @@ func (a *Agent) leadership(ctx context.Context) {
 	}
 }
 
-// raftPeers are the nodes of this cluster, from membership.
+// raftPeers are the nodes of this cluster whose certificates back their
+// claim (replicator.Verified): gossip alone never makes a voter.
 type raftPeers struct {
-	m       *replicator.Serf
+	m       interface{ Members() []replicator.Member }
 	cluster string
 }
 
@@ -476,6 +532,19 @@ func (p raftPeers) Peers() []raftstore.Peer {
 	return out
 }
 
+// knownMembers are the members whose certificates were verified, alive
+// or not (the metrics count them by status; an unverified claim is no
+// node of the enterprise).
+func (a *Agent) knownMembers() []replicator.Member {
+	var out []replicator.Member
+	for _, m := range a.verified.All() {
+		if m.Certificate == replicator.CertVerified || m.Certificate == replicator.CertLapsed {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // digests asks every live cluster's replication endpoint for its digests.
 func (a *Agent) digests(ctx context.Context) []PeerDigests {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -483,7 +552,7 @@ func (a *Agent) digests(ctx context.Context) []PeerDigests {
 	var out []PeerDigests
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, c := range a.members.Clusters() {
+	for _, c := range a.verified.Clusters() {
 		if c.Name == a.cfg.Cluster {
 			continue
 		}

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,7 +31,7 @@ type apiError struct {
 }
 
 var codeNames = map[int]string{
-	400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+	400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type",
 	409: "exists", 410: "gone", 412: "changed", 413: "too_large", 429: "rate_limited", 500: "internal", 503: "unavailable",
 }
 
@@ -52,13 +53,49 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v) // compact: listings are large, and jq or -o json print them for people
 }
 
+// readJSON decodes a request body that must be one JSON object: null, an
+// array, a value of the wrong type, an unknown field or anything after
+// the object is refused with the reason.
 func readJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return &Error{Code: 400, Msg: fmt.Sprintf("request body: %v", err)}
+	bad := func(format string, args ...any) error {
+		return &Error{Code: 400, Msg: "request body: " + fmt.Sprintf(format, args...)}
+	}
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return bad("empty; send a JSON object")
+		}
+		return bad("%v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return bad("data after the JSON object; send one object")
+	}
+	if raw[0] != '{' {
+		return bad("want a JSON object {...}, got %s", jsonKind(raw[0]))
+	}
+	inner := json.NewDecoder(bytes.NewReader(raw))
+	inner.DisallowUnknownFields()
+	if err := inner.Decode(v); err != nil {
+		return bad("%v", err)
 	}
 	return nil
+}
+
+// jsonKind names a JSON value by its first byte.
+func jsonKind(first byte) string {
+	switch first {
+	case 'n':
+		return "null"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
 }
 
 // Route is one API route: its pattern, the role it needs, its handler.
@@ -81,7 +118,7 @@ func dataRoutes(svc API) []Route {
 		{"DELETE /v1/extensions/{key...}", RoleOperator, h.delete("extensions")},
 		{"GET /v1/tables/{table}", RoleRead, h.list("")},
 		// Writes to tables: operators may change hot desks (and extensions),
-		// everything else needs admin (tableRole checks it per table).
+		// everything else needs admin (WriteRole, checked per table).
 		{"POST /v1/tables/{table}", RoleOperator, tableRole(h.create(""))},
 		{"GET /v1/tables/{table}/{key...}", RoleRead, h.get("")},
 		{"PUT /v1/tables/{table}/{key...}", RoleOperator, tableRole(h.put("", false))},
@@ -97,18 +134,12 @@ func dataRoutes(svc API) []Route {
 
 type dataHandlers struct{ svc API }
 
-// operatorTables are the tables the operator role may change.
-var operatorTables = map[string]bool{"extensions": true, "hotdesks": true}
-
-// tableRole refuses writes to tables beyond the caller's role.
+// tableRole refuses writes to tables beyond the caller's role before the
+// body is read (the store checks again: access.go).
 func tableRole(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		need := RoleAdmin
-		if operatorTables[r.PathValue("table")] {
-			need = RoleOperator
-		}
-		if have := RoleFrom(r.Context()); !have.Allows(need) {
-			writeError(w, &Error{Code: 403, Msg: "changing " + r.PathValue("table") + " needs the " + need.String() + " role; your token has " + have.String()})
+		if err := checkWrite(r.Context(), r.PathValue("table")); err != nil {
+			writeError(w, err)
 			return
 		}
 		h(w, r)

@@ -65,6 +65,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body io.Reader, he
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	if method != "GET" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json") // every write says what it sends (csrf.go)
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}

@@ -63,6 +63,13 @@ type Config struct {
 		Key  string `mapstructure:"key"`
 	} `mapstructure:"tls"`
 
+	// HTTP are the API's plain-HTTP settings: Insecure allows plain HTTP
+	// on an address other than loopback (tokens and secrets then cross
+	// the network in clear; for a lab, never for production).
+	HTTP struct {
+		Insecure bool `mapstructure:"insecure"`
+	} `mapstructure:"http"`
+
 	// HTTPTLS serves the API over TLS; with ClientCA it also requires a
 	// client certificate signed by that CA.
 	HTTPTLS struct {
@@ -72,7 +79,10 @@ type Config struct {
 	} `mapstructure:"http_tls"`
 
 	Gossip struct {
-		Key           string        `mapstructure:"key"`
+		Key string `mapstructure:"key"`
+		// Insecure lets the agent gossip in clear when it has no key (a
+		// demo or a test bench); otherwise no key is a startup error.
+		Insecure      bool          `mapstructure:"insecure"`
 		ProbeInterval time.Duration `mapstructure:"probe_interval"`
 		SuspicionMult int           `mapstructure:"suspicion_mult"`
 	} `mapstructure:"gossip"`
@@ -258,6 +268,11 @@ func (c *Config) Validate() error {
 	}
 	if (c.HTTPTLS.Cert == "") != (c.HTTPTLS.Key == "") || c.HTTPTLS.ClientCA != "" && c.HTTPTLS.Cert == "" {
 		add("http_tls: give both cert and key (and client_ca only with them)")
+	}
+	if c.HTTPTLS.Cert == "" && !c.HTTP.Insecure && !isLoopback(c.HTTPAddr) {
+		add("http_addr %s is not a loopback address and the API would serve plain HTTP, so tokens and secrets would cross the network in clear: "+
+			"set http_tls.cert and http_tls.key (a certificate of the enterprise CA: pbxtopo tls cert create --host ...), bind to 127.0.0.1, "+
+			"or set http.insecure: true for a lab", c.HTTPAddr)
 	}
 	dns := c.DNS
 	dns.Addr = c.DNSAddr

@@ -48,6 +48,9 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, r io.Reader) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := checkWrite(ctx, t.Name); err != nil { // before reading a large file
+		return nil, err
+	}
 	progress := req.Progress
 	if progress == nil {
 		progress = func(Progress) {}

@@ -32,6 +32,8 @@ type MetricSources struct {
 	// Findings returns the audit's alerting findings by severity (cached:
 	// an audit of a large enterprise takes a while).
 	Findings func() map[string]int
+	// Certs lists the certificates in use, the one that ends first first.
+	Certs func() []CertExpiry
 }
 
 // NewMetrics registers every metric on a new registry.
@@ -99,16 +101,18 @@ var (
 	descRaft = prometheus.NewDesc("pbxtopo_raft_state",
 		"This node's Raft state (1 for the state it is in).", []string{"state"}, nil)
 	descMembers = prometheus.NewDesc("pbxtopo_members",
-		"Nodes known to membership by status.", []string{"status"}, nil)
+		"Nodes of the membership whose certificate was verified, by status.", []string{"status"}, nil)
 	descFindings = prometheus.NewDesc("pbxtopo_audit_findings",
 		"Audit findings that alert (not acknowledged), by severity.", []string{"severity"}, nil)
+	descCertExpiry = prometheus.NewDesc("pbxtopo_tls_cert_expiry_seconds",
+		"Seconds until the certificate of a use (node: tls.cert, ca: tls.ca, api: http_tls.cert) expires; the earliest when the CA file holds several. Negative once expired.", []string{"cert"}, nil)
 )
 
 type collector struct{ src MetricSources }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descApplied, descSent, descBehind, descBehindSec, descConnected, descConflicts,
-		descStoreBytes, descDiskFull, descSkew, descRaft, descMembers, descFindings} {
+		descStoreBytes, descDiskFull, descSkew, descRaft, descMembers, descFindings, descCertExpiry} {
 		ch <- d
 	}
 }
@@ -158,6 +162,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.Findings != nil {
 		for sev, n := range c.src.Findings() {
 			ch <- prometheus.MustNewConstMetric(descFindings, prometheus.GaugeValue, float64(n), sev)
+		}
+	}
+	if c.src.Certs != nil {
+		seen := map[string]bool{}
+		for _, cert := range c.src.Certs() { // the one that ends first first
+			if !seen[cert.Use] {
+				seen[cert.Use] = true
+				ch <- prometheus.MustNewConstMetric(descCertExpiry, prometheus.GaugeValue, time.Until(cert.NotAfter).Seconds(), cert.Use)
+			}
 		}
 	}
 }

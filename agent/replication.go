@@ -30,6 +30,10 @@ type Deps struct {
 	Raft    RaftView
 	Cluster string
 	Node    string
+	// Audit records actions the store's history does not (auditlog.go).
+	Audit *AuditLog
+	// Certs lists the certificates the agent uses (certs.go).
+	Certs func() []CertExpiry
 }
 
 // PeerDigests is one replica's answer to verify.
@@ -46,7 +50,7 @@ func NewServiceWith(st Store, deps Deps) *Service {
 	if deps.Repl != nil {
 		st = gatedStore{st, deps.Repl.CheckWrite}
 	}
-	return &Service{st: st, deps: deps}
+	return &Service{st: roleStore{st}, deps: deps}
 }
 
 // gatedStore refuses writes the replication topology forbids.
@@ -137,11 +141,19 @@ func (s *Service) ReplStatus(ctx context.Context) (*ReplStatus, error) {
 	return out, nil
 }
 
+// baseStore is the store under the service's checks (roleStore,
+// gatedStore).
 func baseStore(st Store) Store {
-	if g, ok := st.(gatedStore); ok {
-		return g.Store
+	for {
+		switch s := st.(type) {
+		case roleStore:
+			st = s.Store
+		case gatedStore:
+			st = s.Store
+		default:
+			return st
+		}
 	}
-	return st
 }
 
 // VerifyReport says whether the replicas hold the same data.

@@ -80,12 +80,18 @@ func HandlerWith(svc *Service, o HandlerOptions) http.Handler {
 func guard(rt Route, auth Authenticator) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role, who := RoleAdmin, "local"
-		if auth != nil {
+		if auth != nil && rt.Role == RoleNone { // open routes (health) ask for no token
+			role, who = RoleNone, "anonymous"
+		} else if auth != nil {
 			var err error
 			if role, who, err = auth.Authenticate(r); err != nil {
 				writeError(w, err)
 				return
 			}
+		}
+		if err := checkWriteRequest(r); err != nil {
+			writeError(w, err)
+			return
 		}
 		if !role.Allows(rt.Role) {
 			writeError(w, &Error{Code: 403, Msg: "this needs the " + rt.Role.String() + " role; your token has " + role.String()})

@@ -36,7 +36,7 @@ type Service struct {
 }
 
 // NewService returns a service over st.
-func NewService(st Store) *Service { return &Service{st: st} }
+func NewService(st Store) *Service { return &Service{st: roleStore{st}} }
 
 // API is the set of operations the CLI uses; the Service implements it
 // over a local store and the Client over an agent's HTTP API.
@@ -189,6 +189,9 @@ func (s *Service) List(ctx context.Context, tableName string, q Query) (*Page, e
 		if _, ok := t.Spec(q.Sort); !ok {
 			return nil, &Error{Code: 400, Msg: fmt.Sprintf("cannot sort by %q: %s", q.Sort, nearestMsg(q.Sort, t))}
 		}
+	}
+	if err := refuseSecretQuery(ctx, t, q); err != nil {
+		return nil, err
 	}
 	if _, ok := indexedSorts[q.Sort]; ok && t == pbx.Extensions {
 		return s.listIndexed(q)

@@ -45,6 +45,9 @@ func (s *Service) StatusReport(ctx context.Context, node string) (*ami.Report, e
 		r, err = ami.BuildReport(sn, s.replicaOf(), node, time.Now(), ami.DefaultStaleness)
 		return err
 	})
+	if err == nil && s.deps.Certs != nil {
+		r.Problems = append(r.Problems, certWarnings(s.deps.Certs(), time.Now())...)
+	}
 	return r, userError(err)
 }
 

@@ -118,7 +118,7 @@ func ReadCSV(r io.Reader, source string, t *Table, fn func(Row) error) error {
 		}
 		f := make(Fields, len(cols))
 		for i, c := range cols {
-			if v := strings.TrimSpace(rec[i]); v != "" {
+			if v := FromCSVCell(strings.TrimSpace(rec[i])); v != "" {
 				f[c] = v
 			}
 		}
@@ -181,7 +181,9 @@ func csvProblem(err error) error {
 	return err
 }
 
-// WriteCSV writes rows with a header of the given columns.
+// WriteCSV writes rows with a header of the given columns; cells a
+// spreadsheet would run as formulas are made inert (CSVCell), which
+// ReadCSV undoes.
 func WriteCSV(w io.Writer, cols []string, rows []Fields) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(cols); err != nil {
@@ -190,7 +192,7 @@ func WriteCSV(w io.Writer, cols []string, rows []Fields) error {
 	rec := make([]string, len(cols))
 	for _, r := range rows {
 		for i, c := range cols {
-			rec[i] = r[c]
+			rec[i] = CSVCell(r[c])
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -228,6 +230,10 @@ func ReadJSON(r io.Reader, source string, t *Table, fn func(Row) error) error {
 			bad.add(lines.line(dec.InputOffset()), jsonProblem(err))
 			return bad // the decoder cannot resynchronize after a syntax error
 		}
+		if raw == nil {
+			bad.add(start, errors.New("the record is null; want an object of fields"))
+			continue
+		}
 		f, err := jsonFields(t, raw)
 		if err == nil {
 			err = fn(Row{start, f})
@@ -238,6 +244,8 @@ func ReadJSON(r io.Reader, source string, t *Table, fn func(Row) error) error {
 	}
 	if _, err := dec.Token(); err != nil {
 		bad.add(lines.line(dec.InputOffset()), errors.New("the array is not closed with ']'"))
+	} else if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		bad.add(lines.line(skipSpace(data, dec.InputOffset())), errors.New("data after the array; a file holds one array of records"))
 	}
 	return bad.orNil()
 }

@@ -1,13 +1,17 @@
 package pbx
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"strconv"
+)
 
 // EachField calls fn for every field of a record in binary form, in name
 // order, until fn returns false. The value is only valid during the call.
 // It reads the record once without decoding it into a map, so a reader
 // that needs a dozen fields of 100,000 records (the audits) pays for one
 // pass instead of a dozen lookups. It returns false when the record is
-// malformed (fields before the damage have been seen).
+// malformed (fields before the damage have been seen). A field a newer
+// pbxtopo added is passed as "#CODE" (UnknownFieldPrefix).
 func EachField(b []byte, fn func(name string, value []byte) bool) bool {
 	if len(b) < 2 || b[0] != fieldsFormat {
 		return false
@@ -32,7 +36,9 @@ func EachField(b []byte, fn func(name string, value []byte) bool) bool {
 			}
 			name, b = string(raw), rest
 		case code > uint64(len(fieldDictionary)):
-			return false
+			// A field a newer pbxtopo added: "#CODE", as DecodeFields
+			// names it, so a reader sees the rest of the record.
+			name = UnknownFieldPrefix + strconv.FormatUint(code, 10)
 		default:
 			name = fieldDictionary[code-1]
 		}

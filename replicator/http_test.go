@@ -77,6 +77,13 @@ func newTLSEnv(t *testing.T, maxMessage int) *tlsEnv {
 		t.Fatal(err)
 	}
 	e.srv = httptest.NewUnstartedServer(r.Handler())
+	// httptest serves its own certificate when Certificates is empty (the
+	// node's configuration gives its certificate through GetCertificate).
+	pair, err := tls.LoadX509KeyPair(files.Cert, files.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTLS.Certificates = []tls.Certificate{pair}
 	e.srv.TLS = srvTLS
 	e.srv.Config.ErrorLog = log.New(e.logs, "", 0)
 	e.srv.StartTLS()
@@ -130,7 +137,7 @@ func TestMutualTLSAcceptsOnlyTheEnterprise(t *testing.T) {
 	expired := cert(t, filepath.Join(e.dir, "ca"), filepath.Join(e.dir, "x"), "sfo", "sfo-2", time.Now().Add(-time.Minute))
 	pair, _ := tls.LoadX509KeyPair(expired.Cert, expired.Key)
 	good2, _ := pki.TLSConfig(cert(t, filepath.Join(e.dir, "ca"), filepath.Join(e.dir, "y"), "sfo", "sfo-3", time.Time{}))
-	good2.Certificates = []tls.Certificate{pair}
+	good2.Certificates, good2.GetClientCertificate = []tls.Certificate{pair}, nil
 	if _, err := replicator.NewHTTPTransport(good2, 0, nil).Pull(bg, e.addr(), &replicator.PullRequest{From: "sfo"}); err == nil {
 		t.Fatal("an expired certificate was accepted")
 	}

@@ -180,6 +180,9 @@ type Member struct {
 	Addr   string            `json:"gossip_addr"`
 	Status string            `json:"status"`
 	Tags   map[string]string `json:"tags"`
+	// Certificate is whether the member's certificate backs its claim:
+	// "verified", or why not (set by Verified; empty from gossip alone).
+	Certificate string `json:"certificate,omitempty"`
 }
 
 // Members returns every node known, sorted by cluster then node.

@@ -4,6 +4,8 @@ package agenttest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -26,6 +28,16 @@ type Options struct {
 	Extra   map[string]any // more config keys, set last
 }
 
+// gossipKey encrypts the gossip of every agent a test process starts.
+var gossipKey = func() string {
+	k := make([]byte, 32)
+	rand.Read(k)
+	return base64.StdEncoding.EncodeToString(k)
+}()
+
+// GossipKey is the gossip key of the agents Start makes.
+func GossipKey() string { return gossipKey }
+
 // Config returns the configuration of node o.Node of cluster, with a
 // certificate of the CA in caDir, fast failure detection, and every
 // address on a port free for TCP and UDP.
@@ -40,7 +52,7 @@ func Config(t testing.TB, caDir, cluster string, o Options) agent.Config {
 	if o.Node == "" {
 		o.Node = cluster + "-1"
 	}
-	cert, key, err := pki.CreateCert(caDir, t.TempDir(), pki.CertRequest{Cluster: cluster, Node: o.Node, Validity: time.Hour})
+	cert, key, err := pki.CreateCert(caDir, t.TempDir(), pki.CertRequest{Cluster: cluster, Node: o.Node, Validity: 365 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +63,7 @@ func Config(t testing.TB, caDir, cluster string, o Options) agent.Config {
 		"http_addr": net.JoinHostPort(o.Host, "0"), "repl_addr": testnet.FreeAddr(t, o.Host), "serf_addr": testnet.FreeAddr(t, o.Host),
 		"raft_addr": testnet.FreeAddr(t, o.Host), "dns_addr": testnet.FreeAddr(t, o.Host),
 		"tls.ca": filepath.Join(caDir, pki.CAFile), "tls.cert": cert, "tls.key": key,
-		"join": o.Join, "replication.pull_wait": "1s", "gossip.probe_interval": "200ms",
+		"join": o.Join, "replication.pull_wait": "1s", "gossip.probe_interval": "200ms", "gossip.key": gossipKey,
 	} {
 		v.Set(k, val)
 	}

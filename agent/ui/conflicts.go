@@ -44,23 +44,31 @@ type Side struct {
 type GridRow struct {
 	Field  string
 	Values []string
+	Masked []bool // per value: a secret shown as pbx.Redacted
 	Differ bool
 	Secret bool
 }
 
-// conflictGrid shapes a conflict; secrets are replaced by pbx.Redacted
-// unless showSecrets.
-func conflictGrid(cv agent.ConflictView, showSecrets bool) ConflictGrid {
+// reveal names the one secret value an admin asked to see: a field of one
+// version.
+type reveal struct{ Field, Version string }
+
+// conflictGrid shapes a conflict. Every secret is replaced by
+// pbx.Redacted, for every role: an admin reveals one value at a time
+// (show), and each reveal is in the audit log.
+func conflictGrid(cv agent.ConflictView, show reveal) ConflictGrid {
 	g := ConflictGrid{Ref: cv.Ref, Table: cv.Table, Key: cv.Key, Differ: cv.Differ}
 	t, _ := pbx.LookupTable(cv.Table)
-	hide := func(field, val string) (string, bool) {
+	// hide masks a secret unless it is the one revealed (version "" is
+	// the record as it shows, never revealed).
+	hide := func(field, version, val string) (shown string, secret, masked bool) {
 		if spec, ok := specOf(t, field); ok && spec.Secret {
-			if !showSecrets && val != "" {
-				val = pbx.Redacted
+			if val != "" && (version == "" || field != show.Field || version != show.Version) {
+				return pbx.Redacted, true, true
 			}
-			return val, true
+			return val, true, false
 		}
-		return val, false
+		return val, false, false
 	}
 	for _, c := range cv.Conflicts {
 		grp := ConflictGroup{Title: strings.Join(c.Fields, " + "), Reason: c.Reason}
@@ -90,8 +98,9 @@ func conflictGrid(cv agent.ConflictView, showSecrets bool) ConflictGrid {
 			for _, sd := range c.Sides {
 				val := sd.Fields[f]
 				filled = filled || val != ""
-				val, row.Secret = hide(f, val)
-				row.Values = append(row.Values, val)
+				val, secret, masked := hide(f, sd.Version, val)
+				row.Secret = row.Secret || secret
+				row.Values, row.Masked = append(row.Values, val), append(row.Masked, masked)
 			}
 			if !filled && c.Fields == nil {
 				continue
@@ -104,8 +113,8 @@ func conflictGrid(cv agent.ConflictView, showSecrets bool) ConflictGrid {
 		g.Groups = append(g.Groups, grp)
 	}
 	for _, f := range columnsOf(t, []agent.SideView{{Fields: cv.Fields}}) {
-		val, secret := hide(f, cv.Fields[f])
-		g.Shown = append(g.Shown, GridRow{Field: f, Values: []string{val}, Secret: secret, Differ: slices.Contains(cv.Differ, f)})
+		val, secret, masked := hide(f, "", cv.Fields[f])
+		g.Shown = append(g.Shown, GridRow{Field: f, Values: []string{val}, Masked: []bool{masked}, Secret: secret, Differ: slices.Contains(cv.Differ, f)})
 	}
 	return g
 }

@@ -264,7 +264,18 @@ func (b *client) login(token string) {
 // newServer serves the pages over svc with auth and the stand-in sources.
 func newServer(t testing.TB, svc Data, auth agent.Authenticator, tls bool) (*httptest.Server, *UI) {
 	t.Helper()
-	u, err := New(DefaultConfig(), Deps{Data: svc, Auth: auth, Cluster: "tpa1", Node: "tpa1-1",
+	audit, err := agent.OpenAuditLog(filepath.Join(t.TempDir(), "audit.log"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { audit.Close() })
+	return newServerWith(t, svc, auth, tls, audit)
+}
+
+// newServerWith is newServer with the given audit log.
+func newServerWith(t testing.TB, svc Data, auth agent.Authenticator, tls bool, audit Auditor) (*httptest.Server, *UI) {
+	t.Helper()
+	u, err := New(DefaultConfig(), Deps{Data: svc, Auth: auth, Cluster: "tpa1", Node: "tpa1-1", Audit: audit,
 		Roaming: fakeRoaming{},
 		Services: fakeServices{
 			{Cluster: "tpa1", Voice: Degraded, VoiceServer: "192.168.0.215", Web: Up},

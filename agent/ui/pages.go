@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator"
 )
 
 // The page handlers: read, shape with the plain functions of the other
@@ -73,6 +75,9 @@ func (u *UI) statusPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	in := boardInput{Here: u.deps.Cluster, Clusters: clusters, ServicesErr: errNotWired, DNSErr: errNotWired}
 	in.Members, in.MembersErr = u.deps.Data.Members(ctx)
+	in.Members = slices.DeleteFunc(in.Members, func(m replicator.Member) bool { // gossip alone does not make a member
+		return m.Certificate != "" && m.Certificate != replicator.CertVerified && m.Certificate != replicator.CertLapsed
+	})
 	in.Repl, in.ReplErr = u.deps.Data.ReplStatus(ctx)
 	if u.deps.Services != nil {
 		in.Services, in.ServicesErr = u.deps.Services.ServiceAvailability(ctx)
@@ -235,8 +240,9 @@ func (u *UI) conflictsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 }
 
 type conflictData struct {
-	Grid  ConflictGrid
-	Admin bool
+	Grid     ConflictGrid
+	Admin    bool
+	Revealed string // "field of version", when an admin revealed one
 }
 
 func (u *UI) conflictPage(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -245,7 +251,42 @@ func (u *UI) conflictPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 		u.failErr(w, r, v, "No such conflict", err)
 		return
 	}
-	d := conflictData{Grid: conflictGrid(*cv, v.IsAdmin()), Admin: v.IsAdmin()}
+	d := conflictData{Grid: conflictGrid(*cv, reveal{}), Admin: v.IsAdmin()}
+	u.render(w, r, http.StatusOK, "conflict", v, "Conflict "+cv.Ref, "conflicts", d)
+}
+
+// revealSecret shows an admin one secret value of a conflict (admin only,
+// checked by page), once it is in the audit log; a reveal that cannot be
+// recorded is refused.
+func (u *UI) revealSecret(w http.ResponseWriter, r *http.Request, v *viewer) {
+	ref, field, version := r.PostForm.Get("ref"), r.PostForm.Get("field"), r.PostForm.Get("version")
+	cv, err := u.deps.Data.Conflict(r.Context(), ref)
+	if err != nil {
+		u.failErr(w, r, v, "No such conflict", err)
+		return
+	}
+	t, _ := pbx.LookupTable(cv.Table)
+	spec, ok := specOf(t, field)
+	known := false
+	for _, c := range cv.Conflicts {
+		for _, sd := range c.Sides {
+			known = known || sd.Version == version && sd.Fields[field] != ""
+		}
+	}
+	if !ok || !spec.Secret || !known {
+		u.fail(w, r, v, http.StatusBadRequest, "Nothing to reveal",
+			"Choose a secret of this conflict with its reveal button: "+field+" of version "+version+" is none.")
+		return
+	}
+	err = u.deps.Audit.Record(agent.AuditEvent{Who: v.Who, Role: v.Role.String(), Client: r.RemoteAddr,
+		Action: "reveal secret", Target: cv.Ref, Detail: field + " of version " + version})
+	if err != nil {
+		u.log.Error("ui: secret not revealed: the audit log refused the entry", "ref", cv.Ref, "field", field, "who", v.Who, "err", err)
+		u.fail(w, r, v, http.StatusServiceUnavailable, "Not revealed",
+			"Revealing a secret is recorded in the audit log first, and the audit log could not record it: see the agent's log.")
+		return
+	}
+	d := conflictData{Grid: conflictGrid(*cv, reveal{field, version}), Admin: true, Revealed: field + " of version " + version}
 	u.render(w, r, http.StatusOK, "conflict", v, "Conflict "+cv.Ref, "conflicts", d)
 }
 

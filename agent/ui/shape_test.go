@@ -134,7 +134,7 @@ func TestConflictGrid(t *testing.T) {
 				{Version: "tpa1.1:9", Cluster: "tpa1", Author: "alice", Time: now, Fields: pbx.Fields{"secret": "a"}},
 			}},
 		}}
-	g := conflictGrid(cv, false)
+	g := conflictGrid(cv, reveal{})
 	if len(g.Groups) != 2 || g.Groups[0].Field != "name" || g.Groups[1].Title != "secret + md5secret + authuser" {
 		t.Fatalf("groups = %+v", g.Groups)
 	}
@@ -159,8 +159,16 @@ func TestConflictGrid(t *testing.T) {
 	if !reflect.DeepEqual(g.Clusters, []string{"sfo", "tpa1"}) {
 		t.Fatalf("clusters = %v", g.Clusters)
 	}
-	if r := conflictGrid(cv, true); r.Groups[1].Rows[0].Values[0] != "b" {
-		t.Errorf("admin's secret = %+v", r.Groups[1].Rows[0])
+	if r := conflictGrid(cv, reveal{"secret", "sfo.1:7"}).Groups[1].Rows[0]; r.Values[0] != "b" || r.Values[1] != pbx.Redacted || r.Masked[0] || !r.Masked[1] {
+		t.Errorf("one revealed secret = %+v", r)
+	}
+	if r := conflictGrid(cv, reveal{"name", "sfo.1:7"}).Groups[1].Rows[0]; r.Values[0] != pbx.Redacted {
+		t.Errorf("revealing another field showed the secret: %+v", r)
+	}
+	for _, r := range conflictGrid(cv, reveal{"secret", "sfo.1:7"}).Shown {
+		if r.Field == "secret" && r.Values[0] != pbx.Redacted {
+			t.Errorf("the record as it shows reveals the secret: %+v", r)
+		}
 	}
 	if cv.Conflicts[1].Sides[0].Fields["secret"] != "b" {
 		t.Error("the grid changed the conflict it was given")

@@ -55,12 +55,21 @@ type Deps struct {
 	// Cluster and Node name the agent that serves the pages.
 	Cluster, Node string
 
+	// Audit records each secret an admin reveals; without it (nil) no
+	// secret is ever revealed.
+	Audit Auditor
+
 	Roaming  RoamingSource
 	Services ServiceSource
 	DNS      DNSSource
 	Agents   AgentStatusSource
 
 	Log *slog.Logger
+}
+
+// Auditor is the agent's audit log.
+type Auditor interface {
+	Record(agent.AuditEvent) error
 }
 
 // ErrNoData is returned by New without Deps.Data.
@@ -87,6 +96,9 @@ func New(cfg Config, deps Deps) (*UI, error) {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
+	if deps.Audit == nil {
+		deps.Audit = (*agent.AuditLog)(nil) // records nothing, so reveals nothing
+	}
 	p, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -100,28 +112,48 @@ func New(cfg Config, deps Deps) (*UI, error) {
 // ServeHTTP serves every path under Prefix.
 func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.handler.ServeHTTP(w, r) }
 
-func (u *UI) routes() http.Handler {
-	mux := http.NewServeMux()
+// pageRoute is one route of the pages and the role it needs (RoleNone:
+// open to anyone: the stylesheet, the login form).
+type pageRoute struct {
+	Pattern string
+	Role    agent.Role
+	Handler http.Handler
+}
+
+// routeTable lists every route of the pages with its role.
+func (u *UI) routeTable() []pageRoute {
 	static, _ := fs.Sub(assets, "static")
 	files := http.StripPrefix(Prefix+"static/", http.FileServerFS(static))
-	mux.Handle("GET "+Prefix+"static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		securityHeaders(w)
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		files.ServeHTTP(w, r)
-	}))
-	mux.HandleFunc("GET "+Prefix+"login", u.loginForm)
-	mux.HandleFunc("POST "+Prefix+"login", u.login)
-	mux.Handle("POST "+Prefix+"logout", u.page(agent.RoleRead, u.logout))
-	mux.Handle("GET "+Prefix+"{$}", u.page(agent.RoleRead, u.statusPage))
-	mux.Handle("GET "+Prefix+"services", u.page(agent.RoleRead, u.servicesPage))
-	mux.Handle("GET "+Prefix+"roaming", u.page(agent.RoleRead, u.roamingPage))
-	mux.Handle("GET "+Prefix+"groups", u.page(agent.RoleRead, u.groupsPage))
-	mux.Handle("GET "+Prefix+"conflicts", u.page(agent.RoleRead, u.conflictsPage))
-	mux.Handle("GET "+Prefix+"conflicts/{ref...}", u.page(agent.RoleRead, u.conflictPage))
-	mux.Handle("POST "+Prefix+"conflicts/{ref...}", u.page(agent.RoleAdmin, u.resolve))
-	mux.Handle(Prefix, u.page(agent.RoleRead, func(w http.ResponseWriter, r *http.Request, v *viewer) {
-		u.fail(w, r, v, http.StatusNotFound, "No such page", "There is no page at "+r.URL.Path+".")
-	}))
+	open := func(p string, h http.HandlerFunc) pageRoute { return pageRoute{p, agent.RoleNone, h} }
+	guarded := func(p string, role agent.Role, h pageFunc) pageRoute { return pageRoute{p, role, u.page(role, h)} }
+	return []pageRoute{
+		open("GET "+Prefix+"static/", func(w http.ResponseWriter, r *http.Request) {
+			securityHeaders(w)
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			files.ServeHTTP(w, r)
+		}),
+		open("GET "+Prefix+"login", u.loginForm),
+		open("POST "+Prefix+"login", u.login),
+		guarded("POST "+Prefix+"logout", agent.RoleRead, u.logout),
+		guarded("GET "+Prefix+"{$}", agent.RoleRead, u.statusPage),
+		guarded("GET "+Prefix+"services", agent.RoleRead, u.servicesPage),
+		guarded("GET "+Prefix+"roaming", agent.RoleRead, u.roamingPage),
+		guarded("GET "+Prefix+"groups", agent.RoleRead, u.groupsPage),
+		guarded("GET "+Prefix+"conflicts", agent.RoleRead, u.conflictsPage),
+		guarded("GET "+Prefix+"conflicts/{ref...}", agent.RoleRead, u.conflictPage),
+		guarded("POST "+Prefix+"conflicts/{ref...}", agent.RoleAdmin, u.resolve),
+		guarded("POST "+Prefix+"reveal", agent.RoleAdmin, u.revealSecret),
+		guarded(Prefix, agent.RoleRead, func(w http.ResponseWriter, r *http.Request, v *viewer) {
+			u.fail(w, r, v, http.StatusNotFound, "No such page", "There is no page at "+r.URL.Path+".")
+		}),
+	}
+}
+
+func (u *UI) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range u.routeTable() {
+		mux.Handle(rt.Pattern, rt.Handler)
+	}
 	return mux
 }
 

@@ -59,7 +59,7 @@ what can change at run time (the tokens file).`,
 		}
 		log, level := newLogger(a.stderr, cfg.Log.Level, cfg.Log.Format)
 		ag, err := agent.New(cfg, log, agent.Options{Level: level, Pages: func(svc *agent.Service, auth agent.Authenticator) (http.Handler, error) {
-			return ui.New(ui.DefaultConfig(), ui.Deps{Data: svc, Auth: auth, Cluster: cfg.Cluster, Node: cfg.Node,
+			return ui.New(ui.DefaultConfig(), ui.Deps{Data: svc, Auth: auth, Cluster: cfg.Cluster, Node: cfg.Node, Audit: svc.AuditLog(),
 				Roaming: ui.RoamingFrom(svc), DNS: ui.DNSFrom(svc), Services: ui.ServicesFrom(svc), Agents: ui.AgentsFrom(svc),
 				Log: log.With("subsystem", "ui")})
 		}})

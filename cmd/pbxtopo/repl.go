@@ -35,11 +35,12 @@ func (a *app) membersCmd() *cobra.Command {
 				return printJSON(a.stdout, ms)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tCLUSTER\tSITE\tROLE\tSTATUS\tRAFT\tGOSSIP\tREPLICATION\tAPI")
+			fmt.Fprintln(tw, "NODE\tCLUSTER\tSITE\tROLE\tSTATUS\tRAFT\tGOSSIP\tREPLICATION\tAPI\tCERTIFICATE")
 			for _, m := range ms {
 				t := m.Tags
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Node, t[replicator.TagCluster], dash(t[replicator.TagSite]),
-					dash(t[replicator.TagRole]), m.Status, dash(t[replicator.TagRaftState]), m.Addr, dash(t[replicator.TagRepl]), dash(t[replicator.TagHTTP]))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Node, t[replicator.TagCluster], dash(t[replicator.TagSite]),
+					dash(t[replicator.TagRole]), m.Status, dash(t[replicator.TagRaftState]), m.Addr, dash(t[replicator.TagRepl]), dash(t[replicator.TagHTTP]),
+					dash(m.Certificate))
 			}
 			return tw.Flush()
 		},

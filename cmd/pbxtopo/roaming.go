@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/roaming"
 	"github.com/spf13/cobra"
 )
@@ -97,8 +98,8 @@ func writeReportCSV(w io.Writer, r *roaming.Report) error {
 	cw := csv.NewWriter(w)
 	cw.Write(roaming.ReportColumns)
 	for _, row := range r.Rows {
-		cw.Write([]string{row.Extension, row.Cluster, row.Site, row.Group, row.Name, yesNo(row.Roaming), row.Mailbox,
-			row.Voicemail, row.HomeCluster, strings.Join(row.Findings, ";")})
+		cw.Write(csvCells(row.Extension, row.Cluster, row.Site, row.Group, row.Name, yesNo(row.Roaming), row.Mailbox,
+			row.Voicemail, row.HomeCluster, strings.Join(row.Findings, ";")))
 	}
 	cw.Flush()
 	return cw.Error()
@@ -215,6 +216,14 @@ func printAudit(w io.Writer, r *roaming.AuditResult) {
 		len(r.Findings), r.Acknowledged, r.Alerting["critical"], r.Alerting["warning"], r.Alerting["info"], r.Version)
 }
 
+// csvCells makes cells a spreadsheet would run as formulas inert.
+func csvCells(vs ...string) []string {
+	for i, v := range vs {
+		vs[i] = pbx.CSVCell(v)
+	}
+	return vs
+}
+
 func writeAuditCSV(w io.Writer, r *roaming.AuditResult) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"id", "rule", "severity", "summary", "records", "why", "fix", "ack_by", "ack_why", "ack_at"})
@@ -223,7 +232,7 @@ func writeAuditCSV(w io.Writer, r *roaming.AuditResult) error {
 		if f.Ack != nil {
 			by, why, at = f.Ack.By, f.Ack.Why, f.Ack.At
 		}
-		cw.Write([]string{f.ID, f.Rule, f.Severity.String(), f.Summary, strings.Join(f.Records, ";"), f.Why, f.Fix, by, why, at})
+		cw.Write(csvCells(f.ID, f.Rule, f.Severity.String(), f.Summary, strings.Join(f.Records, ";"), f.Why, f.Fix, by, why, at))
 	}
 	cw.Flush()
 	return cw.Error()

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/agent"
@@ -119,19 +121,103 @@ func (a *app) gossipCmd() *cobra.Command {
 
 func (a *app) tokenCmd() *cobra.Command {
 	t := &cobra.Command{Use: "token", Short: "API tokens"}
-	t.AddCommand(&cobra.Command{
-		Use:     "new ROLE NAME",
-		Short:   "Print a tokens-file line with a new random token",
-		Example: "  pbxtopo token new read noc >> /etc/pbxtopo/tokens",
+	var file string
+	newCmd := &cobra.Command{
+		Use:   "new ROLE NAME [--file FILE]",
+		Short: "Make a token: its hash goes to the tokens file, the token is shown once",
+		Long: `new makes a random token for NAME with ROLE (read, operator or admin). The tokens file
+keeps only its SHA-256 hash ("ROLE NAME sha256:..."), so the token is shown here once and
+nowhere else: give it to its holder. With --file the line is appended to the file (created
+0600); without, the line goes to standard output and the token to standard error.`,
+		Example: "  pbxtopo token new read noc --file /etc/pbxtopo/tokens\n  pbxtopo token new read noc >> /etc/pbxtopo/tokens",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			role, err := agent.ParseRole(args[0])
 			if err != nil {
 				return userError{err}
 			}
-			fmt.Fprintf(a.stdout, "%s %s %s\n", role, args[1], agent.NewToken())
+			tok := agent.NewToken()
+			line := agent.TokenLine(role, args[1], tok)
+			if file == "" {
+				fmt.Fprintln(a.stdout, line)
+				fmt.Fprintf(a.stderr, "token of %s (%s), shown once; the line above holds only its hash:\n%s\n", args[1], role, tok)
+				return nil
+			}
+			if err := appendLine(file, line); err != nil {
+				return userError{fmt.Errorf("tokens file %s: %w", file, err)}
+			}
+			fmt.Fprintf(a.stdout, "token of %s (%s), shown once (%s keeps only its hash; SIGHUP the agent to load it):\n%s\n", args[1], role, file, tok)
 			return nil
 		},
-	})
+	}
+	newCmd.Flags().StringVar(&file, "file", "", "append the line to this tokens file")
+	hashCmd := &cobra.Command{
+		Use:   "hash FILE",
+		Short: "Replace the tokens a tokens file keeps in clear by their hashes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := hashTokensFile(args[0])
+			if err != nil {
+				return userError{err}
+			}
+			fmt.Fprintf(a.stdout, "%s: %d tokens were in clear and are now hashed; SIGHUP the agent to reload it\n", args[0], n)
+			return nil
+		},
+	}
+	t.AddCommand(newCmd, hashCmd)
 	return t
+}
+
+// appendLine appends a line to a file, creating it readable by its owner only.
+func appendLine(path, line string) error {
+	fh, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(fh, line); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
+
+// hashTokensFile rewrites the clear tokens of a tokens file as hashes,
+// keeping every other line as it is; the file is checked first and
+// replaced whole.
+func hashTokensFile(path string) (int, error) {
+	if _, err := agent.ParseTokens(path); err != nil {
+		return 0, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	n := 0
+	for i, l := range lines {
+		body, comment, _ := strings.Cut(l, "#")
+		f := strings.Fields(body)
+		if len(f) != 3 || strings.HasPrefix(f[2], "sha256:") {
+			continue
+		}
+		role, err := agent.ParseRole(f[0])
+		if err != nil {
+			return 0, err
+		}
+		nl := ""
+		if strings.HasSuffix(l, "\n") {
+			nl = "\n"
+		}
+		lines[i] = agent.TokenLine(role, f[1], f[2])
+		if comment != "" {
+			lines[i] += " #" + strings.TrimRight(comment, "\n")
+		}
+		lines[i] += nl
+		n++
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strings.Join(lines, "")), 0o600); err != nil {
+		return 0, err
+	}
+	return n, os.Rename(tmp, path)
 }

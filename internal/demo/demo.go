@@ -131,7 +131,8 @@ func Prepare(cfg Config) (*Enterprise, error) {
 	var tokens strings.Builder
 	for _, role := range []string{"read", "operator", "admin"} {
 		e.Tokens[role] = agent.NewToken()
-		fmt.Fprintf(&tokens, "%s demo-%s %s\n", role, role, e.Tokens[role])
+		r, _ := agent.ParseRole(role)
+		fmt.Fprintln(&tokens, agent.TokenLine(r, "demo-"+role, e.Tokens[role])) // the file keeps hashes; demo.json the tokens
 	}
 	tokensFile := filepath.Join(cfg.Dir, "tokens")
 	if err := os.WriteFile(tokensFile, []byte(tokens.String()), 0o600); err != nil {
@@ -159,10 +160,12 @@ func Prepare(cfg Config) (*Enterprise, error) {
 			if cfg.Exec != nil {
 				node.prefix = cfg.Exec(k)
 			}
-			dundiConf := ""
+			localConf := ""
 			if len(cfg.Hosts) == 0 { // on loopback: a DUNDi peer that answers the demo's lookups
 				node.DUNDi = addr(base + 5)
-				dundiConf = fmt.Sprintf(dundiTemplate, node.DUNDi, dundi.AgentEID(node.Name), LookupEID)
+				localConf = fmt.Sprintf(dundiTemplate, node.DUNDi, dundi.AgentEID(node.Name), LookupEID)
+			} else { // network namespaces of a test bench: the API in clear between them
+				localConf = "http:\n  insecure: true\n"
 			}
 			k++
 			dir := filepath.Join(cfg.Dir, node.Name)
@@ -206,7 +209,7 @@ gossip:
   probe_interval: 500ms
   suspicion_mult: 2
 %s%s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
-				cfg.Nodes, cfg.RaftExtra, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, dundiConf, cfg.Extra+cfg.ClusterExtra[c]+cfg.NodeExtra[node.Name])
+				cfg.Nodes, cfg.RaftExtra, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, localConf, cfg.Extra+cfg.ClusterExtra[c]+cfg.NodeExtra[node.Name])
 			if err := os.WriteFile(node.Config, []byte(conf), 0o600); err != nil {
 				return nil, err
 			}

@@ -161,36 +161,38 @@ type Files struct {
 // certificate, and peers verified against the CA in both directions. The
 // caller adds its own checks of the peer's identity.
 func TLSConfig(f Files) (*tls.Config, error) {
+	c, _, err := NodeTLS(f)
+	return c, err
+}
+
+// NodeTLS is TLSConfig with the node's key pair, which a reload replaces
+// in every configuration cloned from this one (certificate rotation
+// without a restart). The CA is read once.
+func NodeTLS(f Files) (*tls.Config, *KeyPair, error) {
 	if f.CA == "" || f.Cert == "" || f.Key == "" {
-		return nil, fmt.Errorf("TLS needs tls.ca, tls.cert and tls.key (make them with 'pbxtopo tls ca create' and 'pbxtopo tls cert create')")
+		return nil, nil, fmt.Errorf("TLS needs tls.ca, tls.cert and tls.key (make them with 'pbxtopo tls ca create' and 'pbxtopo tls cert create')")
 	}
-	pair, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	pair, err := LoadKeyPair(f.Cert, f.Key)
 	if err != nil {
-		return nil, fmt.Errorf("tls.cert %s / tls.key %s: %w", f.Cert, f.Key, err)
+		return nil, nil, fmt.Errorf("tls.cert: %w", err)
 	}
 	caPEM, err := os.ReadFile(f.CA)
 	if err != nil {
-		return nil, fmt.Errorf("tls.ca: %w", err)
+		return nil, nil, fmt.Errorf("tls.ca: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("tls.ca %s holds no PEM certificate", f.CA)
-	}
-	leaf, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
-		return nil, err
-	}
-	if time.Now().After(leaf.NotAfter) {
-		return nil, fmt.Errorf("tls.cert %s expired on %s: make a new one with 'pbxtopo tls cert create'", f.Cert, leaf.NotAfter.Format(time.DateOnly))
+		return nil, nil, fmt.Errorf("tls.ca %s holds no PEM certificate", f.CA)
 	}
 	return &tls.Config{
-		Certificates: []tls.Certificate{pair},
-		RootCAs:      pool,
-		ClientCAs:    pool,
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		MinVersion:   tls.VersionTLS13,
-		NextProtos:   []string{"h2"},
-	}, nil
+		GetCertificate:       pair.GetCertificate,
+		GetClientCertificate: pair.GetClientCertificate,
+		RootCAs:              pool,
+		ClientCAs:            pool,
+		ClientAuth:           tls.RequireAndVerifyClientCert,
+		MinVersion:           tls.VersionTLS13,
+		NextProtos:           []string{"h2"},
+	}, pair, nil
 }
 
 // PeerIdentity returns the verified identity of the other end of a TLS

@@ -1,0 +1,3 @@
+// Package scripts holds the repository's shell scripts (fuzz.sh); its
+// tests run them.
+package scripts
