@@ -144,7 +144,7 @@ func Start(t testing.TB, o Options) *Instance {
 func (i *Instance) adjust(o Options) {
 	t := i.t
 	// RTP ports from instance.sh's SIP+10000 may pass 65535.
-	rtp := 10000 + i.SIPPort%20000
+	rtp := 10000 + i.SIPPort%20000&^1 // even, or Asterisk warns
 	files := map[string]string{"rtp.conf": fmt.Sprintf("[general]\nrtpstart = %d\nrtpend = %d\n", rtp, rtp+100)}
 	if os.Getuid() != 0 { // runuser = root would fail
 		conf, err := os.ReadFile(filepath.Join(i.Etc, "asterisk.conf"))
@@ -163,17 +163,7 @@ func (i *Instance) adjust(o Options) {
 		}
 	}
 	for name, more := range o.Append {
-		f, err := os.OpenFile(filepath.Join(i.Etc, name), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = f.WriteString(more)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		i.Append(t, name, more)
 	}
 }
 
@@ -281,4 +271,21 @@ func (i *Instance) tail(name string) string {
 	b, _ := os.ReadFile(filepath.Join(i.Root, name))
 	lines := strings.Split(string(b), "\n")
 	return strings.Join(lines[max(0, len(lines)-40):], "\n")
+}
+
+// Append adds text to the end of a configuration file of the running
+// instance (reload the module to load it).
+func (i *Instance) Append(t testing.TB, name, text string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(i.Etc, name), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,0 +1,148 @@
+package ami_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/ami"
+	"github.com/pbxtopo/pbxtopo/internal/asterisktest"
+)
+
+// These tests run apply against a real Asterisk (internal/asterisktest).
+
+// realApplier logs in to the instance and returns an applier on its
+// configuration directory and messages log.
+func realApplier(t *testing.T, ast *asterisktest.Instance, settle time.Duration) *ami.Applier {
+	t.Helper()
+	conn, err := ami.Dial(ctxT(t), ami.DialConfig{Addr: ast.AMIAddr(), User: ast.AMIUser, Secret: ast.AMISecret,
+		Events: "off", Timeout: 10 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	cfg := ami.DefaultApplyConfig()
+	cfg.Dir, cfg.LogFile, cfg.Settle = ast.Etc, ast.Messages(), settle
+	a, err := ami.NewApplier(cfg, conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func readEtc(t *testing.T, ast *asterisktest.Instance, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(ast.Etc, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// An iax.conf that sets bindport and bindaddr (as every real one does)
+// makes chan_iax2 log "Ignoring bindport on reload" on every reload: a
+// notice that drops nothing, so the apply is OK and the user is loaded.
+func TestAsteriskApplyIAXWithBindport(t *testing.T) {
+	ast := asterisktest.Start(t, asterisktest.Options{})
+	a := realApplier(t, ast, 300*time.Millisecond)
+	iax := readEtc(t, ast, "iax.conf")
+	if !strings.Contains(iax, "bindport") {
+		t.Fatalf("iax.conf sets no bindport:\n%s", iax)
+	}
+	iax += "\n[pbxtopo-dundi]\ntype = user\ncontext = default\n"
+	res, err := a.Apply(ctxT(t), ami.ApplyRequest{Module: "chan_iax2.so", Files: map[string][]byte{"iax.conf": []byte(iax)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != ami.ApplyOK || res.Backout != nil {
+		t.Fatalf("apply of a good iax.conf: %+v", res)
+	}
+	ast.WaitCLI("iax2 show users", 5*time.Second, func(out string) bool { return strings.Contains(out, "pbxtopo-dundi") })
+}
+
+// dundiPeer is a dundi.conf peer section for another instance.
+func dundiPeer(peer *asterisktest.Instance) string {
+	return "\n[" + peer.EID + "]\nmodel = symmetric\nhost = 127.0.0.1\nport = " + strconv.Itoa(peer.DUNDiPort) +
+		"\ninclude = priv\npermit = priv\nqualify = yes\n"
+}
+
+// A reload of pbx_dundi during which a peer's reachability changes is
+// OK: Asterisk logs "Peer ... has become TOO LAGGED" (or REACHABLE) as a
+// notice that drops nothing. The peer here is qualified with a limit of
+// 1 ms, which every answer passes, 5 s after the reload that adds it; the
+// applier waits for the log to be quiet for 5.5 s, so the notice falls
+// inside the reload's window. A line Asterisk drops is still FAILED and
+// backed out, a dropped-entry notice ("Ignoring invalid EID entry") too.
+func TestAsteriskApplyDUNDiJudgesWhatTheReloadDropped(t *testing.T) {
+	t.Parallel()
+	a := asterisktest.Start(t, asterisktest.Options{EID: "02:00:00:00:00:0a"})
+	b := asterisktest.Start(t, asterisktest.Options{EID: "02:00:00:00:00:0b"})
+	b.Append(t, "dundi.conf", dundiPeer(a))
+	b.MustCLI("module reload pbx_dundi.so")
+	base := readEtc(t, a, "dundi.conf")
+	good := base + "priv => dundi-priv-local,0,IAX2,dundi:${SECRET}@127.0.0.1/${NUMBER},nopartial\n" +
+		strings.Replace(dundiPeer(b), "qualify = yes", "qualify = 1", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := realApplier(t, a, 5500*time.Millisecond).Apply(ctx, ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{"dundi.conf": []byte(good)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != ami.ApplyOK || !strings.Contains(fmt.Sprint(res), "TOO LAGGED") {
+		t.Fatalf("apply during which a peer became too lagged: %+v", res)
+	}
+	ap := realApplier(t, a, 300*time.Millisecond)
+
+	for _, bad := range []struct{ name, change, want string }{
+		{"weight", strings.Replace(good, ",0,IAX2", ",abc,IAX2", 1), "Invalid weight 'abc'"},
+		{"eid", good + "\n[02:00:00:zz]\nmodel = symmetric\nhost = 127.0.0.1\n", "Ignoring invalid EID entry"},
+	} {
+		res, err := ap.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{"dundi.conf": []byte(bad.change)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != ami.ApplyFailed || len(res.Problems) == 0 || !strings.Contains(res.Problems[0].Message, bad.want) || res.Backout == nil {
+			t.Fatalf("%s: %+v", bad.name, res)
+		}
+		if got := readEtc(t, a, "dundi.conf"); got != good {
+			t.Fatalf("%s: not backed out:\n%s", bad.name, got)
+		}
+	}
+}
+
+// A file whose header comments alone changed (the store version moves
+// every few seconds in a live enterprise) is neither written nor reloaded.
+func TestAsteriskApplyIgnoresTheHeader(t *testing.T) {
+	ast := asterisktest.Start(t, asterisktest.Options{})
+	ap := realApplier(t, ast, 300*time.Millisecond)
+	body := "[pbxtopo-probe]\nexten => 1,1,NoOp()\n"
+	file := func(version string) map[string][]byte {
+		return map[string][]byte{"extensions.conf": []byte("; generated by pbxtopo\n; from store version " + version + "\n" +
+			readEtc(t, ast, "extensions.conf.orig") + body)}
+	}
+	orig := readEtc(t, ast, "extensions.conf")
+	if err := os.WriteFile(filepath.Join(ast.Etc, "extensions.conf.orig"), []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ap.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_config.so", Files: file("1a2b3c (7 changes)")})
+	if err != nil || res.Status != ami.ApplyOK {
+		t.Fatalf("first apply: %+v %v", res, err)
+	}
+	before, _ := os.Stat(filepath.Join(ast.Etc, "extensions.conf"))
+	res, err = ap.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_config.so", Files: file("4d5e6f (9 changes)")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != ami.ApplyUnchanged || len(res.Written) != 0 {
+		t.Fatalf("apply with a new header only: %+v", res)
+	}
+	after, _ := os.Stat(filepath.Join(ast.Etc, "extensions.conf"))
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Fatal("the file was rewritten")
+	}
+}
