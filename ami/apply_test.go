@@ -200,7 +200,10 @@ func TestApplyRefusalsAndUnverified(t *testing.T) {
 	ctx := ctxT(t)
 	for _, req := range []ami.ApplyRequest{
 		{Module: "pbx_dundi.so", Files: map[string][]byte{"../passwd": []byte("x")}},
-		{Module: "pbx_dundi.so", Files: map[string][]byte{"sub/dundi.conf": []byte("x")}},
+		{Module: "pbx_dundi.so", Files: map[string][]byte{"a/b/dundi.conf": []byte("x")}},
+		{Module: "pbx_dundi.so", Files: map[string][]byte{"/etc/passwd": []byte("x")}},
+		{Module: "pbx_dundi.so", Files: map[string][]byte{"sub/../../x": []byte("x")}},
+		{Module: "pbx_dundi.so", Files: map[string][]byte{"x.conf": []byte("x")}, Includes: []ami.Include{{Main: "dundi.conf", File: "y.conf"}}},
 		{Module: "pbx_dundi.so; core stop now", Files: map[string][]byte{"dundi.conf": []byte("x")}},
 		{Module: "pbx_dundi.so"},
 	} {
@@ -236,12 +239,12 @@ func TestClassifyReload(t *testing.T) {
 	if len(lines) != 5 || lines[3].Source != "pbx_dundi.c" || !strings.HasSuffix(lines[3].Message, "a continuation line") {
 		t.Fatalf("parsed %+v", lines)
 	}
-	problems, other := ami.ClassifyReload(lines, "pbx_dundi.so", []string{"dundi.conf"})
-	if len(problems) != 2 || problems[0].Source != "netsock2.c" || problems[1].Level != "NOTICE" {
-		t.Fatalf("problems %+v", problems)
+	r := ami.ClassifyReload(lines, "pbx_dundi.so", []string{"dundi.conf"})
+	if len(r.Problems) != 2 || r.Problems[0].Source != "netsock2.c" || r.Problems[1].Level != "NOTICE" {
+		t.Fatalf("problems %+v", r.Problems)
 	}
-	if len(other) != 2 {
-		t.Fatalf("other %+v", other)
+	if len(r.Other) != 2 {
+		t.Fatalf("other %+v", r.Other)
 	}
 }
 

@@ -2,6 +2,7 @@ package ami_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -93,7 +94,7 @@ func TestAsteriskApplyDUNDiJudgesWhatTheReloadDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != ami.ApplyOK || !strings.Contains(fmt.Sprint(res), "TOO LAGGED") {
+	if res.Status != ami.ApplyOK || !strings.Contains(fmt.Sprint(res.Notices), "TOO LAGGED") {
 		t.Fatalf("apply during which a peer became too lagged: %+v", res)
 	}
 	ap := realApplier(t, a, 300*time.Millisecond)
@@ -144,5 +145,130 @@ func TestAsteriskApplyIgnoresTheHeader(t *testing.T) {
 	after, _ := os.Stat(filepath.Join(ast.Etc, "extensions.conf"))
 	if !after.ModTime().Equal(before.ModTime()) {
 		t.Fatal("the file was rewritten")
+	}
+}
+
+// dundiInclude is how apply makes dundi.conf include a generated file.
+var dundiInclude = ami.Include{Main: "dundi.conf", File: "pbxtopo/dundi-pbxtopo.conf", Sections: []string{"general", "mappings"}}
+
+const generatedDUNDi = "; generated\n[mappings](+)\npriv => dundi-priv-local,0,IAX2,dundi:${SECRET}@127.0.0.1/${NUMBER},nopartial\n"
+
+// An #include added before its file existed makes pbx_dundi decline to
+// load at start ("Module not initialized" to every Reload): apply writes
+// the file, loads the module, and keeps the file.
+func TestAsteriskApplyLoadsAModuleThatDeclinedToLoad(t *testing.T) {
+	t.Parallel()
+	ast := asterisktest.Start(t, asterisktest.Options{Append: map[string]string{"dundi.conf": "#include \"pbxtopo/dundi-pbxtopo.conf\"\n"}})
+	if out := ast.MustCLI("module show like pbx_dundi"); !strings.Contains(out, "Not Running") {
+		t.Fatalf("pbx_dundi runs though its include is missing: %s", out)
+	}
+	ap := realApplier(t, ast, 300*time.Millisecond)
+	res, err := ap.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{dundiInclude.File: []byte(generatedDUNDi)},
+		Includes: []ami.Include{dundiInclude}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != ami.ApplyOK || !strings.Contains(res.Note, "declined to load") || res.Backout != nil {
+		t.Fatalf("apply: %+v", res)
+	}
+	if got := readEtc(t, ast, dundiInclude.File); got != generatedDUNDi {
+		t.Fatalf("the generated file is %q", got)
+	}
+	ast.WaitCLI("dundi show mappings", 5*time.Second, func(out string) bool { return strings.Contains(out, "dundi-priv-l") })
+}
+
+// Without the include, apply adds it to the end of dundi.conf after the
+// file exists, with the [mappings] section the file adds to when
+// dundi.conf lacks it; a back-out takes both away again.
+func TestAsteriskApplyAddsTheInclude(t *testing.T) {
+	t.Parallel()
+	ast := asterisktest.Start(t, asterisktest.Options{})
+	conf := strings.Replace(readEtc(t, ast, "dundi.conf"), "[mappings]\n", "", 1)
+	if err := os.WriteFile(filepath.Join(ast.Etc, "dundi.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ast.MustCLI("module reload pbx_dundi.so")
+	ap := realApplier(t, ast, 300*time.Millisecond)
+	res, err := ap.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{dundiInclude.File: []byte(generatedDUNDi)},
+		Includes: []ami.Include{dundiInclude}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != ami.ApplyOK || strings.Join(res.Written, ",") != "pbxtopo/dundi-pbxtopo.conf,dundi.conf" {
+		t.Fatalf("apply: %+v", res)
+	}
+	main := readEtc(t, ast, "dundi.conf")
+	if !strings.HasPrefix(main, conf) || !strings.HasSuffix(main, "[mappings]\n#include \"pbxtopo/dundi-pbxtopo.conf\"\n") {
+		t.Fatalf("dundi.conf:\n%s", main)
+	}
+	ast.WaitCLI("dundi show mappings", 5*time.Second, func(out string) bool { return strings.Contains(out, "dundi-priv-l") })
+	// The same files again change nothing: the include is there.
+	if res, err := ap.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{dundiInclude.File: []byte(generatedDUNDi)},
+		Includes: []ami.Include{dundiInclude}}); err != nil || res.Status != ami.ApplyUnchanged {
+		t.Fatalf("second apply: %+v %v", res, err)
+	}
+	if _, err := ap.Backout(ctxT(t), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := readEtc(t, ast, "dundi.conf"); got != conf {
+		t.Fatalf("after the back-out dundi.conf:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(ast.Etc, dundiInclude.File)); !os.IsNotExist(err) {
+		t.Fatalf("the generated file is still there: %v", err)
+	}
+}
+
+// A main file that cannot take the generated file is refused before
+// anything is written, with the line to change.
+func TestAsteriskApplyRefusesAMainFileThatCannotIncludeIt(t *testing.T) {
+	t.Parallel()
+	ast := asterisktest.Start(t, asterisktest.Options{})
+	ap := realApplier(t, ast, 300*time.Millisecond)
+	for _, c := range []struct{ main, want string }{
+		{"[general]\n#include \"pbxtopo/dundi-pbxtopo.conf\"\n[mappings]\n", "dundi.conf has no [mappings] section before that line: add an empty [mappings] line above it"},
+		{"[general]\n[mappings]\n#include \"dundi-pbxtopo.conf\"\n", `dundi.conf line 3 includes "dundi-pbxtopo.conf", but pbxtopo keeps this file at "pbxtopo/dundi-pbxtopo.conf"`},
+	} {
+		if err := os.WriteFile(filepath.Join(ast.Etc, "dundi.conf"), []byte(c.main), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ap.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{dundiInclude.File: []byte(generatedDUNDi)},
+			Includes: []ami.Include{dundiInclude}})
+		if !errors.Is(err, ami.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("%q: err %v, want %q", c.main, err, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(ast.Etc, dundiInclude.File)); !os.IsNotExist(err) {
+			t.Fatalf("a refused apply wrote the file: %v", err)
+		}
+	}
+}
+
+// A manager user without the system class may not reload: apply says so
+// and writes nothing. A module Asterisk does not run is FAILED with what
+// to do, and its files stay.
+func TestAsteriskApplyPermissionAndMissingModule(t *testing.T) {
+	t.Parallel()
+	ast := asterisktest.Start(t, asterisktest.Options{Append: map[string]string{
+		"manager.conf": "\n[reader]\nsecret = reader-secret\nread = system,call\nwrite = reporting\n"}})
+	conn, err := ami.Dial(ctxT(t), ami.DialConfig{Addr: ast.AMIAddr(), User: "reader", Secret: "reader-secret", Events: "off", Timeout: 10 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cfg := ami.DefaultApplyConfig()
+	cfg.Dir, cfg.LogFile, cfg.Settle = ast.Etc, ast.Messages(), 300*time.Millisecond
+	reader, err := ami.NewApplier(cfg, conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = reader.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{"x-pbxtopo.conf": []byte("[x]\n")}})
+	if !errors.Is(err, ami.ErrPermission) || !strings.Contains(err.Error(), "write = system") {
+		t.Fatalf("apply as a user without system: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(ast.Etc, "x-pbxtopo.conf")); !os.IsNotExist(err) {
+		t.Fatalf("a refused apply wrote the file: %v", err)
+	}
+	res, err := realApplier(t, ast, 300*time.Millisecond).Apply(ctxT(t), ami.ApplyRequest{Module: "chan_nosuch.so", Files: map[string][]byte{"nosuch.conf": []byte("[x]\n")}})
+	if err != nil || res.Status != ami.ApplyFailed || res.Cause != ami.CauseNotLoaded || res.Backout != nil || !strings.Contains(res.Note, "module load chan_nosuch.so") {
+		t.Fatalf("apply for a module Asterisk does not run: %+v %v", res, err)
 	}
 }

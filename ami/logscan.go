@@ -47,32 +47,67 @@ func ParseLog(text string) []LogLine {
 	return out
 }
 
-// ClassifyReload splits the log lines written while a module reloaded
-// into the problems of that reload and the rest. A line belongs to the
-// reload when it comes from the module's source file (pbx_dundi.so →
-// pbx_dundi.c), from the config parser about one of the files written, or
-// from the loader about the module; and so does every line of the same
-// thread (the reload runs in one thread: "getaddrinfo ... failed" from
-// netsock2.c comes with pbx_dundi.c's "Unable to find host"). A problem
-// is a line of the reload at level NOTICE or above: Asterisk reports
-// dropped config entries as warnings and some as notices ("Ignoring
-// invalid EID entry").
-func ClassifyReload(lines []LogLine, module string, files []string) (problems, other []LogLine) {
+// ReloadLines are the log lines written while a module reloaded, by what
+// they mean for the reload.
+type ReloadLines struct {
+	// Problems are the reload's errors and warnings, and its notices that
+	// drop or change a configured entry ("Ignoring invalid EID entry"):
+	// Asterisk answered success, but the files are not what it runs.
+	Problems []LogLine
+	// Notices are the module's other notices meanwhile, which drop
+	// nothing: "Ignoring bindport on reload" (chan_iax2 says it on every
+	// reload of an iax.conf with bindport), a peer that became REACHABLE
+	// or TOO LAGGED.
+	Notices []LogLine
+	// Other are warnings and errors of other modules meanwhile.
+	Other []LogLine
+}
+
+// droppedNotice matches the notices with which Asterisk 22 drops or
+// changes an entry of a file it loads (pbx_dundi's "Ignoring invalid EID
+// entry", chan_iax2's "trunkmtu value out of bounds (0) at line 9",
+// "iaxthreadcount must be at least 1."). Every other notice of these
+// modules is about the running system (reachability, retries, calls) or
+// about a setting that needs a restart ("Ignoring bindport on reload").
+var droppedNotice = regexp.MustCompile(`(?i)invalid|at line \d+|must be|instead|limiting`)
+
+// ClassifyReload sorts the log lines written while a module reloaded. A
+// line is about the reload when it comes from the module's source file
+// (pbx_dundi.so → pbx_dundi.c), from the config parser about one of the
+// files written, or from the loader about the module; and so is every
+// line of a thread such a line came from (the reload runs in one thread:
+// "getaddrinfo ... failed" from netsock2.c comes with pbx_dundi.c's
+// "Unable to find host"), except the thread of a notice that drops
+// nothing (a peer's reachability is logged by DUNDi's network thread).
+func ClassifyReload(lines []LogLine, module string, files []string) ReloadLines {
 	src := strings.TrimSuffix(module, ".so") + ".c"
 	threads := map[int]bool{}
 	for _, l := range lines {
-		if relatedLine(l, module, src, files) {
+		if relatedLine(l, module, src, files) && (l.Level != "NOTICE" || dropsEntry(l)) {
 			threads[l.Thread] = true
 		}
 	}
+	var r ReloadLines
 	for _, l := range lines {
-		if (threads[l.Thread] || relatedLine(l, module, src, files)) && problemLevel(l.Level) {
-			problems = append(problems, l)
-		} else if problemLevel(l.Level) {
-			other = append(other, l)
+		related := relatedLine(l, module, src, files)
+		switch {
+		case (related || threads[l.Thread]) && dropsEntry(l):
+			r.Problems = append(r.Problems, l)
+		case related && l.Level == "NOTICE":
+			r.Notices = append(r.Notices, l)
+		case problemLevel(l.Level) && l.Level != "NOTICE":
+			r.Other = append(r.Other, l)
 		}
 	}
-	return problems, other
+	return r
+}
+
+// dropsEntry: an error or warning, or a notice that drops an entry.
+func dropsEntry(l LogLine) bool {
+	if l.Level == "NOTICE" {
+		return droppedNotice.MatchString(l.Message) && !strings.Contains(l.Message, "on reload")
+	}
+	return problemLevel(l.Level)
 }
 
 func relatedLine(l LogLine, module, src string, files []string) bool {
