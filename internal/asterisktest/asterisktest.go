@@ -47,6 +47,9 @@ type Options struct {
 	Files map[string]string
 	// Append adds text to the end of configuration files.
 	Append map[string]string
+	// Keys are files for the key directory (name.key, name.pub), there
+	// before Asterisk starts.
+	Keys map[string][]byte
 	// Env is more environment for instance.sh and Asterisk, e.g.
 	// ODBC_DSN=asterisk and the other ODBC_* variables for realtime
 	// (ODBCSYSINI is then set for Asterisk).
@@ -164,6 +167,11 @@ func (i *Instance) adjust(o Options) {
 	}
 	for name, more := range o.Append {
 		i.Append(t, name, more)
+	}
+	for name, content := range o.Keys {
+		if err := os.WriteFile(filepath.Join(i.Keys, name), content, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
