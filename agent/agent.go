@@ -157,7 +157,7 @@ func (a *Agent) build() error {
 		return err
 	}
 	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.members.Members, Digests: a.digests, Keys: a.members,
-		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node})
+		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Published: a.publishedReport})
 	var auth Authenticator
 	if cfg.Tokens != "" {
 		tokens, err := ParseTokens(cfg.Tokens)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/store"
@@ -32,6 +33,9 @@ type Deps struct {
 	Raft    RaftView
 	Cluster string
 	Node    string
+	// Published is the latest publish of this node's generated config
+	// (nil: it publishes none).
+	Published func() *ami.PublishReport
 }
 
 // PeerDigests is one replica's answer to verify.

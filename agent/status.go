@@ -45,6 +45,9 @@ func (s *Service) StatusReport(ctx context.Context, node string) (*ami.Report, e
 		r, err = ami.BuildReport(sn, s.replicaOf(), node, time.Now(), ami.DefaultStaleness)
 		return err
 	})
+	if err == nil && s.deps.Published != nil && (r.Node == s.deps.Node || r.Node == "") {
+		r.AddPublished(s.deps.Published())
+	}
 	return r, userError(err)
 }
 

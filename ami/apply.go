@@ -266,6 +266,13 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 		a.log.Info("wrote Asterisk configuration", "files", changed, "backup", id)
 	}
 	if err := a.reload(ctx, res, names); err != nil {
+		// Asterisk was not asked: put the previous files back, so that
+		// the next apply finds them changed and reloads.
+		if res.Backup != "" {
+			if _, _, rerr := a.restore(res.Backup); rerr != nil {
+				return res, fmt.Errorf("%w; putting the previous files back failed too: %v (pbxtopo ami backout)", err, rerr)
+			}
+		}
 		return res, err
 	}
 	if res.Status == ApplyFailed && res.Cause != CauseNotLoaded && a.cfg.BackoutOnFailure && res.Backup != "" {
@@ -415,16 +422,34 @@ func (a *Applier) backout(ctx context.Context, id string) (*ApplyResult, error) 
 	if !nameRE.MatchString(id) {
 		return nil, fmt.Errorf("%w: backup %q: use an id from pbxtopo ami backups", ErrInvalid, id)
 	}
+	m, written, err := a.restore(id)
+	if err != nil {
+		return nil, err
+	}
+	res := &ApplyResult{Module: m.Module, Backup: id, Written: written}
+	a.log.Warn("backed out Asterisk configuration", "backup", id, "files", res.Written)
+	names := make([]string, 0, len(m.Existed))
+	for n := range m.Existed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if err := a.reload(ctx, res, names); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// restore puts back the files of a backup and removes the ones the apply
+// created; it returns the backup's manifest and what it did to each file.
+func (a *Applier) restore(id string) (m manifest, written []string, err error) {
 	dir := filepath.Join(a.cfg.BackupDir, id)
 	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: backup %q not found in %s: use an id from pbxtopo ami backups", ErrInvalid, id, a.cfg.BackupDir)
+		return m, nil, fmt.Errorf("%w: backup %q not found in %s: use an id from pbxtopo ami backups", ErrInvalid, id, a.cfg.BackupDir)
 	}
-	var m manifest
 	if err := json.Unmarshal(mb, &m); err != nil {
-		return nil, fmt.Errorf("ami: backup %s: manifest: %w", id, err)
+		return m, nil, fmt.Errorf("ami: backup %s: manifest: %w", id, err)
 	}
-	res := &ApplyResult{Module: m.Module, Backup: id}
 	names := make([]string, 0, len(m.Existed))
 	for n := range m.Existed {
 		names = append(names, n)
@@ -432,30 +457,26 @@ func (a *Applier) backout(ctx context.Context, id string) (*ApplyResult, error) 
 	sort.Strings(names)
 	for _, n := range names {
 		if !validFile(n) {
-			return nil, fmt.Errorf("ami: backup %s: its manifest names %q, not a file of the config directory", id, n)
+			return m, nil, fmt.Errorf("ami: backup %s: its manifest names %q, not a file of the config directory", id, n)
 		}
 		target := filepath.Join(a.cfg.Dir, n)
 		if !m.Existed[n] {
 			if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("ami: backout: %w", err)
+				return m, nil, fmt.Errorf("ami: backout: %w", err)
 			}
-			res.Written = append(res.Written, n+" (removed)")
+			written = append(written, n+" (removed)")
 			continue
 		}
 		old, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
-			return nil, fmt.Errorf("ami: backout: %w", err)
+			return m, nil, fmt.Errorf("ami: backout: %w", err)
 		}
 		if err := writeAtomic(target, old); err != nil {
-			return nil, fmt.Errorf("ami: backout: %w", err)
+			return m, nil, fmt.Errorf("ami: backout: %w", err)
 		}
-		res.Written = append(res.Written, n)
+		written = append(written, n)
 	}
-	a.log.Warn("backed out Asterisk configuration", "backup", id, "files", res.Written)
-	if err := a.reload(ctx, res, names); err != nil {
-		return res, err
-	}
-	return res, nil
+	return m, written, nil
 }
 
 // writeAtomic replaces path with data: a temporary file in the same

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // ApplyActions are the manager actions apply uses, with the write class
@@ -17,14 +18,20 @@ var ApplyActions = []struct{ Action, Class string }{
 }
 
 // Permitted asks Asterisk which actions the user may send (ListCommands
-// lists only those); nil when Asterisk cannot tell (an old version, a
-// scripted server).
+// lists only those, lower-cased); nil when Asterisk cannot tell (an old
+// version, a scripted server). The error is one of the connection.
 func Permitted(ctx context.Context, c interface {
 	Send(ctx context.Context, a Action) (*Response, error)
-}) map[string]bool {
+}) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	resp, err := c.Send(ctx, Action{Message: NewAction("ListCommands")})
+	var ae *ActionError
+	if errors.As(err, &ae) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	out := map[string]bool{}
 	for _, h := range resp.Headers {
@@ -33,18 +40,21 @@ func Permitted(ctx context.Context, c interface {
 		}
 	}
 	if len(out) == 0 {
-		return nil
+		return nil, nil
 	}
-	return out
+	return out, nil
 }
 
-// mayReload refuses an apply before it writes anything when the manager
-// user may not reload modules.
+// mayReload refuses an apply before it writes anything when Asterisk
+// cannot be reached or the manager user may not reload modules.
 func (a *Applier) mayReload(ctx context.Context) error {
 	if a.ami == nil {
-		return fmt.Errorf("%w: not connected to Asterisk's manager interface", ErrNotConnected)
+		return fmt.Errorf("%w: the applier has no manager connection", ErrNotConnected)
 	}
-	perm := Permitted(ctx, a.ami)
+	perm, err := Permitted(ctx, a.ami)
+	if err != nil {
+		return fmt.Errorf("ami: apply: %w; nothing was written", err)
+	}
 	a.perm = perm
 	if perm != nil && !perm["reload"] {
 		return fmt.Errorf("%w: the manager user (ami.user) may not reload modules: give it write = system in its section of manager.conf, then run 'manager reload' in Asterisk; nothing was written", ErrPermission)
@@ -129,4 +139,25 @@ func join(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// ReloadModule reloads a module that no file of an apply belongs to
+// (res_crypto.so after new keys) and judges the reload as Apply does, by
+// Asterisk's answer and what it wrote to logFile ("": UNVERIFIED).
+func ReloadModule(ctx context.Context, c interface {
+	Send(ctx context.Context, a Action) (*Response, error)
+}, module, logFile string, settle time.Duration) (*ApplyResult, error) {
+	if !moduleRE.MatchString(module) {
+		return nil, fmt.Errorf("%w: module %q: give a module file name such as res_crypto.so", ErrInvalid, module)
+	}
+	d := DefaultApplyConfig()
+	if settle > 0 {
+		d.Settle = settle
+	}
+	a := &Applier{cfg: ApplyConfig{LogFile: logFile, Settle: d.Settle, ReloadTimeout: d.ReloadTimeout}, ami: c}
+	if err := a.mayReload(ctx); err != nil {
+		return nil, err
+	}
+	res := &ApplyResult{Module: module}
+	return res, a.reload(ctx, res, nil)
 }
