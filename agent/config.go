@@ -84,9 +84,9 @@ type Config struct {
 
 	// The optional parts (components.go): each runs when its first key
 	// is set.
-	AMI   AMIConfig    `mapstructure:"ami"`   // ami.user
+	AMI   AMIConfig   `mapstructure:"ami"`   // ami.user
 	Dundi DUNDiConfig `mapstructure:"dundi"` // dundi.eid (the peer), dundi.dir (publishing)
-	MySQL MySQLConfig  `mapstructure:"mysql"` // mysql.dsn
+	MySQL MySQLConfig `mapstructure:"mysql"` // mysql.dsn
 
 	// Secrets is the key that seals secrets at rest (package secrets):
 	// a key file, or the key itself (PBXTOPO_SECRETS_KEY; not in a file).

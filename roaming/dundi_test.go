@@ -273,7 +273,7 @@ func TestPublisherFollowsTheStore(t *testing.T) {
 		t.Fatalf("%s:\n%s", path, b)
 	}
 	first := p.Last()
-	if  first.Result != PublishWritten || len(first.Changed) != 3 {
+	if first.Result != PublishWritten || len(first.Changed) != 3 {
 		t.Fatalf("first publish: %+v", first)
 	}
 	// Status writes change no record: nothing is published for them.
@@ -324,7 +324,10 @@ func TestPublisherRetriesWhatCouldNotBeApplied(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	waitFor(t, func() bool { l := p.Last(); return l != nil && l.Result == PublishFailed && l.Detail == "Asterisk dropped a line" })
+	waitFor(t, func() bool {
+		l := p.Last()
+		return l != nil && l.Result == PublishFailed && l.Detail == "Asterisk dropped a line"
+	})
 	if err := st.PutStatus(ctx, map[string][]byte{"health/lon/n1": []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
