@@ -13,6 +13,7 @@ package asterisktest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	_ "embed"
 	"fmt"
 	"net"
@@ -54,6 +55,12 @@ type Options struct {
 	// ODBC_DSN=asterisk and the other ODBC_* variables for realtime
 	// (ODBCSYSINI is then set for Asterisk).
 	Env []string
+	// Bind is the address every port binds [127.0.0.1]; Loopback finds
+	// another one where a fixed port is free.
+	Bind string
+	// DUNDiPort fixes the DUNDi port (generated configuration names one
+	// port for every cluster); 0 takes a free one.
+	DUNDiPort int
 	// Boot bounds the start [30s].
 	Boot time.Duration
 }
@@ -66,6 +73,7 @@ type Instance struct {
 	Keys string // its key directory (astkeydir/keys)
 	Logs string // its log directory: messages (notice and worse), full
 
+	Bind                                 string
 	SIPPort, IAXPort, DUNDiPort, AMIPort int
 	AMIUser, AMISecret, EID              string
 
@@ -76,11 +84,11 @@ type Instance struct {
 }
 
 // AMIAddr is the manager interface's host:port.
-func (i *Instance) AMIAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(i.AMIPort)) }
+func (i *Instance) AMIAddr() string { return net.JoinHostPort(i.Bind, strconv.Itoa(i.AMIPort)) }
 
 // DUNDiAddr is the DUNDi UDP host:port.
 func (i *Instance) DUNDiAddr() string {
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(i.DUNDiPort))
+	return net.JoinHostPort(i.Bind, strconv.Itoa(i.DUNDiPort))
 }
 
 // Messages is the log file with notices, warnings and errors.
@@ -110,6 +118,9 @@ func Start(t testing.TB, o Options) *Instance {
 	if o.Boot == 0 {
 		o.Boot = 30 * time.Second
 	}
+	if o.Bind == "" {
+		o.Bind = "127.0.0.1"
+	}
 	// Not t.TempDir: the control socket's path must stay under 108 bytes.
 	root, err := os.MkdirTemp("", "ast-")
 	if err != nil {
@@ -117,11 +128,13 @@ func Start(t testing.TB, o Options) *Instance {
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
 	i := &Instance{Tree: tree, Root: root, Etc: filepath.Join(root, "etc"), Keys: filepath.Join(root, "keys"),
-		Logs: filepath.Join(root, "log"), AMIUser: o.AMIUser, AMISecret: o.AMISecret, EID: o.EID, t: t,
-		exit: make(chan struct{})}
+		Logs: filepath.Join(root, "log"), Bind: o.Bind, AMIUser: o.AMIUser, AMISecret: o.AMISecret, EID: o.EID, t: t,
+		exit: make(chan struct{}), DUNDiPort: o.DUNDiPort}
 	for _, p := range []*int{&i.SIPPort, &i.IAXPort, &i.DUNDiPort, &i.AMIPort} {
-		_, port, _ := net.SplitHostPort(testnet.FreeAddr(t, "127.0.0.1"))
-		*p, _ = strconv.Atoi(port)
+		if *p == 0 {
+			_, port, _ := net.SplitHostPort(testnet.FreeAddr(t, o.Bind))
+			*p, _ = strconv.Atoi(port)
+		}
 	}
 	i.env = append(append(os.Environ(), "LD_LIBRARY_PATH="+filepath.Join(tree, "lib")), o.Env...)
 	for _, e := range o.Env {
@@ -133,7 +146,7 @@ func Start(t testing.TB, o Options) *Instance {
 	script.Stdin = bytes.NewReader(instanceScript)
 	script.Env = append(i.env, "SIP_PORT="+strconv.Itoa(i.SIPPort), "IAX_PORT="+strconv.Itoa(i.IAXPort),
 		"DUNDI_PORT="+strconv.Itoa(i.DUNDiPort), "AMI_PORT="+strconv.Itoa(i.AMIPort),
-		"AMI_USER="+o.AMIUser, "AMI_SECRET="+o.AMISecret, "EID="+o.EID, "BIND=127.0.0.1")
+		"AMI_USER="+o.AMIUser, "AMI_SECRET="+o.AMISecret, "EID="+o.EID, "BIND="+o.Bind)
 	if out, err := script.CombinedOutput(); err != nil {
 		t.Fatalf("instance.sh: %v: %s", err, out)
 	}
@@ -296,4 +309,23 @@ func (i *Instance) Append(t testing.TB, name, text string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Loopback returns an address of 127.0.0.0/8 other than 127.0.0.1 where
+// UDP port is free: several instances can then take the same fixed port
+// (DUNDi's, which generated configuration names for every cluster).
+func Loopback(t testing.TB, port int) string {
+	t.Helper()
+	for range 100 {
+		b := make([]byte, 3)
+		rand.Read(b)
+		addr := fmt.Sprintf("127.%d.%d.%d", b[0], b[1], max(b[2], 2))
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(addr, strconv.Itoa(port)))
+		if err == nil {
+			pc.Close()
+			return addr
+		}
+	}
+	t.Fatalf("no loopback address with UDP port %d free", port)
+	return ""
 }
