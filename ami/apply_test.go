@@ -228,23 +228,42 @@ func TestApplyRefusalsAndUnverified(t *testing.T) {
 }
 
 func TestClassifyReload(t *testing.T) {
+	// A "full" log: the loader names the reload's thread.
 	text := `[Nov 22 13:55:04] VERBOSE[8839] loader.c: Reloading module 'pbx_dundi.so' (Distributed Universal Number Discovery (DUNDi))
 [Nov 22 13:55:04] ERROR[8839] netsock2.c: getaddrinfo("x.invalid", "(null)", ...): Name or service not known
 [Nov 22 13:55:04] WARNING[8840][C-0000002a] chan_sip.c: Retransmission timeout reached
-[Nov 22 13:55:04] NOTICE[8807]: pbx_dundi.c:4719 build_peer: Ignoring invalid EID entry '02:00:00:zz'
+[Nov 22 13:55:04] NOTICE[8839]: pbx_dundi.c:4719 build_peer: Ignoring invalid EID entry '02:00:00:zz'
   a continuation line
 [Nov 22 13:55:04] WARNING[8900] config.c: No '=' (equal sign) in line 3 of /etc/asterisk/sip.conf
+[Nov 22 13:55:04] WARNING[8801] pbx_dundi.c: PJSIP calls require an endpoint to be specified explicitly
+[Nov 22 13:55:04] WARNING[8801] pbx_dundi.c: some other warning of the network thread
+[Nov 22 13:55:05] NOTICE[8802] pbx_dundi.c: Peer '02:00:00:00:00:0b' has become REACHABLE!
 `
 	lines := ami.ParseLog(text)
-	if len(lines) != 5 || lines[3].Source != "pbx_dundi.c" || !strings.HasSuffix(lines[3].Message, "a continuation line") {
+	if len(lines) != 8 || lines[3].Source != "pbx_dundi.c" || !strings.HasSuffix(lines[3].Message, "a continuation line") {
 		t.Fatalf("parsed %+v", lines)
 	}
 	r := ami.ClassifyReload(lines, "pbx_dundi.so", []string{"dundi.conf"})
 	if len(r.Problems) != 2 || r.Problems[0].Source != "netsock2.c" || r.Problems[1].Level != "NOTICE" {
 		t.Fatalf("problems %+v", r.Problems)
 	}
-	if len(r.Other) != 2 {
-		t.Fatalf("other %+v", r.Other)
+	if len(r.Other) != 4 || len(r.Notices) != 1 {
+		t.Fatalf("other %+v, notices %+v", r.Other, r.Notices)
+	}
+	// "messages" (no verbose lines): the module's lines are the reload's,
+	// but for what it logs at run time.
+	var messages []ami.LogLine
+	for _, l := range lines {
+		if l.Level != "VERBOSE" {
+			messages = append(messages, l)
+		}
+	}
+	r = ami.ClassifyReload(messages, "pbx_dundi.so", []string{"dundi.conf"})
+	if len(r.Problems) != 3 || r.Problems[1].Level != "NOTICE" || r.Problems[2].Message != "some other warning of the network thread" {
+		t.Fatalf("messages-only problems %+v", r.Problems)
+	}
+	if len(r.Other) != 3 || len(r.Notices) != 1 {
+		t.Fatalf("messages-only other %+v, notices %+v", r.Other, r.Notices)
 	}
 }
 

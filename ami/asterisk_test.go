@@ -21,6 +21,12 @@ import (
 // configuration directory and messages log.
 func realApplier(t *testing.T, ast *asterisktest.Instance, settle time.Duration) *ami.Applier {
 	t.Helper()
+	return realApplierLog(t, ast, settle, ast.Messages())
+}
+
+// realApplierLog is realApplier reading another log file.
+func realApplierLog(t *testing.T, ast *asterisktest.Instance, settle time.Duration, logFile string) *ami.Applier {
+	t.Helper()
 	conn, err := ami.Dial(ctxT(t), ami.DialConfig{Addr: ast.AMIAddr(), User: ast.AMIUser, Secret: ast.AMISecret,
 		Events: "off", Timeout: 10 * time.Second}, nil)
 	if err != nil {
@@ -28,7 +34,7 @@ func realApplier(t *testing.T, ast *asterisktest.Instance, settle time.Duration)
 	}
 	t.Cleanup(func() { conn.Close() })
 	cfg := ami.DefaultApplyConfig()
-	cfg.Dir, cfg.LogFile, cfg.Settle = ast.Etc, ast.Messages(), settle
+	cfg.Dir, cfg.LogFile, cfg.Settle = ast.Etc, logFile, settle
 	a, err := ami.NewApplier(cfg, conn, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -98,12 +104,19 @@ func TestAsteriskApplyDUNDiJudgesWhatTheReloadDropped(t *testing.T) {
 		t.Fatalf("apply during which a peer became too lagged: %+v", res)
 	}
 	ap := realApplier(t, a, 300*time.Millisecond)
-
-	for _, bad := range []struct{ name, change, want string }{
-		{"weight", strings.Replace(good, ",0,IAX2", ",abc,IAX2", 1), "Invalid weight 'abc'"},
-		{"eid", good + "\n[02:00:00:zz]\nmodel = symmetric\nhost = 127.0.0.1\n", "Ignoring invalid EID entry"},
+	// The same with the "full" log, where the loader names the reload's
+	// thread.
+	full := realApplierLog(t, a, 300*time.Millisecond, filepath.Join(a.Logs, "full"))
+	for _, bad := range []struct {
+		name, change, want string
+		ap                 *ami.Applier
+	}{
+		{"weight", strings.Replace(good, ",0,IAX2", ",abc,IAX2", 1), "Invalid weight 'abc'", ap},
+		{"eid", good + "\n[02:00:00:zz]\nmodel = symmetric\nhost = 127.0.0.1\n", "Ignoring invalid EID entry", ap},
+		{"weight in the full log", strings.Replace(good, ",0,IAX2", ",abc,IAX2", 1), "Invalid weight 'abc'", full},
+		{"host in the full log", strings.Replace(good, "host = 127.0.0.1", "host = no.such.host.invalid", 1), "getaddrinfo", full},
 	} {
-		res, err := ap.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{"dundi.conf": []byte(bad.change)}})
+		res, err := bad.ap.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{"dundi.conf": []byte(bad.change)}})
 		if err != nil {
 			t.Fatal(err)
 		}

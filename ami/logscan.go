@@ -59,7 +59,8 @@ type ReloadLines struct {
 	// reload of an iax.conf with bindport), a peer that became REACHABLE
 	// or TOO LAGGED.
 	Notices []LogLine
-	// Other are warnings and errors of other modules meanwhile.
+	// Other are the warnings and errors meanwhile that are not about the
+	// reload: other modules', and the module's own at run time.
 	Other []LogLine
 }
 
@@ -71,35 +72,78 @@ type ReloadLines struct {
 // about a setting that needs a restart ("Ignoring bindport on reload").
 var droppedNotice = regexp.MustCompile(`(?i)invalid|at line \d+|must be|instead|limiting`)
 
-// ClassifyReload sorts the log lines written while a module reloaded. A
-// line is about the reload when it comes from the module's source file
-// (pbx_dundi.so → pbx_dundi.c), from the config parser about one of the
-// files written, or from the loader about the module; and so is every
-// line of a thread such a line came from (the reload runs in one thread:
-// "getaddrinfo ... failed" from netsock2.c comes with pbx_dundi.c's
-// "Unable to find host"), except the thread of a notice that drops
-// nothing (a peer's reachability is logged by DUNDi's network thread).
+// ClassifyReload sorts the log lines written while a module reloaded.
+//
+// Where the log has verbose lines (a "full" log), loader.c's "Reloading
+// module 'pbx_dundi.so'" names the reload's thread, and the module's lines
+// of other threads are its running (a peer, a call) and not the reload's.
+// Otherwise ("messages", notices and worse) a line is about the reload
+// when it comes from the module's source file (pbx_dundi.so →
+// pbx_dundi.c) and is not one of the messages the module logs at run
+// time (runtimeLine). Either way the config parser's lines about one of
+// the files written and the loader's about the module are the reload's,
+// and so is every line of a thread such a line came from (the reload
+// runs in one thread: "getaddrinfo ... failed" from netsock2.c comes with
+// pbx_dundi.c's "Unable to find host"), except the thread of a notice
+// that drops nothing (a peer's reachability is logged by DUNDi's network
+// thread).
 func ClassifyReload(lines []LogLine, module string, files []string) ReloadLines {
 	src := strings.TrimSuffix(module, ".so") + ".c"
+	reload := map[int]bool{}
+	for _, l := range lines {
+		if l.Source == "loader.c" && strings.HasPrefix(l.Message, "Reloading module '"+module+"'") {
+			reload[l.Thread] = true
+		}
+	}
+	about := func(l LogLine) bool {
+		switch {
+		case l.Source == "config.c" || l.Source == "loader.c":
+			return relatedLine(l, module, src, files)
+		case len(reload) > 0:
+			return reload[l.Thread]
+		}
+		return l.Source == src && !runtimeLine(l)
+	}
 	threads := map[int]bool{}
 	for _, l := range lines {
-		if relatedLine(l, module, src, files) && (l.Level != "NOTICE" || dropsEntry(l)) {
+		if about(l) && (l.Level != "NOTICE" || dropsEntry(l)) {
 			threads[l.Thread] = true
 		}
 	}
 	var r ReloadLines
 	for _, l := range lines {
-		related := relatedLine(l, module, src, files)
+		ours := about(l) || threads[l.Thread] && !runtimeLine(l)
 		switch {
-		case (related || threads[l.Thread]) && dropsEntry(l):
+		case ours && dropsEntry(l):
 			r.Problems = append(r.Problems, l)
-		case related && l.Level == "NOTICE":
+		case (ours || l.Source == src) && l.Level == "NOTICE":
 			r.Notices = append(r.Notices, l)
 		case problemLevel(l.Level) && l.Level != "NOTICE":
 			r.Other = append(r.Other, l)
 		}
 	}
 	return r
+}
+
+// runtimeMessages are the warnings and errors modules log while running,
+// never while loading a file (from Asterisk 22's source): DUNDi's network
+// thread, its lookups and its dialplan functions.
+var runtimeMessages = map[string][]string{
+	"pbx_dundi.c": {"Failed to transmit", "Error: ", "midget packet", "write() failed", "Unable to create thread",
+		"Out of memory", "Tried to ", "This shouldn't happen", "Whoa", "Failed to parse DUNDI information elements",
+		"cannot be specified by DUNDi peers", "PJSIP calls require", "PJSIP destination is empty",
+		"DUNDILOOKUP", "DUNDIQUERY", "DUNDIRESULT", "DUNDRESULT", "No DUNDi results", "Result number", "A result",
+		"Invalid value", "pipe"},
+}
+
+// runtimeLine: a line the module logs while running, not loading.
+func runtimeLine(l LogLine) bool {
+	for _, m := range runtimeMessages[l.Source] {
+		if strings.HasPrefix(l.Message, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // dropsEntry: an error or warning, or a notice that drops an entry.
