@@ -13,6 +13,9 @@ import (
 
 	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/internal/asterisktest"
+	"github.com/pbxtopo/pbxtopo/internal/testnet"
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/store"
 )
 
 // These tests run apply against a real Asterisk (internal/asterisktest).
@@ -284,4 +287,76 @@ func TestAsteriskApplyPermissionAndMissingModule(t *testing.T) {
 	if err != nil || res.Status != ami.ApplyFailed || res.Cause != ami.CauseNotLoaded || res.Backout != nil || !strings.Contains(res.Note, "module load chan_nosuch.so") {
 		t.Fatalf("apply for a module Asterisk does not run: %+v %v", res, err)
 	}
+}
+
+// Phones and trunks whose PJSIP contact is set in pjsip.conf (not
+// registered) are not "unregistered": a phone shows "static" (with its
+// qualify round trip when it is qualified, "unreachable" when qualify
+// fails), a trunk's reachability is its contact's. Qualified contacts
+// point at the Asterisk itself, which answers OPTIONS; the dead ones at a
+// port where nothing listens.
+func TestAsteriskCollectorStaticContacts(t *testing.T) {
+	t.Parallel()
+	ast := asterisktest.Start(t, asterisktest.Options{})
+	self := "127.0.0.1:" + strconv.Itoa(ast.SIPPort)
+	dead := testnet.FreeAddr(t, "127.0.0.1")
+	static := func(name, contact string, qualify bool) string {
+		s := "\n[" + name + "]\ntype = endpoint\naors = " + name + "\ncontext = default\n\n[" + name + "]\ntype = aor\ncontact = " + contact + "\n"
+		if qualify {
+			s += "qualify_frequency = 1\nqualify_timeout = 0.5\n"
+		}
+		return s
+	}
+	ast.Append(t, "pjsip.conf", static("5030", "sip:5030@127.0.0.1:5999", false)+static("5031", "sip:5031@"+self, true)+
+		static("5032", "sip:5032@"+dead, true)+static("bt", "sip:"+self, true)+static("talktalk", "sip:"+dead, true))
+	ast.MustCLI("module reload res_pjsip.so")
+	ast.WaitCLI("pjsip show contacts", 10*time.Second, func(out string) bool {
+		return strings.Contains(out, "5031/sip:5031@") && strings.Contains(out, "Avail") && strings.Contains(out, "Unavail")
+	})
+
+	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
+	cfg.Replica = "tpa1"
+	st, err := store.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	put := func(table, key string, f pbx.Fields) store.Mutation {
+		return store.Mutation{Table: table, Key: key, Value: f.AppendBinary(nil)}
+	}
+	var muts []store.Mutation
+	muts = append(muts, put("sites", "tpa", pbx.Fields{"name": "tpa"}),
+		put("clusters", "tpa1", pbx.Fields{"name": "tpa1", "site": "tpa", "voice_vip": "127.0.0.1", "sip_port": strconv.Itoa(ast.SIPPort)}),
+		put("trunks", "tpa1/bt", pbx.Fields{"cluster": "tpa1", "name": "bt", "host": "127.0.0.1", "protocol": "PJSIP"}),
+		put("trunks", "tpa1/talktalk", pbx.Fields{"cluster": "tpa1", "name": "talktalk", "host": "127.0.0.2", "protocol": "PJSIP"}))
+	for _, ext := range []string{"5030", "5031", "5032"} {
+		muts = append(muts, put("extensions", "tpa1/"+ext, pbx.Fields{"cluster": "tpa1", "regexten": ext, "protocol": "PJSIP"}))
+	}
+	if _, err := st.Write(context.Background(), "test", muts); err != nil {
+		t.Fatal(err)
+	}
+	cc := ami.DefaultClientConfig()
+	cc.Addr, cc.User, cc.Secret = ast.AMIAddr(), ast.AMIUser, ast.AMISecret
+	c, err := ami.New(testConfig("ast1"), cc, ami.Deps{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCollector(t, c)
+	trunk := func(name string) pbx.Fields {
+		f, _ := ami.Decode(statusEntries(t, st, "trunk/tpa1/"+name+"/")[ami.TrunkKey("tpa1", name, "ast1")])
+		return f
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for extStatus(t, st, "5031")["lastms"] == "" || extStatus(t, st, "5032")["regstatus"] != "unreachable" || trunk("talktalk")["reachable"] != "unreachable" {
+		if time.Now().After(deadline) {
+			t.Fatalf("static contacts not reported: 5030 %v, 5031 %v, 5032 %v, bt %v, talktalk %v",
+				extStatus(t, st, "5030"), extStatus(t, st, "5031"), extStatus(t, st, "5032"), trunk("bt"), trunk("talktalk"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantFields(t, "5030 (static, not qualified)", extStatus(t, st, "5030"), map[string]string{
+		"regstatus": "static", "contact": "sip:5030@127.0.0.1:5999", "ipaddr": "127.0.0.1", "port": "5999", "lastms": ""})
+	wantFields(t, "5031 (static, qualified)", extStatus(t, st, "5031"), map[string]string{"regstatus": "static", "ipaddr": "127.0.0.1"})
+	wantFields(t, "bt", trunk("bt"), map[string]string{"reachable": "reachable", "state": "available"})
+	wantFields(t, "talktalk", trunk("talktalk"), map[string]string{"reachable": "unreachable", "state": "unavailable"})
 }
