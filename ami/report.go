@@ -96,6 +96,7 @@ type TrunkReport struct {
 type ExtensionsSection struct {
 	Configured  int `json:"configured"`
 	Registered  int `json:"registered"`
+	Static      int `json:"static"` // contact set in pjsip.conf, reachable or not qualified
 	Unreachable int `json:"unreachable"`
 }
 
@@ -209,6 +210,8 @@ func (r *Report) addExtensions(sn *store.Snapshot, cluster string) error {
 			switch v.Fields["regstatus"] {
 			case "registered", "lagged":
 				s.Registered++
+			case "static":
+				s.Static++
 			case "unreachable":
 				s.Unreachable++
 			}
@@ -328,7 +331,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if e := r.Extensions; e != nil {
-		p("Extensions: %d configured, %d registered, %d unreachable", e.Configured, e.Registered, e.Unreachable)
+		if e.Static > 0 {
+			p("Extensions: %d configured, %d registered, %d with a static contact, %d unreachable", e.Configured, e.Registered, e.Static, e.Unreachable)
+		} else {
+			p("Extensions: %d configured, %d registered, %d unreachable", e.Configured, e.Registered, e.Unreachable)
+		}
 	}
 	for _, n := range r.Nodes {
 		if n.Node != r.Node {
