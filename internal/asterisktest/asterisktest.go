@@ -1,243 +1,58 @@
-// Package asterisktest runs real Asterisk servers in tests: each instance
-// has its own configuration, keys, logs and control socket in a temporary
-// directory, and its SIP, IAX2, DUNDi and manager ports on free local
-// ports, so several run side by side (one per cluster). The Asterisk is
-// the one of ../shared/asterisk (Asterisk 22.8.0, unpacked once into a
-// cache directory) or the one PBXTOPO_ASTERISK names; where there is
-// none, tests skip and say how to point them at one.
+// Package asterisktest runs real Asterisk servers in tests (package
+// internal/astrun), one per cluster on free local ports, stopped when the
+// test ends. Where there is no Asterisk, tests skip and say how to point
+// them at one.
 //
-// Its external tests (package asterisktest_test) run pbxtopo's AMI apply,
-// DUNDi publishing, keys and lookups against those instances.
+// Its external tests (package asterisktest_test) run agents beside those
+// servers: the DUNDi files an agent keeps current, and its DUNDi peer
+// answering a real Asterisk.
 package asterisktest
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	_ "embed"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/internal/testnet"
+	"github.com/pbxtopo/pbxtopo/internal/astrun"
 )
 
-// instanceScript writes one instance's configuration (a copy of
-// ../shared/asterisk/instance.sh; its README documents the environment).
-//
-//go:embed instance.sh
-var instanceScript []byte
+// Options shape an instance (astrun.Options documents each).
+type Options = astrun.Options
 
-// Options shape an instance; zero values take the defaults.
-type Options struct {
-	// EID is dundi.conf's entityid [02:00:00:00:00:0a].
-	EID string
-	// AMIUser and AMISecret are the manager.conf user [pbxtopo,
-	// pbxtopo-secret]; it may read and write system, call, agent, user,
-	// config, command, reporting and originate.
-	AMIUser, AMISecret string
-	// Files replaces or adds configuration files (base name → content)
-	// after instance.sh wrote its own, before Asterisk starts.
-	Files map[string]string
-	// Append adds text to the end of configuration files.
-	Append map[string]string
-	// Keys are files for the key directory (name.key, name.pub), there
-	// before Asterisk starts.
-	Keys map[string][]byte
-	// Env is more environment for instance.sh and Asterisk, e.g.
-	// ODBC_DSN=asterisk and the other ODBC_* variables for realtime
-	// (ODBCSYSINI is then set for Asterisk).
-	Env []string
-	// Bind is the address every port binds [127.0.0.1]; Loopback finds
-	// another one where a fixed port is free.
-	Bind string
-	// DUNDiPort fixes the DUNDi port (generated configuration names one
-	// port for every cluster); 0 takes a free one.
-	DUNDiPort int
-	// Boot bounds the start [30s].
-	Boot time.Duration
-}
-
-// Instance is one running Asterisk.
+// Instance is one running Asterisk of a test.
 type Instance struct {
-	Tree string // the Asterisk tree (sbin/asterisk)
-	Root string // the instance's directory
-	Etc  string // its configuration directory (astetcdir)
-	Keys string // its key directory (astkeydir/keys)
-	Logs string // its log directory: messages (notice and worse), full
-
-	Bind                                 string
-	SIPPort, IAXPort, DUNDiPort, AMIPort int
-	AMIUser, AMISecret, EID              string
-
-	t    testing.TB
-	env  []string
-	cmd  *exec.Cmd
-	exit chan struct{}
+	*astrun.Instance
+	t testing.TB
 }
-
-// AMIAddr is the manager interface's host:port.
-func (i *Instance) AMIAddr() string { return net.JoinHostPort(i.Bind, strconv.Itoa(i.AMIPort)) }
-
-// DUNDiAddr is the DUNDi UDP host:port.
-func (i *Instance) DUNDiAddr() string {
-	return net.JoinHostPort(i.Bind, strconv.Itoa(i.DUNDiPort))
-}
-
-// Messages is the log file with notices, warnings and errors.
-func (i *Instance) Messages() string { return filepath.Join(i.Logs, "messages") }
 
 // Require returns the Asterisk tree, or skips the test with what is
 // missing and how to point the tests at an Asterisk.
 func Require(t testing.TB) string {
 	t.Helper()
-	tree, err := Tree()
+	tree, err := astrun.Tree()
 	if err != nil {
-		t.Skipf("Asterisk is missing: %v. Point the tests at one with %s=DIR (an unpacked Asterisk tree, or a directory holding asterisk-22.8.0-amd64.tar.xz); .ci/run uses ../shared/asterisk", err, EnvVar)
+		t.Skipf("Asterisk is missing: %v. Point the tests at one with %s=DIR (an unpacked Asterisk tree, or a directory holding asterisk-22.8.0-amd64.tar.xz); .ci/run uses ../shared/asterisk", err, astrun.EnvVar)
 	}
 	return tree
 }
 
-// Start runs a new Asterisk until the test ends.
+// Start runs a new Asterisk until the test ends. After a failed test it
+// logs the end of the instance's messages log.
 func Start(t testing.TB, o Options) *Instance {
 	t.Helper()
-	tree := Require(t)
-	if o.EID == "" {
-		o.EID = "02:00:00:00:00:0a"
-	}
-	if o.AMIUser == "" {
-		o.AMIUser, o.AMISecret = "pbxtopo", "pbxtopo-secret"
-	}
-	if o.Boot == 0 {
-		o.Boot = 30 * time.Second
-	}
-	if o.Bind == "" {
-		o.Bind = "127.0.0.1"
-	}
-	// Not t.TempDir: the control socket's path must stay under 108 bytes.
-	root, err := os.MkdirTemp("", "ast-")
+	Require(t)
+	a, err := astrun.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	i := &Instance{Tree: tree, Root: root, Etc: filepath.Join(root, "etc"), Keys: filepath.Join(root, "keys"),
-		Logs: filepath.Join(root, "log"), Bind: o.Bind, AMIUser: o.AMIUser, AMISecret: o.AMISecret, EID: o.EID, t: t,
-		exit: make(chan struct{}), DUNDiPort: o.DUNDiPort}
-	for _, p := range []*int{&i.SIPPort, &i.IAXPort, &i.DUNDiPort, &i.AMIPort} {
-		if *p == 0 {
-			_, port, _ := net.SplitHostPort(testnet.FreeAddr(t, o.Bind))
-			*p, _ = strconv.Atoi(port)
+	i := &Instance{Instance: a, t: t}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Asterisk (EID %s, AMI %d) messages log:\n%s", i.EID, i.AMIPort, i.Tail("log/messages"))
 		}
-	}
-	i.env = append(append(os.Environ(), "LD_LIBRARY_PATH="+filepath.Join(tree, "lib")), o.Env...)
-	for _, e := range o.Env {
-		if strings.HasPrefix(e, "ODBC_DSN=") {
-			i.env = append(i.env, "ODBCSYSINI="+filepath.Join(root, "odbc"))
-		}
-	}
-	script := exec.Command("bash", "-s", "--", tree, root)
-	script.Stdin = bytes.NewReader(instanceScript)
-	script.Env = append(i.env, "SIP_PORT="+strconv.Itoa(i.SIPPort), "IAX_PORT="+strconv.Itoa(i.IAXPort),
-		"DUNDI_PORT="+strconv.Itoa(i.DUNDiPort), "AMI_PORT="+strconv.Itoa(i.AMIPort),
-		"AMI_USER="+o.AMIUser, "AMI_SECRET="+o.AMISecret, "EID="+o.EID, "BIND="+o.Bind)
-	if out, err := script.CombinedOutput(); err != nil {
-		t.Fatalf("instance.sh: %v: %s", err, out)
-	}
-	i.adjust(o)
-	i.start(o.Boot)
+		i.Stop()
+	})
 	return i
-}
-
-// adjust fits instance.sh's configuration to this machine and applies
-// the options' files.
-func (i *Instance) adjust(o Options) {
-	t := i.t
-	// RTP ports from instance.sh's SIP+10000 may pass 65535.
-	rtp := 10000 + i.SIPPort%20000&^1 // even, or Asterisk warns
-	files := map[string]string{"rtp.conf": fmt.Sprintf("[general]\nrtpstart = %d\nrtpend = %d\n", rtp, rtp+100)}
-	if os.Getuid() != 0 { // runuser = root would fail
-		conf, err := os.ReadFile(filepath.Join(i.Etc, "asterisk.conf"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := strings.Replace(string(conf), "runuser = root\n", "", 1)
-		files["asterisk.conf"] = strings.Replace(s, "rungroup = root\n", "", 1)
-	}
-	for name, content := range o.Files {
-		files[name] = content
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(i.Etc, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, more := range o.Append {
-		i.Append(t, name, more)
-	}
-	for name, content := range o.Keys {
-		if err := os.WriteFile(filepath.Join(i.Keys, name), content, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func (i *Instance) start(boot time.Duration) {
-	t := i.t
-	t.Helper()
-	console, err := os.Create(filepath.Join(i.Root, "console.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	i.cmd = exec.Command(filepath.Join(i.Tree, "sbin", "asterisk"), "-C", i.conf(), "-f", "-n")
-	i.cmd.Env, i.cmd.Stdout, i.cmd.Stderr = i.env, console, console
-	// Asterisk dies with the test binary, whatever ends it.
-	i.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := i.cmd.Start(); err != nil {
-		console.Close()
-		t.Fatal(err)
-	}
-	go func() { i.cmd.Wait(); console.Close(); close(i.exit) }()
-	t.Cleanup(i.Stop)
-	deadline := time.Now().Add(boot)
-	for {
-		select {
-		case <-i.exit:
-			t.Fatalf("Asterisk exited while starting: %s", i.tail("console.log"))
-		default:
-		}
-		if _, err := os.Stat(filepath.Join(i.Root, "run", "asterisk.ctl")); err == nil {
-			if _, err := i.CLI("core waitfullybooted"); err == nil {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Asterisk did not boot in %v: %s", boot, i.tail("console.log"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (i *Instance) conf() string { return filepath.Join(i.Etc, "asterisk.conf") }
-
-// CLI runs one command on the instance's console (asterisk -rx) and
-// returns what it printed.
-func (i *Instance) CLI(command string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(i.Tree, "sbin", "asterisk"), "-C", i.conf(), "-rx", command)
-	cmd.Env = i.env
-	out, err := cmd.CombinedOutput()
-	if err == nil && bytes.HasPrefix(out, []byte("Unable to connect to remote asterisk")) {
-		err = fmt.Errorf("asterisk -rx %q: %s", command, out)
-	}
-	return string(out), err
 }
 
 // MustCLI is CLI that fails the test on an error.
@@ -267,65 +82,22 @@ func (i *Instance) WaitCLI(command string, timeout time.Duration, ok func(out st
 	}
 }
 
-// Stop stops Asterisk (core stop now, then SIGKILL after 10 s). After a
-// failed test it logs the end of the instance's messages log.
-func (i *Instance) Stop() {
-	select {
-	case <-i.exit:
-		return
-	default:
-	}
-	if i.t.Failed() {
-		i.t.Logf("Asterisk (EID %s, AMI %d) messages log:\n%s", i.EID, i.AMIPort, i.tail("log/messages"))
-	}
-	i.CLI("core stop now")
-	select {
-	case <-i.exit:
-	case <-time.After(10 * time.Second):
-		i.cmd.Process.Kill()
-		<-i.exit
-	}
-}
-
-// tail returns the last 40 lines of a file of the instance.
-func (i *Instance) tail(name string) string {
-	b, _ := os.ReadFile(filepath.Join(i.Root, name))
-	lines := strings.Split(string(b), "\n")
-	return strings.Join(lines[max(0, len(lines)-40):], "\n")
-}
-
 // Append adds text to the end of a configuration file of the running
 // instance (reload the module to load it).
 func (i *Instance) Append(t testing.TB, name, text string) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(i.Etc, name), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.WriteString(text)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := i.Instance.Append(name, text); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// Loopback returns an address of 127.0.0.0/8 other than 127.0.0.1 where
-// UDP port is free: several instances can then take the same fixed port
-// (DUNDi's, which generated configuration names for every cluster).
+// Loopback returns an address of 127.0.0.0/8 where UDP port is free
+// (astrun.Loopback).
 func Loopback(t testing.TB, port int) string {
 	t.Helper()
-	for range 100 {
-		b := make([]byte, 3)
-		rand.Read(b)
-		addr := fmt.Sprintf("127.%d.%d.%d", b[0], b[1], max(b[2], 2))
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(addr, strconv.Itoa(port)))
-		if err == nil {
-			pc.Close()
-			return addr
-		}
+	addr, err := astrun.Loopback(port)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no loopback address with UDP port %d free", port)
-	return ""
+	return addr
 }

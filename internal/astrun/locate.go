@@ -1,4 +1,4 @@
-package asterisktest
+package astrun
 
 import (
 	"errors"
