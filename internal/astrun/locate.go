@@ -53,7 +53,7 @@ func locate() (string, error) {
 	}
 	tree, err := resolve(src)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%s: %w", src, err)
 	}
 	// A tree whose libraries are missing fails here, not in every test.
 	cmd := exec.Command(filepath.Join(tree, "sbin", "asterisk"), "-V")
@@ -68,7 +68,7 @@ func locate() (string, error) {
 func resolve(src string) (string, error) {
 	fi, err := os.Stat(src)
 	if err != nil {
-		return "", err
+		return "", errors.New("no such file or directory")
 	}
 	if !fi.IsDir() {
 		return unpack(src)
