@@ -307,3 +307,25 @@ func TestApplyLock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// When Asterisk cannot be asked after the files were written (the
+// session dropped), the previous files are put back: the next apply finds
+// the change again and reloads.
+func TestApplyPutsFilesBackWhenAsteriskCannotBeAsked(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "dundi.conf"), []byte(goodDundi), 0o640)
+	r := newReloader(t, dir)
+	a := newApplier(t, r, dir, true)
+	r.Handle("Reload", func(s *amitest.Session, req ami.Message) { s.Close() })
+	_, err := a.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{
+		"dundi.conf": []byte(goodDundi + "; v2\n"), "pbxtopo/new.conf": []byte("[x]\n")}})
+	if err == nil {
+		t.Fatal("an apply whose reload was never answered succeeded")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "dundi.conf")); string(b) != goodDundi {
+		t.Fatalf("dundi.conf not put back: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pbxtopo", "new.conf")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the new file is still there: %v", err)
+	}
+}
