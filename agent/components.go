@@ -10,14 +10,16 @@ import (
 	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql"
+	"github.com/pbxtopo/pbxtopo/roaming"
 	"github.com/pbxtopo/pbxtopo/roaming/dundi"
 	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
 // The optional parts of an agent, each started by its own config key:
-// the AMI status collector (ami.user), the DUNDi peer (dundi.eid) and the
-// MySQL realtime bridge (mysql.dsn).
+// the AMI status collector (ami.user), the DUNDi peer (dundi.eid), the
+// DUNDi files publisher (dundi.dir; applied through AMI with ami.user) and
+// the MySQL realtime bridge (mysql.dsn).
 
 // AMIConfig is the ami.* keys (package ami documents each).
 type AMIConfig struct {
@@ -96,7 +98,7 @@ func (c *Config) validateParts() []string {
 			problems = append(problems, "dundi: "+err.Error())
 		}
 	}
-	return problems
+	return append(problems, c.validatePublish()...)
 }
 
 // parts are the optional components of a running agent.
@@ -105,6 +107,11 @@ type parts struct {
 	dir       *dundi.StoreDirectory
 	dundi     *dundi.Peer
 	bridge    *mysql.Bridge
+	// publisher keeps the cluster's DUNDi files current in every node's
+	// own Asterisk (each node of an HA pair runs its own), through
+	// applyAMI when the agent talks AMI.
+	publisher *roaming.Publisher
+	applyAMI  *ami.Client
 }
 
 // buildParts makes the optional components the configuration turns on.
@@ -130,8 +137,13 @@ func (a *Agent) buildParts() error {
 		if a.parts.dir, err = dundi.NewStoreDirectory(a.st, a.checker, dc); err != nil {
 			return fmt.Errorf("dundi: %w", err)
 		}
-		if a.parts.dundi, err = dundi.New(cfg.Dundi, dundi.Deps{Directory: a.parts.dir, Logger: a.log.With("subsystem", "dundi")}); err != nil {
+		if a.parts.dundi, err = dundi.New(cfg.Dundi.Config, dundi.Deps{Directory: a.parts.dir, Logger: a.log.With("subsystem", "dundi")}); err != nil {
 			return fmt.Errorf("dundi: %w", err)
+		}
+	}
+	if cfg.Dundi.Dir != "" {
+		if err := a.buildPublisher(); err != nil {
+			return err
 		}
 	}
 	if cfg.MySQL.DSN != "" {
@@ -143,12 +155,50 @@ func (a *Agent) buildParts() error {
 	return nil
 }
 
+// buildPublisher makes the DUNDi files publisher, applying through AMI
+// with its own manager connection (no events) when ami.user is set.
+func (a *Agent) buildPublisher() error {
+	cfg := a.cfg
+	log := a.log.With("subsystem", "dundi")
+	pc := roaming.DefaultPublisherConfig(cfg.Cluster, cfg.Dundi.Dir)
+	pc.Debounce = cfg.Dundi.Debounce
+	deps := roaming.PublisherDeps{Store: a.st, Logger: a.log}
+	if cfg.AMI.User != "" {
+		_, cc, err := cfg.Collector()
+		if err != nil {
+			return err
+		}
+		cc.Events = "off"
+		a.parts.applyAMI = ami.NewClient(cc, ami.ClientHooks{}, log)
+		ac := ami.DefaultApplyConfig()
+		ac.Dir, ac.LogFile, ac.BackupDir = cfg.AMI.ConfigDir, cfg.AMI.LogFile, cfg.AMI.BackupDir
+		ap, err := ami.NewApplier(ac, a.parts.applyAMI, log)
+		if err != nil {
+			return fmt.Errorf("dundi.dir: %w", err)
+		}
+		deps.Apply = amiPublish(a.parts.applyAMI, ap)
+	}
+	var err error
+	if a.parts.publisher, err = roaming.NewPublisher(pc, deps); err != nil {
+		return fmt.Errorf("dundi.dir: %w", err)
+	}
+	return nil
+}
+
 // runParts runs the components every node runs until ctx ends.
 func (a *Agent) runParts(ctx context.Context, wg *sync.WaitGroup, errc chan<- error) {
 	p := &a.parts
 	if p.collector != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.collector.Run(ctx) }()
+	}
+	if p.applyAMI != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.applyAMI.Run(ctx) }()
+	}
+	if p.publisher != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.publisher.Run(ctx) }()
 	}
 	if p.dundi != nil {
 		wg.Add(2)

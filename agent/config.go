@@ -13,7 +13,6 @@ import (
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
-	"github.com/pbxtopo/pbxtopo/roaming/dundi"
 	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/spf13/viper"
 )
@@ -103,9 +102,9 @@ type Config struct {
 
 	// The optional parts (components.go): each runs when its first key
 	// is set.
-	AMI   AMIConfig    `mapstructure:"ami"`   // ami.user
-	Dundi dundi.Config `mapstructure:"dundi"` // dundi.eid
-	MySQL MySQLConfig  `mapstructure:"mysql"` // mysql.dsn
+	AMI   AMIConfig   `mapstructure:"ami"`   // ami.user
+	Dundi DUNDiConfig `mapstructure:"dundi"` // dundi.eid (the peer), dundi.dir (publishing)
+	MySQL MySQLConfig `mapstructure:"mysql"` // mysql.dsn
 
 	// Secrets is the key that seals secrets at rest (package secrets):
 	// a key file, or the key itself (PBXTOPO_SECRETS_KEY; not in a file).
@@ -139,7 +138,7 @@ func Defaults(v *viper.Viper) {
 	v.SetDefault("store.disk_probe", 5*time.Second)
 	setDefaults(v, "dns", srv.DefaultConfig())
 	setDefaults(v, "ami", amiDefaults())
-	setDefaults(v, "dundi", dundi.DefaultConfig())
+	setDefaults(v, "dundi", dundiDefaults())
 	setDefaults(v, "mysql", mysqlDefaults())
 	v.SetDefault("gossip.probe_interval", time.Second)
 	v.SetDefault("gossip.suspicion_mult", 3)
@@ -161,6 +160,10 @@ func ConfigKeys() []string {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			tag := f.Tag.Get("mapstructure")
+			if tag == ",squash" { // an embedded struct's keys are its parent's
+				walk(f.Type, prefix)
+				continue
+			}
 			if tag == "-" || tag == "" {
 				continue
 			}
@@ -184,6 +187,10 @@ func setDefaults(v *viper.Viper, prefix string, def any) {
 	for i := 0; i < rv.NumField(); i++ {
 		f := rv.Type().Field(i)
 		tag := f.Tag.Get("mapstructure")
+		if tag == ",squash" {
+			setDefaults(v, prefix, rv.Field(i).Interface())
+			continue
+		}
 		if tag == "-" || tag == "" {
 			continue
 		}

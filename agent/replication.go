@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/store"
@@ -34,6 +35,9 @@ type Deps struct {
 	Audit *AuditLog
 	// Certs lists the certificates the agent uses (certs.go).
 	Certs func() []CertExpiry
+	// Published is the latest publish of this node's generated config
+	// (nil: it publishes none).
+	Published func() *ami.PublishReport
 }
 
 // PeerDigests is one replica's answer to verify.

@@ -48,6 +48,9 @@ func (s *Service) StatusReport(ctx context.Context, node string) (*ami.Report, e
 	if err == nil && s.deps.Certs != nil {
 		r.Problems = append(r.Problems, certWarnings(s.deps.Certs(), time.Now())...)
 	}
+	if err == nil && s.deps.Published != nil && (r.Node == s.deps.Node || r.Node == "") {
+		r.AddPublished(s.deps.Published())
+	}
 	return r, userError(err)
 }
 

@@ -55,6 +55,9 @@ type Applier struct {
 	}
 	log *slog.Logger
 	now func() time.Time
+	// perm is what the manager user may do, as the apply in progress
+	// learned it (nil: unknown).
+	perm map[string]bool
 }
 
 // lock takes the backup directory's lock, so that two applies (two
@@ -113,9 +116,14 @@ const (
 
 // ApplyRequest is one set of files for one module.
 type ApplyRequest struct {
-	Module string            `json:"module"` // "pbx_dundi.so"
-	Files  map[string][]byte `json:"files"`  // base name → content
-	Force  bool              `json:"force,omitempty"`
+	Module string `json:"module"` // "pbx_dundi.so"
+	// Files maps a file name relative to the config directory (a base
+	// name, or one subdirectory and a base name: "pbxtopo/dundi-pbxtopo.conf")
+	// to its content.
+	Files map[string][]byte `json:"files"`
+	// Includes are main files that must include some of the Files.
+	Includes []Include `json:"includes,omitempty"`
+	Force    bool      `json:"force,omitempty"`
 }
 
 // ApplyResult says what an apply or a back-out did.
@@ -126,16 +134,34 @@ type ApplyResult struct {
 	Unchanged []string     `json:"unchanged,omitempty"`
 	Backup    string       `json:"backup,omitempty"` // the backup holding the previous versions
 	Answer    string       `json:"answer,omitempty"` // Asterisk's answer to the reload
+	Cause     string       `json:"cause,omitempty"`  // why it FAILED: a Cause* constant
 	Problems  []LogLine    `json:"problems,omitempty"`
+	Notices   []LogLine    `json:"notices,omitempty"`         // the module's notices that drop nothing
 	Other     []LogLine    `json:"other_log_lines,omitempty"` // warnings of other modules meanwhile
 	Note      string       `json:"note,omitempty"`
 	Backout   *ApplyResult `json:"backout,omitempty"` // the automatic back-out after a failure
 }
 
+// Why an apply FAILED.
+const (
+	// CauseConfig: Asterisk dropped entries of the files or could not
+	// load them (Problems has its log lines).
+	CauseConfig = "config"
+	// CausePermission: the manager user may not reload modules.
+	CausePermission = "permission"
+	// CauseNotLoaded: Asterisk does not run the module at all.
+	CauseNotLoaded = "not_loaded"
+)
+
 var (
 	moduleRE = regexp.MustCompile(`^[A-Za-z0-9_]+(\.so)?$`)
-	fileRE   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+-]*$`)
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+-]*$`)
+	fileRE   = regexp.MustCompile(`^([A-Za-z0-9_][A-Za-z0-9_.+-]*/)?[A-Za-z0-9_][A-Za-z0-9_.+-]*$`)
 )
+
+// validFile: a name relative to the config directory, at most one
+// directory deep, that cannot leave it.
+func validFile(name string) bool { return fileRE.MatchString(name) && !strings.Contains(name, "..") }
 
 func (r ApplyRequest) validate() error {
 	if !moduleRE.MatchString(r.Module) {
@@ -145,8 +171,13 @@ func (r ApplyRequest) validate() error {
 		return fmt.Errorf("%w: no files to apply", ErrInvalid)
 	}
 	for name := range r.Files {
-		if !fileRE.MatchString(name) || strings.Contains(name, "..") {
-			return fmt.Errorf("%w: file name %q: give a plain file name such as dundi.conf, without a directory", ErrInvalid, name)
+		if !validFile(name) {
+			return fmt.Errorf("%w: file name %q: give a file name such as dundi.conf or pbxtopo/dundi-pbxtopo.conf, relative to the config directory", ErrInvalid, name)
+		}
+	}
+	for _, inc := range r.Includes {
+		if _, ok := r.Files[inc.File]; !ok || !validFile(inc.Main) || r.Files[inc.Main] != nil {
+			return fmt.Errorf("%w: include of %q in %q: the file must be one of the files applied, and the main file not", ErrInvalid, inc.File, inc.Main)
 		}
 	}
 	return nil
@@ -160,12 +191,15 @@ type manifest struct {
 }
 
 // Apply writes the files that changed (each atomically: a temporary file,
-// fsync, rename), keeps their previous versions in a new backup, reloads
-// the module, and reads Asterisk's answer and log. A reload that logged
-// warnings about the module or its files is FAILED, though Asterisk
-// answered that it reloaded; with BackoutOnFailure the previous files are
-// put back and reloaded. Nothing is written when a file name or the
-// module is invalid.
+// fsync, rename), then adds the includes the main files lack, keeps the
+// previous versions in a new backup, reloads the module, and reads
+// Asterisk's answer and log. A file whose content differs only in its
+// leading comment lines (the header, which names the store version) is
+// unchanged. A reload that logged warnings about the module or its files
+// is FAILED, though Asterisk answered that it reloaded; with
+// BackoutOnFailure the previous files are put back and reloaded. Nothing
+// is written when a file name or the module is invalid, when a main file
+// cannot take an include, or when the manager user may not reload.
 func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
@@ -175,16 +209,21 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 		return nil, err
 	}
 	defer unlock()
+	if err := a.mayReload(ctx); err != nil {
+		return nil, err
+	}
 	res := &ApplyResult{Module: req.Module}
-	names := make([]string, 0, len(req.Files))
-	for n := range req.Files {
+	files := map[string][]byte{}
+	var names []string
+	for n, c := range req.Files {
+		files[n] = c
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	var changed []string
 	for _, n := range names {
 		old, err := os.ReadFile(filepath.Join(a.cfg.Dir, n))
-		if err == nil && bytes.Equal(old, req.Files[n]) {
+		if err == nil && bytes.Equal(configBody(old), configBody(files[n])) {
 			res.Unchanged = append(res.Unchanged, n)
 			continue
 		}
@@ -192,6 +231,21 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 			return nil, fmt.Errorf("ami: apply: read %s: %w", n, err)
 		}
 		changed = append(changed, n)
+	}
+	// The main files after the files they include: Asterisk never reads
+	// an include of a file that is not there yet.
+	for _, inc := range req.Includes {
+		main, err := a.includeIn(inc, files[inc.Main])
+		if err != nil {
+			return nil, err
+		}
+		if main != nil {
+			if files[inc.Main] == nil {
+				changed = append(changed, inc.Main)
+				names = append(names, inc.Main)
+			}
+			files[inc.Main] = main
+		}
 	}
 	if len(changed) == 0 && !req.Force {
 		res.Status = ApplyUnchanged
@@ -204,7 +258,7 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 		}
 		res.Backup = id
 		for _, n := range changed {
-			if err := writeAtomic(filepath.Join(a.cfg.Dir, n), req.Files[n]); err != nil {
+			if err := writeAtomic(filepath.Join(a.cfg.Dir, n), files[n]); err != nil {
 				return nil, fmt.Errorf("ami: apply: %w (the previous files are in backup %s: pbxtopo ami backout)", err, id)
 			}
 			res.Written = append(res.Written, n)
@@ -212,57 +266,37 @@ func (a *Applier) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, er
 		a.log.Info("wrote Asterisk configuration", "files", changed, "backup", id)
 	}
 	if err := a.reload(ctx, res, names); err != nil {
+		// Asterisk was not asked: put the previous files back, so that
+		// the next apply finds them changed and reloads.
+		if res.Backup != "" {
+			if _, _, rerr := a.restore(res.Backup); rerr != nil {
+				return res, fmt.Errorf("%w; putting the previous files back failed too: %v (pbxtopo ami backout)", err, rerr)
+			}
+		}
 		return res, err
 	}
-	if res.Status == ApplyFailed && a.cfg.BackoutOnFailure && res.Backup != "" {
+	if res.Status == ApplyFailed && res.Cause != CauseNotLoaded && a.cfg.BackoutOnFailure && res.Backup != "" {
 		bo, err := a.backout(ctx, res.Backup) // under this apply's lock
 		if err != nil {
-			res.Note = "automatic back-out failed: " + err.Error()
+			res.Note += "; the automatic back-out failed: " + err.Error()
 		}
 		res.Backout = bo
 	}
 	return res, nil
 }
 
-// reload reloads the module and judges the reload by Asterisk's answer
-// and the log lines it wrote meanwhile.
-func (a *Applier) reload(ctx context.Context, res *ApplyResult, files []string) error {
-	var offset int64 = -1
-	if a.cfg.LogFile != "" {
-		if fi, err := os.Stat(a.cfg.LogFile); err == nil {
-			offset = fi.Size()
+// configBody is a file without its leading comment lines: the generated
+// files' header names the store version they come from, which moves with
+// every change of the enterprise, most of which do not touch the file.
+func configBody(b []byte) []byte {
+	for len(b) > 0 && b[0] == ';' {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return nil
 		}
+		b = b[i+1:]
 	}
-	rctx, cancel := context.WithTimeout(ctx, a.cfg.ReloadTimeout)
-	defer cancel()
-	resp, err := a.ami.Send(rctx, Action{Message: NewAction("Reload", "Module", res.Module)})
-	var ae *ActionError
-	switch {
-	case errors.As(err, &ae):
-		res.Status, res.Answer = ApplyFailed, ae.Message
-		res.Note = "Asterisk refused the reload; the files are written (pbxtopo ami backout restores the previous ones)"
-		return nil
-	case err != nil:
-		return fmt.Errorf("ami: reload %s: %w (the files are written; the previous ones are in backup %s)", res.Module, err, res.Backup)
-	}
-	res.Answer = resp.Get("Message")
-	if offset < 0 {
-		res.Status = ApplyUnverified
-		res.Note = fmt.Sprintf("Asterisk answered %q, but the log file %q cannot be read, so warnings cannot be checked: set ami.log_file to the file logger.conf writes notices and warnings to", res.Answer, a.cfg.LogFile)
-		return nil
-	}
-	text, err := a.tail(ctx, offset)
-	if err != nil {
-		res.Status, res.Note = ApplyUnverified, "reading the log: "+err.Error()
-		return nil
-	}
-	res.Problems, res.Other = ClassifyReload(ParseLog(text), res.Module, files)
-	res.Status = ApplyOK
-	if len(res.Problems) > 0 {
-		res.Status = ApplyFailed
-		res.Note = fmt.Sprintf("Asterisk answered %q but logged %d problem(s) while reloading: the entries named were dropped", res.Answer, len(res.Problems))
-	}
-	return nil
+	return b
 }
 
 // tail returns what the log file gained after offset, waiting until it has
@@ -385,47 +419,64 @@ func (a *Applier) backout(ctx context.Context, id string) (*ApplyResult, error) 
 		}
 		id = ids[0]
 	}
-	if !fileRE.MatchString(id) {
+	if !nameRE.MatchString(id) {
 		return nil, fmt.Errorf("%w: backup %q: use an id from pbxtopo ami backups", ErrInvalid, id)
 	}
+	m, written, err := a.restore(id)
+	if err != nil {
+		return nil, err
+	}
+	res := &ApplyResult{Module: m.Module, Backup: id, Written: written}
+	a.log.Warn("backed out Asterisk configuration", "backup", id, "files", res.Written)
+	names := make([]string, 0, len(m.Existed))
+	for n := range m.Existed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if err := a.reload(ctx, res, names); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// restore puts back the files of a backup and removes the ones the apply
+// created; it returns the backup's manifest and what it did to each file.
+func (a *Applier) restore(id string) (m manifest, written []string, err error) {
 	dir := filepath.Join(a.cfg.BackupDir, id)
 	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: backup %q not found in %s: use an id from pbxtopo ami backups", ErrInvalid, id, a.cfg.BackupDir)
+		return m, nil, fmt.Errorf("%w: backup %q not found in %s: use an id from pbxtopo ami backups", ErrInvalid, id, a.cfg.BackupDir)
 	}
-	var m manifest
 	if err := json.Unmarshal(mb, &m); err != nil {
-		return nil, fmt.Errorf("ami: backup %s: manifest: %w", id, err)
+		return m, nil, fmt.Errorf("ami: backup %s: manifest: %w", id, err)
 	}
-	res := &ApplyResult{Module: m.Module, Backup: id}
 	names := make([]string, 0, len(m.Existed))
 	for n := range m.Existed {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
+		if !validFile(n) {
+			return m, nil, fmt.Errorf("ami: backup %s: its manifest names %q, not a file of the config directory", id, n)
+		}
 		target := filepath.Join(a.cfg.Dir, n)
 		if !m.Existed[n] {
 			if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("ami: backout: %w", err)
+				return m, nil, fmt.Errorf("ami: backout: %w", err)
 			}
-			res.Written = append(res.Written, n+" (removed)")
+			written = append(written, n+" (removed)")
 			continue
 		}
 		old, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
-			return nil, fmt.Errorf("ami: backout: %w", err)
+			return m, nil, fmt.Errorf("ami: backout: %w", err)
 		}
 		if err := writeAtomic(target, old); err != nil {
-			return nil, fmt.Errorf("ami: backout: %w", err)
+			return m, nil, fmt.Errorf("ami: backout: %w", err)
 		}
-		res.Written = append(res.Written, n)
+		written = append(written, n)
 	}
-	a.log.Warn("backed out Asterisk configuration", "backup", id, "files", res.Written)
-	if err := a.reload(ctx, res, names); err != nil {
-		return res, err
-	}
-	return res, nil
+	return m, written, nil
 }
 
 // writeAtomic replaces path with data: a temporary file in the same
@@ -434,6 +485,9 @@ func (a *Applier) backout(ctx context.Context, id string) (*ApplyResult, error) 
 // of an existing file is kept.
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	mode := os.FileMode(0o640)
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()

@@ -200,7 +200,10 @@ func TestApplyRefusalsAndUnverified(t *testing.T) {
 	ctx := ctxT(t)
 	for _, req := range []ami.ApplyRequest{
 		{Module: "pbx_dundi.so", Files: map[string][]byte{"../passwd": []byte("x")}},
-		{Module: "pbx_dundi.so", Files: map[string][]byte{"sub/dundi.conf": []byte("x")}},
+		{Module: "pbx_dundi.so", Files: map[string][]byte{"a/b/dundi.conf": []byte("x")}},
+		{Module: "pbx_dundi.so", Files: map[string][]byte{"/etc/passwd": []byte("x")}},
+		{Module: "pbx_dundi.so", Files: map[string][]byte{"sub/../../x": []byte("x")}},
+		{Module: "pbx_dundi.so", Files: map[string][]byte{"x.conf": []byte("x")}, Includes: []ami.Include{{Main: "dundi.conf", File: "y.conf"}}},
 		{Module: "pbx_dundi.so; core stop now", Files: map[string][]byte{"dundi.conf": []byte("x")}},
 		{Module: "pbx_dundi.so"},
 	} {
@@ -225,23 +228,42 @@ func TestApplyRefusalsAndUnverified(t *testing.T) {
 }
 
 func TestClassifyReload(t *testing.T) {
+	// A "full" log: the loader names the reload's thread.
 	text := `[Nov 22 13:55:04] VERBOSE[8839] loader.c: Reloading module 'pbx_dundi.so' (Distributed Universal Number Discovery (DUNDi))
 [Nov 22 13:55:04] ERROR[8839] netsock2.c: getaddrinfo("x.invalid", "(null)", ...): Name or service not known
 [Nov 22 13:55:04] WARNING[8840][C-0000002a] chan_sip.c: Retransmission timeout reached
-[Nov 22 13:55:04] NOTICE[8807]: pbx_dundi.c:4719 build_peer: Ignoring invalid EID entry '02:00:00:zz'
+[Nov 22 13:55:04] NOTICE[8839]: pbx_dundi.c:4719 build_peer: Ignoring invalid EID entry '02:00:00:zz'
   a continuation line
 [Nov 22 13:55:04] WARNING[8900] config.c: No '=' (equal sign) in line 3 of /etc/asterisk/sip.conf
+[Nov 22 13:55:04] WARNING[8801] pbx_dundi.c: PJSIP calls require an endpoint to be specified explicitly
+[Nov 22 13:55:04] WARNING[8801] pbx_dundi.c: some other warning of the network thread
+[Nov 22 13:55:05] NOTICE[8802] pbx_dundi.c: Peer '02:00:00:00:00:0b' has become REACHABLE!
 `
 	lines := ami.ParseLog(text)
-	if len(lines) != 5 || lines[3].Source != "pbx_dundi.c" || !strings.HasSuffix(lines[3].Message, "a continuation line") {
+	if len(lines) != 8 || lines[3].Source != "pbx_dundi.c" || !strings.HasSuffix(lines[3].Message, "a continuation line") {
 		t.Fatalf("parsed %+v", lines)
 	}
-	problems, other := ami.ClassifyReload(lines, "pbx_dundi.so", []string{"dundi.conf"})
-	if len(problems) != 2 || problems[0].Source != "netsock2.c" || problems[1].Level != "NOTICE" {
-		t.Fatalf("problems %+v", problems)
+	r := ami.ClassifyReload(lines, "pbx_dundi.so", []string{"dundi.conf"})
+	if len(r.Problems) != 2 || r.Problems[0].Source != "netsock2.c" || r.Problems[1].Level != "NOTICE" {
+		t.Fatalf("problems %+v", r.Problems)
 	}
-	if len(other) != 2 {
-		t.Fatalf("other %+v", other)
+	if len(r.Other) != 4 || len(r.Notices) != 1 {
+		t.Fatalf("other %+v, notices %+v", r.Other, r.Notices)
+	}
+	// "messages" (no verbose lines): the module's lines are the reload's,
+	// but for what it logs at run time.
+	var messages []ami.LogLine
+	for _, l := range lines {
+		if l.Level != "VERBOSE" {
+			messages = append(messages, l)
+		}
+	}
+	r = ami.ClassifyReload(messages, "pbx_dundi.so", []string{"dundi.conf"})
+	if len(r.Problems) != 3 || r.Problems[1].Level != "NOTICE" || r.Problems[2].Message != "some other warning of the network thread" {
+		t.Fatalf("messages-only problems %+v", r.Problems)
+	}
+	if len(r.Other) != 3 || len(r.Notices) != 1 {
+		t.Fatalf("messages-only other %+v, notices %+v", r.Other, r.Notices)
 	}
 }
 
@@ -283,5 +305,27 @@ func TestApplyLock(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// When Asterisk cannot be asked after the files were written (the
+// session dropped), the previous files are put back: the next apply finds
+// the change again and reloads.
+func TestApplyPutsFilesBackWhenAsteriskCannotBeAsked(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "dundi.conf"), []byte(goodDundi), 0o640)
+	r := newReloader(t, dir)
+	a := newApplier(t, r, dir, true)
+	r.Handle("Reload", func(s *amitest.Session, req ami.Message) { s.Close() })
+	_, err := a.Apply(ctxT(t), ami.ApplyRequest{Module: "pbx_dundi.so", Files: map[string][]byte{
+		"dundi.conf": []byte(goodDundi + "; v2\n"), "pbxtopo/new.conf": []byte("[x]\n")}})
+	if err == nil {
+		t.Fatal("an apply whose reload was never answered succeeded")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "dundi.conf")); string(b) != goodDundi {
+		t.Fatalf("dundi.conf not put back: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pbxtopo", "new.conf")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the new file is still there: %v", err)
 	}
 }

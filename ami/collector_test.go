@@ -50,9 +50,14 @@ func TestCollectorRefreshFillsTheStore(t *testing.T) {
 			t.Errorf("unexpected status key %q", k)
 		}
 	}
-	eventually(t, "trunk status", func() bool {
-		e := statusEntries(t, st, "trunk/tpa1/")
-		return len(e) == 2
+	eventually(t, "trunk status", func() bool { // the trunk registrations are the refresh's last step
+		for _, name := range []string{"talktalk", "bt"} {
+			f, _ := ami.Decode(statusEntries(t, st, "trunk/tpa1/"+name+"/")[ami.TrunkKey("tpa1", name, "ast1")])
+			if f["regstatus"] == "" {
+				return false
+			}
+		}
+		return true
 	})
 	for name, want := range map[string]map[string]string{
 		"talktalk": {"regstatus": "registered", "reachable": "reachable", "lastms": "20", "state": "available"},
@@ -66,7 +71,7 @@ func TestCollectorRefreshFillsTheStore(t *testing.T) {
 	}
 	eventually(t, "health with the VIP answering", func() bool {
 		h := ami.NewHealthView(st, time.Minute, nil).Cluster("tpa1")
-		return len(h.Nodes) == 1 && h.Nodes[0].VIPState == "answering"
+		return len(h.Nodes) == 1 && h.Nodes[0].VIPState == "answering" && h.Nodes[0].TrunksUp == 2
 	})
 	h := ami.NewHealthView(st, time.Minute, nil).Cluster("tpa1")
 	n := h.Nodes[0]

@@ -13,6 +13,9 @@ var (
 	ErrProtocol = errors.New("ami: protocol error")
 	// ErrActionFailed means Asterisk answered an action with an error.
 	ErrActionFailed = errors.New("ami: action failed")
+	// ErrPermission means the manager user may not send an action apply
+	// needs (manager.conf's write classes).
+	ErrPermission = errors.New("ami: permission denied")
 	// ErrInvalid means a caller's input (file name, module, setting) is wrong.
 	ErrInvalid = errors.New("ami: invalid input")
 )

@@ -47,32 +47,111 @@ func ParseLog(text string) []LogLine {
 	return out
 }
 
-// ClassifyReload splits the log lines written while a module reloaded
-// into the problems of that reload and the rest. A line belongs to the
-// reload when it comes from the module's source file (pbx_dundi.so →
-// pbx_dundi.c), from the config parser about one of the files written, or
-// from the loader about the module; and so does every line of the same
-// thread (the reload runs in one thread: "getaddrinfo ... failed" from
-// netsock2.c comes with pbx_dundi.c's "Unable to find host"). A problem
-// is a line of the reload at level NOTICE or above: Asterisk reports
-// dropped config entries as warnings and some as notices ("Ignoring
-// invalid EID entry").
-func ClassifyReload(lines []LogLine, module string, files []string) (problems, other []LogLine) {
+// ReloadLines are the log lines written while a module reloaded, by what
+// they mean for the reload.
+type ReloadLines struct {
+	// Problems are the reload's errors and warnings, and its notices that
+	// drop or change a configured entry ("Ignoring invalid EID entry"):
+	// Asterisk answered success, but the files are not what it runs.
+	Problems []LogLine
+	// Notices are the module's other notices meanwhile, which drop
+	// nothing: "Ignoring bindport on reload" (chan_iax2 says it on every
+	// reload of an iax.conf with bindport), a peer that became REACHABLE
+	// or TOO LAGGED.
+	Notices []LogLine
+	// Other are the warnings and errors meanwhile that are not about the
+	// reload: other modules', and the module's own at run time.
+	Other []LogLine
+}
+
+// droppedNotice matches the notices with which Asterisk 22 drops or
+// changes an entry of a file it loads (pbx_dundi's "Ignoring invalid EID
+// entry", chan_iax2's "trunkmtu value out of bounds (0) at line 9",
+// "iaxthreadcount must be at least 1."). Every other notice of these
+// modules is about the running system (reachability, retries, calls) or
+// about a setting that needs a restart ("Ignoring bindport on reload").
+var droppedNotice = regexp.MustCompile(`(?i)invalid|at line \d+|must be|instead|limiting`)
+
+// ClassifyReload sorts the log lines written while a module reloaded.
+//
+// Where the log has verbose lines (a "full" log), loader.c's "Reloading
+// module 'pbx_dundi.so'" names the reload's thread, and the module's lines
+// of other threads are its running (a peer, a call) and not the reload's.
+// Otherwise ("messages", notices and worse) a line is about the reload
+// when it comes from the module's source file (pbx_dundi.so →
+// pbx_dundi.c) and is not one of the messages the module logs at run
+// time (runtimeLine). Either way the config parser's lines about one of
+// the files written and the loader's about the module are the reload's,
+// and so is every line of a thread such a line came from (the reload
+// runs in one thread: "getaddrinfo ... failed" from netsock2.c comes with
+// pbx_dundi.c's "Unable to find host"), except the thread of a notice
+// that drops nothing (a peer's reachability is logged by DUNDi's network
+// thread).
+func ClassifyReload(lines []LogLine, module string, files []string) ReloadLines {
 	src := strings.TrimSuffix(module, ".so") + ".c"
+	reload := map[int]bool{}
+	for _, l := range lines {
+		if l.Source == "loader.c" && strings.HasPrefix(l.Message, "Reloading module '"+module+"'") {
+			reload[l.Thread] = true
+		}
+	}
+	about := func(l LogLine) bool {
+		switch {
+		case l.Source == "config.c" || l.Source == "loader.c":
+			return relatedLine(l, module, src, files)
+		case len(reload) > 0:
+			return reload[l.Thread]
+		}
+		return l.Source == src && !runtimeLine(l)
+	}
 	threads := map[int]bool{}
 	for _, l := range lines {
-		if relatedLine(l, module, src, files) {
+		if about(l) && (l.Level != "NOTICE" || dropsEntry(l)) {
 			threads[l.Thread] = true
 		}
 	}
+	var r ReloadLines
 	for _, l := range lines {
-		if (threads[l.Thread] || relatedLine(l, module, src, files)) && problemLevel(l.Level) {
-			problems = append(problems, l)
-		} else if problemLevel(l.Level) {
-			other = append(other, l)
+		ours := about(l) || threads[l.Thread] && !runtimeLine(l)
+		switch {
+		case ours && dropsEntry(l):
+			r.Problems = append(r.Problems, l)
+		case (ours || l.Source == src) && l.Level == "NOTICE":
+			r.Notices = append(r.Notices, l)
+		case problemLevel(l.Level) && l.Level != "NOTICE":
+			r.Other = append(r.Other, l)
 		}
 	}
-	return problems, other
+	return r
+}
+
+// runtimeMessages are the warnings and errors modules log while running,
+// never while loading a file (from Asterisk 22's source): DUNDi's network
+// thread, its lookups and its dialplan functions.
+var runtimeMessages = map[string][]string{
+	"pbx_dundi.c": {"Failed to transmit", "Error: ", "midget packet", "write() failed", "Unable to create thread",
+		"Out of memory", "Tried to ", "This shouldn't happen", "Whoa", "Failed to parse DUNDI information elements",
+		"cannot be specified by DUNDi peers", "PJSIP calls require", "PJSIP destination is empty",
+		"DUNDILOOKUP", "DUNDIQUERY", "DUNDIRESULT", "DUNDRESULT", "No DUNDi results", "Result number", "A result",
+		"Invalid value", "pipe"},
+}
+
+// runtimeLine: a line the module logs while running, not loading.
+func runtimeLine(l LogLine) bool {
+	for _, m := range runtimeMessages[l.Source] {
+		if strings.HasPrefix(l.Message, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropsEntry: an error or warning, or a notice that drops an entry.
+func dropsEntry(l LogLine) bool {
+	if l.Level == "NOTICE" {
+		return droppedNotice.MatchString(l.Message) && !strings.Contains(l.Message, "on reload")
+	}
+	return problemLevel(l.Level)
 }
 
 func relatedLine(l LogLine, module, src string, files []string) bool {

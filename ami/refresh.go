@@ -99,9 +99,22 @@ func items(evs []Message, name string) []Message {
 	return out
 }
 
+// refreshPJSIPContacts reads every PJSIP contact: the registered ones
+// (PJSIPShowContacts) and those set in pjsip.conf, which Asterisk lists
+// only per endpoint (PJSIPShowEndpoints names them, PJSIPShowEndpoint
+// gives their qualify status). Everything is read before the state is
+// replaced, so a flush never sees a phone without its contact.
 func (c *Collector) refreshPJSIPContacts(ctx context.Context) error {
 	evs, ok, err := c.list(ctx, Action{Message: NewAction("PJSIPShowContacts")})
+	if noneFound(err) { // Asterisk 22 when no phone registered
+		ok, err = true, nil
+	}
 	if err != nil || !ok {
+		return err
+	}
+	registered := items(evs, "ContactList")
+	static, err := c.staticContacts(ctx, registered)
+	if err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -114,7 +127,12 @@ func (c *Collector) refreshPJSIPContacts(ctx context.Context) error {
 			}
 		}
 	}
-	for _, e := range items(evs, "ContactList") {
+	for _, t := range c.trunks {
+		if t.static {
+			t.reach, t.rttMs, t.static = "", -1, false
+		}
+	}
+	for _, e := range registered {
 		name := e.First("Endpoint", "EndpointName")
 		if name == "" {
 			name, _, _ = strings.Cut(e.Get("ObjectName"), ";@")
@@ -153,7 +171,101 @@ func (c *Collector) refreshPJSIPContacts(ctx context.Context) error {
 		s.contacts[uri] = ct
 		c.dirty[ext] = true
 	}
+	for _, e := range static {
+		name, uri := e.Get("EndpointName"), e.Get("URI")
+		status, ms := strings.ToLower(e.Get("Status")), -1
+		switch status {
+		case "reachable":
+			ms = usecToMs(e.Get("RoundtripUsec"))
+		case "unreachable":
+		default: // NonQualified, Unknown: not qualified, nothing known
+			status = "unknown"
+		}
+		if t, key := c.trunkByName(name); t != nil {
+			if status != "unknown" && t.reach == "" {
+				t.reach, t.rttMs, t.static = status, ms, true
+			}
+			c.dirty[key] = true
+			continue
+		}
+		s, ext := c.extByName(name)
+		if s == nil || uri == "" {
+			continue
+		}
+		if s.contacts == nil {
+			s.contacts = map[string]*contact{}
+		}
+		ct := &contact{uri: uri, status: status, rttMs: ms, static: true}
+		ct.addr, ct.port = uriHostPort(uri)
+		s.contacts[uri] = ct
+		c.dirty[ext] = true
+	}
 	return nil
+}
+
+// noneFound: Asterisk answered a list action with an error that says the
+// list is empty ("No Contacts found", "No endpoints found").
+func noneFound(err error) bool {
+	var ae *ActionError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	m := strings.ToLower(ae.Message)
+	return strings.HasPrefix(m, "no ") && strings.Contains(m, "found")
+}
+
+// staticContacts returns the ContactStatusDetail of every contact set in
+// pjsip.conf for the cluster's extensions and trunks: the endpoints
+// whose contacts PJSIPShowEndpoints lists but PJSIPShowContacts does not
+// are asked one by one.
+func (c *Collector) staticContacts(ctx context.Context, registered []Message) ([]Message, error) {
+	evs, ok, err := c.list(ctx, Action{Message: NewAction("PJSIPShowEndpoints")})
+	if noneFound(err) {
+		return nil, nil
+	}
+	if err != nil || !ok {
+		return nil, err
+	}
+	dynamic := map[string]bool{}
+	for _, e := range registered {
+		dynamic[e.First("Uri", "URI")] = true
+	}
+	var names []string
+	c.mu.Lock()
+	for _, e := range items(evs, "EndpointList") {
+		name := e.Get("ObjectName")
+		if _, ours := c.ix.ext(name); !ours && c.ix.trunkName[name] == "" {
+			continue
+		}
+		for _, aorURI := range strings.Split(e.Get("Contacts"), ",") {
+			_, uri, _ := strings.Cut(strings.TrimSpace(aorURI), "/")
+			if uri != "" && !dynamic[uri] {
+				names = append(names, name)
+				break
+			}
+		}
+	}
+	c.mu.Unlock()
+	var mu sync.Mutex
+	var out []Message
+	err = c.each(ctx, names, func(ctx context.Context, name string) error {
+		evs, ok, err := c.list(ctx, Action{Message: NewAction("PJSIPShowEndpoint", "Endpoint", name)})
+		if err != nil || !ok {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, d := range items(evs, "ContactStatusDetail") {
+			if !dynamic[d.Get("URI")] {
+				if d.Get("EndpointName") == "" {
+					d.Set("EndpointName", name)
+				}
+				out = append(out, d)
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 func (c *Collector) refreshSIPPeers(ctx context.Context) error {

@@ -30,6 +30,36 @@ type Report struct {
 	Nodes       []NodeHealth       `json:"nodes,omitempty"` // every node of the cluster that reported
 	Peers       []PeerReport       `json:"peers,omitempty"` // from membership (the replicator)
 	Replication *ReplicationReport `json:"replication,omitempty"`
+	// Published is the agent's latest publish of generated configuration
+	// (its cluster's DUNDi files), filled by the agent that runs it.
+	Published *PublishReport `json:"published,omitempty"`
+}
+
+// PublishReport is the latest publish of generated configuration: when,
+// from which store version, and what Asterisk made of it.
+type PublishReport struct {
+	What    string    `json:"what"` // "DUNDi files"
+	Dir     string    `json:"dir"`
+	Time    time.Time `json:"time"`
+	Version string    `json:"version,omitempty"` // the store version they come from
+	Result  string    `json:"result"`            // OK, UNCHANGED, FAILED, WRITTEN
+	Changed []string  `json:"changed,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// AddPublished adds the latest publish to the report; a FAILED one
+// degrades the verdict.
+func (r *Report) AddPublished(p *PublishReport) {
+	if p == nil {
+		return
+	}
+	r.Published = p
+	if p.Result == "FAILED" {
+		if r.Verdict == "NORMAL" {
+			r.Verdict = "DEGRADED"
+		}
+		r.Problems = append(r.Problems, p.What+" not published: "+p.Detail)
+	}
 }
 
 // AsteriskSection is the node's link to its Asterisk.
@@ -66,6 +96,7 @@ type TrunkReport struct {
 type ExtensionsSection struct {
 	Configured  int `json:"configured"`
 	Registered  int `json:"registered"`
+	Static      int `json:"static"` // contact set in pjsip.conf, reachable or not qualified
 	Unreachable int `json:"unreachable"`
 }
 
@@ -179,6 +210,8 @@ func (r *Report) addExtensions(sn *store.Snapshot, cluster string) error {
 			switch v.Fields["regstatus"] {
 			case "registered", "lagged":
 				s.Registered++
+			case "static":
+				s.Static++
 			case "unreachable":
 				s.Unreachable++
 			}
@@ -298,7 +331,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if e := r.Extensions; e != nil {
-		p("Extensions: %d configured, %d registered, %d unreachable", e.Configured, e.Registered, e.Unreachable)
+		if e.Static > 0 {
+			p("Extensions: %d configured, %d registered, %d with a static contact, %d unreachable", e.Configured, e.Registered, e.Static, e.Unreachable)
+		} else {
+			p("Extensions: %d configured, %d registered, %d unreachable", e.Configured, e.Registered, e.Unreachable)
+		}
 	}
 	for _, n := range r.Nodes {
 		if n.Node != r.Node {
@@ -319,6 +356,22 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("Replication: not reported (the replicator is not part of this build)")
 	} else {
 		p("Replication: %s, %s %s", r.Replication.Mode, r.Replication.State, r.Replication.Detail)
+	}
+	if pub := r.Published; pub != nil {
+		line := fmt.Sprintf("%s in %s: %s", pub.What, pub.Dir, pub.Result)
+		if !pub.Time.IsZero() {
+			line += " at " + pub.Time.UTC().Format(time.RFC3339)
+		}
+		if pub.Version != "" {
+			line += " from store version " + pub.Version
+		}
+		if len(pub.Changed) > 0 {
+			line += " (wrote " + strings.Join(pub.Changed, ", ") + ")"
+		}
+		if pub.Detail != "" && pub.Result != "FAILED" {
+			line += ": " + pub.Detail
+		}
+		p("%s", line)
 	}
 	if s := r.Store; s != nil {
 		total := 0

@@ -94,12 +94,14 @@ func (ix *index) ext(name string) (string, bool) {
 	return e, ok
 }
 
-// contact is one registered address of an extension.
+// contact is one address of an extension: registered, or set in
+// pjsip.conf (static).
 type contact struct {
 	uri, addr, port, ua string
 	status              string // reachable, unreachable, lagged, unknown
 	rttMs               int    // -1 when not measured
 	expiry              int64  // unix seconds, 0 unknown
+	static              bool   // an AOR's contact = in pjsip.conf, never registered
 }
 
 // member is an extension's membership of one queue.
@@ -127,6 +129,7 @@ type trunkState struct {
 	regstatus string // registered, unregistered, rejected, failed, "" (no registration)
 	reach     string // reachable, unreachable, lagged, ""
 	rttMs     int
+	static    bool // reach comes from a contact set in pjsip.conf
 }
 
 // fields derives the status columns of an extension.
@@ -134,6 +137,9 @@ func (s *extState) fields(node string) pbx.Fields {
 	f := pbx.Fields{}
 	if best := s.bestContact(); best != nil {
 		f["regstatus"] = "registered"
+		if best.static {
+			f["regstatus"] = "static"
+		}
 		if best.status == "unreachable" || best.status == "lagged" {
 			f["regstatus"] = best.status
 		}

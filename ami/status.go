@@ -26,7 +26,9 @@ import (
 // Values are the binary form of pbx.Fields (pbx.Fields.AppendBinary) with
 // the status columns of the guide's extension table and a few more:
 //
-//	regstatus   registered, unregistered, unreachable, lagged, rejected
+//	regstatus   registered, unregistered, unreachable, lagged, rejected;
+//	            static: a contact set in pjsip.conf (an AOR's contact =),
+//	            answering qualify or not qualified
 //	regseconds  when the registration expires (unix seconds)
 //	ipaddr      the contact's address; port its port; contact the URI
 //	lastms      qualify round trip in ms; useragent; regserver (the node)

@@ -110,13 +110,18 @@ func TestDUNDiMakesRoamingNumbersReachableEverywhere(t *testing.T) {
 		}
 	}
 	tpa1 := bundles["tpa1"].File(DUNDiFile).Content
-	for _, want := range []string{"[general](+)\nentityid = " + EntityID("tpa1") + "\n", "outgoing_sip_tech = SIP\n",
+	for _, want := range []string{"[general](+)\nentityid = " + EntityID("tpa1") + "\n\n[mappings](+)\n",
 		"pbxtopo => dundi-pbxtopo-local,0,IAX2,pbxtopo-dundi:${SECRET}@192.168.0.218/${NUMBER},nopartial\n",
 		"; cluster tpa2\n[" + EntityID("tpa2") + "]\nmodel = symmetric\nhost = 192.168.0.208\nport = 4520\n",
 		"inkey = pbxtopo-tpa2\noutkey = pbxtopo-tpa1\n"} {
 		if !strings.Contains(tpa1, want) {
 			t.Errorf("tpa1's dundi file lacks %q:\n%s", want, tpa1)
 		}
+	}
+	// The answers dial IAX2: the file leaves dundi.conf's own SIP
+	// settings alone (Asterisk 22 has no chan_sip to set them to).
+	if strings.Contains(tpa1, "outgoing_sip_tech") {
+		t.Error("tpa1's dundi file sets outgoing_sip_tech")
 	}
 	if strings.Contains(tpa1, "["+EntityID("tpa1")+"]") {
 		t.Error("tpa1 peers with itself")
@@ -253,15 +258,9 @@ func TestWriteBundleIsAtomicAndSkipsUnchanged(t *testing.T) {
 func TestPublisherFollowsTheStore(t *testing.T) {
 	st := sampleStore(t)
 	dir := t.TempDir()
-	var mu sync.Mutex
-	var calls [][]string
 	cfg := DefaultPublisherConfig("lon", dir)
 	cfg.Debounce = 10 * time.Millisecond
-	p, err := NewPublisher(cfg, PublisherDeps{Store: st, Published: func(_ context.Context, _ *Bundle, changed []string) {
-		mu.Lock()
-		calls = append(calls, changed)
-		mu.Unlock()
-	}})
+	p, err := NewPublisher(cfg, PublisherDeps{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,26 +268,75 @@ func TestPublisherFollowsTheStore(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	path := filepath.Join(dir, ExtensionsFile)
-	waitFor(t, func() bool {
-		b, _ := os.ReadFile(path)
-		return strings.Contains(string(b), "exten => 5601,1,Dial(SIP/5601)")
-	})
+	waitFor(t, func() bool { return p.Last() != nil })
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "exten => 5601,1,Dial(SIP/5601)") {
+		t.Fatalf("%s:\n%s", path, b)
+	}
+	first := p.Last()
+	if first.Result != PublishWritten || len(first.Changed) != 3 {
+		t.Fatalf("first publish: %+v", first)
+	}
+	// Status writes change no record: nothing is published for them.
+	if err := st.PutStatus(ctx, map[string][]byte{"health/lon/n1": []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
 	change(t, st, pbx.Extensions, "lon/4401", pbx.Fields{"roaming": "yes"})
 	waitFor(t, func() bool {
 		b, _ := os.ReadFile(path)
 		return strings.Contains(string(b), "exten => 4401,1,Dial(SIP/4401)")
 	})
+	waitFor(t, func() bool { l := p.Last(); return l != nil && l.Version != first.Version })
+	if l := p.Last(); l.Result != PublishWritten || strings.Join(l.Changed, ",") != ExtensionsFile {
+		t.Fatalf("publish after a roaming change: %+v", l)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(calls) != 2 || len(calls[0]) != 3 || strings.Join(calls[1], ",") != ExtensionsFile {
-		t.Fatalf("published calls %v", calls)
-	}
 	if _, err := NewPublisher(PublisherConfig{Dir: dir}, PublisherDeps{Store: st}); !errors.Is(err, ErrBadRequest) {
 		t.Fatalf("publisher without cluster: %v", err)
+	}
+}
+
+// A publish that could not reach Asterisk is tried again with the same
+// store version; a FAILED one is not, until the records change.
+func TestPublisherRetriesWhatCouldNotBeApplied(t *testing.T) {
+	st := sampleStore(t)
+	cfg := DefaultPublisherConfig("lon", t.TempDir())
+	cfg.Debounce, cfg.Retry = 0, 10*time.Millisecond
+	var mu sync.Mutex
+	calls := 0
+	p, err := NewPublisher(cfg, PublisherDeps{Store: st, Apply: func(_ context.Context, b *Bundle) (Outcome, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		switch calls {
+		case 1, 2:
+			return Outcome{}, errors.New("ami: not connected to Asterisk")
+		case 3:
+			return Outcome{Result: PublishFailed, Detail: "Asterisk dropped a line"}, nil
+		}
+		return Outcome{Result: PublishOK, Changed: []string{ExtensionsFile}}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	waitFor(t, func() bool {
+		l := p.Last()
+		return l != nil && l.Result == PublishFailed && l.Detail == "Asterisk dropped a line"
+	})
+	if err := st.PutStatus(ctx, map[string][]byte{"health/lon/n1": []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	change(t, st, pbx.Extensions, "lon/4401", pbx.Fields{"roaming": "yes"})
+	waitFor(t, func() bool { l := p.Last(); return l.Result == PublishOK })
+	cancel()
+	<-done
+	if calls != 4 {
+		t.Errorf("%d applies, want 4: two retries, the FAILED one (not retried), the one after the change", calls)
 	}
 }
 

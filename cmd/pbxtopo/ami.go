@@ -161,11 +161,32 @@ func (a *app) applyAsteriskConfig(ctx context.Context, module string, files map[
 	}
 	defer done()
 	res, err := ap.Apply(ctx, ami.ApplyRequest{Module: module, Files: files, Force: o.force})
-	if errors.Is(err, ami.ErrInvalid) {
+	if err != nil {
+		return applyError(err)
+	}
+	return a.printApply(res)
+}
+
+// applyError makes the errors a user can fix user errors (exit 1 with
+// the message alone).
+func applyError(err error) error {
+	if errors.Is(err, ami.ErrInvalid) || errors.Is(err, ami.ErrPermission) || errors.Is(err, ami.ErrNotConnected) {
 		return userError{err}
 	}
+	return err
+}
+
+// reloadModule reloads one module over AMI and prints what Asterisk
+// made of it.
+func (a *app) reloadModule(ctx context.Context, module string) error {
+	conn, err := a.dialAMI(ctx)
 	if err != nil {
 		return err
+	}
+	defer conn.Close()
+	res, err := ami.ReloadModule(ctx, conn, module, a.v.GetString("ami.log_file"), 0)
+	if err != nil {
+		return applyError(err)
 	}
 	return a.printApply(res)
 }
@@ -180,11 +201,24 @@ func (a *app) printApply(res *ami.ApplyResult) error {
 	}
 	switch res.Status {
 	case ami.ApplyFailed:
-		return usageErrorf("%s: the reload FAILED: fix the generated configuration (see above)", res.Module)
+		return usageErrorf("%s: %s", res.Module, failedWhy(res))
 	case ami.ApplyUnverified:
 		fmt.Fprintln(a.stderr, "pbxtopo: warning:", res.Note)
 	}
 	return nil
+}
+
+// failedWhy says what made an apply FAILED and what to do, by cause.
+func failedWhy(res *ami.ApplyResult) string {
+	switch res.Cause {
+	case ami.CausePermission, ami.CauseNotLoaded:
+		return "Asterisk refused: " + res.Note
+	}
+	what := "fix what Asterisk logged (see above)"
+	if res.Backout != nil {
+		what += "; the previous files are back in place"
+	}
+	return "the reload FAILED: Asterisk did not load the files as written: " + what
 }
 
 func writeApply(w io.Writer, res *ami.ApplyResult, indent string) {
@@ -205,6 +239,12 @@ func writeApply(w io.Writer, res *ami.ApplyResult, indent string) {
 	if len(res.Problems) > 0 {
 		fmt.Fprintf(w, "%s  Asterisk logged while reloading:\n", indent)
 		for _, p := range res.Problems {
+			fmt.Fprintf(w, "%s    %s\n", indent, p)
+		}
+	}
+	if len(res.Notices) > 0 {
+		fmt.Fprintf(w, "%s  notices meanwhile (they drop nothing):\n", indent)
+		for _, p := range res.Notices {
 			fmt.Fprintf(w, "%s    %s\n", indent, p)
 		}
 	}
@@ -275,11 +315,8 @@ func (a *app) amiBackoutCmd() *cobra.Command {
 			}
 			defer done()
 			res, err := ap.Backout(cmd.Context(), id)
-			if errors.Is(err, ami.ErrInvalid) {
-				return userError{err}
-			}
 			if err != nil {
-				return err
+				return applyError(err)
 			}
 			return a.printApply(res)
 		},
@@ -321,8 +358,10 @@ func (a *app) amiBackupsCmd() *cobra.Command {
 	return cmd
 }
 
-// checkActions are the actions the collector and apply use, with what
-// each is for. Reload is not tried: it would reload everything.
+// checkActions are the actions the collector uses, with what each is
+// for; check tries each. Apply's (ami.ApplyActions) are not tried, they
+// would reload modules: check finds them in ListCommands, which lists
+// only the actions the user may send.
 var checkActions = []struct{ action, use string }{
 	{"PJSIPShowContacts", "PJSIP registrations"}, {"SIPpeers", "chan_sip registrations"},
 	{"ExtensionStateList", "device states"}, {"QueueStatus", "queue and agent state"},
@@ -333,7 +372,7 @@ var checkActions = []struct{ action, use string }{
 func (a *app) amiCheckCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "Log in and try every action the collector needs: shows what manager.conf allows",
+		Short: "Log in and check every action the collector and apply need: shows what manager.conf allows",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			conn, err := a.dialAMI(cmd.Context())
@@ -343,6 +382,20 @@ func (a *app) amiCheckCmd() *cobra.Command {
 			defer conn.Close()
 			fmt.Fprintf(a.stdout, "logged in to %s as %s (manager protocol %s)\n", a.v.GetString("ami.addr"), a.v.GetString("ami.user"), conn.Version())
 			refused := 0
+			perm, err := ami.Permitted(cmd.Context(), conn)
+			if err != nil {
+				return err
+			}
+			for _, c := range ami.ApplyActions {
+				state := "ok"
+				switch {
+				case perm == nil:
+					state = "unknown (Asterisk does not list the permitted actions)"
+				case !perm[strings.ToLower(c.Action)]:
+					state, refused = "REFUSED: add "+c.Class+" to the write = line of the manager.conf user", refused+1
+				}
+				fmt.Fprintf(a.stdout, "  %-31s %-28s %s\n", c.Action, "apply (reload, load)", state)
+			}
 			for _, c := range checkActions {
 				act := ami.NewAction(c.action)
 				if c.action == "MailboxCount" {

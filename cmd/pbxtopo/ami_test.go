@@ -187,9 +187,10 @@ func TestAMICollectBadSettings(t *testing.T) {
 }
 
 // TestDundiApplyCommand applies a cluster's generated DUNDi files to a
-// scripted Asterisk: three modules reloaded in order; a second apply
-// changes nothing; a reload Asterisk warns about is backed out and stops
-// the modules after it.
+// scripted Asterisk: three files in pbxtopo/, each included from its main
+// file, three modules reloaded in order; a second apply changes nothing;
+// a reload Asterisk warns about is backed out and stops the modules after
+// it.
 func TestDundiApplyCommand(t *testing.T) {
 	data := sampleStore(t)
 	dir := t.TempDir()
@@ -211,22 +212,28 @@ func TestDundiApplyCommand(t *testing.T) {
 	if n := srv.Actions("Reload"); n != 3 {
 		t.Fatalf("%d reloads, want 3", n)
 	}
-	b, err := os.ReadFile(filepath.Join(conf, "dundi-pbxtopo.conf"))
+	b, err := os.ReadFile(filepath.Join(conf, "pbxtopo", "dundi-pbxtopo.conf"))
 	if err != nil || !strings.Contains(string(b), "entityid = 02:96:12:7b:0e:fe") {
 		t.Fatalf("dundi-pbxtopo.conf: %v\n%s", err, b)
+	}
+	for main, want := range map[string]string{"dundi.conf": "[general]\n[mappings]\n#include \"pbxtopo/dundi-pbxtopo.conf\"\n",
+		"iax.conf": "#include \"pbxtopo/iax-pbxtopo.conf\"\n", "extensions.conf": "#include \"pbxtopo/extensions-pbxtopo.conf\"\n"} {
+		if b, _ := os.ReadFile(filepath.Join(conf, main)); !strings.HasSuffix(string(b), want) {
+			t.Errorf("%s does not end with %q:\n%s", main, want, b)
+		}
 	}
 	mustRun(t, args()...)
 	if n := srv.Actions("Reload"); n != 3 {
 		t.Fatalf("an apply without changes reloaded: %d reloads", n)
 	}
 
-	os.WriteFile(filepath.Join(conf, "dundi-pbxtopo.conf"), []byte("; edited by hand\n"), 0o644)
+	os.WriteFile(filepath.Join(conf, "pbxtopo", "dundi-pbxtopo.conf"), []byte("; edited by hand\n"), 0o644)
 	logLines = []string{"[2026-11-22 13:55:00.132] WARNING[8711] pbx_dundi.c: Unable to find key 'pbxtopo-sfo' for peer"}
 	out, _, code := pbxtopo(t, args()...)
 	if code != 1 || !strings.Contains(out, "pbx_dundi.so: FAILED") || strings.Contains(out, "chan_iax2.so") {
 		t.Fatalf("failed reload: exit %d\n%s", code, out)
 	}
-	if b, _ := os.ReadFile(filepath.Join(conf, "dundi-pbxtopo.conf")); string(b) != "; edited by hand\n" {
+	if b, _ := os.ReadFile(filepath.Join(conf, "pbxtopo", "dundi-pbxtopo.conf")); string(b) != "; edited by hand\n" {
 		t.Fatalf("not backed out: %s", b)
 	}
 }

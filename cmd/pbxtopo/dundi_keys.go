@@ -24,12 +24,16 @@ func (a *app) dundiKeysCmd() *cobra.Command {
 inkey: each peer's public key). 'create' makes the pair in Asterisk's format (1024-bit RSA, PEM,
 as astgenkey -n), 'rotate' replaces it and keeps the previous pair as .key.old/.pub.old (Asterisk
 does not load those). Files are written atomically; the .key gets mode 0600. Copy the .pub to
-the key directory of every other cluster, then run 'keys init' (or reload res_crypto) there.`,
+the key directory of every other cluster, then run 'module reload res_crypto.so' there (Asterisk
+22 loads new keys on that reload; 'keys init' does not). --reload does it here over AMI.`,
 	}
 	var cluster, dir string
+	var reload bool
 	flags := func(c *cobra.Command) {
 		c.Flags().StringVar(&cluster, "cluster", "", "the cluster whose key pair to make")
 		c.Flags().StringVar(&dir, "dir", defaultKeyDir, "Asterisk's key directory")
+		c.Flags().BoolVar(&reload, "reload", false, "then reload res_crypto.so over AMI (ami.*) so this Asterisk loads the pair")
+		a.bindAMIFlags(c, "ami.addr", "ami.user", "ami.secret", "ami.log_file")
 	}
 	paths := func() (key, pub string, err error) {
 		if !pbx.IsLabel(cluster) {
@@ -55,9 +59,13 @@ the key directory of every other cluster, then run 'keys init' (or reload res_cr
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "wrote %s (0600) and %s\nfingerprint sha256:%s\ncopy %s to the key directory of every other cluster, then 'asterisk -rx \"keys init\"' there\n",
+		fmt.Fprintf(a.stdout, "wrote %s (0600) and %s\nfingerprint sha256:%s\ncopy %s to the key directory of every other cluster, then run 'asterisk -rx \"module reload res_crypto.so\"' there\n",
 			keyPath, pubPath, dundi.Fingerprint(k), filepath.Base(pubPath))
-		return nil
+		if !reload {
+			fmt.Fprintf(a.stdout, "and here: Asterisk loads new keys on 'module reload res_crypto.so' (or give --reload)\n")
+			return nil
+		}
+		return a.reloadModule(a.ctx, "res_crypto.so")
 	}
 	create := &cobra.Command{
 		Use:     "create --cluster C [--dir DIR]",

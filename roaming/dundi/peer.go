@@ -60,6 +60,14 @@ type Peer struct {
 	ctx     context.Context // Run's, for lookups answered in goroutines
 	running bool
 
+	// sending is read-held by every flush from before it releases mu
+	// until its packets are out; Close takes it before closing the
+	// socket. A lookup returns as soon as the read loop releases mu after
+	// the final answer, and its caller may close the peer at once: the
+	// final ACK queued with that answer must still go out, or the other
+	// side resends its answer until it gives up.
+	sending sync.RWMutex
+
 	quit      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
@@ -217,7 +225,9 @@ func (p *Peer) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
 		close(p.quit)
+		p.sending.Lock() // the packets of flushes in progress go out first
 		err = p.conn.Close()
+		p.sending.Unlock()
 		p.mu.Lock()
 		for _, t := range p.trans {
 			if t.req != nil {
@@ -265,6 +275,12 @@ func (p *Peer) queue(to netip.AddrPort, data []byte) {
 func (p *Peer) unlockAndFlush() {
 	out := p.out
 	p.out = nil
+	if len(out) == 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.sending.RLock()
+	defer p.sending.RUnlock()
 	p.mu.Unlock()
 	for _, o := range out {
 		if _, err := p.conn.WriteToUDPAddrPort(o.data, o.to); err != nil {
