@@ -117,14 +117,16 @@ type WriteReply struct {
 
 // HistoryItem is one change of a record.
 type HistoryItem struct {
-	Change     string     `json:"change"`
-	Cluster    string     `json:"cluster"`
-	Time       time.Time  `json:"time"`
-	Applied    time.Time  `json:"applied"`
-	Author     string     `json:"author"`
-	Deleted    bool       `json:"deleted,omitempty"`
-	Supersedes []string   `json:"supersedes,omitempty"`
-	Fields     pbx.Fields `json:"fields,omitempty"`
+	Change     string    `json:"change"`
+	Cluster    string    `json:"cluster"`
+	Time       time.Time `json:"time"`
+	Applied    time.Time `json:"applied"`
+	Author     string    `json:"author"`
+	Deleted    bool      `json:"deleted,omitempty"`
+	Supersedes []string  `json:"supersedes,omitempty"`
+	// Set names the fields the change set (absent: every field).
+	Set    []string   `json:"set,omitempty"`
+	Fields pbx.Fields `json:"fields,omitempty"`
 }
 
 // Error is an error with an HTTP-like code, so that the HTTP layer and the
@@ -509,7 +511,7 @@ func (s *Service) History(ctx context.Context, tableName, key string) ([]History
 		for _, e := range entries {
 			c := e.Change
 			item := HistoryItem{Change: c.Dot.String(), Cluster: c.Dot.Stream.Cluster(), Time: c.HLC.Time(),
-				Applied: e.Applied, Author: c.Author, Deleted: c.Deleted}
+				Applied: e.Applied, Author: c.Author, Deleted: c.Deleted, Set: c.Set}
 			for _, d := range c.Context {
 				item.Supersedes = append(item.Supersedes, d.String())
 			}

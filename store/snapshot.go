@@ -179,14 +179,40 @@ func (st *txState) mergeRecord(tx *bolt.Tx, b *bolt.Bucket, local, remote *Recor
 		}
 	}
 	sortVersions(keep)
-	if local != nil && slices.EqualFunc(local.Versions, keep, func(a, b Version) bool { return a.Dot == b.Dot }) {
+	graph := mergeGraphs(local, remote)
+	if local != nil && slices.EqualFunc(local.Versions, keep, func(a, b Version) bool { return a.Dot == b.Dot }) && len(graph) == len(local.Graph) {
 		return nil
 	}
-	merged := &Record{Table: table, Key: key, Versions: keep}
+	merged := &Record{Table: table, Key: key, Versions: keep, Graph: graph}
 	if local != nil {
 		merged.History = local.History
+		// A local version the sender superseded keeps its values in the
+		// graph, as when a change supersedes it here.
+		c := &Change{Table: table}
+		merged.Graph = noteChange(merged.Graph, c, local.Versions, keep)
 	}
 	return st.putRecord(tx, b, local, merged)
+}
+
+// mergeGraphs returns the union of two records' change graphs (a node
+// that kept its values preferred).
+func mergeGraphs(a, b *Record) []Node {
+	var out []Node
+	for _, r := range []*Record{a, b} {
+		if r == nil {
+			continue
+		}
+		for _, n := range r.Graph {
+			i := slices.IndexFunc(out, func(o Node) bool { return o.Dot == n.Dot })
+			switch {
+			case i < 0:
+				out = append(out, n)
+			case out[i].Value == nil && n.Value != nil:
+				out[i] = n
+			}
+		}
+	}
+	return out
 }
 
 func hasDot(vs []Version, d Dot) bool {
