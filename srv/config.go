@@ -125,6 +125,7 @@ type settings struct {
 	hostmaster  string
 	allow       []netip.Prefix
 	notify      []netip.AddrPort
+	source      netip.Addr // dns_addr's address, NOTIFY's source; invalid when unspecified
 	transfers   bool
 }
 
@@ -182,6 +183,9 @@ func (c Config) compile() (settings, error) {
 			return s, configErr("dns.notify", "%q: want IP or IP:PORT of a secondary", n)
 		}
 		s.notify = append(s.notify, ap)
+	}
+	if a, err := netip.ParseAddr(host); err == nil && !a.IsUnspecified() {
+		s.source = a.Unmap()
 	}
 	s.transfers = c.TransferSource == "" || c.TransferSource == c.Node
 	if c.MaxUDPSize < 512 || c.MaxUDPSize > 4096 {

@@ -62,10 +62,11 @@ type Server struct {
 	notified atomic.Uint64
 	notifyKO atomic.Uint64
 
-	kick   chan struct{} // asks the notifier for a round
-	ctx    context.Context
-	cancel context.CancelFunc // ends ctx at Close
-	wg     sync.WaitGroup
+	notifyKicks []chan struct{} // one per dns.notify secondary: asks its sender for a round
+	notifyRetry time.Duration   // between two tries of one NOTIFY (notifyRetry; tests shorten it)
+	ctx         context.Context
+	cancel      context.CancelFunc // ends ctx at Close
+	wg          sync.WaitGroup
 }
 
 // New checks the configuration and returns a server; Start makes it serve.
@@ -91,8 +92,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		workers = 2 * runtime.GOMAXPROCS(0)
 	}
 	s := &Server{cfg: cfg, set: set, src: deps.Source, health: deps.Health, log: deps.Logger, now: deps.Now,
-		rrl: newLimiter(cfg.RRL, deps.Now), conns: map[net.Conn]struct{}{},
-		kick: make(chan struct{}, 1)}
+		rrl: newLimiter(cfg.RRL, deps.Now), conns: map[net.Conn]struct{}{}, notifyRetry: notifyRetry}
+	for range set.notify {
+		s.notifyKicks = append(s.notifyKicks, make(chan struct{}, 1))
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := 0; i < workers; i++ {
 		s.udpStats = append(s.udpStats, &counters{})
@@ -124,10 +127,13 @@ func (s *Server) Start() error {
 		s.wg.Add(1)
 		go s.serveUDP(c)
 	}
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go s.serveTCP()
 	go s.watch()
-	go s.notifier()
+	for i, target := range s.set.notify {
+		s.wg.Add(1)
+		go s.notifier(target, s.notifyKicks[i])
+	}
 	s.kickNotify()
 	s.log.Info("dns serving", "addr", udp.LocalAddr().String(), "zone", s.set.origin, "serial", s.tab.Load().serial)
 	return nil
