@@ -47,9 +47,14 @@ type Config struct {
 	// (`dns.udp_workers`); 0 means two per CPU.
 	UDPWorkers int `mapstructure:"udp_workers"`
 	// TCPIdleTimeout closes an idle TCP connection (`dns.tcp_idle_timeout`);
-	// TCPMaxConns bounds open TCP connections (`dns.tcp_max_conns`).
-	TCPIdleTimeout time.Duration `mapstructure:"tcp_idle_timeout"`
-	TCPMaxConns    int           `mapstructure:"tcp_max_conns"`
+	// while more than half of the slots are taken, idle connections get
+	// at most a second. TCPMaxConns bounds open TCP connections
+	// (`dns.tcp_max_conns`), of which a quarter is kept for the addresses
+	// of dns.allow_transfer; TCPMaxConnsPerSource bounds those of one
+	// client address (`dns.tcp_max_conns_per_source`).
+	TCPIdleTimeout       time.Duration `mapstructure:"tcp_idle_timeout"`
+	TCPMaxConns          int           `mapstructure:"tcp_max_conns"`
+	TCPMaxConnsPerSource int           `mapstructure:"tcp_max_conns_per_source"`
 	// RRL is response rate limiting per client network (`dns.rrl.*`).
 	RRL RRLConfig `mapstructure:"rrl"`
 	// Probe configures the SIP OPTIONS health probe (`dns.probe.*`). The
@@ -92,16 +97,17 @@ type ProbeConfig struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Addr:           "127.0.0.1:8600",
-		Domain:         "voice.example.net",
-		TTL:            30,
-		Nameservers:    []string{"ns1"},
-		Hostmaster:     "hostmaster",
-		MaxUDPSize:     1232,
-		TCPIdleTimeout: 10 * time.Second,
-		TCPMaxConns:    256,
-		RRL:            RRLConfig{Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56},
-		Probe:          DefaultProbeConfig(),
+		Addr:                 "127.0.0.1:8600",
+		Domain:               "voice.example.net",
+		TTL:                  30,
+		Nameservers:          []string{"ns1"},
+		Hostmaster:           "hostmaster",
+		MaxUDPSize:           1232,
+		TCPIdleTimeout:       10 * time.Second,
+		TCPMaxConns:          256,
+		TCPMaxConnsPerSource: 8,
+		RRL:                  RRLConfig{Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56},
+		Probe:                DefaultProbeConfig(),
 	}
 }
 
@@ -199,6 +205,10 @@ func (c Config) compile() (settings, error) {
 	}
 	if c.TCPMaxConns <= 0 {
 		return s, configErr("dns.tcp_max_conns", "%d: give a positive number such as 256", c.TCPMaxConns)
+	}
+	if c.TCPMaxConnsPerSource <= 0 || c.TCPMaxConnsPerSource > c.TCPMaxConns {
+		return s, configErr("dns.tcp_max_conns_per_source", "%d: give a positive number no larger than dns.tcp_max_conns (%d), such as 8",
+			c.TCPMaxConnsPerSource, c.TCPMaxConns)
 	}
 	if err := c.RRL.validate(); err != nil {
 		return s, err

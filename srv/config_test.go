@@ -24,6 +24,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{func(c *Config) { c.Notify = []string{"ns2.example.net"} }, "dns.notify: \"ns2.example.net\": want IP or IP:PORT"},
 		{func(c *Config) { c.MaxUDPSize = 100 }, "dns.max_udp_size: 100"},
 		{func(c *Config) { c.TCPIdleTimeout = 0 }, "dns.tcp_idle_timeout"},
+		{func(c *Config) { c.TCPMaxConnsPerSource = 0 }, "dns.tcp_max_conns_per_source: 0"},
 		{func(c *Config) { c.RRL.Rate = 5; c.RRL.IPv4Prefix = 40 }, "dns.rrl.ipv4_prefix: 40"},
 		{func(c *Config) { c.RRL.Slip = -1 }, "dns.rrl.slip"},
 	}

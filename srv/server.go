@@ -54,7 +54,8 @@ type Server struct {
 	closed  bool
 	udp     *net.UDPConn
 	tcp     *net.TCPListener
-	conns   map[net.Conn]struct{}
+	conns   map[net.Conn]netip.Addr // open TCP connections and their clients
+	sources map[netip.Addr]int      // open TCP connections per client address
 
 	udpStats []*counters
 	tcpStats counters
@@ -92,7 +93,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		workers = 2 * runtime.GOMAXPROCS(0)
 	}
 	s := &Server{cfg: cfg, set: set, src: deps.Source, health: deps.Health, log: deps.Logger, now: deps.Now,
-		rrl: newLimiter(cfg.RRL, deps.Now), conns: map[net.Conn]struct{}{}, notifyRetry: notifyRetry}
+		rrl: newLimiter(cfg.RRL, deps.Now), conns: map[net.Conn]netip.Addr{},
+		sources: map[netip.Addr]int{}, notifyRetry: notifyRetry}
 	for range set.notify {
 		s.notifyKicks = append(s.notifyKicks, make(chan struct{}, 1))
 	}
@@ -342,20 +344,51 @@ func (s *Server) saveSerial(r serialRecord) {
 	}
 }
 
+// busyIdle is how long an idle TCP connection may stay while more than
+// half of the slots are taken.
+const busyIdle = time.Second
+
 // trackConn registers an open TCP connection so Close can end it; false
-// when the server is closing or full.
-func (s *Server) trackConn(c net.Conn) bool {
+// when the server is closing or has no room for the client: one address
+// holds at most TCPMaxConnsPerSource connections, and addresses outside
+// dns.allow_transfer leave a quarter of the slots to the secondaries.
+func (s *Server) trackConn(c net.Conn, from netip.Addr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || len(s.conns) >= s.cfg.TCPMaxConns {
+	limit := s.cfg.TCPMaxConns
+	if len(s.set.allow) > 0 && s.set.transfers && !s.transferAllowed(from) {
+		limit -= s.cfg.TCPMaxConns / 4
+	}
+	if s.closed || len(s.conns) >= limit || s.sources[from] >= s.cfg.TCPMaxConnsPerSource {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	s.conns[c] = from
+	s.sources[from]++
+	if len(s.conns) == s.cfg.TCPMaxConns/2+1 {
+		// Busy from now on: the idle connections get a second.
+		for o := range s.conns {
+			o.SetReadDeadline(time.Now().Add(busyIdle))
+		}
+	}
 	return true
 }
 
 func (s *Server) untrackConn(c net.Conn) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	from := s.conns[c]
 	delete(s.conns, c)
-	s.mu.Unlock()
+	if s.sources[from]--; s.sources[from] <= 0 {
+		delete(s.sources, from)
+	}
+}
+
+// idleTimeout is how long a connection may wait for its next query.
+func (s *Server) idleTimeout() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) > s.cfg.TCPMaxConns/2 {
+		return min(busyIdle, s.cfg.TCPIdleTimeout)
+	}
+	return s.cfg.TCPIdleTimeout
 }
