@@ -108,7 +108,8 @@ func (a *Agent) build() error {
 	if a.members, err = replicator.NewSerf(replicator.SerfConfig{
 		Node: cfg.Node, BindAddr: cfg.SerfAddr, Tags: tags, GossipKey: key,
 		KeyringFile: filepath.Join(cfg.DataDir, "gossip.keyring"), ProbeInterval: cfg.Gossip.ProbeInterval,
-		SuspicionMult: cfg.Gossip.SuspicionMult, Logger: a.log.With("subsystem", "gossip"),
+		SuspicionMult: cfg.Gossip.SuspicionMult, SnapshotPath: filepath.Join(cfg.DataDir, "gossip.snapshot"),
+		RestartGrace: cfg.Gossip.RestartGrace, Logger: a.log.With("subsystem", "gossip"),
 	}); err != nil {
 		return err
 	}
@@ -259,9 +260,11 @@ func (a *Agent) ReplAddr() string { return a.replLn.Addr().String() }
 func (a *Agent) GossipAddr() string { return a.cfg.SerfAddr }
 
 // Run serves until ctx ends, then shuts down in order: stop taking API
-// requests (answering those in flight), stop replication, leave the
-// membership, close the store. An acknowledged write is on disk before
-// its answer, so none is lost.
+// requests (answering those in flight), stop replication, tell the
+// membership this node restarts (it is no departure: the others keep its
+// cluster up for gossip.restart_grace, and it rejoins them from its
+// snapshot), close the store. An acknowledged write is on disk before its
+// answer, so none is lost.
 func (a *Agent) Run(ctx context.Context) error {
 	errc := make(chan error, 8)
 	go func() {
@@ -303,8 +306,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Wait()
 	a.replSrv.Shutdown(shut)
 	a.closeParts()
-	if lerr := a.members.Leave(); lerr != nil {
-		a.log.Warn("leave", "err", lerr)
+	if serr := a.members.Stop(); serr != nil {
+		a.log.Warn("telling the members this node restarts", "err", serr)
 	}
 	return errors.Join(err, a.Close())
 }
