@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
@@ -41,7 +40,7 @@ type Agent struct {
 	keys    *secrets.Keyring // seals secrets at rest; nil without secrets.key_file
 	opts    Options
 	parts   parts
-	health  *clusterHealth
+	tagMu   sync.Mutex // one change of this node's gossip tags at a time
 
 	apiLn, replLn net.Listener
 	apiSrv        *http.Server
@@ -146,9 +145,8 @@ func (a *Agent) build() error {
 	a.tr.SetCertificateCheck(a.rep.CheckCertificate) // the revocation list, both ways
 	dnsCfg := cfg.DNS
 	dnsCfg.Addr, dnsCfg.Node = cfg.DNSAddr, cfg.Node
-	asterisk := ami.NewHealthView(a.st, ami.DefaultStaleness, nil)
-	a.health = newClusterHealth(a.members, asterisk, a.st, a.log.With("subsystem", "health"))
-	if a.checker, err = srv.NewChecker(dnsCfg.Probe, srv.CheckerDeps{Members: a.health, Source: a.st, Logger: a.log.With("subsystem", "health")}); err != nil {
+	if a.checker, err = srv.NewChecker(dnsCfg.Checker(), srv.CheckerDeps{Members: a.members, Asterisk: asteriskView{a.members},
+		Source: a.st, Logger: a.log.With("subsystem", "health")}); err != nil {
 		return err
 	}
 	if err := a.buildParts(); err != nil {
@@ -287,8 +285,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("dns: %w", err)
 		}
 	}()
-	wg.Add(1)
-	go func() { defer wg.Done(); a.health.run(bg, time.Second) }()
+	if c := a.parts.collector; c != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.reportAsterisk(bg, c.Client()) }()
+	}
 	a.runParts(bg, &wg, errc)
 	go a.members.JoinUntil(ctx, a.cfg.Join)
 	a.log.Info("agent running", "cluster", a.cfg.Cluster, "node", a.cfg.Node, "api", a.APIAddr(), "repl", a.ReplAddr(),
@@ -402,9 +402,7 @@ func (a *Agent) leadership(ctx context.Context) {
 	for {
 		if now := a.rs.State(); now != state {
 			state = now
-			tags := a.members.LocalTags()
-			tags[replicator.TagRaftState] = state
-			a.members.SetTags(tags)
+			a.setTag(replicator.TagRaftState, state)
 			switch {
 			case state == "leader" && stop == nil:
 				var rctx context.Context

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"net/http"
+
+	"github.com/pbxtopo/pbxtopo/srv"
 )
 
 // routes returns every route of the HTTP API. Each feature (roaming, DNS,
@@ -20,7 +22,12 @@ func routes(svc *Service) []Route {
 	rs = append(rs, hoursRoutes(svc)...)
 	rs = append(rs, backupRoutes(svc)...)
 	rs = append(rs, Route{"GET /v1/health", RoleNone, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]string{"status": "ok"})
+		// The node serves; dns_hold says its DNS answers come from its last
+		// good view of cluster health (the hold-down rule).
+		writeJSON(w, 200, struct {
+			Status  string    `json:"status"`
+			DNSHold *srv.Hold `json:"dns_hold,omitempty"`
+		}{"ok", svc.dnsHold()})
 	}})
 	return rs
 }

@@ -126,6 +126,9 @@ func NewSerf(cfg SerfConfig) (*Serf, error) {
 	if cfg.SuspicionMult > 0 {
 		ml.SuspicionMult = cfg.SuspicionMult
 	}
+	// A stopped node is failed, not left: let it come back at another
+	// address (a new serf_addr) once it has been failed for a moment.
+	ml.DeadNodeReclaimTime = time.Second
 	if len(cfg.GossipKey) > 0 {
 		kr, err := memberlist.NewKeyring(nil, cfg.GossipKey)
 		if err != nil {

@@ -57,10 +57,19 @@ type Config struct {
 	TCPMaxConnsPerSource int           `mapstructure:"tcp_max_conns_per_source"`
 	// RRL is response rate limiting per client network (`dns.rrl.*`).
 	RRL RRLConfig `mapstructure:"rrl"`
-	// Probe configures the SIP OPTIONS health probe (`dns.probe.*`). The
-	// server does not read it: it is here so one UnmarshalKey fills it, and
-	// the agent passes it to NewChecker.
-	Probe ProbeConfig `mapstructure:"probe"`
+	// Probe configures the SIP OPTIONS health probe (`dns.probe.*`), and
+	// HoldDown and HoldDownWindow the hold-down rule (`dns.hold_down`,
+	// `dns.hold_down_window`; see holddown.go). The server does not read
+	// them: they are here so one UnmarshalKey fills them, and the agent
+	// passes Checker() to NewChecker.
+	Probe          ProbeConfig   `mapstructure:"probe"`
+	HoldDown       time.Duration `mapstructure:"hold_down"`
+	HoldDownWindow time.Duration `mapstructure:"hold_down_window"`
+}
+
+// Checker returns the health checker's part of the settings.
+func (c Config) Checker() CheckerConfig {
+	return CheckerConfig{Probe: c.Probe, HoldDown: c.HoldDown, HoldDownWindow: c.HoldDownWindow}
 }
 
 // RRLConfig is response rate limiting: each client network (an IPv4 /24

@@ -52,7 +52,7 @@ func probeDetection(ctx context.Context, env Env, quick bool) ([]Result, error) 
 	pc := srv.DefaultProbeConfig()
 	pc.Enabled = true
 	members := srv.NewStaticHealth(ClusterName(0)) // every agent of c00 is gone
-	checker, err := srv.NewChecker(pc, srv.CheckerDeps{Members: members, Source: st})
+	checker, err := srv.NewChecker(srv.CheckerConfig{Probe: pc}, srv.CheckerDeps{Members: members, Source: st})
 	if err != nil {
 		ua.stop()
 		return nil, err
