@@ -16,7 +16,7 @@ import (
 
 // asteriskDownAfter is how long AMI must stay down before the tag says
 // so: a reconnection (a manager reload) is not a dead Asterisk.
-const asteriskDownAfter = time.Second
+const asteriskDownAfter = 500 * time.Millisecond
 
 // asteriskView implements srv.AsteriskHealth from the members' tags: a
 // cluster's Asterisk answers when one of its live or restarting agents
@@ -59,7 +59,7 @@ func asteriskTag(st ami.ConnState, now time.Time) string {
 
 // reportAsterisk keeps this node's Asterisk tag current until ctx ends.
 func (a *Agent) reportAsterisk(ctx context.Context, client *ami.Client) {
-	t := time.NewTicker(250 * time.Millisecond)
+	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	last := "unset"
 	for {

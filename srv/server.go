@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -296,6 +297,14 @@ func (s *Server) rebuild() error {
 	s.inputs = inputs
 	z := buildZone(zoneInput{s.set, uint32(s.cfg.TTL)}, clusters, probs, func(c string) bool { return up[c] })
 	if cur != nil && cur.zone.Digest == z.Digest {
+		if !slices.Equal(cur.zone.Down, z.Down) {
+			// Same answers (a list whose clusters are all down stays
+			// whole), other health: show it, same serial.
+			z.SOA.Serial = cur.serial
+			t := *cur
+			t.zone = z
+			s.tab.Store(&t)
+		}
 		return nil
 	}
 	var serial uint32
