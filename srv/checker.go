@@ -192,6 +192,10 @@ func (c *Checker) publish() map[string]bool {
 	wasHeld := c.hold.holding()
 	up := c.hold.next(c.up, cand, c.now())
 	switch held := c.hold.holding(); {
+	case held && !wasHeld && c.hold.startup:
+		h := c.hold.status()
+		c.log.Info("dns health held at start: answering from the view published before the restart until this node's own view "+
+			"agrees (its membership catching up)", "not_yet_up", h.Lost, "until", h.Until.Format(time.RFC3339))
 	case held && !wasHeld:
 		h := c.hold.status()
 		c.log.Warn("dns health held: this node lost more than half of the clusters at once, so it is more likely cut off "+

@@ -117,6 +117,8 @@ func DefaultConfig() Config {
 		TCPMaxConnsPerSource: 8,
 		RRL:                  RRLConfig{Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56},
 		Probe:                DefaultProbeConfig(),
+		HoldDown:             time.Minute,
+		HoldDownWindow:       10 * time.Second,
 	}
 }
 

@@ -72,3 +72,13 @@ func TestBadClusterIsSkippedNotFatal(t *testing.T) {
 		t.Fatal("the other clusters are served")
 	}
 }
+
+func TestHoldDownDefaults(t *testing.T) {
+	c := DefaultConfig().Checker()
+	if c.HoldDown != time.Minute || c.HoldDownWindow != 10*time.Second {
+		t.Fatalf("hold-down defaults: %+v", c)
+	}
+	if err := (CheckerConfig{HoldDown: -time.Second}).Validate(); err == nil || !strings.Contains(err.Error(), "dns.hold_down") {
+		t.Fatalf("negative hold-down: %v", err)
+	}
+}

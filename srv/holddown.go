@@ -7,13 +7,15 @@ import (
 
 // The hold-down rule. A node that loses more than half of the clusters
 // the store knows within HoldDownWindow is more likely cut off from them
-// than right about them: it keeps publishing its last good view for
-// HoldDown, and says so (Hold), until that time passes or its own view
-// recovers (loses at most half of the good view). While it holds, the
-// zone does not change, so it sends no NOTIFY for the shrunken zone. A
-// node that starts holds the same way against the view it published
-// before it stopped (so a restart serves what it served, before its
-// membership has caught up).
+// than right about them: it keeps publishing its last good view, and says
+// so (Hold), until its own view has recovered (lost none of the good
+// view's clusters) or HoldDown has passed. While it holds, the zone does
+// not change, so it sends no NOTIFY for the shrunken zone.
+//
+// A node that starts holds the same way against the view it published
+// before it stopped, until its own view agrees with it (its membership has
+// caught up) or HoldDownWindow has passed; then the rule above goes on.
+// So a restart serves what it served, and keeps its serial.
 
 // Hold says whether the health view is held, and why.
 type Hold struct {
@@ -23,6 +25,9 @@ type Hold struct {
 	// view keeps up.
 	Lost  []string `json:"lost"`
 	Known int      `json:"known"` // clusters in the store
+	// Startup is true while the node, just started, waits for its own
+	// view to agree with the one it published before it stopped.
+	Startup bool `json:"startup,omitempty"`
 }
 
 // Active reports whether the view is held.
@@ -38,10 +43,13 @@ type HoldStatus interface {
 type holdDown struct {
 	hold, window time.Duration
 
-	recent map[string]time.Time // clusters lost from the published view, and when
-	since  time.Time            // zero: not holding
-	good   map[string]bool      // the view held
-	lost   []string             // what the candidate has down that good has up
+	recent  map[string]time.Time // clusters lost from the published view, and when
+	begun   bool                 // next was called once: the start is behind
+	startup bool                 // holding because the node just started
+	since   time.Time            // zero: not holding
+	until   time.Time
+	good    map[string]bool // the view held
+	lost    []string        // what the candidate has down that good has up
 }
 
 func newHoldDown(hold, window time.Duration) *holdDown {
@@ -67,33 +75,52 @@ func (h *holdDown) next(published, cand map[string]bool, now time.Time) map[stri
 	if h.hold <= 0 {
 		return cand
 	}
-	known := len(cand)
+	if !h.begun {
+		h.begun = true
+		if len(h.recent) > 0 {
+			h.start(published, cand, now, min(h.window, h.hold))
+			h.startup = true
+		}
+	}
 	if h.holding() {
 		h.lost = lostFrom(h.good, cand)
-		if now.Sub(h.since) >= h.hold || 2*len(h.lost) <= known {
-			h.release()
+		switch {
+		case len(h.lost) == 0:
+			h.release() // recovered
 			return cand
+		case now.Before(h.until):
+			return h.good
+		case h.startup && 2*len(h.lost) > len(cand) && now.Before(h.since.Add(h.hold)):
+			// Started, and still more likely cut off than right.
+			h.startup, h.until = false, h.since.Add(h.hold)
+			return h.good
 		}
-		return h.good
+		h.release() // the hold-down has passed: believe the own view
+		return cand
 	}
-	if 2*len(h.recent) <= known {
+	if 2*len(h.recent) <= len(cand) {
 		return cand
 	}
 	// Cut off, more likely than right: hold the view before these losses.
-	h.since = now
+	h.start(published, cand, now, h.hold)
+	return h.good
+}
+
+// start holds the view published before the recent losses.
+func (h *holdDown) start(published, cand map[string]bool, now time.Time, d time.Duration) {
+	h.since, h.until = now, now.Add(d)
 	h.good = make(map[string]bool, len(cand))
 	for name := range cand {
 		up, ok := published[name]
 		h.good[name] = !ok || up || !h.recent[name].IsZero()
 	}
 	h.lost = lostFrom(h.good, cand)
-	return h.good
 }
 
 func (h *holdDown) holding() bool { return !h.since.IsZero() }
 
 func (h *holdDown) release() {
-	h.since, h.good, h.lost = time.Time{}, nil, nil
+	h.since, h.until, h.good, h.lost, h.startup = time.Time{}, time.Time{}, nil, nil, false
 	h.recent = map[string]time.Time{}
 }
 
@@ -102,7 +129,7 @@ func (h *holdDown) status() Hold {
 	if !h.holding() {
 		return Hold{}
 	}
-	return Hold{Since: h.since, Until: h.since.Add(h.hold), Lost: append([]string(nil), h.lost...), Known: len(h.good)}
+	return Hold{Since: h.since, Until: h.until, Lost: append([]string(nil), h.lost...), Known: len(h.good), Startup: h.startup}
 }
 
 // lostFrom lists the clusters up in good and down in cand, sorted.

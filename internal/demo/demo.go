@@ -239,7 +239,7 @@ tls:
   key: %q
 gossip:
   key: %q
-  probe_interval: 500ms
+  probe_interval: 400ms
   suspicion_mult: 2
 %s%s%s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
 				cfg.Nodes, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, dundiConf, probe,

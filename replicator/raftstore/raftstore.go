@@ -170,6 +170,13 @@ func New(cfg Config, local *store.Store, peers Peers, fwd Forwarder) (*Store, er
 		s.logs.Close()
 		return nil, err
 	}
+	// The store keeps what Raft applied, with its index, in one
+	// transaction: restoring the last snapshot over it at start would roll
+	// it back until the log is replayed after an election. Only a store
+	// behind the snapshot (replaced or wiped) needs it.
+	if metas, err := snaps.List(); err == nil && len(metas) > 0 && metas[0].Index <= local.RaftIndex() {
+		rc.NoSnapshotRestoreOnStart = true
+	}
 	s.trans = cfg.Transport
 	if s.trans == nil {
 		layer, err := newTLSLayer(cfg.BindAddr, cfg.Advertise, cfg.TLS, cfg.Cluster)
