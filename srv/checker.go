@@ -81,10 +81,12 @@ type CheckerDeps struct {
 	Now    func() time.Time // nil: time.Now
 }
 
-// probeState is what the probe knows of one VIP. A VIP is up until
-// proven down: a cluster is not dropped before its first probe.
+// probeState is what the probe knows of one VIP. Until a verdict (UpAfter
+// answers or DownAfter failures in a row), it knows nothing: a live agent
+// keeps its cluster up meanwhile, and nothing else does.
 type probeState struct {
-	up       bool
+	known    bool // a verdict was reached
+	up       bool // the verdict
 	fails    int
 	oks      int
 	last     time.Time
@@ -160,12 +162,11 @@ func (c *Checker) Changed() <-chan struct{} {
 
 // compute combines the sources for one cluster; c.mu is held.
 func (c *Checker) compute(cluster string) bool {
-	probing := c.cfg.Probe.Enabled
-	probeUp := true // a VIP is up until proven down
-	if p, ok := c.probes[cluster]; ok && probing {
-		probeUp = p.up
+	var probe *probeState // nil: no verdict (probing off, or not yet)
+	if p, ok := c.probes[cluster]; ok && c.cfg.Probe.Enabled && p.known {
+		probe = p
 	}
-	if probing && probeUp {
+	if probe != nil && probe.up {
 		return true // the VIP answers: calls get through, whatever the agents
 	}
 	if c.members != nil && !c.members.Up(cluster) {
@@ -176,7 +177,7 @@ func (c *Checker) compute(cluster string) bool {
 			return up
 		}
 	}
-	return !probing // the probe says the VIP is silent, and nothing says otherwise
+	return probe == nil // the probe says the VIP is silent, and nothing says otherwise
 }
 
 // publish recomputes every known cluster, applies the hold-down rule and
@@ -272,8 +273,11 @@ func (c *Checker) Status() []ClusterHealth {
 			}
 		}
 		if p, ok := c.probes[name]; ok && c.cfg.Probe.Enabled {
-			u := p.up
-			h.Probe, h.Target, h.LastProbe = &u, target.String(), p.last
+			if p.known {
+				u := p.up
+				h.Probe = &u
+			}
+			h.Target, h.LastProbe = target.String(), p.last
 			h.RTTMillis = float64(p.rtt.Microseconds()) / 1000
 		}
 		out = append(out, h)
@@ -405,7 +409,7 @@ func (c *Checker) loadTargets() error {
 		t := netip.AddrPortFrom(cl.VIP, cl.SIPPort)
 		targets[cl.Name] = t
 		if old, ok := c.targets[cl.Name]; !ok || old != t {
-			c.probes[cl.Name] = &probeState{up: true}
+			c.probes[cl.Name] = &probeState{}
 		}
 	}
 	for name := range c.probes {
@@ -429,16 +433,18 @@ func (c *Checker) record(r probeResult) {
 	if r.ok {
 		st.rtt, st.fails = r.rtt, 0
 		st.oks++
-		if !st.up && st.oks >= c.cfg.Probe.UpAfter {
-			st.up = true
-			c.log.Info("voice VIP answers SIP OPTIONS again", "cluster", r.cluster, "vip", r.target.String())
+		if (!st.known || !st.up) && st.oks >= c.cfg.Probe.UpAfter {
+			if st.known {
+				c.log.Info("voice VIP answers SIP OPTIONS again", "cluster", r.cluster, "vip", r.target.String())
+			}
+			st.known, st.up = true, true
 		}
 		return
 	}
 	st.oks = 0
 	st.fails++
-	if st.up && st.fails >= c.cfg.Probe.DownAfter {
-		st.up = false
+	if (!st.known || st.up) && st.fails >= c.cfg.Probe.DownAfter {
+		st.known, st.up = true, false
 		c.log.Warn("voice VIP does not answer SIP OPTIONS", "cluster", r.cluster, "vip", r.target.String(), "failed", st.fails)
 	}
 }

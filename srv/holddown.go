@@ -56,14 +56,15 @@ func newHoldDown(hold, window time.Duration) *holdDown {
 	return &holdDown{hold: hold, window: window, recent: map[string]time.Time{}}
 }
 
-// next returns the view to publish, given the one published (a cluster
-// missing from it counts as up) and the candidate computed from the
-// sources now.
+// next returns the view to publish, given the one published and the
+// candidate computed from the sources now. Only a cluster published up
+// can be lost: one the published view does not have (new in the store, or
+// a first start without a saved view) is taken as the candidate has it.
 func (h *holdDown) next(published, cand map[string]bool, now time.Time) map[string]bool {
 	for name, up := range cand {
 		if up {
 			delete(h.recent, name)
-		} else if was, ok := published[name]; (!ok || was) && h.recent[name].IsZero() {
+		} else if published[name] && h.recent[name].IsZero() {
 			h.recent[name] = now
 		}
 	}
@@ -110,9 +111,9 @@ func (h *holdDown) next(published, cand map[string]bool, now time.Time) map[stri
 func (h *holdDown) start(published, cand map[string]bool, now time.Time, d time.Duration) {
 	h.since, h.until = now, now.Add(d)
 	h.good = make(map[string]bool, len(cand))
-	for name := range cand {
+	for name, upNow := range cand {
 		up, ok := published[name]
-		h.good[name] = !ok || up || !h.recent[name].IsZero()
+		h.good[name] = up || !ok && upNow || !h.recent[name].IsZero()
 	}
 	h.lost = lostFrom(h.good, cand)
 }

@@ -113,6 +113,18 @@ func TestHoldDownRule(t *testing.T) {
 		t.Fatalf("start, cut off, after the hold-down: %v", pub)
 	}
 
+	// A first start has no saved view: nothing was lost, nothing held.
+	h = newHoldDown(time.Minute, 10*time.Second)
+	if pub = h.next(map[string]bool{}, all("b", "c", "d", "e"), at(0)); !reflect.DeepEqual(pub, all("b", "c", "d", "e")) || h.holding() {
+		t.Fatalf("first start: %v %+v", pub, h.status())
+	}
+	// Clusters down from the start (never published up) are not lost
+	// later: one more loss is one loss.
+	pub = h.next(pub, all("b", "c", "d", "e"), at(20))
+	if pub = h.next(pub, all("a", "b", "c", "d", "e"), at(21)); !reflect.DeepEqual(pub, all("a", "b", "c", "d", "e")) || h.holding() {
+		t.Fatalf("a fifth down: %v %+v", pub, h.status())
+	}
+
 	// Off: everything is believed.
 	h = newHoldDown(0, 10*time.Second)
 	if pub = h.next(all(), all("b", "c", "d", "e"), at(0)); !reflect.DeepEqual(pub, all("b", "c", "d", "e")) {

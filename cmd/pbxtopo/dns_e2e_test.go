@@ -168,3 +168,47 @@ func TestSecondariesThroughRestartsAndFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoAsteriskDiesBesideLiveAgent runs the demo as `pbxtopo demo` does,
+// with a stand-in Asterisk per cluster that every agent probes: killing
+// sfo's stand-in (its agent runs on) takes sfo out of the other agents'
+// answers within 3 s; starting it again brings it back.
+func TestDemoAsteriskDiesBesideLiveAgent(t *testing.T) {
+	e := startEnterprise(t, []string{"tpa1", "tpa2", "sfo"}, "mesh", func(c *demo.Config) { c.StandIns = true })
+	tpa1 := netip.MustParseAddrPort(e.Clusters[0].Nodes[0].DNS)
+	has := func(name, cluster string) bool {
+		r := dnstest.Query(tpa1, name, dns.TypeSRV)
+		if r == nil {
+			return false
+		}
+		for _, rr := range r.Answer {
+			if strings.HasPrefix(rr.(*dns.SRV).Target, cluster+".") {
+				return true
+			}
+		}
+		return false
+	}
+	name := "_sip._udp.tpa1." + zone // tpa1, tpa2, sfo
+	// The view settles first: lon and ams, in the sample data but not
+	// started, are down once their VIPs have failed their first probes.
+	eventually(t, 20*time.Second, "tpa1 answers with sfo, lon and ams down", func() bool {
+		z, err := e.Client(e.Clusters[0].Nodes[0], "read").Zone(context.Background(), "")
+		return err == nil && slices.Equal(z.Down, []string{"ams", "lon"}) && has(name, "sfo")
+	})
+	sfo := e.Clusters[2].Asterisk
+	start := time.Now()
+	if err := sfo.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "tpa1's answer without sfo", func() bool { return !has(name, "sfo") })
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("sfo left the answers %v after its Asterisk died, want within 3 s", d.Round(time.Millisecond))
+	} else {
+		t.Logf("sfo left tpa1's answers %v after its stand-in Asterisk died (its agent running)", d.Round(time.Millisecond))
+	}
+	sfo.Wait(5 * time.Second)
+	if err := sfo.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "sfo back in tpa1's answer", func() bool { return has(name, "sfo") })
+}
