@@ -44,7 +44,8 @@ type Config struct {
 	// IP fragmentation on any path (DNS flag day 2020).
 	MaxUDPSize int `mapstructure:"max_udp_size"`
 	// UDPWorkers is the number of goroutines answering UDP
-	// (`dns.udp_workers`); 0 means two per CPU.
+	// (`dns.udp_workers`), each a batch of datagrams at a time; 0 means one
+	// per two CPUs.
 	UDPWorkers int `mapstructure:"udp_workers"`
 	// TCPIdleTimeout closes an idle TCP connection (`dns.tcp_idle_timeout`);
 	// while more than half of the slots are taken, idle connections get
@@ -209,7 +210,7 @@ func (c Config) compile() (settings, error) {
 		return s, configErr("dns.max_udp_size", "%d: use 512 to 4096 (1232 is safe everywhere)", c.MaxUDPSize)
 	}
 	if c.UDPWorkers < 0 || c.UDPWorkers > 1024 {
-		return s, configErr("dns.udp_workers", "%d: use 0 (two per CPU) to 1024", c.UDPWorkers)
+		return s, configErr("dns.udp_workers", "%d: use 0 (one per two CPUs) to 1024", c.UDPWorkers)
 	}
 	if c.TCPIdleTimeout <= 0 {
 		return s, configErr("dns.tcp_idle_timeout", "%v: give a positive duration such as 10s", c.TCPIdleTimeout)
