@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
@@ -44,7 +43,7 @@ type Agent struct {
 	certs    agentCerts       // the certificates in use (certs.go)
 	opts     Options
 	parts    parts
-	health   *clusterHealth
+	tagMu    sync.Mutex // one change of this node's gossip tags at a time
 
 	apiLn, replLn net.Listener
 	apiSrv        *http.Server
@@ -116,7 +115,8 @@ func (a *Agent) build() error {
 	if a.members, err = replicator.NewSerf(replicator.SerfConfig{
 		Node: cfg.Node, BindAddr: cfg.SerfAddr, Tags: tags, GossipKey: key,
 		KeyringFile: filepath.Join(cfg.DataDir, "gossip.keyring"), ProbeInterval: cfg.Gossip.ProbeInterval,
-		SuspicionMult: cfg.Gossip.SuspicionMult, Logger: a.log.With("subsystem", "gossip"),
+		SuspicionMult: cfg.Gossip.SuspicionMult, SnapshotPath: filepath.Join(cfg.DataDir, "gossip.snapshot"),
+		RestartGrace: cfg.Gossip.RestartGrace, Logger: a.log.With("subsystem", "gossip"),
 	}); err != nil {
 		return err
 	}
@@ -156,9 +156,8 @@ func (a *Agent) build() error {
 	a.tr.SetCertificateCheck(a.rep.CheckCertificate) // the revocation list, both ways
 	dnsCfg := cfg.DNS
 	dnsCfg.Addr, dnsCfg.Node = cfg.DNSAddr, cfg.Node
-	asterisk := ami.NewHealthView(a.st, ami.DefaultStaleness, nil)
-	a.health = newClusterHealth(a.verified, asterisk, a.st, a.log.With("subsystem", "health"))
-	if a.checker, err = srv.NewChecker(dnsCfg.Probe, srv.CheckerDeps{Members: a.health, Source: a.st, Logger: a.log.With("subsystem", "health")}); err != nil {
+	if a.checker, err = srv.NewChecker(dnsCfg.Checker(), srv.CheckerDeps{Members: a.verified, Asterisk: asteriskView{a.verified},
+		Source: a.st, Logger: a.log.With("subsystem", "health")}); err != nil {
 		return err
 	}
 	if err := a.buildParts(); err != nil {
@@ -297,9 +296,11 @@ func (a *Agent) ReplAddr() string { return a.replLn.Addr().String() }
 func (a *Agent) GossipAddr() string { return a.cfg.SerfAddr }
 
 // Run serves until ctx ends, then shuts down in order: stop taking API
-// requests (answering those in flight), stop replication, leave the
-// membership, close the store. An acknowledged write is on disk before
-// its answer, so none is lost.
+// requests (answering those in flight), stop replication, tell the
+// membership this node restarts (it is no departure: the others keep its
+// cluster up for gossip.restart_grace, and it rejoins them from its
+// snapshot), close the store. An acknowledged write is on disk before its
+// answer, so none is lost.
 func (a *Agent) Run(ctx context.Context) error {
 	errc := make(chan error, 8)
 	go func() {
@@ -328,9 +329,12 @@ func (a *Agent) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("dns: %w", err)
 		}
 	}()
-	wg.Add(2)
-	go func() { defer wg.Done(); a.health.run(bg, time.Second) }()
+	wg.Add(1)
 	go func() { defer wg.Done(); a.verified.Run(bg) }()
+	if c := a.parts.collector; c != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.reportAsterisk(bg, c.Client()) }()
+	}
 	go a.members.JoinUntil(ctx, a.cfg.Join)
 	a.log.Info("agent running", "cluster", a.cfg.Cluster, "node", a.cfg.Node, "api", a.APIAddr(), "repl", a.ReplAddr(),
 		"gossip", a.cfg.SerfAddr, "mode", a.rep.Topology().Mode)
@@ -347,8 +351,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Wait()
 	a.replSrv.Shutdown(shut)
 	a.closeParts()
-	if lerr := a.members.Leave(); lerr != nil {
-		a.log.Warn("leave", "err", lerr)
+	if serr := a.members.Stop(); serr != nil {
+		a.log.Warn("telling the members this node restarts", "err", serr)
 	}
 	return errors.Join(err, a.Close())
 }
@@ -480,9 +484,7 @@ func (a *Agent) leadership(ctx context.Context) {
 	for {
 		if now := a.rs.State(); now != state {
 			state = now
-			tags := a.members.LocalTags()
-			tags[replicator.TagRaftState] = state
-			a.members.SetTags(tags)
+			a.setTag(replicator.TagRaftState, state)
 		}
 		switch {
 		case leads && work == nil:

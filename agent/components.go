@@ -3,17 +3,13 @@ package agent
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/ami"
-	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql"
 	"github.com/pbxtopo/pbxtopo/roaming"
 	"github.com/pbxtopo/pbxtopo/roaming/dundi"
-	"github.com/pbxtopo/pbxtopo/srv"
-	"github.com/pbxtopo/pbxtopo/store"
 )
 
 // The optional parts of an agent, each started by its own config key:
@@ -226,104 +222,4 @@ func (a *Agent) closeParts() {
 	if a.parts.dundi != nil {
 		a.parts.dundi.Close()
 	}
-}
-
-// clusterHealth is what DNS answers and DUNDi weigh: a cluster is up when
-// its members are alive and its Asterisk servers, as far as they reported
-// over AMI, can take calls. AMI status is polled (it does not fire the
-// store's change channel); membership changes pass straight through.
-type clusterHealth struct {
-	members  srv.Health
-	asterisk *ami.HealthView
-	clusters func() []string
-	log      *slog.Logger
-
-	mu      sync.Mutex
-	last    map[string]bool
-	changed chan struct{}
-}
-
-func newClusterHealth(members srv.Health, asterisk *ami.HealthView, st Store, log *slog.Logger) *clusterHealth {
-	return &clusterHealth{members: members, asterisk: asterisk, log: log, last: map[string]bool{},
-		changed: make(chan struct{}), clusters: func() []string { return clusterNames(st) }}
-}
-
-func (h *clusterHealth) Up(cluster string) bool {
-	return h.members.Up(cluster) && h.asteriskUp(cluster)
-}
-
-func (h *clusterHealth) asteriskUp(cluster string) bool {
-	h.mu.Lock()
-	up, ok := h.last[cluster]
-	h.mu.Unlock()
-	if !ok {
-		return h.asterisk.Up(cluster)
-	}
-	return up
-}
-
-// Changed returns a channel closed at the next change of either source.
-func (h *clusterHealth) Changed() <-chan struct{} {
-	h.mu.Lock()
-	mine := h.changed
-	h.mu.Unlock()
-	theirs := h.members.Changed()
-	out := make(chan struct{})
-	go func() {
-		select {
-		case <-mine:
-		case <-theirs:
-		}
-		close(out)
-	}()
-	return out
-}
-
-// run polls the Asterisk health of every cluster each interval.
-func (h *clusterHealth) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		h.poll()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (h *clusterHealth) poll() {
-	now := map[string]bool{}
-	for _, c := range h.clusters() {
-		now[c] = h.asterisk.Up(c)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	diff := len(now) != len(h.last)
-	for c, up := range now {
-		if old, ok := h.last[c]; !ok || old != up {
-			diff = true
-			if ok {
-				h.log.Info("asterisk health changed", "cluster", c, "up", up)
-			}
-		}
-	}
-	if diff {
-		h.last = now
-		close(h.changed)
-		h.changed = make(chan struct{})
-	}
-}
-
-// clusterNames lists the clusters of the store.
-func clusterNames(st Store) []string {
-	var out []string
-	st.View(func(sn *store.Snapshot) error {
-		return sn.Scan(pbx.Clusters.Name, "", func(key string, _ []byte) error {
-			out = append(out, key)
-			return nil
-		})
-	})
-	return out
 }

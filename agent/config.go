@@ -84,6 +84,9 @@ type Config struct {
 		Insecure      bool          `mapstructure:"insecure"`
 		ProbeInterval time.Duration `mapstructure:"probe_interval"`
 		SuspicionMult int           `mapstructure:"suspicion_mult"`
+		// RestartGrace is how long a node that stopped cleanly still counts
+		// as up for DNS and DUNDi: a restart is not a departure.
+		RestartGrace time.Duration `mapstructure:"restart_grace"`
 	} `mapstructure:"gossip"`
 
 	Raft struct {
@@ -142,6 +145,7 @@ func Defaults(v *viper.Viper) {
 	setDefaults(v, "mysql", mysqlDefaults())
 	v.SetDefault("gossip.probe_interval", time.Second)
 	v.SetDefault("gossip.suspicion_mult", 3)
+	v.SetDefault("gossip.restart_grace", 30*time.Second)
 	v.SetDefault("raft.expect", 1)
 	v.SetDefault("raft.heartbeat_timeout", 600*time.Millisecond)
 	rd := raftstore.DefaultConfig("", "", "")

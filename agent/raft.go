@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"net/http"
+
+	"github.com/pbxtopo/pbxtopo/srv"
 )
 
 // RaftView is what the service needs of the cluster's consensus.
@@ -27,20 +29,23 @@ type Health struct {
 	// 503 until done) or "unhealthy" (it stopped applying the log).
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
+	// DNSHold says the node's DNS answers come from its last good view of
+	// cluster health (the hold-down rule); it serves meanwhile.
+	DNSHold *srv.Hold `json:"dns_hold,omitempty"`
 }
 
 // Health reports whether this node serves, and why not.
 func (s *Service) Health() Health {
+	h := Health{Status: "ok", DNSHold: s.dnsHold()}
 	if s.deps.Raft == nil {
-		return Health{Status: "ok"}
+		return h
 	}
 	if err := s.deps.Raft.Stalled(); err != nil {
-		return Health{Status: "unhealthy", Reason: err.Error()}
+		h.Status, h.Reason = "unhealthy", err.Error()
+	} else if ok, why := s.deps.Raft.Ready(); !ok {
+		h.Status, h.Reason = "starting", why
 	}
-	if ok, why := s.deps.Raft.Ready(); !ok {
-		return Health{Status: "starting", Reason: why}
-	}
-	return Health{Status: "ok"}
+	return h
 }
 
 // RaftStatus is this node's view of its cluster's Raft group.

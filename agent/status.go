@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/ami"
@@ -50,6 +52,13 @@ func (s *Service) StatusReport(ctx context.Context, node string) (*ami.Report, e
 	}
 	if err == nil && s.deps.Published != nil && (r.Node == s.deps.Node || r.Node == "") {
 		r.AddPublished(s.deps.Published())
+	}
+	if h := s.dnsHold(); h != nil && err == nil {
+		if r.Verdict == "NORMAL" {
+			r.Verdict = "DEGRADED"
+		}
+		r.Problems = append(r.Problems, fmt.Sprintf("DNS health held until %s: this node lost %s (%d of %d clusters) at once "+
+			"and answers from its last good view (the hold-down rule)", h.Until.UTC().Format(time.RFC3339), strings.Join(h.Lost, ", "), len(h.Lost), h.Known))
 	}
 	return r, userError(err)
 }

@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/pbxtopo/pbxtopo/srv"
@@ -34,8 +36,11 @@ type ZoneView struct {
 	Down    []string            `json:"down"`
 	Skipped []srv.Problem       `json:"skipped,omitempty"`
 	Health  []srv.ClusterHealth `json:"health,omitempty"`
-	Records []string            `json:"records"` // SOA first, in master file format
-	Text    string              `json:"text"`    // the zone file
+	// Hold is set while the health view is held (the hold-down rule): the
+	// zone is the last good one, not this node's own view.
+	Hold    *srv.Hold `json:"hold,omitempty"`
+	Records []string  `json:"records"` // SOA first, in master file format
+	Text    string    `json:"text"`    // the zone file
 }
 
 // DNSServer is what the API shows of the agent's running DNS server
@@ -69,6 +74,10 @@ func (s *Service) Zone(ctx context.Context, domain string) (*ZoneView, error) {
 			if s.health != nil {
 				v.Health = s.health.Status()
 			}
+			if h := s.dnsHold(); h != nil {
+				v.Hold = h
+				v.Text = strings.Replace(v.Text, "\n", "\n"+holdComment(*h), 1)
+			}
 			return v, nil
 		}
 	}
@@ -89,6 +98,25 @@ func (s *Service) Zone(ctx context.Context, domain string) (*ZoneView, error) {
 		return nil
 	})
 	return v, userError(err)
+}
+
+// dnsHold returns the hold of the health view, nil when it is not held.
+func (s *Service) dnsHold() *srv.Hold {
+	hs, ok := s.health.(srv.HoldStatus)
+	if !ok {
+		return nil
+	}
+	if h := hs.Hold(); h.Active() {
+		return &h
+	}
+	return nil
+}
+
+// holdComment says, in zone file comments, that the zone is held.
+func holdComment(h srv.Hold) string {
+	return fmt.Sprintf("; HELD: this node lost %s (%d of the %d clusters) at once, since %s; it answers from its last good view\n"+
+		"; until %s or until its own view recovers (the hold-down rule, dns.hold_down)\n",
+		strings.Join(h.Lost, ", "), len(h.Lost), h.Known, h.Since.UTC().Format(time.RFC3339), h.Until.UTC().Format(time.RFC3339))
 }
 
 func zoneView(z *srv.Zone, serial uint32, live bool) *ZoneView {

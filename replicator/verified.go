@@ -295,7 +295,8 @@ func (v *Verified) All() []Member {
 		switch d := v.byNode[m.Node]; {
 		case d == nil || d.key != claim(m):
 			ms[i].Certificate = CertChecking
-		case d.ok && m.Status == "alive":
+		case d.ok && (m.Status == "alive" || m.Status == StatusRestarting):
+			// A restart keeps the verdict the node's certificate earned.
 			ms[i].Certificate = CertVerified
 		default:
 			ms[i].Certificate = d.why
@@ -323,9 +324,9 @@ func (v *Verified) Clusters() []ClusterView { return ClustersOf(v.Members()) }
 // Up reports whether some verified voice node of a cluster is alive (the
 // DNS and DUNDi health views ask it).
 func (v *Verified) Up(cluster string) bool {
-	for _, c := range v.Clusters() {
-		if c.Name == cluster {
-			return c.Alive
+	for _, m := range v.Members() {
+		if m.Tags[TagCluster] == cluster && m.Tags[TagRole] != "witness" && (m.Status == "alive" || m.Status == StatusRestarting) {
+			return true
 		}
 	}
 	return false

@@ -24,7 +24,7 @@ func TestStatusBoardOverRealAgents(t *testing.T) {
 	if err := pki.CreateCA(caDir, "test CA", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	tpa1, _ := agenttest.Start(t, caDir, "tpa1", agenttest.Options{})
+	tpa1, _ := agenttest.Start(t, caDir, "tpa1", agenttest.Options{Extra: map[string]any{"gossip.restart_grace": "2s"}})
 	self, err := tpa1.Service().Members(bg)
 	if err != nil || len(self) != 1 {
 		t.Fatalf("members of tpa1: %v %v", self, err)
@@ -84,8 +84,10 @@ func TestStatusBoardOverRealAgents(t *testing.T) {
 	}
 
 	stopSfo()
-	// sfo left the membership: its link is gone and its column red.
-	body = waitFor("sfo stopped", `<td class="cell s-fail" title="sfo-1 left">0/1 alive</td>`, `>dropped from SRV</td>`)
+	// A clean stop is a restart: sfo stays in the answers for the grace,
+	// then its column goes red.
+	waitFor("sfo restarting", `title="sfo-1 restarting">0/1 alive</td>`)
+	body = waitFor("sfo stopped", `<td class="cell s-fail" title="sfo-1 failed">0/1 alive</td>`, `>dropped from SRV</td>`)
 	if !strings.Contains(body, `<th class="s-fail">sfo<br><small>sfo</small></th>`) {
 		t.Fatalf("the sfo column is not red:\n%s", body)
 	}
