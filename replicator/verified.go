@@ -321,8 +321,9 @@ func (v *Verified) Members() []Member {
 // Clusters implements Membership over the verified members.
 func (v *Verified) Clusters() []ClusterView { return ClustersOf(v.Members()) }
 
-// Up reports whether some verified voice node of a cluster is alive (the
-// DNS and DUNDi health views ask it).
+// Up reports whether some verified voice node of a cluster is alive or
+// restarting (the DNS and DUNDi health views ask it): a restart is not a
+// departure.
 func (v *Verified) Up(cluster string) bool {
 	for _, m := range v.Members() {
 		if m.Tags[TagCluster] == cluster && m.Tags[TagRole] != "witness" && (m.Status == "alive" || m.Status == StatusRestarting) {
