@@ -91,7 +91,11 @@ func TestLiveAgentBesideDeadAsterisk(t *testing.T) {
 	// stays.
 	start := time.Now()
 	ast.Close()
-	waitUntilSays(t, 5*time.Second, "sfo drops tpa1", func() bool { return slices.Contains(down(t, sfo), "tpa1") }, nil)
+	waitUntilSays(t, 5*time.Second, "sfo drops tpa1", func() bool { return slices.Contains(down(t, sfo), "tpa1") }, func() string {
+		z, _ := sfo.Service().Zone(ctx, "")
+		ms, _ := sfo.Service().Members(ctx)
+		return fmt.Sprintf("sfo: down %v health %+v members %+v", z.Down, z.Health, ms)
+	})
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("sfo dropped tpa1 %v after its Asterisk died, want within 3 s", d)
 	} else {

@@ -150,6 +150,11 @@ func (v *Verified) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+			// What members say (their tags, a restart) is news for those
+			// who read it through this view, verdicts changed or not.
+			v.mu.Lock()
+			v.notifyLocked()
+			v.mu.Unlock()
 		case <-v.wake:
 		case <-tick.C:
 		}
@@ -295,8 +300,7 @@ func (v *Verified) All() []Member {
 		switch d := v.byNode[m.Node]; {
 		case d == nil || d.key != claim(m):
 			ms[i].Certificate = CertChecking
-		case d.ok && (m.Status == "alive" || m.Status == StatusRestarting):
-			// A restart keeps the verdict the node's certificate earned.
+		case d.ok && m.Status == "alive":
 			ms[i].Certificate = CertVerified
 		default:
 			ms[i].Certificate = d.why
@@ -321,12 +325,23 @@ func (v *Verified) Members() []Member {
 // Clusters implements Membership over the verified members.
 func (v *Verified) Clusters() []ClusterView { return ClustersOf(v.Members()) }
 
-// Up reports whether some verified voice node of a cluster is alive or
-// restarting (the DNS and DUNDi health views ask it): a restart is not a
-// departure.
+// Up reports whether a voice node of a cluster counts for its health (the
+// DNS and DUNDi health views ask it): one alive and verified, or one
+// restarting that was verified before it stopped. A restart is not a
+// departure; but the node counts for nothing else (Raft, replication)
+// until its certificate is checked again once it is back.
 func (v *Verified) Up(cluster string) bool {
-	for _, m := range v.Members() {
-		if m.Tags[TagCluster] == cluster && m.Tags[TagRole] != "witness" && (m.Status == "alive" || m.Status == StatusRestarting) {
+	ms := v.src.Members()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, m := range ms {
+		if m.Tags[TagCluster] != cluster || m.Tags[TagRole] == "witness" {
+			continue
+		}
+		d := v.byNode[m.Node]
+		switch {
+		case d == nil || d.key != claim(m):
+		case m.Status == "alive" && d.ok, m.Status == StatusRestarting && d.was:
 			return true
 		}
 	}
