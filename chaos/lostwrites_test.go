@@ -65,4 +65,3 @@ func TestLiveFixedSeeds(t *testing.T) {
 		}
 	}
 }
-
