@@ -275,6 +275,26 @@ func (e *liveEnt) block(a, b *liveNode, cut bool) {
 	}
 }
 
+// partition cuts every link between the clusters of a and those of b.
+func (e *liveEnt) partition(a, b []*liveCluster) string {
+	var an, bn []string
+	for _, x := range a {
+		an = append(an, x.name)
+		for _, y := range b {
+			for _, nx := range x.nodes {
+				for _, ny := range y.nodes {
+					e.block(nx, ny, true)
+				}
+			}
+		}
+	}
+	for _, y := range b {
+		bn = append(bn, y.name)
+	}
+	e.applyNetwork()
+	return fmt.Sprintf("partition %v | %v", an, bn)
+}
+
 // healNetwork restores every link and removes the transport faults.
 func (e *liveEnt) healNetwork() {
 	e.mu.Lock()

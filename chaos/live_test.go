@@ -41,7 +41,7 @@ func TestLiveCheckerCatchesLostWrite(t *testing.T) {
 	if err := cfg.defaults(); err != nil {
 		t.Fatal(err)
 	}
-	c := &liveCampaign{cfg: cfg, t0: time.Now(), ent: newLiveEnt(cfg), rep: &Report{Faults: map[string]int{}}}
+	c := newLiveCampaign(cfg)
 	defer c.ent.close()
 	if err := c.run(); err != nil {
 		t.Fatal(err)

@@ -102,6 +102,10 @@ type liveCampaign struct {
 	logM sync.Mutex
 	log  []string
 	t0   time.Time
+
+	pollers   []*poller
+	pwg       sync.WaitGroup
+	stopPolls context.CancelFunc
 }
 
 func (c *liveCampaign) note(format string, args ...any) {
@@ -125,8 +129,7 @@ func RunLive(cfg LiveConfig) (*Report, error) {
 		}
 		cfg.Dir = d
 	}
-	c := &liveCampaign{cfg: cfg, t0: time.Now(), ent: newLiveEnt(cfg),
-		rep: &Report{Kind: "live", Seed: cfg.Seed, Mode: string(cfg.Mode), Clusters: cfg.Clusters, Nodes: cfg.Nodes, Faults: map[string]int{}}}
+	c := newLiveCampaign(cfg)
 	defer c.ent.close()
 	if err := c.run(); err != nil {
 		c.rep.Problems = append(c.rep.Problems, err.Error())
@@ -150,7 +153,24 @@ func RunLive(cfg LiveConfig) (*Report, error) {
 	return c.rep, nil
 }
 
+// newLiveCampaign makes the campaign of cfg (with its defaults): nothing
+// runs until start.
+func newLiveCampaign(cfg LiveConfig) *liveCampaign {
+	return &liveCampaign{cfg: cfg, t0: time.Now(), ent: newLiveEnt(cfg),
+		rep: &Report{Kind: "live", Seed: cfg.Seed, Mode: string(cfg.Mode), Clusters: cfg.Clusters, Nodes: cfg.Nodes, Faults: map[string]int{}}}
+}
+
 func (c *liveCampaign) run() error {
+	if err := c.start(); err != nil {
+		return err
+	}
+	c.load()
+	return c.finish()
+}
+
+// start starts every node, waits for the leaders, seeds the enterprise
+// and starts the pollers.
+func (c *liveCampaign) start() error {
 	e := c.ent
 	for _, n := range e.nodes {
 		if err := n.start(); err != nil {
@@ -167,16 +187,20 @@ func (c *liveCampaign) run() error {
 		return err
 	}
 	c.note("seeded")
-	// The pollers, the workload and the faults.
-	pctx, stopPolls := context.WithCancel(context.Background())
-	var pollers []*poller
-	var pwg sync.WaitGroup
+	var pctx context.Context
+	pctx, c.stopPolls = context.WithCancel(context.Background())
 	for _, n := range e.nodes {
 		p := newPoller(n, c.w.keys, c.cfg.Seed*31+int64(n.i))
-		pollers = append(pollers, p)
-		pwg.Add(1)
-		go func() { defer pwg.Done(); p.run(pctx) }()
+		c.pollers = append(c.pollers, p)
+		c.pwg.Add(1)
+		go func() { defer c.pwg.Done(); p.run(pctx) }()
 	}
+	return nil
+}
+
+// load runs the random workload and the faults for the campaign's
+// duration, and waits for the operations in flight.
+func (c *liveCampaign) load() {
 	until := time.Now().Add(c.cfg.Duration)
 	var fwg sync.WaitGroup
 	fwg.Add(1)
@@ -191,13 +215,18 @@ func (c *liveCampaign) run() error {
 	tick.Stop()
 	fwg.Wait()
 	c.w.wg.Wait()
-	// Heal, then the nodes must converge within the bound.
+}
+
+// finish heals everything, waits until every node holds the same data
+// (within the bound), stops the pollers and checks the history.
+func (c *liveCampaign) finish() error {
+	e := c.ent
+	defer c.pwg.Wait()
+	defer c.stopPolls()
 	e.healNetwork()
 	for _, n := range e.nodes {
 		if !n.up() {
 			if err := n.start(); err != nil {
-				stopPolls()
-				pwg.Wait()
 				return err
 			}
 		}
@@ -216,8 +245,8 @@ func (c *liveCampaign) run() error {
 		time.Sleep(20 * time.Millisecond) // polling for convergence, with the deadline above
 	}
 	c.rep.ConvergeTime = time.Since(healed)
-	stopPolls()
-	pwg.Wait()
+	c.stopPolls()
+	c.pwg.Wait()
 	if !c.rep.Converged {
 		c.rep.Problems = append(c.rep.Problems, fmt.Sprintf("not converged %s after the heal: %s; nodes: %s", c.cfg.ConvergeBound, why, e.describe()))
 	}
@@ -228,7 +257,7 @@ func (c *liveCampaign) run() error {
 	c.rep.Lost = res.Lost
 	c.rep.ConflictsSeen = res.Conflicts
 	c.rep.Problems = append(c.rep.Problems, res.Problems...)
-	for _, p := range pollers {
+	for _, p := range c.pollers {
 		c.rep.Regressions += p.count
 		c.rep.Reads += p.reads
 		c.rep.Problems = append(c.rep.Problems, p.problems...)
@@ -354,25 +383,15 @@ func (c *liveCampaign) inject(kind string) (undo func()) {
 	case "partition":
 		perm := e.rnd.Perm(len(e.clusters))
 		cut := 1 + e.rnd.Intn(len(e.clusters)-1)
-		var a, b []string
-		side := map[*liveCluster]bool{}
+		var a, b []*liveCluster
 		for i, ci := range perm {
-			side[e.clusters[ci]] = i < cut
 			if i < cut {
-				a = append(a, e.clusters[ci].name)
+				a = append(a, e.clusters[ci])
 			} else {
-				b = append(b, e.clusters[ci].name)
+				b = append(b, e.clusters[ci])
 			}
 		}
-		for _, x := range e.nodes {
-			for _, y := range e.nodes {
-				if side[x.cluster] && !side[y.cluster] {
-					e.block(x, y, true)
-				}
-			}
-		}
-		e.applyNetwork()
-		c.note("partition %v | %v", a, b)
+		c.note("%s", e.partition(a, b))
 		return heal
 	case "isolate":
 		n := e.nodes[e.rnd.Intn(len(e.nodes))]

@@ -427,25 +427,25 @@ func (w *liveWorkload) random() {
 
 // patch sets one field of a number's live record (ext set), blind or
 // with If-Match on the version read.
-func (w *liveWorkload) patch(n *liveNode, number, field string, blind bool) {
+func (w *liveWorkload) patch(n *liveNode, number, field string, blind bool) *liveOp {
 	release, ok := w.locks.acquire([]string{number + "/" + field}, blind, lockWait)
 	if !ok {
-		return
+		return nil
 	}
 	defer release()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	p := n.parts.Load()
 	if p == nil {
-		return
+		return nil
 	}
 	read, views, err := w.read(ctx, p, number)
 	if err != nil {
-		return
+		return nil
 	}
 	key := liveKey(views)
 	if key == "" {
-		return
+		return nil
 	}
 	kind := "patch"
 	if !blind {
@@ -453,6 +453,7 @@ func (w *liveWorkload) patch(n *liveNode, number, field string, blind bool) {
 	}
 	op := w.h.begin(kind, n, blind, read)
 	w.setPatch(ctx, p, op, key, field, views[key], blind)
+	return op
 }
 
 func (w *liveWorkload) setPatch(ctx context.Context, p *liveParts, op *liveOp, key, field string, view *agent.RecordView, blind bool) {
@@ -754,17 +755,21 @@ func (w *liveWorkload) batch(n *liveNode, number string) {
 // topology changes one field of the replicated topology (repl promote,
 // the ring order) through the service, which reads the topology in force
 // and writes it back with the change.
-func (w *liveWorkload) topology(n *liveNode, field string) {
+func (w *liveWorkload) topology(n *liveNode, field string) { w.setTopology(n, field, "") }
+
+// setTopology changes one field of the topology; primary, when given, is
+// the cluster to promote.
+func (w *liveWorkload) setTopology(n *liveNode, field, primary string) *liveOp {
 	release, ok := w.locks.acquire([]string{"topology/" + field}, true, lockWait)
 	if !ok {
-		return
+		return nil
 	}
 	defer release()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	p := n.parts.Load()
 	if p == nil {
-		return
+		return nil
 	}
 	read := map[slot][]string{}
 	p.local.View(func(sn *store.Snapshot) error {
@@ -794,7 +799,10 @@ func (w *liveWorkload) topology(n *liveNode, field string) {
 		op.Sets[slot{replicator.TopologyTable, replicator.TopologyKey, field}] = strings.Join(ch.Order, ",")
 		op.Summary = "order " + strings.Join(ch.Order, ",")
 	case "primary":
-		ch.Primary = names[w.ent.rnd.Intn(len(names))]
+		ch.Primary = primary
+		if ch.Primary == "" {
+			ch.Primary = names[w.ent.rnd.Intn(len(names))]
+		}
 		op.Sets[slot{replicator.TopologyTable, replicator.TopologyKey, field}] = ch.Primary
 		op.Summary = "primary " + ch.Primary
 	default:
@@ -804,6 +812,7 @@ func (w *liveWorkload) topology(n *liveNode, field string) {
 	}
 	reply, err := p.svc.SetTopology(op.send(ctx), ch)
 	op.end(reply, err)
+	return op
 }
 
 // whole runs fn with every field of a number locked (exclusive for
