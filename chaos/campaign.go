@@ -55,9 +55,11 @@ type Report struct {
 	Snapshots     int            `json:"snapshots"`
 	Lost          int            `json:"lost"`
 	Stale         int            `json:"stale"`
-	Uncertain     int            `json:"uncertain,omitempty"`   // live: writes that failed without a clear refusal (they may have been applied)
-	Reads         int            `json:"reads,omitempty"`       // live: reads the pollers made
-	Regressions   int            `json:"regressions,omitempty"` // live: polled reads that went back in time
+	Uncertain     int            `json:"uncertain,omitempty"`    // live: writes that failed without a clear refusal (they may have been applied)
+	Reads         int            `json:"reads,omitempty"`        // live: reads the pollers made
+	Regressions   int            `json:"regressions,omitempty"`  // live: polled reads that went back in time
+	Failed        map[string]int `json:"failed,omitempty"`       // live: operations not acknowledged, by the service's error code ("timeout" and the like: none)
+	Probes        map[string]int `json:"probe_rounds,omitempty"` // live: rounds of the issue's two probes
 	ConflictsExp  int            `json:"conflicts_expected"`
 	ConflictsSeen int            `json:"conflicts_found"`
 	Converged     bool           `json:"converged"`

@@ -251,6 +251,17 @@ func (c *liveCampaign) finish() error {
 		c.rep.Problems = append(c.rep.Problems, fmt.Sprintf("not converged %s after the heal: %s; nodes: %s", c.cfg.ConvergeBound, why, e.describe()))
 	}
 	ops := c.w.h.all()
+	for _, op := range ops {
+		if !op.Acked {
+			if c.rep.Failed == nil {
+				c.rep.Failed = map[string]int{}
+			}
+			c.rep.Failed[failReason(op)]++
+		}
+	}
+	if n, m := c.w.probes.Load(), c.w.leaderFollower.Load(); n+m > 0 {
+		c.rep.Probes = map[string]int{"probe-concurrent": int(n), "probe-leader-follower": int(m)}
+	}
 	res := checkLive(e, ops)
 	c.rep.Operations = len(ops)
 	c.rep.Acked, c.rep.Refused, c.rep.Uncertain = res.Acked, res.Refused, res.Unknown
@@ -440,6 +451,17 @@ func (c *liveCampaign) inject(kind string) (undo func()) {
 		c.note("replication replays 30%%")
 	}
 	return func() { e.setFaults(replicatortest.Faults{}); c.note("no transport faults") }
+}
+
+// failReason names why an operation was not acknowledged, for the report.
+func failReason(op *liveOp) string {
+	if op.Code != 0 {
+		return fmt.Sprint(op.Code)
+	}
+	if strings.Contains(op.Err, "deadline") || strings.Contains(op.Err, "may still commit") {
+		return "timeout"
+	}
+	return "other"
 }
 
 func errString(err error) string {

@@ -92,7 +92,7 @@ func checkLive(e *liveEnt, ops []*liveOp) liveResult {
 			res.Acked++
 		case op.Refused:
 			res.Refused++
-		default:
+		case op.Code < 400 || op.Code >= 500: // no clear refusal: it may have been applied
 			res.Unknown++
 		}
 		if len(logged[op.ID]) > 0 {

@@ -62,6 +62,7 @@ type liveOp struct {
 	Acked      bool
 	Refused    bool // a read-only replica refused it (primary mode), as it must
 	Err        string
+	Code       int // the service's error code (400, 404, 409, 412...), 0 for others
 	Versions   []string
 }
 
@@ -100,6 +101,10 @@ func (op *liveOp) end(reply *agent.WriteReply, err error) {
 	if err != nil {
 		op.Err = err.Error()
 		op.Refused = errors.Is(err, replicator.ErrReadOnlyReplica)
+		var ae *agent.Error
+		if errors.As(err, &ae) {
+			op.Code = ae.Code
+		}
 		return
 	}
 	op.Acked = true
@@ -250,6 +255,8 @@ type liveWorkload struct {
 	wg       sync.WaitGroup
 	inflight atomic.Int32
 	kinds    []string // the operation kinds drawn from
+
+	probes, leaderFollower atomic.Int32 // probe rounds run
 }
 
 // LiveOps are the operation kinds of the live workload.
@@ -493,8 +500,8 @@ func (w *liveWorkload) probeConcurrent(n *liveNode, number string) {
 		return
 	}
 	key := liveKey(views)
-	if key == "" {
-		return
+	if key == "" || views[key].Conflict {
+		return // a record in conflict takes no blind edit (the probe is about edits that must merge)
 	}
 	var ops []*liveOp
 	for range fields {
@@ -512,6 +519,7 @@ func (w *liveWorkload) probeConcurrent(n *liveNode, number string) {
 	}
 	close(gate)
 	wg.Wait()
+	w.probes.Add(1)
 }
 
 // probeLeaderFollower: a field set on the Raft leader, then another field
@@ -550,7 +558,7 @@ func (w *liveWorkload) probeLeaderFollower(number string) {
 			return
 		}
 		key := liveKey(views)
-		if key == "" {
+		if key == "" || views[key].Conflict {
 			return
 		}
 		op := w.h.begin([]string{"leader-patch", "follower-patch"}[i], step.n, true, read)
@@ -559,6 +567,7 @@ func (w *liveWorkload) probeLeaderFollower(number string) {
 			return
 		}
 	}
+	w.leaderFollower.Add(1)
 }
 
 // fullRecord is a whole extension whose token fields all carry the

@@ -51,7 +51,7 @@ campaigns at once.`,
   pbxtopo chaos run --mode all --runs 40 --duration 60s
   pbxtopo chaos run --mode all --wall 30m --seed $RANDOM
   pbxtopo chaos run --live --mode all --runs 1000 --parallel 4
-  pbxtopo chaos run --live --ops probe-concurrent --faults none --duration 30s`,
+  pbxtopo chaos run --live --ops probe-concurrent,probe-leader-follower,resolve --faults none --duration 90s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			modes := []replicator.Mode{replicator.Mode(mode)}
