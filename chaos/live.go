@@ -201,7 +201,21 @@ func (p *liveParts) leadership(ctx context.Context) {
 			var rctx context.Context
 			rctx, stop = context.WithCancel(ctx)
 			done = make(chan struct{})
-			go func() { defer close(done); p.rep.Run(rctx) }()
+			go func() {
+				defer close(done)
+				// Leader work starts once the new leader applied
+				// everything committed before it.
+				for rctx.Err() == nil {
+					if p.rs.Barrier(time.Second) == nil {
+						p.rep.Run(rctx)
+						return
+					}
+					select {
+					case <-rctx.Done():
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			}()
 		case !leads && stop != nil:
 			stop()
 			<-done
