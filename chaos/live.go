@@ -163,7 +163,9 @@ func (n *liveNode) start() error {
 	rc.Default = e.topology()
 	rc.PullWait, rc.AntiEntropy = 300*time.Millisecond, 300*time.Millisecond
 	rc.RetryMin, rc.RetryMax = 10*time.Millisecond, 300*time.Millisecond
-	rc.Watermark = time.Second
+	// Often enough to collect garbage in a short run, seldom enough to
+	// leave quiet moments in which every node holds the same data.
+	rc.Watermark = 2 * time.Second
 	rc.MaxBatchBytes = 64 << 10
 	rc.Logger = e.log.With("node", n.name, "subsystem", "replication")
 	r, err := replicator.New(rc, p.rs, p.replTr, liveMembership{n})

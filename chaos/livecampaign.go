@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -289,47 +290,73 @@ func (c *liveCampaign) finish() error {
 // holds them.
 func (c *liveCampaign) seed(ctx context.Context) error {
 	e := c.ent
-	leader := e.clusters[0].leader()
-	if leader == nil {
-		return fmt.Errorf("chaos: cluster %s has no leader to seed", e.clusters[0].name)
+	// A node of the first cluster: a follower forwards to the leader.
+	// Each step is retried until it is in, as an operator would: a
+	// leader change may fail an answer whose write went in.
+	n := e.clusters[0].nodes[0]
+	svc := n.parts.Load().svc
+	retry := func(what string, step func() error) error {
+		for {
+			err := step()
+			if err == nil {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("chaos: seed %s: %w", what, err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
 	}
-	svc := leader.parts.Load().svc
 	actx := agent.WithAuthor(ctx, "chaos:seed")
 	sites := map[string]bool{}
 	for _, cl := range e.clusters {
 		if !sites[cl.site] {
 			sites[cl.site] = true
-			if _, err := svc.Put(actx, "sites", pbx.Fields{"name": cl.site}, agent.PutOptions{}); err != nil {
-				return fmt.Errorf("chaos: seed site %s: %w", cl.site, err)
+			if err := retry("site "+cl.site, func() error {
+				_, err := svc.Put(actx, "sites", pbx.Fields{"name": cl.site}, agent.PutOptions{})
+				return err
+			}); err != nil {
+				return err
 			}
 		}
 	}
 	for i, cl := range e.clusters {
 		f := pbx.Fields{"name": cl.name, "site": cl.site, "voice_vip": fmt.Sprintf("10.0.%d.1", i)}
-		if _, err := svc.Put(actx, "clusters", f, agent.PutOptions{}); err != nil {
-			return fmt.Errorf("chaos: seed cluster %s: %w", cl.name, err)
+		if err := retry("cluster "+cl.name, func() error { _, err := svc.Put(actx, "clusters", f, agent.PutOptions{}); return err }); err != nil {
+			return err
 		}
 	}
 	t := e.topology()
-	top := c.w.h.begin("topology", leader, true, nil)
-	top.Summary = "the initial topology"
-	for _, f := range topologyFields {
-		top.Sets[slot{replicator.TopologyTable, replicator.TopologyKey, f}] = t.Fields()[f]
-	}
-	reply, err := svc.SetTopology(top.send(ctx), agent.TopologyChange{Mode: string(t.Mode), Order: t.Order, Primary: t.Primary})
-	top.end(reply, err)
-	if err != nil {
-		return fmt.Errorf("chaos: seed the topology: %w", err)
+	if err := retry("the topology", func() error {
+		top := c.w.h.begin("topology", n, true, nil)
+		top.Summary = "the initial topology"
+		for _, f := range topologyFields {
+			top.Sets[slot{replicator.TopologyTable, replicator.TopologyKey, f}] = t.Fields()[f]
+		}
+		reply, err := svc.SetTopology(top.send(ctx), agent.TopologyChange{Mode: string(t.Mode), Order: t.Order, Primary: t.Primary})
+		top.end(reply, err)
+		return err
+	}); err != nil {
+		return err
 	}
 	var keys []string
 	for i, num := range c.w.keys.fresh(c.cfg.Numbers) {
 		cl := e.clusters[i%len(e.clusters)].name
-		op := c.w.create(leader, num, cl)
-		if op == nil || !op.Acked {
-			return fmt.Errorf("chaos: seed extension %s/%s: %v", cl, num, op)
+		key := keyOf(cl, num)
+		if err := retry("extension "+key, func() error {
+			if op := c.w.create(n, num, cl); op != nil && !op.Acked {
+				return errors.New(op.Err)
+			}
+			if _, ok, _ := n.parts.Load().local.Get("extensions", key); !ok {
+				return fmt.Errorf("%s is not there yet", key)
+			}
+			return nil
+		}); err != nil {
+			return err
 		}
 		c.w.keys.add(num)
-		keys = append(keys, keyOf(cl, num))
+		keys = append(keys, key)
 	}
 	for _, n := range e.nodes {
 		st := n.parts.Load().local
