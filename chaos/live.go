@@ -416,6 +416,27 @@ func (f liveForwarder) leader(replAddr string) (*raftstore.Store, error) {
 	return nil, fmt.Errorf("%w: no node at %s", raftstore.ErrNoLeader, replAddr)
 }
 
+// call runs fn on the leader as the HTTP forwarder would: the follower
+// stops waiting when its context ends, whatever the leader does.
+func call[T any](ctx context.Context, replAddr string, fn func() (T, error)) (T, error) {
+	type answer struct {
+		v   T
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		v, err := fn()
+		done <- answer{v, err}
+	}()
+	select {
+	case a := <-done:
+		return a.v, a.err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("%w: forward to %s: %v", raftstore.ErrNoLeader, replAddr, ctx.Err())
+	}
+}
+
 func (f liveForwarder) Forward(ctx context.Context, replAddr string, ops []store.Op) ([]store.OpResult, error) {
 	rs, err := f.leader(replAddr)
 	if err != nil {
@@ -425,7 +446,7 @@ func (f liveForwarder) Forward(ctx context.Context, replAddr string, ops []store
 	if err != nil {
 		return nil, err
 	}
-	res, err := rs.ApplyAsLeader(ctx, wire)
+	res, err := call(ctx, replAddr, func() ([]store.OpResult, error) { return rs.ApplyAsLeader(ctx, wire) })
 	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 		return nil, raftstore.ErrNoLeader // the forward endpoint answers 409: ask again
 	}
@@ -437,10 +458,12 @@ func (f liveForwarder) ReadIndex(ctx context.Context, replAddr string) (uint64, 
 	if err != nil {
 		return 0, err
 	}
-	if err := rs.ReadBarrier(ctx); err != nil {
-		return 0, err
-	}
-	return rs.Raft().AppliedIndex(), nil
+	return call(ctx, replAddr, func() (uint64, error) {
+		if err := rs.ReadBarrier(ctx); err != nil {
+			return 0, err
+		}
+		return rs.Raft().AppliedIndex(), nil
+	})
 }
 
 // leaderOf returns the node leading cluster c now, or nil.

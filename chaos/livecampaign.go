@@ -215,7 +215,15 @@ func (c *liveCampaign) load() {
 	}
 	tick.Stop()
 	fwg.Wait()
-	c.w.wg.Wait()
+	// Every operation has a deadline; one that outlives it by far hangs.
+	done := make(chan struct{})
+	go func() { c.w.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(opTimeout + 30*time.Second):
+		c.rep.Problems = append(c.rep.Problems, fmt.Sprintf("%d operations still had no answer %s after their deadline (a hang; the goroutine dump of 'pbxtopo chaos run' with SIGQUIT shows where)",
+			c.w.inflight.Load(), 30*time.Second))
+	}
 }
 
 // finish heals everything, waits until every node holds the same data
