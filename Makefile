@@ -20,10 +20,15 @@ MODE ?= mesh
 demo: build
 	$(BIN) demo --mode $(MODE)
 
-# Long random chaos campaigns on the simulated network (CHAOS_WALL of real time).
-CHAOS_WALL ?= 10m
+# Long chaos campaigns from a random first seed: CHAOS_RUNS per mode on the
+# simulated network (replayable), then CHAOS_RUNS per mode of the live
+# production code (Raft, the service, the replicator's loop), CHAOS_PARALLEL
+# at a time.
+CHAOS_RUNS ?= 1000
+CHAOS_PARALLEL ?= 4
 chaos: build
-	$(BIN) chaos run --mode all --clusters 7 --wall $(CHAOS_WALL) --seed $$(date +%s)
+	$(BIN) chaos run --mode all --clusters 7 --runs $$((4 * $(CHAOS_RUNS))) --parallel $(CHAOS_PARALLEL) --seed $$(date +%s)
+	$(BIN) chaos run --live --mode all --runs $$((4 * $(CHAOS_RUNS))) --parallel $(CHAOS_PARALLEL) --seed $$(date +%s)
 
 # Chaos against real agent processes in network namespaces (needs root).
 chaos-net: build
