@@ -149,13 +149,12 @@ func (n *liveNode) start() error {
 	p.replTr = replicatortest.NewInmemTransport(n.replAddr, e.cfg.Seed*1000+int64(n.i*100+n.starts))
 	rcfg := raftstore.DefaultConfig(n.name, n.cluster.name, filepath.Join(n.dir, "raft"))
 	rcfg.Expect = len(n.cluster.nodes)
-	rcfg.Transport = p.raftTr
 	rcfg.HeartbeatTimeout, rcfg.ElectionTimeout, rcfg.LeaderLease = 400*time.Millisecond, 400*time.Millisecond, 200*time.Millisecond
 	// Small: the campaign takes snapshots and restarts nodes over them.
 	rcfg.SnapshotThreshold, rcfg.TrailingLogs = 32, 16
 	rcfg.ApplyTimeout = 3 * time.Second
-	rcfg.Logger = e.log.With("node", n.name, "subsystem", "raft")
-	if p.rs, err = raftstore.New(rcfg, p.local, livePeers{n}, liveForwarder{n}); err != nil {
+	if p.rs, err = raftstore.New(rcfg, raftstore.Deps{Store: p.local, Peers: livePeers{n}, Forwarder: liveForwarder{n}, Transport: p.raftTr,
+		Logger: e.log.With("node", n.name, "subsystem", "raft")}); err != nil {
 		p.local.Close()
 		return fmt.Errorf("chaos: %s: raft: %w", n.name, err)
 	}

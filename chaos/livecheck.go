@@ -125,7 +125,21 @@ func checkLive(e *liveEnt, ops []*liveOp) liveResult {
 	}
 	if p := e.nodes[0].parts.Load(); p != nil {
 		p.local.View(func(sn *store.Snapshot) error {
-			return sn.Conflicts(func(*store.Record) error { res.Conflicts++; return nil })
+			return sn.Conflicts(func(r *store.Record) error {
+				res.Conflicts++
+				// Writes within one cluster are serialized by Raft: a
+				// conflict needs sides from two clusters, and two values.
+				for _, c := range r.Conflicts() {
+					clusters := map[string]bool{}
+					for _, sd := range c.Sides {
+						clusters[sd.Dot.Stream.Cluster()] = true
+					}
+					if len(clusters) < 2 || len(c.Sides) < 2 {
+						res.problem("%s/%s: a conflict of %v whose %d sides come from %d cluster(s)", r.Table, r.Key, c.Fields, len(c.Sides), len(clusters))
+					}
+				}
+				return nil
+			})
 		})
 	}
 	for _, a := range ops {
@@ -262,30 +276,43 @@ func finalValues(st *store.Store, slots []slot) map[slot][]string {
 			if err != nil {
 				return err
 			}
+			if r == nil {
+				if s.table != replicator.TopologyTable {
+					addValues(out, s.table, s.key, nil)
+				}
+				continue
+			}
+			// What the record shows, and the sides of its conflicts:
+			// a value a superseded sibling still carries does not count.
+			shown, live := r.Fields()
+			var cs []agent.FieldConflictView
+			for _, c := range r.Conflicts() {
+				fc := agent.FieldConflictView{Fields: c.Fields}
+				for _, sd := range c.Sides {
+					fc.Sides = append(fc.Sides, agent.SideView{Deleted: sd.Deleted, Fields: sd.Fields})
+				}
+				cs = append(cs, fc)
+			}
+			all := append([]map[string]string{versionValues(!live, shown)}, sideValues(shown, !live, cs)...)
 			if s.table == replicator.TopologyTable {
-				if r != nil {
-					for _, ver := range r.Versions {
-						f, _ := pbx.DecodeFields(ver.Value)
-						for _, name := range topologyFields {
-							ts := slot{s.table, s.key, name}
-							if !slices.Contains(out[ts], f[name]) {
-								out[ts] = append(out[ts], f[name])
-							}
+				vals := []pbx.Fields{shown}
+				for _, c := range cs {
+					for _, sd := range c.Sides {
+						vals = append(vals, sd.Fields)
+					}
+				}
+				for _, f := range vals {
+					for _, name := range topologyFields {
+						ts := slot{s.table, s.key, name}
+						if !slices.Contains(out[ts], f[name]) {
+							out[ts] = append(out[ts], f[name])
 						}
 					}
 				}
 				continue
 			}
-			if r == nil {
-				addValues(out, s.table, s.key, nil)
-				continue
-			}
-			for _, ver := range r.Versions {
-				var f pbx.Fields
-				if !ver.Deleted {
-					f, _ = pbx.DecodeFields(ver.Value)
-				}
-				addValues(out, s.table, s.key, versionValues(ver.Deleted, f))
+			for _, vals := range all {
+				addValues(out, s.table, s.key, vals)
 			}
 		}
 		return nil

@@ -280,7 +280,9 @@ func (w *liveWorkload) clusterNames() []string {
 }
 
 // read reads every cluster's record of a number at a node, as a client
-// looks before it edits: the values of every version, per slot.
+// looks before it edits, per slot: the value the record shows (its
+// versions merged field by field) and, where it is in conflict, the values
+// of every side.
 func (w *liveWorkload) read(ctx context.Context, p *liveParts, number string) (map[slot][]string, map[string]*agent.RecordView, error) {
 	read := map[slot][]string{}
 	views := map[string]*agent.RecordView{}
@@ -295,12 +297,42 @@ func (w *liveWorkload) read(ctx context.Context, p *liveParts, number string) (m
 			return nil, nil, err
 		default:
 			views[key] = v
-			for _, ver := range v.Versions {
-				addValues(read, "extensions", key, versionValues(ver.Deleted, ver.Fields))
+			addValues(read, "extensions", key, versionValues(v.Deleted, v.Fields))
+			if v.Conflict {
+				cv, err := p.svc.Conflict(ctx, "extensions/"+key)
+				if err != nil {
+					return nil, nil, err
+				}
+				for _, vals := range sideValues(cv.Fields, v.Deleted, cv.Conflicts) {
+					addValues(read, "extensions", key, vals)
+				}
 			}
 		}
 	}
 	return read, views, nil
+}
+
+// sideValues are the slot values of each side of a record's conflicts:
+// the record as it shows with the side's values of its unit in place.
+func sideValues(shown pbx.Fields, deleted bool, cs []agent.FieldConflictView) []map[string]string {
+	var out []map[string]string
+	for _, c := range cs {
+		for _, sd := range c.Sides {
+			if sd.Deleted {
+				out = append(out, versionValues(true, nil))
+				continue
+			}
+			f := shown.Clone()
+			if c.Fields == nil { // the whole record
+				f = sd.Fields
+			}
+			for _, name := range c.Fields {
+				f[name] = sd.Fields[name]
+			}
+			out = append(out, versionValues(false, f))
+		}
+	}
+	return out
 }
 
 // versionValues are a version's slot values; nil fields mean deleted.
@@ -726,7 +758,8 @@ func (w *liveWorkload) resolve(n *liveNode) {
 		if err != nil {
 			return
 		}
-		take := cv.Versions[w.ent.rnd.Intn(len(cv.Versions))].Cluster
+		sides := cv.Conflicts[w.ent.rnd.Intn(len(cv.Conflicts))].Sides
+		take := sides[w.ent.rnd.Intn(len(sides))].Cluster
 		op := w.h.begin("resolve", n, true, read)
 		op.FromLog = true
 		op.Summary = fmt.Sprintf("%s --take %s", c.Ref, take)

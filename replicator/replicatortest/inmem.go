@@ -285,7 +285,8 @@ func (t *InmemTransport) Snapshot(ctx context.Context, addr string, req *replica
 		if err != nil {
 			return err
 		}
-		out = replicator.EncodeSnapshotPage(p)
+		// The version travels beside the message (a header over HTTP).
+		out = replicator.EncodeSnapshotPage(p, max(min(req.MaxVersion, replicator.ProtocolVersion), replicator.MinProtocolVersion))
 		return nil
 	})
 	if err != nil {
