@@ -182,7 +182,7 @@ func (x *extIndex) rebuild(st Store) error {
 	return nil
 }
 
-// update rereads the winners of changed records.
+// update rereads changed records as they show (versions merged).
 func (x *extIndex) update(st Store, keys []string) error {
 	updated := map[string]*idxRow{}
 	err := st.View(func(sn *store.Snapshot) error {
@@ -195,7 +195,7 @@ func (x *extIndex) update(st Store, keys []string) error {
 				updated[k] = nil
 				continue
 			}
-			updated[k] = newIdxRow(k, r.Winner().Value)
+			updated[k] = newIdxRow(k, r.Value())
 		}
 		return nil
 	})

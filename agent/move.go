@@ -63,7 +63,7 @@ func (s *Service) Move(ctx context.Context, req MoveRequest) (*WriteReply, error
 		if !ok {
 			return nil, &Error{Code: 400, Msg: fmt.Sprintf("move %s: cluster %s does not exist", req.From, req.To)}
 		}
-		cur, err := pbx.DecodeFields(r.Winner().Value)
+		cur, err := pbx.DecodeFields(r.Value())
 		if err != nil {
 			return nil, err
 		}
