@@ -1,11 +1,12 @@
 package store
 
 import (
-	"github.com/pbxtopo/pbxtopo/pbx"
 	"fmt"
 	"os"
 	"sync/atomic"
 	"testing"
+
+	"github.com/pbxtopo/pbxtopo/pbx"
 )
 
 // BenchmarkRawFsync is the anchor: one 4 KiB write and fsync on the disk

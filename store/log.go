@@ -262,7 +262,7 @@ func (st *txState) compactGraphs(tx *bolt.Tx, covered func(Dot) bool) error {
 			return err
 		}
 		compact := *r
-		compact.Graph, compact.cached = nil, nil
+		compact.dropGraph()
 		if err := st.putRecord(tx, b, r, &compact); err != nil {
 			return err
 		}

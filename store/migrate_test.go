@@ -173,7 +173,9 @@ func TestOpenAStoreOfThePreviousRelease(t *testing.T) {
 	s := first
 	addCluster(t, s)
 	lon := Stream("lon.0000000000000002")
-	base := func(key string) Dot { return put(t, s, key, "cluster", "tpa1", "regexten", key[5:], "name", "Ken", "callgroup", "1") }
+	base := func(key string) Dot {
+		return put(t, s, key, "cluster", "tpa1", "regexten", key[5:], "name", "Ken", "callgroup", "1")
+	}
 	remote := func(seq uint64, key string, ctx Dot, kv ...string) *Change {
 		c := &Change{Dot: Dot{lon, seq}, TxSeq: seq, TxSize: 1, Table: "extensions", Key: key, Context: []Dot{ctx}, HLC: HLC(seq), Author: "bob"}
 		if kv == nil {

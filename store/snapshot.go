@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -179,8 +180,11 @@ func (st *txState) mergeRecord(tx *bolt.Tx, b *bolt.Bucket, local, remote *Recor
 		}
 	}
 	sortVersions(keep)
-	graph := mergeGraphs(local, remote)
-	if local != nil && slices.EqualFunc(local.Versions, keep, func(a, b Version) bool { return a.Dot == b.Dot }) && len(graph) == len(local.Graph) {
+	graph, err := mergeGraphs(local, remote)
+	if err != nil {
+		return fmt.Errorf("store: record %s/%s: %w", table, key, err)
+	}
+	if local != nil && slices.EqualFunc(local.Versions, keep, func(a, b Version) bool { return a.Dot == b.Dot }) && len(graph) == local.graphLen() {
 		return nil
 	}
 	merged := &Record{Table: table, Key: key, Versions: keep, Graph: graph}
@@ -188,21 +192,26 @@ func (st *txState) mergeRecord(tx *bolt.Tx, b *bolt.Bucket, local, remote *Recor
 		merged.History = local.History
 		// A local version the sender superseded keeps its values in the
 		// graph, as when a change supersedes it here.
-		c := &Change{Table: table}
-		merged.Graph = noteChange(merged.Graph, c, local.Versions, keep)
+		if err := noteChange(merged, &Change{Table: table}, local.Versions, keep); err != nil {
+			return err
+		}
 	}
 	return st.putRecord(tx, b, local, merged)
 }
 
 // mergeGraphs returns the union of two records' change graphs (a node
 // that kept its values preferred).
-func mergeGraphs(a, b *Record) []Node {
+func mergeGraphs(a, b *Record) ([]Node, error) {
 	var out []Node
 	for _, r := range []*Record{a, b} {
 		if r == nil {
 			continue
 		}
-		for _, n := range r.Graph {
+		g, err := r.nodes()
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range g {
 			i := slices.IndexFunc(out, func(o Node) bool { return o.Dot == n.Dot })
 			switch {
 			case i < 0:
@@ -212,7 +221,7 @@ func mergeGraphs(a, b *Record) []Node {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 func hasDot(vs []Version, d Dot) bool {

@@ -485,7 +485,9 @@ func TestPruneAndSnapshotCatchUp(t *testing.T) {
 func TestHistoryAndRevert(t *testing.T) {
 	s := newTestStore(t, "tpa1")
 	addCluster(t, s)
-	ext := func(kv ...string) []string { return append([]string{"cluster", "tpa1", "regexten", "6109", "site", "tpa"}, kv...) }
+	ext := func(kv ...string) []string {
+		return append([]string{"cluster", "tpa1", "regexten", "6109", "site", "tpa"}, kv...)
+	}
 	put(t, s, "tpa1/6109", ext("name", "George Lopez", "mailbox", "8109")...)
 	d2 := put(t, s, "tpa1/6109", ext("name", "George Lopez", "mailbox", "6109")...)
 	put(t, s, "tpa1/6109", ext("name", "G. Lopez", "mailbox", "6109")...)
