@@ -110,6 +110,11 @@ func checkLive(e *liveEnt, ops []*liveOp) liveResult {
 					f, _ = pbx.DecodeFields(c.Value)
 				}
 				for field, v := range versionValues(c.Deleted, f) {
+					// A change that names its fields set only those; the
+					// others it carried as they were.
+					if c.Set != nil && !slices.Contains(c.Set, field) {
+						continue
+					}
 					op.Sets[slot{c.Table, c.Key, field}] = v
 				}
 			}
