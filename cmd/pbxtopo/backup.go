@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 	"github.com/spf13/cobra"
 	bolt "go.etcd.io/bbolt"
@@ -28,7 +28,7 @@ name first, so FILE is either a whole backup or not there.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := args[0]
-			ba, done, err := backendAs[agent.BackupAPI](a, false)
+			ba, done, err := backendAs[service.BackupAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -178,7 +178,7 @@ func (a *app) storeCmd() *cobra.Command {
 				}
 				before, after, where = res.Before, res.After, storeFile(dir)
 			case a.v.GetString("addr") != "":
-				ba, done, err := backendAs[agent.BackupAPI](a, true)
+				ba, done, err := backendAs[service.BackupAPI](a, true)
 				if err != nil {
 					return err
 				}
