@@ -50,8 +50,7 @@ func openStore(t testing.TB, sipPort string) *store.Store {
 type asterisk struct {
 	*amitest.Server
 	mu      sync.Mutex
-	old     bool // Asterisk 11 names (Location, Reason, QueueMemberPaused)
-	noPJSIP bool
+	old bool // Asterisk 11 names (Location, Reason, QueueMemberPaused)
 }
 
 func newAsterisk(t *testing.T) *asterisk {

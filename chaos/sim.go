@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -364,9 +363,6 @@ func (s *Sim) Name(i int) string { return s.nodes[i].name }
 
 // Site returns the site of replica i.
 func (s *Sim) Site(i int) string { return s.nodes[i].site }
-
-// KeepDir keeps the data dirs for a failed run; otherwise they are removed.
-func (s *Sim) removeDirs() { os.RemoveAll(s.cfg.Dir) }
 
 func (s *Sim) notifyMembership() {
 	for _, n := range s.nodes {

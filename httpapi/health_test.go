@@ -28,9 +28,9 @@ func (r *startingRaft) Stalled() error { return r.stalled }
 // Raft log (its copy may miss acknowledged writes) and after it stopped
 // applying the log: the API answers 503 with the reason, health says so.
 func TestStartingNodeAnswers503(t *testing.T) {
-	svc, st := sampleService(t)
+	_, st := sampleService(t)
 	raft := &startingRaft{}
-	svc = service.NewServiceWith(st, service.Deps{Raft: raft})
+	svc := service.NewServiceWith(st, service.Deps{Raft: raft})
 	h := Handler(svc, nil)
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()

@@ -69,12 +69,6 @@ func (a naturalKey) compare(b naturalKey) int {
 	return strings.Compare(a.s, b.s)
 }
 
-// snapshotter is what the index reads: a consistent view and the changes
-// since a summary.
-type snapshotter interface {
-	View(fn func(*store.Snapshot) error) error
-}
-
 type changeReader interface {
 	ChangesSince(have store.Summary, want func(store.Stream) bool, maxBytes int) (*store.Batch, error)
 }

@@ -234,11 +234,3 @@ func (s snapshot) Persist(sink raft.SnapshotSink) error {
 func (s snapshot) Release() {}
 
 func encodeOps(ops []store.Op) ([]byte, error) { return store.AppendOps(nil, ops), nil }
-
-func decodeOps(data []byte) ([]store.Op, error) {
-	ops, err := store.DecodeOps(data)
-	if err != nil {
-		return nil, fmt.Errorf("raft: decode entry: %w", err)
-	}
-	return ops, nil
-}
