@@ -140,7 +140,7 @@ func Defaults(v *viper.Viper) {
 	v.SetDefault("store.min_free_mb", 64)
 	v.SetDefault("store.disk_probe", 5*time.Second)
 	setDefaults(v, "dns", srv.DefaultConfig())
-	setDefaults(v, "ami", amiDefaults())
+	setDefaults(v, "ami", DefaultAMIConfig())
 	setDefaults(v, "dundi", dundiDefaults())
 	setDefaults(v, "mysql", mysqlDefaults())
 	v.SetDefault("gossip.probe_interval", time.Second)

@@ -11,7 +11,6 @@ import (
 	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 	"github.com/spf13/cobra"
-	bolt "go.etcd.io/bbolt"
 )
 
 // backupCmd: pbxtopo backup FILE, online through an agent (admin role) or
@@ -106,8 +105,8 @@ every node of the cluster from the same file, then start them.`,
 				return usageErrorf("%s already holds %v: stop its agent and give --force to move them aside, or restore into an empty data dir", dir, old)
 			}
 			if _, err := os.Stat(path); err == nil {
-				if err := notInUse(path); err != nil {
-					return err
+				if err := store.CheckNotInUse(path); err != nil {
+					return usageErrorf("%v (is its agent running? stop it first)", err)
 				}
 			}
 			f, err := os.Open(args[0])
@@ -144,15 +143,6 @@ every node of the cluster from the same file, then start them.`,
 	}
 	c.Flags().BoolVar(&force, "force", false, "move an existing store and Raft state aside instead of refusing")
 	return c
-}
-
-// notInUse fails when an agent holds the store at path.
-func notInUse(path string) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return usageErrorf("store %s: %v (is its agent running? stop it first)", path, err)
-	}
-	return db.Close()
 }
 
 // storeCmd: maintenance of the store file.
