@@ -2,7 +2,6 @@ package replicator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -116,9 +115,6 @@ type Replicator struct {
 
 	status statusLinks // status replication: marks and counters per peer
 }
-
-// ErrReadOnlyReplica: a configuration write on a replica in primary mode.
-var ErrReadOnlyReplica = errors.New("read-only replica")
 
 // New returns a replicator over st.
 func New(cfg Config, st Store, tr Transport, members Membership) (*Replicator, error) {
