@@ -153,8 +153,8 @@ func (a *Agent) build() error {
 	rc.Watermark = cfg.Replication.Watermark
 	rc.StatusInterval = cfg.Replication.StatusInterval
 	rc.HistoryRetention = cfg.Replication.HistoryRetention
-	rc.Logger = a.log.With("subsystem", "replication")
-	if a.rep, err = replicator.New(rc, a.rs, a.tr, a.verified); err != nil {
+	if a.rep, err = replicator.New(rc, replicator.Deps{Store: a.rs, Transport: a.tr, Membership: a.verified,
+		Logger: a.log.With("subsystem", "replication")}); err != nil {
 		return err
 	}
 	a.tr.SetCertificateCheck(a.rep.CheckCertificate) // the revocation list, both ways

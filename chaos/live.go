@@ -166,8 +166,8 @@ func (n *liveNode) start() error {
 	// leave quiet moments in which every node holds the same data.
 	rc.Watermark = 2 * time.Second
 	rc.MaxBatchBytes = 64 << 10
-	rc.Logger = e.log.With("node", n.name, "subsystem", "replication")
-	r, err := replicator.New(rc, p.rs, p.replTr, liveMembership{n})
+	r, err := replicator.New(rc, replicator.Deps{Store: p.rs, Transport: p.replTr, Membership: liveMembership{n},
+		Logger: e.log.With("node", n.name, "subsystem", "replication")})
 	if err != nil {
 		p.rs.Close()
 		p.local.Close()

@@ -144,10 +144,9 @@ func (n *node) start() error {
 	}
 	rc := replicator.DefaultConfig(n.name, n.site)
 	rc.Default = n.sim.Topology()
-	rc.Now = n.clock
 	rc.AntiEntropy = 500 * time.Millisecond
 	rc.MaxBatchBytes = 64 << 10 // small batches: more interleaving to explore
-	rep, err = replicator.New(rc, st, nil, membershipView{n})
+	rep, err = replicator.New(rc, replicator.Deps{Store: st, Membership: membershipView{n}, Now: n.clock})
 	if err != nil {
 		st.Close()
 		return err

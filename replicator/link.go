@@ -51,7 +51,7 @@ func (r *Replicator) Status() []LinkStatus {
 		s := l.LinkStatus
 		s.Scopes = slices.Clone(s.Scopes)
 		if !l.behindSince.IsZero() && s.Behind > 0 {
-			s.SecondsBehind = r.cfg.Now().Sub(l.behindSince).Seconds()
+			s.SecondsBehind = r.now().Sub(l.behindSince).Seconds()
 		}
 		out = append(out, s)
 	}
@@ -82,7 +82,7 @@ func (r *Replicator) link(peer string) *linkState {
 // the peer's own changes, and for every origin at the anti-entropy
 // interval or when the last batch waited for a change from elsewhere.
 func (r *Replicator) NewPullRequest(src Source) *PullRequest {
-	now := r.cfg.Now()
+	now := r.now()
 	r.mu.Lock()
 	l := r.link(src.Cluster)
 	origins := src.Origins
@@ -124,7 +124,7 @@ func (r *Replicator) HandlePull(ctx context.Context, src Source, req *PullReques
 			behind += seq - mine[s]
 		}
 	}
-	now := r.cfg.Now()
+	now := r.now()
 	r.mu.Lock()
 	l := r.link(src.Cluster)
 	l.Mode = r.topo.Mode
