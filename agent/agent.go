@@ -36,6 +36,7 @@ type Agent struct {
 	members  *replicator.Serf     // gossip: who says they are there
 	verified *replicator.Verified // who their certificates confirm: what counts
 	tr       *replicator.HTTPTransport
+	tlsCfg   *tls.Config // the node certificate's: replication, Raft, membership probes
 	svc      *service.Service
 	dns      *srv.Server
 	checker  *srv.Checker
@@ -77,8 +78,21 @@ func New(cfg Config, log *slog.Logger, opts Options) (*Agent, error) {
 }
 
 func (a *Agent) build() error {
+	for _, step := range []func() error{a.buildStore, a.buildMembership, a.buildRaft, a.buildReplication, a.buildDNS,
+		a.buildService, a.buildAPI} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildStore checks the node's certificate and opens the local store.
+func (a *Agent) buildStore() error {
 	cfg := a.cfg
-	tlsCfg, nodeCert, err := pki.NodeTLS(pki.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
+	var err error
+	var nodeCert *pki.KeyPair
+	a.tlsCfg, nodeCert, err = pki.NodeTLS(pki.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
 	if err != nil {
 		return err
 	}
@@ -101,9 +115,13 @@ func (a *Agent) build() error {
 	if a.st, err = store.Open(sc); err != nil {
 		return err
 	}
-	if err := a.st.MarkAgent(); err != nil {
-		return err
-	}
+	return a.st.MarkAgent()
+}
+
+// buildMembership joins nothing yet: it makes the gossip membership and
+// the view of it that certificates confirm.
+func (a *Agent) buildMembership() error {
+	cfg := a.cfg
 	tags := map[string]string{
 		replicator.TagCluster: cfg.Cluster, replicator.TagSite: cfg.Site, replicator.TagRole: cfg.Role,
 		replicator.TagRepl: cfg.ReplAddr, replicator.TagHTTP: cfg.HTTPAddr, replicator.TagDNS: cfg.DNSAddr,
@@ -125,8 +143,14 @@ func (a *Agent) build() error {
 		return err
 	}
 	a.verified = replicator.NewVerified(replicator.VerifiedConfig{Cluster: cfg.Cluster, Logger: a.log.With("subsystem", "membership"),
-		Check: func(c *x509.Certificate) error { return a.rep.CheckCertificate(c) }}, a.members, replicator.NewTLSProber(tlsCfg))
-	a.tr = replicator.NewHTTPTransport(tlsCfg, 0, a.log)
+		Check: func(c *x509.Certificate) error { return a.rep.CheckCertificate(c) }}, a.members, replicator.NewTLSProber(a.tlsCfg))
+	a.tr = replicator.NewHTTPTransport(a.tlsCfg, 0, a.log)
+	return nil
+}
+
+// buildRaft makes the cluster's consensus over the local store.
+func (a *Agent) buildRaft() error {
+	cfg, tlsCfg := a.cfg, a.tlsCfg
 	rcfg := raftstore.DefaultConfig(cfg.Node, cfg.Cluster, filepath.Join(cfg.DataDir, "raft"))
 	rcfg.BindAddr, rcfg.TLS, rcfg.Expect, rcfg.StartTimeout = cfg.RaftAddr, tlsCfg, cfg.Raft.Expect, cfg.Raft.StartTimeout
 	rcfg.SnapshotThreshold, rcfg.TrailingLogs = cfg.Raft.SnapshotThreshold, cfg.Raft.TrailingLogs
@@ -143,9 +167,15 @@ func (a *Agent) build() error {
 	if a.keys != nil {
 		rdeps.Sealer = a.keys
 	}
-	if a.rs, err = raftstore.New(rcfg, rdeps); err != nil {
-		return err
-	}
+	var err error
+	a.rs, err = raftstore.New(rcfg, rdeps)
+	return err
+}
+
+// buildReplication makes the replicator between clusters, over Raft.
+func (a *Agent) buildReplication() error {
+	cfg := a.cfg
+	var err error
 	rc := replicator.DefaultConfig(cfg.Cluster, cfg.Site)
 	rc.Default = cfg.Topology()
 	rc.PullWait = cfg.Replication.PullWait
@@ -158,6 +188,14 @@ func (a *Agent) build() error {
 		return err
 	}
 	a.tr.SetCertificateCheck(a.rep.CheckCertificate) // the revocation list, both ways
+	return nil
+}
+
+// buildDNS makes the health checker, the optional parts (they need it) and
+// the DNS server.
+func (a *Agent) buildDNS() error {
+	cfg := a.cfg
+	var err error
 	dnsCfg := cfg.DNS
 	dnsCfg.Addr, dnsCfg.Node = cfg.DNSAddr, cfg.Node
 	if a.checker, err = srv.NewChecker(dnsCfg.Checker(), srv.CheckerDeps{Members: a.verified, Asterisk: asteriskView{a.verified},
@@ -170,6 +208,13 @@ func (a *Agent) build() error {
 	if a.dns, err = srv.New(dnsCfg, srv.Deps{Source: a.rs, Health: a.checker, Logger: a.log.With("subsystem", "dns")}); err != nil {
 		return err
 	}
+	return nil
+}
+
+// buildService makes the audit log and the service every front end calls.
+func (a *Agent) buildService() error {
+	cfg := a.cfg
+	var err error
 	if a.audit, err = service.OpenAuditLog(filepath.Join(cfg.DataDir, "audit.log"), a.log.With("subsystem", "audit")); err != nil {
 		return err
 	}
@@ -180,6 +225,14 @@ func (a *Agent) build() error {
 	}
 	a.svc = service.NewServiceWith(a.rs, service.Deps{Repl: a.rep, Members: a.verified.All, Digests: a.digests, Keys: a.members,
 		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Audit: a.audit, Certs: a.certs.list, Published: a.publishedReport})
+	return nil
+}
+
+// buildAPI binds the API and replication listeners (an address in use
+// fails here, before Run) and makes their HTTP servers.
+func (a *Agent) buildAPI() error {
+	cfg := a.cfg
+	var err error
 	var auth httpapi.Authenticator
 	if cfg.Tokens != "" {
 		tokens, err := httpapi.ParseTokens(cfg.Tokens)
@@ -224,7 +277,7 @@ func (a *Agent) build() error {
 	repl.Handle("/repl/", a.rep.Handler())
 	repl.Handle(raftstore.ForwardPath, a.rs.Handler())
 	repl.Handle(raftstore.ReadIndexPath, a.rs.Handler())
-	a.replSrv = &http.Server{Handler: repl, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+	a.replSrv = &http.Server{Handler: repl, TLSConfig: a.tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.With("subsystem", "replication").Handler(), slog.LevelWarn)}
 	return nil
 }
