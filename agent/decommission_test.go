@@ -42,6 +42,7 @@ func TestDecommission(t *testing.T) {
 	sfo, _ := agenttest.Start(t, caDir, "sfo", agenttest.Options{Join: join, Extra: fast})
 	lonDir := t.TempDir()
 	lon, stopLon := agenttest.Start(t, caDir, "lon", agenttest.Options{DataDir: lonDir, Join: join, Extra: fast})
+	lonGossip := lon.GossipAddr()
 	ctx := context.Background()
 	svc := tpa1.Service()
 	for _, f := range []struct {
@@ -115,7 +116,11 @@ func TestDecommission(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the tombstone is collected without lon", func() bool { return !tomb() })
 
 	// lon comes back with its old certificate and store: refused both ways.
-	lon2, _ := agenttest.Start(t, caDir, "lon", agenttest.Options{DataDir: lonDir, Join: join, Extra: map[string]any{"replication.mode": "mesh"}})
+	// On its old gossip address: a new one would make gossip resolve a
+	// name conflict, which races serf's own SetTags (a data race inside
+	// serf that -race reports).
+	lon2, _ := agenttest.Start(t, caDir, "lon", agenttest.Options{DataDir: lonDir, Join: join,
+		Extra: map[string]any{"replication.mode": "mesh", "serf_addr": lonGossip}})
 	if _, err := svc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6110", "name": "after"}, service.PutOptions{Must: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
