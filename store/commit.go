@@ -329,7 +329,9 @@ func mergeVersion(versions []Version, c *Change) ([]Version, Outcome) {
 // compacted, or of the previous release) gets nodes for the versions c
 // superseded, for the same reason.
 func noteChange(r *Record, c *Change, before, after []Version) error {
-	superseded := func(v Version) bool { return !slices.ContainsFunc(after, func(a Version) bool { return a.Dot == v.Dot }) }
+	superseded := func(v Version) bool {
+		return !slices.ContainsFunc(after, func(a Version) bool { return a.Dot == v.Dot })
+	}
 	if r.graphLen() == 0 {
 		for _, v := range before {
 			if superseded(v) {
