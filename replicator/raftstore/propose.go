@@ -24,7 +24,7 @@ func (s *Store) propose(ctx context.Context, ops []store.Op) ([]store.OpResult, 
 			return res, err
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("%w (node %s is %s)", ErrNoLeader, s.cfg.Node, s.State())
+			return nil, fmt.Errorf("%w (node %s is %s); nothing was written: try again in a few seconds, and if it lasts see 'pbxtopo raft status'", ErrNoLeader, s.cfg.Node, s.State())
 		}
 		select {
 		case <-time.After(50 * time.Millisecond):
