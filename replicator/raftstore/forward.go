@@ -105,8 +105,11 @@ func (s *Store) Handler() http.Handler {
 		res, err := s.ApplyAsLeader(r.Context(), ops)
 		if err != nil {
 			status := http.StatusInternalServerError
-			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-				status = http.StatusConflict
+			switch {
+			case errors.Is(err, ErrUncertain):
+				status = http.StatusGatewayTimeout // the follower must not retry
+			case errors.Is(err, raft.ErrNotLeader):
+				status = http.StatusConflict // nothing logged: ask the new leader
 			}
 			http.Error(w, err.Error(), status)
 			return
@@ -173,6 +176,10 @@ func (f *HTTPForwarder) Forward(ctx context.Context, replAddr string, ops []stor
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusConflict {
 		return nil, ErrNoLeader // leadership moved: ask again
+	}
+	if resp.StatusCode == http.StatusGatewayTimeout {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%w: the leader at %s: %s", ErrUncertain, replAddr, bytes.TrimSpace(msg))
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))

@@ -39,6 +39,16 @@ func TestForwardFailureIsRetriedOnlyWhenNothingLeft(t *testing.T) {
 		t.Fatalf("answer lost after the leader read the write: %v, want ErrUncertain only", err)
 	}
 
+	// The leader itself does not know (its leadership moved while the
+	// entry was in its log): the follower does not retry either.
+	deposed := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "write outcome unknown: leadership moved", http.StatusGatewayTimeout)
+	}))
+	defer deposed.Close()
+	if _, err := f.Forward(context.Background(), strings.TrimPrefix(deposed.URL, "https://"), ops); !errors.Is(err, ErrUncertain) || errors.Is(err, ErrNoLeader) {
+		t.Fatalf("leader unsure: %v, want ErrUncertain only", err)
+	}
+
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
