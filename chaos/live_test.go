@@ -1,9 +1,15 @@
 package chaos
 
 import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -74,6 +80,29 @@ func TestLiveCheckerCatchesLostWrite(t *testing.T) {
 	if res := checkLive(c.ent, append(ops, ghost, concurrent)); res.Lost != 2 {
 		t.Fatalf("two concurrent values no node holds: lost = %d, want 2: %v", res.Lost, res.Problems)
 	}
+	// A write applied a second time (a retry after its answer was lost)
+	// is called out, though every value it set is held.
+	for _, op := range ops {
+		if !op.Acked || op.Kind != "create" {
+			continue
+		}
+		key := ""
+		for s := range op.Sets {
+			key = s.key
+		}
+		n := c.ent.nodes[0]
+		again := service.WithAuthor(context.Background(), fmt.Sprintf("%s%d", authorPrefix, op.ID))
+		f := pbx.Fields{"cluster": clusterOfKey(key), "regexten": key[strings.IndexByte(key, '/')+1:], "name": "again"}
+		if _, err := n.parts.Load().svc.Put(again, "extensions", f, service.PutOptions{Merge: true}); err != nil {
+			t.Fatal(err)
+		}
+		res := checkLive(c.ent, ops)
+		if !slices.ContainsFunc(res.Problems, func(p string) bool { return strings.Contains(p, "twice") }) {
+			t.Fatalf("a write applied twice is not called out: %v", res.Problems)
+		}
+		return
+	}
+	t.Fatal("no acknowledged create to apply again")
 }
 
 // The pollers' rule: a version once replaced does not come back, an older

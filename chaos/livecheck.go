@@ -85,6 +85,17 @@ func checkLive(e *liveEnt, ops []*liveOp) liveResult {
 			}
 		}
 	}
+	// A write takes effect once: a second change of one record by the
+	// same operation is a retry that applied it again (after other
+	// clients' writes, whose values it then undid).
+	for id, cs := range logged {
+		per := map[string]int{}
+		for _, c := range cs {
+			if per[c.Table+"/"+c.Key]++; per[c.Table+"/"+c.Key] == 2 {
+				res.problem("w%d changed %s/%s twice (%s)", id, c.Table, c.Key, c.Dot)
+			}
+		}
+	}
 	applied := map[int]bool{}
 	for _, op := range ops {
 		switch {
