@@ -33,10 +33,12 @@ type fsm struct {
 
 	mu      sync.Mutex
 	stalled error // why applying stopped; nil while it runs
+
+	proposals *proposals // this node's entries whose proposers wait (settle.go)
 }
 
 func newFSM(st *store.Store, sealer EntrySealer, log *slog.Logger, onStall func(error)) *fsm {
-	f := &fsm{st: st, sealer: sealer, log: log, stop: make(chan struct{}), onStall: onStall}
+	f := &fsm{st: st, sealer: sealer, log: log, stop: make(chan struct{}), onStall: onStall, proposals: newProposals()}
 	f.applied.Store(st.RaftIndex())
 	return f
 }
@@ -58,8 +60,17 @@ var _ raft.BatchingFSM = (*fsm)(nil)
 func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
 // ApplyBatch applies the ops of several entries in one store transaction
-// (one fsync), in log order, recording the last index.
+// (one fsync), in log order, recording the last index, and tells the
+// proposers that wait which of their entries it applied.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	f.proposals.batch.Lock()
+	defer f.proposals.batch.Unlock()
+	out := f.applyBatch(logs)
+	f.proposals.applied(logs, out)
+	return out
+}
+
+func (f *fsm) applyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	if err := f.Stalled(); err != nil {
 		return fill(out, err) // only on the way down: see stall
@@ -213,6 +224,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	if restored {
 		f.applied.Store(f.st.RaftIndex())
+		f.proposals.restored()
 	}
 	return nil
 }

@@ -162,6 +162,10 @@ func (s *Store) ApplyAsLeader(ctx context.Context, ops []store.Op) ([]store.OpRe
 	if err != nil {
 		return nil, err
 	}
+	key, pending := s.fsm.proposals.track(data)
+	if pending != nil {
+		defer s.fsm.proposals.untrack(key, pending)
+	}
 	start := time.Now()
 	f := s.raft.Apply(data, s.cfg.ApplyTimeout)
 	if s.deps.ObserveCommit != nil {
@@ -175,8 +179,16 @@ func (s *Store) ApplyAsLeader(ctx context.Context, ops []store.Op) ([]store.OpRe
 	case err := <-done:
 		if errors.Is(err, raft.ErrLeadershipLost) {
 			// The entry is in the log of a deposed leader: the next one
-			// may commit it. Proposing it again would apply it twice.
-			return nil, fmt.Errorf("%w: leadership moved while the write was being committed; it may still commit", ErrUncertain)
+			// may commit it. Proposing it again would apply it twice, so
+			// find out (settle.go).
+			if pending == nil {
+				return nil, fmt.Errorf("%w: leadership moved while the write was being committed; it may still commit", ErrUncertain)
+			}
+			res, err := s.settle(ctx, f.Index(), pending, time.Now().Add(s.cfg.ApplyTimeout))
+			if err == nil && !agreed && len(res) > 0 {
+				res = res[1:]
+			}
+			return res, err
 		}
 		if err != nil {
 			return nil, err
