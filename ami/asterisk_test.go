@@ -14,6 +14,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/internal/asterisktest"
 	"github.com/pbxtopo/pbxtopo/internal/testnet"
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -314,13 +315,7 @@ func TestAsteriskCollectorStaticContacts(t *testing.T) {
 		return strings.Contains(out, "5031/sip:5031@") && strings.Contains(out, "Avail") && strings.Contains(out, "Unavail")
 	})
 
-	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
-	cfg.Replica = "tpa1"
-	st, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testutil.Store(t, "tpa1")
 	put := func(table, key string, f pbx.Fields) store.Mutation {
 		return store.Mutation{Table: table, Key: key, Value: f.AppendBinary(nil)}
 	}

@@ -3,7 +3,6 @@ package ami_test
 import (
 	"context"
 	"net"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/ami/amitest"
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -20,13 +20,7 @@ import (
 // two registering trunks.
 func openStore(t testing.TB, sipPort string) *store.Store {
 	t.Helper()
-	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
-	cfg.Replica = "tpa1"
-	st, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testutil.Store(t, "tpa1")
 	put := func(table, key string, f pbx.Fields) store.Mutation {
 		return store.Mutation{Table: table, Key: key, Value: f.AppendBinary(nil)}
 	}

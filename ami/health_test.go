@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/ami/amitest"
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -57,13 +57,7 @@ func TestStatusOfTwoNodesAndReplicationWithoutConflicts(t *testing.T) {
 	}
 	// Ship tpa1's status to sfo the way a replicator would: what each
 	// node's feed says changed, stored under the same keys.
-	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "sfo.db"))
-	cfg.Replica = "sfo"
-	sfo, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sfo.Close()
+	sfo := testutil.Store(t, "sfo")
 	var before map[string]store.Digest
 	var sumBefore store.Summary
 	sfo.View(func(sn *store.Snapshot) error { before, _ = sn.Digests(); sumBefore, _ = sn.Summary(); return nil })

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,13 +22,7 @@ import (
 // once holds its last good view and says so in /v1/health, in its status
 // report and in the zone's comments.
 func TestHeldHealthIsShown(t *testing.T) {
-	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
-	cfg.Replica = "tpa1"
-	st, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := testutil.Store(t, "tpa1")
 	ctx := context.Background()
 	names := []string{"ams", "lon", "sfo", "tpa1", "tpa2"}
 	var muts []store.Mutation

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -14,13 +15,7 @@ import (
 // example enterprise, imported the way pbxtopo import does it.
 func sampleStore(t testing.TB) *store.Store {
 	t.Helper()
-	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
-	cfg.Replica = "tpa1"
-	st, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testutil.Store(t, "tpa1")
 	for _, name := range pbx.TableNames() {
 		importFile(t, st, filepath.Join("..", "testdata", "enterprise", name+".csv"))
 	}

@@ -3,10 +3,10 @@ package service
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -34,13 +34,7 @@ func pullAll(t *testing.T, dst, src *store.Store) {
 func conflicted(t *testing.T) (*Service, *store.Store, *store.Store) {
 	t.Helper()
 	svc, st := sampleService(t)
-	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "lon.db"))
-	cfg.Replica = "lon"
-	lon, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lon.Close() })
+	lon := testutil.Store(t, "lon")
 	pullAll(t, lon, st)
 	ctx := WithAuthor(context.Background(), "alice")
 	if _, err := svc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6105", "fullcontact": "from tpa1"}, PutOptions{Merge: true}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -22,13 +23,7 @@ const zoneName = "voice.example.net."
 // newStore returns an empty store in a temp dir.
 func newStore(t testing.TB) *store.Store {
 	t.Helper()
-	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
-	cfg.Replica = "tpa1"
-	st, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testutil.Store(t, "tpa1")
 	return st
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -54,13 +55,7 @@ type ext struct {
 // newStore makes a store holding the clusters and extensions.
 func newStore(t testing.TB, clusters []cluster, exts []ext) *store.Store {
 	t.Helper()
-	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
-	cfg.Replica = "test"
-	st, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testutil.Store(t, "test")
 	var muts []store.Mutation
 	for _, c := range clusters {
 		f := pbx.Fields{"name": c.name, "site": c.name, "voice_vip": c.vip, "failover": c.failover}
