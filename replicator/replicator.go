@@ -134,7 +134,8 @@ type Replicator struct {
 	now     func() time.Time
 
 	mu     sync.Mutex
-	links  map[string]*linkState // by peer cluster
+	links   map[string]*linkState // by peer cluster
+	sources map[string]Source     // whom Run pulls from now, by cluster
 	served map[string]uint64     // changes pulled from here, by peer cluster
 	topo   Topology
 

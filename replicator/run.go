@@ -79,13 +79,16 @@ func sameSource(a, b Source) bool {
 	return a.Cluster == b.Cluster && slices.Equal(a.Addrs, b.Addrs) && slices.Equal(a.Scopes, b.Scopes) && slices.Equal(a.Origins, b.Origins)
 }
 
-// forget drops the status of links that no longer exist.
+// forget notes which peers are pulled from now; a peer that is no longer
+// keeps its status (Status shows it dead or indirect) but is no longer
+// connected.
 func (r *Replicator) forget(current map[string]Source) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for peer := range r.links {
+	r.sources = current
+	for peer, l := range r.links {
 		if _, ok := current[peer]; !ok {
-			delete(r.links, peer)
+			l.Connected = false
 		}
 	}
 }
