@@ -21,9 +21,9 @@ type LinkStatus struct {
 	Scopes  []string `json:"scopes"`
 	OwnOnly bool     `json:"own_changes_only,omitempty"`
 	// State is one of the Link* states; Detail says why, in words.
-	State     string    `json:"state"`
-	Detail    string    `json:"detail,omitempty"`
-	Connected bool      `json:"connected"`
+	State         string    `json:"state"`
+	Detail        string    `json:"detail,omitempty"`
+	Connected     bool      `json:"connected"`
 	LastContact   time.Time `json:"last_contact,omitzero"`
 	LastError     string    `json:"last_error,omitempty"`
 	Behind        uint64    `json:"changes_behind"`

@@ -133,11 +133,11 @@ type Replicator struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	links   map[string]*linkState // by peer cluster
 	sources map[string]Source     // whom Run pulls from now, by cluster
-	served map[string]uint64     // changes pulled from here, by peer cluster
-	topo   Topology
+	served  map[string]uint64     // changes pulled from here, by peer cluster
+	topo    Topology
 
 	status statusLinks // status replication: marks and counters per peer
 }
