@@ -77,6 +77,12 @@ type meshNode struct {
 // in-memory transports, every one connected to every other.
 func runMesh(t *testing.T, mode replicator.Mode, members *views, names ...string) []*meshNode {
 	t.Helper()
+	return runMeshWith(t, mode, members, func(*replicator.Config) {}, names...)
+}
+
+// runMeshWith is runMesh with a change to every replicator's config.
+func runMeshWith(t *testing.T, mode replicator.Mode, members *views, configure func(*replicator.Config), names ...string) []*meshNode {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var nodes []*meshNode
@@ -98,6 +104,7 @@ func runMesh(t *testing.T, mode replicator.Mode, members *views, names ...string
 		// own changes, so news of a stalled peer arrives only in the
 		// summaries the others send.
 		rc.PullWait, rc.AntiEntropy, rc.RetryMin, rc.RetryMax = 100*time.Millisecond, time.Hour, 5*time.Millisecond, 50*time.Millisecond
+		configure(&rc)
 		rep, err := replicator.New(rc, replicator.Deps{Store: n.st, Transport: n.tr, Membership: members})
 		if err != nil {
 			t.Fatal(err)
@@ -203,5 +210,54 @@ func TestStatusListsEveryPeer(t *testing.T) {
 	})
 	if got := len(a.rep.Status()); got != 2 {
 		t.Fatalf("a lists %d peers, want b and c", got)
+	}
+}
+
+// TestLagHistoryRecordsAStalledLink: the replicator's own loop samples
+// its links' lag; while a's link to b is stalled and b has written, the
+// samples show b one change and a growing number of seconds behind, and
+// c in sync.
+func TestLagHistoryRecordsAStalledLink(t *testing.T) {
+	members := &views{}
+	n := runMeshWith(t, replicator.Mesh, members, func(c *replicator.Config) { c.LagSample = 50 * time.Millisecond }, "a", "b", "c")
+	a, b, c := n[0], n[1], n[2]
+	testutil.Eventually(t, 5*time.Second, "a's link to b connected", func() bool {
+		l, _ := linkOf(a.rep, "b")
+		return l.State == replicator.LinkConnected
+	})
+	a.tr.setStall(b.tr.LocalAddr(), true)
+	defer a.tr.setStall(b.tr.LocalAddr(), false)
+	testutil.Eventually(t, 5*time.Second, "a's pull from b hangs", func() bool {
+		a.tr.mu.Lock()
+		defer a.tr.mu.Unlock()
+		return a.tr.stalled > 0
+	})
+	if _, err := b.st.Write(context.Background(), "test", []store.Mutation{{Table: "extensions", Key: "b/1",
+		Value: pbx.Fields{"name": "made at b"}.AppendBinary(nil)}}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, "c holds b's change", func() bool { return has(c.st, "b/1") })
+	var behind []replicator.LagSample
+	testutil.Eventually(t, 10*time.Second, "two samples with b behind", func() bool {
+		behind = behind[:0]
+		for _, s := range a.rep.LagHistory() {
+			if s.Peers["b"].Changes == 1 {
+				behind = append(behind, s)
+			}
+		}
+		return len(behind) >= 2
+	})
+	first, last := behind[0], behind[len(behind)-1]
+	if !last.Time.After(first.Time) || last.Peers["b"].Seconds <= first.Peers["b"].Seconds {
+		t.Fatalf("b's lag does not grow: %+v then %+v", first, last)
+	}
+	if l := last.Peers["c"]; l.Changes != 0 || l.Seconds != 0 {
+		t.Fatalf("c in the last sample: %+v, want in sync", l)
+	}
+	hist := a.rep.LagHistory()
+	for i := 1; i < len(hist); i++ {
+		if hist[i].Time.Sub(hist[i-1].Time) < 50*time.Millisecond {
+			t.Fatalf("samples %v and %v are closer than LagSample", hist[i-1].Time, hist[i].Time)
+		}
 	}
 }

@@ -30,6 +30,8 @@ func (r *Replicator) Run(ctx context.Context) error {
 	defer topoTick.Stop()
 	markTick := time.NewTicker(r.cfg.Watermark)
 	defer markTick.Stop()
+	lagTick := time.NewTicker(r.lagEvery())
+	defer lagTick.Stop()
 	for {
 		if err := r.RefreshTopology(); err != nil {
 			r.log.Error("topology", "err", err)
@@ -57,11 +59,13 @@ func (r *Replicator) Run(ctx context.Context) error {
 			}()
 		}
 		r.forget(want)
+		r.sampleLag()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-r.members.Changed():
 		case <-topoTick.C:
+		case <-lagTick.C:
 		case <-markTick.C:
 			if err := r.PublishWatermark(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("publish watermark", "err", err)

@@ -87,6 +87,7 @@ type ReplicationAPI interface {
 	Members(ctx context.Context) ([]replicator.Member, error)
 	ReplStatus(ctx context.Context) (*ReplStatus, error)
 	ReplVerify(ctx context.Context) (*VerifyReport, error)
+	LagHistory(ctx context.Context) ([]replicator.LagSample, error)
 	SetTopology(ctx context.Context, t TopologyChange) (*WriteReply, error)
 	Conflicts(ctx context.Context) ([]ConflictView, error)
 	Conflict(ctx context.Context, ref string) (*ConflictView, error)
@@ -181,6 +182,20 @@ func (s *Service) ReplStatus(ctx context.Context) (*ReplStatus, error) {
 	}
 	if st := s.localStore(); st != nil {
 		out.DiskFull = st.DiskFull()
+	}
+	return out, nil
+}
+
+// LagHistory returns how far behind each link was over the last hour,
+// one sample every ten seconds, from the node that runs replication (none
+// on a follower).
+func (s *Service) LagHistory(ctx context.Context) ([]replicator.LagSample, error) {
+	if err := s.needAgent("the lag history"); err != nil {
+		return nil, err
+	}
+	out := []replicator.LagSample{}
+	if h, ok := s.deps.Repl.(interface{ LagHistory() []replicator.LagSample }); ok {
+		out = append(out, h.LagHistory()...)
 	}
 	return out, nil
 }
