@@ -268,7 +268,7 @@ func (a *Agent) buildAPI() error {
 	hopts := httpapi.HandlerOptions{Auth: auth, Metrics: httpapi.NewMetrics(a.metrics.Registry())}
 	if a.opts.WebPages {
 		if hopts.Pages, err = ui.New(ui.DefaultConfig(), ui.Deps{Data: a.svc, Auth: auth, Cluster: cfg.Cluster, Node: cfg.Node,
-			Audit: a.svc.AuditLog(), Roaming: ui.RoamingFrom(a.svc), DNS: ui.DNSFrom(a.svc), Services: ui.ServicesFrom(a.svc),
+			Audit: a.svc.AuditLog(), Roaming: ui.RoamingFrom(a.svc), Audits: a.svc, DNS: ui.DNSFrom(a.svc), Services: ui.ServicesFrom(a.svc),
 			Agents: ui.AgentsFrom(a.svc), Log: a.log.With("subsystem", "ui")}); err != nil {
 			return err
 		}
