@@ -49,8 +49,8 @@ func findingRows(fs []roaming.Finding) []FindingRow {
 			r.Class = Fail.Class()
 		case f.Severity == roaming.Warning:
 			r.Class = Warn.Class()
-		default:
-			r.Class = OK.Class()
+		default: // info: worth knowing, not a sign that all is well
+			r.Class = None.Class()
 		}
 		out = append(out, r)
 	}

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,4 +187,105 @@ func TestBoardTopologyInChromium(t *testing.T) {
 		t.Errorf("the failing link's label: %q", label)
 	}
 	must(b.Screenshot(ctx, filepath.Join(shots, "status-topology-failing.png")))
+}
+
+// TestAuditAndHistoryInChromium: as an admin would, in a real browser:
+// the findings tile counts the audit's critical findings, its page lists
+// them, acknowledging one needs a reason and takes it out of the count,
+// a record it names opens that record's history, and a cluster with no
+// evidence that its Asterisk answers shows grey "no data" with why.
+func TestAuditAndHistoryInChromium(t *testing.T) {
+	if _, err := browser.Find(); errors.Is(err, browser.ErrNoChromium) {
+		t.Skip(err)
+	}
+	svc := sampleWithConflict(t)
+	yes := true
+	u, err := New(DefaultConfig(), Deps{Data: svc, Cluster: "tpa1", Node: "tpa1-1", Audits: svc, Log: slog.New(slog.DiscardHandler),
+		Services: ServicesFrom(fakeZone{{Cluster: "tpa1", Up: true, Members: &yes}, {Cluster: "sfo", Up: true, Members: &yes, Probe: &yes}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(u)
+	defer srv.Close()
+	shots := screenshotDir(t)
+	res, err := svc.Audit(bg, service.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crit := strconv.Itoa(res.Alerting["critical"])
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	b, err := browser.Launch(ctx, browser.Options{Width: 1600, Height: 1200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	eval := func(expr string) string {
+		t.Helper()
+		var s string
+		must(b.Eval(ctx, expr, &s))
+		return s
+	}
+
+	must(b.Navigate(ctx, srv.URL+Prefix))
+	if tile := eval(`document.querySelector("#tile-findings").innerText`); !strings.HasPrefix(tile, crit+" critical") {
+		t.Fatalf("findings tile %q, the audit has %s critical", tile, crit)
+	}
+	// tpa1: membership only, grey with why; sfo: probed, green.
+	var voice []struct{ Text, Title, Class string }
+	must(b.Eval(ctx, `[...document.querySelectorAll("#board tbody tr:first-child td")].map(td => ({Text: td.innerText, Title: td.title, Class: td.className}))`, &voice))
+	var greyWhy, green bool
+	for _, c := range voice {
+		greyWhy = greyWhy || c.Text == "no data" && strings.Contains(c.Class, "s-none") && strings.Contains(c.Title, "no evidence that Asterisk answers")
+		green = green || c.Text == "VOICE OK" && strings.Contains(c.Class, "s-ok")
+	}
+	if !greyWhy || !green {
+		t.Fatalf("service availability cells: %+v", voice)
+	}
+
+	must(b.ClickAndWait(ctx, `header nav a[href="/ui/audit"]`))
+	const id = "SEC-WEAK-SECRET:tpa2:5102"
+	row := `#audit tr[data-finding="` + id + `"]`
+	if bg := eval(`getComputedStyle(document.querySelector('` + row + ` td.cell')).backgroundColor`); bg != "rgb(217, 48, 37)" {
+		t.Fatalf("a critical finding is %s, not red", bg)
+	}
+	must(b.Screenshot(ctx, filepath.Join(shots, "audit.png")))
+	// The reason is required: the browser does not send the form without it.
+	must(b.Click(ctx, row+` button.ack`))
+	if p := eval("location.search"); p != "" {
+		t.Fatalf("the form was sent without a reason: %s", p)
+	}
+	must(b.SetValue(ctx, row+` input[name=why]`, "lab phone, secret rotated on Friday"))
+	must(b.ClickAndWait(ctx, row+` button.ack`))
+	if f := eval(`document.querySelector("#flash").innerText`); !strings.HasPrefix(f, "Acknowledged "+id) {
+		t.Fatalf("after acknowledging: %q", f)
+	}
+	if a := eval(`document.querySelector('` + row + ` .ack').innerText`); !strings.Contains(a, "acknowledged by local") || !strings.Contains(a, "secret rotated on Friday") {
+		t.Fatalf("the acknowledgement shows as %q", a)
+	}
+	must(b.Screenshot(ctx, filepath.Join(shots, "audit-acknowledged.png")))
+	must(b.Navigate(ctx, srv.URL+Prefix))
+	want := strconv.Itoa(res.Alerting["critical"] - 1)
+	if tile := eval(`document.querySelector("#tile-findings").innerText`); !strings.HasPrefix(tile, want+" critical") {
+		t.Fatalf("after the acknowledgement the tile says %q, want %s critical", tile, want)
+	}
+
+	must(b.Navigate(ctx, srv.URL+Prefix+"audit"))
+	must(b.ClickAndWait(ctx, `#audit tr[data-finding="ROAM-NAME-MISMATCH:5020"] a[href="/ui/history/extensions/sfo/5020"]`))
+	var authors []string
+	must(b.Eval(ctx, `[...document.querySelectorAll("#history tbody td:nth-child(3)")].map(td => td.innerText)`, &authors))
+	if !slices.Contains(authors, "alice") || !slices.Contains(authors, "bob") {
+		t.Fatalf("history of sfo/5020: authors %q", authors)
+	}
+	if body := eval("document.body.innerText"); strings.Contains(body, "TpaSecret") || strings.Contains(body, "SfoSecret") {
+		t.Fatal("the history page shows a secret")
+	}
+	must(b.Screenshot(ctx, filepath.Join(shots, "history.png")))
 }
