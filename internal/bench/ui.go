@@ -113,7 +113,7 @@ func NewUIFixture(dir string, clusters, extensions int) (*UIFixture, error) {
 		}
 	}
 	f := &UIFixture{svc: svc, st: st}
-	f.deps = ui.Deps{Data: svc, Cluster: names[0], Node: names[0] + "-1", Services: repl, DNS: repl, Roaming: repl}
+	f.deps = ui.Deps{Data: svc, Cluster: names[0], Node: names[0] + "-1", Services: repl, DNS: repl, Roaming: repl, Audits: svc}
 	u, err := ui.New(ui.DefaultConfig(), f.deps)
 	if err != nil {
 		st.Close()
@@ -138,9 +138,12 @@ func (f *UIFixture) ReadStatusData() error {
 	if _, err := f.svc.Conflicts(ctx); err != nil {
 		return err
 	}
+	if _, err := f.svc.LagHistory(ctx); err != nil {
+		return err
+	}
 	f.deps.Services.ServiceAvailability(ctx)
 	f.deps.DNS.DNSStatus(ctx)
-	_, err := f.deps.Roaming.RoamingReport(ctx, ui.RoamingFilter{})
+	_, err := f.svc.Audit(ctx, service.AuditQuery{}) // the findings tile
 	return err
 }
 
