@@ -222,6 +222,22 @@ type VerifyReport struct {
 	AllSame bool        `json:"all_same"`
 }
 
+// SameAt reports whether each of clusters (other than the one that
+// verified) is in the report and matches: what a test or a harness that
+// runs part of an enterprise checks, since the clusters it never started
+// stay unreachable and AllSame false.
+func (v *VerifyReport) SameAt(clusters []string) bool {
+	for _, c := range clusters {
+		if c == v.Cluster {
+			continue
+		}
+		if !slices.ContainsFunc(v.Rows, func(r VerifyRow) bool { return r.Cluster == c && r.State == "same" }) {
+			return false
+		}
+	}
+	return true
+}
+
 // VerifyRow is one replica compared with this one.
 type VerifyRow struct {
 	Cluster string   `json:"cluster"`

@@ -356,6 +356,15 @@ func (e *Enterprise) Nodes() []*Node {
 	return out
 }
 
+// ClusterNames returns the names of the clusters the enterprise runs.
+func (e *Enterprise) ClusterNames() []string {
+	var out []string
+	for _, c := range e.Clusters {
+		out = append(out, c.Cluster)
+	}
+	return out
+}
+
 // Start starts every node's agent process, and the stand-in Asterisks.
 func (e *Enterprise) Start() error {
 	for _, c := range e.Clusters {
