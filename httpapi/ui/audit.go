@@ -106,6 +106,7 @@ func (u *UI) ack(w http.ResponseWriter, r *http.Request, v *viewer) {
 		u.failErr(w, r, v, "Not acknowledged", err)
 		return
 	}
+	u.findings.clear()
 	u.log.Info("ui: finding acknowledged", "finding", id, "who", v.Who, "why", why)
 	http.Redirect(w, r, Prefix+"audit?"+url.Values{"acked": {id}}.Encode(), http.StatusSeeOther)
 }
@@ -121,6 +122,7 @@ func (u *UI) unack(w http.ResponseWriter, r *http.Request, v *viewer) {
 		u.failErr(w, r, v, "Not changed", err)
 		return
 	}
+	u.findings.clear()
 	u.log.Info("ui: acknowledgement removed", "finding", id, "who", v.Who)
 	http.Redirect(w, r, Prefix+"audit?"+url.Values{"unacked": {id}}.Encode(), http.StatusSeeOther)
 }

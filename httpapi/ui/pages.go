@@ -116,10 +116,10 @@ func (u *UI) statusData(ctx context.Context) (statusData, error) {
 	}
 	d.FindingsErr = errNotWired.Error()
 	if u.deps.Audits != nil {
-		if res, err := u.deps.Audits.Audit(ctx, service.AuditQuery{}); err != nil {
+		if alerting, err := u.findings.get(ctx, u.deps.Audits); err != nil {
 			d.FindingsErr = err.Error()
 		} else {
-			d.FindingsErr, d.Alerting = "", res.Alerting
+			d.FindingsErr, d.Alerting = "", alerting
 		}
 	}
 	now := time.Now()

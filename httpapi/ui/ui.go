@@ -90,6 +90,8 @@ type UI struct {
 	key     []byte // signs CSRF tokens; new at every start
 	pages   *pages
 	handler http.Handler
+
+	findings findingsCounts // the status page's findings tile
 }
 
 // New returns the pages over deps.
