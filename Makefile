@@ -3,12 +3,24 @@ GO      ?= go
 BIN     := bin/pbxtopo
 FUZZTIME ?= 10s
 
-.PHONY: all build test vulncheck demo bench fuzz chaos chaos-net clean
+.PHONY: all build install test vulncheck demo bench fuzz chaos chaos-net clean
 
 all: build
 
+# The version pbxtopo version prints: the nearest tag, or the commit.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/pbxtopo
+	$(GO) build -ldflags "-X main.versionString=$(VERSION) -X main.commitString=$(COMMIT)" -o $(BIN) ./cmd/pbxtopo
+
+# Puts the binary on the PATH: $(PREFIX)/bin/pbxtopo (PREFIX=/usr/local
+# as root).
+PREFIX ?= $(HOME)/.local
+install: build
+	install -d $(PREFIX)/bin
+	install -m 0755 $(BIN) $(PREFIX)/bin/pbxtopo
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "add $(PREFIX)/bin to your PATH: export PATH=$(PREFIX)/bin:\$$PATH";; esac
 
 # staticcheck, pinned: the module proxy serves this version.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -224,7 +224,8 @@ func (a *Agent) buildService() error {
 		}
 	}
 	a.svc = service.NewServiceWith(a.rs, service.Deps{Repl: a.rep, Members: a.verified.All, Digests: a.digests, Keys: a.members,
-		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Audit: a.audit, Certs: a.certs.list, Published: a.publishedReport})
+		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, AMI: a.parts.collector != nil, Audit: a.audit, Certs: a.certs.list,
+		Published: a.publishedReport})
 	return nil
 }
 
@@ -251,6 +252,11 @@ func (a *Agent) buildAPI() error {
 	if a.apiLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("http_addr: %w", err)
 	}
+	if bound := a.apiLn.Addr().String(); bound != cfg.HTTPAddr { // port 0: advertise the port it got
+		if err := a.setTag(replicator.TagHTTP, bound); err != nil {
+			return err
+		}
+	}
 	if a.replLn, err = net.Listen("tcp", cfg.ReplAddr); err != nil {
 		return fmt.Errorf("repl_addr: %w", err)
 	}
@@ -262,7 +268,7 @@ func (a *Agent) buildAPI() error {
 	hopts := httpapi.HandlerOptions{Auth: auth, Metrics: httpapi.NewMetrics(a.metrics.Registry())}
 	if a.opts.WebPages {
 		if hopts.Pages, err = ui.New(ui.DefaultConfig(), ui.Deps{Data: a.svc, Auth: auth, Cluster: cfg.Cluster, Node: cfg.Node,
-			Audit: a.svc.AuditLog(), Roaming: ui.RoamingFrom(a.svc), DNS: ui.DNSFrom(a.svc), Services: ui.ServicesFrom(a.svc),
+			Audit: a.svc.AuditLog(), Roaming: ui.RoamingFrom(a.svc), Audits: a.svc, DNS: ui.DNSFrom(a.svc), Services: ui.ServicesFrom(a.svc),
 			Agents: ui.AgentsFrom(a.svc), Log: a.log.With("subsystem", "ui")}); err != nil {
 			return err
 		}
@@ -458,7 +464,7 @@ func (a *Agent) Reload(ctx context.Context, cfg Config) error {
 	}
 	if old, next := a.cfg.Topology(), cfg.Topology(); !topologyEqual(old, next) {
 		if _, err := a.svc.SetTopology(service.WithRole(ctx, service.RoleAdmin, "config reload"), service.TopologyChange{Mode: string(next.Mode),
-			Order: next.Order, Primary: next.Primary, SiteTables: next.SiteTables}); err != nil {
+			Order: next.Order, Primary: next.Primary, SiteTables: next.SiteTables, Force: true}); err != nil { // the operator's own file
 			return fmt.Errorf("replication settings: %w", err)
 		}
 		a.log.Info("replication topology changed by a reload", "mode", next.Mode, "order", next.Order, "primary", next.Primary)

@@ -178,7 +178,10 @@ func TestConcurrentTopologyChangesBothHold(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		wg.Add(2)
-		go func() { defer wg.Done(); _, errs[0] = svc.SetTopology(ctx, service.TopologyChange{Order: order}) }()
+		go func() {
+			defer wg.Done()
+			_, errs[0] = svc.SetTopology(ctx, service.TopologyChange{Order: order, Force: true})
+		}()
 		go func() { defer wg.Done(); _, errs[1] = svc.SetTopology(ctx, service.TopologyChange{SiteTables: site}) }()
 		wg.Wait()
 		if errs[0] != nil || errs[1] != nil {

@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,13 +76,16 @@ func TestStatusBoardOverRealAgents(t *testing.T) {
 	}
 	alive := func(n int) string { return fmt.Sprintf(`<td class="cell s-ok">%d/%d alive</td>`, n, n) }
 	body := waitFor("both running", `changes applied here">this cluster · mesh</td>`,
-		`in sync</td>`, `>in SRV answers</td>`)
+		`in sync · 0 behind · 0s</td>`, `>in SRV answers</td>`, `data-peer="sfo" data-state="connected" data-lag="0" data-behind="0"`,
+		`<polyline class="lag" data-peer="sfo"`)
+	checkLinks(t, tpa1.Service(), body)
 	if strings.Count(body, alive(1)) != 2 || strings.Count(body, ">no agent seen<") != 3 {
 		t.Fatalf("membership of tpa1 and sfo:\n%s", body)
 	}
 	rec := httptest.NewRecorder()
 	u.ServeHTTP(rec, httptest.NewRequest("GET", ui.Prefix+"services", nil))
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "VOICE OK") {
+	// Nothing probes the voice VIP and no AMI reports: no evidence, no green.
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "no evidence that Asterisk answers") || strings.Contains(rec.Body.String(), "VOICE OK") {
 		t.Fatalf("services page: %d\n%s", rec.Code, rec.Body)
 	}
 	// The link is real: the sample data imported at tpa1 reaches sfo.
@@ -98,5 +104,30 @@ func TestStatusBoardOverRealAgents(t *testing.T) {
 	body = waitFor("sfo stopped", `<td class="cell s-fail" title="sfo-1 failed">0/1 alive</td>`, `>dropped from SRV</td>`)
 	if !strings.Contains(body, `<th class="s-fail">sfo<br><small>sfo</small></th>`) {
 		t.Fatalf("the sfo column is not red:\n%s", body)
+	}
+	body = waitFor("sfo's link dead", `data-peer="sfo" data-state="dead"`)
+	checkLinks(t, tpa1.Service(), body)
+}
+
+var linkAttrs = regexp.MustCompile(`data-peer="([^"]+)" data-state="([^"]*)" data-lag="([^"]*)" data-behind="([^"]*)"`)
+
+// checkLinks checks that each link the topology picture draws carries
+// the state, lag and changes behind the agent's repl status gives.
+func checkLinks(t *testing.T, svc *service.Service, body string) {
+	t.Helper()
+	rs, err := svc.ReplStatus(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, l := range rs.Links {
+		want[l.Peer] = fmt.Sprintf("%s %s %d", l.State, strconv.FormatFloat(l.SecondsBehind, 'f', -1, 64), l.Behind)
+	}
+	got := map[string]string{}
+	for _, m := range linkAttrs.FindAllStringSubmatch(body, -1) {
+		got[m[1]] = m[2] + " " + m[3] + " " + m[4]
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the topology picture's links %v, repl status %v", got, want)
 	}
 }

@@ -156,7 +156,7 @@ func TestReport(t *testing.T) {
 		r, _ = ami.BuildReport(sn, "tpa2", "", clock.t, time.Minute)
 		return nil
 	})
-	if r.Verdict != "UNKNOWN" || !strings.Contains(strings.Join(r.Problems, ""), "ami.addr") {
+	if r.Verdict != "UNKNOWN" || !strings.Contains(strings.Join(r.Problems, ""), "ami.user") {
 		t.Fatalf("report without health: %+v", r)
 	}
 }

@@ -3,6 +3,7 @@ package ami
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +31,9 @@ type Report struct {
 	Nodes       []NodeHealth       `json:"nodes,omitempty"` // every node of the cluster that reported
 	Peers       []PeerReport       `json:"peers,omitempty"` // from membership (the replicator)
 	Replication *ReplicationReport `json:"replication,omitempty"`
+	// Live says the report comes from a running agent, which fills Peers
+	// and Replication; offline (a store read with --data-dir) it cannot.
+	Live bool `json:"live"`
 	// Published is the agent's latest publish of generated configuration
 	// (its cluster's DUNDi files), filled by the agent that runs it.
 	Published *PublishReport `json:"published,omitempty"`
@@ -121,9 +125,37 @@ type PeerReport struct {
 // ReplicationReport is the state of replication (replicator).
 type ReplicationReport struct {
 	Mode   string `json:"mode"`
-	State  string `json:"state"` // e.g. "in sync", "behind"
+	State  string `json:"state"` // in sync, behind, failing, on the leader
 	Detail string `json:"detail,omitempty"`
 }
+
+// Unmonitored marks a report of a node that runs no AMI collector: its
+// Asterisk is not watched (why says so), so no heartbeat is missing and
+// the verdict comes from the parts the node does run.
+func (r *Report) Unmonitored(why string) {
+	if r.Asterisk != nil {
+		return
+	}
+	r.Asterisk = &AsteriskSection{State: "not monitored", Error: why}
+	r.Problems = slices.DeleteFunc(r.Problems, func(p string) bool { return p == noHealth })
+	if r.Verdict == "UNKNOWN" {
+		r.Verdict = "NORMAL"
+		if r.Store != nil && r.Store.Conflicts > 0 {
+			r.Verdict = "DEGRADED"
+			r.Problems = append(r.Problems, fmt.Sprintf("%d records in conflict (pbxtopo conflicts list)", r.Store.Conflicts))
+		}
+	}
+}
+
+// Degrade lowers a NORMAL verdict to DEGRADED and adds the problem.
+func (r *Report) Degrade(problem string) {
+	if r.Verdict == "NORMAL" {
+		r.Verdict = "DEGRADED"
+	}
+	r.Problems = append(r.Problems, problem)
+}
+
+const noHealth = "no health reported for this node: is the agent's AMI collector configured (ami.user) and connected?"
 
 // BuildReport builds the report of one node of cluster from a store
 // snapshot. With node "", the node that holds the VIP is chosen, else the
@@ -242,7 +274,7 @@ func (r *Report) addStore(sn *store.Snapshot) error {
 func (r *Report) judge(me *NodeHealth) {
 	if me == nil {
 		r.Verdict = "UNKNOWN"
-		r.Problems = append(r.Problems, "no health reported for this node: is the agent's AMI collector configured (ami.addr)?")
+		r.Problems = append(r.Problems, noHealth)
 		return
 	}
 	r.Verdict = "NORMAL"
@@ -291,10 +323,16 @@ func (r *Report) WriteText(w io.Writer) error {
 	case "standby":
 		p("This node is STANDBY: another node holds the voice VIP")
 	default:
-		p("Role of this node unknown (no voice VIP configured or not probed)")
+		if a := r.Asterisk; a != nil && a.State == "not monitored" {
+			p("Role of this node not known: the AMI collector reports which node holds the voice VIP")
+		} else {
+			p("Role of this node unknown (no voice VIP configured or not probed)")
+		}
 	}
 	p("")
-	if a := r.Asterisk; a != nil {
+	if a := r.Asterisk; a != nil && a.State == "not monitored" {
+		p("Asterisk not monitored: %s", a.Error)
+	} else if a != nil {
 		line := "Asterisk manager interface " + a.State
 		if a.Version != "" {
 			line += " (protocol " + a.Version + ")"
@@ -342,20 +380,29 @@ func (r *Report) WriteText(w io.Writer) error {
 			p("Cluster node %s: AMI %s, role %s, reported %s", n.Node, n.AMI, orDash(n.Role), n.Updated.UTC().Format(time.RFC3339))
 		}
 	}
-	if len(r.Peers) == 0 {
-		p("Peers: not reported (membership is not part of this build)")
+	switch {
+	case !r.Live:
+		p("Peers and replication: not known offline (this report was read from a store, not asked of a running agent)")
+	case len(r.Peers) == 0:
+		p("Peers: no other node in the membership")
 	}
 	for _, pr := range r.Peers {
-		state := "reachable"
+		state := "alive"
 		if !pr.Reachable {
-			state = "NOT reachable"
+			state = "NOT alive"
 		}
-		p("Peer %s (%s) %s %s", pr.Name, pr.Cluster, pr.Address, state)
+		line := fmt.Sprintf("Peer %s (%s) %s %s", pr.Name, pr.Cluster, pr.Address, state)
+		if pr.Detail != "" {
+			line += ": " + pr.Detail
+		}
+		p("%s", line)
 	}
-	if r.Replication == nil {
-		p("Replication: not reported (the replicator is not part of this build)")
-	} else {
-		p("Replication: %s, %s %s", r.Replication.Mode, r.Replication.State, r.Replication.Detail)
+	if rp := r.Replication; rp != nil {
+		line := fmt.Sprintf("Replication: %s mode, %s", rp.Mode, rp.State)
+		if rp.Detail != "" {
+			line += ": " + rp.Detail
+		}
+		p("%s", line)
 	}
 	if pub := r.Published; pub != nil {
 		line := fmt.Sprintf("%s in %s: %s", pub.What, pub.Dir, pub.Result)

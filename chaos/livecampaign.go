@@ -342,7 +342,7 @@ func (c *liveCampaign) seed(ctx context.Context) error {
 		for _, f := range topologyFields {
 			top.Sets[slot{replicator.TopologyTable, replicator.TopologyKey, f}] = t.Fields()[f]
 		}
-		reply, err := svc.SetTopology(top.send(ctx), service.TopologyChange{Mode: string(t.Mode), Order: t.Order, Primary: t.Primary})
+		reply, err := svc.SetTopology(top.send(ctx), service.TopologyChange{Mode: string(t.Mode), Order: t.Order, Primary: t.Primary, Force: true})
 		top.end(reply, err)
 		return err
 	}); err != nil {

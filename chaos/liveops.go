@@ -852,6 +852,7 @@ func (w *liveWorkload) setTopology(n *liveNode, field, primary string) *liveOp {
 		op.Sets[slot{replicator.TopologyTable, replicator.TopologyKey, field}] = strings.Join(ch.SiteTables, ",")
 		op.Summary = "site tables " + strings.Join(ch.SiteTables, ",")
 	}
+	ch.Force = true // a campaign's changes are arbitrary on purpose
 	reply, err := p.svc.SetTopology(op.send(ctx), ch)
 	op.end(reply, err)
 	return op

@@ -26,6 +26,7 @@ var routeRoles = map[string]service.Role{
 	"GET /v1/history/{table}/{key...}":   service.RoleRead,
 	"GET /v1/members":                    service.RoleRead,
 	"GET /v1/repl/status":                service.RoleRead,
+	"GET /v1/repl/lag":                   service.RoleRead,
 	"GET /v1/repl/verify":                service.RoleRead,
 	"GET /v1/conflicts":                  service.RoleRead,
 	"GET /v1/conflicts/{ref...}":         service.RoleRead,

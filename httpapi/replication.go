@@ -25,6 +25,10 @@ func replicationRoutes(svc *service.Service) []Route {
 			st, err := svc.ReplStatus(r.Context())
 			reply(w, st, err)
 		}},
+		{"GET /v1/repl/lag", service.RoleRead, func(w http.ResponseWriter, r *http.Request) {
+			h, err := svc.LagHistory(r.Context())
+			reply(w, h, err)
+		}},
 		{"GET /v1/repl/verify", service.RoleRead, func(w http.ResponseWriter, r *http.Request) {
 			v, err := svc.ReplVerify(r.Context())
 			reply(w, v, err)
@@ -88,6 +92,12 @@ func (c *Client) Members(ctx context.Context) ([]replicator.Member, error) {
 func (c *Client) ReplStatus(ctx context.Context) (*service.ReplStatus, error) {
 	var s service.ReplStatus
 	return &s, c.doJSON(ctx, "GET", "/v1/repl/status", nil, &s, nil)
+}
+
+// LagHistory implements ReplicationAPI.
+func (c *Client) LagHistory(ctx context.Context) ([]replicator.LagSample, error) {
+	var h []replicator.LagSample
+	return h, c.doJSON(ctx, "GET", "/v1/repl/lag", nil, &h, nil)
 }
 
 // ReplVerify implements ReplicationAPI.

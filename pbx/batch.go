@@ -197,6 +197,10 @@ func sortedKeys(cat Lister, table string) []string {
 	return keys
 }
 
+// RandomSecret returns a new random SIP secret of 16 characters that no
+// weak-secret rule flags.
+func RandomSecret() (string, error) { return randomString(rand.Reader, secretAlphabet, 16) }
+
 const secretAlphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 func randomString(r io.Reader, alphabet string, n int) (string, error) {

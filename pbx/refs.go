@@ -71,6 +71,19 @@ func (t *Table) Resolve(f Fields, c Catalog) (Fields, error) {
 			}
 		}
 	}
+	if g := f["astgroup"]; t == Extensions && g != "" {
+		if _, ok := c.Get(Groups.Name, g); !ok {
+			msg := fmt.Sprintf("group %q is not defined", g)
+			if l, ok := c.(Lister); ok {
+				if near := Nearest(g, l.Keys(Groups.Name)); near != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", near)
+				} else if names := sortedKeys(l, Groups.Name); len(names) > 0 {
+					msg += "; the groups are " + strings.Join(names, ", ")
+				}
+			}
+			problems = append(problems, Problem{"astgroup", msg + "; add it first (pbxtopo import --table groups FILE)"})
+		}
+	}
 	if t.hasField("acl") {
 		for _, a := range splitList(f["acl"]) {
 			if _, ok := c.Get(ACLs.Name, a); !ok {

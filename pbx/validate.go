@@ -113,6 +113,17 @@ func checkValue(s FieldSpec, v string) (string, string) {
 	// For fields with a fixed set of values, naming the set helps more
 	// than naming the length.
 	closed := s.Kind == YesNo || s.Kind == Enum || s.Kind == Weekday
+	if s.Kind == Integer && !s.Secret {
+		// A number is judged as a number: "abc" is no number, whatever
+		// its length.
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			return "", fmt.Sprintf("%s %q is not a whole number", s.Name, v)
+		}
+		if n := utf8.RuneCountInString(v); s.Max > 0 && n > s.Max {
+			return "", fmt.Sprintf("%s %s is too large: at most %s (%d digits)", s.Name, v, strings.Repeat("9", s.Max), s.Max)
+		}
+		return v, ""
+	}
 	if n := utf8.RuneCountInString(v); s.Max > 0 && n > s.Max && !closed {
 		return "", fmt.Sprintf("%s is %d characters, the limit is %d", s.Name, n, s.Max)
 	}
@@ -479,7 +490,7 @@ func parseDayMonth(v string) (int, int, bool) {
 func Nearest(name string, candidates []string) string {
 	best, bestD := "", len(name)/2+2
 	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(name), c); d < bestD {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}

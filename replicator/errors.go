@@ -7,6 +7,10 @@ import "errors"
 var (
 	// ErrMessage wraps every error about a malformed message.
 	ErrMessage = errors.New("malformed replication message")
+	// ErrUnread: a message that could not be read because the connection
+	// failed or the peer gave up on it (a link it stopped), not because
+	// of what it held.
+	ErrUnread = errors.New("replication message not received")
 	// ErrTooLarge: a message beyond the size limit.
 	ErrTooLarge = errors.New("replication message too large")
 	// ErrVersion: a peer speaking a protocol this code does not know.

@@ -24,35 +24,60 @@ func (r *Replicator) PublishWatermark(ctx context.Context) error {
 	return err
 }
 
+// clustersOf returns every cluster of the enterprise, this one included:
+// those of the cluster table, the ring order and the membership, less the
+// decommissioned ones. A cluster left out would let a tombstone go before
+// it has seen it.
+func (r *Replicator) clustersOf(sn *store.Snapshot) ([]string, error) {
+	members := map[string]bool{r.cfg.Cluster: true}
+	sn.Scan(pbx.Clusters.Name, "", func(key string, _ []byte) error { members[key] = true; return nil })
+	for _, c := range r.Topology().Order {
+		members[c] = true
+	}
+	for _, c := range r.members.Clusters() {
+		members[c.Name] = true
+	}
+	revoked, err := Revocations(sn)
+	if err != nil {
+		return nil, err
+	}
+	for c := range revoked {
+		delete(members, c)
+	}
+	names := make([]string, 0, len(members))
+	for m := range members {
+		names = append(names, m)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// peerNames returns the other clusters of the enterprise (clustersOf),
+// or none when the store cannot be read.
+func (r *Replicator) peerNames() []string {
+	var out []string
+	r.st.View(func(sn *store.Snapshot) error {
+		names, err := r.clustersOf(sn)
+		for _, n := range names {
+			if n != r.cfg.Cluster {
+				out = append(out, n)
+			}
+		}
+		return err
+	})
+	return out
+}
+
 // watermarks returns every member's published summary, and false when some
 // member has not published one yet (then nothing may be collected).
 func (r *Replicator) watermarks() ([]store.Summary, bool, error) {
 	var out []store.Summary
 	complete := true
 	err := r.st.View(func(sn *store.Snapshot) error {
-		members := map[string]bool{r.cfg.Cluster: true}
-		sn.Scan(pbx.Clusters.Name, "", func(key string, _ []byte) error { members[key] = true; return nil })
-		// Every cluster any source names: one left out would let a
-		// tombstone go before it has seen it.
-		for _, c := range r.Topology().Order {
-			members[c] = true
-		}
-		for _, c := range r.members.Clusters() {
-			members[c.Name] = true
-		}
-		// A decommissioned cluster is waited for no more.
-		revoked, err := Revocations(sn)
+		names, err := r.clustersOf(sn)
 		if err != nil {
 			return err
 		}
-		for c := range revoked {
-			delete(members, c)
-		}
-		names := make([]string, 0, len(members))
-		for m := range members {
-			names = append(names, m)
-		}
-		slices.Sort(names)
 		for _, m := range names {
 			f, ok, err := sn.GetFields(WatermarkTable, m)
 			if err != nil {

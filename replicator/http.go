@@ -121,7 +121,10 @@ func (r *Replicator) refuse(w http.ResponseWriter, req *http.Request, id pki.Ide
 		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrMessage), errors.Is(err, ErrVersion):
 		status = http.StatusBadRequest
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(err, ErrUnread):
+		// The peer went away (its link stopped when the topology or the
+		// membership changed, or its connection failed): nothing to answer.
+		r.log.Debug("replication request abandoned by the peer", "peer", id.String(), "remote", req.RemoteAddr, "path", req.URL.Path, "err", err)
 		return
 	}
 	r.log.Warn("replication request refused", "peer", id.String(), "remote", req.RemoteAddr, "path", req.URL.Path, "err", err)

@@ -2,6 +2,7 @@ package replicator_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -54,6 +55,12 @@ func cert(t *testing.T, caDir, outDir, cluster, node string, notAfter time.Time)
 // newTLSEnv serves the replication endpoint of cluster tpa1 over mutual TLS.
 func newTLSEnv(t *testing.T, maxMessage int) *tlsEnv {
 	t.Helper()
+	return newTLSEnvWith(t, maxMessage, func(h http.Handler) http.Handler { return h })
+}
+
+// newTLSEnvWith is newTLSEnv with the endpoint's handler wrapped.
+func newTLSEnvWith(t *testing.T, maxMessage int, wrap func(http.Handler) http.Handler) *tlsEnv {
+	t.Helper()
 	e := &tlsEnv{dir: t.TempDir(), logs: &syncBuffer{}, maxSize: maxMessage}
 	if err := pki.CreateCA(filepath.Join(e.dir, "ca"), "test CA", time.Hour); err != nil {
 		t.Fatal(err)
@@ -75,7 +82,7 @@ func newTLSEnv(t *testing.T, maxMessage int) *tlsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewUnstartedServer(r.Handler())
+	e.srv = httptest.NewUnstartedServer(wrap(r.Handler()))
 	// httptest serves its own certificate when Certificates is empty (the
 	// node's configuration gives its certificate through GetCertificate).
 	pair, err := tls.LoadX509KeyPair(files.Cert, files.Key)
@@ -228,4 +235,37 @@ func FuzzDecodePullRequest(f *testing.F) {
 		replicator.DecodeSnapshotPage(bytes.NewReader(b), 1<<20)
 		replicator.DecodeDigests(bytes.NewReader(b), 1<<20)
 	})
+}
+
+// TestAbandonedPullIsNoRefusal: a peer that cancels a pull while sending
+// it (its link stops when the topology changes) is no bad message: the
+// server must not log it as a refused, malformed request (a false alarm
+// for fail2ban and log alerts), while a body that really ends early still
+// is.
+func TestAbandonedPullIsNoRefusal(t *testing.T) {
+	handled := make(chan struct{}, 1)
+	e := newTLSEnvWith(t, replicator.MaxMessage, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r)
+			handled <- struct{}{}
+		})
+	})
+	c, _ := pki.TLSConfig(cert(t, filepath.Join(e.dir, "ca"), e.dir, "sfo", "sfo-1", time.Time{}))
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: c, ForceAttemptHTTP2: true}}
+	body := replicator.EncodePullRequest(&replicator.PullRequest{From: "sfo", Wait: time.Second})
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(bg)
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.srv.URL+"/repl/v1/pull", pr)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	go func() {
+		pw.Write(body[:len(body)/2]) // returns once the server has read it
+		cancel()
+	}()
+	if resp, err := hc.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	<-handled
+	if logs := e.logs.String(); strings.Contains(logs, "refused") || strings.Contains(logs, "malformed") {
+		t.Fatalf("an abandoned pull was logged as a bad request:\n%s", logs)
+	}
 }

@@ -4,19 +4,25 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/internal/backoff"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
-// LinkStatus is what `pbxtopo repl status` shows for one peer link.
+// LinkStatus is what `pbxtopo repl status` shows for one peer cluster of
+// the topology: the link this replica pulls it through, or why there is
+// none.
 type LinkStatus struct {
-	Peer          string    `json:"peer"`
-	Addr          string    `json:"addr,omitempty"`
-	Mode          Mode      `json:"mode"`
-	Scopes        []string  `json:"scopes"`
-	OwnOnly       bool      `json:"own_changes_only,omitempty"`
+	Peer    string   `json:"peer"`
+	Addr    string   `json:"addr,omitempty"`
+	Mode    Mode     `json:"mode"`
+	Scopes  []string `json:"scopes"`
+	OwnOnly bool     `json:"own_changes_only,omitempty"`
+	// State is one of the Link* states; Detail says why, in words.
+	State         string    `json:"state"`
+	Detail        string    `json:"detail,omitempty"`
 	Connected     bool      `json:"connected"`
 	LastContact   time.Time `json:"last_contact,omitzero"`
 	LastError     string    `json:"last_error,omitempty"`
@@ -35,29 +41,136 @@ type LinkStatus struct {
 	ClockOffset float64 `json:"clock_offset_seconds,omitempty"`
 }
 
+// The states of a peer in LinkStatus.
+const (
+	LinkConnected = "connected" // pulled from directly; the last pull worked
+	LinkFailing   = "failing"   // pulled from directly; the last pull failed
+	LinkWaiting   = "waiting"   // pulled from directly; no answer yet
+	LinkDead      = "dead"      // no node of the cluster is alive in the membership
+	LinkIndirect  = "indirect"  // alive, but the topology has its changes come through another cluster
+)
+
 type linkState struct {
 	LinkStatus
-	behindSince time.Time // when this link last stopped being caught up
+	summary     store.Summary // the peer's summary at its last answer
+	behindSince time.Time     // when this link last stopped being caught up
 	rateAt      time.Time
 	lastAE      time.Time
 	stopped     bool // the last apply waited for a change from another stream
 }
 
-// Status returns the state of every link, sorted by peer.
+// Status returns the state of every peer cluster of the topology (the
+// clusters of the store's cluster table, the ring order and the
+// membership, less the decommissioned ones), sorted by peer. Behind
+// counts the changes a peer is known to have that this replica lacks:
+// what it said it holds at its last answer, and of its own changes, what
+// any other peer said it holds; so a stalled link shows how far behind it
+// is while others carry news of the peer.
 func (r *Replicator) Status() []LinkStatus {
+	peers := r.peerNames()
+	alive := map[string]bool{}
+	for _, c := range r.liveClusters() {
+		alive[c.Name] = c.Alive
+	}
+	mine := r.st.Summary()
+	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.updateBehind(mine, now)
+	for _, p := range peers {
+		r.link(p)
+	}
 	out := make([]LinkStatus, 0, len(r.links))
-	for _, l := range r.links {
+	for peer, l := range r.links {
+		if !slices.Contains(peers, peer) {
+			continue
+		}
 		s := l.LinkStatus
 		s.Scopes = slices.Clone(s.Scopes)
 		if !l.behindSince.IsZero() && s.Behind > 0 {
-			s.SecondsBehind = r.now().Sub(l.behindSince).Seconds()
+			s.SecondsBehind = now.Sub(l.behindSince).Seconds()
 		}
+		s.State, s.Detail = r.linkState(l, alive[peer])
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b LinkStatus) int { return cmpString(a.Peer, b.Peer) })
 	return out
+}
+
+// linkState names the state of a peer; r.mu is held.
+func (r *Replicator) linkState(l *linkState, alive bool) (string, string) {
+	if src, ok := r.sources[l.Peer]; ok {
+		switch {
+		case l.LastError != "" && !l.Connected:
+			return LinkFailing, l.LastError
+		case l.LastContact.IsZero():
+			return LinkWaiting, "pulling from " + strings.Join(src.Addrs, ", ") + ": no answer yet"
+		}
+		return LinkConnected, ""
+	}
+	if !alive {
+		return LinkDead, "no node of " + l.Peer + " is alive in the membership: nothing is pulled from it until one is"
+	}
+	var via []string
+	for c := range r.sources {
+		via = append(via, c)
+	}
+	slices.Sort(via)
+	if len(via) == 0 {
+		return LinkIndirect, "in " + string(r.topo.Mode) + " mode this replica pulls from no cluster now"
+	}
+	return LinkIndirect, "in " + string(r.topo.Mode) + " mode its changes come through " + strings.Join(via, ", ")
+}
+
+// updateBehind recounts what each peer is known to have that this replica
+// lacks; r.mu is held.
+func (r *Replicator) updateBehind(mine store.Summary, now time.Time) {
+	// Of its own streams, a peer has at least what anyone says they hold.
+	own := store.Summary{}
+	for _, l := range r.links {
+		for s, seq := range l.summary {
+			own[s] = max(own[s], seq)
+		}
+	}
+	for peer, l := range r.links {
+		scopes := l.Scopes
+		if len(scopes) == 0 {
+			scopes = []string{""}
+		}
+		// A source pulled for every origin forwards them all; any other
+		// peer is counted for its own changes.
+		full := !l.OwnOnly && l.summary != nil
+		if src, ok := r.sources[peer]; ok {
+			full = len(src.Origins) == 0
+		} else if r.sources != nil {
+			full = false
+		}
+		filter := want(scopes, []string{peer})
+		if full {
+			filter = want(scopes, nil)
+		}
+		known := store.Summary{}
+		for s, seq := range l.summary {
+			known[s] = seq
+		}
+		for s, seq := range own {
+			if s.Cluster() == peer {
+				known[s] = max(known[s], seq)
+			}
+		}
+		var behind uint64
+		for s, seq := range known {
+			if filter(s) && seq > mine[s] {
+				behind += seq - mine[s]
+			}
+		}
+		l.Behind = behind
+		if behind == 0 {
+			l.behindSince = time.Time{}
+		} else if l.behindSince.IsZero() {
+			l.behindSince = now
+		}
+	}
 }
 
 func cmpString(a, b string) int {
@@ -118,13 +231,6 @@ func (r *Replicator) HandlePull(ctx context.Context, src Source, req *PullReques
 		}
 	}
 	mine := r.st.Summary()
-	filter := want(req.Scopes, req.Origins)
-	var behind uint64
-	for s, seq := range resp.Summary {
-		if filter(s) && seq > mine[s] {
-			behind += seq - mine[s]
-		}
-	}
 	now := r.now()
 	r.mu.Lock()
 	l := r.link(src.Cluster)
@@ -138,16 +244,12 @@ func (r *Replicator) HandlePull(ctx context.Context, src Source, req *PullReques
 		l.ClockOffset = resp.ServerTime.Sub(now).Seconds()
 	}
 	l.LastError = ""
-	l.Behind = behind
+	l.summary = resp.Summary
 	l.Applied += uint64(res.Applied)
 	l.Duplicates += uint64(res.Duplicates)
 	l.Conflicts += uint64(res.Concurrent)
 	l.stopped = res.Stopped
-	if behind == 0 {
-		l.behindSince = time.Time{}
-	} else if l.behindSince.IsZero() {
-		l.behindSince = now
-	}
+	r.updateBehind(mine, now)
 	bytes := 0
 	for _, c := range resp.Changes {
 		bytes += len(c.Value) + len(c.Key) + 64

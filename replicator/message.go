@@ -2,9 +2,11 @@ package replicator
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"net/http"
 	"sort"
 	"time"
 
@@ -121,7 +123,7 @@ func readFrame(r io.Reader, want byte, max int) ([]byte, error) {
 func readFrameVersion(r io.Reader, want byte, max int) ([]byte, uint16, error) {
 	var h [headerSize]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return nil, 0, fmt.Errorf("%w: header: %v", ErrMessage, err)
+		return nil, 0, readError("header", err)
 	}
 	if string(h[:4]) != magic {
 		return nil, 0, fmt.Errorf("%w: not a pbxtopo replication message", ErrMessage)
@@ -138,8 +140,11 @@ func readFrameVersion(r io.Reader, want byte, max int) ([]byte, uint16, error) {
 		return nil, 0, fmt.Errorf("%w: %s of %d bytes, the limit is %d", ErrTooLarge, msgNames[want], n, max)
 	}
 	body := make([]byte, int(n)+4)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, 0, fmt.Errorf("%w: %s truncated at %d of %d bytes", ErrMessage, msgNames[want], len(body), n)
+	if k, err := io.ReadFull(r, body); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, 0, fmt.Errorf("%w: %s truncated at %d of %d bytes", ErrMessage, msgNames[want], k, n)
+		}
+		return nil, 0, readError(msgNames[want], err)
 	}
 	sum := binary.BigEndian.Uint32(body[n:])
 	body = body[:n]
@@ -147,6 +152,19 @@ func readFrameVersion(r io.Reader, want byte, max int) ([]byte, uint16, error) {
 		return nil, 0, fmt.Errorf("%w: %s fails its checksum", ErrMessage, msgNames[want])
 	}
 	return body, v, nil
+}
+
+// readError classifies a failed read: a message that ends early is
+// malformed; any other error is the connection's (ErrUnread).
+func readError(what string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s: %v", ErrMessage, what, err)
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return fmt.Errorf("%w: %s: %v", ErrTooLarge, what, err)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrUnread, what, err)
 }
 
 // enc and dec are the wire primitives with the summary added.

@@ -61,6 +61,9 @@ type Config struct {
 	AntiEntropy time.Duration
 	// RetryMin and RetryMax bound the backoff after a failed pull.
 	RetryMin, RetryMax time.Duration
+	// LagSample is how often Run records the links' lag for the hour
+	// the status page charts (LagHistory); 10s when zero.
+	LagSample time.Duration
 	// Watermark is how often this replica publishes its summary, which
 	// lets every replica purge tombstones and prune its log.
 	Watermark time.Duration
@@ -119,6 +122,7 @@ func DefaultConfig(cluster, site string) Config {
 		HistoryRetention: 30 * 24 * time.Hour,
 		MaxMessage:       MaxMessage,
 		StatusInterval:   2 * time.Second,
+		LagSample:        10 * time.Second,
 	}
 }
 
@@ -133,12 +137,14 @@ type Replicator struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	mu     sync.Mutex
-	links  map[string]*linkState // by peer cluster
-	served map[string]uint64     // changes pulled from here, by peer cluster
-	topo   Topology
+	mu      sync.Mutex
+	links   map[string]*linkState // by peer cluster
+	sources map[string]Source     // whom Run pulls from now, by cluster
+	served  map[string]uint64     // changes pulled from here, by peer cluster
+	topo    Topology
 
 	status statusLinks // status replication: marks and counters per peer
+	lag    lagHistory  // the links' lag over the last hour
 }
 
 // New returns a replicator of cfg over deps.Store.

@@ -30,6 +30,8 @@ func (r *Replicator) Run(ctx context.Context) error {
 	defer topoTick.Stop()
 	markTick := time.NewTicker(r.cfg.Watermark)
 	defer markTick.Stop()
+	lagTick := time.NewTicker(r.lagEvery())
+	defer lagTick.Stop()
 	for {
 		if err := r.RefreshTopology(); err != nil {
 			r.log.Error("topology", "err", err)
@@ -57,11 +59,13 @@ func (r *Replicator) Run(ctx context.Context) error {
 			}()
 		}
 		r.forget(want)
+		r.sampleLag()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-r.members.Changed():
 		case <-topoTick.C:
+		case <-lagTick.C:
 		case <-markTick.C:
 			if err := r.PublishWatermark(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("publish watermark", "err", err)
@@ -79,13 +83,16 @@ func sameSource(a, b Source) bool {
 	return a.Cluster == b.Cluster && slices.Equal(a.Addrs, b.Addrs) && slices.Equal(a.Scopes, b.Scopes) && slices.Equal(a.Origins, b.Origins)
 }
 
-// forget drops the status of links that no longer exist.
+// forget notes which peers are pulled from now; a peer that is no longer
+// keeps its status (Status shows it dead or indirect) but is no longer
+// connected.
 func (r *Replicator) forget(current map[string]Source) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for peer := range r.links {
+	r.sources = current
+	for peer, l := range r.links {
 		if _, ok := current[peer]; !ok {
-			delete(r.links, peer)
+			l.Connected = false
 		}
 	}
 }

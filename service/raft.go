@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/pbxtopo/pbxtopo/srv"
 )
@@ -94,6 +97,19 @@ func (s *Service) ReadBarrier(ctx context.Context) error {
 func (s *Service) RaftRemove(ctx context.Context, node string) error {
 	if s.deps.Raft == nil {
 		return s.needAgent("raft remove")
+	}
+	servers, err := s.deps.Raft.Servers()
+	if err != nil {
+		return &Error{Code: 503, Msg: "cannot read the Raft configuration: " + err.Error(), Err: err}
+	}
+	if _, ok := servers[node]; !ok {
+		var names []string
+		for n, kind := range servers {
+			names = append(names, n+" ("+kind+")")
+		}
+		sort.Strings(names)
+		return &Error{Code: 404, Msg: fmt.Sprintf("no node %s in cluster %s's Raft configuration: its nodes are %s (pbxtopo raft status)",
+			node, s.deps.Cluster, strings.Join(names, ", "))}
 	}
 	if err := s.deps.Raft.Remove(node); err != nil {
 		return &Error{Code: 409, Msg: err.Error() + "; run the command against the leader's API", Err: err}

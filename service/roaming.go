@@ -91,6 +91,9 @@ func (s *Service) load(policy roaming.Policy, fn func(*roaming.Enterprise) error
 
 // Roaming returns the roaming report.
 func (s *Service) Roaming(ctx context.Context, f roaming.Filter) (*roaming.Report, error) {
+	if err := s.checkNames(f.Cluster, f.Site, f.Group); err != nil {
+		return nil, err
+	}
 	var r *roaming.Report
 	err := s.load(roaming.DefaultConfig().Policy, func(e *roaming.Enterprise) error {
 		var err error

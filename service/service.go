@@ -113,6 +113,9 @@ type WriteReply struct {
 	Changed  int      `json:"changed"`
 	Versions []string `json:"versions,omitempty"`
 	Note     string   `json:"note,omitempty"`
+	// Warnings name what the write did that its author may not expect,
+	// or what it left that the audit will flag, each with the fix.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // HistoryItem is one change of a record.
@@ -194,6 +197,9 @@ func (s *Service) List(ctx context.Context, tableName string, q Query) (*Page, e
 		}
 	}
 	if err := refuseSecretQuery(ctx, t, q); err != nil {
+		return nil, err
+	}
+	if err := s.checkNames(q.Cluster, q.Site, q.Group); err != nil {
 		return nil, err
 	}
 	if _, ok := indexedSorts[q.Sort]; ok && t == pbx.Extensions {
@@ -410,6 +416,12 @@ func (s *Service) Put(ctx context.Context, tableName string, f pbx.Fields, opts 
 		}
 		return reply, err
 	}
+	var warnings []string
+	if t == pbx.Extensions && opts.Must == store.MustNotExist {
+		if f, warnings, err = newExtension(f); err != nil {
+			return nil, err
+		}
+	}
 	err = s.st.View(func(sn *store.Snapshot) error {
 		if err := refuseUnknownFields(t, f); err != nil {
 			return err
@@ -425,7 +437,37 @@ func (s *Service) Put(ctx context.Context, tableName string, f pbx.Fields, opts 
 	if err != nil {
 		return nil, UserError(err)
 	}
-	return s.write(ctx, []store.Mutation{mut})
+	reply, err := s.write(ctx, []store.Mutation{mut})
+	if reply != nil {
+		reply.Warnings = warnings
+	}
+	return reply, err
+}
+
+// newExtension completes an extension being created: without a secret it
+// gets a random one (an account without a secret lets anyone register as
+// it), and what the audit would flag at once is said with its fix.
+func newExtension(f pbx.Fields) (pbx.Fields, []string, error) {
+	key := pbx.Extensions.KeyOf(f)
+	var warnings []string
+	if f["secret"] == "" && f["md5secret"] == "" {
+		secret, err := pbx.RandomSecret()
+		if err != nil {
+			return nil, nil, err
+		}
+		f = f.Clone()
+		f["secret"] = secret
+		warnings = append(warnings, fmt.Sprintf("no secret given: a random 16-character secret was set (see it with 'pbxtopo ext get %s --show-secrets')", key))
+	}
+	if f["context"] == "" {
+		warnings = append(warnings, fmt.Sprintf("no context: calls from %s land in Asterisk's default context (the audit flags it, SEC-UNKNOWN-CONTEXT); "+
+			"set its group's context: pbxtopo ext set %s context=CONTEXT", key, key))
+	}
+	if f["acl"] == "" && f["permit"] == "" {
+		warnings = append(warnings, fmt.Sprintf("no acl or permit: %s may register from any address (the audit flags it, SEC-NO-ACL); "+
+			"set one: pbxtopo ext set %s acl=ACL", key, key))
+	}
+	return f, warnings, nil
 }
 
 // checkPatch refuses, before anything travels, fields the table does not

@@ -360,16 +360,24 @@ func (a *app) amiBackupsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f, _ := a.format(); f == "json" {
-				if ids == nil {
-					ids = []string{}
+			if ids == nil {
+				ids = []string{}
+			}
+			return a.print(result{JSON: ids, Head: []string{"backup"}, Rows: func() [][]string {
+				var rows [][]string
+				for _, id := range ids {
+					rows = append(rows, []string{id})
 				}
-				return printJSON(a.stdout, ids)
-			}
-			for _, id := range ids {
-				fmt.Fprintln(a.stdout, id)
-			}
-			return nil
+				return rows
+			}, Table: func(w io.Writer) error {
+				if len(ids) == 0 {
+					fmt.Fprintln(w, "no backups: apply keeps one each time it replaces files")
+				}
+				for _, id := range ids {
+					fmt.Fprintln(w, id)
+				}
+				return nil
+			}})
 		},
 	}
 	a.bindAMIFlags(cmd, "ami.config_dir", "ami.backup_dir")
@@ -398,7 +406,12 @@ func (a *app) amiCheckCmd() *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			fmt.Fprintf(a.stdout, "logged in to %s as %s (manager protocol %s)\n", a.v.GetString("ami.addr"), a.v.GetString("ami.user"), conn.Version())
+			type check struct {
+				Action string `json:"action"`
+				Use    string `json:"use"`
+				State  string `json:"state"`
+			}
+			var checks []check
 			refused := 0
 			perm, err := ami.Permitted(cmd.Context(), conn)
 			if err != nil {
@@ -412,7 +425,7 @@ func (a *app) amiCheckCmd() *cobra.Command {
 				case !perm[strings.ToLower(c.Action)]:
 					state, refused = "REFUSED: add "+c.Class+" to the write = line of the manager.conf user", refused+1
 				}
-				fmt.Fprintf(a.stdout, "  %-31s %-28s %s\n", c.Action, "apply (reload, load)", state)
+				checks = append(checks, check{c.Action, "apply (reload, load)", state})
 			}
 			for _, c := range checkActions {
 				act := ami.NewAction(c.action)
@@ -438,12 +451,27 @@ func (a *app) amiCheckCmd() *cobra.Command {
 				case err != nil:
 					return err
 				}
-				fmt.Fprintf(a.stdout, "  %-31s %-28s %s\n", c.action, c.use, state)
+				checks = append(checks, check{c.action, c.use, state})
 			}
-			if refused > 0 {
-				return usageErrorf("%d actions refused: see the README's manager.conf example", refused)
+			addr, user := a.v.GetString("ami.addr"), a.v.GetString("ami.user")
+			err = a.print(result{JSON: map[string]any{"addr": addr, "user": user, "protocol": conn.Version(), "actions": checks},
+				Head: []string{"action", "use", "state"}, Rows: func() [][]string {
+					var rows [][]string
+					for _, c := range checks {
+						rows = append(rows, []string{c.Action, c.Use, c.State})
+					}
+					return rows
+				}, Table: func(w io.Writer) error {
+					fmt.Fprintf(w, "logged in to %s as %s (manager protocol %s)\n", addr, user, conn.Version())
+					for _, c := range checks {
+						fmt.Fprintf(w, "  %-31s %-28s %s\n", c.Action, c.Use, c.State)
+					}
+					return nil
+				}})
+			if err == nil && refused > 0 {
+				return usageErrorf("%d actions refused: see the operator guide's manager.conf example", refused)
 			}
-			return nil
+			return err
 		},
 	}
 	a.bindAMIFlags(cmd, "ami.addr", "ami.user", "ami.secret")

@@ -56,9 +56,10 @@ name first, so FILE is either a whole backup or not there.`,
 			if err := os.Rename(tmp, file); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "backup of cluster %s (node %s, incarnation %016x, schema %d) written to %s: %s in %s\n",
-				h.Cluster, dash(h.Node), h.Incarnation, h.Schema, file, humanBytes(fileSize(file)), time.Since(start).Round(time.Millisecond))
-			return nil
+			return a.report(map[string]any{"file": file, "cluster": h.Cluster, "node": h.Node, "incarnation": fmt.Sprintf("%016x", h.Incarnation),
+				"schema": h.Schema, "bytes": fileSize(file)},
+				fmt.Sprintf("backup of cluster %s (node %s, incarnation %016x, schema %d) written to %s: %s in %s\n",
+					h.Cluster, dash(h.Node), h.Incarnation, h.Schema, file, humanBytes(fileSize(file)), time.Since(start).Round(time.Millisecond)))
 		},
 	}
 }
@@ -132,13 +133,16 @@ every node of the cluster from the same file, then start them.`,
 				return err
 			}
 			h := res.Header
-			fmt.Fprintf(a.stdout, "restored cluster %s from the backup of node %s taken %s into %s in %s\n",
+			text := fmt.Sprintf("restored cluster %s from the backup of node %s taken %s into %s in %s\n",
 				h.Cluster, dash(h.Node), h.Created.Format(time.RFC3339), dir, time.Since(start).Round(time.Millisecond))
-			fmt.Fprintf(a.stdout, "new incarnation %016x (was %016x); start the agent: it catches up from its peers\n", res.Incarnation, h.Incarnation)
+			text += fmt.Sprintf("new incarnation %016x (was %016x); start the agent: it catches up from its peers\n", res.Incarnation, h.Incarnation)
+			moved := ""
 			if len(old) > 0 {
-				fmt.Fprintf(a.stdout, "the previous store and Raft state were moved aside with the suffix .before-restore-%s\n", stamp)
+				moved = ".before-restore-" + stamp
+				text += fmt.Sprintf("the previous store and Raft state were moved aside with the suffix %s\n", moved)
 			}
-			return nil
+			return a.report(map[string]any{"cluster": h.Cluster, "node": h.Node, "data_dir": dir, "backup_taken": h.Created,
+				"incarnation": fmt.Sprintf("%016x", res.Incarnation), "previous_incarnation": fmt.Sprintf("%016x", h.Incarnation), "moved_aside_suffix": moved}, text)
 		},
 	}
 	c.Flags().BoolVar(&force, "force", false, "move an existing store and Raft state aside instead of refusing")
@@ -181,9 +185,9 @@ func (a *app) storeCmd() *cobra.Command {
 			default:
 				return usageErrorf("store compact needs --data-dir DIR (offline, agent stopped) or --addr ADDR (online, admin token)")
 			}
-			fmt.Fprintf(a.stdout, "compacted %s: %s before, %s after (%.0f%%) in %s\n", where,
-				humanBytes(before), humanBytes(after), 100*float64(after)/float64(max(before, 1)), time.Since(start).Round(time.Millisecond))
-			return nil
+			return a.report(map[string]any{"where": where, "bytes_before": before, "bytes_after": after},
+				fmt.Sprintf("compacted %s: %s before, %s after (%.0f%%) in %s\n", where,
+					humanBytes(before), humanBytes(after), 100*float64(after)/float64(max(before, 1)), time.Since(start).Round(time.Millisecond)))
 		},
 	})
 	return s

@@ -89,7 +89,7 @@ func TestBackupRestoreEndToEnd(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "repl verify: every replica the same", func() bool {
 		v, err := e.Client(peer, "read").ReplVerify(ctx)
-		return err == nil && v.AllSame
+		return err == nil && v.SameAt(e.ClusterNames()) // the sample's other clusters never run here
 	})
 	out = mustRun(t, "store", "compact", "--addr", lost.HTTP, "--token", e.Tokens["admin"])
 	if !strings.Contains(out, "compacted the store of the agent") {
@@ -216,6 +216,6 @@ func TestRaftClusterRestore(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "repl verify: every replica the same", func() bool {
 		v, err := e.Client(sfo, "read").ReplVerify(ctx)
-		return err == nil && v.AllSame
+		return err == nil && v.SameAt(e.ClusterNames()) // the sample's other clusters never run here
 	})
 }

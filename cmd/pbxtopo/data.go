@@ -23,7 +23,7 @@ func (a *app) importCmd() *cobra.Command {
 		Long: `Imports every record of a .csv (header row of column names) or .json (array of
 objects) file in one transaction. If any line is bad, every bad line is reported with its
 line number and nothing is changed. The table is --table, or the file's name
-(clusters.csv imports clusters). Tables: ` + strings.Join(pbx.TableNames(), ", ") + ".",
+(clusters.csv imports clusters; a name that is no table is refused). Tables: ` + strings.Join(pbx.TableNames(), ", ") + ".",
 		Example: `  pbxtopo import --data-dir ./tpa1 --replica tpa1 testdata/enterprise/sites.csv
   pbxtopo import --table extensions users.json --dry-run`,
 		Args: cobra.ExactArgs(1),
@@ -64,7 +64,7 @@ line number and nothing is changed. The table is --table, or the file's name
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&tableName, "table", "", "table to import into (default: from the file name, else extensions)")
+	cmd.Flags().StringVar(&tableName, "table", "", "table to import into (default: the file's name, e.g. clusters.csv)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "validate only; change nothing")
 	return cmd
 }
@@ -83,7 +83,12 @@ func importTable(flag, path string) (*pbx.Table, error) {
 	if t, err := pbx.LookupTable(base); err == nil {
 		return t, nil
 	}
-	return pbx.Extensions, nil
+	hint := ""
+	if near := pbx.Nearest(base, pbx.TableNames()); near != "" {
+		hint = fmt.Sprintf(" (did you mean --table %s?)", near)
+	}
+	return nil, usageErrorf("%s: the file's name does not say which table it holds%s: give --table TABLE, one of %s; "+
+		"e.g. pbxtopo import --table extensions %s", path, hint, strings.Join(pbx.TableNames(), ", "), path)
 }
 
 func (a *app) exportCmd() *cobra.Command {
@@ -108,8 +113,11 @@ func (a *app) exportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if strings.ToLower(a.v.GetString("output")) == "json" {
+			switch f, _ := a.format(); f {
+			case "json":
 				return pbx.WriteJSON(a.stdout, rows)
+			case "table":
+				return a.printRecords(t, rows, defaultColumns(t))
 			}
 			return pbx.WriteCSV(a.stdout, t.ConfigColumns(), rows)
 		},
@@ -159,11 +167,12 @@ func (a *app) historyCmd() *cobra.Command {
 					items[i].Fields = t.Redact(items[i].Fields)
 				}
 			}
-			if f, _ := a.format(); f == "json" {
-				return printJSON(a.stdout, items)
-			}
-			printHistory(a.stdout, t, items)
-			return nil
+			return a.print(result{JSON: items, Head: []string{"change", "time", "cluster", "author", "what"}, Rows: func() [][]string {
+				return historyRows(t, items)
+			}, Table: func(w io.Writer) error {
+				printHistory(w, t, items)
+				return nil
+			}})
 		},
 	}
 }
@@ -171,59 +180,21 @@ func (a *app) historyCmd() *cobra.Command {
 func printHistory(w io.Writer, t *pbx.Table, items []service.HistoryItem) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHANGE\tTIME\tCLUSTER\tAUTHOR\tWHAT")
-	var prev pbx.Fields
-	for _, it := range items {
-		what := "created"
-		switch {
-		case it.Deleted:
-			what = "deleted"
-		case it.Set != nil:
-			what = setFields(t, prev, it.Fields, it.Set)
-		case prev != nil:
-			what = diffFields(t, prev, it.Fields)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.Change, it.Time.Format(time.DateTime), it.Cluster, it.Author, what)
-		prev = it.Fields
+	for _, r := range historyRows(t, items) {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	tw.Flush()
 }
 
-// setFields names the fields a change set, with their new values (and
-// the values the previous entry showed; with concurrent changes that may
-// be another side's).
-func setFields(t *pbx.Table, prev, now pbx.Fields, set []string) string {
-	var parts []string
-	for _, c := range set {
-		if s, _ := t.Spec(c); s.Secret {
-			parts = append(parts, c+" set")
-			continue
-		}
-		if prev != nil && prev[c] != now[c] {
-			parts = append(parts, fmt.Sprintf("%s %q→%q", c, prev[c], now[c]))
-		} else {
-			parts = append(parts, fmt.Sprintf("%s=%q", c, now[c]))
-		}
+// historyRows says, per change, when, where, who and what it changed.
+func historyRows(t *pbx.Table, items []service.HistoryItem) [][]string {
+	var rows [][]string
+	var prev pbx.Fields
+	for _, it := range items {
+		rows = append(rows, []string{it.Change, it.Time.Format(time.DateTime), it.Cluster, it.Author, service.DescribeChange(t, prev, it)})
+		prev = it.Fields
 	}
-	return "set " + strings.Join(parts, ", ")
-}
-
-// diffFields names the fields that changed between two versions.
-func diffFields(t *pbx.Table, a, b pbx.Fields) string {
-	var parts []string
-	for _, c := range t.Columns() {
-		if a[c] == b[c] {
-			continue
-		}
-		if s, _ := t.Spec(c); s.Secret {
-			parts = append(parts, c+" changed")
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s %q→%q", c, a[c], b[c]))
-	}
-	if len(parts) == 0 {
-		return "no field changed"
-	}
-	return strings.Join(parts, ", ")
+	return rows
 }
 
 func (a *app) revertCmd() *cobra.Command {

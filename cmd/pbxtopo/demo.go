@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -64,7 +65,10 @@ DIR/demo.json once every agent is ready; Ctrl-C stops them all.`,
 			if err := e.WriteJSON(); err != nil {
 				return err
 			}
-			a.printDemo(e, time.Since(start))
+			if err := e.WriteEnv(filepath.Dir(cfg.Binary)); err != nil {
+				return err
+			}
+			a.printDemo(e, filepath.Dir(cfg.Binary), time.Since(start))
 			<-cmd.Context().Done()
 			fmt.Fprintln(a.stdout, "\nstopping the enterprise...")
 			return nil
@@ -107,7 +111,7 @@ func (a *app) demoAsteriskCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) printDemo(e *demo.Enterprise, took time.Duration) {
+func (a *app) printDemo(e *demo.Enterprise, binDir string, took time.Duration) {
 	fmt.Fprintf(a.stdout, "pbxtopo demo: %d clusters in %s mode, ready in %s\n\n", len(e.Clusters), e.Mode, took.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLUSTER\tSITE\tNODE\tPID\tAPI\tUI\tDNS\tREPLICATION")
@@ -117,6 +121,7 @@ func (a *app) printDemo(e *demo.Enterprise, took time.Duration) {
 		}
 	}
 	tw.Flush()
+	standIn := ""
 	if e.Clusters[0].Asterisk != nil {
 		fmt.Fprintln(a.stdout, "\nstand-in Asterisks (voice VIPs; every agent probes them with SIP OPTIONS):")
 		tw = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
@@ -125,27 +130,42 @@ func (a *app) printDemo(e *demo.Enterprise, took time.Duration) {
 			fmt.Fprintf(tw, "%s\t%d\t%s\n", c.Cluster, c.Asterisk.PID, c.Asterisk.SIP)
 		}
 		tw.Flush()
+		last := e.Clusters[len(e.Clusters)-1]
+		standIn = fmt.Sprintf("  kill %d   # %s's stand-in Asterisk: %s leaves the SRV answers within about a second\n", last.Asterisk.PID, last.Cluster, last.Cluster)
 	}
 	first := e.Clusters[0].Nodes[0]
 	host, port, _ := strings.Cut(first.DNS, ":")
-	fmt.Fprintf(a.stdout, `
-tokens:  read %s
-         operator %s
-         admin %s
-
-Try (in another terminal):
-  export PBXTOPO_ADDR=%s PBXTOPO_TOKEN=%s
-  pbxtopo ext list --group USSales --sort name
-  pbxtopo ext set tpa1/6109 mailbox=6109      # then: pbxtopo history extensions/tpa1/6109
+	fmt.Fprintf(a.stdout, "\ntokens:  read %s\n         operator %s\n         admin %s\n", e.Tokens["read"], e.Tokens["operator"], e.Tokens["admin"])
+	fmt.Fprintf(a.stdout, "\nTry, in another terminal (%s sets the same three variables):\n", filepath.Join(e.Dir, demo.EnvFile))
+	var exports []string
+	for _, kv := range e.Env(binDir) {
+		if kv[0] == "PATH" {
+			exports = append(exports, "PATH="+shellWord(binDir)+`:"$PATH"`)
+		} else {
+			exports = append(exports, kv[0]+"="+shellWord(kv[1]))
+		}
+	}
+	fmt.Fprintf(a.stdout, "  export %s\n", strings.Join(exports, " "))
+	fmt.Fprintf(a.stdout, `  pbxtopo ext list --group USSales --sort name
+  pbxtopo ext set tpa1/6109 mailbox=6109
+  pbxtopo history extensions/tpa1/6109
   pbxtopo members
   pbxtopo repl status
   pbxtopo repl verify
   dig @%s -p %s _sip._udp.%s.voice.example.net SRV
-  kill PID-OF-A-STAND-IN                  # its cluster leaves the SRV answers within 3 s; kill an agent
-                                          # with it and the cluster is dead; restart an agent: nothing changes
-  pbxtopo dundi lookup 6109@priv --peer %s --eid %s
+%s  pbxtopo dundi lookup 6109@priv --peer %s --eid %s
 
+The web pages: http://%s/ui/ (log in with a token above).
 demo.json, configs, certificates and logs: %s
 Ctrl-C stops every agent.
-`, e.Tokens["read"], e.Tokens["operator"], e.Tokens["admin"], first.HTTP, e.Tokens["admin"], host, port, e.Clusters[0].Cluster, first.DUNDi, demo.LookupEID, e.Dir)
+`, host, port, e.Clusters[0].Cluster, standIn, first.DUNDi, demo.LookupEID, first.HTTP, e.Dir)
+}
+
+// shellWord quotes s for a shell when it holds anything but plain
+// characters.
+func shellWord(s string) string {
+	if strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

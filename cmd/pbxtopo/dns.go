@@ -27,9 +27,6 @@ every cluster up. -o json adds the serial, the clusters down and those left out.
 			if err != nil {
 				return err
 			}
-			if f == "csv" {
-				return usageErrorf("dns zone prints a zone file or JSON: use -o table or -o json")
-			}
 			zapi, release, err := backendAs[service.ZoneAPI](a, false)
 			if err != nil {
 				return err

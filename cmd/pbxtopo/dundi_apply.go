@@ -24,7 +24,7 @@ left alone. Files whose content is unchanged (the header aside) are not rewritte
 (unless --force).`,
 		Example: `  pbxtopo dundi apply --cluster tpa1
   pbxtopo dundi apply --cluster tpa1 --data-dir /var/lib/pbxtopo --dir /etc/asterisk`,
-		Args: userArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cluster == "" {
 				return usageErrorf("say which cluster's files to apply (--cluster C): the cluster of this Asterisk")

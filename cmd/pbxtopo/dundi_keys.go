@@ -59,11 +59,13 @@ the key directory of every other cluster, then run 'module reload res_crypto.so'
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "wrote %s (0600) and %s\nfingerprint sha256:%s\ncopy %s to the key directory of every other cluster, then run 'asterisk -rx \"module reload res_crypto.so\"' there\n",
+		text := fmt.Sprintf("wrote %s (0600) and %s\nfingerprint sha256:%s\ncopy %s to the key directory of every other cluster, then run 'asterisk -rx \"module reload res_crypto.so\"' there\n",
 			keyPath, pubPath, dundi.Fingerprint(k), filepath.Base(pubPath))
 		if !reload {
-			fmt.Fprintf(a.stdout, "and here: Asterisk loads new keys on 'module reload res_crypto.so' (or give --reload)\n")
-			return nil
+			text += "and here: Asterisk loads new keys on 'module reload res_crypto.so' (or give --reload)\n"
+		}
+		if err := a.report(map[string]any{"key": keyPath, "pub": pubPath, "fingerprint": "sha256:" + dundi.Fingerprint(k), "reloaded": reload}, text); err != nil || !reload {
+			return err
 		}
 		return a.reloadModule(a.ctx, "res_crypto.so")
 	}
@@ -71,7 +73,7 @@ the key directory of every other cluster, then run 'module reload res_crypto.so'
 		Use:     "create --cluster C [--dir DIR]",
 		Short:   "Make the cluster's key pair; refuses to overwrite one",
 		Example: "  pbxtopo dundi keys create --cluster tpa1 --dir /var/lib/asterisk/keys",
-		Args:    userArgs(cobra.NoArgs),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			keyPath, pubPath, err := paths()
 			if err != nil {
@@ -92,7 +94,7 @@ the key directory of every other cluster, then run 'module reload res_crypto.so'
 		Use:     "rotate --cluster C [--dir DIR]",
 		Short:   "Replace the cluster's key pair, keeping the previous one as .old",
 		Example: "  pbxtopo dundi keys rotate --cluster tpa1",
-		Args:    userArgs(cobra.NoArgs),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			keyPath, pubPath, err := paths()
 			if err != nil {

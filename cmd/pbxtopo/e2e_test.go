@@ -199,7 +199,7 @@ func TestRingSurvivesSIGKILL(t *testing.T) {
 	eventually(t, 20*time.Second, "sfo caught up after its restart", func() bool { return count(e, sfo, "e2e") == 25 })
 	eventually(t, 20*time.Second, "repl verify: every replica the same", func() bool {
 		v, err := e.Client(tpa1, "read").ReplVerify(ctx)
-		return err == nil && v.AllSame && len(v.Rows) == 2
+		return err == nil && v.SameAt([]string{"sfo", "lon"}) // tpa2 and ams of the sample never run here
 	})
 }
 

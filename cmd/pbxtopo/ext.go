@@ -84,8 +84,15 @@ func (a *app) printView(t *pbx.Table, view *service.RecordView) error {
 		}
 		view.Fields = t.Redact(view.Fields)
 	}
-	if f == "json" {
+	switch f {
+	case "json":
 		return printJSON(a.stdout, view)
+	case "csv":
+		var rows []pbx.Fields
+		if !view.Deleted {
+			rows = append(rows, view.Fields)
+		}
+		return pbx.WriteCSV(a.stdout, t.ConfigColumns(), rows)
 	}
 	if view.Deleted && !view.Conflict {
 		fmt.Fprintf(a.stdout, "%s %s was deleted (version %s)\n", t.Noun, view.Key, view.Version)
@@ -170,6 +177,9 @@ func (a *app) put(cmd *cobra.Command, f pbx.Fields, opts service.PutOptions, ver
 func (a *app) printWrite(reply *service.WriteReply, what string) error {
 	if f, _ := a.format(); f == "json" {
 		return printJSON(a.stdout, reply)
+	}
+	for _, w := range reply.Warnings {
+		fmt.Fprintln(a.stderr, "pbxtopo: warning:", w)
 	}
 	if reply.Changed == 0 {
 		fmt.Fprintln(a.stdout, reply.Note)

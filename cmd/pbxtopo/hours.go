@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/spf13/cobra"
 )
@@ -24,12 +27,9 @@ OPEN rule that holds opens it; else it is closed. Dates are year-less (12/25 eve
 		Short: "Say whether a group is open now (or at --at), and the rule that decided",
 		Example: `  pbxtopo hours now USSales --addr http://127.0.0.1:7480
   pbxtopo hours now USSales --at 2026-12-25T15:00:00Z`,
-		Args: userArgs(cobra.ExactArgs(1)),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := a.format()
-			if err != nil {
-				return err
-			}
+			var err error
 			when := time.Now()
 			if at != "" {
 				if when, err = time.Parse(time.RFC3339, at); err != nil {
@@ -45,23 +45,29 @@ OPEN rule that holds opens it; else it is closed. Dates are year-less (12/25 eve
 			if err != nil {
 				return userError{err}
 			}
-			if format == "json" {
-				return printJSON(a.stdout, ans)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLUSTER\tGROUP\tSTATE\tRULE\tLOCAL TIME\tREASON")
-			for _, d := range ans.Decisions {
+			row := func(d pbx.HoursDecision) []string {
 				state := "CLOSED"
 				if d.Open {
 					state = "OPEN"
 				}
-				rule := d.Rule
-				if rule == "" {
-					rule = "-"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Cluster, d.Group, state, rule, d.Local, d.Reason)
+				return []string{d.Cluster, d.Group, state, d.Rule, d.Local, d.Reason}
 			}
-			return tw.Flush()
+			return a.print(result{JSON: ans, Head: []string{"cluster", "group", "state", "rule", "local_time", "reason"}, Rows: func() [][]string {
+				var rows [][]string
+				for _, d := range ans.Decisions {
+					rows = append(rows, row(d))
+				}
+				return rows
+			}, Table: func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "CLUSTER\tGROUP\tSTATE\tRULE\tLOCAL TIME\tREASON")
+				for _, d := range ans.Decisions {
+					r := row(d)
+					r[3] = dash(r[3])
+					fmt.Fprintln(tw, strings.Join(r, "\t"))
+				}
+				return tw.Flush()
+			}})
 		},
 	}
 	now.Flags().StringVar(&cluster, "cluster", "", "only this cluster (default: every cluster with hours for the group)")
@@ -75,7 +81,7 @@ ${PBXTOPO_HOURS} (the function that decided, or AFTERHOURS), ${PBXTOPO_HOURS_OPE
 ${PBXTOPO_HOURS_ANNOUNCEMENT}, deciding as 'hours now' does. Every GotoIfTime carries the time
 zone argument, so Asterisk reads the times in the site's zone whatever the server's.`,
 		Example: "  pbxtopo hours dialplan USSales --cluster tpa1 > /etc/asterisk/pbxtopo/hours-USSales.conf",
-		Args:    userArgs(cobra.ExactArgs(1)),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := a.format()
 			if err != nil {

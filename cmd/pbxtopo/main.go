@@ -48,6 +48,7 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	ctx    context.Context
+	cmd    *cobra.Command // the command running (checkFormat)
 }
 
 // run executes one command line and returns the exit code. Tests call it
@@ -111,14 +112,17 @@ store that no agent holds.`,
 	a.v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
 	a.v.AutomaticEnv()
 	a.v.BindPFlags(pf)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return userError{fmt.Errorf("%w (see 'pbxtopo %s --help')", err, c.Name())}
-	})
+	root.SetFlagErrorFunc(flagError)
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error { return a.checkFormat(c) }
+	root.Version = version().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(a.extCmd(), a.importCmd(), a.exportCmd(), a.historyCmd(), a.revertCmd(), a.benchCmd(),
 		a.roamingCmd(), a.auditCmd(), a.dundiCmd(), a.dnsCmd(),
 		a.statusCmd(), a.amiCmd())
 	root.AddCommand(a.backupCmd(), a.restoreCmd(), a.storeCmd())
 	root.AddCommand(a.agentCmd(), a.membersCmd(), a.replCmd(), a.conflictsCmd(), a.tlsCmd(), a.gossipCmd(), a.tokenCmd(), a.demoCmd(), a.chaosCmd(), a.raftCmd(), a.secretsCmd(), a.hoursCmd())
+	root.AddCommand(a.versionCmd())
+	groupCommands(root)
 	userArgErrors(root)
 	return root
 }
@@ -133,7 +137,10 @@ func userArgErrors(c *cobra.Command) {
 				if errors.As(err, &ue) {
 					return err
 				}
-				return userError{fmt.Errorf("%w (see 'pbxtopo %s --help')", err, strings.TrimPrefix(cmd.CommandPath(), "pbxtopo "))}
+				if cmd.HasSubCommands() && len(args) > 0 {
+					return unknownCommand(cmd, args[0])
+				}
+				return userError{fmt.Errorf("%w (see 'pbxtopo %s --help')", err, commandPath(cmd))}
 			}
 			return nil
 		}

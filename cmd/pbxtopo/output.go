@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,18 +11,64 @@ import (
 	"github.com/pbxtopo/pbxtopo/pbx"
 )
 
-// format returns the output format: the -o flag, or table on a terminal
-// and json elsewhere... except that scripts asked for tables get tables:
-// only an explicit -o changes it.
+// format returns the output format: the -o flag, else the command's
+// default (contract.go; table for most). Scripts asked for tables get
+// tables: only an explicit -o changes it, on a terminal or not.
 func (a *app) format() (string, error) {
 	f := strings.ToLower(a.v.GetString("output"))
 	switch f {
 	case "":
+		if fs, ok := outputFormats[commandPath(a.cmd)]; ok && a.cmd != nil {
+			return fs[0], nil
+		}
 		return "table", nil
 	case "table", "json", "csv":
 		return f, nil
 	}
 	return "", usageErrorf("unknown output format %q: use table, json or csv", f)
+}
+
+// result is what a command prints, in each format it declares: JSON of
+// a value, CSV rows, a table (or text) for people.
+type result struct {
+	JSON  any
+	Head  []string          // CSV: the header row
+	Rows  func() [][]string // CSV: the rows
+	Table func(w io.Writer) error
+}
+
+// report prints what an action did: its JSON form, or its text.
+func (a *app) report(v any, text string) error {
+	return a.print(result{JSON: v, Table: func(w io.Writer) error {
+		_, err := io.WriteString(w, text)
+		return err
+	}})
+}
+
+// print writes r in the command's format.
+func (a *app) print(r result) error {
+	f, err := a.format()
+	if err != nil {
+		return err
+	}
+	switch {
+	case f == "json":
+		return printJSON(a.stdout, r.JSON)
+	case f == "csv" && r.Rows != nil:
+		cw := csv.NewWriter(a.stdout)
+		cw.Write(r.Head)
+		for _, row := range r.Rows() {
+			for i := range row {
+				row[i] = pbx.CSVCell(row[i])
+			}
+			cw.Write(row)
+		}
+		cw.Flush()
+		return cw.Error()
+	case f == "csv":
+		return fmt.Errorf("internal: 'pbxtopo %s' declares csv and prints none", commandPath(a.cmd))
+	}
+	return r.Table(a.stdout)
 }
 
 // printJSON writes v as indented JSON.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -31,18 +32,30 @@ func (a *app) membersCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f, _ := a.format(); f == "json" {
-				return printJSON(a.stdout, ms)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NODE\tCLUSTER\tSITE\tROLE\tSTATUS\tRAFT\tGOSSIP\tREPLICATION\tAPI\tCERTIFICATE")
-			for _, m := range ms {
+			head := []string{"node", "cluster", "site", "role", "status", "raft", "gossip", "replication", "api", "certificate"}
+			row := func(m replicator.Member) []string {
 				t := m.Tags
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Node, t[replicator.TagCluster], dash(t[replicator.TagSite]),
-					dash(t[replicator.TagRole]), m.Status, dash(t[replicator.TagRaftState]), m.Addr, dash(t[replicator.TagRepl]), dash(t[replicator.TagHTTP]),
-					dash(m.Certificate))
+				return []string{m.Node, t[replicator.TagCluster], t[replicator.TagSite], t[replicator.TagRole], m.Status,
+					t[replicator.TagRaftState], m.Addr, t[replicator.TagRepl], t[replicator.TagHTTP], m.Certificate}
 			}
-			return tw.Flush()
+			return a.print(result{JSON: ms, Head: head, Rows: func() [][]string {
+				var rows [][]string
+				for _, m := range ms {
+					rows = append(rows, row(m))
+				}
+				return rows
+			}, Table: func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, strings.ToUpper(strings.Join(head, "\t")))
+				for _, m := range ms {
+					cells := row(m)
+					for i := range cells {
+						cells[i] = dash(cells[i])
+					}
+					fmt.Fprintln(tw, strings.Join(cells, "\t"))
+				}
+				return tw.Flush()
+			}})
 		},
 	}
 }
@@ -70,40 +83,13 @@ func (a *app) replCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f, _ := a.format(); f == "json" {
-				return printJSON(a.stdout, st)
-			}
-			fmt.Fprintf(a.stdout, "cluster %s, mode %s", st.Cluster, st.Mode)
-			if len(st.Order) > 0 {
-				fmt.Fprintf(a.stdout, ", order %s", strings.Join(st.Order, " → "))
-			}
-			if st.Mode == replicator.Primary {
-				fmt.Fprintf(a.stdout, ", primary %s", st.Primary)
-			}
-			fmt.Fprintf(a.stdout, "; clock skew alarms: %d\n", st.SkewSeen)
-			if st.DiskFull {
-				fmt.Fprintln(a.stdout, "ALARM: the disk holding the store is full: writes are refused until space is freed (they resume by themselves)")
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tADDR\tSTATE\tPROTOCOL\tLAST CONTACT\tBEHIND\tSECONDS BEHIND\tBYTES/S\tAPPLIED\tCONFLICTS\tERROR")
-			for _, l := range st.Links {
-				state := "connected"
-				if !l.Connected {
-					state = "down"
+			return a.print(result{JSON: st, Head: linkHead, Rows: func() [][]string {
+				var rows [][]string
+				for _, l := range st.Links {
+					rows = append(rows, linkRow(l, time.Now()))
 				}
-				contact := "never"
-				if !l.LastContact.IsZero() {
-					contact = time.Since(l.LastContact).Round(time.Millisecond).String() + " ago"
-				}
-				proto := "-"
-				if l.Protocol > 0 {
-					proto = fmt.Sprint(l.Protocol)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%.1f\t%.0f\t%d\t%d\t%s\n", l.Peer, dash(l.Addr), state, proto, contact, l.Behind,
-					l.SecondsBehind, l.BytesPerSec, l.Applied, l.Conflicts, dash(l.LastError))
-			}
-			printStatusLinks(tw, st.StatusLinks)
-			return tw.Flush()
+				return rows
+			}, Table: func(w io.Writer) error { return printReplStatus(w, st) }})
 		},
 	}
 	verify := &cobra.Command{
@@ -120,42 +106,62 @@ func (a *app) replCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f, _ := a.format(); f == "json" {
-				return printJSON(a.stdout, v)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "REPLICA\tSTATE\tDETAIL")
-			for _, row := range v.Rows {
-				detail := ""
-				switch row.State {
-				case "differs":
-					detail = "tables differ: " + strings.Join(row.Tables, ", ")
-				case "catching-up":
-					detail = fmt.Sprintf("it lacks %d of our changes; we lack %d of its", row.Ahead, row.Behind)
-				case "unreachable":
-					detail = row.Error
+			err = a.print(result{JSON: v, Head: []string{"replica", "state", "detail"}, Rows: func() [][]string {
+				var rows [][]string
+				for _, row := range v.Rows {
+					rows = append(rows, []string{row.Cluster, row.State, verifyDetail(row)})
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", row.Cluster, row.State, dash(detail))
+				return rows
+			}, Table: func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "REPLICA\tSTATE\tDETAIL")
+				for _, row := range v.Rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", row.Cluster, row.State, dash(verifyDetail(row)))
+				}
+				tw.Flush()
+				if v.AllSame {
+					fmt.Fprintf(w, "every replica matches %s\n", v.Cluster)
+				}
+				return nil
+			}})
+			if err != nil || v.AllSame {
+				return err
 			}
-			tw.Flush()
-			if v.AllSame {
-				fmt.Fprintf(a.stdout, "every replica matches %s\n", v.Cluster)
+			var bad []string
+			for _, row := range v.Rows {
+				if row.State != "same" {
+					bad = append(bad, row.Cluster+" "+row.State)
+				}
 			}
-			return nil
+			return usageErrorf("%d of %d replicas do not match %s: %s", len(bad), len(v.Rows), v.Cluster, strings.Join(bad, ", "))
 		},
 	}
 	var ch service.TopologyChange
 	var order, siteTables string
 	topo := &cobra.Command{
-		Use:   "topology [--mode M] [--order a,b,c] [--primary C] [--site-tables t1,t2]",
-		Short: "Change the replication topology everywhere, without a restart",
-		Args:  cobra.NoArgs,
+		Use:   "topology [--mode M] [--order a,b,c] [--primary C] [--site-tables t1,t2] [--force]",
+		Short: "Show the replication topology, or change it everywhere without a restart",
+		Long: `Without flags, shows the topology in force: mode, ring order, primary, site tables. With
+flags, changes those parts in the replicated topology record; every cluster follows within a
+second. A change that is most likely a mistake is refused with the reason: a ring order that
+leaves out a cluster that is alive (nobody would pull its changes), a primary outside primary
+mode, a cluster that no record or member names. --force makes it anyway.`,
+		Example: `  pbxtopo repl topology
+  pbxtopo repl topology --mode ring --order tpa1,tpa2,sfo,lon,ams
+  pbxtopo repl topology --mode primary --primary tpa1`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if order != "" {
 				ch.Order = pbx.List(order)
 			}
 			if siteTables != "" {
 				ch.SiteTables = pbx.List(siteTables)
+			}
+			if ch.Mode == "" && ch.Order == nil && ch.Primary == "" && ch.SiteTables == nil {
+				if ch.Force {
+					return usageErrorf("--force alone changes nothing: give --mode, --order, --primary or --site-tables")
+				}
+				return a.showTopology(cmd)
 			}
 			return a.setTopology(cmd, ch)
 		},
@@ -164,16 +170,42 @@ func (a *app) replCmd() *cobra.Command {
 	topo.Flags().StringVar(&order, "order", "", "ring order of clusters, comma-separated")
 	topo.Flags().StringVar(&ch.Primary, "primary", "", "the primary cluster (primary mode)")
 	topo.Flags().StringVar(&siteTables, "site-tables", "", "tables kept within a site (site mode)")
+	topo.Flags().BoolVar(&ch.Force, "force", false, "make a change that would be refused as a likely mistake")
+	var force bool
 	promote := &cobra.Command{
-		Use:   "promote CLUSTER",
+		Use:   "promote CLUSTER [--force]",
 		Short: "Make CLUSTER the primary (primary mode); works while the old primary is down",
-		Args:  cobra.ExactArgs(1),
+		Long: `Moves the primary of primary mode to CLUSTER. Refused in another mode, where no cluster is
+primary (--force sets it anyway, for a later switch to primary mode).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.setTopology(cmd, service.TopologyChange{Primary: args[0]})
+			return a.setTopology(cmd, service.TopologyChange{Primary: args[0], Force: force})
 		},
 	}
+	promote.Flags().BoolVar(&force, "force", false, "set the primary although the topology is not in primary mode")
 	repl.AddCommand(status, verify, topo, promote, a.replDecommissionCmd())
 	return repl
+}
+
+// showTopology prints the topology in force (from the replication status).
+func (a *app) showTopology(cmd *cobra.Command) error {
+	r, done, err := backendAs[service.ReplicationAPI](a, false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := r.ReplStatus(cmd.Context())
+	if err != nil {
+		return err
+	}
+	view := map[string]any{"mode": st.Mode, "order": st.Order, "primary": st.Primary, "site_tables": st.SiteTables}
+	return a.print(result{JSON: view, Table: func(w io.Writer) error {
+		fmt.Fprintf(w, "mode         %s\n", st.Mode)
+		fmt.Fprintf(w, "order        %s\n", dash(strings.Join(st.Order, ",")))
+		fmt.Fprintf(w, "primary      %s\n", dash(st.Primary))
+		fmt.Fprintf(w, "site tables  %s\n", dash(strings.Join(st.SiteTables, ",")))
+		return nil
+	}})
 }
 
 func (a *app) setTopology(cmd *cobra.Command, ch service.TopologyChange) error {
@@ -205,12 +237,7 @@ func (a *app) conflictsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f, _ := a.format(); f == "json" {
-				return printJSON(a.stdout, cs)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "RECORD\tSIDES\tSHOWN\tFIELDS IN CONFLICT")
-			for _, cv := range cs {
+			row := func(cv service.ConflictView) []string {
 				var sides []string
 				for _, c := range cv.Conflicts {
 					for _, sd := range c.Sides {
@@ -219,13 +246,27 @@ func (a *app) conflictsCmd() *cobra.Command {
 						}
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cv.Ref, strings.Join(sides, ", "), cv.Conflicts[0].Sides[0].Cluster, strings.Join(cv.Differ, ", "))
+				return []string{cv.Ref, strings.Join(sides, " "), cv.Conflicts[0].Sides[0].Cluster, strings.Join(cv.Differ, " ")}
 			}
-			tw.Flush()
-			if len(cs) == 0 {
-				fmt.Fprintln(a.stdout, "no conflicts")
-			}
-			return nil
+			return a.print(result{JSON: cs, Head: []string{"record", "sides", "shown", "fields"}, Rows: func() [][]string {
+				var rows [][]string
+				for _, cv := range cs {
+					rows = append(rows, row(cv))
+				}
+				return rows
+			}, Table: func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "RECORD\tSIDES\tSHOWN\tFIELDS IN CONFLICT")
+				for _, cv := range cs {
+					r := row(cv)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r[0], strings.ReplaceAll(r[1], " ", ", "), r[2], strings.ReplaceAll(r[3], " ", ", "))
+				}
+				tw.Flush()
+				if len(cs) == 0 {
+					fmt.Fprintln(w, "no conflicts")
+				}
+				return nil
+			}})
 		},
 	}
 	show := &cobra.Command{
@@ -250,16 +291,15 @@ func (a *app) conflictsCmd() *cobra.Command {
 					}
 				}
 			}
-			if f, _ := a.format(); f == "json" {
-				return printJSON(a.stdout, cv)
-			}
-			for i, c := range cv.Conflicts {
-				if i > 0 {
-					fmt.Fprintln(a.stdout)
+			return a.print(result{JSON: cv, Table: func(w io.Writer) error {
+				for i, c := range cv.Conflicts {
+					if i > 0 {
+						fmt.Fprintln(w)
+					}
+					printFieldConflict(w, cv.Ref, c)
 				}
-				printFieldConflict(a.stdout, cv.Ref, c)
-			}
-			return nil
+				return nil
+			}})
 		},
 	}
 	var take, valueFile, field string
@@ -322,14 +362,20 @@ func (a *app) raftCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if f, _ := a.format(); f == "json" {
-				return printJSON(a.stdout, st)
-			}
-			fmt.Fprintf(a.stdout, "node %s is %s; leader %s\n", st.Node, st.State, dash(st.Leader))
-			for n, kind := range st.Servers {
-				fmt.Fprintf(a.stdout, "  %s  %s\n", n, kind)
-			}
-			return nil
+			nodes := slices.Sorted(maps.Keys(st.Servers))
+			return a.print(result{JSON: st, Head: []string{"node", "suffrage", "leader"}, Rows: func() [][]string {
+				var rows [][]string
+				for _, n := range nodes {
+					rows = append(rows, []string{n, st.Servers[n], yesNo(n == st.Leader)})
+				}
+				return rows
+			}, Table: func(w io.Writer) error {
+				fmt.Fprintf(w, "node %s is %s; leader %s\n", st.Node, st.State, dash(st.Leader))
+				for _, n := range nodes {
+					fmt.Fprintf(w, "  %s  %s\n", n, st.Servers[n])
+				}
+				return nil
+			}})
 		},
 	}, &cobra.Command{
 		Use:   "remove NODE",
@@ -344,8 +390,10 @@ func (a *app) raftCmd() *cobra.Command {
 			if err := ra.RaftRemove(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s removed from the Raft configuration\n", args[0])
-			return nil
+			return a.print(result{JSON: map[string]string{"removed": args[0]}, Table: func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "%s removed from the Raft configuration\n", args[0])
+				return err
+			}})
 		},
 	})
 	return r
@@ -439,4 +487,17 @@ func printFieldConflict(w io.Writer, ref string, c service.FieldConflictView) {
 		fieldFlag = " --field " + c.Fields[0]
 	}
 	fmt.Fprintf(w, "resolve with: pbxtopo conflicts resolve %s%s --take %s (or --value)\n", ref, fieldFlag, c.Sides[0].Cluster)
+}
+
+// verifyDetail says why a replica is not the same.
+func verifyDetail(row service.VerifyRow) string {
+	switch row.State {
+	case "differs":
+		return "tables differ: " + strings.Join(row.Tables, ", ")
+	case "catching-up":
+		return fmt.Sprintf("it lacks %d of our changes; we lack %d of its", row.Ahead, row.Behind)
+	case "unreachable":
+		return row.Error
+	}
+	return ""
 }

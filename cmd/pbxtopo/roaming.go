@@ -28,7 +28,7 @@ findings: duplicate voicemail, name mismatch, collision, no voicemail, standard 
 per-site local number. Columns to sort by: ` + strings.Join(roaming.ReportColumns, ", ") + `.`,
 		Example: `  pbxtopo roaming report
   pbxtopo roaming report --cluster sfo --sort name -o csv`,
-		Args: userArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := a.format()
 			if err != nil {
@@ -140,7 +140,7 @@ acknowledges a finding: it stays in the audit but stops alerting.
 Rules: ` + ruleList() + `.`,
 		Example: `  pbxtopo audit --severity warning
   pbxtopo audit --fail-on critical -o json`,
-		Args: userArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := a.format()
 			if err != nil {
@@ -244,7 +244,7 @@ func (a *app) ackCmd() *cobra.Command {
 		Use:     "ack FINDING-ID --why TEXT [--by WHO]",
 		Short:   "Acknowledge a finding: it stays in the audit but stops alerting (replicates to every cluster)",
 		Example: `  pbxtopo audit ack SEC-TRUNK-ORPHAN:tpa1:BT --by alice --why "BT trunk is being provisioned, ticket 4711"`,
-		Args:    userArgs(cobra.ExactArgs(1)),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Finding = args[0]
 			api, done, err := backendAs[service.RoamingAPI](a, true)
@@ -256,8 +256,10 @@ func (a *app) ackCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "acknowledged %s (%s)\n", req.Finding, strings.Join(reply.Versions, ", "))
-			return nil
+			return a.print(result{JSON: reply, Table: func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "acknowledged %s (%s)\n", req.Finding, strings.Join(reply.Versions, ", "))
+				return err
+			}})
 		},
 	}
 	cmd.Flags().StringVar(&req.By, "by", "", "who accepts the finding (default: the API token's name, or local)")
@@ -270,18 +272,21 @@ func (a *app) unackCmd() *cobra.Command {
 		Use:     "unack FINDING-ID",
 		Short:   "Remove an acknowledgement: the finding alerts again",
 		Example: "  pbxtopo audit unack SEC-TRUNK-ORPHAN:tpa1:BT",
-		Args:    userArgs(cobra.ExactArgs(1)),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, done, err := backendAs[service.RoamingAPI](a, true)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if _, err := api.Unack(cmd.Context(), args[0]); err != nil {
+			reply, err := api.Unack(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s alerts again\n", args[0])
-			return nil
+			return a.print(result{JSON: reply, Table: func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "%s alerts again\n", args[0])
+				return err
+			}})
 		},
 	}
 }
@@ -301,7 +306,7 @@ the store version it comes from. With --out the files are written atomically and
 files are left alone; without --cluster, --out gets one directory per cluster.`,
 		Example: `  pbxtopo dundi config --cluster tpa1
   pbxtopo dundi config --cluster tpa1 --out /etc/asterisk/pbxtopo`,
-		Args: userArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := a.format()
 			if err != nil {
@@ -329,16 +334,47 @@ files are left alone; without --cluster, --out gets one directory per cluster.`,
 					clusters = append(clusters, c["name"])
 				}
 			}
+			var written []bundleWritten
+			var bundles []*roaming.Bundle
 			for _, c := range clusters {
 				b, err := ra.DUNDiConfig(cmd.Context(), c)
 				if err != nil {
 					return err
 				}
-				if err := a.emitBundle(b, format, out, cluster == ""); err != nil {
+				if out == "" {
+					bundles = append(bundles, b)
+					continue
+				}
+				wr, err := writeBundle(b, out, cluster == "")
+				if err != nil {
 					return err
 				}
+				written = append(written, wr)
 			}
-			return nil
+			if out == "" {
+				if format == "json" {
+					return printJSON(a.stdout, bundles[0])
+				}
+				for i, f := range bundles[0].Files {
+					if i > 0 {
+						fmt.Fprintln(a.stdout)
+					}
+					io.WriteString(a.stdout, f.Content)
+				}
+				return nil
+			}
+			return a.print(result{JSON: written, Table: func(w io.Writer) error {
+				for _, wr := range written {
+					state := "unchanged"
+					if len(wr.Changed) > 0 {
+						state = "wrote " + strings.Join(wr.Changed, ", ")
+					}
+					b := wr.bundle
+					fmt.Fprintf(w, "%s: %s in %s (%d numbers, %d peers, entity %s, store version %s)\n",
+						b.Cluster, state, wr.Dir, b.Numbers, len(b.Peers), b.EntityID, b.Version.Summary)
+				}
+				return nil
+			}})
 		},
 	}
 	config.Flags().StringVar(&cluster, "cluster", "", "the cluster whose files to generate")
@@ -347,44 +383,28 @@ files are left alone; without --cluster, --out gets one directory per cluster.`,
 	return cmd
 }
 
-func (a *app) emitBundle(b *roaming.Bundle, format, out string, perCluster bool) error {
-	if out == "" {
-		if format == "json" {
-			return printJSON(a.stdout, b)
-		}
-		for i, f := range b.Files {
-			if i > 0 {
-				fmt.Fprintln(a.stdout)
-			}
-			io.WriteString(a.stdout, f.Content)
-		}
-		return nil
-	}
+// bundleWritten is what dundi config --out did with one cluster's files.
+type bundleWritten struct {
+	Cluster string   `json:"cluster"`
+	Dir     string   `json:"dir"`
+	Changed []string `json:"changed"` // the files written; the others were unchanged
+	Version string   `json:"version"`
+	bundle  *roaming.Bundle
+}
+
+func writeBundle(b *roaming.Bundle, out string, perCluster bool) (bundleWritten, error) {
 	dir := out
 	if perCluster {
 		dir = filepath.Join(out, b.Cluster)
 	}
 	changed, err := roaming.WriteBundle(dir, b)
 	if err != nil {
-		return userError{err}
+		return bundleWritten{}, userError{err}
 	}
-	state := "unchanged"
-	if len(changed) > 0 {
-		state = "wrote " + strings.Join(changed, ", ")
+	if changed == nil {
+		changed = []string{}
 	}
-	fmt.Fprintf(a.stdout, "%s: %s in %s (%d numbers, %d peers, entity %s, store version %s)\n",
-		b.Cluster, state, dir, b.Numbers, len(b.Peers), b.EntityID, b.Version.Summary)
-	return nil
-}
-
-// userArgs makes a wrong argument count a user error (exit 1).
-func userArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return userError{fmt.Errorf("%w (see 'pbxtopo %s --help')", err, strings.TrimPrefix(cmd.CommandPath(), "pbxtopo "))}
-		}
-		return nil
-	}
+	return bundleWritten{Cluster: b.Cluster, Dir: dir, Changed: changed, Version: b.Version.Summary, bundle: b}, nil
 }
 
 func yesNo(b bool) string {

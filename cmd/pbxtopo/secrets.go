@@ -107,8 +107,8 @@ Commands find the key file through --key-file or PBXTOPO_SECRETS_KEY_FILE.`,
 			if err := secrets.WriteFile(path, [][]byte{k}); err != nil {
 				return userError{fmt.Errorf("write %s: %w", path, err)}
 			}
-			fmt.Fprintf(a.stdout, "wrote %s (key id %s); set secrets.key_file: %s on every node of this cluster\n", path, secrets.KeyID(k), path)
-			return nil
+			return a.report(map[string]string{"key_file": path, "key_id": secrets.KeyID(k)},
+				fmt.Sprintf("wrote %s (key id %s); set secrets.key_file: %s on every node of this cluster\n", path, secrets.KeyID(k), path))
 		},
 	}
 
@@ -147,8 +147,7 @@ so it stays out of shell history and ps.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(a.stdout, enc)
-			return nil
+			return a.report(map[string]string{"sealed": enc}, enc+"\n")
 		},
 	}
 	seal.Flags().StringVar(&from, "from", "", "read the value from this file instead of stdin")
@@ -178,7 +177,7 @@ so it stays out of shell history and ps.`,
 			if err != nil {
 				return n, userError{fmt.Errorf("the store is re-sealed, but its old pages were not scrubbed (run 'pbxtopo secrets reseal' again): %w", err)}
 			}
-			fmt.Fprintf(a.stdout, "scrubbed the store's free pages: %d -> %d bytes\n", res.Before, res.After)
+			fmt.Fprintf(a.stderr, "scrubbed the store's free pages: %d -> %d bytes\n", res.Before, res.After)
 		}
 		return n, nil
 	}
@@ -241,13 +240,12 @@ Every node of a Raft cluster needs the same key: stop them all, rotate on one wi
 					return userError{fmt.Errorf("write %s: %w", path, err)}
 				}
 			}
-			fmt.Fprintf(a.stdout, "new key %s is current; re-sealed %d values", secrets.KeyID(k), n)
+			fate := "dropped"
 			if keepOld {
-				fmt.Fprintf(a.stdout, "; old keys %s kept\n", strings.Join(old.IDs(), ", "))
-			} else {
-				fmt.Fprintf(a.stdout, "; old keys %s dropped\n", strings.Join(old.IDs(), ", "))
+				fate = "kept"
 			}
-			return nil
+			return a.report(map[string]any{"key_id": secrets.KeyID(k), "resealed": n, "old_keys": old.IDs(), "old_keys_kept": keepOld},
+				fmt.Sprintf("new key %s is current; re-sealed %d values; old keys %s %s\n", secrets.KeyID(k), n, strings.Join(old.IDs(), ", "), fate))
 		},
 	}
 	rotate.Flags().BoolVar(&keepOld, "keep-old", false, "keep the old keys in the file (for enc: config values not sealed again yet, or the other nodes of a Raft cluster)")
@@ -276,14 +274,16 @@ transactions. With --drop-old, the other keys are then removed from the key file
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "re-sealed %d values with key %s\n", n, kr.Current())
+			text := fmt.Sprintf("re-sealed %d values with key %s\n", n, kr.Current())
+			var dropped []string
 			if dropOld && len(kr.IDs()) > 1 {
 				if err := secrets.WriteFile(path, kr.Keys()[:1]); err != nil {
 					return userError{fmt.Errorf("write %s: %w", path, err)}
 				}
-				fmt.Fprintf(a.stdout, "dropped keys %s from %s\n", strings.Join(kr.IDs()[1:], ", "), path)
+				dropped = kr.IDs()[1:]
+				text += fmt.Sprintf("dropped keys %s from %s\n", strings.Join(dropped, ", "), path)
 			}
-			return nil
+			return a.report(map[string]any{"resealed": n, "key_id": kr.Current(), "dropped": dropped}, text)
 		},
 	}
 	resealCmd.Flags().BoolVar(&dropOld, "drop-old", false, "then remove every key but the current one from the key file")

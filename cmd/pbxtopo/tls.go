@@ -4,7 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,8 +31,11 @@ func (a *app) tlsCmd() *cobra.Command {
 			if err := pki.CreateCA(caDir, name, time.Duration(days)*24*time.Hour); err != nil {
 				return userError{err}
 			}
-			fmt.Fprintf(a.stdout, "CA made in %s: give every agent %s/ca.crt as tls.ca; keep ca.key safe\n", caDir, caDir)
-			return nil
+			return a.print(result{JSON: map[string]string{"dir": caDir, "ca": filepath.Join(caDir, pki.CAFile)},
+				Table: func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "CA made in %s: give every agent %s/ca.crt as tls.ca; keep ca.key safe\n", caDir, caDir)
+					return err
+				}})
 		},
 	}
 	caCreate.Flags().StringVar(&caDir, "dir", "pki", "directory of the CA")
@@ -53,8 +60,11 @@ func (a *app) tlsCmd() *cobra.Command {
 			if err != nil {
 				return userError{err}
 			}
-			fmt.Fprintf(a.stdout, "certificate for %s@%s: tls.cert %s, tls.key %s\n", req.Node, req.Cluster, c, k)
-			return nil
+			return a.print(result{JSON: map[string]string{"cluster": req.Cluster, "node": req.Node, "cert": c, "key": k},
+				Table: func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "certificate for %s@%s: tls.cert %s, tls.key %s\n", req.Node, req.Cluster, c, k)
+					return err
+				}})
 		},
 	}
 	certCreate.Flags().StringVar(&req.Cluster, "cluster", "", "the node's cluster")
@@ -79,8 +89,11 @@ func (a *app) gossipCmd() *cobra.Command {
 			if _, err := rand.Read(k); err != nil {
 				return err
 			}
-			fmt.Fprintln(a.stdout, base64.StdEncoding.EncodeToString(k))
-			return nil
+			key := base64.StdEncoding.EncodeToString(k)
+			return a.print(result{JSON: map[string]string{"key": key}, Table: func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, key)
+				return err
+			}})
 		},
 	})
 	keys := &cobra.Command{
@@ -88,6 +101,9 @@ func (a *app) gossipCmd() *cobra.Command {
 		Short: "Rotate the gossip key across the enterprise (see the README)",
 		Args:  cobra.RangeArgs(0, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && !slices.Contains([]string{"list", "install", "use", "remove"}, args[0]) {
+				return unknownWord("gossip keys", args[0], []string{"list", "install", "use", "remove"})
+			}
 			g, done, err := backendAs[service.GossipAPI](a, true)
 			if err != nil {
 				return err
@@ -98,13 +114,13 @@ func (a *app) gossipCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if f, _ := a.format(); f == "json" {
-					return printJSON(a.stdout, ks)
-				}
-				for k, n := range ks {
-					fmt.Fprintf(a.stdout, "%s  held by %d members\n", k, n)
-				}
-				return nil
+				keys := slices.Sorted(maps.Keys(ks))
+				return a.print(result{JSON: ks, Table: func(w io.Writer) error {
+					for _, k := range keys {
+						fmt.Fprintf(w, "%s  held by %d members\n", k, ks[k])
+					}
+					return nil
+				}})
 			}
 			if len(args) != 2 {
 				return usageErrorf("give the key: pbxtopo gossip keys %s KEY", args[0])
@@ -112,8 +128,10 @@ func (a *app) gossipCmd() *cobra.Command {
 			if err := g.GossipKeyOp(cmd.Context(), args[0], args[1]); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "gossip key %s: done on every member\n", args[0])
-			return nil
+			return a.print(result{JSON: map[string]string{"op": args[0], "result": "done on every member"}, Table: func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "gossip key %s: done on every member\n", args[0])
+				return err
+			}})
 		},
 	}
 	g.AddCommand(keys)
@@ -139,16 +157,21 @@ nowhere else: give it to its holder. With --file the line is appended to the fil
 			}
 			tok := httpapi.NewToken()
 			line := httpapi.TokenLine(role, args[1], tok)
-			if file == "" {
-				fmt.Fprintln(a.stdout, line)
-				fmt.Fprintf(a.stderr, "token of %s (%s), shown once; the line above holds only its hash:\n%s\n", args[1], role, tok)
-				return nil
+			if file != "" {
+				if err := appendLine(file, line); err != nil {
+					return userError{fmt.Errorf("tokens file %s: %w", file, err)}
+				}
 			}
-			if err := appendLine(file, line); err != nil {
-				return userError{fmt.Errorf("tokens file %s: %w", file, err)}
-			}
-			fmt.Fprintf(a.stdout, "token of %s (%s), shown once (%s keeps only its hash; SIGHUP the agent to load it):\n%s\n", args[1], role, file, tok)
-			return nil
+			return a.print(result{JSON: map[string]string{"role": role.String(), "name": args[1], "token": tok, "line": line, "file": file},
+				Table: func(w io.Writer) error {
+					if file == "" {
+						fmt.Fprintln(w, line)
+						fmt.Fprintf(a.stderr, "token of %s (%s), shown once; the line above holds only its hash:\n%s\n", args[1], role, tok)
+						return nil
+					}
+					_, err := fmt.Fprintf(w, "token of %s (%s), shown once (%s keeps only its hash; SIGHUP the agent to load it):\n%s\n", args[1], role, file, tok)
+					return err
+				}})
 		},
 	}
 	newCmd.Flags().StringVar(&file, "file", "", "append the line to this tokens file")
@@ -161,8 +184,10 @@ nowhere else: give it to its holder. With --file the line is appended to the fil
 			if err != nil {
 				return userError{err}
 			}
-			fmt.Fprintf(a.stdout, "%s: %d tokens were in clear and are now hashed; SIGHUP the agent to reload it\n", args[0], n)
-			return nil
+			return a.print(result{JSON: map[string]any{"file": args[0], "hashed": n}, Table: func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "%s: %d tokens were in clear and are now hashed; SIGHUP the agent to reload it\n", args[0], n)
+				return err
+			}})
 		},
 	}
 	t.AddCommand(newCmd, hashCmd)

@@ -40,7 +40,7 @@ func (z zoneSource) DNSStatus(ctx context.Context) ([]DNSCluster, error) {
 	}
 	var out []DNSCluster
 	for _, h := range v.Health {
-		c := DNSCluster{Cluster: h.Cluster, State: Up, Detail: healthDetail(h.Members, h.Probe, h.Target, h.RTTMillis)}
+		c := DNSCluster{Cluster: h.Cluster, State: Up, Detail: healthDetail(h.Members, h.Probe, h.Asterisk, h.Target, h.RTTMillis)}
 		switch {
 		case slices.Contains(v.Down, h.Cluster):
 			c.State = Down
@@ -61,22 +61,32 @@ func (z zoneSource) ServiceAvailability(ctx context.Context) ([]ServiceHealth, e
 	}
 	var out []ServiceHealth
 	for _, h := range v.Health {
-		s := ServiceHealth{Cluster: h.Cluster, Voice: Up, Detail: healthDetail(h.Members, h.Probe, h.Target, h.RTTMillis)}
-		if !h.Up {
+		s := ServiceHealth{Cluster: h.Cluster, Detail: healthDetail(h.Members, h.Probe, h.Asterisk, h.Target, h.RTTMillis)}
+		evidence := h.Probe != nil && *h.Probe || h.Asterisk != nil && *h.Asterisk
+		switch {
+		case !h.Up:
 			s.Voice = Down
+		case evidence:
+			s.Voice = Up
+		default:
+			s.Detail = "no evidence that Asterisk answers: no agent probes the voice VIP with SIP OPTIONS (dns.probe.enabled) " +
+				"and no AMI collector reports on it (ami.user); " + s.Detail
 		}
 		out = append(out, s)
 	}
 	return out, nil
 }
 
-func healthDetail(members, probe *bool, target string, rtt float64) string {
+func healthDetail(members, probe, asterisk *bool, target string, rtt float64) string {
 	var parts []string
 	if members != nil {
 		parts = append(parts, "membership "+upDown(*members))
 	}
 	if probe != nil {
 		parts = append(parts, fmt.Sprintf("SIP probe of %s %s (%.1f ms)", target, upDown(*probe), rtt))
+	}
+	if asterisk != nil {
+		parts = append(parts, "Asterisk over AMI "+upDown(*asterisk))
 	}
 	if len(parts) == 0 {
 		return "no health source"

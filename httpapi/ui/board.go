@@ -113,7 +113,7 @@ func serviceCell(cluster string, hs []ServiceHealth, err error) Cell {
 		web := healthCell(h.Web, "WEB OK", "WEB FAIL OVER", "WEB DOWN")
 		c := Cell{State: worst(voice.State, web.State), Text: voice.Text, Detail: h.Detail}
 		if voice.State == None {
-			c.Text = "VOICE ?"
+			c.Text = "no data" // nothing green without evidence: Detail says why
 		}
 		if web.State != None {
 			c.Text += " · " + web.Text
@@ -138,26 +138,56 @@ func replicationCell(cluster string, rs *service.ReplStatus, err error) Cell {
 		if l.Peer != cluster {
 			continue
 		}
-		switch {
-		case !l.Connected && l.LastError != "":
-			return Cell{State: Fail, Text: "link down", Detail: l.LastError}
-		case !l.Connected:
-			return Cell{State: None, Text: "not contacted yet"}
-		case l.Behind == 0:
-			return Cell{State: OK, Text: "in sync", Detail: fmt.Sprintf("%d changes applied from %s", l.Applied, cluster)}
-		}
-		lag := time.Duration(l.SecondsBehind * float64(time.Second)).Round(time.Second)
-		c := Cell{State: Warn, Text: fmt.Sprintf("%d behind · %s", l.Behind, lag)}
-		if lag >= lagFail {
-			c.State = Fail
-		}
-		return c
+		return linkCell(l)
 	}
 	detail := fmt.Sprintf("in %s mode this agent does not pull from %s directly", rs.Mode, cluster)
 	if rs.Mode == replicator.Mesh {
 		detail = fmt.Sprintf("in mesh mode this agent pulls from every live cluster; %s is not live in the membership", cluster)
 	}
 	return Cell{State: None, Text: "no link", Detail: detail}
+}
+
+// linkCell shows this agent's link to a peer with how far behind it is,
+// in changes and seconds, whatever its state.
+func linkCell(l replicator.LinkStatus) Cell {
+	lag := time.Duration(l.SecondsBehind * float64(time.Second)).Round(time.Second)
+	behind := fmt.Sprintf("%d behind · %s", l.Behind, lag)
+	detail := l.Detail
+	if detail == "" {
+		detail = l.LastError
+	}
+	switch l.State {
+	case replicator.LinkConnected:
+		c := Cell{State: OK, Text: "in sync · 0 behind · 0s", Detail: fmt.Sprintf("%d changes applied from %s", l.Applied, l.Peer)}
+		switch {
+		case l.Behind > 0 && lag >= lagFail:
+			c.State, c.Text = Fail, behind
+		case l.Behind > 0:
+			c.State, c.Text = Warn, behind
+		}
+		return c
+	case replicator.LinkFailing:
+		return Cell{State: Fail, Text: "link down · " + behind, Detail: detail}
+	case replicator.LinkDead:
+		return Cell{State: Fail, Text: "dead · " + behind, Detail: detail}
+	case replicator.LinkIndirect:
+		c := Cell{State: None, Text: "via others · " + behind, Detail: detail}
+		if l.Behind > 0 {
+			c.State = Warn
+		}
+		return c
+	case "":
+		// A status without states (an older agent): judge by the fields.
+		switch {
+		case !l.Connected && l.LastError != "":
+			return Cell{State: Fail, Text: "link down · " + behind, Detail: l.LastError}
+		case !l.Connected:
+			return Cell{State: None, Text: "not contacted yet"}
+		}
+		l.State = replicator.LinkConnected
+		return linkCell(l)
+	}
+	return Cell{State: None, Text: l.State, Detail: detail}
 }
 
 func dnsCell(cluster string, ds []DNSCluster, err error) Cell {

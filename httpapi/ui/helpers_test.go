@@ -276,8 +276,9 @@ func newServer(t testing.TB, svc Data, auth httpapi.Authenticator, tls bool) (*h
 // newServerWith is newServer with the given audit log.
 func newServerWith(t testing.TB, svc Data, auth httpapi.Authenticator, tls bool, audit Auditor) (*httptest.Server, *UI) {
 	t.Helper()
+	audits, _ := svc.(AuditSource) // the real audit of the sample enterprise
 	u, err := New(DefaultConfig(), Deps{Data: svc, Auth: auth, Cluster: "tpa1", Node: "tpa1-1", Audit: audit,
-		Roaming: fakeRoaming{},
+		Roaming: fakeRoaming{}, Audits: audits,
 		Services: fakeServices{
 			{Cluster: "tpa1", Voice: Degraded, VoiceServer: "192.168.0.215", Web: Up},
 			{Cluster: "tpa2", Voice: Up, Web: Up}, {Cluster: "sfo", Voice: Down, Web: Up, Detail: "OPTIONS timed out"},

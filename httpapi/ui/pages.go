@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
@@ -62,16 +63,38 @@ type statusData struct {
 	Board     Board
 	Conflicts int
 	ConflictsErr,
-	RoamingErr string
-	Alerting map[string]int
+	FindingsErr string
+	Alerting map[string]int // unacknowledged findings of the audit (roaming and security), by severity
+	Topology TopologyPicture
+	TopoErr  string
+	Lag      LagChart
+	Live     int // seconds between live updates
 }
 
 func (u *UI) statusPage(w http.ResponseWriter, r *http.Request, v *viewer) {
-	ctx := r.Context()
-	clusters, err := u.rows(ctx, "clusters")
+	d, err := u.statusData(r.Context())
 	if err != nil {
 		u.failErr(w, r, v, "Cannot read the clusters", err)
 		return
+	}
+	u.render(w, r, http.StatusOK, "status", v, "Enterprise status", "status", d)
+}
+
+// liveFragment is the part of the status page its script fetches again
+// every few seconds: the tiles, the board, the topology and the lag.
+func (u *UI) liveFragment(w http.ResponseWriter, r *http.Request, v *viewer) {
+	d, err := u.statusData(r.Context())
+	if err != nil {
+		u.failErr(w, r, v, "Cannot read the clusters", err)
+		return
+	}
+	u.renderFragment(w, "status", "live", d)
+}
+
+func (u *UI) statusData(ctx context.Context) (statusData, error) {
+	clusters, err := u.rows(ctx, "clusters")
+	if err != nil {
+		return statusData{}, err
 	}
 	in := boardInput{Here: u.deps.Cluster, Clusters: clusters, ServicesErr: errNotWired, DNSErr: errNotWired}
 	in.Members, in.MembersErr = u.deps.Data.Members(ctx)
@@ -85,21 +108,40 @@ func (u *UI) statusPage(w http.ResponseWriter, r *http.Request, v *viewer) {
 	if u.deps.DNS != nil {
 		in.DNS, in.DNSErr = u.deps.DNS.DNSStatus(ctx)
 	}
-	d := statusData{Board: buildBoard(in)}
+	d := statusData{Board: buildBoard(in), Live: int(u.cfg.Live / time.Second)}
 	if cs, err := u.deps.Data.Conflicts(ctx); err != nil {
 		d.ConflictsErr = err.Error()
 	} else {
 		d.Conflicts = len(cs)
 	}
-	d.RoamingErr = errNotWired.Error()
-	if u.deps.Roaming != nil {
-		if rep, err := u.deps.Roaming.RoamingReport(ctx, RoamingFilter{}); err != nil {
-			d.RoamingErr = err.Error()
+	d.FindingsErr = errNotWired.Error()
+	if u.deps.Audits != nil {
+		if alerting, err := u.findings.get(ctx, u.deps.Audits); err != nil {
+			d.FindingsErr = err.Error()
 		} else {
-			d.RoamingErr, d.Alerting = "", roamingView(rep).Alerting
+			d.FindingsErr, d.Alerting = "", alerting
 		}
 	}
-	u.render(w, r, http.StatusOK, "status", v, "Enterprise status", "status", d)
+	now := time.Now()
+	if in.ReplErr != nil {
+		d.TopoErr = in.ReplErr.Error()
+		d.Lag = LagChart{Note: in.ReplErr.Error()}
+		return d, nil
+	}
+	var names []string
+	for _, c := range clusters {
+		names = append(names, c["name"])
+	}
+	d.Topology = topologyPicture(in.Repl, names, now)
+	if h, err := u.deps.Data.LagHistory(ctx); err != nil {
+		d.Lag = LagChart{Note: err.Error()}
+	} else {
+		d.Lag = lagChart(h, now)
+		if in.Repl.RunsOn != "" && len(h) == 0 {
+			d.Lag.Note = "no samples here: the Raft leader " + in.Repl.RunsOn + " runs replication and takes them"
+		}
+	}
+	return d, nil
 }
 
 type servicesData struct {

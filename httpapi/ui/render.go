@@ -15,7 +15,7 @@ var assets embed.FS
 
 // pageNames are the templates with a page of their own; each is parsed
 // together with layout.html.
-var pageNames = []string{"status", "services", "roaming", "groups", "conflicts", "conflict", "login", "error"}
+var pageNames = []string{"status", "services", "roaming", "groups", "conflicts", "conflict", "audit", "history", "login", "error"}
 
 type pages struct{ t map[string]*template.Template }
 
@@ -58,6 +58,7 @@ type pageData struct {
 	Viewer  *viewer
 	CSRF    string
 	Refresh int // seconds; 0 never
+	Live    int // seconds between live updates of the status page; 0 never
 	Now     time.Time
 	Cluster string // the agent serving the page
 	Node    string
@@ -74,8 +75,13 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, page str
 		v.CSRF = d.CSRF
 	}
 	switch nav {
-	case "status", "services", "roaming", "groups":
+	case "services", "roaming", "groups", "audit":
 		d.Refresh = int(u.cfg.Refresh / time.Second)
+	case "status":
+		d.Live = int(u.cfg.Live / time.Second)
+		if d.Live == 0 {
+			d.Refresh = int(u.cfg.Refresh / time.Second)
+		}
 	}
 	var buf bytes.Buffer
 	if err := u.pages.t[page].ExecuteTemplate(&buf, "layout.html", d); err != nil {
@@ -85,6 +91,19 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, page str
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// renderFragment executes one named template of a page alone: a part of
+// the page its script fetches again.
+func (u *UI) renderFragment(w http.ResponseWriter, page, name string, body any) {
+	var buf bytes.Buffer
+	if err := u.pages.t[page].ExecuteTemplate(&buf, name, pageData{Body: body, Now: time.Now()}); err != nil {
+		u.log.Error("ui: render", "page", page, "fragment", name, "err", err)
+		http.Error(w, "internal error rendering the page (see the agent's log)", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(buf.Bytes())
 }
 

@@ -16,6 +16,12 @@ var pageRoles = map[string]service.Role{
 	"POST /ui/login":              service.RoleNone, // checks the token it is given
 	"POST /ui/logout":             service.RoleRead,
 	"GET /ui/{$}":                 service.RoleRead,
+	"GET /ui/live":                service.RoleRead,
+	"GET /ui/audit":               service.RoleRead,
+	"POST /ui/audit/ack":          service.RoleAdmin,
+	"POST /ui/audit/unack":        service.RoleAdmin,
+	"GET /ui/history":             service.RoleRead,
+	"GET /ui/history/{ref...}":    service.RoleRead,
 	"GET /ui/services":            service.RoleRead,
 	"GET /ui/roaming":             service.RoleRead,
 	"GET /ui/groups":              service.RoleRead,

@@ -48,9 +48,9 @@ func TestBoardCells(t *testing.T) {
 			noData("no health report for this cluster"), noData("no health report for this cluster")},
 		"Replication": {
 			{State: OK, Text: "this cluster · ring", Detail: "0 changes applied here"},
-			{State: OK, Text: "in sync", Detail: "0 changes applied from tpa2"},
-			{State: Warn, Text: "40 behind · 12s"},
-			{State: Fail, Text: "link down", Detail: "dial tcp: connection refused"},
+			{State: OK, Text: "in sync · 0 behind · 0s", Detail: "0 changes applied from tpa2"},
+			{State: Warn, Text: "40 behind · 12s", Detail: "0 changes applied from sfo"},
+			{State: Fail, Text: "link down · 0 behind · 0s", Detail: "dial tcp: connection refused"},
 			{State: None, Text: "no link", Detail: "in ring mode this agent does not pull from ams directly"}},
 		"DNS SRV": {
 			{State: OK, Text: "in SRV answers"}, {State: Fail, Text: "dropped from SRV"}, {State: Warn, Text: "answered, unhealthy"},

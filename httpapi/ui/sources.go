@@ -17,7 +17,9 @@ type Data interface {
 	Conflict(ctx context.Context, ref string) (*service.ConflictView, error)
 	Resolve(ctx context.Context, ref string, req service.ResolveRequest) (*service.WriteReply, error)
 	ReplStatus(ctx context.Context) (*service.ReplStatus, error)
+	LagHistory(ctx context.Context) ([]replicator.LagSample, error)
 	Members(ctx context.Context) ([]replicator.Member, error)
+	History(ctx context.Context, table, key string) ([]service.HistoryItem, error)
 }
 
 var (
@@ -44,7 +46,10 @@ type ServiceSource interface {
 
 // ServiceHealth is one cluster's services.
 type ServiceHealth struct {
-	Cluster     string
+	Cluster string
+	// Voice is "" (unknown) unless something says whether Asterisk
+	// answers: a SIP probe of the voice VIP or an AMI collector; a live
+	// agent alone is no evidence of a working voice service.
 	Voice       Health // Degraded: the VIP answers from the secondary server (fail-over)
 	VoiceServer string // the server that holds the voice VIP now
 	Web         Health

@@ -20,9 +20,12 @@ const Prefix = "/ui/"
 type Config struct {
 	// Title names the enterprise in every page's header.
 	Title string
-	// Refresh reloads the wall board pages (status, services, roaming,
-	// groups) this often; 0 never.
+	// Refresh reloads the wall board pages (services, roaming, groups,
+	// audit) this often; 0 never.
 	Refresh time.Duration
+	// Live is how often the status page fetches its board, topology
+	// picture and lag chart again, without a reload.
+	Live time.Duration
 	// PageSize is how many rows the group status page shows at once.
 	PageSize int
 	// SecureCookies marks the cookies Secure even when the request came
@@ -32,7 +35,7 @@ type Config struct {
 
 // DefaultConfig returns the default settings.
 func DefaultConfig() Config {
-	return Config{Title: "pbxtopo", Refresh: 30 * time.Second, PageSize: 200}
+	return Config{Title: "pbxtopo", Refresh: 30 * time.Second, Live: 5 * time.Second, PageSize: 200}
 }
 
 // Validate says what is wrong with a config.
@@ -40,6 +43,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Refresh < 0 || c.Refresh > 0 && c.Refresh < time.Second:
 		return fmt.Errorf("ui refresh %s: use 0 (never) or at least 1s", c.Refresh)
+	case c.Live < 0 || c.Live > 0 && c.Live < time.Second:
+		return fmt.Errorf("ui live refresh %s: use 0 (never) or at least 1s", c.Live)
 	case c.PageSize < 1 || c.PageSize > 10000:
 		return fmt.Errorf("ui page size %d: use 1 to 10000", c.PageSize)
 	}
@@ -61,6 +66,7 @@ type Deps struct {
 	Audit Auditor
 
 	Roaming  RoamingSource
+	Audits   AuditSource // the audit page and the findings tile
 	Services ServiceSource
 	DNS      DNSSource
 	Agents   AgentStatusSource
@@ -84,6 +90,8 @@ type UI struct {
 	key     []byte // signs CSRF tokens; new at every start
 	pages   *pages
 	handler http.Handler
+
+	findings findingsCounts // the status page's findings tile
 }
 
 // New returns the pages over deps.
@@ -137,6 +145,12 @@ func (u *UI) routeTable() []pageRoute {
 		open("POST "+Prefix+"login", u.login),
 		guarded("POST "+Prefix+"logout", service.RoleRead, u.logout),
 		guarded("GET "+Prefix+"{$}", service.RoleRead, u.statusPage),
+		guarded("GET "+Prefix+"live", service.RoleRead, u.liveFragment),
+		guarded("GET "+Prefix+"audit", service.RoleRead, u.auditPage),
+		guarded("POST "+Prefix+"audit/ack", service.RoleAdmin, u.ack),
+		guarded("POST "+Prefix+"audit/unack", service.RoleAdmin, u.unack),
+		guarded("GET "+Prefix+"history", service.RoleRead, u.historyPage),
+		guarded("GET "+Prefix+"history/{ref...}", service.RoleRead, u.historyPage),
 		guarded("GET "+Prefix+"services", service.RoleRead, u.servicesPage),
 		guarded("GET "+Prefix+"roaming", service.RoleRead, u.roamingPage),
 		guarded("GET "+Prefix+"groups", service.RoleRead, u.groupsPage),
@@ -162,7 +176,7 @@ func (u *UI) routes() http.Handler {
 // resources: a value that slipped through escaping still cannot run.
 func securityHeaders(w http.ResponseWriter) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "+
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; "+
 		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")

@@ -149,7 +149,7 @@ func TestPagesShowTheEnterprise(t *testing.T) {
 	mustContain(t, "status", body, `id="board"`, ">tpa1 <small>(here)</small>", ">tpa2<", ">sfo<", ">lon<", ">ams<",
 		"VOICE FAIL OVER · WEB OK", "VOICE DOWN · WEB OK", `class="cell s-fail" title="OPTIONS timed out"`,
 		"in SRV answers", "dropped from SRV", "Membership", "no data", "<span class=\"big\">1</span> conflicts open",
-		`<span class="big">1</span> critical · <span class="big">1</span> warning`)
+		`<span class="big">3</span> critical · <span class="big">8</span> warning findings`) // the audit's, as pbxtopo audit counts
 	// The offline service has no membership: every membership cell is grey.
 	if n := strings.Count(body, `needs a running agent`); n < 5 {
 		t.Errorf("membership/replication cells without an agent: %d say why", n)

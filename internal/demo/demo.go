@@ -356,6 +356,15 @@ func (e *Enterprise) Nodes() []*Node {
 	return out
 }
 
+// ClusterNames returns the names of the clusters the enterprise runs.
+func (e *Enterprise) ClusterNames() []string {
+	var out []string
+	for _, c := range e.Clusters {
+		out = append(out, c.Cluster)
+	}
+	return out
+}
+
 // Start starts every node's agent process, and the stand-in Asterisks.
 func (e *Enterprise) Start() error {
 	for _, c := range e.Clusters {
@@ -535,6 +544,36 @@ func (e *Enterprise) WriteJSON() error {
 	}
 	return os.WriteFile(filepath.Join(e.Dir, "demo.json"), b, 0o600)
 }
+
+// EnvFile is the shell file, in the enterprise's directory, that points
+// the CLI at the first agent with the admin token (WriteEnv).
+const EnvFile = "env.sh"
+
+// Env returns the environment that points the CLI at the first node of
+// the first cluster with the admin token, and puts binDir (the binary's
+// directory) first on the PATH, so "pbxtopo ..." runs as printed.
+func (e *Enterprise) Env(binDir string) [][2]string {
+	first := e.Clusters[0].Nodes[0]
+	return [][2]string{{"PATH", binDir + ":$PATH"}, {"PBXTOPO_ADDR", first.HTTP}, {"PBXTOPO_TOKEN", e.Tokens["admin"]}}
+}
+
+// WriteEnv writes Env as export lines to EnvFile, to source in a shell.
+func (e *Enterprise) WriteEnv(binDir string) error {
+	var b strings.Builder
+	b.WriteString("# pbxtopo demo: source this file to point the CLI at the first agent\n")
+	for _, kv := range e.Env(binDir) {
+		v := kv[1]
+		if kv[0] == "PATH" {
+			v = shellQuote(binDir) + `:"$PATH"`
+		} else {
+			v = shellQuote(v)
+		}
+		fmt.Fprintf(&b, "export %s=%s\n", kv[0], v)
+	}
+	return os.WriteFile(filepath.Join(e.Dir, EnvFile), []byte(b.String()), 0o600)
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // lastLine is the last line of a log file: why an agent stopped.
 func lastLine(path string) string {
