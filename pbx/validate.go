@@ -139,180 +139,259 @@ func checkValue(s FieldSpec, v string) (string, string) {
 	if s.Secret {
 		shown = "(secret)"
 	}
-	switch s.Kind {
-	case Text:
-		return v, ""
-	case Ident:
-		if !isIdent(v) {
-			return "", fmt.Sprintf("%s %q may hold only letters, digits, '_', '-' and '.'", s.Name, shown)
+	if check := kindChecks[s.Kind]; check != nil {
+		return check(s, v, shown)
+	}
+	return v, ""
+}
+
+// kindChecks check and normalise a value of each kind, after the length,
+// UTF-8 and control character checks every kind gets. shown is the value
+// as an error may show it: "(secret)" for a secret field. Text needs none.
+var kindChecks = map[Kind]func(s FieldSpec, v, shown string) (string, string){
+	Ident:      identValue,
+	Label:      labelValue,
+	IdentList:  identListValue,
+	DialString: dialStringValue,
+	Integer:    integerValue,
+	YesNo:      yesNoValue,
+	Enum:       enumValue,
+	IP:         ipValue,
+	IPList:     ipListValue,
+	Host:       hostValue,
+	Port:       portValue,
+	Networks:   networksValue,
+	CallerID:   callerIDValue,
+	Mailbox:    mailboxValue,
+	CallGroups: callGroupsValue,
+	Codecs:     codecsValue,
+	MAC:        macValue,
+	Time:       timeValue,
+	Weekday:    weekdayValue,
+	DayMonth:   dayMonthValue,
+	TimeZone:   timeZoneValue,
+	Qualify:    qualifyValue,
+}
+
+func identValue(s FieldSpec, v, shown string) (string, string) {
+	if !isIdent(v) {
+		return "", fmt.Sprintf("%s %q may hold only letters, digits, '_', '-' and '.'", s.Name, shown)
+	}
+	return v, ""
+}
+
+func labelValue(s FieldSpec, v, _ string) (string, string) {
+	if !isLabel(v) {
+		return "", fmt.Sprintf("%s %q is not a valid name: use lower-case letters, digits and '-' (a DNS label)", s.Name, v)
+	}
+	return v, ""
+}
+
+func identListValue(s FieldSpec, v, _ string) (string, string) {
+	items := splitList(v)
+	for _, it := range items {
+		if !isIdent(it) {
+			return "", fmt.Sprintf("%s item %q may hold only letters, digits, '_', '-' and '.'", s.Name, it)
 		}
-	case Label:
-		if !isLabel(v) {
-			return "", fmt.Sprintf("%s %q is not a valid name: use lower-case letters, digits and '-' (a DNS label)", s.Name, v)
+	}
+	return strings.Join(items, ","), ""
+}
+
+func dialStringValue(s FieldSpec, v, _ string) (string, string) {
+	if msg := checkDial(v); msg != "" {
+		if s.Secret {
+			return "", fmt.Sprintf("%s must be digits only", s.Name)
 		}
-	case IdentList:
-		items := splitList(v)
-		for _, it := range items {
-			if !isIdent(it) {
-				return "", fmt.Sprintf("%s item %q may hold only letters, digits, '_', '-' and '.'", s.Name, it)
-			}
+		if s.Name == "regexten" || s.Name == "extension" {
+			return "", "not a dial string " + msg
 		}
-		return strings.Join(items, ","), ""
-	case DialString:
-		if msg := checkDial(v); msg != "" {
-			if s.Secret {
-				return "", fmt.Sprintf("%s must be digits only", s.Name)
-			}
-			if s.Name == "regexten" || s.Name == "extension" {
-				return "", "not a dial string " + msg
-			}
-			return "", fmt.Sprintf("%s %q is not a dial string %s", s.Name, v, msg)
+		return "", fmt.Sprintf("%s %q is not a dial string %s", s.Name, v, msg)
+	}
+	return v, ""
+}
+
+func integerValue(s FieldSpec, v, shown string) (string, string) {
+	if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+		return "", fmt.Sprintf("%s %q is not a whole number", s.Name, shown)
+	}
+	return v, ""
+}
+
+func yesNoValue(s FieldSpec, v, _ string) (string, string) {
+	l := strings.ToLower(v)
+	if l != "yes" && l != "no" {
+		return "", fmt.Sprintf("%s %q must be yes or no", s.Name, v)
+	}
+	return l, ""
+}
+
+func enumValue(s FieldSpec, v, _ string) (string, string) {
+	for _, e := range s.Enum {
+		if strings.EqualFold(e, v) {
+			return e, ""
 		}
-	case Integer:
-		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-			return "", fmt.Sprintf("%s %q is not a whole number", s.Name, shown)
-		}
-	case YesNo:
-		l := strings.ToLower(v)
-		if l != "yes" && l != "no" {
-			return "", fmt.Sprintf("%s %q must be yes or no", s.Name, v)
-		}
-		return l, ""
-	case Enum:
-		for _, e := range s.Enum {
-			if strings.EqualFold(e, v) {
-				return e, ""
-			}
-		}
-		return "", fmt.Sprintf("%s %q must be one of %s", s.Name, v, strings.Join(s.Enum, ", "))
-	case IP:
-		a, err := netip.ParseAddr(v)
+	}
+	return "", fmt.Sprintf("%s %q must be one of %s", s.Name, v, strings.Join(s.Enum, ", "))
+}
+
+func ipValue(s FieldSpec, v, _ string) (string, string) {
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return "", fmt.Sprintf("%s %q is not an IP address", s.Name, v)
+	}
+	if a.Zone() != "" {
+		return "", fmt.Sprintf("%s %q has an IPv6 zone (%%%s), which names one host's interface: give the address without it", s.Name, v, a.Zone())
+	}
+	return a.String(), ""
+}
+
+func ipListValue(s FieldSpec, v, _ string) (string, string) {
+	items := splitList(v)
+	for i, it := range items {
+		a, err := netip.ParseAddr(it)
 		if err != nil {
-			return "", fmt.Sprintf("%s %q is not an IP address", s.Name, v)
+			return "", fmt.Sprintf("%s item %d %q is not an IP address", s.Name, i+1, it)
 		}
 		if a.Zone() != "" {
-			return "", fmt.Sprintf("%s %q has an IPv6 zone (%%%s), which names one host's interface: give the address without it", s.Name, v, a.Zone())
+			return "", fmt.Sprintf("%s item %d %q has an IPv6 zone, which names one host's interface: give the address without it", s.Name, i+1, it)
+		}
+		items[i] = a.String()
+	}
+	return strings.Join(items, ","), ""
+}
+
+func hostValue(s FieldSpec, v, _ string) (string, string) {
+	if v == "dynamic" {
+		return v, ""
+	}
+	if a, err := netip.ParseAddr(v); err == nil {
+		if a.Zone() != "" {
+			return "", fmt.Sprintf("%s %q has an IPv6 zone, which names one host's interface: give the address without it", s.Name, v)
 		}
 		return a.String(), ""
-	case IPList:
-		items := splitList(v)
-		for i, it := range items {
-			a, err := netip.ParseAddr(it)
-			if err != nil {
-				return "", fmt.Sprintf("%s item %d %q is not an IP address", s.Name, i+1, it)
-			}
-			if a.Zone() != "" {
-				return "", fmt.Sprintf("%s item %d %q has an IPv6 zone, which names one host's interface: give the address without it", s.Name, i+1, it)
-			}
-			items[i] = a.String()
+	}
+	if !isHostname(v) {
+		return "", fmt.Sprintf("%s %q is not a host name, an IP address or 'dynamic'", s.Name, v)
+	}
+	return strings.ToLower(v), ""
+}
+
+func portValue(s FieldSpec, v, _ string) (string, string) {
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 1 || p > 65535 {
+		return "", fmt.Sprintf("%s %q is not a port number (1-65535)", s.Name, v)
+	}
+	return strconv.Itoa(p), ""
+}
+
+func networksValue(s FieldSpec, v, _ string) (string, string) {
+	nets, msg := ParseNetworks(v)
+	if msg != "" {
+		if s.Name == "networks" {
+			return "", msg
 		}
-		return strings.Join(items, ","), ""
-	case Host:
-		if v == "dynamic" {
-			return v, ""
+		return "", s.Name + " " + msg
+	}
+	strs := make([]string, len(nets))
+	for i, n := range nets {
+		strs[i] = n.Text
+	}
+	return strings.Join(strs, ","), ""
+}
+
+func callerIDValue(s FieldSpec, v, _ string) (string, string) {
+	if msg := checkCallerID(v); msg != "" {
+		return "", fmt.Sprintf("%s %q %s", s.Name, v, msg)
+	}
+	return v, ""
+}
+
+func mailboxValue(s FieldSpec, v, _ string) (string, string) {
+	for _, box := range splitList(v) {
+		num, ctx, _ := strings.Cut(box, "@")
+		if checkDial(num) != "" || num == "" {
+			return "", fmt.Sprintf("%s %q: box %q is not a number", s.Name, v, num)
 		}
-		if a, err := netip.ParseAddr(v); err == nil {
-			if a.Zone() != "" {
-				return "", fmt.Sprintf("%s %q has an IPv6 zone, which names one host's interface: give the address without it", s.Name, v)
-			}
-			return a.String(), ""
+		if strings.Contains(box, "@") && !isIdent(ctx) {
+			return "", fmt.Sprintf("%s %q: voicemail context %q is not a valid name", s.Name, v, ctx)
 		}
-		if !isHostname(v) {
-			return "", fmt.Sprintf("%s %q is not a host name, an IP address or 'dynamic'", s.Name, v)
+	}
+	return strings.Join(splitList(v), ","), ""
+}
+
+func callGroupsValue(s FieldSpec, v, _ string) (string, string) {
+	if msg := checkCallGroups(v); msg != "" {
+		return "", fmt.Sprintf("%s %q %s", s.Name, v, msg)
+	}
+	return v, ""
+}
+
+func codecsValue(s FieldSpec, v, _ string) (string, string) {
+	items := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '&' || r == ';' || r == ' ' })
+	for _, it := range items {
+		if !isIdent(it) {
+			return "", fmt.Sprintf("%s item %q is not a codec name", s.Name, it)
 		}
-		return strings.ToLower(v), ""
-	case Port:
-		p, err := strconv.Atoi(v)
-		if err != nil || p < 1 || p > 65535 {
-			return "", fmt.Sprintf("%s %q is not a port number (1-65535)", s.Name, v)
+	}
+	return strings.ToLower(strings.Join(items, ",")), ""
+}
+
+func macValue(s FieldSpec, v, _ string) (string, string) {
+	hex := strings.NewReplacer(":", "", "-", "", ".", "").Replace(strings.ToLower(v))
+	if len(hex) != 12 || strings.Trim(hex, "0123456789abcdef") != "" {
+		return "", fmt.Sprintf("%s %q is not a MAC address (12 hex digits)", s.Name, v)
+	}
+	var b strings.Builder
+	for i := 0; i < 12; i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
 		}
-		return strconv.Itoa(p), ""
-	case Networks:
-		nets, msg := ParseNetworks(v)
-		if msg != "" {
-			if s.Name == "networks" {
-				return "", msg
-			}
-			return "", s.Name + " " + msg
-		}
-		strs := make([]string, len(nets))
-		for i, n := range nets {
-			strs[i] = n.Text
-		}
-		return strings.Join(strs, ","), ""
-	case CallerID:
-		if msg := checkCallerID(v); msg != "" {
-			return "", fmt.Sprintf("%s %q %s", s.Name, v, msg)
-		}
-	case Mailbox:
-		for _, box := range splitList(v) {
-			num, ctx, _ := strings.Cut(box, "@")
-			if checkDial(num) != "" || num == "" {
-				return "", fmt.Sprintf("%s %q: box %q is not a number", s.Name, v, num)
-			}
-			if strings.Contains(box, "@") && !isIdent(ctx) {
-				return "", fmt.Sprintf("%s %q: voicemail context %q is not a valid name", s.Name, v, ctx)
-			}
-		}
-		return strings.Join(splitList(v), ","), ""
-	case CallGroups:
-		if msg := checkCallGroups(v); msg != "" {
-			return "", fmt.Sprintf("%s %q %s", s.Name, v, msg)
-		}
-	case Codecs:
-		items := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '&' || r == ';' || r == ' ' })
-		for _, it := range items {
-			if !isIdent(it) {
-				return "", fmt.Sprintf("%s item %q is not a codec name", s.Name, it)
-			}
-		}
-		return strings.ToLower(strings.Join(items, ",")), ""
-	case MAC:
-		hex := strings.NewReplacer(":", "", "-", "", ".", "").Replace(strings.ToLower(v))
-		if len(hex) != 12 || strings.Trim(hex, "0123456789abcdef") != "" {
-			return "", fmt.Sprintf("%s %q is not a MAC address (12 hex digits)", s.Name, v)
-		}
-		var b strings.Builder
-		for i := 0; i < 12; i += 2 {
-			if i > 0 {
-				b.WriteByte(':')
-			}
-			b.WriteString(hex[i : i+2])
-		}
-		return b.String(), ""
-	case Time:
-		t, ok := parseClock(v)
-		if !ok {
-			return "", fmt.Sprintf("%s %q is not a time of day (HH:MM or HH:MM:SS)", s.Name, v)
-		}
-		return t, ""
-	case Weekday:
-		l := strings.ToLower(v)
-		if l != "*" && weekdayIndex(l) < 0 {
-			return "", fmt.Sprintf("%s %q must be mon, tue, wed, thu, fri, sat, sun or *", s.Name, v)
-		}
+		b.WriteString(hex[i : i+2])
+	}
+	return b.String(), ""
+}
+
+func timeValue(s FieldSpec, v, _ string) (string, string) {
+	t, ok := parseClock(v)
+	if !ok {
+		return "", fmt.Sprintf("%s %q is not a time of day (HH:MM or HH:MM:SS)", s.Name, v)
+	}
+	return t, ""
+}
+
+func weekdayValue(s FieldSpec, v, _ string) (string, string) {
+	l := strings.ToLower(v)
+	if l != "*" && weekdayIndex(l) < 0 {
+		return "", fmt.Sprintf("%s %q must be mon, tue, wed, thu, fri, sat, sun or *", s.Name, v)
+	}
+	return l, ""
+}
+
+func dayMonthValue(s FieldSpec, v, _ string) (string, string) {
+	if v == "*" {
+		return v, ""
+	}
+	m, d, ok := parseDayMonth(v)
+	if !ok {
+		return "", fmt.Sprintf("%s %q is not a date of the year (MM/DD or *)", s.Name, v)
+	}
+	return fmt.Sprintf("%02d/%02d", m, d), ""
+}
+
+func timeZoneValue(s FieldSpec, v, _ string) (string, string) {
+	if msg := checkTimeZone(v); msg != "" {
+		return "", fmt.Sprintf("%s %s", s.Name, msg)
+	}
+	return v, ""
+}
+
+func qualifyValue(s FieldSpec, v, _ string) (string, string) {
+	l := strings.ToLower(v)
+	if l == "yes" || l == "no" {
 		return l, ""
-	case DayMonth:
-		if v == "*" {
-			return v, ""
-		}
-		m, d, ok := parseDayMonth(v)
-		if !ok {
-			return "", fmt.Sprintf("%s %q is not a date of the year (MM/DD or *)", s.Name, v)
-		}
-		return fmt.Sprintf("%02d/%02d", m, d), ""
-	case TimeZone:
-		if msg := checkTimeZone(v); msg != "" {
-			return "", fmt.Sprintf("%s %s", s.Name, msg)
-		}
-	case Qualify:
-		l := strings.ToLower(v)
-		if l == "yes" || l == "no" {
-			return l, ""
-		}
-		if n, err := strconv.Atoi(v); err != nil || n < 0 {
-			return "", fmt.Sprintf("%s %q must be yes, no or milliseconds", s.Name, v)
-		}
+	}
+	if n, err := strconv.Atoi(v); err != nil || n < 0 {
+		return "", fmt.Sprintf("%s %q must be yes, no or milliseconds", s.Name, v)
 	}
 	return v, ""
 }
