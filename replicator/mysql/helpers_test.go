@@ -307,7 +307,7 @@ func delExt(t testing.TB, st *store.Store, key string) {
 }
 
 func guideInsert(cluster, number, name string) string {
-	return fmt.Sprintf("INSERT INTO extensions (cluster, regexten, name, secret, context) VALUES ('%s', '%s', '%s', 'S3cret-%s', 'sales')", cluster, number, name, number)
+	return fmt.Sprintf("INSERT INTO pbxtopo_extensions (cluster, regexten, name, secret, context) VALUES ('%s', '%s', '%s', 'S3cret-%s', 'sales')", cluster, number, name, number)
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -101,9 +101,9 @@ func TestNetworkDropAndOutage(t *testing.T) {
 	px.up()
 	waitFor(t, "both sides after the outage", func() bool {
 		return fields(t, a, "tpa1/6103") != nil &&
-			sqlValue(t, db, "SELECT name FROM extensions WHERE regexten = '5020'") == "remote"
+			sqlValue(t, db, "SELECT name FROM pbxtopo_extensions WHERE regexten = '5020'") == "remote"
 	})
-	if n := sqlValue(t, db, "SELECT COUNT(*) FROM extensions"); n != "4" {
+	if n := sqlValue(t, db, "SELECT COUNT(*) FROM pbxtopo_extensions"); n != "4" {
 		t.Fatalf("%s rows in MySQL, want 4", n)
 	}
 }

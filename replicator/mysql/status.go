@@ -8,7 +8,7 @@ const (
 	StateDumping   = "dumping"   // taking a consistent dump (no checkpoint, or the position is gone)
 	StateFollowing = "following" // streaming the binlog
 	StateRetrying  = "retrying"  // the connection failed; reconnecting with backoff
-	StateBlocked   = "blocked"   // a row, table or server setting needs an admin; retried with backoff, position kept
+	StateBlocked   = "blocked"   // a table or server setting needs an admin; retried with backoff, position kept
 )
 
 // BridgeStatus is the bridge's state for 'pbxtopo repl status' and metrics.
@@ -34,6 +34,10 @@ type BridgeStatus struct {
 	Reconnects  uint64    `json:"reconnects"` // failures retried
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+
+	// Parked are the rows that could not be taken in or written out, each
+	// with its key, column and fix; everything else goes on.
+	Parked []ParkedRow `json:"parked,omitempty"`
 }
 
 // Status returns a copy of the bridge's status.
@@ -42,7 +46,25 @@ func (b *Bridge) Status() BridgeStatus {
 	defer b.mu.Unlock()
 	s := b.status
 	s.Tables = append([]string(nil), s.Tables...)
+	s.LagSeconds = b.lagLocked(time.Now())
+	s.Parked = b.parkedLocked()
 	return s
+}
+
+// lagLocked is how far the binlog reader is behind, as of now: the time
+// since it last had read everything the server had (it learns that from
+// an idle stream or the server's heartbeat) or since the server wrote the
+// last event it read, whichever is later. It grows while the reader is
+// stopped or cut off, and is 0 until the reader first caught up.
+func (b *Bridge) lagLocked(now time.Time) float64 {
+	ref := b.caughtAt
+	if b.status.LastEvent.After(ref) {
+		ref = b.status.LastEvent
+	}
+	if ref.IsZero() {
+		return 0
+	}
+	return max(0, now.Sub(ref).Seconds())
 }
 
 func (b *Bridge) setState(state string, fn func(*BridgeStatus)) {
