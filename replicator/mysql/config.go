@@ -40,6 +40,9 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Author is the author of the store changes made from the binlog.
 	Author string
+	// FullPassEvery is how often the outbound side compares every record
+	// with what MySQL holds, whatever the change feed said.
+	FullPassEvery time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -52,6 +55,8 @@ func DefaultConfig() Config {
 		MinBackoff:  200 * time.Millisecond,
 		MaxBackoff:  30 * time.Second,
 		Author:      "mysql",
+
+		FullPassEvery: 10 * time.Minute,
 	}
 }
 
@@ -76,6 +81,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: mysql.marker_table %q: use 1-64 letters, digits or '_'", ErrConfig, c.MarkerTable)
 	case c.BatchRows < 1 || c.BatchRows > 100000:
 		return fmt.Errorf("%w: mysql.batch_rows %d: use 1-100000", ErrConfig, c.BatchRows)
+	case c.FullPassEvery <= 0:
+		return fmt.Errorf("%w: the full pass interval must be positive", ErrConfig)
 	case c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
 		return fmt.Errorf("%w: mysql.min_backoff and mysql.max_backoff must be positive, min <= max", ErrConfig)
 	}

@@ -133,6 +133,7 @@ func newStore(t testing.TB, cluster string) *store.Store {
 		{pbx.Sites, pbx.Fields{"name": "sfo"}},
 		{pbx.Clusters, pbx.Fields{"name": "tpa1", "site": "tpa", "voice_vip": "192.168.0.218"}},
 		{pbx.Clusters, pbx.Fields{"name": "tpa2", "site": "tpa", "voice_vip": "192.168.0.208"}},
+		{pbx.ACLs, pbx.Fields{"name": "internal_phones", "networks": "127.0.0.0/8"}},
 	}
 	// Only tpa1 seeds them; the others get them by pulling, as a real
 	// enterprise would.

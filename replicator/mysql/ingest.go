@@ -270,10 +270,29 @@ func (b *Bridge) boxFinder(sn *store.Snapshot, pending func() []*working) func(b
 		key := index[box]
 		for _, w := range pending() {
 			if w.key == key && w.touched && (w.fields == nil || boxOf(w.fields["mailbox"]) != box) {
-				return "" // this write moves or removes that mailbox
+				key = "" // this write moves or removes that mailbox
 			}
 		}
-		return key
+		if key != "" {
+			return key
+		}
+		// No extension names the box: the extension of that number, when
+		// it has no mailbox, takes it (chan_sip's habit of one box per
+		// peer, named like it).
+		n, _, _ := strings.Cut(box, "@")
+		key = pbx.Extensions.KeyOf(pbx.Fields{"cluster": b.cluster, "regexten": n})
+		for _, w := range pending() {
+			if w.key == key && w.touched {
+				if w.fields != nil && w.fields["mailbox"] == "" {
+					return key
+				}
+				return ""
+			}
+		}
+		if f, live, _ := winnerFields(sn, pbx.Extensions.Name, key); live && f["mailbox"] == "" {
+			return key
+		}
+		return ""
 	}
 }
 

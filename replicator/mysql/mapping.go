@@ -397,9 +397,13 @@ func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, e
 		}
 	}
 	if len(t.Protocols) > 0 && t.Primary {
-		out["protocol"] = t.Protocols[0]
-		if p := base["protocol"]; p != "" && has(t.Protocols, t.protocol(base)) {
-			out["protocol"] = p
+		// A record this table already serves keeps its protocol as it is
+		// (empty meaning the default, SIP); a new one gets the first.
+		switch {
+		case base == nil || !has(t.Protocols, t.protocol(base)):
+			out["protocol"] = t.Protocols[0]
+		case base["protocol"] != "":
+			out["protocol"] = base["protocol"]
 		}
 	}
 	return out, nil

@@ -16,10 +16,6 @@ import (
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
-// fullPassEvery is how often the outbound side compares every record with
-// its hold, whatever the change feed said.
-const fullPassEvery = 10 * time.Minute
-
 type recRef struct{ table, key string }
 
 // outbound is one session of writing store changes to MySQL.
@@ -65,7 +61,7 @@ func (b *Bridge) runOutbound(ctx context.Context) error {
 	for {
 		changed := b.st.Changed()
 		refs := map[recRef]bool{}
-		more := false
+		more, wasFull := false, full
 		if full {
 			if summary, err = o.allRecords(refs); err != nil {
 				return err
@@ -126,6 +122,9 @@ func (b *Bridge) runOutbound(ctx context.Context) error {
 		if err := o.push(ctx, refs, dirty); err != nil {
 			return err
 		}
+		if wasFull {
+			b.update(func(s *BridgeStatus) { s.FullPasses++ })
+		}
 		if more {
 			continue
 		}
@@ -135,7 +134,7 @@ func (b *Bridge) runOutbound(ctx context.Context) error {
 		case <-changed:
 		case k := <-b.dirty:
 			woken = append(woken, k)
-		case <-time.After(time.Until(lastFull.Add(fullPassEvery))):
+		case <-time.After(time.Until(lastFull.Add(b.cfg.FullPassEvery))):
 			full = true
 		case <-time.After(o.retryWait(lastRetry)):
 		}
@@ -147,7 +146,7 @@ const parkRetryOut = 30 * time.Second
 
 func (o *outbound) retryWait(last time.Time) time.Duration {
 	if len(o.b.parkedOutKeys()) == 0 {
-		return fullPassEvery
+		return o.b.cfg.FullPassEvery
 	}
 	return max(time.Millisecond, time.Until(last.Add(parkRetryOut)))
 }
@@ -475,6 +474,7 @@ func (o *outbound) applyTx(ops []op) error {
 	for _, p := range ops {
 		o.written[p.holdK] = p.wanted
 		o.b.unparkOut(p.holdK)
+		o.b.log.Debug("wrote a row to MySQL", "row", rowKey(p.t, p.key), "record", p.record, "delete", p.row == nil)
 	}
 	o.b.update(func(s *BridgeStatus) { s.RowsOut += uint64(len(ops)); s.TxnsOut++ })
 	return nil

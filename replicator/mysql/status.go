@@ -25,13 +25,14 @@ type BridgeStatus struct {
 	LagSeconds float64   `json:"lag_seconds"`         // how far the binlog reader is behind the server
 	Caught     bool      `json:"caught_up"`           // the reader has reached the end of the binlog once
 
-	RowsIn      uint64    `json:"rows_in"`    // binlog rows taken into the store
-	ChangesIn   uint64    `json:"changes_in"` // store changes they made
-	EchoRows    uint64    `json:"echo_rows"`  // the bridge's own rows seen in the binlog and skipped
-	RowsOut     uint64    `json:"rows_out"`   // rows written or deleted in MySQL
-	TxnsOut     uint64    `json:"txns_out"`   // SQL transactions committed
-	Dumps       uint64    `json:"dumps"`      // consistent dumps taken
-	Reconnects  uint64    `json:"reconnects"` // failures retried
+	RowsIn      uint64    `json:"rows_in"`     // binlog rows taken into the store
+	ChangesIn   uint64    `json:"changes_in"`  // store changes they made
+	EchoRows    uint64    `json:"echo_rows"`   // the bridge's own rows seen in the binlog and skipped
+	RowsOut     uint64    `json:"rows_out"`    // rows written or deleted in MySQL
+	TxnsOut     uint64    `json:"txns_out"`    // SQL transactions committed
+	FullPasses  uint64    `json:"full_passes"` // comparisons of every record with what MySQL holds
+	Dumps       uint64    `json:"dumps"`       // consistent dumps taken
+	Reconnects  uint64    `json:"reconnects"`  // failures retried
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 
