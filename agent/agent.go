@@ -176,7 +176,8 @@ func (a *Agent) build() error {
 		}
 	}
 	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.verified.All, Digests: a.digests, Keys: a.members,
-		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Audit: a.audit, Certs: a.certs.list, Published: a.publishedReport})
+		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Audit: a.audit, Certs: a.certs.list, Published: a.publishedReport,
+		MySQL: a.bridgeStatus})
 	var auth Authenticator
 	if cfg.Tokens != "" {
 		tokens, err := ParseTokens(cfg.Tokens)

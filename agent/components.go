@@ -221,6 +221,30 @@ func (a *Agent) leaderParts(ctx context.Context) {
 	}
 }
 
+// bridgeStatus is the MySQL bridge's status, nil without one.
+func (a *Agent) bridgeStatus() *mysql.BridgeStatus {
+	if a.parts.bridge == nil {
+		return nil
+	}
+	st := a.parts.bridge.Status()
+	return &st
+}
+
+// bridgeSection is the bridge as the status report shows it.
+func bridgeSection(st *mysql.BridgeStatus) *ami.BridgeSection {
+	if st == nil {
+		return nil
+	}
+	b := &ami.BridgeSection{State: st.State, DSN: st.DSN, Position: st.Position, LagSeconds: st.LagSeconds, LastError: st.LastError}
+	if st.State == mysql.StateStopped {
+		b.State = "stopped (it runs on the cluster's Raft leader)"
+	}
+	for _, p := range st.Parked {
+		b.Parked = append(b.Parked, fmt.Sprintf("%s (%s): %s; fix: %s", p.Row, p.Side, p.Problem, p.Fix))
+	}
+	return b
+}
+
 // closeParts releases what the parts hold after they stopped.
 func (a *Agent) closeParts() {
 	if a.parts.dundi != nil {

@@ -51,6 +51,9 @@ func (s *Service) StatusReport(ctx context.Context, node string) (*ami.Report, e
 	if err == nil && s.deps.Published != nil && (r.Node == s.deps.Node || r.Node == "") {
 		r.AddPublished(s.deps.Published())
 	}
+	if err == nil && s.deps.MySQL != nil && (r.Node == s.deps.Node || r.Node == "") {
+		r.AddBridge(bridgeSection(s.deps.MySQL()))
+	}
 	return r, userError(err)
 }
 

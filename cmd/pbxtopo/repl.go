@@ -13,6 +13,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/replicator/mysql"
 	"github.com/spf13/cobra"
 )
 
@@ -103,7 +104,11 @@ func (a *app) replCmd() *cobra.Command {
 					l.SecondsBehind, l.BytesPerSec, l.Applied, l.Conflicts, dash(l.LastError))
 			}
 			printStatusLinks(tw, st.StatusLinks)
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			printBridge(a.stdout, st.MySQL)
+			return nil
 		},
 	}
 	verify := &cobra.Command{
@@ -439,4 +444,29 @@ func printFieldConflict(w io.Writer, ref string, c agent.FieldConflictView) {
 		fieldFlag = " --field " + c.Fields[0]
 	}
 	fmt.Fprintf(w, "resolve with: pbxtopo conflicts resolve %s%s --take %s (or --value)\n", ref, fieldFlag, c.Sides[0].Cluster)
+}
+
+// printBridge shows the MySQL bridge and its parked rows.
+func printBridge(w io.Writer, b *mysql.BridgeStatus) {
+	if b == nil {
+		return
+	}
+	state := b.State
+	if state == mysql.StateStopped {
+		state += " (it runs on the cluster's Raft leader)"
+	}
+	fmt.Fprintf(w, "\nMySQL bridge %s (mapping %s): %s at %s, %.1f s behind; rows in %d, out %d; %d parked\n",
+		b.DSN, b.Mapping, state, dash(b.Position), b.LagSeconds, b.RowsIn, b.RowsOut, len(b.Parked))
+	if b.LastError != "" {
+		fmt.Fprintf(w, "last error: %s\n", b.LastError)
+	}
+	if len(b.Parked) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PARKED\tROW\tCOLUMN\tBINLOG\tPROBLEM\tFIX")
+	for _, p := range b.Parked {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Side, p.Row, dash(p.Column), dash(p.Position), p.Problem, p.Fix)
+	}
+	tw.Flush()
 }
