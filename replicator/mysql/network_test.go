@@ -4,8 +4,8 @@ import (
 	"io"
 	"net"
 	"sync"
-	"time"
 	"testing"
+	"time"
 )
 
 // proxy forwards TCP connections to a server and can cut them all, and
