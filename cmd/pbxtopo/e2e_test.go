@@ -402,7 +402,7 @@ func TestAgentBridgesMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startEnterprise(t, []string{"tpa1", "sfo"}, "mesh", func(c *demo.Config) {
-		c.ClusterExtra = map[string]string{"tpa1": fmt.Sprintf("mysql:\n  dsn: %q\n  min_backoff: 50ms\n", db.DSN("asterisk"))}
+		c.MySQL = map[string]string{"tpa1": db.DSN("asterisk")} // pbxtopo demo --mysql tpa1=DSN
 	})
 	tpa1, sfo := e.Clusters[0].Nodes[0], e.Clusters[1].Nodes[0]
 	total := count(e, tpa1, "")
@@ -424,6 +424,25 @@ func TestAgentBridgesMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "sfo has the row inserted into tpa1's MariaDB", func() bool { return count(e, sfo, "from mysql") == 1 })
+	// repl status and status show the bridge, and a row it parks.
+	if err := db.Exec("asterisk", "INSERT INTO "+mysql.GuideTable+" (cluster, regexten, dtmfmode) VALUES ('tpa1', '7778', 'morse')"); err != nil {
+		t.Fatal(err)
+	}
+	var rs *agent.ReplStatus
+	eventually(t, 20*time.Second, "repl status shows the parked row", func() bool {
+		rs, err = e.Client(tpa1, "read").ReplStatus(context.Background())
+		return err == nil && rs.MySQL != nil && rs.MySQL.State == mysql.StateFollowing && len(rs.MySQL.Parked) == 1
+	})
+	if p := rs.MySQL.Parked[0]; p.Row != mysql.GuideTable+" row cluster=tpa1,regexten=7778" || p.Column != "dtmfmode" {
+		t.Fatalf("parked %+v", p)
+	}
+	r, err := e.Client(tpa1, "read").StatusReport(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MySQL == nil || len(r.MySQL.Parked) != 1 || !strings.Contains(strings.Join(r.Problems, "\n"), "MySQL row parked: "+mysql.GuideTable+" row cluster=tpa1,regexten=7778") {
+		t.Fatalf("status report: %+v, problems %q", r.MySQL, r.Problems)
+	}
 }
 
 // TestNewClusterJoinsRunningEnterprise follows the README's runbook: a
