@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql/asteriskdb"
+	"github.com/pbxtopo/pbxtopo/store"
 )
 
 // These tests run every mapping on Asterisk's own realtime schema
@@ -332,4 +334,39 @@ func TestTwoBridgesOnOneServer(t *testing.T) {
 		e1, e2 := b1.Status().LastError, b2.Status().LastError
 		return strings.Contains(e1+e2, "mysql.server_id")
 	})
+}
+
+// A cluster's Asterisk also knows the extensions of the clusters that fail
+// over to it, so their phones can register there: tpa1 fails over to
+// tpa2, whose tables hold tpa1's 6109 (its own extensions win a number
+// they share); an edit there is an edit of tpa1's extension; and the rows
+// go when tpa1 no longer fails over to tpa2.
+func TestStandbyRowsForClustersThatFailOverHere(t *testing.T) {
+	db := newAsteriskDB(t)
+	a, b := newStore(t, "tpa1"), newStore(t, "tpa2")
+	putCluster := func(failover string) {
+		f := pbx.Fields{"name": "tpa1", "site": "tpa", "voice_vip": "192.168.0.218", "failover": failover}
+		if _, err := a.Write(bg, "admin", []store.Mutation{{Table: "clusters", Key: "tpa1", Value: f.AppendBinary(nil)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putCluster("tpa2")
+	putExt(t, a, "cluster", "tpa1", "regexten", "6109", "secret", "Home-pw09", "context", "sales")
+	putExt(t, a, "cluster", "tpa1", "regexten", "5020", "secret", "Tpa1-pw20", "context", "sales")
+	putExt(t, a, "cluster", "tpa2", "regexten", "5020", "secret", "Tpa2-pw20", "context", "hr")
+	pull(t, b, a)
+	br := startBridge(t, b, testConfig(db, "pjsip"))
+	waitFor(t, "tpa1's 6109 at tpa2", func() bool { return sqlValue(t, db, "SELECT password FROM ps_auths WHERE id = '6109'") == "Home-pw09" })
+	waitFor(t, "tpa2's own 5020", func() bool { return sqlValue(t, db, "SELECT password FROM ps_auths WHERE id = '5020'") == "Tpa2-pw20" })
+	sqlExec(t, db, "UPDATE ps_endpoints SET context = 'support' WHERE id = '6109'")
+	waitFor(t, "the edit on tpa1's extension", func() bool { return fields(t, b, "tpa1/6109")["context"] == "support" })
+	if fields(t, b, "tpa2/6109") != nil {
+		t.Fatal("an edit of a standby row made an extension of tpa2")
+	}
+	putCluster("")
+	pull(t, b, a)
+	waitFor(t, "the standby rows gone", func() bool { return sqlValue(t, db, "SELECT COUNT(*) FROM ps_endpoints WHERE id = '6109'") == "0" })
+	if fields(t, b, "tpa1/6109") == nil || sqlValue(t, db, "SELECT password FROM ps_auths WHERE id = '5020'") != "Tpa2-pw20" || len(br.Status().Parked) != 0 {
+		t.Fatal("removing the standby rows touched the extension or tpa2's own rows")
+	}
 }

@@ -75,12 +75,12 @@ func TestMappingsRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			key, err := tm.RecordKey(row, "tpa1", func(box string) string {
+			key, err := tm.RecordKey(row, "tpa1", Finder{Box: func(box string) string {
 				if box == "6109@sales" {
 					return "tpa1/6109"
 				}
 				return ""
-			})
+			}})
 			if err != nil || key != "tpa1/6109" {
 				t.Fatalf("%s: key %q, %v", tm.Name, key, err)
 			}

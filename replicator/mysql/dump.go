@@ -29,7 +29,7 @@ func (in *inbound) dump(ctx context.Context, reason string) (Checkpoint, error) 
 		for _, r := range tables[i] {
 			if t.Primary {
 				// A row without a key is parked by ingest.
-				if key, err := t.RecordKey(r, b.cluster, nil); err == nil {
+				if key, err := t.RecordKey(r, b.cluster, Finder{}); err == nil {
 					seen[t.Name+"\x00"+key] = true
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/pbxtopo/pbxtopo/pbx"
@@ -124,7 +126,8 @@ func (b *Bridge) plan(changes []rowChange, conflicted map[int]error) (*ingestPla
 				parksChanged = true
 			}
 		}
-		boxes := b.boxFinder(sn, func() []*working { return order })
+		pending := func() []*working { return order }
+		find := Finder{Box: b.boxFinder(sn, pending), Number: b.standbyFinder(sn, pending)}
 		for i, c := range changes {
 			t := c.t
 			if c.bad != nil {
@@ -133,7 +136,7 @@ func (b *Bridge) plan(changes []rowChange, conflicted map[int]error) (*ingestPla
 				}
 				continue
 			}
-			key, err := t.RecordKey(c.row(), b.cluster, boxes)
+			key, err := t.RecordKey(c.row(), b.cluster, find)
 			if err != nil {
 				switch {
 				case c.echo:
@@ -294,6 +297,48 @@ func (b *Bridge) boxFinder(sn *store.Snapshot, pending func() []*working) func(b
 		}
 		return ""
 	}
+}
+
+// standbyFinder returns the lookup of a number's record when it is not
+// this cluster's: a row of a number this cluster has no extension of, but
+// a cluster it stands by for has, is that extension's.
+func (b *Bridge) standbyFinder(sn *store.Snapshot, pending func() []*working) func(n string) string {
+	var standby []string
+	return func(n string) string {
+		own := pbx.Extensions.KeyOf(pbx.Fields{"cluster": b.cluster, "regexten": n})
+		for _, w := range pending() {
+			if w.key == own && w.touched {
+				return ""
+			}
+		}
+		if _, live, _ := winnerFields(sn, pbx.Extensions.Name, own); live {
+			return ""
+		}
+		if standby == nil {
+			standby = standbyOf(sn, b.cluster)
+		}
+		for _, c := range standby {
+			key := pbx.Extensions.KeyOf(pbx.Fields{"cluster": c, "regexten": n})
+			if _, live, _ := winnerFields(sn, pbx.Extensions.Name, key); live {
+				return key
+			}
+		}
+		return ""
+	}
+}
+
+// standbyOf returns the clusters whose failover list names cluster, in
+// name order: their phones register here when they fail over.
+func standbyOf(sn *store.Snapshot, cluster string) []string {
+	out := []string{}
+	sn.Scan(pbx.Clusters.Name, "", func(key string, v []byte) error {
+		if list, ok := pbx.LookupField(v, "failover"); ok && key != cluster && slices.Contains(pbx.List(list), cluster) {
+			out = append(out, key)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
 }
 
 // clearedOnDelete are the fields a non-primary table's deleted row clears.

@@ -274,15 +274,25 @@ func (t *TableMap) rowBox(row Row) (string, error) {
 	return n + "@" + ctx, nil
 }
 
+// Finder finds the records of rows whose table does not name them: the
+// extension of a voicemail box, and the extension of a number this
+// cluster serves for another one (a standby row). A nil func finds none.
+type Finder struct {
+	Box    func(box string) string // NUMBER@CONTEXT → record key, "" if none
+	Number func(n string) string   // a number → another cluster's record key, "" for this cluster's
+}
+
 // RecordKey returns the store key of a row, or an error naming the row.
-// boxes finds the extension of a voicemail box (ByMailbox tables).
-func (t *TableMap) RecordKey(row Row, cluster string, boxes func(box string) string) (string, error) {
+func (t *TableMap) RecordKey(row Row, cluster string, find Finder) (string, error) {
 	if t.ByMailbox {
 		box, err := t.rowBox(row)
 		if err != nil {
 			return "", err
 		}
-		if key := boxes(box); key != "" {
+		if find.Box == nil {
+			return "", fmt.Errorf("%s: no extension lookup", rowKey(t, row))
+		}
+		if key := find.Box(box); key != "" {
 			return key, nil
 		}
 		return "", &parkError{column: t.KeyColumns()[1],
@@ -299,6 +309,11 @@ func (t *TableMap) RecordKey(row Row, cluster string, boxes func(box string) str
 	n := row[t.NumberColumn]
 	if n == nil || strings.TrimSpace(*n) == "" {
 		return "", fmt.Errorf("%s: column %s is empty: %w a row without a number", rowKey(t, row), t.NumberColumn, ErrUnmappable)
+	}
+	if t.ClusterColumn == "" && find.Number != nil {
+		if key := find.Number(strings.TrimSpace(*n)); key != "" {
+			return key, nil
+		}
 	}
 	return t.Store.KeyOf(pbx.Fields{"cluster": cluster, t.numberField(): strings.TrimSpace(*n)}), nil
 }

@@ -80,6 +80,9 @@ func (b *Bridge) runOutbound(ctx context.Context) error {
 				if mapped[c.Table] {
 					refs[recRef{c.Table, c.Key}] = true
 				}
+				if c.Table == pbx.Clusters.Name {
+					full = true // a failover list may name this cluster now, or no longer
+				}
 				if c.Dot.Seq > summary[c.Dot.Stream] {
 					summary[c.Dot.Stream] = c.Dot.Seq
 				}
@@ -125,7 +128,7 @@ func (b *Bridge) runOutbound(ctx context.Context) error {
 		if wasFull {
 			b.update(func(s *BridgeStatus) { s.FullPasses++ })
 		}
-		if more {
+		if more || full {
 			continue
 		}
 		select {
@@ -245,25 +248,52 @@ func (o *outbound) push(ctx context.Context, refs, dirty map[recRef]bool) error 
 	return nil
 }
 
-func (o *outbound) inScope(t *TableMap, key string) bool {
-	return t.ClusterColumn != "" || strings.HasPrefix(key, o.b.cluster+"/")
+// inScope reports whether table t holds a record: every cluster's when it
+// has a cluster column; else this cluster's, and those of the clusters
+// that fail over to this one (standby: their phones register here when
+// their own cluster is down), unless this cluster has the same number.
+// A standby row whose record left the scope (the failover list changed)
+// is deleted, unless this cluster's own extension of that number holds
+// the row now.
+func (o *outbound) inScope(sn *store.Snapshot, t *TableMap, key string, standby []string) (in, deleteRow bool) {
+	if t.ClusterColumn != "" || strings.HasPrefix(key, o.b.cluster+"/") {
+		return true, false
+	}
+	if t.ByMailbox {
+		return false, false
+	}
+	cluster, number, _ := strings.Cut(key, "/")
+	_, ownLive, _ := winnerFields(sn, t.Store.Name, pbx.Extensions.KeyOf(pbx.Fields{"cluster": o.b.cluster, "regexten": number}))
+	if slices.Contains(standby, cluster) && !ownLive {
+		return true, false
+	}
+	return false, !ownLive
 }
 
 func (o *outbound) plan(refs []recRef, dirty map[recRef]bool) ([]op, error) {
 	var ops []op
 	err := o.b.st.View(func(sn *store.Snapshot) error {
+		standby := standbyOf(sn, o.b.cluster)
 		for _, r := range refs {
 			f, live, err := winnerFields(sn, r.table, r.key)
 			if err != nil {
 				return err
 			}
 			for _, t := range o.b.tables {
-				if t.Store.Name != r.table || !o.inScope(t, r.key) {
+				if t.Store.Name != r.table {
 					continue
 				}
+				in, deleteRow := o.inScope(sn, t, r.key, standby)
 				hk := o.b.holdKey(t.Name, r.key)
 				want := holdOf(t, f, live)
 				hold := sn.Local(hk)
+				switch {
+				case in:
+				case deleteRow && hold != nil && !bytes.Equal(hold, absent):
+					want = absent
+				default:
+					continue
+				}
 				switch {
 				case bytes.Equal(hold, want):
 					o.b.unparkOut(hk)
