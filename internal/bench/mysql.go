@@ -54,7 +54,15 @@ func MySQL(ctx context.Context, env Env) ([]Result, error) {
 		Result{Name: "end-to-end p99 lag, bridged", Value: ms(bridged.p99), Unit: "ms",
 			Anchor: "MariaDB master-master p99 lag", AnchorValue: ms(native.p99)},
 	)
-	return out, nil
+	samples := 100
+	if env.Quick {
+		samples = 10
+	}
+	ast, err := mysqlToAsterisk(ctx, env, samples)
+	if err != nil {
+		return out, fmt.Errorf("ext set to pjsip show endpoint: %w", err)
+	}
+	return append(out, ast...), nil
 }
 
 const benchDB = "asterisk"
