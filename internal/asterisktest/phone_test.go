@@ -60,7 +60,7 @@ type phoneRig struct {
 func needPhoneTools(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("baresip"); err != nil {
-		t.Skip("baresip is missing: apt-get install baresip")
+		t.Skip("baresip is missing: apt-get install baresip-core")
 	}
 	if err := mariadbtest.Available(); err != nil {
 		t.Skipf("MariaDB is missing: %v", err)
