@@ -370,3 +370,36 @@ func TestStandbyRowsForClustersThatFailOverHere(t *testing.T) {
 		t.Fatal("removing the standby rows touched the extension or tpa2's own rows")
 	}
 }
+
+// A MariaDB edit of a field that is in conflict in the store is parked
+// with the conflict and the fix; resolving the conflict applies it.
+func TestEditOfAFieldInConflictIsParked(t *testing.T) {
+	db := newAsteriskDB(t)
+	a, b := newStore(t, "tpa1"), newStore(t, "tpa2")
+	putExt(t, a, "cluster", "tpa1", "regexten", "6109", "secret", "Conf-pw09", "context", "sales")
+	pull(t, b, a)
+	br := startBridge(t, a, testConfig(db, "pjsip"))
+	waitFor(t, "the endpoint", func() bool { return sqlValue(t, db, "SELECT context FROM ps_endpoints WHERE id = '6109'") == "sales" })
+	putExt(t, a, "cluster", "tpa1", "regexten", "6109", "secret", "Conf-pw09", "context", "sales2")
+	putExt(t, b, "cluster", "tpa1", "regexten", "6109", "secret", "Conf-pw09", "context", "hr")
+	pull(t, a, b)
+	if r := record(t, a, "tpa1/6109"); len(r.Versions) < 2 {
+		t.Fatalf("no conflict: %+v", r)
+	}
+	waitFor(t, "the outbound side settled", func() bool { return br.Status().Caught })
+	sqlExec(t, db, "UPDATE ps_endpoints SET context = 'support' WHERE id = '6109'")
+	waitFor(t, "the park", func() bool { return len(br.Status().Parked) == 1 })
+	p := br.Status().Parked[0]
+	if p.Row != "ps_endpoints row id=6109" || p.Column != "context" || !strings.Contains(p.Fix, "pbxtopo conflicts") {
+		t.Fatalf("park %+v", p)
+	}
+	f := fields(t, a, "tpa1/6109").Clone()
+	f["context"] = "support"
+	if _, err := a.Write(bg, "admin", []store.Mutation{{Table: "extensions", Key: "tpa1/6109", Value: f.AppendBinary(nil), Resolve: []string{"context"}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the park cleared", func() bool { return len(br.Status().Parked) == 0 })
+	if c := fields(t, a, "tpa1/6109")["context"]; c != "support" {
+		t.Fatalf("context %q", c)
+	}
+}
