@@ -3,17 +3,13 @@ package agent
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/ami"
-	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql"
 	"github.com/pbxtopo/pbxtopo/roaming"
 	"github.com/pbxtopo/pbxtopo/roaming/dundi"
-	"github.com/pbxtopo/pbxtopo/srv"
-	"github.com/pbxtopo/pbxtopo/store"
 )
 
 // The optional parts of an agent, each started by its own config key:
@@ -48,7 +44,9 @@ type MySQLConfig struct {
 	MaxBackoff  time.Duration `mapstructure:"max_backoff"`
 }
 
-func amiDefaults() AMIConfig {
+// DefaultAMIConfig is the ami.* keys' defaults: the agent's and the ami
+// commands' (their flags show them).
+func DefaultAMIConfig() AMIConfig {
 	d := ami.DefaultConfig("", "")
 	return AMIConfig{Addr: "127.0.0.1:5038", Refresh: d.Refresh, Flush: d.Flush, CfwdFamily: d.CallForwardFamily,
 		ConfigDir: "/etc/asterisk", LogFile: "/var/log/asterisk/messages"}
@@ -62,10 +60,16 @@ func mysqlDefaults() MySQLConfig {
 
 // Collector returns the AMI collector's settings for this node.
 func (c *Config) Collector() (ami.Config, ami.ClientConfig, error) {
-	cfg := ami.DefaultConfig(c.Cluster, c.Node)
-	cfg.Refresh, cfg.Flush, cfg.VIP, cfg.CallForwardFamily = c.AMI.Refresh, c.AMI.Flush, c.AMI.VIP, c.AMI.CfwdFamily
+	return c.AMI.Collector(c.Cluster, c.Node)
+}
+
+// Collector returns the settings of the AMI collector of node of cluster:
+// the agent's and pbxtopo ami collect's.
+func (c AMIConfig) Collector(cluster, node string) (ami.Config, ami.ClientConfig, error) {
+	cfg := ami.DefaultConfig(cluster, node)
+	cfg.Refresh, cfg.Flush, cfg.VIP, cfg.CallForwardFamily = c.Refresh, c.Flush, c.VIP, c.CfwdFamily
 	cc := ami.DefaultClientConfig()
-	cc.Addr, cc.User, cc.Secret = c.AMI.Addr, c.AMI.User, c.AMI.Secret
+	cc.Addr, cc.User, cc.Secret = c.Addr, c.User, c.Secret
 	if err := cfg.Validate(); err != nil {
 		return cfg, cc, err
 	}
@@ -78,6 +82,14 @@ func (c *Config) Bridge() mysql.Config {
 	m.DSN, m.Mapping, m.Tables, m.ServerID, m.Name = c.MySQL.DSN, c.MySQL.Mapping, c.MySQL.Tables, c.MySQL.ServerID, c.MySQL.Name
 	m.MarkerTable, m.BatchRows, m.MinBackoff, m.MaxBackoff = c.MySQL.MarkerTable, c.MySQL.BatchRows, c.MySQL.MinBackoff, c.MySQL.MaxBackoff
 	return m
+}
+
+// Applier returns the settings of applying generated config through AMI:
+// the agent's DUNDi publisher's and pbxtopo ami apply's.
+func (c AMIConfig) Applier() ami.ApplyConfig {
+	ac := ami.DefaultApplyConfig()
+	ac.Dir, ac.LogFile, ac.BackupDir = c.ConfigDir, c.LogFile, c.BackupDir
+	return ac
 }
 
 // validateParts checks the optional parts that are turned on.
@@ -170,9 +182,7 @@ func (a *Agent) buildPublisher() error {
 		}
 		cc.Events = "off"
 		a.parts.applyAMI = ami.NewClient(cc, ami.ClientHooks{}, log)
-		ac := ami.DefaultApplyConfig()
-		ac.Dir, ac.LogFile, ac.BackupDir = cfg.AMI.ConfigDir, cfg.AMI.LogFile, cfg.AMI.BackupDir
-		ap, err := ami.NewApplier(ac, a.parts.applyAMI, log)
+		ap, err := ami.NewApplier(cfg.AMI.Applier(), a.parts.applyAMI, log)
 		if err != nil {
 			return fmt.Errorf("dundi.dir: %w", err)
 		}
@@ -230,124 +240,9 @@ func (a *Agent) bridgeStatus() *mysql.BridgeStatus {
 	return &st
 }
 
-// bridgeSection is the bridge as the status report shows it.
-func bridgeSection(st *mysql.BridgeStatus) *ami.BridgeSection {
-	if st == nil {
-		return nil
-	}
-	b := &ami.BridgeSection{State: st.State, DSN: st.DSN, Position: st.Position, LagSeconds: st.LagSeconds, LastError: st.LastError}
-	if st.State == mysql.StateStopped {
-		b.State = "stopped (it runs on the cluster's Raft leader)"
-	}
-	for _, p := range st.Parked {
-		b.Parked = append(b.Parked, fmt.Sprintf("%s (%s): %s; fix: %s", p.Row, p.Side, p.Problem, p.Fix))
-	}
-	return b
-}
-
 // closeParts releases what the parts hold after they stopped.
 func (a *Agent) closeParts() {
 	if a.parts.dundi != nil {
 		a.parts.dundi.Close()
 	}
-}
-
-// clusterHealth is what DNS answers and DUNDi weigh: a cluster is up when
-// its members are alive and its Asterisk servers, as far as they reported
-// over AMI, can take calls. AMI status is polled (it does not fire the
-// store's change channel); membership changes pass straight through.
-type clusterHealth struct {
-	members  srv.Health
-	asterisk *ami.HealthView
-	clusters func() []string
-	log      *slog.Logger
-
-	mu      sync.Mutex
-	last    map[string]bool
-	changed chan struct{}
-}
-
-func newClusterHealth(members srv.Health, asterisk *ami.HealthView, st Store, log *slog.Logger) *clusterHealth {
-	return &clusterHealth{members: members, asterisk: asterisk, log: log, last: map[string]bool{},
-		changed: make(chan struct{}), clusters: func() []string { return clusterNames(st) }}
-}
-
-func (h *clusterHealth) Up(cluster string) bool {
-	return h.members.Up(cluster) && h.asteriskUp(cluster)
-}
-
-func (h *clusterHealth) asteriskUp(cluster string) bool {
-	h.mu.Lock()
-	up, ok := h.last[cluster]
-	h.mu.Unlock()
-	if !ok {
-		return h.asterisk.Up(cluster)
-	}
-	return up
-}
-
-// Changed returns a channel closed at the next change of either source.
-func (h *clusterHealth) Changed() <-chan struct{} {
-	h.mu.Lock()
-	mine := h.changed
-	h.mu.Unlock()
-	theirs := h.members.Changed()
-	out := make(chan struct{})
-	go func() {
-		select {
-		case <-mine:
-		case <-theirs:
-		}
-		close(out)
-	}()
-	return out
-}
-
-// run polls the Asterisk health of every cluster each interval.
-func (h *clusterHealth) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		h.poll()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (h *clusterHealth) poll() {
-	now := map[string]bool{}
-	for _, c := range h.clusters() {
-		now[c] = h.asterisk.Up(c)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	diff := len(now) != len(h.last)
-	for c, up := range now {
-		if old, ok := h.last[c]; !ok || old != up {
-			diff = true
-			if ok {
-				h.log.Info("asterisk health changed", "cluster", c, "up", up)
-			}
-		}
-	}
-	if diff {
-		h.last = now
-		close(h.changed)
-		h.changed = make(chan struct{})
-	}
-}
-
-// clusterNames lists the clusters of the store.
-func clusterNames(st Store) []string {
-	var out []string
-	st.View(func(sn *store.Snapshot) error {
-		return sn.Scan(pbx.Clusters.Name, "", func(key string, _ []byte) error {
-			out = append(out, key)
-			return nil
-		})
-	})
-	return out
 }

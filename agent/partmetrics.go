@@ -19,6 +19,8 @@ var (
 		"DNS answers by result (answer, nodata, nxdomain, refused, formerr, notimp, truncated, dropped).", []string{"result"}, nil)
 	descClusterUp = prometheus.NewDesc("pbxtopo_cluster_up",
 		"Whether DNS and DUNDi count a cluster as able to take calls (membership, Asterisk status, SIP probe).", []string{"cluster"}, nil)
+	descHold = prometheus.NewDesc("pbxtopo_dns_hold_down",
+		"1 while this node holds its last good view of cluster health (it lost more than half of the clusters at once).", nil, nil)
 	descDUNDi = prometheus.NewDesc("pbxtopo_dundi_events_total",
 		"DUNDi peer counters: packets received and sent, retransmits, drops by reason, refusals, answers, lookups, timeouts.", []string{"event"}, nil)
 	descAMI = prometheus.NewDesc("pbxtopo_ami_total",
@@ -43,7 +45,7 @@ type partsCollector struct {
 }
 
 func (c *partsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDNSQueries, descDNSTypes, descDNSResults, descClusterUp, descDUNDi, descAMI,
+	for _, d := range []*prometheus.Desc{descDNSQueries, descDNSTypes, descDNSResults, descClusterUp, descHold, descDUNDi, descAMI,
 		descMySQLRows, descMySQLLag, descMySQLReconnects, descMySQLParked} {
 		ch <- d
 	}
@@ -72,6 +74,11 @@ func (c *partsCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(descClusterUp, prometheus.GaugeValue, v, h.Cluster)
 		}
+		held := 0.0
+		if c.checker.Hold().Active() {
+			held = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descHold, prometheus.GaugeValue, held)
 	}
 	if c.dundi != nil {
 		for name, v := range counters(c.dundi.Stats()) {

@@ -36,9 +36,14 @@ type Config struct {
 
 // Report is the outcome of one campaign.
 type Report struct {
+	// Kind is "simulated" (the replication core over the simulated network
+	// and clock: the seed replays the run exactly) or "live" (the
+	// production code in real time: seeded, not replayable).
+	Kind          string         `json:"kind"`
 	Seed          int64          `json:"seed"`
 	Mode          string         `json:"mode"`
 	Clusters      int            `json:"clusters"`
+	Nodes         int            `json:"nodes_per_cluster,omitempty"`
 	Deterministic bool           `json:"deterministic"`
 	Operations    int            `json:"operations"`
 	Acked         int            `json:"acked"`
@@ -50,6 +55,11 @@ type Report struct {
 	Snapshots     int            `json:"snapshots"`
 	Lost          int            `json:"lost"`
 	Stale         int            `json:"stale"`
+	Uncertain     int            `json:"uncertain,omitempty"`    // live: writes that failed without a clear refusal (they may have been applied)
+	Reads         int            `json:"reads,omitempty"`        // live: reads the pollers made
+	Regressions   int            `json:"regressions,omitempty"`  // live: polled reads that went back in time
+	Failed        map[string]int `json:"failed,omitempty"`       // live: operations not acknowledged, by the service's error code ("timeout" and the like: none)
+	Probes        map[string]int `json:"probe_rounds,omitempty"` // live: rounds of the issue's two probes
 	ConflictsExp  int            `json:"conflicts_expected"`
 	ConflictsSeen int            `json:"conflicts_found"`
 	Converged     bool           `json:"converged"`
@@ -59,7 +69,9 @@ type Report struct {
 }
 
 // OK reports whether every guarantee held.
-func (r *Report) OK() bool { return r.Converged && len(r.Problems) == 0 && r.Lost == 0 && r.Stale == 0 }
+func (r *Report) OK() bool {
+	return r.Converged && len(r.Problems) == 0 && r.Lost == 0 && r.Stale == 0 && r.Regressions == 0
+}
 
 // Run runs one campaign. On failure the data dirs and the history are kept
 // in cfg.Dir and the report names them; on success they are removed.
@@ -98,7 +110,7 @@ func Run(cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Seed: cfg.Seed, Mode: string(sim.cfg.Mode), Clusters: cfg.Clusters, Deterministic: true}
+	rep := &Report{Kind: "simulated", Seed: cfg.Seed, Mode: string(sim.cfg.Mode), Clusters: cfg.Clusters, Deterministic: true}
 	h := &History{}
 	var log []string
 	note := func(f string, args ...any) {
@@ -263,7 +275,7 @@ func names(s *Sim, idx []int) []string {
 // PrintReports writes the campaign reports as a table.
 func PrintReports(w io.Writer, reps []*Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEED\tMODE\tCLUSTERS\tOPS\tACKED\tFAULTS\tMSGS\tLOST\tSTALE\tCONFLICTS EXP/FOUND\tCONVERGED IN\tRESULT")
+	fmt.Fprintln(tw, "KIND\tSEED\tMODE\tCLUSTERS\tOPS\tACKED\tFAULTS\tMSGS\tLOST\tSTALE\tWENT BACK\tCONFLICTS EXP/FOUND\tCONVERGED IN\tRESULT")
 	for _, r := range reps {
 		faults := 0
 		for _, n := range r.Faults {
@@ -273,8 +285,13 @@ func PrintReports(w io.Writer, reps []*Report) {
 		if !r.OK() {
 			result = "FAILED: " + r.Dir
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d/%d\t%s\t%s\n", r.Seed, r.Mode, r.Clusters, r.Operations, r.Acked,
-			faults, r.Messages, r.Lost, r.Stale, r.ConflictsExp, r.ConflictsSeen, r.ConvergeTime, result)
+		clusters, conflicts := fmt.Sprint(r.Clusters), fmt.Sprintf("%d/%d", r.ConflictsExp, r.ConflictsSeen)
+		if r.Kind == "live" {
+			clusters = fmt.Sprintf("%dx%d", r.Clusters, r.Nodes)
+			conflicts = fmt.Sprintf("-/%d", r.ConflictsSeen)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Kind, r.Seed, r.Mode, clusters, r.Operations, r.Acked,
+			faults, r.Messages, r.Lost, r.Stale, r.Regressions, conflicts, r.ConvergeTime.Round(time.Millisecond), result)
 	}
 	tw.Flush()
 	for _, r := range reps {

@@ -13,39 +13,54 @@ import (
 // every scope it shares with another: equal summaries of the shared
 // streams and equal table digests. The reason says what still differs.
 func (s *Sim) Converged() (bool, string) {
-	type view struct {
-		sum     store.Summary
-		digests map[string]string // "table@scope" → root
-	}
-	views := map[int]view{}
+	var views []replicaView
 	for _, n := range s.nodes {
 		if !n.live() {
 			return false, n.name + " is down"
 		}
-		v := view{sum: n.st.Summary(), digests: map[string]string{}}
-		err := n.st.View(func(sn *store.Snapshot) error {
+		views = append(views, replicaView{name: n.name, site: n.site, st: n.st, siteOnly: n.rep.SiteOnly})
+	}
+	return converged(views)
+}
+
+// replicaView is one store to compare: a replica of the simulation, or
+// one node of a live cluster.
+type replicaView struct {
+	name, site string
+	st         *store.Store
+	siteOnly   func(table string) bool
+}
+
+// converged compares every pair of stores in every scope both hold.
+func converged(replicas []replicaView) (bool, string) {
+	type view struct {
+		sum     store.Summary
+		digests map[string]string // "table@scope" → root
+	}
+	views := make([]view, len(replicas))
+	for i, r := range replicas {
+		v := view{sum: r.st.Summary(), digests: map[string]string{}}
+		err := r.st.View(func(sn *store.Snapshot) error {
 			ds, err := sn.Digests()
 			for t, d := range ds {
 				scope := ""
-				if n.rep.SiteOnly(t) {
-					scope = n.site
+				if r.siteOnly(t) {
+					scope = r.site
 				}
 				v.digests[t+"@"+scope] = d.Root
 			}
 			return err
 		})
 		if err != nil {
-			return false, err.Error()
+			return false, fmt.Sprintf("%s: %v", r.name, err)
 		}
-		views[n.i] = v
+		views[i] = v
 	}
 	zero := strings.Repeat("0", 32)
-	for _, a := range s.nodes {
-		for _, b := range s.nodes {
-			if a.i >= b.i {
-				continue
-			}
-			va, vb := views[a.i], views[b.i]
+	for i, a := range replicas {
+		for j := i + 1; j < len(replicas); j++ {
+			b := replicas[j]
+			va, vb := views[i], views[j]
 			shared := func(st store.Stream) bool { return st.Scope() == "" || (a.site == b.site && st.Scope() == a.site) }
 			for _, st := range unionStreams(va.sum, vb.sum) {
 				if shared(st) && va.sum[st] != vb.sum[st] {

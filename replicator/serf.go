@@ -1,9 +1,9 @@
 package replicator
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
+	"github.com/pbxtopo/pbxtopo/internal/logbridge"
 )
 
 // Serf tag names: what every node tells the others about itself.
@@ -30,7 +31,18 @@ const (
 	TagRaft    = "raft" // Raft address
 	// TagRaftState is the node's Raft state: leader, follower, candidate.
 	TagRaftState = "raft_state"
+	// TagStopping is set to "restart" by a node that stops cleanly: it
+	// will be back, so the others count it as restarting for their
+	// RestartGrace instead of down (see Stop).
+	TagStopping = "stopping"
+	// TagAsterisk is what a node's AMI client says of its Asterisk: "up",
+	// "down", or absent when it has no AMI or does not know yet.
+	TagAsterisk = "asterisk"
 )
+
+// StatusRestarting is the status of a member that stopped for a restart
+// less than RestartGrace ago.
+const StatusRestarting = "restarting"
 
 // SerfConfig configures membership.
 type SerfConfig struct {
@@ -47,7 +59,14 @@ type SerfConfig struct {
 	// SuspicionMult × ProbeInterval (×log10 of the member count, at least 1).
 	ProbeInterval time.Duration
 	SuspicionMult int
-	Logger        *slog.Logger
+	// SnapshotPath keeps the members this node knew and serf's clocks
+	// across restarts: a restarted node rejoins them by itself, join list
+	// or not. Empty: no snapshot.
+	SnapshotPath string
+	// RestartGrace is how long a member that stopped cleanly (Stop) counts
+	// as restarting, and its cluster as up, before it counts as down.
+	RestartGrace time.Duration
+	Logger       *slog.Logger
 }
 
 // Serf is membership over hashicorp/serf: which nodes of which clusters
@@ -56,9 +75,11 @@ type Serf struct {
 	s      *serf.Serf
 	events chan serf.Event
 	log    *slog.Logger
+	grace  time.Duration
 
 	mu      sync.Mutex
 	changed chan struct{}
+	gone    map[string]time.Time // member → when it failed or left (as seen here)
 	done    chan struct{}
 }
 
@@ -81,6 +102,12 @@ func NewSerf(cfg SerfConfig) (*Serf, error) {
 	sc.KeyringFile = cfg.KeyringFile
 	sc.ReconnectTimeout = 24 * time.Hour
 	sc.TombstoneTimeout = 24 * time.Hour
+	// A stopped member is failed, not left (see Stop): try to reach one
+	// every few seconds, so that a restarted node is found again even
+	// when it knows nobody.
+	sc.ReconnectInterval = 5 * time.Second
+	sc.SnapshotPath = cfg.SnapshotPath
+	sc.RejoinAfterLeave = true // a leave recorded by an older version is no departure either
 	ml := memberlist.DefaultLANConfig()
 	ml.Name = cfg.Node
 	ml.BindAddr, ml.BindPort = host, port
@@ -99,6 +126,9 @@ func NewSerf(cfg SerfConfig) (*Serf, error) {
 	if cfg.SuspicionMult > 0 {
 		ml.SuspicionMult = cfg.SuspicionMult
 	}
+	// A stopped node is failed, not left: let it come back at another
+	// address (a new serf_addr) once it has been failed for a moment.
+	ml.DeadNodeReclaimTime = time.Second
 	if len(cfg.GossipKey) > 0 {
 		kr, err := memberlist.NewKeyring(nil, cfg.GossipKey)
 		if err != nil {
@@ -106,10 +136,11 @@ func NewSerf(cfg SerfConfig) (*Serf, error) {
 		}
 		ml.Keyring = kr
 	}
-	logger := log.New(&slogWriter{cfg.Logger}, "", 0)
+	logger := log.New(logbridge.Writer(cfg.Logger, "gossip"), "", 0)
 	sc.Logger, ml.Logger = logger, logger
 	sc.MemberlistConfig = ml
-	m := &Serf{events: make(chan serf.Event, 256), log: cfg.Logger, changed: make(chan struct{}), done: make(chan struct{})}
+	m := &Serf{events: make(chan serf.Event, 256), log: cfg.Logger, grace: cfg.RestartGrace, changed: make(chan struct{}),
+		gone: map[string]time.Time{}, done: make(chan struct{})}
 	sc.EventCh = m.events
 	if m.s, err = serf.Create(sc); err != nil {
 		return nil, fmt.Errorf("gossip on %s: %w", cfg.BindAddr, err)
@@ -128,6 +159,7 @@ func (m *Serf) loop() {
 				for _, mem := range me.Members {
 					m.log.Info("member "+strings.TrimPrefix(me.Type.String(), "member-"), "node", mem.Name, "cluster", mem.Tags[TagCluster], "addr", net.JoinHostPort(mem.Addr.String(), strconv.Itoa(int(mem.Port))))
 				}
+				m.track(me)
 				m.notify()
 			}
 		case <-m.s.ShutdownCh():
@@ -135,6 +167,36 @@ func (m *Serf) loop() {
 			return
 		}
 	}
+}
+
+// track remembers when members went away, for RestartGrace.
+func (m *Serf) track(e serf.MemberEvent) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, mem := range e.Members {
+		switch e.Type {
+		case serf.EventMemberFailed, serf.EventMemberLeave:
+			m.gone[mem.Name] = time.Now()
+		case serf.EventMemberJoin, serf.EventMemberReap:
+			delete(m.gone, mem.Name)
+		}
+	}
+	if e.Type == serf.EventMemberFailed || e.Type == serf.EventMemberLeave {
+		// When the grace ends, Up changes: say so then.
+		time.AfterFunc(m.grace, m.notify)
+	}
+}
+
+// restarting reports whether a member that is not alive stopped for a
+// restart less than RestartGrace ago.
+func (m *Serf) restarting(mem serf.Member) bool {
+	if mem.Tags[TagStopping] != "restart" {
+		return false
+	}
+	m.mu.Lock()
+	since, ok := m.gone[mem.Name]
+	m.mu.Unlock()
+	return ok && time.Since(since) < m.grace
 }
 
 func (m *Serf) notify() {
@@ -185,12 +247,18 @@ type Member struct {
 	Certificate string `json:"certificate,omitempty"`
 }
 
-// Members returns every node known, sorted by cluster then node.
+// Members returns every node known, sorted by cluster then node. A member
+// that stopped for a restart less than RestartGrace ago has the status
+// "restarting".
 func (m *Serf) Members() []Member {
 	var out []Member
 	for _, mem := range m.s.Members() {
+		status := mem.Status.String()
+		if mem.Status != serf.StatusAlive && m.restarting(mem) {
+			status = StatusRestarting
+		}
 		out = append(out, Member{Node: mem.Name, Addr: net.JoinHostPort(mem.Addr.String(), strconv.Itoa(int(mem.Port))),
-			Status: mem.Status.String(), Tags: mem.Tags})
+			Status: status, Tags: mem.Tags})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Tags[TagCluster] != out[j].Tags[TagCluster] {
@@ -248,12 +316,13 @@ func (m *Serf) LocalTags() map[string]string {
 	return out
 }
 
-// Up reports whether some voice node of a cluster is alive (the DNS and
-// DUNDi health views ask it).
+// Up reports whether some voice node of a cluster is alive or restarting
+// (the DNS and DUNDi health views ask it): a restart is not a departure.
 func (m *Serf) Up(cluster string) bool {
-	for _, c := range m.Clusters() {
-		if c.Name == cluster {
-			return c.Alive
+	for _, mem := range m.Members() {
+		if mem.Tags[TagCluster] == cluster && mem.Tags[TagRole] != "witness" &&
+			(mem.Status == "alive" || mem.Status == StatusRestarting) {
+			return true
 		}
 	}
 	return false
@@ -282,7 +351,19 @@ func (m *Serf) UseKey(key string) error { _, err := m.s.KeyManager().UseKey(key)
 // RemoveKey removes a key no longer used.
 func (m *Serf) RemoveKey(key string) error { _, err := m.s.KeyManager().RemoveKey(key); return err }
 
-// Leave tells the others this node leaves on purpose, then stops.
+// Stop tells the others that this node stops for a restart, then stops
+// gossiping without leaving: they see it fail, and count it as restarting
+// for their RestartGrace; its snapshot makes it rejoin them when it starts
+// again. A restart is not a departure.
+func (m *Serf) Stop() error {
+	tags := m.LocalTags()
+	tags[TagStopping] = "restart"
+	err := m.s.SetTags(tags) // returns once the others were told
+	return errors.Join(err, m.Close())
+}
+
+// Leave tells the others this node leaves for good, then stops: they
+// drop it at once and never try to reach it again.
 func (m *Serf) Leave() error {
 	if err := m.s.Leave(); err != nil {
 		return err
@@ -307,22 +388,4 @@ func DecodeGossipKey(s string) ([]byte, error) {
 		return nil, fmt.Errorf("gossip.key is %d bytes; use 32 (make one with 'pbxtopo gossip keygen')", len(k))
 	}
 	return k, nil
-}
-
-// slogWriter turns serf's and memberlist's "[LEVEL] text" lines into slog.
-type slogWriter struct{ l *slog.Logger }
-
-func (w *slogWriter) Write(p []byte) (int, error) {
-	line := string(bytes.TrimSpace(p))
-	level := slog.LevelInfo
-	switch {
-	case strings.Contains(line, "[DEBUG]"):
-		level = slog.LevelDebug
-	case strings.Contains(line, "[WARN]"):
-		level = slog.LevelWarn
-	case strings.Contains(line, "[ERR]"):
-		level = slog.LevelError
-	}
-	w.l.Log(context.Background(), level, line, "subsystem", "gossip")
-	return len(p), nil
 }

@@ -150,6 +150,11 @@ func (v *Verified) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+			// What members say (their tags, a restart) is news for those
+			// who read it through this view, verdicts changed or not.
+			v.mu.Lock()
+			v.notifyLocked()
+			v.mu.Unlock()
 		case <-v.wake:
 		case <-tick.C:
 		}
@@ -320,12 +325,24 @@ func (v *Verified) Members() []Member {
 // Clusters implements Membership over the verified members.
 func (v *Verified) Clusters() []ClusterView { return ClustersOf(v.Members()) }
 
-// Up reports whether some verified voice node of a cluster is alive (the
-// DNS and DUNDi health views ask it).
+// Up reports whether a voice node of a cluster counts for its health (the
+// DNS and DUNDi health views ask it): one alive and verified, or one
+// restarting that was verified before it stopped. A restart is not a
+// departure; but the node counts for nothing else (Raft, replication)
+// until its certificate is checked again once it is back.
 func (v *Verified) Up(cluster string) bool {
-	for _, c := range v.Clusters() {
-		if c.Name == cluster {
-			return c.Alive
+	ms := v.src.Members()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, m := range ms {
+		if m.Tags[TagCluster] != cluster || m.Tags[TagRole] == "witness" {
+			continue
+		}
+		d := v.byNode[m.Node]
+		switch {
+		case d == nil || d.key != claim(m):
+		case m.Status == "alive" && d.ok, m.Status == StatusRestarting && d.was:
+			return true
 		}
 	}
 	return false

@@ -84,3 +84,26 @@ func equalSummaries(sts []*store.Store) bool {
 	}
 	return true
 }
+
+// TestOlderProtocolsGetWholeRecords: a change's field list and a record's
+// change graph travel only to a peer of protocol 3; an older one gets the
+// whole value (which it always merged whole) and records of the first
+// format, which it reads.
+func TestOlderProtocolsGetWholeRecords(t *testing.T) {
+	c := &store.Change{Dot: store.Dot{Stream: "tpa1.0000000000000001", Seq: 2}, TxSeq: 2, TxSize: 1, Table: "extensions", Key: "tpa1/6105",
+		Value: pbx.Fields{"name": "Ken"}.AppendBinary(nil), Context: []store.Dot{{Stream: "tpa1.0000000000000001", Seq: 1}}, HLC: 2, Set: []string{"name"}}
+	for v, wantSet := range map[uint16]bool{1: false, 2: false, 3: true} {
+		resp, err := replicator.DecodePullResponse(bytes.NewReader(replicator.EncodePullResponse(&replicator.PullResponse{From: "tpa1", Changes: []*store.Change{c}, Version: v})), 1<<20)
+		if err != nil || (resp.Changes[0].Set != nil) != wantSet || !bytes.Equal(resp.Changes[0].Value, c.Value) {
+			t.Fatalf("protocol %d: %+v %v", v, resp, err)
+		}
+	}
+	rec := &store.Record{Table: "extensions", Key: "tpa1/6105", Versions: []store.Version{{Dot: c.Dot, HLC: 2, Value: c.Value}},
+		Graph: []store.Node{{Dot: c.Dot, Context: c.Context, Set: c.Set, HLC: 2}}}
+	for v, wantGraph := range map[uint16]bool{2: false, 3: true} {
+		p, err := replicator.DecodeSnapshotPage(bytes.NewReader(replicator.EncodeSnapshotPage(&store.SnapshotPage{Records: []*store.Record{rec}}, v)), 1<<20)
+		if err != nil || (len(p.Records[0].Graph) > 0) != wantGraph {
+			t.Fatalf("snapshot at protocol %d: %+v %v", v, p, err)
+		}
+	}
+}

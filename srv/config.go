@@ -44,18 +44,33 @@ type Config struct {
 	// IP fragmentation on any path (DNS flag day 2020).
 	MaxUDPSize int `mapstructure:"max_udp_size"`
 	// UDPWorkers is the number of goroutines answering UDP
-	// (`dns.udp_workers`); 0 means two per CPU.
+	// (`dns.udp_workers`), each a batch of datagrams at a time; 0 means one
+	// per two CPUs.
 	UDPWorkers int `mapstructure:"udp_workers"`
 	// TCPIdleTimeout closes an idle TCP connection (`dns.tcp_idle_timeout`);
-	// TCPMaxConns bounds open TCP connections (`dns.tcp_max_conns`).
-	TCPIdleTimeout time.Duration `mapstructure:"tcp_idle_timeout"`
-	TCPMaxConns    int           `mapstructure:"tcp_max_conns"`
+	// while more than half of the slots are taken, idle connections get
+	// at most a second. TCPMaxConns bounds open TCP connections
+	// (`dns.tcp_max_conns`), of which a quarter is kept for the addresses
+	// of dns.allow_transfer; TCPMaxConnsPerSource bounds those of one
+	// client address (`dns.tcp_max_conns_per_source`).
+	TCPIdleTimeout       time.Duration `mapstructure:"tcp_idle_timeout"`
+	TCPMaxConns          int           `mapstructure:"tcp_max_conns"`
+	TCPMaxConnsPerSource int           `mapstructure:"tcp_max_conns_per_source"`
 	// RRL is response rate limiting per client network (`dns.rrl.*`).
 	RRL RRLConfig `mapstructure:"rrl"`
-	// Probe configures the SIP OPTIONS health probe (`dns.probe.*`). The
-	// server does not read it: it is here so one UnmarshalKey fills it, and
-	// the agent passes it to NewChecker.
-	Probe ProbeConfig `mapstructure:"probe"`
+	// Probe configures the SIP OPTIONS health probe (`dns.probe.*`), and
+	// HoldDown and HoldDownWindow the hold-down rule (`dns.hold_down`,
+	// `dns.hold_down_window`; see holddown.go). The server does not read
+	// them: they are here so one UnmarshalKey fills them, and the agent
+	// passes Checker() to NewChecker.
+	Probe          ProbeConfig   `mapstructure:"probe"`
+	HoldDown       time.Duration `mapstructure:"hold_down"`
+	HoldDownWindow time.Duration `mapstructure:"hold_down_window"`
+}
+
+// Checker returns the health checker's part of the settings.
+func (c Config) Checker() CheckerConfig {
+	return CheckerConfig{Probe: c.Probe, HoldDown: c.HoldDown, HoldDownWindow: c.HoldDownWindow}
 }
 
 // RRLConfig is response rate limiting: each client network (an IPv4 /24
@@ -92,16 +107,19 @@ type ProbeConfig struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Addr:           "127.0.0.1:8600",
-		Domain:         "voice.example.net",
-		TTL:            30,
-		Nameservers:    []string{"ns1"},
-		Hostmaster:     "hostmaster",
-		MaxUDPSize:     1232,
-		TCPIdleTimeout: 10 * time.Second,
-		TCPMaxConns:    256,
-		RRL:            RRLConfig{Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56},
-		Probe:          DefaultProbeConfig(),
+		Addr:                 "127.0.0.1:8600",
+		Domain:               "voice.example.net",
+		TTL:                  30,
+		Nameservers:          []string{"ns1"},
+		Hostmaster:           "hostmaster",
+		MaxUDPSize:           1232,
+		TCPIdleTimeout:       10 * time.Second,
+		TCPMaxConns:          256,
+		TCPMaxConnsPerSource: 8,
+		RRL:                  RRLConfig{Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56},
+		Probe:                DefaultProbeConfig(),
+		HoldDown:             time.Minute,
+		HoldDownWindow:       10 * time.Second,
 	}
 }
 
@@ -125,6 +143,7 @@ type settings struct {
 	hostmaster  string
 	allow       []netip.Prefix
 	notify      []netip.AddrPort
+	source      netip.Addr // dns_addr's address, NOTIFY's source; invalid when unspecified
 	transfers   bool
 }
 
@@ -183,18 +202,25 @@ func (c Config) compile() (settings, error) {
 		}
 		s.notify = append(s.notify, ap)
 	}
+	if a, err := netip.ParseAddr(host); err == nil && !a.IsUnspecified() {
+		s.source = a.Unmap()
+	}
 	s.transfers = c.TransferSource == "" || c.TransferSource == c.Node
 	if c.MaxUDPSize < 512 || c.MaxUDPSize > 4096 {
 		return s, configErr("dns.max_udp_size", "%d: use 512 to 4096 (1232 is safe everywhere)", c.MaxUDPSize)
 	}
 	if c.UDPWorkers < 0 || c.UDPWorkers > 1024 {
-		return s, configErr("dns.udp_workers", "%d: use 0 (two per CPU) to 1024", c.UDPWorkers)
+		return s, configErr("dns.udp_workers", "%d: use 0 (one per two CPUs) to 1024", c.UDPWorkers)
 	}
 	if c.TCPIdleTimeout <= 0 {
 		return s, configErr("dns.tcp_idle_timeout", "%v: give a positive duration such as 10s", c.TCPIdleTimeout)
 	}
 	if c.TCPMaxConns <= 0 {
 		return s, configErr("dns.tcp_max_conns", "%d: give a positive number such as 256", c.TCPMaxConns)
+	}
+	if c.TCPMaxConnsPerSource <= 0 || c.TCPMaxConnsPerSource > c.TCPMaxConns {
+		return s, configErr("dns.tcp_max_conns_per_source", "%d: give a positive number no larger than dns.tcp_max_conns (%d), such as 8",
+			c.TCPMaxConnsPerSource, c.TCPMaxConns)
 	}
 	if err := c.RRL.validate(); err != nil {
 		return s, err

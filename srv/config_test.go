@@ -24,6 +24,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{func(c *Config) { c.Notify = []string{"ns2.example.net"} }, "dns.notify: \"ns2.example.net\": want IP or IP:PORT"},
 		{func(c *Config) { c.MaxUDPSize = 100 }, "dns.max_udp_size: 100"},
 		{func(c *Config) { c.TCPIdleTimeout = 0 }, "dns.tcp_idle_timeout"},
+		{func(c *Config) { c.TCPMaxConnsPerSource = 0 }, "dns.tcp_max_conns_per_source: 0"},
 		{func(c *Config) { c.RRL.Rate = 5; c.RRL.IPv4Prefix = 40 }, "dns.rrl.ipv4_prefix: 40"},
 		{func(c *Config) { c.RRL.Slip = -1 }, "dns.rrl.slip"},
 	}
@@ -69,5 +70,15 @@ func TestBadClusterIsSkippedNotFatal(t *testing.T) {
 	}
 	if ask(t, s.Addr(), "udp", "tpa1."+zoneName, 1).Rcode != 0 {
 		t.Fatal("the other clusters are served")
+	}
+}
+
+func TestHoldDownDefaults(t *testing.T) {
+	c := DefaultConfig().Checker()
+	if c.HoldDown != time.Minute || c.HoldDownWindow != 10*time.Second {
+		t.Fatalf("hold-down defaults: %+v", c)
+	}
+	if err := (CheckerConfig{HoldDown: -time.Second}).Validate(); err == nil || !strings.Contains(err.Error(), "dns.hold_down") {
+		t.Fatalf("negative hold-down: %v", err)
 	}
 }

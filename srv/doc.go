@@ -15,5 +15,8 @@
 // every change of the answers and only then; AXFR (and IXFR answered with
 // the whole zone) to an allow list and NOTIFY let corporate DNS servers be
 // secondaries. Health comes from a Checker that combines cluster membership
-// with a SIP OPTIONS probe of each voice VIP (DESIGN.md §14).
+// with what the agents report of their Asterisk over AMI and a SIP OPTIONS
+// probe of each voice VIP (DESIGN.md §14), under the hold-down rule
+// (holddown.go): a node that suddenly loses most clusters keeps its last
+// good view for a while.
 package srv

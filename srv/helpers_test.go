@@ -80,15 +80,23 @@ func testConfig() Config {
 // the end of the test.
 func startServer(t *testing.T, st Source, h Health, edit func(*Config)) *Server {
 	t.Helper()
+	s := newTestServer(t, st, h, edit)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newTestServer returns a server not started yet, closed at the end of
+// the test.
+func newTestServer(t *testing.T, st Source, h Health, edit func(*Config)) *Server {
+	t.Helper()
 	cfg := testConfig()
 	if edit != nil {
 		edit(&cfg)
 	}
 	s, err := New(cfg, Deps{Source: st, Health: h})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })

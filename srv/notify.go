@@ -2,7 +2,9 @@ package srv
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/miekg/dns"
@@ -10,66 +12,118 @@ import (
 
 // NOTIFY (RFC 1996): when the serial rises, tell each secondary of
 // dns.notify, so it transfers the zone at once instead of at its next
-// refresh. Each is tried notifyTries times, notifyTimeout apart.
+// refresh. Every secondary has its own sender, so a silent one delays
+// nobody; each is tried notifyTries times, notifyRetry apart (whether it
+// was silent or refused), and a newer serial replaces an older one still
+// being retried. NOTIFY leaves from the address of dns_addr: secondaries
+// accept it only from the primary they transfer from.
 const (
-	notifyTries   = 5
-	notifyTimeout = time.Second
+	notifyTries = 5
+	notifyRetry = time.Second
 )
 
+// kickNotify asks every sender for a round with the newest serial.
 func (s *Server) kickNotify() {
-	if len(s.set.notify) == 0 || !s.set.transfers {
+	if !s.set.transfers {
 		return
 	}
-	select {
-	case s.kick <- struct{}{}:
-	default: // a round is already due; it will send the newest serial
+	for _, k := range s.notifyKicks {
+		select {
+		case k <- struct{}{}:
+		default: // a round is already due; it will send the newest serial
+		}
 	}
 }
 
-// notifier sends one round of NOTIFY per kick.
-func (s *Server) notifier() {
+// notifier sends NOTIFY to one secondary, one round per kick.
+func (s *Server) notifier(target netip.AddrPort, kick <-chan struct{}) {
 	defer s.wg.Done()
-	ctx := s.ctx
 	for {
 		select {
-		case <-ctx.Done():
+		case <-s.ctx.Done():
 			return
-		case <-s.kick:
+		case <-kick:
 		}
-		t := s.tab.Load()
-		for _, target := range s.set.notify {
-			if err := s.notifyOne(ctx, t, target.String()); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				s.notifyKO.Add(1)
-				s.log.Warn("dns: secondary did not acknowledge NOTIFY", "secondary", target.String(), "serial", t.serial, "err", err)
-			}
+		for s.notifyRound(target, kick) {
 		}
 	}
 }
 
-func (s *Server) notifyOne(ctx context.Context, t *table, addr string) error {
+// notifyRound tells one secondary of the current serial; true when a
+// newer serial came during the retries, which must be sent instead.
+func (s *Server) notifyRound(target netip.AddrPort, kick <-chan struct{}) (again bool) {
+	ctx := s.ctx
+	t := s.tab.Load()
+	var err error
+	for try := 1; ; try++ {
+		start := time.Now()
+		s.notified.Add(1)
+		if err = s.notifyOnce(ctx, t, target); err == nil || try == notifyTries || ctx.Err() != nil {
+			break
+		}
+		wait := time.NewTimer(s.notifyRetry - time.Since(start))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return false
+		case <-kick:
+			wait.Stop()
+			return true
+		case <-wait.C:
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		s.notifyKO.Add(1)
+		s.log.Warn("dns: secondary did not acknowledge NOTIFY", "secondary", target.String(), "serial", t.serial,
+			"tries", notifyTries, "err", err)
+	}
+	return false
+}
+
+// notifyOnce sends one NOTIFY from dns_addr's address and waits up to
+// notifyRetry for the acknowledgement.
+func (s *Server) notifyOnce(ctx context.Context, t *table, target netip.AddrPort) error {
 	m := new(dns.Msg)
 	m.SetNotify(t.zone.Origin)
 	soa := *t.zone.SOA
 	soa.Serial = t.serial
 	m.Answer = []dns.RR{&soa}
-	c := &dns.Client{Net: "udp", Timeout: notifyTimeout}
-	var err error
-	for try := 0; try < notifyTries; try++ {
-		var r *dns.Msg
-		s.notified.Add(1)
-		r, _, err = c.ExchangeContext(ctx, m, addr)
-		if err == nil && r.Opcode == dns.OpcodeNotify && r.Rcode == dns.RcodeSuccess {
-			return nil
-		}
-		if err == nil {
-			err = &net.AddrError{Err: "answered " + dns.RcodeToString[r.Rcode], Addr: addr}
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	req, err := m.Pack()
+	if err != nil {
+		return err
 	}
-	return err
+	var local *net.UDPAddr
+	if src := s.set.source; src.IsValid() && src.Is4() == target.Addr().Is4() {
+		local = &net.UDPAddr{IP: src.AsSlice(), Zone: src.Zone()}
+	}
+	conn, err := net.DialUDP("udp", local, net.UDPAddrFromAddrPort(target))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(s.notifyRetry)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	if _, err := conn.Write(req); err != nil {
+		return err
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			return err
+		}
+		var r dns.Msg
+		if r.Unpack(buf[:n]) != nil || r.Id != m.Id || !r.Response {
+			continue // not the answer to this NOTIFY
+		}
+		if r.Opcode != dns.OpcodeNotify || r.Rcode != dns.RcodeSuccess {
+			return fmt.Errorf("%s answered %s", target, dns.RcodeToString[r.Rcode])
+		}
+		return nil
+	}
 }

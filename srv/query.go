@@ -119,8 +119,8 @@ func parseSlow(b []byte, q *query, scratch []byte) (ok, drop bool) {
 		return false, true // never answer an answer: that is how loops start
 	}
 	var m dns.Msg
-	if err := m.Unpack(b); err != nil || len(m.Question) != 1 {
-		return false, false
+	if err := m.Unpack(b); err != nil || len(m.Question) != 1 || !questionComplete(b) {
+		return false, false // miekg/dns accepts a question cut short; we do not
 	}
 	qn := m.Question[0]
 	n, err := dns.PackDomainName(qn.Name, scratch, 0, nil, false)
@@ -133,6 +133,9 @@ func parseSlow(b []byte, q *query, scratch []byte) (ok, drop bool) {
 	opts := 0
 	for _, rr := range m.Extra {
 		if opt, isOpt := rr.(*dns.OPT); isOpt {
+			if opt.Hdr.Name != "." {
+				return false, false // RFC 6891 §6.1.2: the OPT belongs to the root
+			}
 			opts++
 			q.edns, q.udpSize, q.do, q.ednsVer = true, opt.UDPSize(), opt.Do(), opt.Version()
 		}
@@ -148,4 +151,29 @@ func parseSlow(b []byte, q *query, scratch []byte) (ok, drop bool) {
 		}
 	}
 	return true, false
+}
+
+// questionComplete reports whether the first question of a message has
+// its whole name (labels, possibly ending in a compression pointer), type
+// and class.
+func questionComplete(b []byte) bool {
+	off := 12
+	for {
+		if off >= len(b) {
+			return false
+		}
+		l := int(b[off])
+		switch {
+		case l == 0:
+			off++
+		case l&0xC0 == 0xC0:
+			off += 2
+		case l > 63:
+			return false
+		default:
+			off += 1 + l
+			continue
+		}
+		return off+4 <= len(b)
+	}
 }

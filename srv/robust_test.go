@@ -50,6 +50,7 @@ func TestGarbageOverUDPAndTCP(t *testing.T) {
 	base := runtime.NumGoroutine()
 	s := startServer(t, st, nil, func(c *Config) {
 		c.TCPIdleTimeout = 300 * time.Millisecond
+		c.TCPMaxConnsPerSource = c.TCPMaxConns // every junk connection comes from 127.0.0.1
 		c.AllowTransfer = []string{"127.0.0.1"}
 	})
 	addr := s.Addr()

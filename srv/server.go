@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -54,7 +55,8 @@ type Server struct {
 	closed  bool
 	udp     *net.UDPConn
 	tcp     *net.TCPListener
-	conns   map[net.Conn]struct{}
+	conns   map[net.Conn]netip.Addr // open TCP connections and their clients
+	sources map[netip.Addr]int      // open TCP connections per client address
 
 	udpStats []*counters
 	tcpStats counters
@@ -62,10 +64,11 @@ type Server struct {
 	notified atomic.Uint64
 	notifyKO atomic.Uint64
 
-	kick   chan struct{} // asks the notifier for a round
-	ctx    context.Context
-	cancel context.CancelFunc // ends ctx at Close
-	wg     sync.WaitGroup
+	notifyKicks []chan struct{} // one per dns.notify secondary: asks its sender for a round
+	notifyRetry time.Duration   // between two tries of one NOTIFY (notifyRetry; tests shorten it)
+	ctx         context.Context
+	cancel      context.CancelFunc // ends ctx at Close
+	wg          sync.WaitGroup
 }
 
 // New checks the configuration and returns a server; Start makes it serve.
@@ -88,11 +91,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	workers := cfg.UDPWorkers
 	if workers == 0 {
-		workers = 2 * runtime.GOMAXPROCS(0)
+		// A worker answers a batch of datagrams per system call: one per
+		// two CPUs keeps the batches full and leaves the other CPU to the
+		// kernel's packet work (measured in pbxtopo bench dns).
+		workers = max(1, runtime.GOMAXPROCS(0)/2)
 	}
 	s := &Server{cfg: cfg, set: set, src: deps.Source, health: deps.Health, log: deps.Logger, now: deps.Now,
-		rrl: newLimiter(cfg.RRL, deps.Now), conns: map[net.Conn]struct{}{},
-		kick: make(chan struct{}, 1)}
+		rrl: newLimiter(cfg.RRL, deps.Now), conns: map[net.Conn]netip.Addr{},
+		sources: map[netip.Addr]int{}, notifyRetry: notifyRetry}
+	for range set.notify {
+		s.notifyKicks = append(s.notifyKicks, make(chan struct{}, 1))
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := 0; i < workers; i++ {
 		s.udpStats = append(s.udpStats, &counters{})
@@ -124,10 +133,13 @@ func (s *Server) Start() error {
 		s.wg.Add(1)
 		go s.serveUDP(c)
 	}
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go s.serveTCP()
 	go s.watch()
-	go s.notifier()
+	for i, target := range s.set.notify {
+		s.wg.Add(1)
+		go s.notifier(target, s.notifyKicks[i])
+	}
 	s.kickNotify()
 	s.log.Info("dns serving", "addr", udp.LocalAddr().String(), "zone", s.set.origin, "serial", s.tab.Load().serial)
 	return nil
@@ -288,6 +300,14 @@ func (s *Server) rebuild() error {
 	s.inputs = inputs
 	z := buildZone(zoneInput{s.set, uint32(s.cfg.TTL)}, clusters, probs, func(c string) bool { return up[c] })
 	if cur != nil && cur.zone.Digest == z.Digest {
+		if !slices.Equal(cur.zone.Down, z.Down) {
+			// Same answers (a list whose clusters are all down stays
+			// whole), other health: show it, same serial.
+			z.SOA.Serial = cur.serial
+			t := *cur
+			t.zone = z
+			s.tab.Store(&t)
+		}
 		return nil
 	}
 	var serial uint32
@@ -336,20 +356,51 @@ func (s *Server) saveSerial(r serialRecord) {
 	}
 }
 
+// busyIdle is how long an idle TCP connection may stay while more than
+// half of the slots are taken.
+const busyIdle = time.Second
+
 // trackConn registers an open TCP connection so Close can end it; false
-// when the server is closing or full.
-func (s *Server) trackConn(c net.Conn) bool {
+// when the server is closing or has no room for the client: one address
+// holds at most TCPMaxConnsPerSource connections, and addresses outside
+// dns.allow_transfer leave a quarter of the slots to the secondaries.
+func (s *Server) trackConn(c net.Conn, from netip.Addr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || len(s.conns) >= s.cfg.TCPMaxConns {
+	limit := s.cfg.TCPMaxConns
+	if len(s.set.allow) > 0 && s.set.transfers && !s.transferAllowed(from) {
+		limit -= s.cfg.TCPMaxConns / 4
+	}
+	if s.closed || len(s.conns) >= limit || s.sources[from] >= s.cfg.TCPMaxConnsPerSource {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	s.conns[c] = from
+	s.sources[from]++
+	if len(s.conns) == s.cfg.TCPMaxConns/2+1 {
+		// Busy from now on: the idle connections get a second.
+		for o := range s.conns {
+			o.SetReadDeadline(time.Now().Add(busyIdle))
+		}
+	}
 	return true
 }
 
 func (s *Server) untrackConn(c net.Conn) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	from := s.conns[c]
 	delete(s.conns, c)
-	s.mu.Unlock()
+	if s.sources[from]--; s.sources[from] <= 0 {
+		delete(s.sources, from)
+	}
+}
+
+// idleTimeout is how long a connection may wait for its next query.
+func (s *Server) idleTimeout() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) > s.cfg.TCPMaxConns/2 {
+		return min(busyIdle, s.cfg.TCPIdleTimeout)
+	}
+	return s.cfg.TCPIdleTimeout
 }

@@ -155,7 +155,8 @@ func packAnswer(name string, qtype uint16, rrs, extra []dns.RR, maxUDP int) (*an
 	m.Response, m.Authoritative = true, true
 	m.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
 	m.Answer = rrs
-	p := &packer{m: m, extra: extra, packed: map[int][]byte{}}
+	extra, cuts := groupSets(extra)
+	p := &packer{m: m, extra: extra, cuts: cuts, packed: map[int][]byte{}}
 	a := &answer{}
 	// The size limits answers meet: TCP, EDNS at the server's maximum,
 	// plain UDP, and EDNS at the minimum (all with room for the OPT).
@@ -172,11 +173,35 @@ func packAnswer(name string, qtype uint16, rrs, extra []dns.RR, maxUDP int) (*an
 	return a, nil
 }
 
+// groupSets orders additional records so that each RRset is contiguous
+// (in the order of first appearance) and returns the places where the
+// list may be cut: 0, the end of each RRset. A message carries whole
+// RRsets or none of them (RFC 2181 §9).
+func groupSets(rrs []dns.RR) ([]dns.RR, []int) {
+	var order []setKey
+	sets := map[setKey][]dns.RR{}
+	for _, rr := range rrs {
+		k := setKey{dns.CanonicalName(rr.Header().Name), rr.Header().Rrtype}
+		if _, ok := sets[k]; !ok {
+			order = append(order, k)
+		}
+		sets[k] = append(sets[k], rr)
+	}
+	out := make([]dns.RR, 0, len(rrs))
+	cuts := []int{0}
+	for _, k := range order {
+		out = append(out, sets[k]...)
+		cuts = append(cuts, len(out))
+	}
+	return out, cuts
+}
+
 // packer packs a message with the first n of its additional records,
-// remembering what it packed.
+// n being one of cuts, remembering what it packed.
 type packer struct {
 	m      *dns.Msg
 	extra  []dns.RR
+	cuts   []int // ascending; the last is len(extra)
 	packed map[int][]byte
 }
 
@@ -190,18 +215,18 @@ func (p *packer) pack(n int) ([]byte, error) {
 	return b, err
 }
 
-// within returns the message with as many additional records as fit in
-// limit bytes, or nil when the answer section alone does not fit. Sizes
-// grow with n, so a binary search finds the largest n.
+// within returns the message with as many whole additional RRsets as fit
+// in limit bytes, or nil when the answer section alone does not fit.
+// Sizes grow with the cut, so a binary search finds the largest.
 func (p *packer) within(limit int) ([]byte, error) {
 	full, err := p.pack(len(p.extra))
 	if err != nil || len(full) <= limit {
 		return full, err
 	}
-	lo, hi := -1, len(p.extra) // pack(lo) fits (or lo = -1), pack(hi) does not
+	lo, hi := -1, len(p.cuts)-1 // cut lo fits (or lo = -1), cut hi does not
 	for hi-lo > 1 {
 		mid := (lo + hi) / 2
-		b, err := p.pack(mid)
+		b, err := p.pack(p.cuts[mid])
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +239,7 @@ func (p *packer) within(limit int) ([]byte, error) {
 	if lo < 0 {
 		return nil, nil
 	}
-	return p.pack(lo)
+	return p.pack(p.cuts[lo])
 }
 
 func (a *answer) has(n int) bool {

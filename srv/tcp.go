@@ -26,7 +26,7 @@ func (s *Server) serveTCP() {
 			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors: let some close
 			continue
 		}
-		if !s.trackConn(c) {
+		if !s.trackConn(c, remoteAddr(c)) {
 			c.Close()
 			continue
 		}
@@ -39,15 +39,12 @@ func (s *Server) serveConn(c net.Conn) {
 	defer s.wg.Done()
 	defer s.untrackConn(c)
 	defer c.Close()
-	from := netip.Addr{}
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		from = ta.AddrPort().Addr().Unmap()
-	}
+	from := remoteAddr(c)
 	req := make([]byte, dns.MaxMsgSize)
 	out := make([]byte, 2, 4096)
 	scratch := make([]byte, 512)
 	for {
-		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
+		c.SetReadDeadline(time.Now().Add(s.idleTimeout()))
 		if _, err := io.ReadFull(c, req[:2]); err != nil {
 			return
 		}
@@ -101,4 +98,12 @@ func writeFramed(w io.Writer, framed []byte) error {
 	binary.BigEndian.PutUint16(framed, uint16(len(framed)-2))
 	_, err := w.Write(framed)
 	return err
+}
+
+// remoteAddr is the client's address of a connection.
+func remoteAddr(c net.Conn) netip.Addr {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }

@@ -105,19 +105,27 @@ func TestTransferRefused(t *testing.T) {
 	}
 }
 
-// secondary is a UDP endpoint that acknowledges NOTIFY and records serials.
+// secondary is a UDP endpoint that answers NOTIFY with rcode (or not at
+// all when rcode < 0) and records what came, when and from where.
 type secondary struct {
-	conn    *net.UDPConn
-	mu      sync.Mutex
-	serials []uint32
+	conn     *net.UDPConn
+	mu       sync.Mutex
+	serials  []uint32
+	times    []time.Time
+	from     []netip.Addr
+	answerRc int
 }
 
 func startSecondary(t *testing.T) *secondary {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return startSecondaryAt(t, "127.0.0.1", dns.RcodeSuccess)
+}
+
+func startSecondaryAt(t *testing.T, ip string, rcode int) *secondary {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec := &secondary{conn: conn}
+	sec := &secondary{conn: conn, answerRc: rcode}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -134,10 +142,15 @@ func startSecondary(t *testing.T) *secondary {
 			sec.mu.Lock()
 			if len(m.Answer) == 1 {
 				sec.serials = append(sec.serials, m.Answer[0].(*dns.SOA).Serial)
+				sec.times = append(sec.times, time.Now())
+				sec.from = append(sec.from, from.Addr().Unmap())
 			}
 			sec.mu.Unlock()
+			if sec.answerRc < 0 {
+				continue
+			}
 			r := new(dns.Msg)
-			r.SetReply(&m)
+			r.SetRcode(&m, sec.answerRc)
 			b, _ := r.Pack()
 			conn.WriteToUDPAddrPort(b, from)
 		}
@@ -146,10 +159,19 @@ func startSecondary(t *testing.T) *secondary {
 	return sec
 }
 
+func (s *secondary) addr() string { return s.conn.LocalAddr().String() }
+
 func (s *secondary) got() []uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]uint32(nil), s.serials...)
+}
+
+// arrivals returns when each NOTIFY came and from which address.
+func (s *secondary) arrivals() ([]time.Time, []netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.times...), append([]netip.Addr(nil), s.from...)
 }
 
 func TestNotify(t *testing.T) {

@@ -30,7 +30,7 @@ type ApplyResult struct {
 // goes through states that some order of the writes explains. Applying the
 // same batch twice changes nothing the second time.
 func (s *Store) Apply(ctx context.Context, changes []*Change) (ApplyResult, error) {
-	if err := s.checkBatch(changes); err != nil {
+	if err := s.checkBatch(changes, s.Summary().Covers); err != nil {
 		return ApplyResult{}, err
 	}
 	var res ApplyResult
@@ -49,9 +49,9 @@ func (s *Store) Apply(ctx context.Context, changes []*Change) (ApplyResult, erro
 }
 
 // checkBatch refuses batches that no correct peer sends: transactions
-// split or interleaved, or changes claiming to be this replica's own.
-func (s *Store) checkBatch(changes []*Change) error {
-	own := s.Summary()
+// split or interleaved, or changes claiming to be this replica's own that
+// it never made (have says which it made).
+func (s *Store) checkBatch(changes []*Change, have func(Dot) bool) error {
 	for i := 0; i < len(changes); {
 		first := changes[i]
 		if first == nil {
@@ -75,7 +75,7 @@ func (s *Store) checkBatch(changes []*Change) error {
 				return fmt.Errorf("%w: change %s has a bad table or key", ErrInvalid, c.Dot)
 			case c.Deleted && c.Value != nil, !c.Deleted && len(c.Value) == 0:
 				return fmt.Errorf("%w: change %s: a deletion must carry no value and a write a value", ErrInvalid, c.Dot)
-			case c.Dot.Stream.Cluster() == s.replica && c.Dot.Stream.Incarnation() == s.Incarnation() && !own.Covers(c.Dot):
+			case c.Dot.Stream.Cluster() == s.replica && c.Dot.Stream.Incarnation() == s.Incarnation() && !have(c.Dot):
 				return fmt.Errorf("%w: change %s", ErrSelfOrigin, c.Dot)
 			}
 		}

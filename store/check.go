@@ -100,10 +100,13 @@ func checkRecords(sn *Snapshot, summary Summary) error {
 			if (tx.Bucket(bConflicts).Get(ik) != nil) != r.Conflict() {
 				return fmt.Errorf("record %s: conflict index disagrees", name)
 			}
+			if _, err := r.nodes(); err != nil {
+				return fmt.Errorf("record %s: graph: %w", name, err)
+			}
 			if (tx.Bucket(bTombs).Get(ik) != nil) != tombstone(r) {
 				return fmt.Errorf("record %s: tombstone index disagrees", name)
 			}
-			if b := tx.Bucket(bGraphs); b != nil && (b.Get(ik) != nil) != (len(r.Graph) > 0) {
+			if b := tx.Bucket(bGraphs); b != nil && (b.Get(ik) != nil) != (r.graphLen() > 0) {
 				return fmt.Errorf("record %s: graph index disagrees", name)
 			}
 			xorInto(&digest[digestBucket(r.Key)], recordHash(r))

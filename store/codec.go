@@ -52,9 +52,11 @@ type Record struct {
 	// the record so a write dirties no extra page. Local to this replica.
 	History []uint64
 	// Graph holds the record's changes not every replica has seen yet
-	// (view.go); empty for a quiet record.
+	// (view.go); empty for a quiet record. A record read from storage
+	// holds it encoded until it is needed (graph.go): read it with nodes.
 	Graph []Node
 
+	lazy   lazyGraph
 	cached *view
 }
 
@@ -367,7 +369,7 @@ func AppendRecord(b []byte, r *Record) []byte { return appendRecord(b, r, r.merg
 // for a peer of the previous protocol, which merges records whole.
 func AppendRecordV1(b []byte, r *Record) []byte {
 	c := *r
-	c.Graph = nil
+	c.dropGraph()
 	return appendRecord(b, &c, nil)
 }
 
@@ -398,7 +400,7 @@ func appendRecord(b []byte, r *Record, merged []byte) []byte {
 	// versions merge into another value, takes the second, which leads
 	// with the merged value so scans read it first.
 	format := byte(recordFormat)
-	if len(r.Graph) > 0 || merged != nil {
+	if r.graphLen() > 0 || merged != nil {
 		format = recordFormat2
 	}
 	e.byte(format)
@@ -429,41 +431,67 @@ func appendRecord(b []byte, r *Record, merged []byte) []byte {
 		prev = l
 	}
 	if format == recordFormat2 {
-		e.graph(r.Graph)
+		e.graph(r)
 	}
 	return e.b
 }
 
-func (e *encoder) graph(g []Node) {
-	e.uvarint(uint64(len(g)))
-	for _, n := range g {
-		e.dot(n.Dot)
-		e.uvarint(uint64(len(n.Context)))
-		for _, d := range n.Context {
-			e.dot(d)
-		}
-		var flags byte
-		if n.Deleted {
-			flags |= 1
-		}
-		if n.Set != nil {
-			flags |= 2
-		}
-		e.byte(flags)
-		if n.Set != nil {
-			e.b = pbx.AppendNames(e.b, n.Set)
-		}
-		e.uvarint(uint64(n.HLC))
-		e.str(n.Author)
-		e.bytes(n.Value)
+// graph encodes a record's graph: its node count, whether a node merged
+// several versions, and the nodes, length-prefixed so a reader can keep
+// them encoded.
+func (e *encoder) graph(r *Record) {
+	e.uvarint(uint64(r.graphLen()))
+	merges := r.hasMerges()
+	if merges {
+		e.byte(1)
+	} else {
+		e.byte(0)
 	}
+	if !r.lazy.loaded && r.lazy.body != nil {
+		e.bytes(r.lazy.body)
+		return
+	}
+	var body encoder
+	for _, n := range r.Graph {
+		body.node(n)
+	}
+	e.bytes(body.b)
 }
 
-func (d *decoder) graph() []Node {
-	n := d.count(maxGraph, "graph nodes")
-	if n == 0 {
-		return nil
+func (e *encoder) node(n Node) {
+	e.dot(n.Dot)
+	e.uvarint(uint64(len(n.Context)))
+	for _, d := range n.Context {
+		e.dot(d)
 	}
+	var flags byte
+	if n.Deleted {
+		flags |= 1
+	}
+	if n.Set != nil {
+		flags |= 2
+	}
+	e.byte(flags)
+	if n.Set != nil {
+		e.b = pbx.AppendNames(e.b, n.Set)
+	}
+	e.uvarint(uint64(n.HLC))
+	e.str(n.Author)
+	e.bytes(n.Value)
+}
+
+// graph reads a record's graph and keeps its nodes encoded.
+func (d *decoder) graph() lazyGraph {
+	g := lazyGraph{count: d.count(maxGraph, "graph nodes")}
+	g.merges = d.byte() == 1
+	g.body = d.owned(maxChangeSize*4, "graph")
+	if d.err == nil && (g.count == 0) != (g.body == nil) {
+		d.fail("graph of %d nodes in %d bytes", g.count, len(g.body))
+	}
+	return g
+}
+
+func (d *decoder) nodes(n int) []Node {
 	g := make([]Node, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		var nd Node
@@ -491,8 +519,21 @@ func (d *decoder) graph() []Node {
 	return g
 }
 
-// DecodeRecord parses a stored record's versions.
+// DecodeRecord parses a record (a snapshot page's, or a stored one), its
+// graph included: any input gives a record or an error.
 func DecodeRecord(table, key string, b []byte) (*Record, error) {
+	r, err := parseRecord(table, key, b)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.nodes(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// parseRecord parses a record and keeps its graph encoded until needed.
+func parseRecord(table, key string, b []byte) (*Record, error) {
 	d := decoder{b: b}
 	format := d.byte()
 	if d.err == nil && format != recordFormat && format != recordFormat2 {
@@ -537,7 +578,7 @@ func DecodeRecord(table, key string, b []byte) (*Record, error) {
 		}
 	}
 	if format == recordFormat2 {
-		r.Graph = d.graph()
+		r.lazy = d.graph()
 	}
 	if err := d.done(); err != nil {
 		return nil, err

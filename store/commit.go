@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/pbx"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -318,54 +317,52 @@ func mergeVersion(versions []Version, c *Change) ([]Version, Outcome) {
 	return out, Dominates
 }
 
-// noteChange keeps the record's change graph: a node for c (a creation
-// from nothing needs none: it sets every field and has no past), and the
-// values of the versions c superseded, which a field conflict may still
-// show. A superseded version the graph lacks gets a node only when the
-// record was concurrent (one of several live versions), the one case
-// where its values can still be shown.
-func noteChange(g []Node, c *Change, before, after []Version) []Node {
-	g = slices.Clone(g)
-	if len(c.Context) > 0 || c.Set != nil {
-		g = append(g, Node{Dot: c.Dot, Context: c.Context, Set: c.Set, HLC: c.HLC, Author: c.Author, Deleted: c.Deleted})
+// noteChange keeps the record's change graph: a node for c, and the
+// values of the versions c superseded while they were one of several live
+// versions: a field conflict between them may outlive them. A version
+// superseded alone keeps no values: along a line of changes, a field's
+// value at its setter is the value of the live version below it
+// (view.go), so a quiet record's graph holds only ids. Every change gets
+// a node, a creation too: a change the graph does not hold counts as seen
+// by every replica (view.go), which a creation superseded before a
+// concurrent one arrives is not. A graph that was empty (a record
+// compacted, or of the previous release) gets nodes for the versions c
+// superseded, for the same reason.
+func noteChange(r *Record, c *Change, before, after []Version) error {
+	superseded := func(v Version) bool {
+		return !slices.ContainsFunc(after, func(a Version) bool { return a.Dot == v.Dot })
 	}
+	if r.graphLen() == 0 {
+		for _, v := range before {
+			if superseded(v) {
+				r.addNode(Node{Dot: v.Dot, HLC: v.HLC, Author: v.Author, Deleted: v.Deleted})
+			}
+		}
+	}
+	if len(c.Dot.Stream) > 0 {
+		r.addNode(Node{Dot: c.Dot, Context: c.Context, Set: c.Set, HLC: c.HLC, Author: c.Author, Deleted: c.Deleted})
+	}
+	if len(before) < 2 {
+		return nil
+	}
+	g, err := r.nodes()
+	if err != nil {
+		return err
+	}
+	g = slices.Clone(g)
 	for _, v := range before {
-		if slices.ContainsFunc(after, func(a Version) bool { return a.Dot == v.Dot }) {
+		if !superseded(v) {
 			continue
 		}
 		i := slices.IndexFunc(g, func(n Node) bool { return n.Dot == v.Dot })
 		if i < 0 {
-			if len(before) < 2 {
-				continue
-			}
 			g = append(g, Node{Dot: v.Dot, HLC: v.HLC, Author: v.Author, Deleted: v.Deleted})
 			i = len(g) - 1
 		}
-		g[i].Value = keptValue(c.Table, g[i].Set, v)
+		g[i].Value, g[i].Deleted = v.Value, v.Deleted
 	}
-	return g
-}
-
-// keptValue is what a superseded version keeps in its graph node: the
-// fields it set (all of them when it set every field).
-func keptValue(table string, set []string, v Version) []byte {
-	if v.Deleted || set == nil {
-		return v.Value
-	}
-	f, err := pbx.DecodeFields(v.Value)
-	if err != nil {
-		return v.Value
-	}
-	kept := pbx.Fields{}
-	for _, k := range set {
-		if f[k] != "" {
-			kept[k] = f[k]
-		}
-	}
-	if len(kept) == 0 {
-		return kept.AppendBinary(nil) // it cleared them: an empty record, not "no value kept"
-	}
-	return kept.AppendBinary(nil)
+	r.Graph = g
+	return nil
 }
 
 // applyChange applies c, whose dot and timestamp are final, to its record
@@ -393,10 +390,12 @@ func (st *txState) applyChange(tx *bolt.Tx, c *Change) (Outcome, error) {
 	rec := &Record{Table: c.Table, Key: c.Key, Versions: versions, History: []uint64{st.lsn}}
 	if old != nil {
 		rec.History = append(st.retained(old.History), st.lsn)
-		rec.Graph = old.Graph
+		rec.Graph, rec.lazy = old.Graph, old.lazy
 	}
 	if outcome != Duplicate {
-		rec.Graph = noteChange(rec.Graph, c, oldVersions, versions)
+		if err := noteChange(rec, c, oldVersions, versions); err != nil {
+			return 0, fmt.Errorf("store: record %s/%s: %w", c.Table, c.Key, err)
+		}
 	}
 	if err := st.putRecord(tx, b, old, rec); err != nil {
 		return 0, err
@@ -430,7 +429,7 @@ func (st *txState) putRecord(tx *bolt.Tx, b *bolt.Bucket, old, rec *Record) erro
 	if err := setIndex(tx.Bucket(bTombs), ik, tombstone(rec)); err != nil {
 		return err
 	}
-	if err := setIndex(tx.Bucket(bGraphs), ik, len(rec.Versions) > 0 && len(rec.Graph) > 0); err != nil {
+	if err := setIndex(tx.Bucket(bGraphs), ik, len(rec.Versions) > 0 && rec.graphLen() > 0); err != nil {
 		return err
 	}
 	// One 16-byte entry per digest bucket: a write dirties one small page

@@ -180,3 +180,77 @@ func TestFormat1RecordConflictShowsItsFields(t *testing.T) {
 		t.Fatalf("conflicts: %+v", cs)
 	}
 }
+
+// TestSnapshotCarriesTheGraph: a replica caught up by a snapshot (not the
+// log) merges field by field as one that pulled every change: the record,
+// its versions and its graph travel whole.
+func TestSnapshotCarriesTheGraph(t *testing.T) {
+	a, b := pair(t)
+	mustPatch(t, a, "name", "Ken A")
+	mustPatch(t, b, "callgroup", "5")
+	c := newTestStore(t, "sfo")
+	snapshot(t, c, a) // c learns a's state by snapshot
+	snapshot(t, c, b) // and b's
+	pull(t, a, b)
+	for _, s := range []*Store{a, c} {
+		r := get(t, s, "tpa1/6105")
+		if f := fields(t, r); r.Conflict() || f["name"] != "Ken A" || f["callgroup"] != "5" {
+			t.Fatalf("%s: conflicts %+v, %v", s.Replica(), r.Conflicts(), f)
+		}
+	}
+	// And a conflict of one field survives a snapshot the same way.
+	mustPatch(t, a, "fullcontact", "A")
+	mustPatch(t, b, "fullcontact", "B")
+	d := newTestStore(t, "ams")
+	snapshot(t, d, a)
+	snapshot(t, d, b)
+	pull(t, a, b)
+	ca, cd := get(t, a, "tpa1/6105").Conflicts(), get(t, d, "tpa1/6105").Conflicts()
+	if len(ca) != 1 || fmt.Sprint(ca) != fmt.Sprint(cd) {
+		t.Fatalf("conflicts at a %+v, at d (by snapshot) %+v", ca, cd)
+	}
+}
+
+// TestQuietRecordCostsOneDot: edits leave graph nodes until every replica
+// has seen them; the next tombstone collection then drops them, and the
+// record is stored as before field-level merge (format 1, one version).
+func TestQuietRecordCostsOneDot(t *testing.T) {
+	a, b := pair(t)
+	for i := 0; i < 10; i++ {
+		mustPatch(t, a, "fullcontact", fmt.Sprint("edit ", i))
+	}
+	notYet := b.Summary()
+	pull(t, b, a)
+	raw := func(s *Store) []byte {
+		var v []byte
+		s.View(func(sn *Snapshot) error {
+			bk, _ := tableBucket(sn.tx, "extensions", false)
+			v = append([]byte(nil), bk.Get([]byte("tpa1/6105"))...)
+			return nil
+		})
+		return v
+	}
+	before := raw(a)
+	if before[0] != recordFormat2 {
+		t.Fatalf("ten unseen edits stored in format %d", before[0])
+	}
+	// b has not said it has them: nothing is compacted yet.
+	if _, err := a.PurgeTombstones(bg, notYet, a.Summary()); err != nil {
+		t.Fatal(err)
+	}
+	if raw(a)[0] != recordFormat2 {
+		t.Fatal("edits compacted before every replica had them")
+	}
+	both := a.Summary()
+	if _, err := a.PurgeTombstones(bg, both, both); err != nil {
+		t.Fatal(err)
+	}
+	after := raw(a)
+	if after[0] != recordFormat || len(after) >= len(before) {
+		t.Fatalf("after collection: format %d, %d bytes (before %d)", after[0], len(after), len(before))
+	}
+	if f := fields(t, get(t, a, "tpa1/6105")); f["fullcontact"] != "edit 9" {
+		t.Fatalf("compaction changed the record: %v", f)
+	}
+	t.Logf("record %d bytes with ten unseen edits, %d once quiet", len(before), len(after))
+}

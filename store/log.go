@@ -210,6 +210,9 @@ func (st *txState) purge(tx *bolt.Tx, horizon, ceiling Summary) (int, error) {
 		if err := st.setHorizon(tx, horizon); err != nil {
 			return err
 		}
+		if err := st.compactGraphs(tx, covered); err != nil {
+			return err
+		}
 		for _, k := range purge {
 			table, key := splitIndexKey(k)
 			b, _ := tableBucket(tx, table, false)
@@ -227,6 +230,44 @@ func (st *txState) purge(tx *bolt.Tx, horizon, ceiling Summary) (int, error) {
 		return nil
 	}()
 	return n, err
+}
+
+// compactGraphs drops the change graph of every record that is quiet
+// again: one live version, no conflict, seen by every replica (covered by
+// the horizon, the ceiling held: no concurrent change is still on its
+// way). Such a record costs one dot, as before field-level merge.
+func (st *txState) compactGraphs(tx *bolt.Tx, covered func(Dot) bool) error {
+	idx := tx.Bucket(bGraphs)
+	var quiet [][]byte
+	err := idx.ForEach(func(k, _ []byte) error {
+		table, key := splitIndexKey(k)
+		b, _ := tableBucket(tx, table, false)
+		r, err := st.s.loadRecord(b, table, key)
+		if err != nil || r == nil {
+			return err
+		}
+		if len(r.Versions) == 1 && !r.Conflict() && covered(r.Versions[0].Dot) {
+			quiet = append(quiet, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range quiet {
+		table, key := splitIndexKey(k)
+		b, _ := tableBucket(tx, table, false)
+		r, err := st.s.loadRecord(b, table, key)
+		if err != nil {
+			return err
+		}
+		compact := *r
+		compact.dropGraph()
+		if err := st.putRecord(tx, b, r, &compact); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // setHorizon raises the stored horizon to h (it never goes back).

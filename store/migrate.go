@@ -26,10 +26,51 @@ var migrations = []migration{
 		// Nothing is rewritten: a format-1 record reads as a record whose
 		// versions set every field, and takes format 2 when it next
 		// changes. The step keeps an older pbxtopo away from a store that
-		// now holds format-2 records and changes.
-		_, err := tx.CreateBucketIfNotExists(bGraphs)
-		return err
+		// now holds format-2 records and changes. Only the records of the
+		// conflict index may now read differently (two versions that
+		// agree are no conflict, two deletions are a tombstone): Open
+		// checks those once the keys that open their values are known.
+		if _, err := tx.CreateBucketIfNotExists(bGraphs); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put(kReindex, []byte{1})
 	}},
+}
+
+// kReindex marks a store whose conflict index needs checking (schema 3).
+var kReindex = []byte("reindex_conflicts")
+
+// reindexConflicts recomputes the conflict and tombstone index entries of
+// the records the conflict index names: a store of schema 2 counted every
+// record with two versions. It reads no more than those records.
+func (s *Store) reindexConflicts() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bMeta)
+		if m.Get(kReindex) == nil {
+			return nil
+		}
+		conflicts := tx.Bucket(bConflicts)
+		var keys [][]byte
+		conflicts.ForEach(func(k, _ []byte) error { keys = append(keys, append([]byte(nil), k...)); return nil })
+		for _, k := range keys {
+			table, key := splitIndexKey(k)
+			b, _ := tableBucket(tx, table, false)
+			r, err := s.loadRecord(b, table, key)
+			if err != nil || r == nil {
+				return err
+			}
+			if err := setIndex(conflicts, k, r.Conflict()); err != nil {
+				return err
+			}
+			if err := setIndex(tx.Bucket(bTombs), k, tombstone(r)); err != nil {
+				return err
+			}
+		}
+		if len(keys) > 0 {
+			s.log.Info("store: conflict index checked for field-level merge", "records", len(keys))
+		}
+		return m.Delete(kReindex)
+	})
 }
 
 // kMigrations holds, per schema reached by a migration, when (unix ms).

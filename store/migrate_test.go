@@ -157,3 +157,130 @@ func TestMigrateSteps(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAStoreOfThePreviousRelease builds a store as the previous
+// release left it (schema 2, records and log entries of format 1, every
+// record with two versions in the conflict index), opens it and reads it
+// field by field: versions that differ in one field are a conflict of that
+// field, versions that agree are none, two deletions are a tombstone; the
+// history reads, new writes merge by field, and the store is consistent.
+func TestOpenAStoreOfThePreviousRelease(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	first, err := Open(func() Config { c := DefaultConfig(path); c.Replica = "tpa1"; return c }())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := first
+	addCluster(t, s)
+	lon := Stream("lon.0000000000000002")
+	base := func(key string) Dot {
+		return put(t, s, key, "cluster", "tpa1", "regexten", key[5:], "name", "Ken", "callgroup", "1")
+	}
+	remote := func(seq uint64, key string, ctx Dot, kv ...string) *Change {
+		c := &Change{Dot: Dot{lon, seq}, TxSeq: seq, TxSize: 1, Table: "extensions", Key: key, Context: []Dot{ctx}, HLC: HLC(seq), Author: "bob"}
+		if kv == nil {
+			c.Deleted = true
+		} else {
+			c.Value = val(kv...)
+		}
+		return c
+	}
+	k1, k2, k3 := base("tpa1/6101"), base("tpa1/6102"), base("tpa1/6103")
+	// Local whole-record writes, as the previous release made them (no Set).
+	for _, w := range []struct {
+		key string
+		ctx Dot
+		val []byte
+	}{{"tpa1/6101", k1, val("cluster", "tpa1", "regexten", "6101", "name", "Ken", "callgroup", "2")},
+		{"tpa1/6102", k2, val("cluster", "tpa1", "regexten", "6102", "name", "Ken", "callgroup", "7")},
+		{"tpa1/6103", k3, nil}} {
+		if _, err := s.Write(bg, "alice", []Mutation{{Table: "extensions", Key: w.key, Value: w.val, IfMatch: []Dot{w.ctx}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Apply(bg, []*Change{
+		remote(1, "tpa1/6101", k1, "cluster", "tpa1", "regexten", "6101", "name", "Ken", "callgroup", "3"),
+		remote(2, "tpa1/6102", k2, "cluster", "tpa1", "regexten", "6102", "name", "Ken", "callgroup", "7"),
+		remote(3, "tpa1/6103", k3),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	toPreviousRelease(t, path)
+
+	s = newTestStore(t, "tpa1", func(c *Config) { c.Path = path })
+	if cs := get(t, s, "tpa1/6101").Conflicts(); len(cs) != 1 || cs[0].Unit != "callgroup" {
+		t.Fatalf("6101: %+v", cs)
+	}
+	if r := get(t, s, "tpa1/6102"); r.Conflict() || fields(t, r)["callgroup"] != "7" {
+		t.Fatalf("6102, two versions that agree: %+v", r.Conflicts())
+	}
+	if r := get(t, s, "tpa1/6103"); r.Conflict() || r.Exists() {
+		t.Fatalf("6103, two deletions: %+v", r.Conflicts())
+	}
+	n := 0
+	s.View(func(sn *Snapshot) error { return sn.Conflicts(func(*Record) error { n++; return nil }) })
+	if n != 1 {
+		t.Fatalf("%d records in the conflict index, want 1", n)
+	}
+	var hist []HistoryEntry
+	s.View(func(sn *Snapshot) error {
+		var err error
+		hist, err = sn.History("extensions", "tpa1/6101")
+		return err
+	})
+	if len(hist) != 3 || hist[2].Change.Set != nil {
+		t.Fatalf("history of 6101: %d entries", len(hist))
+	}
+	if _, err := patch(s, "tpa1/6101", Mutation{}, "name", "Kenneth"); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, s, "tpa1/6101"); len(r.Conflicts()) != 1 || fields(t, r)["name"] != "Kenneth" {
+		t.Fatalf("after a new write: %+v %v", r.Conflicts(), fields(t, r))
+	}
+}
+
+// toPreviousRelease rewrites a closed store as the previous release kept
+// it: schema 2, records of format 1 without graphs, every record with two
+// versions in the conflict index, no graph index.
+func toPreviousRelease(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		tables := tx.Bucket(bTables)
+		err := tables.ForEachBucket(func(name []byte) error {
+			b := tables.Bucket(name)
+			return b.ForEach(func(k, v []byte) error {
+				r, err := DecodeRecord(string(name), string(k), v)
+				if err != nil {
+					return err
+				}
+				r.Graph = nil
+				ik := indexKey(string(name), string(k))
+				if len(r.Versions) > 1 {
+					tx.Bucket(bConflicts).Put(ik, []byte{1})
+				}
+				if len(r.Versions) != 1 || !r.Versions[0].Deleted {
+					tx.Bucket(bTombs).Delete(ik)
+				}
+				return b.Put(k, appendRecord(nil, r, nil))
+			})
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bGraphs); err != nil {
+			return err
+		}
+		m := tx.Bucket(bMeta)
+		m.DeleteBucket(kMigrations)
+		return m.Put(kSchema, u64(2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -115,7 +115,10 @@ func (st *txState) run(tx *bolt.Tx, op Op) (OpResult, error) {
 			r.Write, err = st.writeLocal(tx, op.Author, op.Muts, op.Local, op.Scopes, op.HLC)
 		}
 	case OpApply:
-		if err = st.s.checkBatch(op.Changes); err == nil {
+		// Against this transaction's state: the Raft FSM applies many
+		// entries in one transaction, and an echo of a change made by an
+		// earlier entry of it is not a forgery.
+		if err = st.s.checkBatch(op.Changes, func(d Dot) bool { return d.Seq <= st.seq(d.Stream) }); err == nil {
 			r.Apply, err = st.apply(tx, op.Changes)
 		}
 	case OpRevert:

@@ -32,13 +32,14 @@ func (sn *Snapshot) Get(table, key string) (*Record, error) {
 	return sn.s.loadRecord(b, table, key)
 }
 
-// GetFields returns the winning value of a live record, decoded.
+// GetFields returns a live record's fields as it shows them (its
+// versions merged field by field), decoded.
 func (sn *Snapshot) GetFields(table, key string) (pbx.Fields, bool, error) {
 	r, err := sn.Get(table, key)
 	if err != nil || r == nil || !r.Exists() {
 		return nil, false, err
 	}
-	f, err := pbx.DecodeFields(r.Winner().Value)
+	f, err := pbx.DecodeFields(r.Value())
 	if err != nil {
 		return nil, false, fmt.Errorf("store: %s/%s: %w", table, key, err)
 	}
@@ -46,7 +47,7 @@ func (sn *Snapshot) GetFields(table, key string) (pbx.Fields, bool, error) {
 }
 
 // Scan calls fn for every live record of a table whose key starts with
-// prefix, in key order, with the winner's encoded value. The value is only
+// prefix, in key order, with the encoded value it shows. The value is only
 // valid during the call. It decodes nothing but what it must, so filters
 // over large tables stay fast (see pbx.LookupField).
 func (sn *Snapshot) Scan(table, prefix string, fn func(key string, value []byte) error) error {

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/pbxtopo/pbxtopo/pbx"
 	bolt "go.etcd.io/bbolt"
 )
 
-// Revert backs out one change: it writes a new version of the record equal
-// to the version before that change (or deletes the record the change
-// created). The new version supersedes the current winner, like any write,
-// so later changes are not silently lost: reverting an old change brings
-// back the old value as the newest one, and history shows both.
+// Revert backs out one change: the fields it set take back the values
+// they had before it, and the other fields, changed since perhaps by
+// someone else, stay as they are; a change that set every field (a
+// creation, an older agent's change) brings back the whole version before
+// it, or deletes the record it created. The revert is a new change, like
+// any write, so later changes are not silently lost, and history shows
+// both.
 func (s *Store) Revert(ctx context.Context, author string, id Dot) (WriteResult, *Change, error) {
 	var res WriteResult
 	var reverted *Change
@@ -53,6 +56,20 @@ func (st *txState) revert(tx *bolt.Tx, author string, id Dot, proposed HLC) (res
 		rec, err := st.s.loadRecord(mustTable(tx, reverted.Table), reverted.Table, reverted.Key)
 		if err != nil {
 			return err
+		}
+		if reverted.Set != nil && m.Value != nil && rec != nil && rec.Exists() {
+			before, err := pbx.DecodeFields(prev.Value)
+			if err != nil {
+				return err
+			}
+			m.Patch, m.Value = pbx.Fields{}, nil
+			for _, f := range reverted.Set {
+				m.Patch[f] = before[f]
+			}
+			if m.Value, err = st.patch(tx, rec, m); err != nil {
+				return err
+			}
+			m.Patch = nil
 		}
 		if m.Value == nil && (rec == nil || !rec.Exists()) {
 			res = WriteResult{Dots: []Dot{{}}}

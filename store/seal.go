@@ -133,13 +133,15 @@ func (s *Store) encodeRecord(tx *bolt.Tx, rec *Record) ([]byte, error) {
 		}
 		c.Versions[i] = v
 	}
-	c.Graph = make([]Node, len(rec.Graph))
-	for i, n := range rec.Graph {
-		var err error
-		if n.Value, err = seal(n.Value); err != nil {
-			return nil, err
+	if rec.lazy.loaded || rec.lazy.body == nil { // a graph kept encoded is sealed already
+		c.Graph = make([]Node, len(rec.Graph))
+		for i, n := range rec.Graph {
+			var err error
+			if n.Value, err = seal(n.Value); err != nil {
+				return nil, err
+			}
+			c.Graph[i] = n
 		}
-		c.Graph[i] = n
 	}
 	merged, err := seal(merged)
 	if err != nil {
@@ -150,17 +152,13 @@ func (s *Store) encodeRecord(tx *bolt.Tx, rec *Record) ([]byte, error) {
 
 // decodeRecord parses a stored record and opens its values.
 func (s *Store) decodeRecord(table, key string, b []byte) (*Record, error) {
-	r, err := DecodeRecord(table, key, b)
+	r, err := parseRecord(table, key, b)
 	if err != nil {
 		return nil, err
 	}
+	r.lazy.open = func(v []byte) ([]byte, error) { return s.openValue(table, key, v) }
 	for i := range r.Versions {
 		if r.Versions[i].Value, err = s.openValue(table, key, r.Versions[i].Value); err != nil {
-			return nil, err
-		}
-	}
-	for i := range r.Graph {
-		if r.Graph[i].Value, err = s.openValue(table, key, r.Graph[i].Value); err != nil {
 			return nil, err
 		}
 	}

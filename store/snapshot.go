@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -179,14 +180,48 @@ func (st *txState) mergeRecord(tx *bolt.Tx, b *bolt.Bucket, local, remote *Recor
 		}
 	}
 	sortVersions(keep)
-	if local != nil && slices.EqualFunc(local.Versions, keep, func(a, b Version) bool { return a.Dot == b.Dot }) {
+	graph, err := mergeGraphs(local, remote)
+	if err != nil {
+		return fmt.Errorf("store: record %s/%s: %w", table, key, err)
+	}
+	if local != nil && slices.EqualFunc(local.Versions, keep, func(a, b Version) bool { return a.Dot == b.Dot }) && len(graph) == local.graphLen() {
 		return nil
 	}
-	merged := &Record{Table: table, Key: key, Versions: keep}
+	merged := &Record{Table: table, Key: key, Versions: keep, Graph: graph}
 	if local != nil {
 		merged.History = local.History
+		// A local version the sender superseded keeps its values in the
+		// graph, as when a change supersedes it here.
+		if err := noteChange(merged, &Change{Table: table}, local.Versions, keep); err != nil {
+			return err
+		}
 	}
 	return st.putRecord(tx, b, local, merged)
+}
+
+// mergeGraphs returns the union of two records' change graphs (a node
+// that kept its values preferred).
+func mergeGraphs(a, b *Record) ([]Node, error) {
+	var out []Node
+	for _, r := range []*Record{a, b} {
+		if r == nil {
+			continue
+		}
+		g, err := r.nodes()
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range g {
+			i := slices.IndexFunc(out, func(o Node) bool { return o.Dot == n.Dot })
+			switch {
+			case i < 0:
+				out = append(out, n)
+			case out[i].Value == nil && n.Value != nil:
+				out[i] = n
+			}
+		}
+	}
+	return out, nil
 }
 
 func hasDot(vs []Version, d Dot) bool {

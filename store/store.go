@@ -196,6 +196,10 @@ func Open(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	if !cfg.ReadOnly {
+		if err := s.reindexConflicts(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store %s: %w", cfg.Path, err)
+		}
 		s.reqs = make(chan *request, cfg.MaxBatch)
 		s.quit = make(chan struct{})
 		s.done = make(chan struct{})

@@ -484,9 +484,13 @@ func TestPruneAndSnapshotCatchUp(t *testing.T) {
 
 func TestHistoryAndRevert(t *testing.T) {
 	s := newTestStore(t, "tpa1")
-	put(t, s, "tpa1/6109", "name", "George Lopez", "mailbox", "8109")
-	d2 := put(t, s, "tpa1/6109", "name", "George Lopez", "mailbox", "6109")
-	put(t, s, "tpa1/6109", "name", "G. Lopez", "mailbox", "6109")
+	addCluster(t, s)
+	ext := func(kv ...string) []string {
+		return append([]string{"cluster", "tpa1", "regexten", "6109", "site", "tpa"}, kv...)
+	}
+	put(t, s, "tpa1/6109", ext("name", "George Lopez", "mailbox", "8109")...)
+	d2 := put(t, s, "tpa1/6109", ext("name", "George Lopez", "mailbox", "6109")...)
+	put(t, s, "tpa1/6109", ext("name", "G. Lopez", "mailbox", "6109")...)
 	var hist []HistoryEntry
 	s.View(func(sn *Snapshot) error {
 		var err error
@@ -500,8 +504,9 @@ func TestHistoryAndRevert(t *testing.T) {
 	if err != nil || reverted.Dot != d2 || res.Changed != 1 {
 		t.Fatalf("revert = %+v %v %v", res, reverted, err)
 	}
+	// Only the fields d2 set go back; the name changed since stays.
 	f, _, _ := s.Get("extensions", "tpa1/6109")
-	if f["mailbox"] != "8109" || f["name"] != "George Lopez" {
+	if f["mailbox"] != "8109" || f["name"] != "G. Lopez" {
 		t.Fatalf("after revert = %v", f)
 	}
 	if r := get(t, s, "tpa1/6109"); r.Winner().Author != fmt.Sprintf("admin (revert of %s)", d2) {

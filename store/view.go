@@ -16,10 +16,18 @@ type Node struct {
 	HLC     HLC
 	Author  string
 	Deleted bool
-	// Value holds the fields the change set, once its version is
-	// superseded here: a value it set may still be shown (the loser of a
-	// field conflict). Nil while its version is live.
+	// Value is the record as the change left it, kept once its version,
+	// one of several live ones, was superseded here: a value it set may
+	// still be shown (the loser of a field conflict). Nil otherwise.
 	Value []byte
+}
+
+// dot is the node's dot; zero for none (stable).
+func (n *Node) dot() Dot {
+	if n == nil {
+		return Dot{}
+	}
+	return n.Dot
 }
 
 // sets reports whether the change set a field of merge unit u.
@@ -96,9 +104,6 @@ func (r *Record) view() *view {
 	return r.cached
 }
 
-// forget drops a computed view after the record changed.
-func (r *Record) forget() { r.cached = nil }
-
 // computeView merges a record's live versions. With one live version and
 // no change in its past that merged concurrent ones, it is that version.
 func computeView(r *Record) *view {
@@ -116,12 +121,11 @@ func computeView(r *Record) *view {
 	if len(alive) == 0 {
 		return &view{}
 	}
-	m := newMerger(r)
 	var out *view
-	if len(alive) == 1 && !m.merges() {
+	if len(alive) == 1 && !r.hasMerges() {
 		out = &view{value: alive[0].Value}
 	} else {
-		out = m.merge(alive)
+		out = newMerger(r).merge(alive)
 	}
 	if out.fields == nil {
 		f, err := pbx.DecodeFields(out.value)
@@ -159,25 +163,15 @@ type merger struct {
 }
 
 func newMerger(r *Record) *merger {
-	m := &merger{r: r, graph: make(map[Dot]*Node, len(r.Graph)), live: make(map[Dot]Version, len(r.Versions))}
-	for i := range r.Graph {
-		m.graph[r.Graph[i].Dot] = &r.Graph[i]
+	g, _ := r.nodes() // a graph that does not decode counts as none; Check reports it
+	m := &merger{r: r, graph: make(map[Dot]*Node, len(g)), live: make(map[Dot]Version, len(r.Versions))}
+	for i := range g {
+		m.graph[g[i].Dot] = &g[i]
 	}
 	for _, v := range r.Versions {
 		m.live[v.Dot] = v
 	}
 	return m
-}
-
-// merges reports whether some change in the graph superseded several
-// versions: then even one live version may carry a field conflict.
-func (m *merger) merges() bool {
-	for _, n := range m.graph {
-		if len(n.Context) > 1 {
-			return true
-		}
-	}
-	return false
 }
 
 // node returns the graph node of a dot, or a node that sets every field
@@ -191,11 +185,13 @@ func (m *merger) node(v Version) *Node {
 
 // setter is a change that set a merge unit last on some path, or stable:
 // a change every replica has seen (the graph no longer holds it), in the
-// past of every change the graph holds. from is the live version whose
-// walk found it (for a stable setter, its value is that version's).
+// past of every change the graph holds. src is the nearest value known on
+// the path the walk took to it (a live version's, or a superseded
+// sibling's kept value): no change between them set the unit, so it holds
+// the setter's value when the setter kept none.
 type setter struct {
-	n    *Node // nil: stable
-	from Version
+	n   *Node // nil: stable
+	src []byte
 }
 
 // setters returns the changes that set unit u last in the past of the
@@ -203,29 +199,32 @@ type setter struct {
 func (m *merger) setters(alive []Version, u string) []setter {
 	var found []setter
 	seen := map[Dot]bool{}
-	var walk func(n *Node, from Version)
-	walk = func(n *Node, from Version) {
+	var walk func(n *Node, src []byte)
+	walk = func(n *Node, src []byte) {
 		if seen[n.Dot] {
 			return
 		}
 		seen[n.Dot] = true
+		if n.Value != nil {
+			src = n.Value
+		}
 		if n.sets(m.r.Table, u) {
-			found = append(found, setter{n, from})
+			found = append(found, setter{n, src})
 			return
 		}
 		if len(n.Context) == 0 {
-			found = append(found, setter{nil, from})
+			found = append(found, setter{nil, src})
 		}
 		for _, p := range n.Context {
 			if pn, ok := m.graph[p]; ok {
-				walk(pn, from)
+				walk(pn, src)
 			} else if !slices.ContainsFunc(found, func(s setter) bool { return s.n == nil }) {
-				found = append(found, setter{nil, from})
+				found = append(found, setter{nil, src})
 			}
 		}
 	}
 	for _, v := range alive {
-		walk(m.node(v), v)
+		walk(m.node(v), v.Value)
 	}
 	var out []setter
 	for i, a := range found {
@@ -270,20 +269,16 @@ func (m *merger) before(a, b setter) bool {
 	return false
 }
 
-// valueOf returns the fields of unit u as setter s left them.
+// valueOf returns the fields of unit u as setter s left them: its kept
+// values, its version's, or those of the live version whose walk found it
+// (no change between them set u, so they agree).
 func (m *merger) valueOf(s setter, u string) (pbx.Fields, bool) {
 	var raw []byte
-	switch {
-	case s.n == nil:
-		raw = s.from.Value
-	case s.n.Value != nil:
-		raw = s.n.Value
-	default:
-		v, ok := m.live[s.n.Dot]
-		if !ok {
-			return nil, false // superseded and its value not kept: not shown
-		}
+	switch v, live := m.live[s.n.dot()]; {
+	case s.n != nil && live:
 		raw = v.Value
+	default:
+		raw = s.src // the node's own kept value when it has one (walk)
 	}
 	f, err := pbx.DecodeFields(raw)
 	if err != nil {

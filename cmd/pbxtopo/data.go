@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/spf13/cobra"
 )
 
@@ -44,7 +44,7 @@ line number and nothing is changed. The table is --table, or the file's name
 			}
 			defer done()
 			bar := newProgress(a.stderr, filepath.Base(path), fileSize(path))
-			reply, err := api.Import(cmd.Context(), agent.ImportRequest{Table: t.Name, Source: path, DryRun: dryRun, Progress: bar.update}, fh)
+			reply, err := api.Import(cmd.Context(), service.ImportRequest{Table: t.Name, Source: path, DryRun: dryRun, Progress: bar.update}, fh)
 			bar.finish()
 			if err != nil {
 				return err
@@ -168,7 +168,7 @@ func (a *app) historyCmd() *cobra.Command {
 	}
 }
 
-func printHistory(w io.Writer, t *pbx.Table, items []agent.HistoryItem) {
+func printHistory(w io.Writer, t *pbx.Table, items []service.HistoryItem) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHANGE\tTIME\tCLUSTER\tAUTHOR\tWHAT")
 	var prev pbx.Fields
@@ -177,6 +177,8 @@ func printHistory(w io.Writer, t *pbx.Table, items []agent.HistoryItem) {
 		switch {
 		case it.Deleted:
 			what = "deleted"
+		case it.Set != nil:
+			what = setFields(t, prev, it.Fields, it.Set)
 		case prev != nil:
 			what = diffFields(t, prev, it.Fields)
 		}
@@ -184,6 +186,25 @@ func printHistory(w io.Writer, t *pbx.Table, items []agent.HistoryItem) {
 		prev = it.Fields
 	}
 	tw.Flush()
+}
+
+// setFields names the fields a change set, with their new values (and
+// the values the previous entry showed; with concurrent changes that may
+// be another side's).
+func setFields(t *pbx.Table, prev, now pbx.Fields, set []string) string {
+	var parts []string
+	for _, c := range set {
+		if s, _ := t.Spec(c); s.Secret {
+			parts = append(parts, c+" set")
+			continue
+		}
+		if prev != nil && prev[c] != now[c] {
+			parts = append(parts, fmt.Sprintf("%s %q→%q", c, prev[c], now[c]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s=%q", c, now[c]))
+		}
+	}
+	return "set " + strings.Join(parts, ", ")
 }
 
 // diffFields names the fields that changed between two versions.
@@ -208,10 +229,12 @@ func diffFields(t *pbx.Table, a, b pbx.Fields) string {
 func (a *app) revertCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "revert CHANGE-ID",
-		Short: "Back out one change: write the record's value from before it",
-		Long: `Writes a new version of the record equal to the version before the change (or removes
-the record the change created). Find change ids with 'pbxtopo history'. The revert is a
-new change: it replicates, shows in history, and can itself be reverted.`,
+		Short: "Back out one change: the fields it set take back their values from before it",
+		Long: `The fields the change set take back the values they had before it; fields changed since
+(perhaps by someone else) stay as they are. A change that set the whole record (a creation,
+a change from an older agent) brings back the whole version before it, or removes the record
+it created. Find change ids with 'pbxtopo history'. The revert is a new change: it
+replicates, shows in history, and can itself be reverted.`,
 		Example: "  pbxtopo revert tpa1.3f2a9c1b4d5e6f70:42",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -249,7 +272,7 @@ func newProgress(w io.Writer, name string, total int64) *progress {
 	return &progress{w: w, name: name, total: total, terminal: !notTerminal(w), lastPct: -1}
 }
 
-func (p *progress) update(pr agent.Progress) {
+func (p *progress) update(pr service.Progress) {
 	pct := 100
 	if p.total > 0 && pr.Phase == "read" {
 		pct = int(pr.Bytes * 100 / p.total)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/internal/demo"
+	"github.com/pbxtopo/pbxtopo/internal/sipstub"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/spf13/cobra"
@@ -86,9 +87,37 @@ run the MySQL bridge on it with --mysql-mapping (pjsip for Asterisk's own realti
 	f.IntVar(&cfg.Nodes, "nodes", 1, "agent processes per cluster")
 	f.StringVar(&cfg.Mode, "mode", "mesh", "replication mode: ring, mesh, primary or site")
 	f.StringVar(&cfg.Dir, "dir", "", "directory for data, certificates, configs and logs (default: a new temp dir)")
-	f.IntVar(&cfg.PortBase, "port-base", 17400, "first port; node k uses port-base+10k .. +10k+5")
+	f.IntVar(&cfg.PortBase, "port-base", 17400, "first port; node k uses port-base+10k .. +10k+6")
+	f.BoolVar(&cfg.StandIns, "stand-ins", true, "give each cluster a stand-in Asterisk that answers SIP OPTIONS on its voice VIP, probed by every agent")
 	f.StringArrayVar(&mysqls, "mysql", nil, "CLUSTER=DSN: run the MySQL realtime bridge of CLUSTER on DSN (repeatable)")
 	f.StringVar(&cfg.MySQLMapping, "mysql-mapping", "", "the bridge's mapping: guide, pjsip or sippeers (default guide)")
+	cmd.AddCommand(a.demoAsteriskCmd())
+	return cmd
+}
+
+// demoAsteriskCmd is the demo's stand-in Asterisk: it answers SIP OPTIONS
+// until stopped. The demo starts one per cluster; kill it to see the
+// cluster leave the DNS answers while its agent runs.
+func (a *app) demoAsteriskCmd() *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "asterisk --sip HOST:PORT",
+		Short: "The demo's stand-in Asterisk: answers SIP OPTIONS on HOST:PORT until stopped",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := sipstub.Listen(addr)
+			if err != nil {
+				return userError{fmt.Errorf("--sip %s: %w", addr, err)}
+			}
+			fmt.Fprintf(a.stdout, "stand-in Asterisk answering SIP OPTIONS on %s\n", r.Addr())
+			select {
+			case <-cmd.Context().Done():
+			case <-r.Done():
+			}
+			return r.Close()
+		},
+	}
+	cmd.Flags().StringVar(&addr, "sip", "127.0.0.1:5060", "UDP address to answer on")
 	return cmd
 }
 
@@ -102,6 +131,15 @@ func (a *app) printDemo(e *demo.Enterprise, took time.Duration) {
 		}
 	}
 	tw.Flush()
+	if e.Clusters[0].Asterisk != nil {
+		fmt.Fprintln(a.stdout, "\nstand-in Asterisks (voice VIPs; every agent probes them with SIP OPTIONS):")
+		tw = tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLUSTER\tPID\tSIP")
+		for _, c := range e.Clusters {
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", c.Cluster, c.Asterisk.PID, c.Asterisk.SIP)
+		}
+		tw.Flush()
+	}
 	for _, c := range e.Clusters {
 		if dsn := e.MySQL[c.Cluster]; dsn != "" {
 			fmt.Fprintf(a.stdout, "MySQL realtime of %s: %s (pbxtopo repl status shows its bridge)\n", c.Cluster, dsn)
@@ -122,6 +160,8 @@ Try (in another terminal):
   pbxtopo repl status
   pbxtopo repl verify
   dig @%s -p %s _sip._udp.%s.voice.example.net SRV
+  kill PID-OF-A-STAND-IN                  # its cluster leaves the SRV answers within 3 s; kill an agent
+                                          # with it and the cluster is dead; restart an agent: nothing changes
   pbxtopo dundi lookup 6109@priv --peer %s --eid %s
 
 demo.json, configs, certificates and logs: %s

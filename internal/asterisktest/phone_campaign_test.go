@@ -3,6 +3,7 @@
 package asterisktest_test
 
 import (
+	"context"
 	"sort"
 	"testing"
 	"time"
@@ -44,4 +45,17 @@ func spread(ds []time.Duration) string {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[0].Round(time.Second).String() + "–" + s[len(s)-1].Round(time.Second).String()
+}
+
+// restoreAsterisk restarts tpa1's Asterisk beside its live agent and waits
+// until the phone has left tpa2 for it.
+func (r *phoneRig) restoreAsterisk(tm phoneTiming) {
+	r.t.Helper()
+	tpa1, tpa2 := r.clusters[0], r.clusters[1]
+	if err := tpa1.ast.Restart(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	waitUntil(r.t, time.Duration(2*tm.regint+10)*time.Second, "the phone back at tpa1 and gone from tpa2", func() bool {
+		return r.registered(tpa1) && !r.registered(tpa2)
+	})
 }

@@ -133,6 +133,8 @@ func PrintTable(w io.Writer, rs []Result) error {
 
 func num(v float64) string {
 	switch {
+	case v == 0:
+		return "0"
 	case v >= 100:
 		return fmt.Sprintf("%.0f", v)
 	case v >= 1:

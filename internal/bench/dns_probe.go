@@ -3,14 +3,13 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/internal/sipstub"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/pbxtopo/pbxtopo/store"
@@ -27,34 +26,42 @@ func probeDetection(ctx context.Context, env Env, quick bool) ([]Result, error) 
 	if quick {
 		rounds = 1
 	}
-	ua, err := newSipResponder(0)
+	ua, err := sipstub.Listen("127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	port := ua.port
+	port := int(ua.Addr().Port())
+	// c01's Asterisk answers throughout, on a VIP of its own.
+	other, err := sipstub.Listen("127.0.0.1:0")
+	if err != nil {
+		ua.Close()
+		return nil, err
+	}
+	defer other.Close()
+	ports := []int{port, int(other.Addr().Port())}
 	cfg := store.DefaultConfig(filepath.Join(env.Dir, "probe.db"))
 	cfg.Replica = ClusterName(0)
 	st, err := store.Open(cfg)
 	if err != nil {
-		ua.stop()
+		ua.Close()
 		return nil, err
 	}
 	defer st.Close()
 	var muts []store.Mutation
 	for i, fo := range []string{ClusterName(1), ClusterName(0)} {
-		f := pbx.Fields{"name": ClusterName(i), "site": "s", "voice_vip": "127.0.0.1", "sip_port": strconv.Itoa(port), "failover": fo}
+		f := pbx.Fields{"name": ClusterName(i), "site": "s", "voice_vip": "127.0.0.1", "sip_port": strconv.Itoa(ports[i]), "failover": fo}
 		muts = append(muts, store.Mutation{Table: "clusters", Key: f["name"], Value: f.AppendBinary(nil)})
 	}
 	if _, err := st.Write(ctx, "bench", muts); err != nil {
-		ua.stop()
+		ua.Close()
 		return nil, err
 	}
 	pc := srv.DefaultProbeConfig()
 	pc.Enabled = true
 	members := srv.NewStaticHealth(ClusterName(0)) // every agent of c00 is gone
-	checker, err := srv.NewChecker(pc, srv.CheckerDeps{Members: members, Source: st})
+	checker, err := srv.NewChecker(srv.CheckerConfig{Probe: pc}, srv.CheckerDeps{Members: members, Source: st})
 	if err != nil {
-		ua.stop()
+		ua.Close()
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(ctx)
@@ -67,11 +74,11 @@ func probeDetection(ctx context.Context, env Env, quick bool) ([]Result, error) 
 	scfg.Addr = "127.0.0.1:0"
 	s, err := srv.New(scfg, srv.Deps{Source: st, Health: checker})
 	if err != nil {
-		ua.stop()
+		ua.Close()
 		return nil, err
 	}
 	if err := s.Start(); err != nil {
-		ua.stop()
+		ua.Close()
 		return nil, err
 	}
 	defer s.Close()
@@ -94,73 +101,54 @@ func probeDetection(ctx context.Context, env Env, quick bool) ([]Result, error) 
 	}
 	var times []time.Duration
 	for i := 0; i < rounds; i++ {
-		// Up: wait until the VIP has answered a probe.
+		// Up: wait until the VIP has answered a probe and the answer
+		// shows it.
+		for start := time.Now(); !probedUp(checker, ClusterName(0)); time.Sleep(5 * time.Millisecond) {
+			if time.Since(start) > 10*time.Second {
+				ua.Close()
+				return nil, fmt.Errorf("the probe never found %s's VIP answering", ClusterName(0))
+			}
+		}
 		if _, err := waitCount(2, 10*time.Second); err != nil {
-			ua.stop()
+			ua.Close()
 			return nil, err
 		}
-		ua.stop()
+		ua.Close()
 		d, err := waitCount(1, 10*time.Second)
 		if err != nil {
 			return nil, err
 		}
 		times = append(times, d)
-		if ua, err = newSipResponder(port); err != nil {
+		if ua, err = listenAgain(port); err != nil {
 			return nil, err
 		}
 	}
-	ua.stop()
+	ua.Close()
 	return []Result{{Name: fmt.Sprintf("dead VIP to first answer without it, probe defaults (%v/%v/down after %d), median of %d",
 		pc.Interval, pc.Timeout, pc.DownAfter, rounds), Value: ms(Percentile(times, 50)), Unit: "ms",
 		Goal: "< 5000 (with membership)", Note: fmt.Sprintf("min %.0f ms, max %.0f ms", ms(Percentile(times, 0)), ms(Percentile(times, 100)))}}, nil
 }
 
-// sipResponder answers every SIP request with 200 OK, echoing the headers
-// a UAC matches on.
-type sipResponder struct {
-	conn *net.UDPConn
-	port int
-	done chan struct{}
-}
-
-func newSipResponder(port int) (*sipResponder, error) {
-	var conn *net.UDPConn
+// listenAgain answers on a port just closed, which may take a moment to
+// be free again.
+func listenAgain(port int) (*sipstub.Responder, error) {
 	var err error
-	for try := 0; try < 100; try++ { // a port just closed may not be free at once
-		if conn, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}); err == nil {
-			break
+	for try := 0; try < 100; try++ {
+		var r *sipstub.Responder
+		if r, err = sipstub.Listen(fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			return r, nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err != nil {
-		return nil, err
-	}
-	r := &sipResponder{conn: conn, port: conn.LocalAddr().(*net.UDPAddr).Port, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		buf := make([]byte, 4096)
-		for {
-			n, from, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			var b strings.Builder
-			b.WriteString("SIP/2.0 200 OK\r\n")
-			for _, l := range strings.Split(string(buf[:n]), "\r\n") {
-				h, _, _ := strings.Cut(l, ":")
-				switch strings.ToLower(h) {
-				case "via", "from", "to", "call-id", "cseq":
-					b.WriteString(l + "\r\n")
-				}
-			}
-			b.WriteString("Content-Length: 0\r\n\r\n")
-			conn.WriteToUDPAddrPort([]byte(b.String()), from)
-		}
-	}()
-	return r, nil
+	return nil, err
 }
 
-func (r *sipResponder) stop() {
-	r.conn.Close()
-	<-r.done
+// probedUp reports whether the probe's verdict on a cluster's VIP is up.
+func probedUp(c *srv.Checker, cluster string) bool {
+	for _, h := range c.Status() {
+		if h.Cluster == cluster {
+			return h.Probe != nil && *h.Probe
+		}
+	}
+	return false
 }

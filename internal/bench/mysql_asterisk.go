@@ -20,6 +20,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql/asteriskdb"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql/mariadbtest"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 	"github.com/spf13/viper"
 )
@@ -91,7 +92,7 @@ func mysqlToAsterisk(ctx context.Context, env Env, samples int) ([]Result, error
 		{"clusters", pbx.Fields{"name": "tpa1", "site": "tpa", "voice_vip": "127.0.0.1"}},
 		{"clusters", pbx.Fields{"name": "tpa2", "site": "tpa", "voice_vip": "127.0.0.1"}},
 	} {
-		if _, err := svc.Put(ctx, r.table, r.f, agent.PutOptions{Must: store.MustNotExist}); err != nil {
+		if _, err := svc.Put(ctx, r.table, r.f, service.PutOptions{Must: store.MustNotExist}); err != nil {
 			return nil, err
 		}
 	}
@@ -123,7 +124,7 @@ func mysqlToAsterisk(ctx context.Context, env Env, samples int) ([]Result, error
 		number := strconv.Itoa(7000 + i)
 		f := pbx.Fields{"cluster": "tpa1", "regexten": number, "name": "Bench " + number, "secret": "Bench-pw" + number, "context": "sales"}
 		start := time.Now()
-		if _, err := svc.Put(ctx, "extensions", f, agent.PutOptions{}); err != nil {
+		if _, err := svc.Put(ctx, "extensions", f, service.PutOptions{}); err != nil {
 			return nil, err
 		}
 		// The row in tpa1's MariaDB first (polled every millisecond), then

@@ -24,11 +24,12 @@ import (
 	"time"
 
 	"github.com/pbxtopo/pbxtopo"
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/httpapi"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql"
 	"github.com/pbxtopo/pbxtopo/roaming/dundi"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -61,6 +62,12 @@ type Config struct {
 	// Exec, when set, returns the command prefix that starts node k
 	// (e.g. "ip netns exec NS" to run it in a network namespace).
 	Exec func(k int) []string
+	// StandIns gives each cluster a stand-in Asterisk: a process that
+	// answers SIP OPTIONS on 127.0.0.1 (port PortBase+10k+6 of the
+	// cluster's first node k), which the seeded cluster record names as
+	// its voice VIP and every agent probes (dns.probe). Killing it is the
+	// demo's dead Asterisk beside a live agent. Needs Seed, on loopback.
+	StandIns bool
 }
 
 // Node is one agent of the enterprise.
@@ -77,8 +84,7 @@ type Node struct {
 	DataDir string `json:"data_dir"`
 	Config  string `json:"config"`
 	Log     string `json:"log"`
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the process has ended
+	proc    process
 	bin     string
 	prefix  []string
 }
@@ -88,6 +94,17 @@ type Cluster struct {
 	Cluster string  `json:"cluster"`
 	Site    string  `json:"site"`
 	Nodes   []*Node `json:"nodes"`
+	// Asterisk is the cluster's stand-in Asterisk (Config.StandIns).
+	Asterisk *StandIn `json:"asterisk,omitempty"`
+}
+
+// StandIn is a process that answers SIP OPTIONS for a cluster's voice VIP.
+type StandIn struct {
+	PID  int    `json:"pid"`
+	SIP  string `json:"sip"`
+	proc process
+	bin  string
+	log  string
 }
 
 // Enterprise is what Start made; it is also demo.json.
@@ -150,16 +167,31 @@ func Prepare(cfg Config) (*Enterprise, error) {
 	}
 	var tokens strings.Builder
 	for _, role := range []string{"read", "operator", "admin"} {
-		e.Tokens[role] = agent.NewToken()
-		r, _ := agent.ParseRole(role)
-		fmt.Fprintln(&tokens, agent.TokenLine(r, "demo-"+role, e.Tokens[role])) // the file keeps hashes; demo.json the tokens
+		e.Tokens[role] = httpapi.NewToken()
+		r, _ := service.ParseRole(role)
+		fmt.Fprintln(&tokens, httpapi.TokenLine(r, "demo-"+role, e.Tokens[role])) // the file keeps hashes; demo.json the tokens
 	}
 	tokensFile := filepath.Join(cfg.Dir, "tokens")
 	if err := os.WriteFile(tokensFile, []byte(tokens.String()), 0o600); err != nil {
 		return nil, err
 	}
+	if cfg.StandIns && (len(cfg.Hosts) > 0 || !cfg.Seed) {
+		return nil, fmt.Errorf("stand-in Asterisks need the seeded sample data on loopback (Seed, no Hosts)")
+	}
+	// Every node joins every other: none depends on one being up.
+	var serfs []string
+	for k := 0; k < len(cfg.Clusters)*cfg.Nodes; k++ {
+		host, base := "127.0.0.1", cfg.PortBase+10*k
+		if len(cfg.Hosts) > 0 {
+			host, base = cfg.Hosts[k], cfg.PortBase
+		}
+		serfs = append(serfs, net.JoinHostPort(host, fmt.Sprint(base+3)))
+	}
+	probe := ""
+	if cfg.StandIns {
+		probe = "dns:\n  probe:\n    enabled: true\n    interval: 500ms\n    timeout: 300ms\n"
+	}
 	k := 0
-	var firstSerf string
 	for _, c := range cfg.Clusters {
 		if !pbx.IsLabel(c) {
 			return nil, fmt.Errorf("cluster name %q: use lower-case letters, digits and '-'", c)
@@ -169,6 +201,10 @@ func Prepare(cfg Config) (*Enterprise, error) {
 			site = c
 		}
 		cl := &Cluster{Cluster: c, Site: site}
+		if cfg.StandIns {
+			cl.Asterisk = &StandIn{SIP: net.JoinHostPort("127.0.0.1", fmt.Sprint(cfg.PortBase+10*k+6)), bin: cfg.Binary,
+				log: filepath.Join(cfg.Dir, c+"-asterisk.log")}
+		}
 		for n := 1; n <= cfg.Nodes; n++ {
 			host, base := "127.0.0.1", cfg.PortBase+10*k
 			if len(cfg.Hosts) > 0 {
@@ -194,11 +230,15 @@ func Prepare(cfg Config) (*Enterprise, error) {
 			if err != nil {
 				return nil, err
 			}
+			var others []string
+			for _, a := range serfs {
+				if a != node.Serf {
+					others = append(others, fmt.Sprintf("%q", a))
+				}
+			}
 			join := ""
-			if firstSerf != "" {
-				join = fmt.Sprintf("join: [%q]\n", firstSerf)
-			} else {
-				firstSerf = node.Serf
+			if len(others) > 0 {
+				join = "join: [" + strings.Join(others, ", ") + "]\n"
 			}
 			order := strings.Join(cfg.Clusters, ", ")
 			conf := fmt.Sprintf(`# pbxtopo demo node %s
@@ -226,10 +266,11 @@ tls:
   key: %q
 gossip:
   key: %q
-  probe_interval: 500ms
+  probe_interval: 400ms
   suspicion_mult: 2
-%s%s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
-				cfg.Nodes, cfg.RaftExtra, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, localConf, cfg.Extra+cfg.ClusterExtra[c]+cfg.NodeExtra[node.Name])
+%s%s%s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
+				cfg.Nodes, cfg.RaftExtra, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, localConf, probe,
+				cfg.Extra+cfg.ClusterExtra[c]+cfg.NodeExtra[node.Name])
 			if dsn := cfg.MySQL[c]; dsn != "" {
 				conf += fmt.Sprintf("mysql:\n  dsn: %q\n  min_backoff: 50ms\n", dsn)
 				if cfg.MySQLMapping != "" {
@@ -245,7 +286,13 @@ gossip:
 	}
 	if cfg.Seed {
 		first := e.Clusters[0]
-		if err := seed(first.Nodes[0].DataDir, first.Cluster, first.Site); err != nil {
+		vips := map[string]string{}
+		for _, c := range e.Clusters {
+			if c.Asterisk != nil {
+				vips[c.Cluster] = c.Asterisk.SIP
+			}
+		}
+		if err := seed(first.Nodes[0].DataDir, first.Cluster, first.Site, vips); err != nil {
 			return nil, fmt.Errorf("seed the sample enterprise: %w", err)
 		}
 	}
@@ -253,8 +300,9 @@ gossip:
 }
 
 // seed imports the embedded sample enterprise into a new store, as an
-// admin does before an agent's first start.
-func seed(dataDir, cluster, site string) error {
+// admin does before an agent's first start; vips gives clusters a voice
+// VIP (host:port) of the demo's own.
+func seed(dataDir, cluster, site string, vips map[string]string) error {
 	cfg := store.DefaultConfig(filepath.Join(dataDir, "store.db"))
 	cfg.Replica, cfg.Site = cluster, site
 	st, err := store.Open(cfg)
@@ -262,16 +310,28 @@ func seed(dataDir, cluster, site string) error {
 		return err
 	}
 	defer st.Close()
-	svc := agent.NewService(st)
+	svc := service.NewService(st)
 	for _, t := range pbx.TableNames() {
 		name := path.Join("testdata", "enterprise", t+".csv")
 		f, err := pbxtopo.SampleEnterprise.Open(name)
 		if err != nil {
 			return err
 		}
-		_, err = svc.Import(agent.WithAuthor(context.Background(), "demo-seed"), agent.ImportRequest{Table: t, Source: name}, f)
+		_, err = svc.Import(service.WithAuthor(context.Background(), "demo-seed"), service.ImportRequest{Table: t, Source: name}, f)
 		f.Close()
 		if err != nil {
+			return err
+		}
+	}
+	ctx := service.WithAuthor(context.Background(), "demo-seed")
+	for c, vip := range vips {
+		host, port, _ := net.SplitHostPort(vip)
+		rec, err := svc.Get(ctx, pbx.Clusters.Name, c)
+		if err != nil {
+			continue // a cluster the sample does not describe
+		}
+		rec.Fields["voice_vip"], rec.Fields["sip_port"] = host, port
+		if _, err := svc.Put(ctx, pbx.Clusters.Name, rec.Fields, service.PutOptions{}); err != nil {
 			return err
 		}
 	}
@@ -288,7 +348,7 @@ func (e *Enterprise) CheckPorts() error {
 			}
 			ln.Close()
 		}
-		for _, a := range []string{n.DNS, n.Serf, n.DUNDi} { // UDP too
+		for _, a := range []string{n.DNS, n.Serf, n.DUNDi, e.standInOf(n)} { // UDP too
 			if a == "" {
 				continue
 			}
@@ -302,6 +362,17 @@ func (e *Enterprise) CheckPorts() error {
 	return nil
 }
 
+// standInOf is the SIP address of the stand-in Asterisk a node's cluster
+// runs on the node's ports ("" for none).
+func (e *Enterprise) standInOf(n *Node) string {
+	for _, c := range e.Clusters {
+		if c.Asterisk != nil && c.Nodes[0] == n {
+			return c.Asterisk.SIP
+		}
+	}
+	return ""
+}
+
 // Nodes returns every node, cluster by cluster.
 func (e *Enterprise) Nodes() []*Node {
 	var out []*Node
@@ -311,8 +382,16 @@ func (e *Enterprise) Nodes() []*Node {
 	return out
 }
 
-// Start starts every node's agent process.
+// Start starts every node's agent process, and the stand-in Asterisks.
 func (e *Enterprise) Start() error {
+	for _, c := range e.Clusters {
+		if c.Asterisk != nil {
+			if err := c.Asterisk.Start(); err != nil {
+				e.Stop()
+				return err
+			}
+		}
+	}
 	for _, n := range e.Nodes() {
 		if err := n.Start(); err != nil {
 			e.Stop()
@@ -322,64 +401,109 @@ func (e *Enterprise) Start() error {
 	return nil
 }
 
-// Start starts (or restarts) one node's agent process, its output going
-// to its log file.
-func (n *Node) Start() error {
-	logf, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// process is a child process of the demo, its output going to a log file.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when it has ended
+}
+
+func (p *process) start(name, log string, args []string) (int, error) {
+	logf, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	args := append(append([]string(nil), n.prefix...), n.bin, "agent", "--config", n.Config)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("start %s: %w", n.Name, err)
+		return 0, fmt.Errorf("start %s: %w", name, err)
 	}
-	n.cmd, n.PID = cmd, cmd.Process.Pid
 	exited := make(chan struct{})
-	n.exited = exited
+	p.cmd, p.exited = cmd, exited
 	go func() { cmd.Wait(); logf.Close(); close(exited) }()
-	return nil
+	return cmd.Process.Pid, nil
+}
+
+func (p *process) signal(name string, sig syscall.Signal) error {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return errors.New(name + " is not running")
+	}
+	return p.cmd.Process.Signal(sig)
+}
+
+func (p *process) wait(name string, d time.Duration) error {
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(d):
+		return fmt.Errorf("%s did not stop within %s", name, d)
+	}
+}
+
+// stop ends the process: SIGTERM, then SIGKILL after a grace period.
+func (p *process) stop(name string) {
+	if p.cmd != nil && p.signal(name, syscall.SIGTERM) == nil && p.wait(name, 10*time.Second) != nil {
+		p.signal(name, syscall.SIGKILL)
+		p.wait(name, 5*time.Second)
+	}
+}
+
+// Start starts (or restarts) one node's agent process, its output going
+// to its log file.
+func (n *Node) Start() error {
+	args := append(append([]string(nil), n.prefix...), n.bin, "agent", "--config", n.Config)
+	pid, err := n.proc.start(n.Name, n.Log, args)
+	if err == nil {
+		n.PID = pid
+	}
+	return err
 }
 
 // Signal sends a signal to the node's process.
-func (n *Node) Signal(sig syscall.Signal) error {
-	if n.cmd == nil || n.cmd.Process == nil {
-		return errors.New(n.Name + " is not running")
-	}
-	return n.cmd.Process.Signal(sig)
-}
+func (n *Node) Signal(sig syscall.Signal) error { return n.proc.signal(n.Name, sig) }
 
 // Wait waits for the node's process to end, up to d.
-func (n *Node) Wait(d time.Duration) error {
-	select {
-	case <-n.exited:
-		return nil
-	case <-time.After(d):
-		return fmt.Errorf("%s did not stop within %s", n.Name, d)
+func (n *Node) Wait(d time.Duration) error { return n.proc.wait(n.Name, d) }
+
+// Start starts (or restarts) the stand-in Asterisk.
+func (a *StandIn) Start() error {
+	pid, err := a.proc.start("stand-in Asterisk "+a.SIP, a.log, []string{a.bin, "demo", "asterisk", "--sip", a.SIP})
+	if err == nil {
+		a.PID = pid
 	}
+	return err
 }
 
-// Stop stops every node: SIGTERM, then SIGKILL after a grace period.
+// Signal sends a signal to the stand-in's process.
+func (a *StandIn) Signal(sig syscall.Signal) error {
+	return a.proc.signal("stand-in Asterisk "+a.SIP, sig)
+}
+
+// Wait waits for the stand-in's process to end, up to d.
+func (a *StandIn) Wait(d time.Duration) error { return a.proc.wait("stand-in Asterisk "+a.SIP, d) }
+
+// Stop stops every node, then the stand-in Asterisks: SIGTERM, then
+// SIGKILL after a grace period.
 func (e *Enterprise) Stop() {
 	for _, n := range e.Nodes() {
-		if n.cmd != nil {
+		if n.proc.cmd != nil {
 			n.Signal(syscall.SIGTERM)
 		}
 	}
 	for _, n := range e.Nodes() {
-		if n.cmd != nil && n.Wait(10*time.Second) != nil {
-			n.Signal(syscall.SIGKILL)
-			n.Wait(5 * time.Second)
+		n.proc.stop(n.Name)
+	}
+	for _, c := range e.Clusters {
+		if c.Asterisk != nil {
+			c.Asterisk.proc.stop("stand-in Asterisk " + c.Asterisk.SIP)
 		}
 	}
 }
 
 // Client returns an API client for a node with a role's token.
-func (e *Enterprise) Client(n *Node, role string) *agent.Client {
-	c, _ := agent.NewClient(n.HTTP, e.Tokens[role])
+func (e *Enterprise) Client(n *Node, role string) *httpapi.Client {
+	c, _ := httpapi.NewClient(n.HTTP, e.Tokens[role])
 	return c
 }
 
@@ -390,14 +514,14 @@ func (e *Enterprise) WaitReady(ctx context.Context) error {
 		ready := true
 		want := -1 // the first node's count: it holds the seed
 		for i, n := range e.Nodes() {
-			if n.exited != nil {
+			if n.proc.exited != nil {
 				select {
-				case <-n.exited:
+				case <-n.proc.exited:
 					return fmt.Errorf("agent %s stopped: %s", n.Name, lastLine(n.Log))
 				default:
 				}
 			}
-			page, err := e.Client(n, "read").List(ctx, "extensions", agent.Query{Limit: 1})
+			page, err := e.Client(n, "read").List(ctx, "extensions", service.Query{Limit: 1})
 			switch {
 			case err != nil:
 				ready = false
