@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"crypto/md5"
 	"fmt"
 	"os"
 	"os/exec"
@@ -105,7 +106,8 @@ Content-Length: 0
 
 // Every mapping of the pjsip mapping, read by the real Asterisk: fields
 // map right, a phone registers with the secret pbxtopo wrote (a wrong one
-// is refused), an extension without a secret registers without one (no
+// is refused), one with an md5secret registers with the password it
+// hashes, an extension without a secret registers without one (no
 // dangling auth), a phone that moves replaces its contact, the ACL
 // reaches the endpoint, the voicemail box carries the name, an IAX
 // extension is an IAX peer.
@@ -119,6 +121,10 @@ func TestAsteriskReadsWhatTheBridgeWrote(t *testing.T) {
 		"dtmfmode", "info", "acl", "internal_phones", "nat", "yes", "callerid", `"Lee Park" <6110>`, "mailbox", "6110", "vmsecret", "9931",
 		"rtptimeout", "60")
 	putExt(t, b, "cluster", "tpa1", "regexten", "6111", "name", "Lobby", "context", "support", "protocol", "PJSIP")
+	// chan_sip's md5secret is MD5(user:realm:secret), PJSIP's md5_cred
+	// too (realm asterisk, both defaults).
+	putExt(t, b, "cluster", "tpa1", "regexten", "6113", "name", "Hashed", "md5secret", fmt.Sprintf("%x", md5.Sum([]byte("6113:asterisk:Md5-pw6113"))),
+		"context", "support")
 	putExt(t, b, "cluster", "tpa1", "regexten", "6112", "name", "Iax", "secret", "Iax-pw6112", "protocol", "IAX2", "context", "support",
 		"type", "friend", "host", "dynamic")
 	pull(t, a, b)
@@ -152,6 +158,13 @@ func TestAsteriskReadsWhatTheBridgeWrote(t *testing.T) {
 	// No secret: no auth, and REGISTER is taken (not a 500).
 	if err := register(t, ast, "6111", ""); err != nil {
 		t.Fatalf("REGISTER of an extension without a secret: %v", err)
+	}
+	ast.WaitCLI("pjsip show endpoint 6113", 10*time.Second, func(out string) bool { return strings.Contains(out, "6113/6113") })
+	if err := register(t, ast, "6113", "Md5-pw6113"); err != nil {
+		t.Fatalf("REGISTER of an extension with an md5secret: %v", err)
+	}
+	if err := register(t, ast, "6113", "wrong-secret"); err == nil {
+		t.Fatal("REGISTER with a wrong secret for an md5secret got 200")
 	}
 	ast.WaitCLI("voicemail show users for default", 10*time.Second, func(out string) bool {
 		return strings.Contains(out, "6110") && strings.Contains(out, "Lee Park")
