@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -385,7 +386,9 @@ func TestAgentCollectsAMIStatus(t *testing.T) {
 
 // TestAgentBridgesMySQL runs a real MariaDB as cluster tpa1's realtime
 // database: the agent's bridge fills it with the enterprise, and a row
-// Asterisk's side inserts reaches the other cluster.
+// Asterisk's side inserts reaches the other cluster. A row the store
+// cannot take is parked (repl status, status, the metric) and fixing it
+// in MariaDB applies it.
 func TestAgentBridgesMySQL(t *testing.T) {
 	if err := mariadbtest.Available(); err != nil {
 		t.Skip(err)
@@ -443,6 +446,32 @@ func TestAgentBridgesMySQL(t *testing.T) {
 	if r.MySQL == nil || len(r.MySQL.Parked) != 1 || !strings.Contains(strings.Join(r.Problems, "\n"), "MySQL row parked: "+mysql.GuideTable+" row cluster=tpa1,regexten=7778") {
 		t.Fatalf("status report: %+v, problems %q", r.MySQL, r.Problems)
 	}
+	parked := func() string {
+		req, _ := http.NewRequest("GET", "http://"+tpa1.HTTP+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+e.Tokens["read"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		m := regexp.MustCompile(`(?m)^pbxtopo_mysql_parked_rows\{side="in"\} (\d+)$`).FindSubmatch(body)
+		if m == nil {
+			return "no pbxtopo_mysql_parked_rows{side=\"in\"}"
+		}
+		return string(m[1])
+	}
+	if n := parked(); n != "1" {
+		t.Fatalf("pbxtopo_mysql_parked_rows{side=\"in\"} = %s, want 1", n)
+	}
+	// Fixing the row in MariaDB applies it and clears the park.
+	if err := db.Exec("asterisk", "UPDATE "+mysql.GuideTable+" SET dtmfmode = 'info' WHERE cluster = 'tpa1' AND regexten = '7778'"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "sfo has 7778 once fixed, and no row parked", func() bool {
+		r, err := e.Client(sfo, "read").Get(context.Background(), "extensions", "tpa1/7778")
+		return err == nil && r.Fields["dtmfmode"] == "info" && parked() == "0"
+	})
 }
 
 // TestNewClusterJoinsRunningEnterprise follows the README's runbook: a
