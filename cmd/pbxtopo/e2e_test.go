@@ -464,6 +464,17 @@ func TestAgentBridgesMySQL(t *testing.T) {
 	if n := parked(); n != "1" {
 		t.Fatalf("pbxtopo_mysql_parked_rows{side=\"in\"} = %s, want 1", n)
 	}
+	// pbxtopo repl status prints the bridge and the parked row's fix.
+	out, err := exec.Command(pbxtopoBinary(t), "repl", "status", "--addr", tpa1.HTTP, "--token", e.Tokens["read"]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pbxtopo repl status: %v\n%s", err, out)
+	}
+	for _, want := range []string{"MySQL bridge root@tcp(", "(mapping guide): following", "1 parked",
+		"in      " + mysql.GuideTable + " row cluster=tpa1,regexten=7778  dtmfmode", "UPDATE `" + mysql.GuideTable + "` SET `dtmfmode` = ..."} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("pbxtopo repl status lacks %q:\n%s", want, out)
+		}
+	}
 	// Fixing the row in MariaDB applies it and clears the park.
 	if err := db.Exec("asterisk", "UPDATE "+mysql.GuideTable+" SET dtmfmode = 'info' WHERE cluster = 'tpa1' AND regexten = '7778'"); err != nil {
 		t.Fatal(err)
