@@ -464,6 +464,19 @@ func TestAgentBridgesMySQL(t *testing.T) {
 	if n := parked(); n != "1" {
 		t.Fatalf("pbxtopo_mysql_parked_rows{side=\"in\"} = %s, want 1", n)
 	}
+	// The board has the bridge's row, warning of the parked row.
+	req, _ := http.NewRequest("GET", "http://"+tpa1.HTTP+"/ui/", nil)
+	req.Header.Set("Authorization", "Bearer "+e.Tokens["read"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	board, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(board), "MySQL realtime") || !strings.Contains(string(board), "1 parked · following") ||
+		!strings.Contains(string(board), "regexten=7778") {
+		t.Errorf("the board (%d) shows no MySQL row with the parked row:\n%s", resp.StatusCode, board)
+	}
 	// pbxtopo repl status prints the bridge and the parked row's fix.
 	out, err := exec.Command(pbxtopoBinary(t), "repl", "status", "--addr", tpa1.HTTP, "--token", e.Tokens["read"]).CombinedOutput()
 	if err != nil {
