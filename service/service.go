@@ -166,7 +166,7 @@ func UserError(err error) error {
 		code = 412
 	case errors.Is(err, store.ErrPruned):
 		code = 410
-	case errors.Is(err, store.ErrDiskFull):
+	case errors.Is(err, store.ErrDiskFull), errors.Is(err, store.ErrUnavailable):
 		code = 503
 	case errors.Is(err, store.ErrReadOnly):
 		code = 403

@@ -23,6 +23,9 @@ var (
 	ErrInvalid = errors.New("invalid request")
 	// ErrSelfOrigin: a remote batch claims changes of this replica that it never made.
 	ErrSelfOrigin = errors.New("batch claims to originate from this replica")
+	// ErrUnavailable: the write cannot be taken now (a Raft cluster
+	// between leaders) and nothing was written: try again shortly.
+	ErrUnavailable = errors.New("unavailable")
 	// ErrReadOnly: the store was opened read-only.
 	ErrReadOnly = errors.New("store is read-only")
 	// ErrInUse: another process holds the store.

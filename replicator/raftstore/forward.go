@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -104,8 +105,11 @@ func (s *Store) Handler() http.Handler {
 		res, err := s.ApplyAsLeader(r.Context(), ops)
 		if err != nil {
 			status := http.StatusInternalServerError
-			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-				status = http.StatusConflict
+			switch {
+			case errors.Is(err, ErrUncertain):
+				status = http.StatusGatewayTimeout // the follower must not retry
+			case errors.Is(err, raft.ErrNotLeader):
+				status = http.StatusConflict // nothing logged: ask the new leader
 			}
 			http.Error(w, err.Error(), status)
 			return
@@ -142,6 +146,19 @@ func NewHTTPForwarder(cfg *tls.Config) *HTTPForwarder {
 		Transport: &http.Transport{TLSClientConfig: cfg.Clone(), ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 8}}}
 }
 
+// forwardError says what a failed forward means for the write. Only a
+// connection never made is safe to retry (ErrNoLeader: propose asks
+// again). Once the request may have left, the leader may have applied it
+// and lost only the answer: a retry would apply it a second time, after
+// writes other clients made in between, so the outcome is unknown.
+func forwardError(replAddr string, err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return fmt.Errorf("%w: forward to %s: %v", ErrNoLeader, replAddr, err)
+	}
+	return fmt.Errorf("%w: forward to the leader at %s: %v; the leader may have taken the write: read the record before writing again", ErrUncertain, replAddr, err)
+}
+
 // Forward implements Forwarder.
 func (f *HTTPForwarder) Forward(ctx context.Context, replAddr string, ops []store.Op) ([]store.OpResult, error) {
 	data, err := encodeOps(ops)
@@ -154,11 +171,15 @@ func (f *HTTPForwarder) Forward(ctx context.Context, replAddr string, ops []stor
 	}
 	resp, err := f.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: forward to %s: %v", ErrNoLeader, replAddr, err)
+		return nil, forwardError(replAddr, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusConflict {
 		return nil, ErrNoLeader // leadership moved: ask again
+	}
+	if resp.StatusCode == http.StatusGatewayTimeout {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%w: the leader at %s: %s", ErrUncertain, replAddr, bytes.TrimSpace(msg))
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))

@@ -20,11 +20,13 @@ func (s *Store) propose(ctx context.Context, ops []store.Op) ([]store.OpResult, 
 	deadline := time.Now().Add(s.cfg.ApplyTimeout)
 	for {
 		res, err := s.proposeOnce(ctx, ops)
-		if !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrLeadershipLost) && !errors.Is(err, raft.ErrNotLeader) {
+		// Retried only when nothing reached a log: no leader known, or
+		// Raft refused the entry as not the leader.
+		if !errors.Is(err, ErrNoLeader) && !errors.Is(err, raft.ErrNotLeader) {
 			return res, err
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("%w (node %s is %s)", ErrNoLeader, s.cfg.Node, s.State())
+			return nil, fmt.Errorf("%w (node %s is %s); nothing was written: try again in a few seconds, and if it lasts see 'pbxtopo raft status'", ErrNoLeader, s.cfg.Node, s.State())
 		}
 		select {
 		case <-time.After(50 * time.Millisecond):
@@ -171,11 +173,16 @@ func (s *Store) ApplyAsLeader(ctx context.Context, ops []store.Op) ([]store.OpRe
 	defer timer.Stop()
 	select {
 	case err := <-done:
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			// The entry is in the log of a deposed leader: the next one
+			// may commit it. Proposing it again would apply it twice.
+			return nil, fmt.Errorf("%w: leadership moved while the write was being committed; it may still commit", ErrUncertain)
+		}
 		if err != nil {
 			return nil, err
 		}
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: the write was proposed to Raft but the caller stopped waiting for its commit; it may still commit", ctx.Err())
+		return nil, fmt.Errorf("%w: %w: the write was proposed to Raft but the caller stopped waiting for its commit; it may still commit", ErrUncertain, ctx.Err())
 	case <-timer.C:
 		return nil, fmt.Errorf("%w: the write was proposed to Raft but did not commit within %s; it may still commit", ErrUncertain, s.cfg.ApplyTimeout)
 	}
