@@ -386,7 +386,11 @@ func TestEditOfAFieldInConflictIsParked(t *testing.T) {
 	if r := record(t, a, "tpa1/6109"); len(r.Versions) < 2 {
 		t.Fatalf("no conflict: %+v", r)
 	}
-	waitFor(t, "the outbound side settled", func() bool { return br.Status().Caught })
+	// The row shows the conflict's winner before MariaDB edits it (Caught
+	// alone may still be true from before the conflict arrived).
+	waitFor(t, "the winner in MariaDB", func() bool {
+		return br.Status().Caught && sqlValue(t, db, "SELECT context FROM ps_endpoints WHERE id = '6109'") == fields(t, a, "tpa1/6109")["context"]
+	})
 	sqlExec(t, db, "UPDATE ps_endpoints SET context = 'support' WHERE id = '6109'")
 	waitFor(t, "the park", func() bool { return len(br.Status().Parked) == 1 })
 	p := br.Status().Parked[0]
