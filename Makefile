@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/pbxtopo
 FUZZTIME ?= 10s
 
-.PHONY: all build install test vulncheck demo bench fuzz chaos chaos-net clean
+.PHONY: all build install test vulncheck demo bench fuzz chaos chaos-net phone-campaign clean
 
 all: build
 
@@ -60,6 +60,11 @@ chaos-net: build
 bench: build
 	$(BIN) bench
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./store ./pbx ./roaming ./roaming/dundi ./ami
+
+# The phone failover campaign (about 30 minutes): baresip, the agents' DNS and the real
+# Asterisk with 60 s re-registration and 30 s TTL, 5 runs (internal/asterisktest).
+phone-campaign:
+	$(GO) test -tags campaign -run TestPhoneFailoverCampaign -count=1 -timeout 60m -v ./internal/asterisktest
 
 # A short run of every fuzz target (FUZZTIME each).
 fuzz:

@@ -225,7 +225,7 @@ func (a *Agent) buildService() error {
 	}
 	a.svc = service.NewServiceWith(a.rs, service.Deps{Repl: a.rep, Members: a.verified.All, Digests: a.digests, Keys: a.members,
 		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, AMI: a.parts.collector != nil, Audit: a.audit, Certs: a.certs.list,
-		Published: a.publishedReport})
+		Published: a.publishedReport, MySQL: a.bridgeStatus})
 	return nil
 }
 

@@ -231,6 +231,15 @@ func (a *Agent) leaderParts(ctx context.Context) {
 	}
 }
 
+// bridgeStatus is the MySQL bridge's status, nil without one.
+func (a *Agent) bridgeStatus() *mysql.BridgeStatus {
+	if a.parts.bridge == nil {
+		return nil
+	}
+	st := a.parts.bridge.Status()
+	return &st
+}
+
 // closeParts releases what the parts hold after they stopped.
 func (a *Agent) closeParts() {
 	if a.parts.dundi != nil {

@@ -31,6 +31,8 @@ var (
 		"How far the MySQL bridge's binlog reader is behind the server.", nil, nil)
 	descMySQLReconnects = prometheus.NewDesc("pbxtopo_mysql_reconnects_total",
 		"MySQL bridge failures retried.", nil, nil)
+	descMySQLParked = prometheus.NewDesc("pbxtopo_mysql_parked_rows",
+		"Rows the MySQL bridge parked: in (MySQL rows the store did not take), out (records MySQL did not take).", []string{"side"}, nil)
 )
 
 // partsCollector scrapes the optional parts and the DNS server.
@@ -44,7 +46,7 @@ type partsCollector struct {
 
 func (c *partsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDNSQueries, descDNSTypes, descDNSResults, descClusterUp, descHold, descDUNDi, descAMI,
-		descMySQLRows, descMySQLLag, descMySQLReconnects} {
+		descMySQLRows, descMySQLLag, descMySQLReconnects, descMySQLParked} {
 		ch <- d
 	}
 }
@@ -97,6 +99,13 @@ func (c *partsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descMySQLRows, st.EchoRows, "echo")
 		counter(descMySQLReconnects, st.Reconnects)
 		ch <- prometheus.MustNewConstMetric(descMySQLLag, prometheus.GaugeValue, st.LagSeconds)
+		parked := map[string]float64{mysql.ParkedIn: 0, mysql.ParkedOut: 0}
+		for _, p := range st.Parked {
+			parked[p.Side]++
+		}
+		for side, n := range parked {
+			ch <- prometheus.MustNewConstMetric(descMySQLParked, prometheus.GaugeValue, n, side)
+		}
 	}
 }
 

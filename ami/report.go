@@ -37,6 +37,38 @@ type Report struct {
 	// Published is the agent's latest publish of generated configuration
 	// (its cluster's DUNDi files), filled by the agent that runs it.
 	Published *PublishReport `json:"published,omitempty"`
+	// MySQL is the realtime bridge, filled by the agent that has one.
+	MySQL *BridgeSection `json:"mysql,omitempty"`
+}
+
+// BridgeSection is the MySQL realtime bridge as status shows it.
+type BridgeSection struct {
+	State      string   `json:"state"`
+	DSN        string   `json:"dsn"`
+	Position   string   `json:"position,omitempty"`
+	LagSeconds float64  `json:"lag_seconds"`
+	LastError  string   `json:"last_error,omitempty"`
+	Parked     []string `json:"parked,omitempty"` // one line per parked row: row, problem, fix
+}
+
+// AddBridge adds the MySQL bridge; parked rows and a blocked bridge are
+// problems that make a NORMAL verdict DEGRADED.
+func (r *Report) AddBridge(b *BridgeSection) {
+	if b == nil {
+		return
+	}
+	r.MySQL = b
+	var problems []string
+	if b.State == "blocked" || b.State == "retrying" {
+		problems = append(problems, "MySQL bridge "+b.State+": "+b.LastError)
+	}
+	for _, p := range b.Parked {
+		problems = append(problems, "MySQL row parked: "+p)
+	}
+	if len(problems) > 0 && r.Verdict == "NORMAL" {
+		r.Verdict = "DEGRADED"
+	}
+	r.Problems = append(r.Problems, problems...)
 }
 
 // PublishReport is the latest publish of generated configuration: when,
@@ -420,6 +452,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		p("%s", line)
 	}
+	if m := r.MySQL; m != nil {
+		p("MySQL bridge %s: %s at %s, %.1f s behind, %d rows parked", m.DSN, m.State, dashIfEmpty(m.Position), m.LagSeconds, len(m.Parked))
+	}
 	if s := r.Store; s != nil {
 		total := 0
 		for _, n := range s.Records {
@@ -433,4 +468,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := fmt.Fprintf(w, "- NOW IN %s STATE -\n", r.Verdict)
 	return err
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/replicator/mysql"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -40,6 +41,8 @@ type Deps struct {
 	// Published is the latest publish of this node's generated config
 	// (nil: it publishes none).
 	Published func() *ami.PublishReport
+	// MySQL is the realtime bridge's status (nil: no mysql.dsn).
+	MySQL func() *mysql.BridgeStatus
 }
 
 // PeerDigests is one replica's answer to verify.
@@ -134,6 +137,9 @@ type ReplStatus struct {
 	// StatusLinks: live status pulled from each source (replicator/status.go).
 	StatusLinks []replicator.StatusLinkStats `json:"status_links,omitempty"`
 	DiskFull    bool                         `json:"disk_full,omitempty"` // the store refuses writes: its disk is full
+	// MySQL is this node's realtime bridge (it runs on the cluster's Raft
+	// leader), with its parked rows.
+	MySQL *mysql.BridgeStatus `json:"mysql,omitempty"`
 }
 
 // ReplStatus returns the state of every replication link.
@@ -182,6 +188,9 @@ func (s *Service) ReplStatus(ctx context.Context) (*ReplStatus, error) {
 	}
 	if st := s.localStore(); st != nil {
 		out.DiskFull = st.DiskFull()
+	}
+	if s.deps.MySQL != nil {
+		out.MySQL = s.deps.MySQL()
 	}
 	return out, nil
 }

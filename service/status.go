@@ -66,6 +66,9 @@ func (s *Service) StatusReport(ctx context.Context, node string) (*ami.Report, e
 	if err == nil && s.deps.Published != nil && (r.Node == s.deps.Node || r.Node == "") {
 		r.AddPublished(s.deps.Published())
 	}
+	if err == nil && s.deps.MySQL != nil && (r.Node == s.deps.Node || r.Node == "") {
+		r.AddBridge(bridgeSection(s.deps.MySQL()))
+	}
 	if h := s.dnsHold(); h != nil && err == nil {
 		if r.Verdict == "NORMAL" {
 			r.Verdict = "DEGRADED"

@@ -19,17 +19,29 @@ import (
 func (a *app) demoCmd() *cobra.Command {
 	var cfg demo.Config
 	var clusters string
+	var mysqls []string
 	cmd := &cobra.Command{
-		Use:   "demo [--clusters tpa1,tpa2,sfo,lon,ams] [--nodes 1] [--mode ring|mesh|primary|site] [--dir DIR] [--port-base 17400]",
+		Use:   "demo [--clusters tpa1,tpa2,sfo,lon,ams] [--nodes 1] [--mode ring|mesh|primary|site] [--dir DIR] [--port-base 17400] [--mysql CLUSTER=DSN --mysql-mapping pjsip]",
 		Short: "Run the guide's sample enterprise on loopback: one agent process per node",
 		Long: `Starts the sample enterprise as separate agent processes on 127.0.0.1, with certificates,
 an encrypted gossip key and API tokens made for the occasion, the sample data imported into
 the first cluster and replicated to the others. Prints each node's addresses and writes
-DIR/demo.json once every agent is ready; Ctrl-C stops them all.`,
+DIR/demo.json once every agent is ready; Ctrl-C stops them all.
+
+--mysql CLUSTER=DSN attaches a realtime database to a cluster (repeat for more): its agents
+run the MySQL bridge on it with --mysql-mapping (pjsip for Asterisk's own realtime tables).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			start := time.Now()
 			cfg.Clusters = pbx.List(clusters)
+			cfg.MySQL = map[string]string{}
+			for _, m := range mysqls {
+				c, dsn, ok := strings.Cut(m, "=")
+				if !ok || c == "" || dsn == "" {
+					return usageErrorf("--mysql %q: want CLUSTER=user:password@tcp(host:port)/database", m)
+				}
+				cfg.MySQL[c] = dsn
+			}
 			if cfg.Mode == "" {
 				cfg.Mode = string(replicator.Mesh)
 			}
@@ -81,6 +93,8 @@ DIR/demo.json once every agent is ready; Ctrl-C stops them all.`,
 	f.StringVar(&cfg.Dir, "dir", "", "directory for data, certificates, configs and logs (default: a new temp dir)")
 	f.IntVar(&cfg.PortBase, "port-base", 17400, "first port; node k uses port-base+10k .. +10k+6")
 	f.BoolVar(&cfg.StandIns, "stand-ins", true, "give each cluster a stand-in Asterisk that answers SIP OPTIONS on its voice VIP, probed by every agent")
+	f.StringArrayVar(&mysqls, "mysql", nil, "CLUSTER=DSN: run the MySQL realtime bridge of CLUSTER on DSN (repeatable)")
+	f.StringVar(&cfg.MySQLMapping, "mysql-mapping", "", "the bridge's mapping: guide, pjsip or sippeers (default guide)")
 	cmd.AddCommand(a.demoAsteriskCmd())
 	return cmd
 }
@@ -132,6 +146,11 @@ func (a *app) printDemo(e *demo.Enterprise, binDir string, took time.Duration) {
 		tw.Flush()
 		last := e.Clusters[len(e.Clusters)-1]
 		standIn = fmt.Sprintf("  kill %d   # %s's stand-in Asterisk: %s leaves the SRV answers within about a second\n", last.Asterisk.PID, last.Cluster, last.Cluster)
+	}
+	for _, c := range e.Clusters {
+		if dsn := e.MySQL[c.Cluster]; dsn != "" {
+			fmt.Fprintf(a.stdout, "MySQL realtime of %s: %s (pbxtopo repl status shows its bridge)\n", c.Cluster, dsn)
+		}
 	}
 	first := e.Clusters[0].Nodes[0]
 	host, port, _ := strings.Cut(first.DNS, ":")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -385,7 +386,9 @@ func TestAgentCollectsAMIStatus(t *testing.T) {
 
 // TestAgentBridgesMySQL runs a real MariaDB as cluster tpa1's realtime
 // database: the agent's bridge fills it with the enterprise, and a row
-// Asterisk's side inserts reaches the other cluster.
+// Asterisk's side inserts reaches the other cluster. A row the store
+// cannot take is parked (repl status, status, the metric) and fixing it
+// in MariaDB applies it.
 func TestAgentBridgesMySQL(t *testing.T) {
 	if err := mariadbtest.Available(); err != nil {
 		t.Skip(err)
@@ -402,7 +405,7 @@ func TestAgentBridgesMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := startEnterprise(t, []string{"tpa1", "sfo"}, "mesh", func(c *demo.Config) {
-		c.ClusterExtra = map[string]string{"tpa1": fmt.Sprintf("mysql:\n  dsn: %q\n  min_backoff: 50ms\n", db.DSN("asterisk"))}
+		c.MySQL = map[string]string{"tpa1": db.DSN("asterisk")} // pbxtopo demo --mysql tpa1=DSN
 	})
 	tpa1, sfo := e.Clusters[0].Nodes[0], e.Clusters[1].Nodes[0]
 	total := count(e, tpa1, "")
@@ -424,6 +427,75 @@ func TestAgentBridgesMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "sfo has the row inserted into tpa1's MariaDB", func() bool { return count(e, sfo, "from mysql") == 1 })
+	// repl status and status show the bridge, and a row it parks.
+	if err := db.Exec("asterisk", "INSERT INTO "+mysql.GuideTable+" (cluster, regexten, dtmfmode) VALUES ('tpa1', '7778', 'morse')"); err != nil {
+		t.Fatal(err)
+	}
+	var rs *service.ReplStatus
+	eventually(t, 20*time.Second, "repl status shows the parked row", func() bool {
+		rs, err = e.Client(tpa1, "read").ReplStatus(context.Background())
+		return err == nil && rs.MySQL != nil && rs.MySQL.State == mysql.StateFollowing && len(rs.MySQL.Parked) == 1
+	})
+	if p := rs.MySQL.Parked[0]; p.Row != mysql.GuideTable+" row cluster=tpa1,regexten=7778" || p.Column != "dtmfmode" {
+		t.Fatalf("parked %+v", p)
+	}
+	r, err := e.Client(tpa1, "read").StatusReport(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MySQL == nil || len(r.MySQL.Parked) != 1 || !strings.Contains(strings.Join(r.Problems, "\n"), "MySQL row parked: "+mysql.GuideTable+" row cluster=tpa1,regexten=7778") {
+		t.Fatalf("status report: %+v, problems %q", r.MySQL, r.Problems)
+	}
+	parked := func() string {
+		req, _ := http.NewRequest("GET", "http://"+tpa1.HTTP+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+e.Tokens["read"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		m := regexp.MustCompile(`(?m)^pbxtopo_mysql_parked_rows\{side="in"\} (\d+)$`).FindSubmatch(body)
+		if m == nil {
+			return "no pbxtopo_mysql_parked_rows{side=\"in\"}"
+		}
+		return string(m[1])
+	}
+	if n := parked(); n != "1" {
+		t.Fatalf("pbxtopo_mysql_parked_rows{side=\"in\"} = %s, want 1", n)
+	}
+	// The board has the bridge's row, warning of the parked row.
+	req, _ := http.NewRequest("GET", "http://"+tpa1.HTTP+"/ui/", nil)
+	req.Header.Set("Authorization", "Bearer "+e.Tokens["read"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	board, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(board), "MySQL realtime") || !strings.Contains(string(board), "1 parked · following") ||
+		!strings.Contains(string(board), "regexten=7778") {
+		t.Errorf("the board (%d) shows no MySQL row with the parked row:\n%s", resp.StatusCode, board)
+	}
+	// pbxtopo repl status prints the bridge and the parked row's fix.
+	out, err := exec.Command(pbxtopoBinary(t), "repl", "status", "--addr", tpa1.HTTP, "--token", e.Tokens["read"]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pbxtopo repl status: %v\n%s", err, out)
+	}
+	for _, want := range []string{"MySQL bridge root@tcp(", "(mapping guide): following", "1 parked",
+		"in      " + mysql.GuideTable + " row cluster=tpa1,regexten=7778  dtmfmode", "UPDATE `" + mysql.GuideTable + "` SET `dtmfmode` = ..."} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("pbxtopo repl status lacks %q:\n%s", want, out)
+		}
+	}
+	// Fixing the row in MariaDB applies it and clears the park.
+	if err := db.Exec("asterisk", "UPDATE "+mysql.GuideTable+" SET dtmfmode = 'info' WHERE cluster = 'tpa1' AND regexten = '7778'"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "sfo has 7778 once fixed, and no row parked", func() bool {
+		r, err := e.Client(sfo, "read").Get(context.Background(), "extensions", "tpa1/7778")
+		return err == nil && r.Fields["dtmfmode"] == "info" && parked() == "0"
+	})
 }
 
 // TestNewClusterJoinsRunningEnterprise follows the README's runbook: a

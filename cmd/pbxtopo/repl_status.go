@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/replicator/mysql"
 	"github.com/pbxtopo/pbxtopo/service"
 )
 
@@ -69,7 +70,11 @@ func printReplStatus(w io.Writer, st *service.ReplStatus) error {
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	printStatusLinks(tw, st.StatusLinks)
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printBridge(w, st.MySQL)
+	return nil
 }
 
 // printStatusLinks adds the status replication links to `repl status`:
@@ -87,4 +92,29 @@ func printStatusLinks(w io.Writer, links []replicator.StatusLinkStats) {
 		}
 		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", l.Peer, pull, l.Pulls, l.Received, l.Merged, l.Served, l.BytesOut, dash(l.LastError))
 	}
+}
+
+// printBridge shows the MySQL bridge and its parked rows.
+func printBridge(w io.Writer, b *mysql.BridgeStatus) {
+	if b == nil {
+		return
+	}
+	state := b.State
+	if state == mysql.StateStopped {
+		state += " (it runs on the cluster's Raft leader)"
+	}
+	fmt.Fprintf(w, "\nMySQL bridge %s (mapping %s): %s at %s, %.1f s behind; rows in %d, out %d; %d parked\n",
+		b.DSN, b.Mapping, state, dash(b.Position), b.LagSeconds, b.RowsIn, b.RowsOut, len(b.Parked))
+	if b.LastError != "" {
+		fmt.Fprintf(w, "last error: %s\n", b.LastError)
+	}
+	if len(b.Parked) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PARKED\tROW\tCOLUMN\tBINLOG\tPROBLEM\tFIX")
+	for _, p := range b.Parked {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Side, p.Row, dash(p.Column), dash(p.Position), p.Problem, p.Fix)
+	}
+	tw.Flush()
 }

@@ -76,6 +76,10 @@ func buildBoard(in boardInput) Board {
 		{Name: "DNS SRV"},
 		{Name: "Membership"},
 	}
+	bridge := in.Repl != nil && in.ReplErr == nil && in.Repl.MySQL != nil
+	if bridge {
+		rows = append(rows, BoardRow{Name: "MySQL realtime"})
+	}
 	for i := range b.Columns {
 		c := b.Columns[i].Cluster
 		b.Columns[i].Here = c == here
@@ -85,6 +89,9 @@ func buildBoard(in boardInput) Board {
 			dnsCell(c, in.DNS, in.DNSErr),
 			membershipCell(c, in.Members, in.MembersErr),
 		}
+		if bridge {
+			cells = append(cells, mysqlCell(c, in.Repl))
+		}
 		for r := range rows {
 			rows[r].Cells = append(rows[r].Cells, cells[r])
 			b.Columns[i].State = worst(b.Columns[i].State, cells[r].State)
@@ -92,6 +99,33 @@ func buildBoard(in boardInput) Board {
 	}
 	b.Rows = rows
 	return b
+}
+
+// mysqlCell is the realtime bridge of the agent serving the page: its
+// state, and its parked rows with their fixes. Other clusters' bridges are
+// on their own agents' boards.
+func mysqlCell(cluster string, rs *service.ReplStatus) Cell {
+	if cluster != rs.Cluster {
+		return noData("shown by that cluster's agent")
+	}
+	m := rs.MySQL
+	c := Cell{State: OK, Text: fmt.Sprintf("%s · %.1f s", m.State, m.LagSeconds), Detail: m.DSN + " at " + m.Position}
+	switch m.State {
+	case "stopped":
+		c.State, c.Text = None, "runs on the Raft leader"
+	case "blocked", "retrying":
+		c.State, c.Detail = Fail, m.LastError
+	}
+	if len(m.Parked) > 0 {
+		var lines []string
+		for _, p := range m.Parked {
+			lines = append(lines, fmt.Sprintf("%s: %s; fix: %s", p.Row, p.Problem, p.Fix))
+		}
+		c.State = worst(c.State, Warn)
+		c.Text = fmt.Sprintf("%d parked · %s", len(m.Parked), c.Text)
+		c.Detail = strings.Join(lines, "\n")
+	}
+	return c
 }
 
 func errDetail(err error) string {

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/replicator/mysql"
 	"github.com/pbxtopo/pbxtopo/service"
 )
 
@@ -256,5 +258,24 @@ func TestGroupQuery(t *testing.T) {
 		if _, err := parseGroupQuery(bad); err == nil {
 			t.Errorf("parseGroupQuery(%v) accepted", bad)
 		}
+	}
+}
+
+// The board has a MySQL row when the agent serving it has a bridge: its
+// state, and the parked rows with their fixes.
+func TestBoardMySQLRow(t *testing.T) {
+	in := boardInput{Here: "tpa1", Clusters: []pbx.Fields{{"name": "tpa1", "site": "tpa"}, {"name": "tpa2", "site": "tpa"}},
+		Repl: &service.ReplStatus{Cluster: "tpa1", Mode: replicator.Ring}}
+	if b := buildBoard(in); len(b.Rows) != 4 {
+		t.Fatalf("a MySQL row without a bridge: %v", b.Rows)
+	}
+	in.Repl.MySQL = &mysql.BridgeStatus{State: mysql.StateFollowing, DSN: "u@tcp(h:1)/asterisk", Position: "binlog.000001:400", LagSeconds: 0.2,
+		Parked: []mysql.ParkedRow{{Side: mysql.ParkedIn, Row: "ps_endpoints row id=6202", Column: "dtmf_mode", Problem: `"auto_info" is not one of rfc2833, info`, Fix: "UPDATE ..."}}}
+	b := buildBoard(in)
+	row := b.Rows[len(b.Rows)-1]
+	if row.Name != "MySQL realtime" || row.Cells[0].State != Warn || row.Cells[0].Text != "1 parked · following · 0.2 s" ||
+		!strings.Contains(row.Cells[0].Detail, "ps_endpoints row id=6202") || !strings.Contains(row.Cells[0].Detail, "fix: UPDATE") ||
+		row.Cells[1].State != None || b.Columns[0].State != Warn {
+		t.Fatalf("MySQL row %+v, columns %+v", row, b.Columns)
 	}
 }

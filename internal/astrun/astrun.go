@@ -256,6 +256,30 @@ func (i *Instance) Stop() {
 	os.RemoveAll(i.Root)
 }
 
+// Kill ends Asterisk at once (SIGKILL), as a crash would, and keeps the
+// instance's directory for Restart.
+func (i *Instance) Kill() {
+	select {
+	case <-i.exit:
+	default:
+		i.cmd.Process.Kill()
+		<-i.exit
+	}
+}
+
+// Restart starts Asterisk again on the same directory and ports after
+// Kill.
+func (i *Instance) Restart(ctx context.Context) error {
+	select {
+	case <-i.exit:
+	default:
+		return errors.New("astrun: Asterisk is running")
+	}
+	i.exit = make(chan struct{})
+	os.Remove(filepath.Join(i.Root, "run", "asterisk.ctl"))
+	return i.start(ctx, 30*time.Second)
+}
+
 // Tail returns the last 40 lines of a file of the instance
 // ("log/messages", "console.log").
 func (i *Instance) Tail(name string) string {

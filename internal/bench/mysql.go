@@ -54,7 +54,15 @@ func MySQL(ctx context.Context, env Env) ([]Result, error) {
 		Result{Name: "end-to-end p99 lag, bridged", Value: ms(bridged.p99), Unit: "ms",
 			Anchor: "MariaDB master-master p99 lag", AnchorValue: ms(native.p99)},
 	)
-	return out, nil
+	samples := 100
+	if env.Quick {
+		samples = 10
+	}
+	ast, err := mysqlToAsterisk(ctx, env, samples)
+	if err != nil {
+		return out, fmt.Errorf("ext set to pjsip show endpoint: %w", err)
+	}
+	return append(out, ast...), nil
 }
 
 const benchDB = "asterisk"
@@ -151,7 +159,7 @@ func poll(ctx context.Context, limit time.Duration, cond func() bool) error {
 func insertRows(c *client.Conn, from, to, per int) error {
 	for i := from; i < to; i += per {
 		var b strings.Builder
-		b.WriteString("INSERT INTO extensions (cluster, regexten, name, callerid, secret, context, astgroup, allow) VALUES ")
+		b.WriteString("INSERT INTO " + mysqlbridge.GuideTable + " (cluster, regexten, name, callerid, secret, context, astgroup, allow) VALUES ")
 		for j := i; j < min(i+per, to); j++ {
 			if j > i {
 				b.WriteString(", ")
@@ -251,7 +259,7 @@ func rawBinlogRate(ctx context.Context, s *mariadbtest.Server, pos gmysql.Positi
 		if err != nil {
 			return 0, err
 		}
-		if re, ok := ev.Event.(*replication.RowsEvent); ok && string(re.Table.Table) == "extensions" {
+		if re, ok := ev.Event.(*replication.RowsEvent); ok && string(re.Table.Table) == mysqlbridge.GuideTable {
 			rows += len(re.Rows)
 		}
 	}
@@ -305,7 +313,7 @@ func workload(ctx context.Context, a, b *mariadbtest.Server, batches, per int) (
 		if time.Now().After(deadline) {
 			return e2e{}, fmt.Errorf("only %d of %d batches arrived in 5 minutes", seen, batches)
 		}
-		r, err := cb.Execute("SELECT COUNT(*) FROM extensions")
+		r, err := cb.Execute("SELECT COUNT(*) FROM " + mysqlbridge.GuideTable)
 		if err != nil {
 			return e2e{}, err
 		}

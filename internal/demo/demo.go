@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/httpapi"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator/mysql"
 	"github.com/pbxtopo/pbxtopo/roaming/dundi"
 	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
@@ -52,6 +54,11 @@ type Config struct {
 	// Hosts, when set, gives node k the address Hosts[k] (all on the same
 	// ports) instead of 127.0.0.1 with ports from PortBase+10k.
 	Hosts []string
+	// MySQL attaches a realtime database to clusters: cluster → DSN
+	// (user:password@tcp(host:port)/database), with MySQLMapping (guide,
+	// pjsip or sippeers; the bridge's default when empty).
+	MySQL        map[string]string
+	MySQLMapping string
 	// Exec, when set, returns the command prefix that starts node k
 	// (e.g. "ip netns exec NS" to run it in a network namespace).
 	Exec func(k int) []string
@@ -106,6 +113,7 @@ type Enterprise struct {
 	Tokens   map[string]string `json:"tokens"`
 	Mode     string            `json:"mode"`
 	Dir      string            `json:"dir"`
+	MySQL    map[string]string `json:"mysql,omitempty"` // cluster → realtime database (password hidden)
 }
 
 // LookupEID is the DUNDi entity id `pbxtopo dundi lookup` uses against
@@ -134,6 +142,14 @@ func Prepare(cfg Config) (*Enterprise, error) {
 	if len(cfg.Clusters) == 0 {
 		cfg.Clusters = []string{"tpa1", "tpa2", "sfo", "lon", "ams"}
 	}
+	for c, dsn := range cfg.MySQL {
+		if !slices.Contains(cfg.Clusters, c) {
+			return nil, fmt.Errorf("--mysql %s=...: %s is not one of the clusters (%s)", c, c, strings.Join(cfg.Clusters, ", "))
+		}
+		if _, err := mysql.ParseDSN(dsn); err != nil {
+			return nil, fmt.Errorf("--mysql %s=...: %w", c, err)
+		}
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -144,7 +160,11 @@ func Prepare(cfg Config) (*Enterprise, error) {
 	key := make([]byte, 32)
 	rand.Read(key)
 	gossipKey := base64.StdEncoding.EncodeToString(key)
-	e := &Enterprise{Tokens: map[string]string{}, Mode: cfg.Mode, Dir: cfg.Dir}
+	e := &Enterprise{Tokens: map[string]string{}, Mode: cfg.Mode, Dir: cfg.Dir, MySQL: map[string]string{}}
+	for c, dsn := range cfg.MySQL {
+		d, _ := mysql.ParseDSN(dsn)
+		e.MySQL[c] = d.String()
+	}
 	var tokens strings.Builder
 	for _, role := range []string{"read", "operator", "admin"} {
 		e.Tokens[role] = httpapi.NewToken()
@@ -251,6 +271,12 @@ gossip:
 %s%s%s`, node.Name, node.Name, c, site, node.DataDir, node.HTTP, node.Repl, node.Serf, node.Raft, node.DNS, join, tokensFile,
 				cfg.Nodes, cfg.RaftExtra, cfg.Mode, order, cfg.Clusters[0], filepath.Join(pkiDir, pki.CAFile), certFile, keyFile, gossipKey, localConf, probe,
 				cfg.Extra+cfg.ClusterExtra[c]+cfg.NodeExtra[node.Name])
+			if dsn := cfg.MySQL[c]; dsn != "" {
+				conf += fmt.Sprintf("mysql:\n  dsn: %q\n  min_backoff: 50ms\n", dsn)
+				if cfg.MySQLMapping != "" {
+					conf += fmt.Sprintf("  mapping: %q\n", cfg.MySQLMapping)
+				}
+			}
 			if err := os.WriteFile(node.Config, []byte(conf), 0o600); err != nil {
 				return nil, err
 			}

@@ -18,7 +18,7 @@ func BenchmarkBinlogIngest(b *testing.B) {
 	startBridge(b, a, cfg).stop()
 	for i := 0; i < b.N; i += 1000 {
 		var q strings.Builder
-		q.WriteString("INSERT INTO extensions (cluster, regexten, name, secret, context, allow) VALUES ")
+		q.WriteString("INSERT INTO pbxtopo_extensions (cluster, regexten, name, secret, context, allow) VALUES ")
 		for j := i; j < min(i+1000, b.N); j++ {
 			if j > i {
 				q.WriteString(", ")
@@ -72,7 +72,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i += 100 {
 		var q strings.Builder
-		q.WriteString("INSERT INTO extensions (cluster, regexten, name, secret, context, allow) VALUES ")
+		q.WriteString("INSERT INTO pbxtopo_extensions (cluster, regexten, name, secret, context, allow) VALUES ")
 		for j := i; j < min(i+100, b.N); j++ {
 			if j > i {
 				q.WriteString(", ")
@@ -82,7 +82,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		sqlExec(b, dbA, q.String())
 	}
 	want := fmt.Sprint(b.N)
-	waitFor(b, "every row at B", func() bool { return sqlValue(b, dbB, "SELECT COUNT(*) FROM extensions") == want })
+	waitFor(b, "every row at B", func() bool { return sqlValue(b, dbB, "SELECT COUNT(*) FROM pbxtopo_extensions") == want })
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

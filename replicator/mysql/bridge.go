@@ -35,8 +35,11 @@ type Bridge struct {
 
 	dirty chan string // hold keys whose echo differs from the winner
 
-	mu     sync.Mutex
-	status BridgeStatus
+	mu        sync.Mutex
+	status    BridgeStatus
+	parkedIn  map[string]ParkedRow // rows the store did not take, by park id
+	parkedOut map[string]ParkedRow // records MySQL did not take, by hold key
+	caughtAt  time.Time            // when the binlog reader last had nothing more to read
 }
 
 // New checks cfg and returns a bridge; Run starts it.
@@ -55,7 +58,11 @@ func New(cfg Config, deps Deps) (*Bridge, error) {
 		lg = slog.New(slog.DiscardHandler)
 	}
 	b := &Bridge{cfg: cfg, dsn: d, tables: tables, st: deps.Store, cluster: deps.Store.Replica(),
-		log: lg.With("subsystem", "mysql", "dsn", d.String()), dirty: make(chan string, 4096)}
+		log: lg.With("subsystem", "mysql", "dsn", d.String()), dirty: make(chan string, 4096),
+		parkedIn: map[string]ParkedRow{}, parkedOut: map[string]ParkedRow{}}
+	if b.cfg.ServerID == 0 {
+		b.cfg.ServerID = DerivedServerID(b.cluster, cfg.Name)
+	}
 	b.status = BridgeStatus{State: StateStopped, DSN: d.String(), Mapping: cfg.Mapping}
 	for _, t := range tables {
 		b.status.Tables = append(b.status.Tables, t.Name)

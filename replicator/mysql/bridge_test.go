@@ -21,8 +21,8 @@ func TestMySQLRowsReachTheStore(t *testing.T) {
 		t.Fatalf("tpa1/6109 = %v", f)
 	}
 
-	sqlExec(t, db, "UPDATE extensions SET name = 'George L.', `call-limit` = 2 WHERE regexten = '6109'",
-		"DELETE FROM extensions WHERE regexten = '5020'")
+	sqlExec(t, db, "UPDATE pbxtopo_extensions SET name = 'George L.', `call-limit` = 2 WHERE regexten = '6109'",
+		"DELETE FROM pbxtopo_extensions WHERE regexten = '5020'")
 	waitFor(t, "update and delete in the store", func() bool {
 		f := fields(t, a, "tpa1/6109")
 		return f["name"] == "George L." && f["call-limit"] == "2" && fields(t, a, "tpa2/5020") == nil
@@ -57,9 +57,9 @@ func TestOtherClustersReachMySQL(t *testing.T) {
 	putExt(t, b, "cluster", "tpa1", "regexten", "6110", "name", "Lee", "mailbox", "6110@sales")
 	pull(t, a, b)
 	waitFor(t, "both rows in MySQL", func() bool {
-		return sqlValue(t, db, "SELECT COUNT(*) FROM extensions") == "2"
+		return sqlValue(t, db, "SELECT COUNT(*) FROM pbxtopo_extensions") == "2"
 	})
-	got := sqlRows(t, db, "SELECT cluster, regexten, name, context, `call-limit`, site FROM extensions WHERE regexten = '5020'")
+	got := sqlRows(t, db, "SELECT cluster, regexten, name, context, `call-limit`, site FROM pbxtopo_extensions WHERE regexten = '5020'")
 	if len(got) != 1 || got[0][2] != "Kim" || got[0][3] != "support" || got[0][4] != "3" || got[0][5] != "tpa" {
 		t.Fatalf("row 5020 = %v", got)
 	}
@@ -68,10 +68,10 @@ func TestOtherClustersReachMySQL(t *testing.T) {
 	delExt(t, b, "tpa1/6110")
 	pull(t, a, b)
 	waitFor(t, "update and delete in MySQL", func() bool {
-		return sqlValue(t, db, "SELECT name FROM extensions WHERE regexten = '5020'") == "Kim Park" &&
-			sqlValue(t, db, "SELECT COUNT(*) FROM extensions") == "1"
+		return sqlValue(t, db, "SELECT name FROM pbxtopo_extensions WHERE regexten = '5020'") == "Kim Park" &&
+			sqlValue(t, db, "SELECT COUNT(*) FROM pbxtopo_extensions") == "1"
 	})
-	if v := sqlValue(t, db, "SELECT `call-limit` FROM extensions WHERE regexten = '5020'"); v != "NULL" {
+	if v := sqlValue(t, db, "SELECT `call-limit` FROM pbxtopo_extensions WHERE regexten = '5020'"); v != "NULL" {
 		t.Fatalf("call-limit = %s after the remote write cleared it", v)
 	}
 	// The echo of those writes is read and skipped.
@@ -86,10 +86,10 @@ func TestOtherClustersReachMySQL(t *testing.T) {
 	// A local write at tpa1 through pbxtopo reaches MySQL too.
 	putExt(t, a, "cluster", "tpa1", "regexten", "6120", "name", "Local")
 	waitFor(t, "the local write in MySQL", func() bool {
-		return sqlValue(t, db, "SELECT name FROM extensions WHERE regexten = '6120'") == "Local"
+		return sqlValue(t, db, "SELECT name FROM pbxtopo_extensions WHERE regexten = '6120'") == "Local"
 	})
 	// MySQL's own change after that still comes in.
-	sqlExec(t, db, "UPDATE extensions SET name = 'From MySQL' WHERE regexten = '6120'")
+	sqlExec(t, db, "UPDATE pbxtopo_extensions SET name = 'From MySQL' WHERE regexten = '6120'")
 	waitFor(t, "the MySQL update in the store", func() bool { return fields(t, a, "tpa1/6120")["name"] == "From MySQL" })
 	pull(t, b, a)
 	if f := fields(t, b, "tpa1/6120"); f["name"] != "From MySQL" {
@@ -107,9 +107,9 @@ func TestTextSurvivesBothWays(t *testing.T) {
 	putExt(t, b, "cluster", "tpa1", "regexten", "6109", "name", name)
 	pull(t, a, b)
 	waitFor(t, "the name in MySQL", func() bool {
-		return sqlValue(t, db, "SELECT name FROM extensions WHERE regexten = '6109'") == name
+		return sqlValue(t, db, "SELECT name FROM pbxtopo_extensions WHERE regexten = '6109'") == name
 	})
-	sqlExec(t, db, `UPDATE extensions SET callerid = '"Zoë O''Brien" <6109>' WHERE regexten = '6109'`)
+	sqlExec(t, db, `UPDATE pbxtopo_extensions SET callerid = '"Zoë O''Brien" <6109>' WHERE regexten = '6109'`)
 	waitFor(t, "the caller id in the store", func() bool {
 		return fields(t, a, "tpa1/6109")["callerid"] == `"Zoë O'Brien" <6109>`
 	})

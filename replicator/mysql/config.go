@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -21,8 +22,9 @@ type Config struct {
 	// empty means all of them (mysql.tables).
 	Tables []string
 	// ServerID is the id the binlog client registers with; it must differ
-	// from every server id of the MySQL replication topology
-	// (mysql.server_id).
+	// from every server id of the MySQL replication topology and from
+	// every other bridge reading the same server (mysql.server_id). 0
+	// derives one from the cluster and Name (DerivedServerID).
 	ServerID uint32
 	// Name identifies this bridge in the marker table and the local
 	// checkpoint keys (mysql.name).
@@ -38,19 +40,23 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Author is the author of the store changes made from the binlog.
 	Author string
+	// FullPassEvery is how often the outbound side compares every record
+	// with what MySQL holds, whatever the change feed said.
+	FullPassEvery time.Duration
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
 		Mapping:     "guide",
-		ServerID:    4242,
 		Name:        "mysql",
 		MarkerTable: "pbxtopo_bridge",
 		BatchRows:   1000,
 		MinBackoff:  200 * time.Millisecond,
 		MaxBackoff:  30 * time.Second,
 		Author:      "mysql",
+
+		FullPassEvery: 10 * time.Minute,
 	}
 }
 
@@ -69,18 +75,28 @@ func (c Config) Validate() error {
 		return err
 	}
 	switch {
-	case c.ServerID == 0:
-		return fmt.Errorf("%w: mysql.server_id must be 1-4294967295 and unique among the MySQL servers and replicas", ErrConfig)
 	case !identRE.MatchString(c.Name):
 		return fmt.Errorf("%w: mysql.name %q: use 1-64 letters, digits or '_'", ErrConfig, c.Name)
 	case !identRE.MatchString(c.MarkerTable):
 		return fmt.Errorf("%w: mysql.marker_table %q: use 1-64 letters, digits or '_'", ErrConfig, c.MarkerTable)
 	case c.BatchRows < 1 || c.BatchRows > 100000:
 		return fmt.Errorf("%w: mysql.batch_rows %d: use 1-100000", ErrConfig, c.BatchRows)
+	case c.FullPassEvery <= 0:
+		return fmt.Errorf("%w: the full pass interval must be positive", ErrConfig)
 	case c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff:
 		return fmt.Errorf("%w: mysql.min_backoff and mysql.max_backoff must be positive, min <= max", ErrConfig)
 	}
 	return nil
+}
+
+// DerivedServerID is the binlog client's server id when mysql.server_id
+// is 0: a hash of the cluster and the bridge's name, in 2^24..2^31, so two
+// bridges reading one server (two clusters, or two names) differ and keep
+// clear of the small ids servers usually have.
+func DerivedServerID(cluster, name string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(cluster + "\x00" + name))
+	return 1<<24 + h.Sum32()%(1<<31-1<<24)
 }
 
 // DSN is a parsed mysql.dsn.

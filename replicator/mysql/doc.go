@@ -13,6 +13,11 @@
 // bridge's row in a marker table; the binlog reader knows such
 // transactions as its own echo and only notes what MySQL now holds.
 //
+// A row that cannot be taken in or written out is parked with its key,
+// column and fix (Status().Parked); everything else goes on.
+//
 // Mappings (guide, sippeers, pjsip) say which MySQL tables and columns
-// feed which pbx fields. See DESIGN.md for why it works this way.
+// feed which pbx fields; pjsip and sippeers use Asterisk's own tables
+// (package asteriskdb creates them for tests). See DESIGN.md for why it
+// works this way.
 package mysql

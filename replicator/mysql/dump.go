@@ -27,11 +27,12 @@ func (in *inbound) dump(ctx context.Context, reason string) (Checkpoint, error) 
 	var changes []rowChange
 	for i, t := range b.tables {
 		for _, r := range tables[i] {
-			key, err := t.RecordKey(r, b.cluster)
-			if err != nil {
-				return Checkpoint{}, err
+			if t.Primary {
+				// A row without a key is parked by ingest.
+				if key, err := t.RecordKey(r, b.cluster, Finder{}); err == nil {
+					seen[t.Name+"\x00"+key] = true
+				}
 			}
-			seen[t.Name+"\x00"+key] = true
 			changes = append(changes, rowChange{t: t, after: r})
 		}
 	}

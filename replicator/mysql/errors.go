@@ -11,7 +11,8 @@ var (
 	// off, not ROW format, missing privileges or unique keys).
 	ErrServer = errors.New("mysql server not ready for the bridge")
 	// ErrUnmappable: a column type or value cannot be mapped to a pbx
-	// field. The bridge stops before the row and keeps its position.
+	// field. A row with such a value is parked; a column type stops the
+	// bridge.
 	ErrUnmappable = errors.New("cannot map")
 	// ErrSchemaChanged: a mapped table's columns differ from the binlog's
 	// row image (DDL since the event was written).

@@ -19,11 +19,11 @@ func TestConcurrentWritesBecomeOneConflict(t *testing.T) {
 	putExt(t, b, "cluster", "tpa1", "regexten", "6109", "name", "Original")
 	pull(t, a, b)
 	waitFor(t, "the row in MySQL", func() bool {
-		return sqlValue(t, db, "SELECT name FROM extensions WHERE regexten = '6109'") == "Original"
+		return sqlValue(t, db, "SELECT name FROM pbxtopo_extensions WHERE regexten = '6109'") == "Original"
 	})
 
 	// Neither write has seen the other.
-	sqlExec(t, db, "UPDATE extensions SET name = 'Written in MySQL' WHERE regexten = '6109'")
+	sqlExec(t, db, "UPDATE pbxtopo_extensions SET name = 'Written in MySQL' WHERE regexten = '6109'")
 	putExt(t, b, "cluster", "tpa1", "regexten", "6109", "name", "Written at tpa2")
 	waitFor(t, "the MySQL write in the store", func() bool { return fields(t, a, "tpa1/6109")["name"] == "Written in MySQL" })
 	pull(t, a, b)
@@ -45,7 +45,7 @@ func TestConcurrentWritesBecomeOneConflict(t *testing.T) {
 	}
 	winner := fields(t, a, "tpa1/6109")["name"]
 	waitFor(t, "MySQL to hold the winner", func() bool {
-		return sqlValue(t, db, "SELECT name FROM extensions WHERE regexten = '6109'") == winner
+		return sqlValue(t, db, "SELECT name FROM pbxtopo_extensions WHERE regexten = '6109'") == winner
 	})
 }
 
@@ -104,46 +104,52 @@ func TestBinlogFormatMustBeRow(t *testing.T) {
 	}
 }
 
-// A row that cannot map stops the bridge at that row, naming table, column
-// and row; once the store is fixed (its cluster added) the bridge resumes
-// from the same position and loses nothing.
-func TestUnmappableRowBlocksWithoutLosingPosition(t *testing.T) {
+// A row that cannot map is parked with its key, column, fix and binlog
+// position; the rows after it go on and the checkpoint moves past it. The
+// park survives a restart, and fixing the store (adding the cluster)
+// applies the row.
+func TestUnmappableRowIsParkedAndTheRestGoesOn(t *testing.T) {
 	db := newDB(t, GuideDDL())
 	a := newStore(t, "tpa1")
-	br := startBridge(t, a, testConfig(db, "guide"))
+	cfg := testConfig(db, "guide")
+	br := startBridge(t, a, cfg)
 	sqlExec(t, db, guideInsert("lon1", "4400", "London"), guideInsert("tpa1", "6109", "After"))
-	waitFor(t, "the bridge to block", func() bool { return br.Status().State == StateBlocked })
-	msg := br.Status().LastError
-	for _, want := range []string{"extensions row cluster=lon1,regexten=4400", "column cluster", "lon1"} {
-		if !strings.Contains(msg, want) {
-			t.Fatalf("error %q does not name %q", msg, want)
-		}
+	waitFor(t, "the row after the bad one", func() bool { return fields(t, a, "tpa1/6109") != nil })
+	waitFor(t, "the park", func() bool { return len(br.Status().Parked) == 1 })
+	p := br.Status().Parked[0]
+	if p.Side != ParkedIn || p.Row != "pbxtopo_extensions row cluster=lon1,regexten=4400" || p.Column != "cluster" ||
+		!strings.Contains(p.Problem, "lon1") || p.Fix == "" || !strings.HasPrefix(p.Position, "binlog.") {
+		t.Fatalf("park %+v", p)
 	}
-	if fields(t, a, "tpa1/6109") != nil {
-		t.Fatal("a row after the bad one was taken in")
+	if st := br.Status(); st.State != StateFollowing {
+		t.Fatalf("state %s with a parked row", st.State)
+	}
+	// The checkpoint is past the parked row, and the park is kept.
+	br.stop()
+	br = startBridge(t, a, cfg)
+	if ps := br.Status().Parked; len(ps) != 1 || ps[0].Row != p.Row || !ps[0].Since.Equal(p.Since) {
+		t.Fatalf("parks after a restart: %+v", ps)
 	}
 	putCluster(t, a, "lon1", "lon")
-	waitFor(t, "both rows after the fix", func() bool {
-		return fields(t, a, "tpa1/lon1/4400") == nil && fields(t, a, "lon1/4400") != nil && fields(t, a, "tpa1/6109") != nil
+	waitFor(t, "the parked row applied after the fix", func() bool {
+		return fields(t, a, "lon1/4400")["name"] == "London" && len(br.Status().Parked) == 0
 	})
-	if st := br.Status(); st.State != StateFollowing {
-		t.Fatalf("state %s after the fix", st.State)
-	}
 }
 
-// A bad value that MySQL itself later corrects is passed over: the later
-// event brings the row's current value.
+// A bad value that MySQL itself later corrects: the later event applies
+// the row and clears its park.
 func TestUnmappableValueFixedInMySQL(t *testing.T) {
 	db := newDB(t, GuideDDL())
 	a := newStore(t, "tpa1")
 	br := startBridge(t, a, testConfig(db, "guide"))
-	sqlExec(t, db, "INSERT INTO extensions (cluster, regexten, dtmfmode) VALUES ('tpa1', '6109', 'morse')")
-	waitFor(t, "the bridge to block", func() bool { return br.Status().State == StateBlocked })
-	if msg := br.Status().LastError; !strings.Contains(msg, "column dtmfmode") || !strings.Contains(msg, "regexten=6109") {
-		t.Fatalf("error %q does not name the column and row", msg)
+	sqlExec(t, db, "INSERT INTO pbxtopo_extensions (cluster, regexten, dtmfmode) VALUES ('tpa1', '6109', 'morse')")
+	waitFor(t, "the park", func() bool { return len(br.Status().Parked) == 1 })
+	if p := br.Status().Parked[0]; p.Column != "dtmfmode" || !strings.Contains(p.Problem, "regexten=6109") || !strings.Contains(p.Fix, "UPDATE") {
+		t.Fatalf("park %+v does not name the column, the row and the fix", p)
 	}
-	sqlExec(t, db, "UPDATE extensions SET dtmfmode = 'info' WHERE regexten = '6109'")
+	sqlExec(t, db, "UPDATE pbxtopo_extensions SET dtmfmode = 'info' WHERE regexten = '6109'")
 	waitFor(t, "the corrected row", func() bool { return fields(t, a, "tpa1/6109")["dtmfmode"] == "info" })
+	waitFor(t, "no park", func() bool { return len(br.Status().Parked) == 0 })
 }
 
 // DDL on a mapped table mid-stream: the bridge reads the columns again
@@ -153,9 +159,9 @@ func TestDDLOnMappedTable(t *testing.T) {
 	a := newStore(t, "tpa1")
 	startBridge(t, a, testConfig(db, "guide"))
 	sqlExec(t, db, guideInsert("tpa1", "6101", "Before"),
-		"ALTER TABLE extensions ADD COLUMN note VARCHAR(20) FIRST",
-		"INSERT INTO extensions (note, cluster, regexten, name) VALUES ('x', 'tpa1', '6102', 'After')",
-		"ALTER TABLE extensions DROP COLUMN note",
+		"ALTER TABLE pbxtopo_extensions ADD COLUMN note VARCHAR(20) FIRST",
+		"INSERT INTO pbxtopo_extensions (note, cluster, regexten, name) VALUES ('x', 'tpa1', '6102', 'After')",
+		"ALTER TABLE pbxtopo_extensions DROP COLUMN note",
 		guideInsert("tpa1", "6103", "Last"))
 	waitFor(t, "every row", func() bool {
 		return fields(t, a, "tpa1/6101")["name"] == "Before" && fields(t, a, "tpa1/6102")["name"] == "After" &&
@@ -173,8 +179,8 @@ func TestPurgedBinlogDumpsAgain(t *testing.T) {
 	sqlExec(t, db, guideInsert("tpa1", "6101", "Keep"), guideInsert("tpa1", "6102", "Gone"))
 	waitFor(t, "rows in", func() bool { return fields(t, a, "tpa1/6102") != nil })
 	br.stop()
-	sqlExec(t, db, "DELETE FROM extensions WHERE regexten = '6102'",
-		"UPDATE extensions SET name = 'Kept' WHERE regexten = '6101'",
+	sqlExec(t, db, "DELETE FROM pbxtopo_extensions WHERE regexten = '6102'",
+		"UPDATE pbxtopo_extensions SET name = 'Kept' WHERE regexten = '6101'",
 		guideInsert("tpa1", "6103", "New"), "FLUSH BINARY LOGS")
 	file := sqlRows(t, db, "SHOW MASTER STATUS")[0][0]
 	var raw []byte
@@ -213,7 +219,7 @@ func TestTruncateDumpsAgain(t *testing.T) {
 	br := startBridge(t, a, testConfig(db, "guide"))
 	sqlExec(t, db, guideInsert("tpa1", "6101", "old"), guideInsert("tpa1", "6102", "old"))
 	waitFor(t, "rows in", func() bool { return fields(t, a, "tpa1/6102") != nil })
-	sqlExec(t, db, "TRUNCATE TABLE extensions", guideInsert("tpa1", "6103", "new"))
+	sqlExec(t, db, "TRUNCATE TABLE pbxtopo_extensions", guideInsert("tpa1", "6103", "new"))
 	waitFor(t, "the truncation in the store", func() bool {
 		return fields(t, a, "tpa1/6101") == nil && fields(t, a, "tpa1/6102") == nil && fields(t, a, "tpa1/6103") != nil
 	})

@@ -1,6 +1,6 @@
 -- The cluster manager guide's 66-field extensions table (section 4.0.4), as the
 -- pbxtopo MySQL bridge's guide mapping expects it. Generated from GuideDDL().
-CREATE TABLE IF NOT EXISTS `extensions` (
+CREATE TABLE IF NOT EXISTS `pbxtopo_extensions` (
   `id` int(11) NOT NULL AUTO_INCREMENT,
   `site` text NULL,
   `astgroup` text NULL,

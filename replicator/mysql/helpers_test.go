@@ -132,6 +132,7 @@ func newStore(t testing.TB, cluster string) *store.Store {
 		{pbx.Sites, pbx.Fields{"name": "sfo"}},
 		{pbx.Clusters, pbx.Fields{"name": "tpa1", "site": "tpa", "voice_vip": "192.168.0.218"}},
 		{pbx.Clusters, pbx.Fields{"name": "tpa2", "site": "tpa", "voice_vip": "192.168.0.208"}},
+		{pbx.ACLs, pbx.Fields{"name": "internal_phones", "networks": "127.0.0.0/8"}},
 	}
 	// Only tpa1 seeds them; the others get them by pulling, as a real
 	// enterprise would.
@@ -306,7 +307,7 @@ func delExt(t testing.TB, st *store.Store, key string) {
 }
 
 func guideInsert(cluster, number, name string) string {
-	return fmt.Sprintf("INSERT INTO extensions (cluster, regexten, name, secret, context) VALUES ('%s', '%s', '%s', 'S3cret-%s', 'sales')", cluster, number, name, number)
+	return fmt.Sprintf("INSERT INTO pbxtopo_extensions (cluster, regexten, name, secret, context) VALUES ('%s', '%s', '%s', 'S3cret-%s', 'sales')", cluster, number, name, number)
 }
 
 // putCluster adds a cluster (and its site) at st.

@@ -59,6 +59,9 @@ func (b *Bridge) runInbound(ctx context.Context, ready chan struct{}) error {
 		in.byName[strings.ToLower(t.Name)] = t
 	}
 	b.update(func(s *BridgeStatus) { s.Server, s.ServerID = srv.version, srv.id.ServerID })
+	if err := b.loadParked(); err != nil {
+		return err
+	}
 
 	ckpt, reason, err := in.resumePoint()
 	if err != nil {
@@ -125,9 +128,11 @@ func (in *inbound) stream(ctx context.Context, ready chan struct{}) error {
 	defer syncer.Close()
 	streamer, err := syncer.StartSync(gmysql.Position{Name: in.pos.File, Pos: in.pos.Pos})
 	if err != nil {
-		return fmt.Errorf("start the binlog stream at %s: %w", in.pos, err)
+		return fmt.Errorf("start the binlog stream at %s: %w", in.pos, serverIDHint(err, b.cfg.ServerID))
 	}
 	file := in.pos.File
+	changed := b.st.Changed()
+	var retried time.Time
 	for {
 		// How long to wait for the next event before writing what waits:
 		// rows at once when the stream pauses, a bare position at most
@@ -140,6 +145,8 @@ func (in *inbound) stream(ctx context.Context, ready chan struct{}) error {
 			wait = 50 * time.Millisecond
 		case in.moved:
 			wait = max(time.Millisecond, time.Until(in.saved.Add(time.Second)))
+		case b.hasParkedIn():
+			wait = parkRetryEvery
 		}
 		ev, err := getEvent(ctx, streamer, wait)
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -151,7 +158,18 @@ func (in *inbound) stream(ctx context.Context, ready chan struct{}) error {
 				closeOnce(ready)
 				b.update(func(s *BridgeStatus) { s.Caught = true })
 			}
-			b.update(func(s *BridgeStatus) { s.LagSeconds = 0 })
+			if len(in.tx) == 0 {
+				b.caughtUp()
+				// Idle and caught up: parked rows are tried again with
+				// MySQL's current values when the store moved (a fix in
+				// pbxtopo) or now and then.
+				if b.hasParkedIn() && (isClosed(changed) || time.Since(retried) > 10*parkRetryEvery) {
+					changed, retried = b.st.Changed(), time.Now()
+					if err := in.retryParked(ctx); err != nil {
+						return err
+					}
+				}
+			}
 			continue
 		}
 		if err != nil {
@@ -159,11 +177,16 @@ func (in *inbound) stream(ctx context.Context, ready chan struct{}) error {
 				in.flush(context.WithoutCancel(ctx))
 				return nil
 			}
-			return fmt.Errorf("binlog stream at %s: %w", in.pos, err)
+			return fmt.Errorf("binlog stream at %s: %w", in.pos, serverIDHint(err, b.cfg.ServerID))
 		}
-		if ts := ev.Header.Timestamp; ts != 0 {
+		if ev.Header.EventType == replication.HEARTBEAT_EVENT || ev.Header.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
+			// The server had nothing more to send.
+			if len(in.tx) == 0 && len(in.group) == 0 {
+				b.caughtUp()
+			}
+		} else if ts := ev.Header.Timestamp; ts != 0 {
 			t := time.Unix(int64(ts), 0)
-			b.update(func(s *BridgeStatus) { s.LastEvent, s.LagSeconds = t, max(0, time.Since(t).Seconds()) })
+			b.update(func(s *BridgeStatus) { s.LastEvent = t })
 		}
 		if err := in.handle(ctx, ev, &file); err != nil {
 			return err
@@ -214,7 +237,7 @@ func (in *inbound) handle(ctx context.Context, ev *replication.BinlogEvent, file
 			}
 		}
 	case *replication.RowsEvent:
-		return in.rows(e)
+		return in.rows(e, end.String())
 	case *replication.XIDEvent:
 		return in.commit(ctx, end)
 	case *replication.QueryEvent:
@@ -223,7 +246,7 @@ func (in *inbound) handle(ctx context.Context, ev *replication.BinlogEvent, file
 	return nil
 }
 
-func isClosed(c chan struct{}) bool {
+func isClosed(c <-chan struct{}) bool {
 	select {
 	case <-c:
 		return true
@@ -359,8 +382,9 @@ func clip(s string, n int) string {
 	return s
 }
 
-// rows takes in the rows of one event of a mapped table or of the marker.
-func (in *inbound) rows(e *replication.RowsEvent) error {
+// rows takes in the rows of one event of a mapped table or of the marker;
+// pos is the event's end in the binlog.
+func (in *inbound) rows(e *replication.RowsEvent, pos string) error {
 	tm := e.Table
 	if !strings.EqualFold(string(tm.Schema), in.b.dsn.Database) {
 		return nil
@@ -384,54 +408,46 @@ func (in *inbound) rows(e *replication.RowsEvent) error {
 	if err != nil {
 		return err
 	}
+	// A value that cannot be read parks its row (the key columns are
+	// read first, so the park names the row).
 	conv := func(vals []any) (Row, error) {
 		row := Row{}
+		var bad error
 		for i, v := range vals {
 			if i >= len(cols) || cols[i].Name == "" {
 				continue
 			}
 			s, err := binlogValue(v, cols[i])
-			if err != nil {
-				return nil, fmt.Errorf("%s (binlog %s): %v: %w it", t.Name, in.pos, err, ErrUnmappable)
+			if err != nil && bad == nil {
+				bad = &parkError{column: cols[i].Name, err: fmt.Errorf("%s (binlog %s): %v: %w it", t.Name, pos, err, ErrUnmappable),
+					fix: fmt.Sprintf("store text in %s.%s, or leave the column out of the mapping", t.Name, cols[i].Name)}
 			}
 			row[cols[i].Name] = s
 		}
-		return row, nil
+		return row, bad
 	}
 	switch e.Type() {
 	case replication.EnumRowsEventTypeInsert:
 		for _, r := range e.Rows {
-			row, err := conv(r)
-			if err != nil {
-				return err
-			}
-			in.tx = append(in.tx, rowChange{t: t, after: row})
+			row, bad := conv(r)
+			in.tx = append(in.tx, rowChange{t: t, after: row, pos: pos, bad: bad})
 		}
 	case replication.EnumRowsEventTypeUpdate:
 		for i := 0; i+1 < len(e.Rows); i += 2 {
-			before, err := conv(e.Rows[i])
-			if err != nil {
-				return err
-			}
-			after, err := conv(e.Rows[i+1])
-			if err != nil {
-				return err
-			}
-			if sameMapped(t, before, after) {
+			before, _ := conv(e.Rows[i])
+			after, bad := conv(e.Rows[i+1])
+			if bad == nil && sameMapped(t, before, after) {
 				continue // only unmapped columns changed (e.g. Asterisk's regseconds)
 			}
 			if k1, k2 := rowIdentity(t, before), rowIdentity(t, after); k1 != k2 {
-				in.tx = append(in.tx, rowChange{t: t, key: before})
+				in.tx = append(in.tx, rowChange{t: t, key: before, pos: pos})
 			}
-			in.tx = append(in.tx, rowChange{t: t, after: after})
+			in.tx = append(in.tx, rowChange{t: t, after: after, pos: pos, bad: bad})
 		}
 	case replication.EnumRowsEventTypeDelete:
 		for _, r := range e.Rows {
-			row, err := conv(r)
-			if err != nil {
-				return err
-			}
-			in.tx = append(in.tx, rowChange{t: t, key: row})
+			row, _ := conv(r)
+			in.tx = append(in.tx, rowChange{t: t, key: row, pos: pos})
 		}
 	}
 	return nil
@@ -492,55 +508,97 @@ func (in *inbound) columns(t *TableMap, tm *replication.TableMapEvent) ([]column
 	return out, nil
 }
 
-// flush writes the group with the checkpoint after it.
+// flush writes the group with the checkpoint after it. Rows the store
+// cannot take are parked in the same write, so the checkpoint moves on.
 func (in *inbound) flush(ctx context.Context) error {
 	if len(in.group) == 0 && (!in.moved || time.Since(in.saved) < time.Second) {
 		return nil
 	}
-	for {
-		n, err := in.b.ingest(ctx, in.group, map[string][]byte{in.b.checkpointKey(): in.pos.encode()})
-		var re *rowError
-		if errors.As(err, &re) && errors.Is(err, ErrUnmappable) {
-			// A row that a later event fixes may be passed over: that event
-			// brings the row's current values.
-			if in.rowChangedSince(in.group[re.index]) {
-				in.b.log.Warn("skipping an unmappable row that was changed since", "err", err)
-				in.group = append(in.group[:re.index], in.group[re.index+1:]...)
-				continue
-			}
-		}
-		if err != nil {
-			return err
-		}
-		rows, echo := 0, 0
-		for _, c := range in.group {
-			if c.echo {
-				echo++
-			} else {
-				rows++
-			}
-		}
-		pos := in.pos
-		in.b.update(func(s *BridgeStatus) {
-			s.RowsIn += uint64(rows)
-			s.EchoRows += uint64(echo)
-			s.ChangesIn += uint64(n)
-			s.Position = pos.String()
-		})
-		in.group, in.moved, in.saved = in.group[:0], false, time.Now()
-		return nil
+	n, err := in.b.ingest(ctx, in.group, map[string][]byte{in.b.checkpointKey(): in.pos.encode()})
+	if err != nil {
+		return err
 	}
+	rows, echo := 0, 0
+	for _, c := range in.group {
+		if c.echo {
+			echo++
+		} else {
+			rows++
+		}
+	}
+	pos := in.pos
+	in.b.update(func(s *BridgeStatus) {
+		s.RowsIn += uint64(rows)
+		s.EchoRows += uint64(echo)
+		s.ChangesIn += uint64(n)
+		s.Position = pos.String()
+	})
+	in.group, in.moved, in.saved = in.group[:0], false, time.Now()
+	return nil
 }
 
-// rowChangedSince reports whether a row's current values in MySQL differ
-// from a change's, i.e. a later binlog event rewrote or deleted it.
-func (in *inbound) rowChangedSince(c rowChange) bool {
-	if c.after == nil {
-		return false
+// parkRetryEvery is how long an idle reader with parked rows waits for
+// the next event before it looks at them again.
+const parkRetryEvery = time.Second
+
+// retryParked takes the parked rows again as MySQL has them now: a row
+// fixed in MySQL meanwhile came through the binlog already, so this is
+// for fixes in pbxtopo (the extension of a voicemail box created, a
+// conflict resolved, a cluster added).
+func (in *inbound) retryParked(ctx context.Context) error {
+	b := in.b
+	var changes []rowChange
+	b.mu.Lock()
+	parks := make([]ParkedRow, 0, len(b.parkedIn))
+	for _, p := range b.parkedIn {
+		parks = append(parks, p)
 	}
-	cur, err := selectRows(in.conn, c.t, in.schemas[strings.ToLower(c.t.Name)], keyWhere(c.t, []Row{c.after}, in.srv.noBackslash))
-	if err != nil {
-		return false
+	b.mu.Unlock()
+	for _, p := range parks {
+		t := in.byName[strings.ToLower(p.Table)]
+		if t == nil || p.Side != ParkedIn {
+			continue
+		}
+		key := Row{}
+		for c, v := range p.Key {
+			key[c] = strp(v)
+		}
+		cur, err := selectRows(in.conn, t, in.schemas[strings.ToLower(t.Name)], keyWhere(t, []Row{key}, in.srv.noBackslash))
+		if err != nil {
+			return fmt.Errorf("read parked %s: %w", p.Row, err)
+		}
+		if len(cur) == 0 {
+			changes = append(changes, rowChange{t: t, key: key, pos: p.Position})
+		} else {
+			changes = append(changes, rowChange{t: t, after: cur[0], pos: p.Position})
+		}
 	}
-	return len(cur) == 0 || !sameMapped(c.t, cur[0], c.after)
+	if len(changes) == 0 {
+		return nil
+	}
+	_, err := b.ingest(ctx, changes, nil)
+	return err
+}
+
+func (b *Bridge) hasParkedIn() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.parkedIn) > 0
+}
+
+// caughtUp notes that the reader has read all the server had.
+func (b *Bridge) caughtUp() {
+	b.mu.Lock()
+	b.caughtAt = time.Now()
+	b.mu.Unlock()
+}
+
+// serverIDHint explains MariaDB's and MySQL's refusal of a binlog client
+// whose server id another client (a second bridge) already uses.
+func serverIDHint(err error, id uint32) error {
+	var me *gmysql.MyError
+	if errors.As(err, &me) && (me.Code == 4052 || me.Code == 1236 && strings.Contains(me.Message, "same server")) {
+		return fmt.Errorf("%w: another binlog client of this server uses server id %d (a second bridge, or a replica): give each bridge its own mysql.server_id, or leave mysql.server_id 0 to derive one from the cluster and mysql.name", err, id)
+	}
+	return err
 }

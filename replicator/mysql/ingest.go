@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/pbxtopo/pbxtopo/pbx"
@@ -14,9 +16,11 @@ import (
 // rowChange is one row of a binlog event or of a dump.
 type rowChange struct {
 	t     *TableMap
-	after Row  // the row's new values; nil when it was deleted
-	key   Row  // the deleted row (key columns at least), when after is nil
-	echo  bool // written by this bridge: only the hold moves
+	after Row    // the row's new values; nil when it was deleted
+	key   Row    // the deleted row (key columns at least), when after is nil
+	echo  bool   // written by this bridge: only the hold moves
+	pos   string // the binlog position of its event ("" in a dump)
+	bad   error  // the binlog value could not be read
 }
 
 func (c rowChange) row() Row {
@@ -25,15 +29,6 @@ func (c rowChange) row() Row {
 	}
 	return c.key
 }
-
-// rowError is an unmappable row: index is its place in the changes.
-type rowError struct {
-	index int
-	err   error
-}
-
-func (e *rowError) Error() string { return e.err.Error() }
-func (e *rowError) Unwrap() error { return e.err }
 
 // working is one record being changed by the rows of one write.
 type working struct {
@@ -46,30 +41,49 @@ type working struct {
 }
 
 // ingest writes the row changes as one store transaction, with the holds
-// they imply and the extra local entries (the checkpoint) in the same
-// transaction. It returns the number of store changes made.
+// they imply, the parks of the rows it cannot take and the extra local
+// entries (the checkpoint) in the same transaction. It returns the number
+// of store changes made.
 func (b *Bridge) ingest(ctx context.Context, changes []rowChange, extra map[string][]byte) (int, error) {
+	conflicted := map[int]error{}
 	for attempt := 0; ; attempt++ {
-		muts, local, dirty, err := b.plan(changes)
+		p, err := b.plan(changes, conflicted)
 		if err != nil {
 			return 0, err
 		}
 		for k, v := range extra {
-			local[k] = v
+			p.local[k] = v
 		}
-		if len(muts) == 0 && len(local) == 0 {
+		if len(p.muts) == 0 && len(p.local) == 0 {
 			return 0, nil
 		}
-		res, err := b.st.WriteLocal(ctx, b.cfg.Author, muts, local)
+		res, err := b.st.WriteLocal(ctx, b.cfg.Author, p.muts, p.local)
 		// Someone else wrote one of the records since plan read it:
 		// read again, so the rows supersede what is there now.
 		if errors.Is(err, store.ErrPrecondition) && attempt < 20 {
 			continue
 		}
+		// A record in conflict refuses the change of a field in conflict:
+		// its rows are parked until the conflict is resolved.
+		var ce *store.ConflictError
+		if errors.As(err, &ce) && attempt < len(changes)+20 {
+			found := false
+			for i, r := range p.records {
+				if r == ce.Table+"/"+ce.Key && conflicted[i] == nil {
+					conflicted[i], found = ce, true
+				}
+			}
+			if found {
+				continue
+			}
+		}
 		if err != nil {
 			return 0, fmt.Errorf("write %d rows to the store: %w", len(changes), err)
 		}
-		for _, k := range dirty {
+		if p.parks != nil {
+			b.setParkedIn(p.parks)
+		}
+		for _, k := range p.dirty {
 			select {
 			case b.dirty <- k:
 			default: // the outbound side catches up with a full pass
@@ -79,18 +93,64 @@ func (b *Bridge) ingest(ctx context.Context, changes []rowChange, extra map[stri
 	}
 }
 
-// plan turns row changes into mutations and hold entries.
-func (b *Bridge) plan(changes []rowChange) (muts []store.Mutation, local map[string][]byte, dirty []string, err error) {
-	local = map[string][]byte{}
+// ingestPlan is what a write of row changes does.
+type ingestPlan struct {
+	muts    []store.Mutation
+	local   map[string][]byte
+	dirty   []string
+	records []string             // per change: "table/key" of its record, "" if none
+	parks   map[string]ParkedRow // the inbound parks after the write, when they change
+}
+
+// plan turns row changes into mutations, hold entries and parks.
+func (b *Bridge) plan(changes []rowChange, conflicted map[int]error) (*ingestPlan, error) {
+	p := &ingestPlan{local: map[string][]byte{}, records: make([]string, len(changes))}
 	works := map[string]*working{}
 	var order []*working
-	err = b.st.View(func(sn *store.Snapshot) error {
+	err := b.st.View(func(sn *store.Snapshot) error {
 		cat := sn.Catalog()
+		parks := decodeParks(sn.Local(b.parkedKey()))
+		parksChanged := false
+		park := func(c rowChange, record string, err error) {
+			id := parkID(c.t, c.row())
+			np := newPark(c.t, c.row(), record, c.pos, err)
+			if old, ok := parks[id]; ok && old.Problem == np.Problem {
+				np.Since = old.Since
+			}
+			parks[id], parksChanged = np, true
+			b.log.Warn("parked a MySQL row the store cannot take", "row", np.Row, "column", np.Column, "problem", np.Problem, "fix", np.Fix)
+		}
+		unpark := func(c rowChange) {
+			if id := parkID(c.t, c.row()); parks[id].Row != "" {
+				delete(parks, id)
+				parksChanged = true
+			}
+		}
+		pending := func() []*working { return order }
+		find := Finder{Box: b.boxFinder(sn, pending), Number: b.standbyFinder(sn, pending)}
 		for i, c := range changes {
 			t := c.t
-			key, err := t.RecordKey(c.row(), b.cluster)
+			if c.bad != nil {
+				if !c.echo {
+					park(c, "", c.bad)
+				}
+				continue
+			}
+			key, err := t.RecordKey(c.row(), b.cluster, find)
 			if err != nil {
-				return &rowError{i, err}
+				switch {
+				case c.echo:
+				case c.after == nil && t.ByMailbox:
+					unpark(c) // a box no extension has is gone: nothing to do
+				default:
+					park(c, "", err)
+				}
+				continue
+			}
+			p.records[i] = t.Store.Name + "/" + key
+			if conflicted[i] != nil {
+				park(c, p.records[i], conflicted[i])
+				continue
 			}
 			hk := b.holdKey(t.Name, key)
 			id := t.Store.Name + "\x00" + key
@@ -102,10 +162,14 @@ func (b *Bridge) plan(changes []rowChange) (muts []store.Mutation, local map[str
 				works[id] = w
 				order = append(order, w)
 			}
+			cur, live := w.fields, w.fields != nil
+			if !w.touched {
+				cur, live, _ = winnerFields(sn, t.Store.Name, key)
+			}
 			if c.echo {
 				hold := absent
 				if c.after != nil {
-					f, err := t.ToFields(c.after, key, nil)
+					f, err := t.ToFields(c.after, key, cur)
 					if err == nil {
 						if n, err := t.Store.Prepare(f, cat); err == nil {
 							f = n
@@ -113,31 +177,37 @@ func (b *Bridge) plan(changes []rowChange) (muts []store.Mutation, local map[str
 					}
 					hold = holdOf(t, f, true)
 				}
-				local[hk] = hold
-				cur, live := w.fields, w.fields != nil
-				if !w.touched {
-					cur, live, _ = winnerFields(sn, t.Store.Name, key)
-				}
+				p.local[hk] = hold
 				if !bytes.Equal(hold, holdOf(t, cur, live)) {
-					dirty = append(dirty, t.Store.Name+"\x00"+key)
+					p.dirty = append(p.dirty, t.Store.Name+"\x00"+key)
 				}
+				unpark(c)
 				continue
 			}
 			if c.after == nil {
-				local[hk] = absent
+				p.local[hk] = absent
 				switch {
 				case w.fields == nil:
 				case t.Primary:
 					w.fields, w.touched = nil, true
 				default:
 					f := w.fields.Clone()
-					for _, o := range t.Owned() {
+					for _, o := range t.clearedOnDelete() {
 						if !isKeyField(t, o) {
 							delete(f, o)
 						}
 					}
 					w.fields, w.touched = f, true
 				}
+				unpark(c)
+				continue
+			}
+			if !t.Primary && w.fields == nil {
+				// A row of a table that only adds fields, for a record that
+				// does not exist: it would make a phantom extension.
+				park(c, p.records[i], &parkError{column: t.KeyColumns()[len(t.KeyColumns())-1],
+					err: fmt.Errorf("%s: extension %s does not exist: %w a row that only adds fields to it", rowKey(t, c.after), key, ErrUnmappable),
+					fix: fmt.Sprintf("create the extension %s (pbxtopo ext set), or delete the row", key)})
 				continue
 			}
 			f, err := t.ToFields(c.after, key, w.fields)
@@ -146,15 +216,21 @@ func (b *Bridge) plan(changes []rowChange) (muts []store.Mutation, local map[str
 				f, err = t.Store.Prepare(config, cat)
 			}
 			if err != nil {
-				return &rowError{i, unmappable(t, c.after, err)}
+				park(c, p.records[i], unmappable(t, c.after, err))
+				continue
 			}
 			w.fields, w.touched = f, true
-			local[hk] = holdOf(t, f, true)
+			p.local[hk] = holdOf(t, f, true)
+			unpark(c)
+		}
+		if parksChanged {
+			p.parks = parks
+			p.local[b.parkedKey()] = encodeParks(parks)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	for _, w := range order {
 		if !w.touched {
@@ -163,13 +239,123 @@ func (b *Bridge) plan(changes []rowChange) (muts []store.Mutation, local map[str
 		switch {
 		case w.fields == nil && !w.baseLive:
 		case w.fields == nil:
-			muts = append(muts, store.Mutation{Table: w.table, Key: w.key, IfMatch: w.ifMatch})
+			p.muts = append(p.muts, store.Mutation{Table: w.table, Key: w.key, IfMatch: w.ifMatch})
 		case w.baseLive && w.fields.Equal(w.base):
 		default:
-			muts = append(muts, store.Mutation{Table: w.table, Key: w.key, Value: w.fields.AppendBinary(nil), IfMatch: w.ifMatch})
+			p.muts = append(p.muts, store.Mutation{Table: w.table, Key: w.key, Value: w.fields.AppendBinary(nil), IfMatch: w.ifMatch})
 		}
 	}
-	return muts, local, dirty, nil
+	return p, nil
+}
+
+// boxFinder returns the lookup of a voicemail box's extension: the
+// records being changed by this write first, then this cluster's
+// extensions as the snapshot has them.
+func (b *Bridge) boxFinder(sn *store.Snapshot, pending func() []*working) func(box string) string {
+	var index map[string]string
+	return func(box string) string {
+		for _, w := range pending() {
+			if w.touched && w.table == pbx.Extensions.Name && w.fields != nil && w.fields["mailbox"] != "" && boxOf(w.fields["mailbox"]) == box {
+				return w.key
+			}
+		}
+		if index == nil {
+			index = map[string]string{}
+			sn.Scan(pbx.Extensions.Name, b.cluster+"/", func(key string, v []byte) error {
+				if m, ok := pbx.LookupField(v, "mailbox"); ok && m != "" {
+					if _, dup := index[boxOf(m)]; !dup {
+						index[boxOf(m)] = key
+					}
+				}
+				return nil
+			})
+		}
+		key := index[box]
+		for _, w := range pending() {
+			if w.key == key && w.touched && (w.fields == nil || boxOf(w.fields["mailbox"]) != box) {
+				key = "" // this write moves or removes that mailbox
+			}
+		}
+		if key != "" {
+			return key
+		}
+		// No extension names the box: the extension of that number, when
+		// it has no mailbox, takes it (chan_sip's habit of one box per
+		// peer, named like it).
+		n, _, _ := strings.Cut(box, "@")
+		key = pbx.Extensions.KeyOf(pbx.Fields{"cluster": b.cluster, "regexten": n})
+		for _, w := range pending() {
+			if w.key == key && w.touched {
+				if w.fields != nil && w.fields["mailbox"] == "" {
+					return key
+				}
+				return ""
+			}
+		}
+		if f, live, _ := winnerFields(sn, pbx.Extensions.Name, key); live && f["mailbox"] == "" {
+			return key
+		}
+		return ""
+	}
+}
+
+// standbyFinder returns the lookup of a number's record when it is not
+// this cluster's: a row of a number this cluster has no extension of, but
+// a cluster it stands by for has, is that extension's.
+func (b *Bridge) standbyFinder(sn *store.Snapshot, pending func() []*working) func(n string) string {
+	var standby []string
+	return func(n string) string {
+		own := pbx.Extensions.KeyOf(pbx.Fields{"cluster": b.cluster, "regexten": n})
+		for _, w := range pending() {
+			if w.key == own && w.touched {
+				return ""
+			}
+		}
+		if _, live, _ := winnerFields(sn, pbx.Extensions.Name, own); live {
+			return ""
+		}
+		if standby == nil {
+			standby = standbyOf(sn, b.cluster)
+		}
+		for _, c := range standby {
+			key := pbx.Extensions.KeyOf(pbx.Fields{"cluster": c, "regexten": n})
+			if _, live, _ := winnerFields(sn, pbx.Extensions.Name, key); live {
+				return key
+			}
+		}
+		return ""
+	}
+}
+
+// standbyOf returns the clusters whose failover list names cluster, in
+// name order: their phones register here when they fail over.
+func standbyOf(sn *store.Snapshot, cluster string) []string {
+	out := []string{}
+	sn.Scan(pbx.Clusters.Name, "", func(key string, v []byte) error {
+		if list, ok := pbx.LookupField(v, "failover"); ok && key != cluster && slices.Contains(pbx.List(list), cluster) {
+			out = append(out, key)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+// clearedOnDelete are the fields a non-primary table's deleted row clears.
+func (t *TableMap) clearedOnDelete() []string {
+	keep := map[string]bool{}
+	for _, c := range t.Columns {
+		if c.Keep {
+			keep[c.Field] = true
+		}
+	}
+	var out []string
+	for _, f := range t.Owned() {
+		if !keep[f] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func isKeyField(t *TableMap, f string) bool {
@@ -201,7 +387,7 @@ func (b *Bridge) startWork(sn *store.Snapshot, t *TableMap, key, hk string) (*wo
 			if err != nil {
 				return nil, err
 			}
-			if bytes.Equal(hold, holdOf(t, f, live)) {
+			if bytes.Equal(holdHash(hold), holdHash(holdOf(t, f, live))) {
 				chosen = v
 				break
 			}
@@ -236,17 +422,25 @@ func winnerFields(sn *store.Snapshot, table, key string) (pbx.Fields, bool, erro
 }
 
 // unmappable names the table, column and row of a value the pbx model
-// refuses.
+// refuses, and the fix.
 func unmappable(t *TableMap, row Row, err error) error {
 	var ve *pbx.ValidationError
+	column := ""
 	if errors.As(err, &ve) && len(ve.Problems) > 0 {
 		parts := make([]string, len(ve.Problems))
 		for i, p := range ve.Problems {
 			parts[i] = fmt.Sprintf("column %s: %s", t.columnOf(p.Field), p.Msg)
 		}
+		column = t.columnOf(ve.Problems[0].Field)
 		err = errors.New(strings.Join(parts, "; "))
 	}
-	return fmt.Errorf("%s: %v: %w it to a pbx %s; fix the row (or the store, e.g. add the cluster): the bridge retries from the same binlog position", rowKey(t, row), err, ErrUnmappable, t.Store.Noun)
+	e := fmt.Errorf("%s: %v: %w it to a pbx %s", rowKey(t, row), err, ErrUnmappable, t.Store.Noun)
+	if column == "" {
+		return e
+	}
+	return &parkError{column: column, err: e,
+		fix: fmt.Sprintf("set %s to a value pbxtopo takes (UPDATE %s SET %s = ... WHERE %s), or set the extension in pbxtopo (pbxtopo ext set), which rewrites the row",
+			column, ident(t.Name), ident(column), keyText(t, row))}
 }
 
 // columnOf names the MySQL column that feeds a pbx field.
@@ -254,11 +448,11 @@ func (t *TableMap) columnOf(field string) string {
 	switch {
 	case field == "cluster" && t.ClusterColumn != "":
 		return t.ClusterColumn
-	case field == t.numberField():
+	case field == t.numberField() && t.NumberColumn != "":
 		return t.NumberColumn
 	}
 	for _, c := range t.Columns {
-		if c.Field == field || (c.MailboxContext && field == "mailbox") {
+		if (c.Field == field && !c.outOnly()) || (c.MailboxNumber && field == "mailbox") {
 			return c.Name
 		}
 	}

@@ -11,25 +11,38 @@ import (
 // Column maps one MySQL column to one pbx field.
 type Column struct {
 	Name  string // the MySQL column
-	Field string // the pbx field; "" with Const only
-	// Values maps MySQL values to pbx values on the way in; the reverse
-	// map is used on the way out. Values missing from it pass unchanged.
-	Values map[string]string
+	Field string // the pbx field; "" with Const or Out only
+	// In maps MySQL values to pbx values on the way in, Out pbx values to
+	// MySQL values on the way out. Values missing from a map pass
+	// unchanged.
+	In, Out map[string]string
 	// Const is written on the way out and ignored on the way in ("$number"
 	// stands for the record's number, e.g. a PJSIP endpoint's aors).
 	Const string
+	// Compute, when set, gives the value written on the way out ("" for
+	// NULL) from the record's fields; without Field the column is not
+	// read. Read, when set, turns a MySQL value into the field's value on
+	// the way in (after In).
+	Compute func(f pbx.Fields, number string) string
+	Read    func(v string) string
 	// Default is written on the way out when the field is empty, and read
 	// back as empty ("$number" as for Const).
 	Default string
-	// MailboxContext marks the voicemail context column: on the way in the
-	// pbx mailbox field becomes NUMBER@CONTEXT, on the way out the context
-	// is taken from it ("default" when it names none).
-	MailboxContext bool
+	// MailboxContext and MailboxNumber mark a voicemail row's context and
+	// box number: together they are the record's mailbox field
+	// (NUMBER@CONTEXT, or NUMBER in context default).
+	MailboxContext, MailboxNumber bool
+	// Keep: deleting the row leaves the field as it is (voicemail's
+	// fullname is the extension's name, which outlives its mailbox).
+	Keep bool
 }
+
+// outOnly reports whether the column is written but never read.
+func (c Column) outOnly() bool { return c.Const != "" || (c.Compute != nil && c.Field == "") }
 
 // TableMap maps one MySQL table to records of one pbx table. Several
 // MySQL tables may map to the same records, each owning some fields
-// (sippeers and voicemail both feed extensions).
+// (ps_endpoints, ps_auths, ps_aors and voicemail all feed extensions).
 type TableMap struct {
 	Name  string     // MySQL table
 	Store *pbx.Table // the pbx table its rows feed
@@ -37,18 +50,23 @@ type TableMap struct {
 	// only this cluster's records (Asterisk's own realtime tables).
 	ClusterColumn string
 	// NumberColumn holds the record's number (the key field besides the
-	// cluster, e.g. regexten).
+	// cluster, e.g. regexten). Unused with ByMailbox.
 	NumberColumn string
 	Columns      []Column
 	// Primary: a row holds the record; inserting it creates the record and
 	// deleting it deletes the record. Other tables only add fields, and
 	// deleting their row clears those fields.
 	Primary bool
-	// Presence: for a non-primary table, the row exists exactly when this
-	// field is set ("" = whenever the record exists).
-	Presence string
-	// Set are fields every row of the table implies (protocol=PJSIP).
-	Set pbx.Fields
+	// PresentIf: for a non-primary table, the row exists exactly when one
+	// of these fields is set (none = whenever the record exists).
+	PresentIf []string
+	// Protocols: only records whose protocol is one of these have a row
+	// (none = every record); a row that creates a record sets the first.
+	Protocols []string
+	// ByMailbox: a row is a voicemail box, keyed by its context and
+	// mailbox columns, and belongs to the extension of this cluster whose
+	// mailbox field names that box.
+	ByMailbox bool
 
 	owned, mapped []string // computed once by check; the hot path reads them
 }
@@ -70,13 +88,25 @@ func (t *TableMap) numberField() string {
 	return ""
 }
 
-// KeyColumns are the columns that identify a row: the unique key the
-// upserts rely on.
+// KeyColumns are the columns that identify a row: the key the bridge's
+// writes select rows by.
 func (t *TableMap) KeyColumns() []string {
-	if t.ClusterColumn != "" {
+	switch {
+	case t.ByMailbox:
+		return []string{t.column(func(c Column) bool { return c.MailboxContext }), t.column(func(c Column) bool { return c.MailboxNumber })}
+	case t.ClusterColumn != "":
 		return []string{t.ClusterColumn, t.NumberColumn}
 	}
 	return []string{t.NumberColumn}
+}
+
+func (t *TableMap) column(is func(Column) bool) string {
+	for _, c := range t.Columns {
+		if is(c) {
+			return c.Name
+		}
+	}
+	return ""
 }
 
 // Owned are the pbx fields this table sets, in name order.
@@ -91,14 +121,14 @@ func (t *TableMap) computeOwned() []string {
 	seen := map[string]bool{}
 	for _, c := range t.Columns {
 		switch {
-		case c.MailboxContext:
+		case c.MailboxContext || c.MailboxNumber:
 			seen["mailbox"] = true
-		case c.Field != "" && c.Const == "":
+		case c.Field != "" && !c.outOnly():
 			seen[c.Field] = true
 		}
 	}
-	for f := range t.Set {
-		seen[f] = true
+	if len(t.Protocols) > 0 && t.Primary {
+		seen["protocol"] = true
 	}
 	out := make([]string, 0, len(seen))
 	for f := range seen {
@@ -116,26 +146,38 @@ func (t *TableMap) MappedColumns() []string {
 	}
 	out := t.KeyColumns()
 	for _, c := range t.Columns {
-		out = append(out, c.Name)
+		if !has(out, c.Name) {
+			out = append(out, c.Name)
+		}
 	}
 	return out
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *TableMap) check() error {
 	t.owned, t.mapped = nil, nil
 	defer func() { t.owned, t.mapped = t.computeOwned(), t.MappedColumns() }()
-	if t.Store == nil || t.numberField() == "" || t.NumberColumn == "" {
+	if t.Store == nil || t.numberField() == "" || (t.NumberColumn == "" && !t.ByMailbox) {
 		return fmt.Errorf("mapping of %s: no store table or number column", t.Name)
 	}
-	seen := map[string]bool{}
-	for _, c := range t.MappedColumns() {
-		if seen[c] {
-			return fmt.Errorf("mapping of %s: column %s mapped twice", t.Name, c)
-		}
-		seen[c] = true
+	if t.ByMailbox && (t.Primary || t.ClusterColumn != "" || len(t.KeyColumns()[0]) == 0 || len(t.KeyColumns()[1]) == 0) {
+		return fmt.Errorf("mapping of %s: a mailbox table needs a context and a number column and is not primary", t.Name)
 	}
+	seen := map[string]bool{}
 	for _, c := range t.Columns {
-		if c.Field == "" && c.Const == "" && !c.MailboxContext {
+		if seen[c.Name] || c.Name == t.NumberColumn || c.Name == t.ClusterColumn {
+			return fmt.Errorf("mapping of %s: column %s mapped twice", t.Name, c.Name)
+		}
+		seen[c.Name] = true
+		if c.Field == "" && !c.outOnly() && !c.MailboxContext && !c.MailboxNumber {
 			return fmt.Errorf("mapping of %s: column %s maps to nothing", t.Name, c.Name)
 		}
 		if c.Field != "" {
@@ -194,7 +236,7 @@ func LookupMapping(name string) (*Mapping, error) {
 func substitute(v, number string) string { return strings.ReplaceAll(v, "$number", number) }
 
 // rowKey names a row in messages: "sippeers row name=6109".
-func rowKey(t *TableMap, row map[string]*string) string {
+func rowKey(t *TableMap, row Row) string {
 	parts := []string{}
 	for _, c := range t.KeyColumns() {
 		v := "NULL"
@@ -209,8 +251,54 @@ func rowKey(t *TableMap, row map[string]*string) string {
 // Row is one MySQL row: column → value, nil for NULL.
 type Row map[string]*string
 
+// boxOf returns the voicemail box a mailbox field names: "6109@sales",
+// "6109" in context default.
+func boxOf(mailbox string) string {
+	n, ctx, _ := strings.Cut(strings.TrimSpace(mailbox), "@")
+	if ctx == "" {
+		ctx = "default"
+	}
+	return n + "@" + ctx
+}
+
+// rowBox returns the box a voicemail row holds.
+func (t *TableMap) rowBox(row Row) (string, error) {
+	k := t.KeyColumns()
+	ctx, n := strings.TrimSpace(str(row[k[0]])), strings.TrimSpace(str(row[k[1]]))
+	if n == "" {
+		return "", fmt.Errorf("%s: column %s is empty: %w a row without a mailbox", rowKey(t, row), k[1], ErrUnmappable)
+	}
+	if ctx == "" {
+		ctx = "default"
+	}
+	return n + "@" + ctx, nil
+}
+
+// Finder finds the records of rows whose table does not name them: the
+// extension of a voicemail box, and the extension of a number this
+// cluster serves for another one (a standby row). A nil func finds none.
+type Finder struct {
+	Box    func(box string) string // NUMBER@CONTEXT → record key, "" if none
+	Number func(n string) string   // a number → another cluster's record key, "" for this cluster's
+}
+
 // RecordKey returns the store key of a row, or an error naming the row.
-func (t *TableMap) RecordKey(row Row, cluster string) (string, error) {
+func (t *TableMap) RecordKey(row Row, cluster string, find Finder) (string, error) {
+	if t.ByMailbox {
+		box, err := t.rowBox(row)
+		if err != nil {
+			return "", err
+		}
+		if find.Box == nil {
+			return "", fmt.Errorf("%s: no extension lookup", rowKey(t, row))
+		}
+		if key := find.Box(box); key != "" {
+			return key, nil
+		}
+		return "", &parkError{column: t.KeyColumns()[1],
+			err: fmt.Errorf("%s: no extension of cluster %s has mailbox %s: %w a voicemail box to an extension", rowKey(t, row), cluster, box, ErrUnmappable),
+			fix: fmt.Sprintf("set an extension's mailbox to %s (pbxtopo ext set %s/NUMBER mailbox=%s), or delete the row", box, cluster, box)}
+	}
 	if t.ClusterColumn != "" {
 		p := row[t.ClusterColumn]
 		if p == nil || strings.TrimSpace(*p) == "" {
@@ -222,12 +310,31 @@ func (t *TableMap) RecordKey(row Row, cluster string) (string, error) {
 	if n == nil || strings.TrimSpace(*n) == "" {
 		return "", fmt.Errorf("%s: column %s is empty: %w a row without a number", rowKey(t, row), t.NumberColumn, ErrUnmappable)
 	}
+	if t.ClusterColumn == "" && find.Number != nil {
+		if key := find.Number(strings.TrimSpace(*n)); key != "" {
+			return key, nil
+		}
+	}
 	return t.Store.KeyOf(pbx.Fields{"cluster": cluster, t.numberField(): strings.TrimSpace(*n)}), nil
+}
+
+// protocol returns a record's protocol, its field's default when empty.
+func (t *TableMap) protocol(f pbx.Fields) string {
+	if p := f["protocol"]; p != "" {
+		return p
+	}
+	if s, ok := t.Store.Spec("protocol"); ok {
+		return s.Default
+	}
+	return ""
 }
 
 // ToFields merges a row into base (the record's current fields, or nil)
 // and returns the record's new fields: this table's owned fields are
-// replaced by the row's values. It does not validate.
+// replaced by the row's values. A column whose value is what base would
+// write keeps base's field as it is, so values MySQL stores differently
+// (true for yes, 60 for a qualify of yes) never change a record on their
+// way back. It does not validate.
 func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, error) {
 	out := pbx.Fields{}
 	for k, v := range base {
@@ -244,8 +351,36 @@ func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, e
 		out[k] = v
 	}
 	number := kf[t.numberField()]
+	var image Row
+	if base != nil && t.Present(base) {
+		image, _ = t.FromFields(key, base)
+	}
+	same := func(c string) bool {
+		if image == nil {
+			return false
+		}
+		a, b := image[c], row[c]
+		return (a == nil) == (b == nil) && (a == nil || *a == *b)
+	}
+	var boxNumber, boxContext string
+	boxSame := true
 	for _, c := range t.Columns {
-		if c.Const != "" {
+		if c.outOnly() {
+			continue
+		}
+		if c.MailboxNumber || c.MailboxContext {
+			boxSame = boxSame && same(c.Name)
+			if c.MailboxNumber {
+				boxNumber = strings.TrimSpace(str(row[c.Name]))
+			} else {
+				boxContext = strings.TrimSpace(str(row[c.Name]))
+			}
+			continue
+		}
+		if same(c.Name) {
+			if v := base[c.Field]; v != "" {
+				out[c.Field] = v
+			}
 			continue
 		}
 		p := row[c.Name]
@@ -256,23 +391,35 @@ func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, e
 		if c.Default != "" && v == substitute(c.Default, number) {
 			continue
 		}
-		if m, ok := c.Values[v]; ok {
+		if m, ok := c.In[v]; ok {
 			v = m
 		}
-		if c.MailboxContext {
-			if v != "" && v != "default" {
-				out["mailbox"] = number + "@" + v
-			} else {
-				out["mailbox"] = number
-			}
-			continue
+		if c.Read != nil {
+			v = c.Read(v)
 		}
 		if v != "" {
 			out[c.Field] = v
 		}
 	}
-	for k, v := range t.Set {
-		out[k] = v
+	if t.ByMailbox {
+		switch {
+		case boxSame && base["mailbox"] != "":
+			out["mailbox"] = base["mailbox"]
+		case boxContext == "" || boxContext == "default":
+			out["mailbox"] = boxNumber
+		default:
+			out["mailbox"] = boxNumber + "@" + boxContext
+		}
+	}
+	if len(t.Protocols) > 0 && t.Primary {
+		// A record this table already serves keeps its protocol as it is
+		// (empty meaning the default, SIP); a new one gets the first.
+		switch {
+		case base == nil || !has(t.Protocols, t.protocol(base)):
+			out["protocol"] = t.Protocols[0]
+		case base["protocol"] != "":
+			out["protocol"] = base["protocol"]
+		}
 	}
 	return out, nil
 }
@@ -282,7 +429,18 @@ func (t *TableMap) Present(f pbx.Fields) bool {
 	if f == nil {
 		return false
 	}
-	return t.Presence == "" || f[t.Presence] != ""
+	if len(t.Protocols) > 0 && !has(t.Protocols, t.protocol(f)) {
+		return false
+	}
+	if len(t.PresentIf) == 0 {
+		return true
+	}
+	for _, p := range t.PresentIf {
+		if f[p] != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // FromFields returns the row values of a record, key columns included:
@@ -293,27 +451,29 @@ func (t *TableMap) FromFields(key string, f pbx.Fields) (Row, error) {
 		return nil, err
 	}
 	number := kf[t.numberField()]
-	row := Row{t.NumberColumn: strp(number)}
+	row := Row{}
+	if !t.ByMailbox {
+		row[t.NumberColumn] = strp(number)
+	}
 	if t.ClusterColumn != "" {
 		row[t.ClusterColumn] = strp(kf["cluster"])
 	}
+	box := boxOf(f["mailbox"])
 	for _, c := range t.Columns {
 		var v string
 		switch {
 		case c.Const != "":
 			v = substitute(c.Const, number)
+		case c.Compute != nil:
+			v = c.Compute(f, number)
 		case c.MailboxContext:
-			v = "default"
-			if _, ctx, ok := strings.Cut(f["mailbox"], "@"); ok && ctx != "" {
-				v = ctx
-			}
+			_, v, _ = strings.Cut(box, "@")
+		case c.MailboxNumber:
+			v, _, _ = strings.Cut(box, "@")
 		default:
 			v = f[c.Field]
-			for mv, pv := range c.Values {
-				if pv == v && v != "" {
-					v = mv
-					break
-				}
+			if m, ok := c.Out[v]; ok && v != "" {
+				v = m
 			}
 			if v == "" && c.Default != "" {
 				v = substitute(c.Default, number)

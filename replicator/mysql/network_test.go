@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // proxy forwards TCP connections to a server and can cut them all, and
@@ -101,9 +102,32 @@ func TestNetworkDropAndOutage(t *testing.T) {
 	px.up()
 	waitFor(t, "both sides after the outage", func() bool {
 		return fields(t, a, "tpa1/6103") != nil &&
-			sqlValue(t, db, "SELECT name FROM extensions WHERE regexten = '5020'") == "remote"
+			sqlValue(t, db, "SELECT name FROM pbxtopo_extensions WHERE regexten = '5020'") == "remote"
 	})
-	if n := sqlValue(t, db, "SELECT COUNT(*) FROM extensions"); n != "4" {
+	if n := sqlValue(t, db, "SELECT COUNT(*) FROM pbxtopo_extensions"); n != "4" {
 		t.Fatalf("%s rows in MySQL, want 4", n)
 	}
+}
+
+// The lag is what it is when read: near 0 on an idle bridge that hears
+// the server's heartbeats, growing while the server cannot be reached,
+// and back near 0 once the reader caught up again.
+func TestLagIsNeverStale(t *testing.T) {
+	db := newDB(t, GuideDDL())
+	a := newStore(t, "tpa1")
+	px := newProxy(t, server.Addr())
+	cfg := testConfig(db, "guide")
+	cfg.DSN = "root@tcp(" + px.addr + ")/" + db
+	br := startBridge(t, a, cfg)
+	sqlExec(t, db, guideInsert("tpa1", "6101", "one"))
+	waitFor(t, "the row", func() bool { return fields(t, a, "tpa1/6101") != nil })
+	idleSince := time.Now()
+	waitFor(t, "3 s idle", func() bool { return time.Since(idleSince) > 3*time.Second })
+	if lag := br.Status().LagSeconds; lag > 2.5 {
+		t.Fatalf("lag %.1f s on an idle bridge that is caught up", lag)
+	}
+	px.cut(true)
+	waitFor(t, "the lag to grow while the server is cut off", func() bool { return br.Status().LagSeconds > 3 })
+	px.up()
+	waitFor(t, "the lag back down", func() bool { return br.Status().LagSeconds < 2.5 })
 }

@@ -19,6 +19,9 @@ type column struct {
 	Unsigned bool
 	Nullable bool
 	Enum     []string // enum and set members
+	Type     string   // information_schema COLUMN_TYPE: varchar(40), enum('yes','no')
+	CharMax  int64    // the most characters a text column holds (0: not text)
+	Default  bool     // it has a default (or is auto_increment)
 }
 
 // tableSchema is a MySQL table's columns in ordinal order.
@@ -26,6 +29,11 @@ type tableSchema struct {
 	Name  string
 	Cols  []column
 	index map[string]int
+	// unique: a unique key covers exactly the mapping's key columns, so
+	// upserts are INSERT ... ON DUPLICATE KEY UPDATE; without one (Asterisk's
+	// voicemail table) the bridge updates the rows it finds and inserts
+	// the others.
+	unique bool
 }
 
 func (s *tableSchema) col(name string) (column, bool) {
@@ -102,7 +110,8 @@ func str(p *string) string {
 // loadSchema reads a table's columns from information_schema.
 func loadSchema(c *client.Conn, db, table string) (*tableSchema, error) {
 	rows, err := queryStrings(c, fmt.Sprintf(
-		"SELECT LOWER(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), IS_NULLABLE FROM information_schema.COLUMNS "+
+		"SELECT LOWER(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), IS_NULLABLE, IFNULL(CHARACTER_MAXIMUM_LENGTH, 0), "+
+			"COLUMN_DEFAULT IS NOT NULL OR EXTRA LIKE '%%auto_increment%%' FROM information_schema.COLUMNS "+
 			"WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", quote(db, false), quote(table, false)))
 	if err != nil {
 		return nil, fmt.Errorf("read the columns of %s: %w", table, err)
@@ -112,7 +121,8 @@ func loadSchema(c *client.Conn, db, table string) (*tableSchema, error) {
 	}
 	s := &tableSchema{Name: table, index: map[string]int{}}
 	for i, r := range rows {
-		col := column{Name: str(r[0]), DataType: str(r[1]), Nullable: str(r[3]) == "YES"}
+		col := column{Name: str(r[0]), DataType: str(r[1]), Nullable: str(r[3]) == "YES", Type: str(r[2]), Default: str(r[5]) == "1"}
+		col.CharMax, _ = strconv.ParseInt(str(r[4]), 10, 64)
 		ct := str(r[2])
 		col.Unsigned = strings.Contains(ct, "unsigned")
 		if col.DataType == "enum" || col.DataType == "set" {
@@ -157,12 +167,13 @@ func parseEnum(ct string) []string {
 }
 
 // checkTable verifies that a mapped table has every mapped column with a
-// type the bridge can map, and a unique key over its key columns.
+// type the bridge can map, and notes whether a unique key covers its key
+// columns.
 func checkTable(c *client.Conn, db string, t *TableMap, s *tableSchema) error {
 	for _, name := range t.MappedColumns() {
 		col, ok := s.col(strings.ToLower(name))
 		if !ok {
-			return fmt.Errorf("%w: table %s has no column %s, which mapping column %s needs; add it or choose another mysql.mapping", ErrServer, t.Name, name, name)
+			return fmt.Errorf("%w: table %s has no column %s, which the mapping needs; add it or choose another mysql.mapping", ErrServer, t.Name, name)
 		}
 		if !mappable(col.DataType) {
 			return fmt.Errorf("%w: table %s column %s has type %s, which cannot hold a pbx field; change the column to varchar or leave it out of the mapping", ErrUnmappable, t.Name, name, col.DataType)
@@ -179,20 +190,44 @@ func checkTable(c *client.Conn, db string, t *TableMap, s *tableSchema) error {
 		idx[str(r[0])] = append(idx[str(r[0])], str(r[1]))
 	}
 	want := t.KeyColumns()
+	s.unique = false
 	for _, cols := range idx {
 		if sameSet(cols, want) {
-			return nil
+			s.unique = true
 		}
 	}
-	quoted := make([]string, len(want))
-	for i, k := range want {
-		quoted[i] = ident(k)
-		if col, _ := s.col(k); strings.HasSuffix(col.DataType, "text") {
-			quoted[i] += "(63)"
+	return nil
+}
+
+// checkValue reports why a column cannot hold a value ("" if it can).
+func (col column) checkValue(v *string) string {
+	if v == nil {
+		if !col.Nullable && !col.Default {
+			return fmt.Sprintf("%s is NOT NULL and has no default, and the record has no value for it", col.Name)
+		}
+		return ""
+	}
+	switch col.DataType {
+	case "enum":
+		for _, m := range col.Enum {
+			if strings.EqualFold(m, *v) {
+				return ""
+			}
+		}
+		return fmt.Sprintf("%s is %s: %q is not one of its values", col.Name, col.Type, *v)
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
+		if _, err := strconv.ParseInt(strings.TrimSpace(*v), 10, 64); err != nil {
+			return fmt.Sprintf("%s is %s: %q is not a whole number", col.Name, col.Type, *v)
+		}
+	case "decimal", "float", "double":
+		if _, err := strconv.ParseFloat(strings.TrimSpace(*v), 64); err != nil {
+			return fmt.Sprintf("%s is %s: %q is not a number", col.Name, col.Type, *v)
 		}
 	}
-	return fmt.Errorf("%w: table %s has no unique key on (%s), which the bridge's upserts need; run ALTER TABLE %s ADD UNIQUE KEY (%s)",
-		ErrServer, t.Name, strings.Join(want, ", "), ident(t.Name), strings.Join(quoted, ", "))
+	if n := int64(utf8.RuneCountInString(*v)); col.CharMax > 0 && n > col.CharMax {
+		return fmt.Sprintf("%s holds at most %d characters (%s); the value has %d", col.Name, col.CharMax, col.Type, n)
+	}
+	return ""
 }
 
 func sameSet(a, b []string) bool {

@@ -59,6 +59,50 @@ func keyWhere(t *TableMap, rows []Row, nb bool) string {
 // upsertSQL inserts rows or, when their key exists, updates the mapped
 // columns (the others, e.g. Asterisk's registration columns, stay).
 func upsertSQL(t *TableMap, s *tableSchema, rows []Row, nb bool) string {
+	var b strings.Builder
+	b.WriteString(insertSQL(t, s, rows, nb))
+	cols := t.MappedColumns()
+	b.WriteString(" ON DUPLICATE KEY UPDATE ")
+	first := true
+	for _, c := range cols[len(t.KeyColumns()):] {
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		b.WriteString(ident(c) + " = VALUES(" + ident(c) + ")")
+	}
+	if first { // key columns only
+		k := ident(cols[0])
+		b.WriteString(k + " = " + k)
+	}
+	return b.String()
+}
+
+// value is a row's value of a column as SQL.
+func value(s *tableSchema, r Row, c string, nb bool) string {
+	v := r[strings.ToLower(c)]
+	col, _ := s.col(strings.ToLower(c))
+	switch {
+	case v != nil:
+		return quote(*v, nb)
+	case col.Nullable:
+		return "NULL"
+	}
+	return "DEFAULT"
+}
+
+// updateSQL sets the mapped columns of the rows with r's key.
+func updateSQL(t *TableMap, s *tableSchema, r Row, nb bool) string {
+	cols := t.MappedColumns()
+	sets := make([]string, 0, len(cols))
+	for _, c := range cols[len(t.KeyColumns()):] {
+		sets = append(sets, ident(c)+" = "+value(s, r, c, nb))
+	}
+	return "UPDATE " + ident(t.Name) + " SET " + strings.Join(sets, ", ") + " WHERE " + keyWhere(t, []Row{r}, nb)
+}
+
+// insertSQL inserts rows.
+func insertSQL(t *TableMap, s *tableSchema, rows []Row, nb bool) string {
 	cols := t.MappedColumns()
 	var b strings.Builder
 	b.WriteString("INSERT INTO ")
@@ -80,31 +124,9 @@ func upsertSQL(t *TableMap, s *tableSchema, rows []Row, nb bool) string {
 			if j > 0 {
 				b.WriteString(", ")
 			}
-			v := r[strings.ToLower(c)]
-			col, _ := s.col(strings.ToLower(c))
-			switch {
-			case v != nil:
-				b.WriteString(quote(*v, nb))
-			case col.Nullable:
-				b.WriteString("NULL")
-			default:
-				b.WriteString("DEFAULT")
-			}
+			b.WriteString(value(s, r, c, nb))
 		}
 		b.WriteByte(')')
-	}
-	b.WriteString(" ON DUPLICATE KEY UPDATE ")
-	first := true
-	for _, c := range cols[len(t.KeyColumns()):] {
-		if !first {
-			b.WriteString(", ")
-		}
-		first = false
-		b.WriteString(ident(c) + " = VALUES(" + ident(c) + ")")
-	}
-	if first { // key columns only
-		k := ident(cols[0])
-		b.WriteString(k + " = " + k)
 	}
 	return b.String()
 }

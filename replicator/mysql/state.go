@@ -16,6 +16,8 @@ import (
 //	mysql/NAME/checkpoint            the binlog position reached (JSON)
 //	mysql/NAME/hold/TABLE/KEY        what the MySQL row of a record holds:
 //	                                 a hash of the fields the table owns
+//	                                 (and, for a voicemail box, the box)
+//	mysql/NAME/parked                the rows parked on the way in (JSON)
 //
 // The hold is the common base of the store and MySQL for a row. The
 // outbound side writes a record to MySQL only when its winner differs from
@@ -68,11 +70,36 @@ func (b *Bridge) holdKey(table, key string) string {
 var absent = []byte{0}
 
 // holdOf returns the hold of a record as table t would hold it: a hash of
-// the fields t owns, or absent when t has no row for it.
+// the fields t owns, or absent when t has no row for it. A voicemail
+// table's hold ends with the box (NUMBER@CONTEXT), which its row is found
+// by when the record's mailbox moves.
 func holdOf(t *TableMap, f pbx.Fields, live bool) []byte {
 	if !live || !t.Present(f) {
 		return absent
 	}
+	if t.ByMailbox {
+		return append(fieldsHash(t, f), boxOf(f["mailbox"])...)
+	}
+	return fieldsHash(t, f)
+}
+
+// holdHash is the hash part of a hold (absent stays absent).
+func holdHash(h []byte) []byte {
+	if len(h) > 16 {
+		return h[:16]
+	}
+	return h
+}
+
+// holdBox is the box a voicemail hold names, "" for others.
+func holdBox(h []byte) string {
+	if len(h) > 16 {
+		return string(h[16:])
+	}
+	return ""
+}
+
+func fieldsHash(t *TableMap, f pbx.Fields) []byte {
 	h := sha256.New()
 	for _, name := range t.Owned() {
 		if v := f[name]; v != "" {
