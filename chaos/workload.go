@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,8 +80,11 @@ func (s *Sim) ClientWrite(h *History, i int, table, key string, del, resolve boo
 			m.SupersedeAll = true
 			w.Read = rec.Dots()
 		} else {
-			w.Read = []store.Dot{rec.Winner().Dot}
-			m.IfMatch = w.Read
+			m.IfMatch = []store.Dot{rec.Winner().Dot}
+			w.Read = m.IfMatch
+			if !slices.ContainsFunc(rec.Versions, func(v store.Version) bool { return !v.Deleted }) {
+				w.Read = rec.Dots() // tombstones alone go together (store.writeContext)
+			}
 		}
 	}
 	w.Seen = n.st.Summary()

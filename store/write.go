@@ -279,7 +279,11 @@ func writeContext(rec *Record, m Mutation) (ctx []Dot, set []string, skip bool, 
 		return nil, nil, false, &ConflictError{Table: m.Table, Key: m.Key, Conflicts: rec.Conflicts()}
 	}
 	ctx = live
-	if len(m.IfMatch) > 0 && !m.SupersedeAll {
+	if len(m.IfMatch) > 0 && !m.SupersedeAll && !tombstone(rec) {
+		// Only what the writer names. Tombstones alone all say the same
+		// (deleted): a write over them supersedes every one, or the ones
+		// it did not name would make a delete-against-update conflict here
+		// and none at a replica that had purged them.
 		ctx = slices.Clone(m.IfMatch)
 	}
 	if m.Value == nil || !exists || m.SupersedeAll {
