@@ -53,6 +53,7 @@ func (a *app) storeSealer(cfg *store.Config) error {
 }
 
 func (a *app) secretsCmd() *cobra.Command {
+	c := &secretsCmds{a: a}
 	cmd := &cobra.Command{
 		Use:   "secrets",
 		Short: "Keys that seal secrets at rest: new-key, seal, rotate-key",
@@ -61,39 +62,52 @@ history and its backups with the key of secrets.key_file (or PBXTOPO_SECRETS_KEY
 passwords (ami.secret, mysql.dsn) may be given as enc: values made by 'pbxtopo secrets seal'.
 Commands find the key file through --key-file or PBXTOPO_SECRETS_KEY_FILE.`,
 	}
-	var keyFile string
-	cmd.PersistentFlags().StringVar(&keyFile, "key-file", "", "the key file (default: secrets.key_file, env PBXTOPO_SECRETS_KEY_FILE)")
-	file := func() (string, error) {
-		if keyFile == "" {
-			keyFile = a.v.GetString("secrets.key_file")
-		}
-		if keyFile == "" {
-			return "", usageErrorf("no key file: give --key-file FILE (or PBXTOPO_SECRETS_KEY_FILE)")
-		}
-		return keyFile, nil
-	}
-	load := func() (*secrets.Keyring, error) {
-		if keyFile != "" {
-			kr, err := secrets.LoadFile(keyFile)
-			if err != nil {
-				return nil, userError{err}
-			}
-			return kr, nil
-		}
-		kr, err := a.keyring()
-		if err == nil && kr == nil {
-			err = usageErrorf("no key: give --key-file FILE, PBXTOPO_SECRETS_KEY_FILE or PBXTOPO_SECRETS_KEY")
-		}
-		return kr, err
-	}
+	cmd.PersistentFlags().StringVar(&c.keyFile, "key-file", "", "the key file (default: secrets.key_file, env PBXTOPO_SECRETS_KEY_FILE)")
+	cmd.AddCommand(c.newKey(), c.seal(), c.rotate(), c.resealStore())
+	return cmd
+}
 
-	newKey := &cobra.Command{
+// secretsCmds are the secrets commands; they share the key file flag.
+type secretsCmds struct {
+	a       *app
+	keyFile string
+}
+
+// file is the key file the command names, or the configured one.
+func (c *secretsCmds) file() (string, error) {
+	if c.keyFile == "" {
+		c.keyFile = c.a.v.GetString("secrets.key_file")
+	}
+	if c.keyFile == "" {
+		return "", usageErrorf("no key file: give --key-file FILE (or PBXTOPO_SECRETS_KEY_FILE)")
+	}
+	return c.keyFile, nil
+}
+
+// load reads the keys: from the key file, else as the agent finds them.
+func (c *secretsCmds) load() (*secrets.Keyring, error) {
+	if c.keyFile != "" {
+		kr, err := secrets.LoadFile(c.keyFile)
+		if err != nil {
+			return nil, userError{err}
+		}
+		return kr, nil
+	}
+	kr, err := c.a.keyring()
+	if err == nil && kr == nil {
+		err = usageErrorf("no key: give --key-file FILE, PBXTOPO_SECRETS_KEY_FILE or PBXTOPO_SECRETS_KEY")
+	}
+	return kr, err
+}
+
+func (c *secretsCmds) newKey() *cobra.Command {
+	cmd := &cobra.Command{
 		Use:     "new-key --key-file FILE",
 		Short:   "Make a new key file (mode 0600); refuses to overwrite one",
 		Example: "  pbxtopo secrets new-key --key-file /etc/pbxtopo/secrets.key",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := file()
+			path, err := c.file()
 			if err != nil {
 				return err
 			}
@@ -107,13 +121,16 @@ Commands find the key file through --key-file or PBXTOPO_SECRETS_KEY_FILE.`,
 			if err := secrets.WriteFile(path, [][]byte{k}); err != nil {
 				return userError{fmt.Errorf("write %s: %w", path, err)}
 			}
-			return a.report(map[string]string{"key_file": path, "key_id": secrets.KeyID(k)},
+			return c.a.report(map[string]string{"key_file": path, "key_id": secrets.KeyID(k)},
 				fmt.Sprintf("wrote %s (key id %s); set secrets.key_file: %s on every node of this cluster\n", path, secrets.KeyID(k), path))
 		},
 	}
+	return cmd
+}
 
+func (c *secretsCmds) seal() *cobra.Command {
 	var from string
-	seal := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "seal [--from FILE]",
 		Short: "Print a config password as an enc: value (reads it from stdin or --from)",
 		Long: `Reads one value (the first line of stdin, or of --from FILE) and prints it sealed with the
@@ -122,7 +139,7 @@ so it stays out of shell history and ps.`,
 		Example: "  printf %s \"$AMI_PASS\" | pbxtopo secrets seal --key-file /etc/pbxtopo/secrets.key",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kr, err := load()
+			kr, err := c.load()
 			if err != nil {
 				return err
 			}
@@ -147,52 +164,58 @@ so it stays out of shell history and ps.`,
 			if err != nil {
 				return err
 			}
-			return a.report(map[string]string{"sealed": enc}, enc+"\n")
+			return c.a.report(map[string]string{"sealed": enc}, enc+"\n")
 		},
 	}
-	seal.Flags().StringVar(&from, "from", "", "read the value from this file instead of stdin")
+	cmd.Flags().StringVar(&from, "from", "", "read the value from this file instead of stdin")
+	return cmd
+}
 
-	// reseal re-seals the stopped store of --data-dir with kr's current key.
-	reseal := func(cmd *cobra.Command, kr *secrets.Keyring) (int, error) {
-		dir := a.v.GetString("data-dir")
-		cfg := store.DefaultConfig(storeFile(dir))
-		cfg.Sealer = kr
-		st, err := store.Open(cfg)
-		if err != nil {
-			return 0, userError{err}
-		}
-		n, err := st.Reseal(cmd.Context())
-		if cerr := st.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return n, userError{fmt.Errorf("re-seal stopped after part of the store (run 'pbxtopo secrets reseal' again; the key file holds every key): %w", err)}
-		}
-		if n > 0 {
-			// After a re-seal the pages the old values were on (plaintext,
-			// or sealed with a dropped key) are free but not erased, and a
-			// copy of the file would carry them: compaction rewrites the
-			// file with its live data only.
-			res, err := store.Compact(cfg.Path)
-			if err != nil {
-				return n, userError{fmt.Errorf("the store is re-sealed, but its old pages were not scrubbed (run 'pbxtopo secrets reseal' again): %w", err)}
-			}
-			fmt.Fprintf(a.stderr, "scrubbed the store's free pages: %d -> %d bytes\n", res.Before, res.After)
-		}
-		return n, nil
+// reseal re-seals the stopped store of --data-dir with kr's current key.
+func (c *secretsCmds) reseal(cmd *cobra.Command, kr *secrets.Keyring) (int, error) {
+	dir := c.a.v.GetString("data-dir")
+	cfg := store.DefaultConfig(storeFile(dir))
+	cfg.Sealer = kr
+	st, err := store.Open(cfg)
+	if err != nil {
+		return 0, userError{err}
 	}
-	needStore := func() error {
-		dir := a.v.GetString("data-dir")
-		if dir == "" {
-			return usageErrorf("give the stopped agent's store with --data-dir DIR")
-		}
-		if _, err := os.Stat(storeFile(dir)); err != nil {
-			return usageErrorf("no store in %s: give the agent's data_dir", dir)
-		}
-		return nil
+	n, err := st.Reseal(cmd.Context())
+	if cerr := st.Close(); err == nil {
+		err = cerr
 	}
+	if err != nil {
+		return n, userError{fmt.Errorf("re-seal stopped after part of the store (run 'pbxtopo secrets reseal' again; the key file holds every key): %w", err)}
+	}
+	if n > 0 {
+		// After a re-seal the pages the old values were on (plaintext,
+		// or sealed with a dropped key) are free but not erased, and a
+		// copy of the file would carry them: compaction rewrites the
+		// file with its live data only.
+		res, err := store.Compact(cfg.Path)
+		if err != nil {
+			return n, userError{fmt.Errorf("the store is re-sealed, but its old pages were not scrubbed (run 'pbxtopo secrets reseal' again): %w", err)}
+		}
+		fmt.Fprintf(c.a.stderr, "scrubbed the store's free pages: %d -> %d bytes\n", res.Before, res.After)
+	}
+	return n, nil
+}
+
+// needStore checks --data-dir names a store.
+func (c *secretsCmds) needStore() error {
+	dir := c.a.v.GetString("data-dir")
+	if dir == "" {
+		return usageErrorf("give the stopped agent's store with --data-dir DIR")
+	}
+	if _, err := os.Stat(storeFile(dir)); err != nil {
+		return usageErrorf("no store in %s: give the agent's data_dir", dir)
+	}
+	return nil
+}
+
+func (c *secretsCmds) rotate() *cobra.Command {
 	var keepOld bool
-	rotate := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "rotate-key --key-file FILE --data-dir DIR [--keep-old]",
 		Short: "Make a new current key and re-seal the stopped store with it",
 		Long: `Offline, with the agent stopped: writes a new key first in the key file (the old ones
@@ -207,11 +230,11 @@ Every node of a Raft cluster needs the same key: stop them all, rotate on one wi
 		Example: "  pbxtopo secrets rotate-key --key-file /etc/pbxtopo/secrets.key --data-dir /var/lib/pbxtopo",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := file()
+			path, err := c.file()
 			if err != nil {
 				return err
 			}
-			if err := needStore(); err != nil {
+			if err := c.needStore(); err != nil {
 				return err
 			}
 			old, err := secrets.LoadFile(path)
@@ -231,7 +254,7 @@ Every node of a Raft cluster needs the same key: stop them all, rotate on one wi
 			if err != nil {
 				return err
 			}
-			n, err := reseal(cmd, kr)
+			n, err := c.reseal(cmd, kr)
 			if err != nil {
 				return err
 			}
@@ -244,13 +267,17 @@ Every node of a Raft cluster needs the same key: stop them all, rotate on one wi
 			if keepOld {
 				fate = "kept"
 			}
-			return a.report(map[string]any{"key_id": secrets.KeyID(k), "resealed": n, "old_keys": old.IDs(), "old_keys_kept": keepOld},
+			return c.a.report(map[string]any{"key_id": secrets.KeyID(k), "resealed": n, "old_keys": old.IDs(), "old_keys_kept": keepOld},
 				fmt.Sprintf("new key %s is current; re-sealed %d values; old keys %s %s\n", secrets.KeyID(k), n, strings.Join(old.IDs(), ", "), fate))
 		},
 	}
-	rotate.Flags().BoolVar(&keepOld, "keep-old", false, "keep the old keys in the file (for enc: config values not sealed again yet, or the other nodes of a Raft cluster)")
+	cmd.Flags().BoolVar(&keepOld, "keep-old", false, "keep the old keys in the file (for enc: config values not sealed again yet, or the other nodes of a Raft cluster)")
+	return cmd
+}
+
+func (c *secretsCmds) resealStore() *cobra.Command {
 	var dropOld bool
-	resealCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "reseal --key-file FILE --data-dir DIR [--drop-old]",
 		Short: "Re-seal the stopped store with the key file's current key",
 		Long: `Offline, with the agent stopped: re-seals every record and history entry that is sealed
@@ -259,18 +286,18 @@ transactions. With --drop-old, the other keys are then removed from the key file
 		Example: "  pbxtopo secrets reseal --key-file /etc/pbxtopo/secrets.key --data-dir /var/lib/pbxtopo --drop-old",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := file()
+			path, err := c.file()
 			if err != nil {
 				return err
 			}
-			if err := needStore(); err != nil {
+			if err := c.needStore(); err != nil {
 				return err
 			}
 			kr, err := secrets.LoadFile(path)
 			if err != nil {
 				return userError{err}
 			}
-			n, err := reseal(cmd, kr)
+			n, err := c.reseal(cmd, kr)
 			if err != nil {
 				return err
 			}
@@ -283,10 +310,9 @@ transactions. With --drop-old, the other keys are then removed from the key file
 				dropped = kr.IDs()[1:]
 				text += fmt.Sprintf("dropped keys %s from %s\n", strings.Join(dropped, ", "), path)
 			}
-			return a.report(map[string]any{"resealed": n, "key_id": kr.Current(), "dropped": dropped}, text)
+			return c.a.report(map[string]any{"resealed": n, "key_id": kr.Current(), "dropped": dropped}, text)
 		},
 	}
-	resealCmd.Flags().BoolVar(&dropOld, "drop-old", false, "then remove every key but the current one from the key file")
-	cmd.AddCommand(newKey, seal, rotate, resealCmd)
+	cmd.Flags().BoolVar(&dropOld, "drop-old", false, "then remove every key but the current one from the key file")
 	return cmd
 }
