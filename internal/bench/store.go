@@ -23,6 +23,9 @@ func Store(ctx context.Context, env Env) ([]Result, error) {
 	if env.Quick {
 		d, nExt = 300*time.Millisecond, 5_000
 	}
+	env.Param("duration", d)
+	env.Param("writers", []int{1, 32})
+	env.Param("import_extensions", nExt)
 	raw, err := RawFsyncRate(env.Dir, d)
 	if err != nil {
 		return nil, err
@@ -49,9 +52,9 @@ func Store(ctx context.Context, env Env) ([]Result, error) {
 	out := []Result{
 		{Name: "raw fsync loop (write+fsync of 4 KiB)", Value: raw, Unit: "fsyncs/s"},
 		{Name: "durable writes, 1 writer", Value: one, Unit: "writes/s", Anchor: "raw fsync loop", AnchorValue: raw,
-			Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat1, 99)))},
+			AnchorSettings: rawFsyncSettings, Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat1, 99)))},
 		{Name: "durable writes, 32 writers", Value: many, Unit: "writes/s", Anchor: "raw fsync loop", AnchorValue: raw,
-			Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat32, 99)))},
+			AnchorSettings: rawFsyncSettings, Clients: 32, Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat32, 99)))},
 		{Name: "group commit gain, 32 writers vs 1", Value: many / one, Unit: "x", Goal: ">= 20x"},
 	}
 	imp, err := importAndList(ctx, env, nExt)
@@ -117,6 +120,8 @@ func importAndList(ctx context.Context, env Env, nExt int) ([]Result, error) {
 		Value: ms(Percentile(times, 50)), Unit: "ms", Goal: "< 100 ms"})
 	return out, nil
 }
+
+const rawFsyncSettings = "one goroutine: pwrite of a 4 KiB block then fsync, cycling over 256 blocks of one file in the scratch directory"
 
 // RawFsyncRate measures write+fsync of one 4 KiB block on the disk of dir:
 // the ceiling for durable single writes there.
