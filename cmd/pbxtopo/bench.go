@@ -19,7 +19,8 @@ figure is compared to (measured in the same run) and the ratio, then the machine
 around each suite. A measurement that cannot be made is a FAILED row with its reason, and the
 command exits non-zero. -o json adds the machine (CPUs, kernel, Go version), each suite's
 parameters and load, and each anchor's exact settings. Suites: store, repl, raft, roaming, dns,
-api, ui, dundi, ami, mysql, ops.`,
+api, ui, dundi, ami, mysql, ops, scale (a million extensions on two agent processes: several
+minutes and a few GB of disk).`,
 		Example: "  pbxtopo bench store\n  pbxtopo bench -o json",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			self, err := os.Executable()

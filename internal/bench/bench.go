@@ -81,10 +81,11 @@ var Suites = map[string]Suite{
 	"ami":     AMI,
 	"mysql":   MySQL,
 	"ops":     Ops,
+	"scale":   Scale,
 }
 
 // Order is the order suites run in when none are named.
-var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui", "dundi", "ami", "mysql", "ops"}
+var Order = []string{"store", "repl", "raft", "roaming", "dns", "api", "ui", "dundi", "ami", "mysql", "ops", "scale"}
 
 // Report is a whole run: the machine, each suite's parameters and load,
 // and the figures.
