@@ -202,7 +202,7 @@ func (a *Agent) build() error {
 		Findings: (&findingsCache{svc: a.svc}).get})
 	a.metrics.reg.MustRegister(&partsCollector{dns: a.dns, checker: a.checker, dundi: a.parts.dundi, ami: a.parts.collector,
 		bridge: a.parts.bridge})
-	hopts := HandlerOptions{Auth: auth, Metrics: a.metrics}
+	hopts := HandlerOptions{Auth: auth, Metrics: a.metrics, Shed: cfg.HTTP.Shed}
 	if a.opts.Pages != nil {
 		if hopts.Pages, err = a.opts.Pages(a.svc, auth); err != nil {
 			return err

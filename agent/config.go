@@ -67,6 +67,8 @@ type Config struct {
 	// the network in clear; for a lab, never for production).
 	HTTP struct {
 		Insecure bool `mapstructure:"insecure"`
+		// Shed: max_inflight and queue_wait (shed.go).
+		Shed ShedConfig `mapstructure:",squash"`
 	} `mapstructure:"http"`
 
 	// HTTPTLS serves the API over TLS; with ClientCA it also requires a
@@ -126,6 +128,7 @@ type Config struct {
 func Defaults(v *viper.Viper) {
 	v.SetDefault("role", "voice")
 	v.SetDefault("http_addr", "127.0.0.1:7480")
+	setDefaults(v, "http", DefaultShedConfig())
 	v.SetDefault("repl_addr", "127.0.0.1:7481")
 	v.SetDefault("serf_addr", "127.0.0.1:7946")
 	v.SetDefault("raft_addr", "127.0.0.1:7482")

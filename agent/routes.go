@@ -48,16 +48,19 @@ type HandlerOptions struct {
 	Auth    Authenticator
 	Metrics *Metrics     // counts requests and serves /metrics (read role)
 	Pages   http.Handler // the web pages under /ui/
+	// Shed bounds the requests served at once (shed.go); zero serves all.
+	Shed ShedConfig
 }
 
 // HandlerWith returns the API, and the metrics and pages when given.
 func HandlerWith(svc *Service, o HandlerOptions) http.Handler {
 	auth := o.Auth
+	shed := newShedder(o.Shed)
 	mux := http.NewServeMux()
 	for _, rt := range routes(svc) {
 		h := guard(rt, auth)
 		if rt.Pattern != healthRoute {
-			h = gate(svc, h)
+			h = shed.wrap(gate(svc, h))
 		}
 		if o.Metrics != nil {
 			h = o.Metrics.instrument(rt.Pattern, h)
@@ -68,7 +71,7 @@ func HandlerWith(svc *Service, o HandlerOptions) http.Handler {
 		mux.Handle("GET /metrics", guard(Route{Role: RoleRead, Handler: o.Metrics.Handler().ServeHTTP}, auth))
 	}
 	if o.Pages != nil {
-		mux.Handle("/ui/", o.Pages)
+		mux.Handle("/ui/", shed.wrap(o.Pages))
 		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
