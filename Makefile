@@ -3,17 +3,27 @@ GO      ?= go
 BIN     := bin/pbxtopo
 FUZZTIME ?= 10s
 
-.PHONY: all build test demo bench fuzz chaos chaos-net clean
+.PHONY: all build test vulncheck demo bench fuzz chaos chaos-net clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/pbxtopo
 
-# The test command CI runs: vet, then every test with the race detector.
+# staticcheck, pinned: the module proxy serves this version.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# The test command CI runs: vet and staticcheck, then every test with the
+# race detector.
 test:
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 	$(GO) test -race -timeout 20m ./...
+
+# Known vulnerabilities in the dependencies (govulncheck); says so and
+# passes where its database cannot be reached. CI runs it after make test.
+vulncheck:
+	@scripts/vulncheck.sh
 
 # The guide's sample enterprise: one agent process per cluster on loopback.
 MODE ?= mesh

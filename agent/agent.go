@@ -14,10 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/httpapi"
+	"github.com/pbxtopo/pbxtopo/httpapi/ui"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
 	"github.com/pbxtopo/pbxtopo/secrets"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -33,14 +36,15 @@ type Agent struct {
 	members  *replicator.Serf     // gossip: who says they are there
 	verified *replicator.Verified // who their certificates confirm: what counts
 	tr       *replicator.HTTPTransport
-	svc      *Service
+	tlsCfg   *tls.Config // the node certificate's: replication, Raft, membership probes
+	svc      *service.Service
 	dns      *srv.Server
 	checker  *srv.Checker
-	auth     *TokenAuth
+	auth     *httpapi.TokenAuth
 	metrics  *Metrics
-	keys     *secrets.Keyring // seals secrets at rest; nil without secrets.key_file
-	audit    *AuditLog        // DATA_DIR/audit.log
-	certs    agentCerts       // the certificates in use (certs.go)
+	keys     *secrets.Keyring  // seals secrets at rest; nil without secrets.key_file
+	audit    *service.AuditLog // DATA_DIR/audit.log
+	certs    agentCerts        // the certificates in use (certs.go)
 	opts     Options
 	parts    parts
 	tagMu    sync.Mutex // one change of this node's gossip tags at a time
@@ -53,10 +57,11 @@ type Agent struct {
 	closed bool
 }
 
-// Options are the parts of an agent that live in packages above agent
-// (the web pages import agent, so the binary hands them in).
+// Options are how the process runs the agent, beside its Config.
 type Options struct {
-	Pages func(svc *Service, auth Authenticator) (http.Handler, error)
+	// WebPages serves the web pages under /ui/ (the binary does; tests
+	// that only use the API leave them out).
+	WebPages bool
 	// Level is the log level a reload may change.
 	Level *slog.LevelVar
 }
@@ -73,8 +78,21 @@ func New(cfg Config, log *slog.Logger, opts Options) (*Agent, error) {
 }
 
 func (a *Agent) build() error {
+	for _, step := range []func() error{a.buildStore, a.buildMembership, a.buildRaft, a.buildReplication, a.buildDNS,
+		a.buildService, a.buildAPI} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildStore checks the node's certificate and opens the local store.
+func (a *Agent) buildStore() error {
 	cfg := a.cfg
-	tlsCfg, nodeCert, err := pki.NodeTLS(pki.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
+	var err error
+	var nodeCert *pki.KeyPair
+	a.tlsCfg, nodeCert, err = pki.NodeTLS(pki.Files{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key})
 	if err != nil {
 		return err
 	}
@@ -97,9 +115,13 @@ func (a *Agent) build() error {
 	if a.st, err = store.Open(sc); err != nil {
 		return err
 	}
-	if err := a.st.MarkAgent(); err != nil {
-		return err
-	}
+	return a.st.MarkAgent()
+}
+
+// buildMembership joins nothing yet: it makes the gossip membership and
+// the view of it that certificates confirm.
+func (a *Agent) buildMembership() error {
+	cfg := a.cfg
 	tags := map[string]string{
 		replicator.TagCluster: cfg.Cluster, replicator.TagSite: cfg.Site, replicator.TagRole: cfg.Role,
 		replicator.TagRepl: cfg.ReplAddr, replicator.TagHTTP: cfg.HTTPAddr, replicator.TagDNS: cfg.DNSAddr,
@@ -121,8 +143,14 @@ func (a *Agent) build() error {
 		return err
 	}
 	a.verified = replicator.NewVerified(replicator.VerifiedConfig{Cluster: cfg.Cluster, Logger: a.log.With("subsystem", "membership"),
-		Check: func(c *x509.Certificate) error { return a.rep.CheckCertificate(c) }}, a.members, replicator.NewTLSProber(tlsCfg))
-	a.tr = replicator.NewHTTPTransport(tlsCfg, 0, a.log)
+		Check: func(c *x509.Certificate) error { return a.rep.CheckCertificate(c) }}, a.members, replicator.NewTLSProber(a.tlsCfg))
+	a.tr = replicator.NewHTTPTransport(a.tlsCfg, 0, a.log)
+	return nil
+}
+
+// buildRaft makes the cluster's consensus over the local store.
+func (a *Agent) buildRaft() error {
+	cfg, tlsCfg := a.cfg, a.tlsCfg
 	rcfg := raftstore.DefaultConfig(cfg.Node, cfg.Cluster, filepath.Join(cfg.DataDir, "raft"))
 	rcfg.BindAddr, rcfg.TLS, rcfg.Expect, rcfg.StartTimeout = cfg.RaftAddr, tlsCfg, cfg.Raft.Expect, cfg.Raft.StartTimeout
 	rcfg.SnapshotThreshold, rcfg.TrailingLogs = cfg.Raft.SnapshotThreshold, cfg.Raft.TrailingLogs
@@ -139,9 +167,15 @@ func (a *Agent) build() error {
 	if a.keys != nil {
 		rdeps.Sealer = a.keys
 	}
-	if a.rs, err = raftstore.New(rcfg, rdeps); err != nil {
-		return err
-	}
+	var err error
+	a.rs, err = raftstore.New(rcfg, rdeps)
+	return err
+}
+
+// buildReplication makes the replicator between clusters, over Raft.
+func (a *Agent) buildReplication() error {
+	cfg := a.cfg
+	var err error
 	rc := replicator.DefaultConfig(cfg.Cluster, cfg.Site)
 	rc.Default = cfg.Topology()
 	rc.PullWait = cfg.Replication.PullWait
@@ -149,11 +183,19 @@ func (a *Agent) build() error {
 	rc.Watermark = cfg.Replication.Watermark
 	rc.StatusInterval = cfg.Replication.StatusInterval
 	rc.HistoryRetention = cfg.Replication.HistoryRetention
-	rc.Logger = a.log.With("subsystem", "replication")
-	if a.rep, err = replicator.New(rc, a.rs, a.tr, a.verified); err != nil {
+	if a.rep, err = replicator.New(rc, replicator.Deps{Store: a.rs, Transport: a.tr, Membership: a.verified,
+		Logger: a.log.With("subsystem", "replication")}); err != nil {
 		return err
 	}
 	a.tr.SetCertificateCheck(a.rep.CheckCertificate) // the revocation list, both ways
+	return nil
+}
+
+// buildDNS makes the health checker, the optional parts (they need it) and
+// the DNS server.
+func (a *Agent) buildDNS() error {
+	cfg := a.cfg
+	var err error
 	dnsCfg := cfg.DNS
 	dnsCfg.Addr, dnsCfg.Node = cfg.DNSAddr, cfg.Node
 	if a.checker, err = srv.NewChecker(dnsCfg.Checker(), srv.CheckerDeps{Members: a.verified, Asterisk: asteriskView{a.verified},
@@ -166,7 +208,14 @@ func (a *Agent) build() error {
 	if a.dns, err = srv.New(dnsCfg, srv.Deps{Source: a.rs, Health: a.checker, Logger: a.log.With("subsystem", "dns")}); err != nil {
 		return err
 	}
-	if a.audit, err = OpenAuditLog(filepath.Join(cfg.DataDir, "audit.log"), a.log.With("subsystem", "audit")); err != nil {
+	return nil
+}
+
+// buildService makes the audit log and the service every front end calls.
+func (a *Agent) buildService() error {
+	cfg := a.cfg
+	var err error
+	if a.audit, err = service.OpenAuditLog(filepath.Join(cfg.DataDir, "audit.log"), a.log.With("subsystem", "audit")); err != nil {
 		return err
 	}
 	if cfg.HTTPTLS.Cert != "" {
@@ -174,17 +223,25 @@ func (a *Agent) build() error {
 			return fmt.Errorf("http_tls: %w", err)
 		}
 	}
-	a.svc = NewServiceWith(a.rs, Deps{Repl: a.rep, Members: a.verified.All, Digests: a.digests, Keys: a.members,
+	a.svc = service.NewServiceWith(a.rs, service.Deps{Repl: a.rep, Members: a.verified.All, Digests: a.digests, Keys: a.members,
 		Raft: a.rs, Cluster: cfg.Cluster, Node: cfg.Node, Audit: a.audit, Certs: a.certs.list, Published: a.publishedReport})
-	var auth Authenticator
+	return nil
+}
+
+// buildAPI binds the API and replication listeners (an address in use
+// fails here, before Run) and makes their HTTP servers.
+func (a *Agent) buildAPI() error {
+	cfg := a.cfg
+	var err error
+	var auth httpapi.Authenticator
 	if cfg.Tokens != "" {
-		tokens, err := ParseTokens(cfg.Tokens)
+		tokens, err := httpapi.ParseTokens(cfg.Tokens)
 		if err != nil {
 			return err
 		}
-		a.auth = NewTokenAuth(nil, a.log.With("subsystem", "http"))
+		a.auth = httpapi.NewTokenAuth(nil, a.log.With("subsystem", "http"))
 		a.auth.SetTokenHashes(tokens.Tokens)
-		warnClearTokens(a.log, cfg.Tokens, tokens)
+		httpapi.WarnClearTokens(a.log, cfg.Tokens, tokens)
 		auth = a.auth
 	} else if !isLoopback(cfg.HTTPAddr) {
 		return fmt.Errorf("http_addr %s is not a loopback address and no tokens file is set: set tokens, or bind to 127.0.0.1", cfg.HTTPAddr)
@@ -202,13 +259,15 @@ func (a *Agent) build() error {
 		Findings: (&findingsCache{svc: a.svc}).get})
 	a.metrics.reg.MustRegister(&partsCollector{dns: a.dns, checker: a.checker, dundi: a.parts.dundi, ami: a.parts.collector,
 		bridge: a.parts.bridge})
-	hopts := HandlerOptions{Auth: auth, Metrics: a.metrics, Shed: cfg.HTTP.Shed}
-	if a.opts.Pages != nil {
-		if hopts.Pages, err = a.opts.Pages(a.svc, auth); err != nil {
+	hopts := httpapi.HandlerOptions{Auth: auth, Metrics: httpapi.NewMetrics(a.metrics.Registry()), Shed: cfg.HTTP.Shed}
+	if a.opts.WebPages {
+		if hopts.Pages, err = ui.New(ui.DefaultConfig(), ui.Deps{Data: a.svc, Auth: auth, Cluster: cfg.Cluster, Node: cfg.Node,
+			Audit: a.svc.AuditLog(), Roaming: ui.RoamingFrom(a.svc), DNS: ui.DNSFrom(a.svc), Services: ui.ServicesFrom(a.svc),
+			Agents: ui.AgentsFrom(a.svc), Log: a.log.With("subsystem", "ui")}); err != nil {
 			return err
 		}
 	}
-	a.apiSrv = &http.Server{Handler: HandlerWith(a.svc, hopts), ReadHeaderTimeout: 10 * time.Second}
+	a.apiSrv = &http.Server{Handler: httpapi.HandlerWith(a.svc, hopts), ReadHeaderTimeout: 10 * time.Second}
 	if a.certs.api != nil {
 		if a.apiSrv.TLSConfig, err = apiTLS(cfg, a.certs.api); err != nil {
 			return err
@@ -218,7 +277,7 @@ func (a *Agent) build() error {
 	repl.Handle("/repl/", a.rep.Handler())
 	repl.Handle(raftstore.ForwardPath, a.rs.Handler())
 	repl.Handle(raftstore.ReadIndexPath, a.rs.Handler())
-	a.replSrv = &http.Server{Handler: repl, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+	a.replSrv = &http.Server{Handler: repl, TLSConfig: a.tlsCfg, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.log.With("subsystem", "replication").Handler(), slog.LevelWarn)}
 	return nil
 }
@@ -280,7 +339,7 @@ func isLoopback(addr string) bool {
 }
 
 // Service returns the agent's service (tests drive it directly).
-func (a *Agent) Service() *Service { return a.svc }
+func (a *Agent) Service() *service.Service { return a.svc }
 
 // Store returns the agent's store.
 func (a *Agent) Store() *store.Store { return a.st }
@@ -371,13 +430,13 @@ func serve(err error) error {
 // cluster follows). Other keys need a restart; a reload that cannot apply
 // changes nothing.
 func (a *Agent) Reload(ctx context.Context, cfg Config) error {
-	var tokens *TokensFile
+	var tokens *httpapi.TokensFile
 	if cfg.Tokens != "" {
 		var err error
-		if tokens, err = ParseTokens(cfg.Tokens); err != nil {
+		if tokens, err = httpapi.ParseTokens(cfg.Tokens); err != nil {
 			return err
 		}
-		warnClearTokens(a.log, cfg.Tokens, tokens)
+		httpapi.WarnClearTokens(a.log, cfg.Tokens, tokens)
 		if a.auth == nil {
 			return fmt.Errorf("tokens: the agent started without a tokens file; restart it to turn authentication on")
 		}
@@ -398,7 +457,7 @@ func (a *Agent) Reload(ctx context.Context, cfg Config) error {
 		}
 	}
 	if old, next := a.cfg.Topology(), cfg.Topology(); !topologyEqual(old, next) {
-		if _, err := a.svc.SetTopology(WithRole(ctx, RoleAdmin, "config reload"), TopologyChange{Mode: string(next.Mode),
+		if _, err := a.svc.SetTopology(service.WithRole(ctx, service.RoleAdmin, "config reload"), service.TopologyChange{Mode: string(next.Mode),
 			Order: next.Order, Primary: next.Primary, SiteTables: next.SiteTables}); err != nil {
 			return fmt.Errorf("replication settings: %w", err)
 		}
@@ -548,10 +607,10 @@ func (a *Agent) knownMembers() []replicator.Member {
 }
 
 // digests asks every live cluster's replication endpoint for its digests.
-func (a *Agent) digests(ctx context.Context) []PeerDigests {
+func (a *Agent) digests(ctx context.Context) []service.PeerDigests {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var out []PeerDigests
+	var out []service.PeerDigests
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, c := range a.verified.Clusters() {
@@ -559,7 +618,7 @@ func (a *Agent) digests(ctx context.Context) []PeerDigests {
 			continue
 		}
 		if !c.Alive || len(c.Addrs) == 0 {
-			out = append(out, PeerDigests{Cluster: c.Name, Err: fmt.Errorf("not alive in the membership")})
+			out = append(out, service.PeerDigests{Cluster: c.Name, Err: fmt.Errorf("not alive in the membership")})
 			continue
 		}
 		wg.Add(1)
@@ -567,7 +626,7 @@ func (a *Agent) digests(ctx context.Context) []PeerDigests {
 			defer wg.Done()
 			d, err := a.tr.Digests(ctx, c.Addrs[0])
 			mu.Lock()
-			out = append(out, PeerDigests{Cluster: c.Name, Addr: c.Addrs[0], Reply: d, Err: err})
+			out = append(out, service.PeerDigests{Cluster: c.Name, Addr: c.Addrs[0], Reply: d, Err: err})
 			mu.Unlock()
 		}(c)
 	}

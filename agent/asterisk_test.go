@@ -15,6 +15,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/internal/sipstub"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -72,7 +73,7 @@ func TestLiveAgentBesideDeadAsterisk(t *testing.T) {
 		{"clusters", pbx.Fields{"name": "sfo", "site": "s", "voice_vip": "127.0.0.1", "sip_port": strconv.Itoa(int(vip.Addr().Port()))}},
 		{"clusters", pbx.Fields{"name": "lon", "site": "s", "voice_vip": "192.0.2.3"}},
 	} {
-		if _, err := tpa1.Service().Put(ctx, r.table, r.f, agent.PutOptions{Must: store.MustNotExist}); err != nil {
+		if _, err := tpa1.Service().Put(ctx, r.table, r.f, service.PutOptions{Must: store.MustNotExist}); err != nil {
 			t.Fatal(err)
 		}
 	}

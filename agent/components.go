@@ -44,7 +44,9 @@ type MySQLConfig struct {
 	MaxBackoff  time.Duration `mapstructure:"max_backoff"`
 }
 
-func amiDefaults() AMIConfig {
+// DefaultAMIConfig is the ami.* keys' defaults: the agent's and the ami
+// commands' (their flags show them).
+func DefaultAMIConfig() AMIConfig {
 	d := ami.DefaultConfig("", "")
 	return AMIConfig{Addr: "127.0.0.1:5038", Refresh: d.Refresh, Flush: d.Flush, CfwdFamily: d.CallForwardFamily,
 		ConfigDir: "/etc/asterisk", LogFile: "/var/log/asterisk/messages"}
@@ -58,10 +60,16 @@ func mysqlDefaults() MySQLConfig {
 
 // Collector returns the AMI collector's settings for this node.
 func (c *Config) Collector() (ami.Config, ami.ClientConfig, error) {
-	cfg := ami.DefaultConfig(c.Cluster, c.Node)
-	cfg.Refresh, cfg.Flush, cfg.VIP, cfg.CallForwardFamily = c.AMI.Refresh, c.AMI.Flush, c.AMI.VIP, c.AMI.CfwdFamily
+	return c.AMI.Collector(c.Cluster, c.Node)
+}
+
+// Collector returns the settings of the AMI collector of node of cluster:
+// the agent's and pbxtopo ami collect's.
+func (c AMIConfig) Collector(cluster, node string) (ami.Config, ami.ClientConfig, error) {
+	cfg := ami.DefaultConfig(cluster, node)
+	cfg.Refresh, cfg.Flush, cfg.VIP, cfg.CallForwardFamily = c.Refresh, c.Flush, c.VIP, c.CfwdFamily
 	cc := ami.DefaultClientConfig()
-	cc.Addr, cc.User, cc.Secret = c.AMI.Addr, c.AMI.User, c.AMI.Secret
+	cc.Addr, cc.User, cc.Secret = c.Addr, c.User, c.Secret
 	if err := cfg.Validate(); err != nil {
 		return cfg, cc, err
 	}
@@ -74,6 +82,14 @@ func (c *Config) Bridge() mysql.Config {
 	m.DSN, m.Mapping, m.Tables, m.ServerID, m.Name = c.MySQL.DSN, c.MySQL.Mapping, c.MySQL.Tables, c.MySQL.ServerID, c.MySQL.Name
 	m.MarkerTable, m.BatchRows, m.MinBackoff, m.MaxBackoff = c.MySQL.MarkerTable, c.MySQL.BatchRows, c.MySQL.MinBackoff, c.MySQL.MaxBackoff
 	return m
+}
+
+// Applier returns the settings of applying generated config through AMI:
+// the agent's DUNDi publisher's and pbxtopo ami apply's.
+func (c AMIConfig) Applier() ami.ApplyConfig {
+	ac := ami.DefaultApplyConfig()
+	ac.Dir, ac.LogFile, ac.BackupDir = c.ConfigDir, c.LogFile, c.BackupDir
+	return ac
 }
 
 // validateParts checks the optional parts that are turned on.
@@ -166,9 +182,7 @@ func (a *Agent) buildPublisher() error {
 		}
 		cc.Events = "off"
 		a.parts.applyAMI = ami.NewClient(cc, ami.ClientHooks{}, log)
-		ac := ami.DefaultApplyConfig()
-		ac.Dir, ac.LogFile, ac.BackupDir = cfg.AMI.ConfigDir, cfg.AMI.LogFile, cfg.AMI.BackupDir
-		ap, err := ami.NewApplier(ac, a.parts.applyAMI, log)
+		ap, err := ami.NewApplier(cfg.AMI.Applier(), a.parts.applyAMI, log)
 		if err != nil {
 			return fmt.Errorf("dundi.dir: %w", err)
 		}

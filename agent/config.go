@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/pbxtopo/pbxtopo/httpapi"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
 	"github.com/pbxtopo/pbxtopo/srv"
+	"github.com/pbxtopo/pbxtopo/store"
 	"github.com/spf13/viper"
 )
 
@@ -34,76 +36,28 @@ type Config struct {
 	Join     []string `mapstructure:"join"`
 	Tokens   string   `mapstructure:"tokens"`
 
-	Replication struct {
-		Mode             string        `mapstructure:"mode"`
-		Order            []string      `mapstructure:"order"`
-		Primary          string        `mapstructure:"primary"`
-		SiteTables       []string      `mapstructure:"site_tables"`
-		PullWait         time.Duration `mapstructure:"pull_wait"`
-		AntiEntropy      time.Duration `mapstructure:"anti_entropy"`
-		Watermark        time.Duration `mapstructure:"watermark"`
-		HistoryRetention time.Duration `mapstructure:"history_retention"`
-		StatusInterval   time.Duration `mapstructure:"status_interval"`
-	} `mapstructure:"replication"`
+	Replication ReplicationConfig `mapstructure:"replication"`
 
 	// Store is the local store's limits (disk and retention).
-	Store struct {
-		MaxLogEntries int           `mapstructure:"max_log_entries"` // cap of the change log
-		MinFreeMB     int           `mapstructure:"min_free_mb"`     // below this the store turns read-only
-		DiskProbe     time.Duration `mapstructure:"disk_probe"`      // how often free space is checked
-	} `mapstructure:"store"`
+	Store StoreConfig `mapstructure:"store"`
 
 	// DNS is the DNS SRV server's settings (package srv documents each).
 	DNS srv.Config `mapstructure:"dns"`
 
-	TLS struct {
-		CA   string `mapstructure:"ca"`
-		Cert string `mapstructure:"cert"`
-		Key  string `mapstructure:"key"`
-	} `mapstructure:"tls"`
+	TLS TLSConfig `mapstructure:"tls"`
 
 	// HTTP are the API's plain-HTTP settings: Insecure allows plain HTTP
 	// on an address other than loopback (tokens and secrets then cross
 	// the network in clear; for a lab, never for production).
-	HTTP struct {
-		Insecure bool `mapstructure:"insecure"`
-		// Shed: max_inflight and queue_wait (shed.go).
-		Shed ShedConfig `mapstructure:",squash"`
-	} `mapstructure:"http"`
+	HTTP HTTPConfig `mapstructure:"http"`
 
 	// HTTPTLS serves the API over TLS; with ClientCA it also requires a
 	// client certificate signed by that CA.
-	HTTPTLS struct {
-		Cert     string `mapstructure:"cert"`
-		Key      string `mapstructure:"key"`
-		ClientCA string `mapstructure:"client_ca"`
-	} `mapstructure:"http_tls"`
+	HTTPTLS HTTPTLSConfig `mapstructure:"http_tls"`
 
-	Gossip struct {
-		Key string `mapstructure:"key"`
-		// Insecure lets the agent gossip in clear when it has no key (a
-		// demo or a test bench); otherwise no key is a startup error.
-		Insecure      bool          `mapstructure:"insecure"`
-		ProbeInterval time.Duration `mapstructure:"probe_interval"`
-		SuspicionMult int           `mapstructure:"suspicion_mult"`
-		// RestartGrace is how long a node that stopped cleanly still counts
-		// as up for DNS and DUNDi: a restart is not a departure.
-		RestartGrace time.Duration `mapstructure:"restart_grace"`
-	} `mapstructure:"gossip"`
+	Gossip GossipConfig `mapstructure:"gossip"`
 
-	Raft struct {
-		// Expect is how many voters a new cluster waits for before it
-		// bootstraps (1: a node alone bootstraps itself).
-		Expect           int           `mapstructure:"expect"`
-		HeartbeatTimeout time.Duration `mapstructure:"heartbeat_timeout"`
-		// StartTimeout: how long a starting node waits to catch up with
-		// its cluster's log before it serves its own copy anyway.
-		StartTimeout time.Duration `mapstructure:"start_timeout"`
-		// SnapshotThreshold and TrailingLogs: how many log entries make
-		// a snapshot, and how many stay for slow followers after one.
-		SnapshotThreshold uint64 `mapstructure:"snapshot_threshold"`
-		TrailingLogs      uint64 `mapstructure:"trailing_logs"`
-	} `mapstructure:"raft"`
+	Raft RaftConfig `mapstructure:"raft"`
 
 	// The optional parts (components.go): each runs when its first key
 	// is set.
@@ -113,37 +67,114 @@ type Config struct {
 
 	// Secrets is the key that seals secrets at rest (package secrets):
 	// a key file, or the key itself (PBXTOPO_SECRETS_KEY; not in a file).
-	Secrets struct {
-		KeyFile string `mapstructure:"key_file"`
-		Key     string `mapstructure:"key"`
-	} `mapstructure:"secrets"`
+	Secrets SecretsConfig `mapstructure:"secrets"`
 
-	Log struct {
-		Level  string `mapstructure:"level"`
-		Format string `mapstructure:"format"`
-	} `mapstructure:"log"`
+	Log LogConfig `mapstructure:"log"`
+}
+
+// ReplicationConfig is the replication.* keys: the topology the configuration seeds and the replicator's timing (package replicator documents each).
+type ReplicationConfig struct {
+	Mode             string        `mapstructure:"mode"`
+	Order            []string      `mapstructure:"order"`
+	Primary          string        `mapstructure:"primary"`
+	SiteTables       []string      `mapstructure:"site_tables"`
+	PullWait         time.Duration `mapstructure:"pull_wait"`
+	AntiEntropy      time.Duration `mapstructure:"anti_entropy"`
+	Watermark        time.Duration `mapstructure:"watermark"`
+	HistoryRetention time.Duration `mapstructure:"history_retention"`
+	StatusInterval   time.Duration `mapstructure:"status_interval"`
+}
+
+// StoreConfig is the store.* keys: the local store's limits (disk and retention).
+type StoreConfig struct {
+	MaxLogEntries int           `mapstructure:"max_log_entries"` // cap of the change log
+	MinFreeMB     int           `mapstructure:"min_free_mb"`     // below this the store turns read-only
+	DiskProbe     time.Duration `mapstructure:"disk_probe"`      // how often free space is checked
+}
+
+// TLSConfig is the tls.* keys: the enterprise CA and this node's certificate and key (replication, Raft and membership use mutual TLS).
+type TLSConfig struct {
+	CA   string `mapstructure:"ca"`
+	Cert string `mapstructure:"cert"`
+	Key  string `mapstructure:"key"`
+}
+
+// HTTPConfig is the http.* keys: the API's plain-HTTP settings.
+type HTTPConfig struct {
+	Insecure bool `mapstructure:"insecure"`
+	// Shed: max_inflight and queue_wait (httpapi/shed.go).
+	Shed httpapi.ShedConfig `mapstructure:",squash"`
+}
+
+// HTTPTLSConfig is the http_tls.* keys: the API over TLS.
+type HTTPTLSConfig struct {
+	Cert     string `mapstructure:"cert"`
+	Key      string `mapstructure:"key"`
+	ClientCA string `mapstructure:"client_ca"`
+}
+
+// GossipConfig is the gossip.* keys: Serf membership.
+type GossipConfig struct {
+	Key string `mapstructure:"key"`
+	// Insecure lets the agent gossip in clear when it has no key (a
+	// demo or a test bench); otherwise no key is a startup error.
+	Insecure      bool          `mapstructure:"insecure"`
+	ProbeInterval time.Duration `mapstructure:"probe_interval"`
+	SuspicionMult int           `mapstructure:"suspicion_mult"`
+	// RestartGrace is how long a node that stopped cleanly still counts
+	// as up for DNS and DUNDi: a restart is not a departure.
+	RestartGrace time.Duration `mapstructure:"restart_grace"`
+}
+
+// RaftConfig is the raft.* keys: consensus inside the cluster.
+type RaftConfig struct {
+	// Expect is how many voters a new cluster waits for before it
+	// bootstraps (1: a node alone bootstraps itself).
+	Expect           int           `mapstructure:"expect"`
+	HeartbeatTimeout time.Duration `mapstructure:"heartbeat_timeout"`
+	// StartTimeout: how long a starting node waits to catch up with
+	// its cluster's log before it serves its own copy anyway.
+	StartTimeout time.Duration `mapstructure:"start_timeout"`
+	// SnapshotThreshold and TrailingLogs: how many log entries make
+	// a snapshot, and how many stay for slow followers after one.
+	SnapshotThreshold uint64 `mapstructure:"snapshot_threshold"`
+	TrailingLogs      uint64 `mapstructure:"trailing_logs"`
+}
+
+// SecretsConfig is the secrets.* keys: the key that seals secrets at rest.
+type SecretsConfig struct {
+	KeyFile string `mapstructure:"key_file"`
+	Key     string `mapstructure:"key"`
+}
+
+// LogConfig is the log.* keys.
+type LogConfig struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
 }
 
 // Defaults sets every default on v.
 func Defaults(v *viper.Viper) {
 	v.SetDefault("role", "voice")
 	v.SetDefault("http_addr", "127.0.0.1:7480")
-	setDefaults(v, "http", DefaultShedConfig())
+	setDefaults(v, "http", httpapi.DefaultShedConfig())
 	v.SetDefault("repl_addr", "127.0.0.1:7481")
 	v.SetDefault("serf_addr", "127.0.0.1:7946")
 	v.SetDefault("raft_addr", "127.0.0.1:7482")
 	v.SetDefault("dns_addr", "127.0.0.1:8600")
-	v.SetDefault("replication.mode", "mesh")
-	v.SetDefault("replication.pull_wait", 20*time.Second)
-	v.SetDefault("replication.anti_entropy", 5*time.Second)
-	v.SetDefault("replication.watermark", 30*time.Second)
-	v.SetDefault("replication.history_retention", 30*24*time.Hour)
-	v.SetDefault("replication.status_interval", 2*time.Second)
-	v.SetDefault("store.max_log_entries", 5_000_000)
-	v.SetDefault("store.min_free_mb", 64)
-	v.SetDefault("store.disk_probe", 5*time.Second)
+	rep := replicator.DefaultConfig("", "") // the replicator's defaults are the only ones
+	v.SetDefault("replication.mode", string(rep.Default.Mode))
+	v.SetDefault("replication.pull_wait", rep.PullWait)
+	v.SetDefault("replication.anti_entropy", rep.AntiEntropy)
+	v.SetDefault("replication.watermark", rep.Watermark)
+	v.SetDefault("replication.history_retention", rep.HistoryRetention)
+	v.SetDefault("replication.status_interval", rep.StatusInterval)
+	sd := store.DefaultConfig("")
+	v.SetDefault("store.max_log_entries", sd.MaxLogEntries)
+	v.SetDefault("store.min_free_mb", sd.MinFreeBytes>>20)
+	v.SetDefault("store.disk_probe", sd.DiskProbe)
 	setDefaults(v, "dns", srv.DefaultConfig())
-	setDefaults(v, "ami", amiDefaults())
+	setDefaults(v, "ami", DefaultAMIConfig())
 	setDefaults(v, "dundi", dundiDefaults())
 	setDefaults(v, "mysql", mysqlDefaults())
 	v.SetDefault("gossip.probe_interval", time.Second)
@@ -237,6 +268,9 @@ func LoadConfig(v *viper.Viper) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
+	if c.Node == "" {
+		c.Node = c.Cluster + "-1" // a cluster's first node, unless named
+	}
 	return c, c.Validate()
 }
 
@@ -247,15 +281,16 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// Validate checks the configuration and says what to fix.
-func (c *Config) Validate() error {
+// Validate checks the configuration and says what to fix; it changes
+// nothing (LoadConfig fills in what derives from other keys first).
+func (c Config) Validate() error {
 	var problems []string
 	add := func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) }
 	if !pbx.IsLabel(c.Cluster) {
 		add("cluster %q: give this agent's cluster name (lower-case letters, digits, '-')", c.Cluster)
 	}
 	if c.Node == "" {
-		c.Node = c.Cluster + "-1"
+		add("node is empty: give this agent's node name (LoadConfig makes it CLUSTER-1)")
 	}
 	if c.Site != "" && !pbx.IsLabel(c.Site) {
 		add("site %q is not a valid name", c.Site)

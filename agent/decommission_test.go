@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/agent/agenttest"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -42,6 +42,7 @@ func TestDecommission(t *testing.T) {
 	sfo, _ := agenttest.Start(t, caDir, "sfo", agenttest.Options{Join: join, Extra: fast})
 	lonDir := t.TempDir()
 	lon, stopLon := agenttest.Start(t, caDir, "lon", agenttest.Options{DataDir: lonDir, Join: join, Extra: fast})
+	lonGossip := lon.GossipAddr()
 	ctx := context.Background()
 	svc := tpa1.Service()
 	for _, f := range []struct {
@@ -54,7 +55,7 @@ func TestDecommission(t *testing.T) {
 		{"clusters", pbx.Fields{"name": "tpa1", "site": "tpa", "voice_vip": "192.0.2.1", "failover": "lon,sfo"}},
 		{"extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6109", "name": "soon deleted"}},
 	} {
-		if _, err := svc.Put(ctx, f.table, f.rec, agent.PutOptions{Must: store.MustNotExist}); err != nil {
+		if _, err := svc.Put(ctx, f.table, f.rec, service.PutOptions{Must: store.MustNotExist}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,13 +98,13 @@ func TestDecommission(t *testing.T) {
 		t.Fatalf("a collection while lon had not seen the delete: purged %d, %v", purged, err)
 	}
 
-	if _, err := svc.Decommission(ctx, agent.DecommissionRequest{Cluster: "tpa1"}); err == nil {
+	if _, err := svc.Decommission(ctx, service.DecommissionRequest{Cluster: "tpa1"}); err == nil {
 		t.Fatal("an agent decommissioned its own cluster")
 	}
-	if _, err := svc.Decommission(ctx, agent.DecommissionRequest{Cluster: "lon"}); err != nil {
+	if _, err := svc.Decommission(ctx, service.DecommissionRequest{Cluster: "lon"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Decommission(ctx, agent.DecommissionRequest{Cluster: "lon"}); err == nil || !strings.Contains(err.Error(), "already decommissioned") {
+	if _, err := svc.Decommission(ctx, service.DecommissionRequest{Cluster: "lon"}); err == nil || !strings.Contains(err.Error(), "already decommissioned") {
 		t.Fatalf("second decommission: %v", err)
 	}
 	waitUntil(t, 10*time.Second, "sfo no longer has lon anywhere", func() bool {
@@ -115,8 +116,12 @@ func TestDecommission(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the tombstone is collected without lon", func() bool { return !tomb() })
 
 	// lon comes back with its old certificate and store: refused both ways.
-	lon2, _ := agenttest.Start(t, caDir, "lon", agenttest.Options{DataDir: lonDir, Join: join, Extra: map[string]any{"replication.mode": "mesh"}})
-	if _, err := svc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6110", "name": "after"}, agent.PutOptions{Must: store.MustNotExist}); err != nil {
+	// On its old gossip address: a new one would make gossip resolve a
+	// name conflict, which races serf's own SetTags (a data race inside
+	// serf that -race reports).
+	lon2, _ := agenttest.Start(t, caDir, "lon", agenttest.Options{DataDir: lonDir, Join: join,
+		Extra: map[string]any{"replication.mode": "mesh", "serf_addr": lonGossip}})
+	if _, err := svc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6110", "name": "after"}, service.PutOptions{Must: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 10*time.Second, "lon's pulls are refused as decommissioned", func() bool {

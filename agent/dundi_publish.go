@@ -98,9 +98,7 @@ func publishOutcome(results []*ami.ApplyResult) roaming.Outcome {
 	o := roaming.Outcome{Result: roaming.PublishUnchanged}
 	var notes []string
 	for _, r := range results {
-		for _, w := range r.Written {
-			o.Changed = append(o.Changed, w)
-		}
+		o.Changed = append(o.Changed, r.Written...)
 		switch r.Status {
 		case ami.ApplyFailed:
 			o.Result = roaming.PublishFailed

@@ -12,9 +12,11 @@ import (
 
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/agent/agenttest"
+	"github.com/pbxtopo/pbxtopo/httpapi"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -23,7 +25,7 @@ import (
 var rounds = flag.Int("integrity.rounds", 30, "rounds of the concurrent-edit probes")
 
 // seedSample imports the guide's sample enterprise through api.
-func seedSample(t *testing.T, api agent.API) {
+func seedSample(t *testing.T, api service.API) {
 	t.Helper()
 	for _, table := range pbx.TableNames() {
 		path := filepath.Join("..", "testdata", "enterprise", table+".csv")
@@ -31,7 +33,7 @@ func seedSample(t *testing.T, api agent.API) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = api.Import(context.Background(), agent.ImportRequest{Table: table, Source: path}, fh)
+		_, err = api.Import(context.Background(), service.ImportRequest{Table: table, Source: path}, fh)
 		fh.Close()
 		if err != nil {
 			t.Fatalf("import %s: %v", table, err)
@@ -48,9 +50,9 @@ func newCA(t *testing.T) string {
 	return caDir
 }
 
-func client(t *testing.T, a *agent.Agent) *agent.Client {
+func client(t *testing.T, a *agent.Agent) *httpapi.Client {
 	t.Helper()
-	c, err := agent.NewClient(a.APIAddr(), "")
+	c, err := httpapi.NewClient(a.APIAddr(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +78,7 @@ func TestConcurrentPatchesKeepEveryField(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				_, errs[i] = c.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6105", f: fmt.Sprintf("r%d", round)},
-					agent.PutOptions{Merge: true})
+					service.PutOptions{Merge: true})
 			}()
 		}
 		wg.Wait()
@@ -139,10 +141,10 @@ func TestLeaderThenFollowerEdit(t *testing.T) {
 	lost := 0
 	for round := 0; round < *rounds; round++ {
 		want := pbx.Fields{"fullcontact": fmt.Sprintf("leader %d", round), "callerid": fmt.Sprintf("follower %d", round)}
-		if _, err := lc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6105", "fullcontact": want["fullcontact"]}, agent.PutOptions{Merge: true}); err != nil {
+		if _, err := lc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6105", "fullcontact": want["fullcontact"]}, service.PutOptions{Merge: true}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6105", "callerid": want["callerid"]}, agent.PutOptions{Merge: true}); err != nil {
+		if _, err := fc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6105", "callerid": want["callerid"]}, service.PutOptions{Merge: true}); err != nil {
 			t.Fatal(err)
 		}
 		view, err := lc.Fresh().Get(ctx, "extensions", "tpa1/6105")
@@ -168,7 +170,7 @@ func TestLeaderThenFollowerEdit(t *testing.T) {
 func TestConcurrentTopologyChangesBothHold(t *testing.T) {
 	a, _ := agenttest.Start(t, newCA(t), "tpa1", agenttest.Options{})
 	svc := a.Service()
-	ctx := agent.WithRole(context.Background(), agent.RoleAdmin, "test")
+	ctx := service.WithRole(context.Background(), service.RoleAdmin, "test")
 	orders := [][]string{{"tpa1", "sfo", "lon"}, {"tpa1", "lon", "sfo"}}
 	tables := [][]string{{"hotdesks"}, {"hotdesks", "hours"}}
 	for round := 0; round < 20; round++ {
@@ -176,8 +178,8 @@ func TestConcurrentTopologyChangesBothHold(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		wg.Add(2)
-		go func() { defer wg.Done(); _, errs[0] = svc.SetTopology(ctx, agent.TopologyChange{Order: order}) }()
-		go func() { defer wg.Done(); _, errs[1] = svc.SetTopology(ctx, agent.TopologyChange{SiteTables: site}) }()
+		go func() { defer wg.Done(); _, errs[0] = svc.SetTopology(ctx, service.TopologyChange{Order: order}) }()
+		go func() { defer wg.Done(); _, errs[1] = svc.SetTopology(ctx, service.TopologyChange{SiteTables: site}) }()
 		wg.Wait()
 		if errs[0] != nil || errs[1] != nil {
 			t.Fatal(errs)

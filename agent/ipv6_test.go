@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/agent/agenttest"
+	"github.com/pbxtopo/pbxtopo/service"
 
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
@@ -37,7 +37,7 @@ func TestAgentsOverIPv6(t *testing.T) {
 		{"sites", pbx.Fields{"name": "tpa"}},
 		{"clusters", pbx.Fields{"name": "v6", "site": "tpa", "voice_vip": "2001:db8::10", "voice_servers": "2001:db8::1,2001:db8::2"}},
 	} {
-		if _, err := a.Service().Put(ctx, f.table, f.rec, agent.PutOptions{}); err != nil {
+		if _, err := a.Service().Put(ctx, f.table, f.rec, service.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

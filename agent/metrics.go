@@ -2,81 +2,52 @@ package agent
 
 import (
 	"context"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics are the agent's Prometheus metrics, on a registry of its own
 // (no global state): what is read at scrape time comes from the live
-// parts; what is counted is counted where it happens.
+// parts; what is counted is counted where it happens (the HTTP API's
+// requests by httpapi.Metrics, on this registry).
 type Metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	commit   prometheus.Histogram
+	reg    *prometheus.Registry
+	commit prometheus.Histogram
 }
 
 // MetricSources are the live parts the scrape reads.
 type MetricSources struct {
 	Store   *store.Store
 	Repl    *replicator.Replicator
-	Raft    RaftView
+	Raft    service.RaftView
 	Members func() []replicator.Member
 	// Findings returns the audit's alerting findings by severity (cached:
 	// an audit of a large enterprise takes a while).
 	Findings func() map[string]int
 	// Certs lists the certificates in use, the one that ends first first.
-	Certs func() []CertExpiry
+	Certs func() []service.CertExpiry
 }
 
 // NewMetrics registers every metric on a new registry.
 func NewMetrics(src MetricSources) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
-	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pbxtopo_http_requests_total",
-		Help: "HTTP API requests by route pattern and status code."}, []string{"route", "code"})
-	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "pbxtopo_http_request_seconds",
-		Help: "HTTP API request duration by route pattern.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"route"})
 	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pbxtopo_raft_commit_seconds",
 		Help: "Time for a write to commit through Raft and apply to the store.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
-	m.reg.MustRegister(m.requests, m.latency, m.commit, &collector{src: src})
+	m.reg.MustRegister(m.commit, &collector{src: src})
 	return m
-}
-
-// Handler serves /metrics.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
 // ObserveCommit records one write's Raft commit time.
 func (m *Metrics) ObserveCommit(d time.Duration) { m.commit.Observe(d.Seconds()) }
 
-// Registry returns the registry (tests check help texts).
+// Registry returns the registry: the HTTP API adds its request metrics
+// and serves it on /metrics; tests check every metric's help text.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
-// instrument counts a route's requests and times them.
-func (m *Metrics) instrument(pattern string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w, status: 200}
-		start := time.Now()
-		h.ServeHTTP(rec, r)
-		m.requests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
-		m.latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
-	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
 
 // Descriptions of the scraped metrics.
 var (
@@ -177,7 +148,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 
 // findingsCache runs the audit at most once a minute for the metrics.
 type findingsCache struct {
-	svc  *Service
+	svc  *service.Service
 	mu   sync.Mutex
 	at   time.Time
 	last map[string]int
@@ -190,7 +161,7 @@ func (f *findingsCache) get() map[string]int {
 		return f.last
 	}
 	f.at = time.Now()
-	res, err := f.svc.Audit(context.Background(), AuditQuery{})
+	res, err := f.svc.Audit(context.Background(), service.AuditQuery{})
 	if err != nil {
 		return f.last
 	}

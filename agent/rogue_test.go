@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/agent/agenttest"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/internal/testnet"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/roaming/dundi"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -59,7 +59,7 @@ func TestRogueMemberChangesNothing(t *testing.T) {
 		{"extensions", pbx.Fields{"cluster": "tpa1", "regexten": "7000", "name": "Roamer", "roaming": "yes"}},
 		{"extensions", pbx.Fields{"cluster": "sfo", "regexten": "7000", "name": "Roamer", "roaming": "yes"}},
 	} {
-		if _, err := svc.Put(ctx, f.table, f.rec, agent.PutOptions{Must: store.MustNotExist}); err != nil {
+		if _, err := svc.Put(ctx, f.table, f.rec, service.PutOptions{Must: store.MustNotExist}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,7 +147,7 @@ func TestRogueMemberChangesNothing(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := svc.Put(wctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "7001", "name": "After"}, agent.PutOptions{Must: store.MustNotExist}); err != nil {
+	if _, err := svc.Put(wctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "7001", "name": "After"}, service.PutOptions{Must: store.MustNotExist}); err != nil {
 		t.Fatalf("a write after the rogues joined: %v", err)
 	}
 	if srvHasSfo() || dundiHasSfo() {

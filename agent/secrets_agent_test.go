@@ -16,6 +16,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/secrets"
+	"github.com/pbxtopo/pbxtopo/service"
 )
 
 // TestAgentSealsWithItsKeyFile runs a real agent (store through Raft)
@@ -46,12 +47,12 @@ func TestAgentSealsWithItsKeyFile(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	const secret = "Kp4plaintextAgentSecret"
-	admin := agent.WithRole(context.Background(), agent.RoleAdmin, "test")
+	admin := service.WithRole(context.Background(), service.RoleAdmin, "test")
 	put := func(table string, f pbx.Fields) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			_, err := a.Service().Put(admin, table, f, agent.PutOptions{})
+			_, err := a.Service().Put(admin, table, f, service.PutOptions{})
 			if err == nil {
 				return
 			}

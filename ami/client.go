@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/pbxtopo/pbxtopo/internal/backoff"
 )
 
 // ClientConfig configures a Client.
@@ -221,12 +222,8 @@ func (c *Client) setState(fn func(*ConnState)) {
 // backoff is MinBackoff doubled per failure, capped, with ±20% jitter so
 // that the agents of a site do not reconnect in step.
 func (c *Client) backoff(failures int) time.Duration {
-	d := c.cfg.MinBackoff
-	for i := 1; i < failures && d < c.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, c.cfg.MaxBackoff)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	b := backoff.Backoff{Min: c.cfg.MinBackoff, Max: c.cfg.MaxBackoff, Jitter: 0.2}
+	return b.Delay(failures)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

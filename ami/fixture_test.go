@@ -49,9 +49,8 @@ func openStore(t testing.TB, sipPort string) *store.Store {
 // asterisk is a scripted Asterisk with the state of the fixture's phones.
 type asterisk struct {
 	*amitest.Server
-	mu      sync.Mutex
-	old     bool // Asterisk 11 names (Location, Reason, QueueMemberPaused)
-	noPJSIP bool
+	mu  sync.Mutex
+	old bool // Asterisk 11 names (Location, Reason, QueueMemberPaused)
 }
 
 func newAsterisk(t *testing.T) *asterisk {

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
 	"github.com/pbxtopo/pbxtopo/replicator/replicatortest"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -64,7 +64,7 @@ type liveParts struct {
 	local  *store.Store
 	rs     *raftstore.Store
 	rep    *replicator.Replicator
-	svc    *agent.Service
+	svc    *service.Service
 	raftTr *raft.InmemTransport
 	replTr *replicatortest.InmemTransport
 	cancel context.CancelFunc
@@ -166,8 +166,8 @@ func (n *liveNode) start() error {
 	// leave quiet moments in which every node holds the same data.
 	rc.Watermark = 2 * time.Second
 	rc.MaxBatchBytes = 64 << 10
-	rc.Logger = e.log.With("node", n.name, "subsystem", "replication")
-	r, err := replicator.New(rc, p.rs, p.replTr, liveMembership{n})
+	r, err := replicator.New(rc, replicator.Deps{Store: p.rs, Transport: p.replTr, Membership: liveMembership{n},
+		Logger: e.log.With("node", n.name, "subsystem", "replication")})
 	if err != nil {
 		p.rs.Close()
 		p.local.Close()
@@ -177,7 +177,7 @@ func (n *liveNode) start() error {
 	p.rep = r
 	p.replTr.Serve(r) // every node answers pulls from its local copy, as the agent does
 	p.replTr.SetFaults(e.transportFaults())
-	p.svc = agent.NewServiceWith(p.rs, agent.Deps{Repl: r, Raft: p.rs, Cluster: n.cluster.name, Node: n.name})
+	p.svc = service.NewServiceWith(p.rs, service.Deps{Repl: r, Raft: p.rs, Cluster: n.cluster.name, Node: n.name})
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.wg.Add(2)

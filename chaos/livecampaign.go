@@ -13,10 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/replicatortest"
+	"github.com/pbxtopo/pbxtopo/service"
 )
 
 // LiveConfig configures a live campaign: the production write path, Raft
@@ -316,13 +316,13 @@ func (c *liveCampaign) seed(ctx context.Context) error {
 			}
 		}
 	}
-	actx := agent.WithAuthor(ctx, "chaos:seed")
+	actx := service.WithAuthor(ctx, "chaos:seed")
 	sites := map[string]bool{}
 	for _, cl := range e.clusters {
 		if !sites[cl.site] {
 			sites[cl.site] = true
 			if err := retry("site "+cl.site, func() error {
-				_, err := svc.Put(actx, "sites", pbx.Fields{"name": cl.site}, agent.PutOptions{})
+				_, err := svc.Put(actx, "sites", pbx.Fields{"name": cl.site}, service.PutOptions{})
 				return err
 			}); err != nil {
 				return err
@@ -331,7 +331,7 @@ func (c *liveCampaign) seed(ctx context.Context) error {
 	}
 	for i, cl := range e.clusters {
 		f := pbx.Fields{"name": cl.name, "site": cl.site, "voice_vip": fmt.Sprintf("10.0.%d.1", i)}
-		if err := retry("cluster "+cl.name, func() error { _, err := svc.Put(actx, "clusters", f, agent.PutOptions{}); return err }); err != nil {
+		if err := retry("cluster "+cl.name, func() error { _, err := svc.Put(actx, "clusters", f, service.PutOptions{}); return err }); err != nil {
 			return err
 		}
 	}
@@ -342,7 +342,7 @@ func (c *liveCampaign) seed(ctx context.Context) error {
 		for _, f := range topologyFields {
 			top.Sets[slot{replicator.TopologyTable, replicator.TopologyKey, f}] = t.Fields()[f]
 		}
-		reply, err := svc.SetTopology(top.send(ctx), agent.TopologyChange{Mode: string(t.Mode), Order: t.Order, Primary: t.Primary})
+		reply, err := svc.SetTopology(top.send(ctx), service.TopologyChange{Mode: string(t.Mode), Order: t.Order, Primary: t.Primary})
 		top.end(reply, err)
 		return err
 	}); err != nil {

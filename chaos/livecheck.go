@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -110,6 +110,11 @@ func checkLive(e *liveEnt, ops []*liveOp) liveResult {
 					f, _ = pbx.DecodeFields(c.Value)
 				}
 				for field, v := range versionValues(c.Deleted, f) {
+					// A change that names its fields set only those; the
+					// others it carried as they were.
+					if c.Set != nil && !slices.Contains(c.Set, field) {
+						continue
+					}
 					op.Sets[slot{c.Table, c.Key, field}] = v
 				}
 			}
@@ -285,11 +290,11 @@ func finalValues(st *store.Store, slots []slot) map[slot][]string {
 			// What the record shows, and the sides of its conflicts:
 			// a value a superseded sibling still carries does not count.
 			shown, live := r.Fields()
-			var cs []agent.FieldConflictView
+			var cs []service.FieldConflictView
 			for _, c := range r.Conflicts() {
-				fc := agent.FieldConflictView{Fields: c.Fields}
+				fc := service.FieldConflictView{Fields: c.Fields}
 				for _, sd := range c.Sides {
-					fc.Sides = append(fc.Sides, agent.SideView{Deleted: sd.Deleted, Fields: sd.Fields})
+					fc.Sides = append(fc.Sides, service.SideView{Deleted: sd.Deleted, Fields: sd.Fields})
 				}
 				cs = append(cs, fc)
 			}
@@ -390,7 +395,7 @@ func (p *poller) regression(format string, args ...any) {
 func (p *poller) observe(ctx context.Context, parts *liveParts, key string) {
 	at := time.Now()
 	v, err := parts.svc.Get(ctx, "extensions", key)
-	var ae *agent.Error
+	var ae *service.Error
 	absent := errors.As(err, &ae) && ae.Code == 404
 	if err != nil && !absent {
 		return // the node is stopping, or says it cannot answer yet

@@ -11,9 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -93,15 +93,15 @@ func (op *liveOp) token() string { return fmt.Sprintf("w%d", op.ID) }
 // context that names the operation as the author of its changes.
 func (op *liveOp) send(ctx context.Context) context.Context {
 	op.Sent = time.Now()
-	return agent.WithAuthor(ctx, fmt.Sprintf("%s%d", authorPrefix, op.ID))
+	return service.WithAuthor(ctx, fmt.Sprintf("%s%d", authorPrefix, op.ID))
 }
 
-func (op *liveOp) end(reply *agent.WriteReply, err error) {
+func (op *liveOp) end(reply *service.WriteReply, err error) {
 	op.Done = time.Now()
 	if err != nil {
 		op.Err = err.Error()
 		op.Refused = errors.Is(err, replicator.ErrReadOnlyReplica)
-		var ae *agent.Error
+		var ae *service.Error
 		if errors.As(err, &ae) {
 			op.Code = ae.Code
 		}
@@ -283,13 +283,13 @@ func (w *liveWorkload) clusterNames() []string {
 // looks before it edits, per slot: the value the record shows (its
 // versions merged field by field) and, where it is in conflict, the values
 // of every side.
-func (w *liveWorkload) read(ctx context.Context, p *liveParts, number string) (map[slot][]string, map[string]*agent.RecordView, error) {
+func (w *liveWorkload) read(ctx context.Context, p *liveParts, number string) (map[slot][]string, map[string]*service.RecordView, error) {
 	read := map[slot][]string{}
-	views := map[string]*agent.RecordView{}
+	views := map[string]*service.RecordView{}
 	for _, c := range w.clusterNames() {
 		key := keyOf(c, number)
 		v, err := p.svc.Get(ctx, "extensions", key)
-		var ae *agent.Error
+		var ae *service.Error
 		switch {
 		case errors.As(err, &ae) && ae.Code == 404:
 			addValues(read, "extensions", key, nil)
@@ -314,7 +314,7 @@ func (w *liveWorkload) read(ctx context.Context, p *liveParts, number string) (m
 
 // sideValues are the slot values of each side of a record's conflicts:
 // the record as it shows with the side's values of its unit in place.
-func sideValues(shown pbx.Fields, deleted bool, cs []agent.FieldConflictView) []map[string]string {
+func sideValues(shown pbx.Fields, deleted bool, cs []service.FieldConflictView) []map[string]string {
 	var out []map[string]string
 	for _, c := range cs {
 		for _, sd := range c.Sides {
@@ -360,7 +360,7 @@ func addValues(read map[slot][]string, table, key string, vals map[string]string
 }
 
 // liveKey returns the key of a number that is live in what was read.
-func liveKey(views map[string]*agent.RecordView) string {
+func liveKey(views map[string]*service.RecordView) string {
 	keys := make([]string, 0, len(views))
 	for k, v := range views {
 		if v != nil && !v.Deleted {
@@ -495,10 +495,10 @@ func (w *liveWorkload) patch(n *liveNode, number, field string, blind bool) *liv
 	return op
 }
 
-func (w *liveWorkload) setPatch(ctx context.Context, p *liveParts, op *liveOp, key, field string, view *agent.RecordView, blind bool) {
+func (w *liveWorkload) setPatch(ctx context.Context, p *liveParts, op *liveOp, key, field string, view *service.RecordView, blind bool) {
 	op.Sets[slot{"extensions", key, field}] = op.token()
 	op.Summary = fmt.Sprintf("%s=%s on %s", field, op.token(), key)
-	opts := agent.PutOptions{Merge: true}
+	opts := service.PutOptions{Merge: true}
 	if !blind {
 		opts.IfMatch = view.Version
 		op.Summary += " if-match " + view.Version
@@ -616,14 +616,14 @@ func fullRecord(op *liveOp, key string) pbx.Fields {
 
 // put replaces a number's live record (PUT), blind or with If-Match.
 func (w *liveWorkload) put(n *liveNode, number string, blind bool) {
-	w.whole(n, number, blind, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*agent.RecordView) {
+	w.whole(n, number, blind, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*service.RecordView) {
 		key := liveKey(views)
 		if key == "" {
 			return
 		}
 		op := w.h.begin(map[bool]string{true: "put", false: "put-if-match"}[blind], n, blind, read)
 		f := fullRecord(op, key)
-		opts := agent.PutOptions{}
+		opts := service.PutOptions{}
 		op.Summary = key
 		if !blind {
 			opts.IfMatch = views[key].Version
@@ -636,7 +636,7 @@ func (w *liveWorkload) put(n *liveNode, number string, blind bool) {
 
 // remove deletes a number's live record, blind or with If-Match.
 func (w *liveWorkload) remove(n *liveNode, number string, blind bool) {
-	w.whole(n, number, blind, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*agent.RecordView) {
+	w.whole(n, number, blind, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*service.RecordView) {
 		key := liveKey(views)
 		if key == "" {
 			return
@@ -661,14 +661,14 @@ func (w *liveWorkload) remove(n *liveNode, number string, blind bool) {
 // add: it must not exist).
 func (w *liveWorkload) create(n *liveNode, number, cluster string) *liveOp {
 	var op *liveOp
-	w.whole(n, number, false, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*agent.RecordView) {
+	w.whole(n, number, false, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*service.RecordView) {
 		if liveKey(views) != "" {
 			return
 		}
 		key := keyOf(cluster, number)
 		op = w.h.begin("create", n, false, read)
 		op.Summary = key
-		reply, err := p.svc.Put(op.send(ctx), "extensions", fullRecord(op, key), agent.PutOptions{Must: store.MustNotExist})
+		reply, err := p.svc.Put(op.send(ctx), "extensions", fullRecord(op, key), service.PutOptions{Must: store.MustNotExist})
 		op.end(reply, err)
 	})
 	return op
@@ -676,7 +676,7 @@ func (w *liveWorkload) create(n *liveNode, number, cluster string) *liveOp {
 
 // move moves a number's live record to another cluster.
 func (w *liveWorkload) move(n *liveNode, number string) {
-	w.whole(n, number, true, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*agent.RecordView) {
+	w.whole(n, number, true, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*service.RecordView) {
 		from := liveKey(views)
 		if from == "" {
 			return
@@ -695,14 +695,14 @@ func (w *liveWorkload) move(n *liveNode, number string) {
 		op.FromLog, op.Move = true, [2]string{from, keyOf(target, number)}
 		op.Summary = from + " → " + target
 		w.keys.mayDelete(number)
-		reply, err := p.svc.Move(op.send(ctx), agent.MoveRequest{From: from, To: target})
+		reply, err := p.svc.Move(op.send(ctx), service.MoveRequest{From: from, To: target})
 		op.end(reply, err)
 	})
 }
 
 // revert backs out the latest workload change of a number's record.
 func (w *liveWorkload) revert(n *liveNode, number string) {
-	w.whole(n, number, true, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*agent.RecordView) {
+	w.whole(n, number, true, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*service.RecordView) {
 		var keys []string
 		for k, v := range views {
 			if v != nil {
@@ -753,7 +753,7 @@ func (w *liveWorkload) resolve(n *liveNode) {
 		return
 	}
 	number := c.Key[strings.IndexByte(c.Key, '/')+1:]
-	w.whole(n, number, true, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*agent.RecordView) {
+	w.whole(n, number, true, func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*service.RecordView) {
 		cv, err := p.svc.Conflict(ctx, c.Ref)
 		if err != nil {
 			return
@@ -764,7 +764,7 @@ func (w *liveWorkload) resolve(n *liveNode) {
 		op.FromLog = true
 		op.Summary = fmt.Sprintf("%s --take %s", c.Ref, take)
 		w.keys.mayDelete(number)
-		reply, err := p.svc.Resolve(op.send(ctx), c.Ref, agent.ResolveRequest{Take: take})
+		reply, err := p.svc.Resolve(op.send(ctx), c.Ref, service.ResolveRequest{Take: take})
 		op.end(reply, err)
 	})
 }
@@ -786,7 +786,7 @@ func (w *liveWorkload) batch(n *liveNode, number string) {
 	op := w.h.begin("batch", n, false, read)
 	op.FromLog = true
 	op.Summary = fmt.Sprintf("%s..%s on %s from %s", fresh[0], fresh[1], cluster, liveKey(views))
-	reply, err := p.svc.Batch(op.send(ctx), agent.BatchRequest{Template: liveKey(views), Cluster: cluster, From: fresh[0], To: fresh[1]})
+	reply, err := p.svc.Batch(op.send(ctx), service.BatchRequest{Template: liveKey(views), Cluster: cluster, From: fresh[0], To: fresh[1]})
 	if err == nil && !reply.Valid {
 		err = fmt.Errorf("invalid batch: %s", strings.Join(reply.Problems, "; "))
 	}
@@ -831,7 +831,7 @@ func (w *liveWorkload) setTopology(n *liveNode, field, primary string) *liveOp {
 		return nil
 	})
 	op := w.h.begin("topology", n, true, read)
-	var ch agent.TopologyChange
+	var ch service.TopologyChange
 	names := w.clusterNames()
 	switch field {
 	case "order":
@@ -860,7 +860,7 @@ func (w *liveWorkload) setTopology(n *liveNode, field, primary string) *liveOp {
 // whole runs fn with every field of a number locked (exclusive for
 // writes that supersede what is current, shared for writes that carry
 // their precondition) and what the client read.
-func (w *liveWorkload) whole(n *liveNode, number string, exclusive bool, fn func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*agent.RecordView)) {
+func (w *liveWorkload) whole(n *liveNode, number string, exclusive bool, fn func(ctx context.Context, p *liveParts, read map[slot][]string, views map[string]*service.RecordView)) {
 	release, ok := w.locks.acquire(recordLocks(number), exclusive, lockWait)
 	if !ok {
 		return

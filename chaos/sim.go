@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -145,10 +144,9 @@ func (n *node) start() error {
 	}
 	rc := replicator.DefaultConfig(n.name, n.site)
 	rc.Default = n.sim.Topology()
-	rc.Now = n.clock
 	rc.AntiEntropy = 500 * time.Millisecond
 	rc.MaxBatchBytes = 64 << 10 // small batches: more interleaving to explore
-	rep, err = replicator.New(rc, st, nil, membershipView{n})
+	rep, err = replicator.New(rc, replicator.Deps{Store: st, Membership: membershipView{n}, Now: n.clock})
 	if err != nil {
 		st.Close()
 		return err
@@ -364,9 +362,6 @@ func (s *Sim) Name(i int) string { return s.nodes[i].name }
 
 // Site returns the site of replica i.
 func (s *Sim) Site(i int) string { return s.nodes[i].site }
-
-// KeepDir keeps the data dirs for a failed run; otherwise they are removed.
-func (s *Sim) removeDirs() { os.RemoveAll(s.cfg.Dir) }
 
 func (s *Sim) notifyMembership() {
 	for _, n := range s.nodes {

@@ -103,6 +103,6 @@ func (r *Replicator) CollectGarbage(ctx context.Context) (purged, pruned int, er
 	if purged, err = r.st.PurgeTombstones(ctx, safe, ceiling); err != nil {
 		return purged, 0, err
 	}
-	pruned, err = r.st.PruneLog(ctx, r.cfg.Now().Add(-r.cfg.HistoryRetention), safe)
+	pruned, err = r.st.PruneLog(ctx, r.now().Add(-r.cfg.HistoryRetention), safe)
 	return purged, pruned, err
 }

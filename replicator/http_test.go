@@ -71,8 +71,7 @@ func newTLSEnv(t *testing.T, maxMessage int) *tlsEnv {
 	t.Cleanup(func() { e.st.Close() })
 	rc := replicator.DefaultConfig("tpa1", "tpa")
 	rc.MaxMessage = maxMessage
-	rc.Logger = slog.New(slog.NewTextHandler(e.logs, nil))
-	r, err := replicator.New(rc, e.st, nil, staticMembers{})
+	r, err := replicator.New(rc, replicator.Deps{Store: e.st, Membership: staticMembers{}, Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

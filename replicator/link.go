@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/internal/backoff"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -51,7 +52,7 @@ func (r *Replicator) Status() []LinkStatus {
 		s := l.LinkStatus
 		s.Scopes = slices.Clone(s.Scopes)
 		if !l.behindSince.IsZero() && s.Behind > 0 {
-			s.SecondsBehind = r.cfg.Now().Sub(l.behindSince).Seconds()
+			s.SecondsBehind = r.now().Sub(l.behindSince).Seconds()
 		}
 		out = append(out, s)
 	}
@@ -82,7 +83,7 @@ func (r *Replicator) link(peer string) *linkState {
 // the peer's own changes, and for every origin at the anti-entropy
 // interval or when the last batch waited for a change from elsewhere.
 func (r *Replicator) NewPullRequest(src Source) *PullRequest {
-	now := r.cfg.Now()
+	now := r.now()
 	r.mu.Lock()
 	l := r.link(src.Cluster)
 	origins := src.Origins
@@ -124,7 +125,7 @@ func (r *Replicator) HandlePull(ctx context.Context, src Source, req *PullReques
 			behind += seq - mine[s]
 		}
 	}
-	now := r.cfg.Now()
+	now := r.now()
 	r.mu.Lock()
 	l := r.link(src.Cluster)
 	l.Mode = r.topo.Mode
@@ -214,7 +215,7 @@ func (r *Replicator) CatchUp(ctx context.Context, src Source, fetch func(*Snapsh
 // runLink pulls from one source until ctx ends: long polls while caught
 // up, backs off after errors, tries the source's nodes in turn.
 func (r *Replicator) runLink(ctx context.Context, src Source) {
-	backoff := r.cfg.RetryMin
+	retry := backoff.Backoff{Min: r.cfg.RetryMin, Max: r.cfg.RetryMax}
 	caughtUp := false
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		if len(src.Addrs) == 0 {
@@ -245,17 +246,17 @@ func (r *Replicator) runLink(ctx context.Context, src Source) {
 				return
 			}
 			r.noteError(src, err)
-			r.log.Warn("pull failed", "peer", src.Cluster, "addr", addr, "err", err, "retry_in", backoff)
+			wait := retry.Next()
+			r.log.Warn("pull failed", "peer", src.Cluster, "addr", addr, "err", err, "retry_in", wait)
 			caughtUp = false
 			select {
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			case <-ctx.Done():
 				return
 			}
-			backoff = min(backoff*2, r.cfg.RetryMax)
 			continue
 		}
-		backoff = r.cfg.RetryMin
+		retry.Reset()
 		caughtUp = out.CaughtUp
 		attempt-- // stay on the node that answered
 	}

@@ -2,7 +2,6 @@ package replicator
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -94,15 +93,6 @@ const (
 // MaxMessage is the largest message accepted by default: a batch is about
 // 1 MiB, but one transaction (an import of 100,000 extensions) comes whole.
 const MaxMessage = 256 << 20
-
-var (
-	// ErrMessage wraps every error about a malformed message.
-	ErrMessage = errors.New("malformed replication message")
-	// ErrTooLarge: a message beyond the size limit.
-	ErrTooLarge = errors.New("replication message too large")
-	// ErrVersion: a peer speaking a protocol this code does not know.
-	ErrVersion = errors.New("unknown replication protocol version")
-)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

@@ -2,7 +2,6 @@ package replicator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -70,8 +69,6 @@ type Config struct {
 	HistoryRetention time.Duration
 	// MaxMessage bounds a message received.
 	MaxMessage int
-	Now        func() time.Time
-	Logger     *slog.Logger
 
 	// StatusInterval is how often status is pulled from each source
 	// (replication.status_interval): the coalescing window.
@@ -79,6 +76,32 @@ type Config struct {
 	// MaxProtocol is the newest protocol version this replica speaks
 	// (ProtocolVersion when zero); tests set it to act as an older agent.
 	MaxProtocol uint16
+}
+
+// Validate says what is wrong with the settings; it changes nothing.
+func (c Config) Validate() error {
+	switch {
+	case c.Cluster == "":
+		return fmt.Errorf("replicator: no cluster name")
+	case c.PullWait <= 0 || c.AntiEntropy <= 0 || c.Watermark <= 0 || c.StatusInterval <= 0:
+		return fmt.Errorf("replicator: pull_wait, anti_entropy, watermark and status_interval must be positive (start from DefaultConfig)")
+	case c.MaxBatchBytes <= 0 || c.MaxMessage <= 0 || c.HistoryRetention <= 0:
+		return fmt.Errorf("replicator: max batch bytes, max message and history retention must be positive (start from DefaultConfig)")
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return fmt.Errorf("replicator: retry bounds %v..%v: want 0 < min <= max", c.RetryMin, c.RetryMax)
+	}
+	return c.Default.Validate()
+}
+
+// Deps are what a Replicator works with.
+type Deps struct {
+	Store Store
+	// Transport reaches the peers; nil when the caller drives pulls
+	// itself (the chaos simulator).
+	Transport  Transport
+	Membership Membership
+	Logger     *slog.Logger     // discarded when nil
+	Now        func() time.Time // time.Now when nil
 }
 
 // DefaultConfig returns the defaults.
@@ -108,6 +131,7 @@ type Replicator struct {
 	tr      Transport
 	members Membership
 	log     *slog.Logger
+	now     func() time.Time
 
 	mu     sync.Mutex
 	links  map[string]*linkState // by peer cluster
@@ -117,55 +141,22 @@ type Replicator struct {
 	status statusLinks // status replication: marks and counters per peer
 }
 
-// ErrReadOnlyReplica: a configuration write on a replica in primary mode.
-var ErrReadOnlyReplica = errors.New("read-only replica")
-
-// New returns a replicator over st.
-func New(cfg Config, st Store, tr Transport, members Membership) (*Replicator, error) {
-	if cfg.Cluster == "" {
-		return nil, fmt.Errorf("replicator: no cluster name")
-	}
-	def := DefaultConfig(cfg.Cluster, cfg.Site)
-	if cfg.PullWait == 0 {
-		cfg.PullWait = def.PullWait
-	}
-	if cfg.MaxBatchBytes == 0 {
-		cfg.MaxBatchBytes = def.MaxBatchBytes
-	}
-	if cfg.AntiEntropy == 0 {
-		cfg.AntiEntropy = def.AntiEntropy
-	}
-	if cfg.RetryMin == 0 {
-		cfg.RetryMin = def.RetryMin
-	}
-	if cfg.RetryMax == 0 {
-		cfg.RetryMax = def.RetryMax
-	}
-	if cfg.Watermark == 0 {
-		cfg.Watermark = def.Watermark
-	}
-	if cfg.HistoryRetention == 0 {
-		cfg.HistoryRetention = def.HistoryRetention
-	}
-	if cfg.MaxMessage == 0 {
-		cfg.MaxMessage = def.MaxMessage
-	}
-	if cfg.StatusInterval <= 0 {
-		cfg.StatusInterval = def.StatusInterval
-	}
-	if cfg.Default.Mode == "" {
-		cfg.Default.Mode = Mesh
-	}
-	if err := cfg.Default.Validate(); err != nil {
+// New returns a replicator of cfg over deps.Store.
+func New(cfg Config, deps Deps) (*Replicator, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if deps.Store == nil || deps.Membership == nil {
+		return nil, fmt.Errorf("replicator: New needs a store and a membership")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	if deps.Now == nil {
+		deps.Now = time.Now
 	}
-	r := &Replicator{cfg: cfg, st: st, tr: tr, members: members, log: cfg.Logger, links: map[string]*linkState{}, served: map[string]uint64{}, topo: cfg.Default}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Replicator{cfg: cfg, st: deps.Store, tr: deps.Transport, members: deps.Membership, now: deps.Now, log: deps.Logger,
+		links: map[string]*linkState{}, served: map[string]uint64{}, topo: cfg.Default}
 	if err := r.RefreshTopology(); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package replicator
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"time"
 
@@ -16,9 +15,6 @@ import (
 // agent checks it on every replication handshake, both ways, and leaves
 // the cluster out of its sources and of tombstone collection.
 const RevocationTable = "revocations"
-
-// ErrRevoked: the peer belongs to a decommissioned cluster.
-var ErrRevoked = errors.New("decommissioned")
 
 // Revocation is one decommissioned cluster: every certificate of the
 // cluster issued before At is refused (a cluster rebuilt later under the

@@ -1,7 +1,6 @@
 package replicator
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
+	"github.com/pbxtopo/pbxtopo/internal/logbridge"
 )
 
 // Serf tag names: what every node tells the others about itself.
@@ -136,7 +136,7 @@ func NewSerf(cfg SerfConfig) (*Serf, error) {
 		}
 		ml.Keyring = kr
 	}
-	logger := log.New(&slogWriter{cfg.Logger}, "", 0)
+	logger := log.New(logbridge.Writer(cfg.Logger, "gossip"), "", 0)
 	sc.Logger, ml.Logger = logger, logger
 	sc.MemberlistConfig = ml
 	m := &Serf{events: make(chan serf.Event, 256), log: cfg.Logger, grace: cfg.RestartGrace, changed: make(chan struct{}),
@@ -388,22 +388,4 @@ func DecodeGossipKey(s string) ([]byte, error) {
 		return nil, fmt.Errorf("gossip.key is %d bytes; use 32 (make one with 'pbxtopo gossip keygen')", len(k))
 	}
 	return k, nil
-}
-
-// slogWriter turns serf's and memberlist's "[LEVEL] text" lines into slog.
-type slogWriter struct{ l *slog.Logger }
-
-func (w *slogWriter) Write(p []byte) (int, error) {
-	line := string(bytes.TrimSpace(p))
-	level := slog.LevelInfo
-	switch {
-	case strings.Contains(line, "[DEBUG]"):
-		level = slog.LevelDebug
-	case strings.Contains(line, "[WARN]"):
-		level = slog.LevelWarn
-	case strings.Contains(line, "[ERR]"):
-		level = slog.LevelError
-	}
-	w.l.Log(context.Background(), level, line, "subsystem", "gossip")
-	return len(p), nil
 }

@@ -37,7 +37,7 @@ func (r *Replicator) ServePull(ctx context.Context, req *PullRequest) (*PullResp
 			r.served[req.From] += uint64(len(b.Changes))
 			r.mu.Unlock()
 			return &PullResponse{From: r.cfg.Cluster, Summary: b.Summary, More: b.More, NeedSnapshot: b.NeedSnapshot, Changes: b.Changes,
-				Version: version, ServerTime: r.cfg.Now()}, nil
+				Version: version, ServerTime: r.now()}, nil
 		}
 		if timer == nil {
 			t := time.NewTimer(req.Wait)

@@ -306,7 +306,7 @@ func (r *Replicator) syncStatus(ctx context.Context, src Source, relay bool) (in
 			if l.LastError != "" {
 				r.log.Info("status replication resumed", "peer", src.Cluster)
 			}
-			l.LastError, l.LastPull = "", r.cfg.Now()
+			l.LastError, l.LastPull = "", r.now()
 		}
 		l.Pulls++
 		l.Received += uint64(len(resp.Entries))

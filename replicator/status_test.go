@@ -88,7 +88,7 @@ func newNet(t *testing.T, mode replicator.Mode, interval time.Duration, view fun
 		if view != nil {
 			members.views = view(name, slices.Clone(views))
 		}
-		rep, err := replicator.New(rc, st, tr, members)
+		rep, err := replicator.New(rc, replicator.Deps{Store: st, Transport: tr, Membership: members})
 		if err != nil {
 			t.Fatal(err)
 		}

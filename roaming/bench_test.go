@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/internal/bench"
 	"github.com/pbxtopo/pbxtopo/roaming"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -29,14 +29,14 @@ func benchStore(b *testing.B, n int) *store.Store {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	svc := agent.NewService(st)
+	svc := service.NewService(st)
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
 			b.Fatal(err)
 		}
 		table := strings.TrimSuffix(filepath.Base(f), ".csv")
-		if _, err := svc.Import(context.Background(), agent.ImportRequest{Table: table, Source: f}, fh); err != nil {
+		if _, err := svc.Import(context.Background(), service.ImportRequest{Table: table, Source: f}, fh); err != nil {
 			b.Fatal(err)
 		}
 		fh.Close()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/internal/backoff"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -193,7 +194,7 @@ func (p *Publisher) record(o Outcome) {
 func (p *Publisher) Run(ctx context.Context) error {
 	published := "" // the store version last put in place (or judged)
 	var retry <-chan time.Time
-	wait := p.cfg.Retry
+	wait := backoff.Backoff{Min: p.cfg.Retry, Max: 5 * time.Minute}
 	for {
 		changed := p.deps.Store.Changed() // before reading, so no change is missed
 		var version string
@@ -206,10 +207,10 @@ func (p *Publisher) Run(ctx context.Context) error {
 			retry = nil
 			_, out, err := p.Publish(ctx)
 			if err != nil && ctx.Err() == nil {
-				retry = time.After(wait)
-				wait = min(2*wait, 5*time.Minute)
+				retry = time.After(wait.Next())
 			} else {
-				published, wait = out.Version.Summary, p.cfg.Retry
+				published = out.Version.Summary
+				wait.Reset()
 			}
 		}
 		select {

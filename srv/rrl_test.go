@@ -34,8 +34,9 @@ func TestLimiter(t *testing.T) {
 	if v := l.check(netip.MustParseAddr("2001:db8:0:ff::1")); v != rrlAllow {
 		t.Fatal("IPv6 has its own bucket")
 	}
-	now = now.Add(200 * time.Millisecond) // 2 tokens at 10/s
-	if l.check(a) != rrlAllow || l.check(a) != rrlAllow || l.check(a) == rrlAllow {
+	now = now.Add(200 * time.Millisecond)                      // 2 tokens at 10/s
+	first, second, third := l.check(a), l.check(a), l.check(a) // each takes a token
+	if first != rrlAllow || second != rrlAllow || third == rrlAllow {
 		t.Fatal("tokens refill at the rate")
 	}
 	if newLimiter(RRLConfig{}, time.Now) != nil {

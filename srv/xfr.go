@@ -39,6 +39,13 @@ func (s *Server) xfrCheck(t *table, q *query, from netip.Addr) (int, result) {
 		return dns.RcodeNotAuth, resRefused
 	}
 	if !s.transferAllowed(from) {
+		// Info, not Debug: a secondary left out of dns.allow_transfer is
+		// the usual reason a corporate NSD or BIND stays empty.
+		fix := "add the address to dns.allow_transfer"
+		if !s.set.transfers {
+			fix = "transfer from " + s.cfg.TransferSource + ", the site's dns.transfer_source"
+		}
+		s.log.Info("dns: zone transfer refused", "from", from.String(), "fix", fix)
 		return dns.RcodeRefused, resRefused
 	}
 	return -1, resAnswer

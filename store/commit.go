@@ -318,15 +318,29 @@ func mergeVersion(versions []Version, c *Change) ([]Version, Outcome) {
 	return out, Dominates
 }
 
-// noteChange keeps the record's change graph: a node for c (a creation
-// from nothing needs none: it sets every field and has no past), and the
+// noteChange keeps the record's change graph: a node for c, and the
 // values of the versions c superseded while they were one of several live
 // versions: a field conflict between them may outlive them. A version
 // superseded alone keeps no values: along a line of changes, a field's
 // value at its setter is the value of the live version below it
-// (view.go), so a quiet record's graph holds only ids.
+// (view.go), so a quiet record's graph holds only ids. Every change gets
+// a node, a creation too: a change the graph does not hold counts as seen
+// by every replica (view.go), which a creation superseded before a
+// concurrent one arrives is not. A graph that was empty (a record
+// compacted, or of the previous release) gets nodes for the versions c
+// superseded, for the same reason.
 func noteChange(r *Record, c *Change, before, after []Version) error {
-	if len(c.Context) > 0 || c.Set != nil {
+	superseded := func(v Version) bool {
+		return !slices.ContainsFunc(after, func(a Version) bool { return a.Dot == v.Dot })
+	}
+	if r.graphLen() == 0 {
+		for _, v := range before {
+			if superseded(v) {
+				r.addNode(Node{Dot: v.Dot, HLC: v.HLC, Author: v.Author, Deleted: v.Deleted})
+			}
+		}
+	}
+	if len(c.Dot.Stream) > 0 {
 		r.addNode(Node{Dot: c.Dot, Context: c.Context, Set: c.Set, HLC: c.HLC, Author: c.Author, Deleted: c.Deleted})
 	}
 	if len(before) < 2 {
@@ -338,7 +352,7 @@ func noteChange(r *Record, c *Change, before, after []Version) error {
 	}
 	g = slices.Clone(g)
 	for _, v := range before {
-		if slices.ContainsFunc(after, func(a Version) bool { return a.Dot == v.Dot }) {
+		if !superseded(v) {
 			continue
 		}
 		i := slices.IndexFunc(g, func(n Node) bool { return n.Dot == v.Dot })

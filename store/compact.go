@@ -75,6 +75,19 @@ func Compact(path string) (CompactResult, error) {
 	return res, syncDir(filepath.Dir(path))
 }
 
+// CheckNotInUse returns an error wrapping ErrInUse when a process (an
+// agent) holds the store file at path; nil when none does.
+func CheckNotInUse(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return fmt.Errorf("store %s: %w", path, ErrInUse)
+	}
+	if err != nil {
+		return fmt.Errorf("store %s: %w", path, err)
+	}
+	return db.Close()
+}
+
 // CompactOnline compacts the open store in place: reads and writes wait
 // while the file is copied and swapped (seconds for a large store), and
 // resume on the compacted file. On an error before the swap the old file

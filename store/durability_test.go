@@ -12,7 +12,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // The durability tests run this test binary again as a child process that
@@ -220,27 +219,4 @@ func TestAcknowledgeAfterFsync(t *testing.T) {
 		t.Fatalf("traced %d acks, want 60 (trace format changed?)", acks)
 	}
 	t.Logf("%d acknowledged writes, %d fdatasync calls", acks, syncs)
-}
-
-// The raw fsync loop of the benchmark lives here too, so both use the same disk.
-func rawFsyncRate(dir string, d time.Duration) (float64, error) {
-	f, err := os.CreateTemp(dir, "fsync")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	buf := make([]byte, 4096)
-	n := 0
-	start := time.Now()
-	for time.Since(start) < d {
-		if _, err := f.WriteAt(buf, int64(n%256)*4096); err != nil {
-			return 0, err
-		}
-		if err := f.Sync(); err != nil {
-			return 0, err
-		}
-		n++
-	}
-	return float64(n) / time.Since(start).Seconds(), nil
 }

@@ -1,6 +1,9 @@
 package store
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestInheritedConflictShowsTheLosersValue: a conflict of a field stays
 // through a write of another field, and its losing side still shows the
@@ -26,6 +29,46 @@ func TestInheritedConflictShowsTheLosersValue(t *testing.T) {
 		}
 		if !values["Ken A"] || !values["Ken B"] || fields(t, r)["callgroup"] != "4" {
 			t.Fatalf("%s: sides %+v, record %v", s.Replica(), cs[0].Sides, fields(t, r))
+		}
+	}
+}
+
+// TestConcurrentCreatesThenAnEdit: two sites create one record at once
+// with different values; one of them edits another field of its own
+// before the other's create arrives. Every replica, in either order of
+// arrival, shows the same conflicts: of the name the creates disagree on,
+// and of the field edited at one site without knowing the other's create,
+// which set it too (found by a live chaos campaign: a creation superseded
+// alone had no node in the graph and counted as seen everywhere, so one
+// replica silently took the other side's values).
+func TestConcurrentCreatesThenAnEdit(t *testing.T) {
+	a, b := newTestStore(t, "tpa1"), newTestStore(t, "lon")
+	for _, s := range []*Store{a, b} {
+		addCluster(t, s)
+	}
+	put(t, a, "tpa1/6105", "cluster", "tpa1", "regexten", "6105", "site", "tpa", "name", "from a", "callgroup", "1")
+	put(t, b, "tpa1/6105", "cluster", "tpa1", "regexten", "6105", "site", "tpa", "name", "from b", "callgroup", "1")
+	mustPatch(t, a, "fullcontact", "edited at a")
+	c := newTestStore(t, "sfo")
+	pull(t, c, b) // c: b's create, then a's create and edit
+	pull(t, c, a)
+	exchange(t, a, b)
+	var want string
+	for _, s := range []*Store{a, b, c} {
+		r := get(t, s, "tpa1/6105")
+		cs := r.Conflicts()
+		var units []string
+		for _, c := range cs {
+			units = append(units, c.Unit)
+		}
+		if fmt.Sprint(units) != "[fullcontact name]" {
+			t.Fatalf("%s: conflicts %+v, %v", s.Replica(), cs, fields(t, r))
+		}
+		got := fmt.Sprint(cs, fields(t, r))
+		if want == "" {
+			want = got
+		} else if got != want {
+			t.Fatalf("%s shows %s, another replica %s", s.Replica(), got, want)
 		}
 	}
 }

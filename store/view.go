@@ -104,9 +104,6 @@ func (r *Record) view() *view {
 	return r.cached
 }
 
-// forget drops a computed view after the record changed.
-func (r *Record) forget() { r.cached = nil }
-
 // computeView merges a record's live versions. With one live version and
 // no change in its past that merged concurrent ones, it is that version.
 func computeView(r *Record) *view {

@@ -17,9 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/internal/demo"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -209,7 +209,7 @@ func Inner(ctx context.Context, c Config) (*Report, error) {
 		f := pbx.Fields{"cluster": names[i], "regexten": fmt.Sprint(900000 + n), "name": fmt.Sprintf("chaos-net write %d", n)}
 		rep.Writes++
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := e.Client(nodes[i], "operator").Put(wctx, "extensions", f, agent.PutOptions{Must: store.MustNotExist})
+		_, err := e.Client(nodes[i], "operator").Put(wctx, "extensions", f, service.PutOptions{Must: store.MustNotExist})
 		cancel()
 		if err == nil {
 			rep.Acked++

@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
 	"github.com/pbxtopo/pbxtopo/agent"
-	"github.com/pbxtopo/pbxtopo/agent/ui"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -58,11 +56,7 @@ what can change at run time (the tokens file).`,
 			return err
 		}
 		log, level := newLogger(a.stderr, cfg.Log.Level, cfg.Log.Format)
-		ag, err := agent.New(cfg, log, agent.Options{Level: level, Pages: func(svc *agent.Service, auth agent.Authenticator) (http.Handler, error) {
-			return ui.New(ui.DefaultConfig(), ui.Deps{Data: svc, Auth: auth, Cluster: cfg.Cluster, Node: cfg.Node, Audit: svc.AuditLog(),
-				Roaming: ui.RoamingFrom(svc), DNS: ui.DNSFrom(svc), Services: ui.ServicesFrom(svc), Agents: ui.AgentsFrom(svc),
-				Log: log.With("subsystem", "ui")})
-		}})
+		ag, err := agent.New(cfg, log, agent.Options{Level: level, WebPages: true})
 		if err != nil {
 			return err
 		}

@@ -11,54 +11,63 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/store"
 	"github.com/spf13/cobra"
 )
 
 // The ami.* settings: flags of the ami commands, PBXTOPO_AMI_* in the
-// environment, and the same keys in the agent's configuration file.
-var amiFlags = []struct{ key, flag, def, usage string }{
-	{"ami.addr", "ami-addr", "127.0.0.1:5038", "Asterisk manager interface host:port (env PBXTOPO_AMI_ADDR)"},
-	{"ami.user", "ami-user", "", "manager.conf user (env PBXTOPO_AMI_USER)"},
-	{"ami.secret", "ami-secret", "", "its secret; prefer env PBXTOPO_AMI_SECRET, flags show in ps"},
-	{"ami.config_dir", "dir", "/etc/asterisk", "Asterisk's configuration directory (env PBXTOPO_AMI_CONFIG_DIR)"},
-	{"ami.log_file", "log-file", "/var/log/asterisk/messages", "the Asterisk log file with notices and warnings (env PBXTOPO_AMI_LOG_FILE)"},
-	{"ami.backup_dir", "backup-dir", "", "where previous versions are kept (default DIR/.pbxtopo-backup)"},
-	{"ami.refresh", "refresh", "5m", "full refresh interval (ami.refresh)"},
-	{"ami.flush", "flush", "5s", "coalescing interval: status is written at most this often (ami.flush)"},
-	{"ami.vip", "vip", "", `voice VIP host:port to probe (default: the cluster's voice_vip; "off" disables)`},
-	{"ami.cfwd_family", "cfwd-family", "CF", `AstDB family of call forward targets ("" skips)`},
-}
+// environment, and the same keys in the agent's configuration file. Their
+// defaults and their decoding are the agent's (agent.AMIConfig).
+var amiFlags = func() []struct{ key, flag, def, usage string } {
+	d := agent.DefaultAMIConfig()
+	return []struct{ key, flag, def, usage string }{
+		{"ami.addr", "ami-addr", d.Addr, "Asterisk manager interface host:port (env PBXTOPO_AMI_ADDR)"},
+		{"ami.user", "ami-user", d.User, "manager.conf user (env PBXTOPO_AMI_USER)"},
+		{"ami.secret", "ami-secret", "", "its secret; prefer env PBXTOPO_AMI_SECRET, flags show in ps"},
+		{"ami.config_dir", "dir", d.ConfigDir, "Asterisk's configuration directory (env PBXTOPO_AMI_CONFIG_DIR)"},
+		{"ami.log_file", "log-file", d.LogFile, "the Asterisk log file with notices and warnings (env PBXTOPO_AMI_LOG_FILE)"},
+		{"ami.backup_dir", "backup-dir", d.BackupDir, "where previous versions are kept (default DIR/.pbxtopo-backup)"},
+		{"ami.refresh", "refresh", d.Refresh.String(), "full refresh interval (ami.refresh)"},
+		{"ami.flush", "flush", d.Flush.String(), "coalescing interval: status is written at most this often (ami.flush)"},
+		{"ami.vip", "vip", d.VIP, `voice VIP host:port to probe (default: the cluster's voice_vip; "off" disables)`},
+		{"ami.cfwd_family", "cfwd-family", d.CfwdFamily, `AstDB family of call forward targets ("" skips)`},
+	}
+}()
 
-// amiCollectorConfig reads the collector's settings (ami.*) for a node of
-// a cluster: the agent command builds its collector with it too.
-func (a *app) amiCollectorConfig(cluster, node string) (ami.Config, ami.ClientConfig, error) {
-	cfg := ami.DefaultConfig(cluster, node)
-	var err error
-	for key, d := range map[string]*time.Duration{"ami.refresh": &cfg.Refresh, "ami.flush": &cfg.Flush} {
-		if v := a.v.GetString(key); v != "" {
-			if *d, err = time.ParseDuration(v); err != nil {
-				return cfg, ami.ClientConfig{}, usageErrorf("%s = %q: want a duration such as 5m or 5s", key, v)
-			}
+// amiSettings decodes the ami.* settings over the agent's defaults.
+func (a *app) amiSettings() (agent.AMIConfig, error) {
+	c := agent.DefaultAMIConfig()
+	for key, dst := range map[string]*string{"ami.addr": &c.Addr, "ami.user": &c.User, "ami.vip": &c.VIP,
+		"ami.cfwd_family": &c.CfwdFamily, "ami.config_dir": &c.ConfigDir, "ami.log_file": &c.LogFile, "ami.backup_dir": &c.BackupDir} {
+		if v := a.v.GetString(key); a.v.IsSet(key) && (v != "" || key == "ami.cfwd_family") { // "" skips call forwards
+			*dst = v
 		}
 	}
-	cfg.VIP = a.v.GetString("ami.vip")
-	if a.v.IsSet("ami.cfwd_family") {
-		cfg.CallForwardFamily = a.v.GetString("ami.cfwd_family")
+	for key, dst := range map[string]*time.Duration{"ami.refresh": &c.Refresh, "ami.flush": &c.Flush} {
+		if v := a.v.GetString(key); a.v.IsSet(key) && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return c, usageErrorf("%s = %q: want a duration such as 5m or 5s", key, v)
+			}
+			*dst = d
+		}
 	}
-	cc := ami.DefaultClientConfig()
-	cc.Addr, cc.User = a.v.GetString("ami.addr"), a.v.GetString("ami.user")
-	if cc.Secret, err = a.configSecret("ami.secret"); err != nil {
-		return cfg, cc, err
+	var err error
+	c.Secret, err = a.configSecret("ami.secret")
+	return c, err
+}
+
+// amiCollectorConfig is the collector's settings (ami.*) for a node of a
+// cluster, decoded as the agent decodes them.
+func (a *app) amiCollectorConfig(cluster, node string) (ami.Config, ami.ClientConfig, error) {
+	c, err := a.amiSettings()
+	if err != nil {
+		return ami.Config{}, ami.ClientConfig{}, err
 	}
-	if cc.Addr == "" {
-		cc.Addr = "127.0.0.1:5038"
-	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, cc, userError{err}
-	}
-	if err := cc.Validate(); err != nil {
+	cfg, cc, err := c.Collector(cluster, node)
+	if err != nil {
 		return cfg, cc, userError{err}
 	}
 	return cfg, cc, nil
@@ -99,12 +108,11 @@ section for the manager.conf user they need.`,
 
 // dialAMI logs in to the local Asterisk without events.
 func (a *app) dialAMI(ctx context.Context) (*ami.Conn, error) {
-	secret, err := a.configSecret("ami.secret")
+	s, err := a.amiSettings()
 	if err != nil {
 		return nil, err
 	}
-	cfg := ami.DialConfig{Addr: a.v.GetString("ami.addr"), User: a.v.GetString("ami.user"),
-		Secret: secret, Events: "off", Timeout: 10 * time.Second}
+	cfg := ami.DialConfig{Addr: s.Addr, User: s.User, Secret: s.Secret, Events: "off", Timeout: 10 * time.Second}
 	if cfg.User == "" {
 		return nil, usageErrorf("no AMI user: set --ami-user or PBXTOPO_AMI_USER (a [user] of Asterisk's manager.conf)")
 	}
@@ -139,8 +147,12 @@ func (a *app) applier(ctx context.Context, o applyOptions) (*ami.Applier, func()
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := ami.DefaultApplyConfig()
-	cfg.Dir, cfg.LogFile, cfg.BackupDir = a.v.GetString("ami.config_dir"), a.v.GetString("ami.log_file"), a.v.GetString("ami.backup_dir")
+	s, err := a.amiSettings()
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	cfg := s.Applier()
 	cfg.Settle, cfg.BackoutOnFailure = o.settle, !o.keepOnFailure
 	ap, err := ami.NewApplier(cfg, conn, nil)
 	if err != nil {
@@ -184,7 +196,11 @@ func (a *app) reloadModule(ctx context.Context, module string) error {
 		return err
 	}
 	defer conn.Close()
-	res, err := ami.ReloadModule(ctx, conn, module, a.v.GetString("ami.log_file"), 0)
+	s, err := a.amiSettings()
+	if err != nil {
+		return err
+	}
+	res, err := ami.ReloadModule(ctx, conn, module, s.LogFile, 0)
 	if err != nil {
 		return applyError(err)
 	}
@@ -332,9 +348,11 @@ func (a *app) amiBackupsCmd() *cobra.Command {
 		Short: "List the backups apply kept, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := ami.DefaultApplyConfig()
-			cfg.Dir, cfg.BackupDir = a.v.GetString("ami.config_dir"), a.v.GetString("ami.backup_dir")
-			ap, err := ami.NewApplier(cfg, nil, nil)
+			s, err := a.amiSettings()
+			if err != nil {
+				return err
+			}
+			ap, err := ami.NewApplier(s.Applier(), nil, nil)
 			if err != nil {
 				return userError{err}
 			}

@@ -8,7 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/httpapi"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -18,14 +19,14 @@ func storeFile(dataDir string) string { return filepath.Join(dataDir, "store.db"
 // backend opens what the command talks to: a running agent, or the store
 // of --data-dir. write says whether the command changes data. The returned
 // func releases it.
-func (a *app) backend(write bool) (agent.API, func(), error) {
+func (a *app) backend(write bool) (service.API, func(), error) {
 	dir := a.v.GetString("data-dir")
 	if addr := a.v.GetString("addr"); addr != "" && dir == "" {
 		tlsCfg, err := a.clientTLS()
 		if err != nil {
 			return nil, nil, userError{err}
 		}
-		c, err := agent.NewClientTLS(addr, a.v.GetString("token"), tlsCfg)
+		c, err := httpapi.NewClientTLS(addr, a.v.GetString("token"), tlsCfg)
 		if err != nil {
 			return nil, nil, userError{err}
 		}
@@ -41,7 +42,7 @@ func (a *app) backend(write bool) (agent.API, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return agent.NewService(st), func() { st.Close() }, nil
+	return service.NewService(st), func() { st.Close() }, nil
 }
 
 // openStore opens an offline store. DESIGN.md §11: offline tools may write

@@ -8,10 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 	"github.com/spf13/cobra"
-	bolt "go.etcd.io/bbolt"
 )
 
 // backupCmd: pbxtopo backup FILE, online through an agent (admin role) or
@@ -28,7 +27,7 @@ name first, so FILE is either a whole backup or not there.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file := args[0]
-			ba, done, err := backendAs[agent.BackupAPI](a, false)
+			ba, done, err := backendAs[service.BackupAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -106,8 +105,8 @@ every node of the cluster from the same file, then start them.`,
 				return usageErrorf("%s already holds %v: stop its agent and give --force to move them aside, or restore into an empty data dir", dir, old)
 			}
 			if _, err := os.Stat(path); err == nil {
-				if err := notInUse(path); err != nil {
-					return err
+				if err := store.CheckNotInUse(path); err != nil {
+					return usageErrorf("%v (is its agent running? stop it first)", err)
 				}
 			}
 			f, err := os.Open(args[0])
@@ -146,15 +145,6 @@ every node of the cluster from the same file, then start them.`,
 	return c
 }
 
-// notInUse fails when an agent holds the store at path.
-func notInUse(path string) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return usageErrorf("store %s: %v (is its agent running? stop it first)", path, err)
-	}
-	return db.Close()
-}
-
 // storeCmd: maintenance of the store file.
 func (a *app) storeCmd() *cobra.Command {
 	s := &cobra.Command{Use: "store", Short: "Maintain the store file: compact"}
@@ -178,7 +168,7 @@ func (a *app) storeCmd() *cobra.Command {
 				}
 				before, after, where = res.Before, res.After, storeFile(dir)
 			case a.v.GetString("addr") != "":
-				ba, done, err := backendAs[agent.BackupAPI](a, true)
+				ba, done, err := backendAs[service.BackupAPI](a, true)
 				if err != nil {
 					return err
 				}

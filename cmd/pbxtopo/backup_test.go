@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/internal/demo"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -31,7 +31,7 @@ func TestBackupRestoreEndToEnd(t *testing.T) {
 	add := func(n *demo.Node, cluster string, num int) {
 		t.Helper()
 		_, err := e.Client(n, "operator").Put(ctx, "extensions", pbx.Fields{"cluster": cluster, "regexten": fmt.Sprint(num),
-			"name": fmt.Sprintf("bk %d", num)}, agent.PutOptions{Must: store.MustNotExist})
+			"name": fmt.Sprintf("bk %d", num)}, service.PutOptions{Must: store.MustNotExist})
 		if err != nil {
 			t.Fatalf("add %d at %s: %v", num, n.Name, err)
 		}
@@ -81,7 +81,7 @@ func TestBackupRestoreEndToEnd(t *testing.T) {
 	eventually(t, 20*time.Second, "tpa1 took the restored node's new writes", func() bool { return count(e, peer, "bk") == len(want) })
 	for _, n := range []*demo.Node{lost, peer} {
 		for _, num := range want {
-			p, err := e.Client(n, "read").List(ctx, "extensions", agent.Query{Search: "bk " + num})
+			p, err := e.Client(n, "read").List(ctx, "extensions", service.Query{Search: "bk " + num})
 			if err != nil || p.Total != 1 {
 				t.Fatalf("%s: extension %s is missing (%v)", n.Name, num, err)
 			}
@@ -155,7 +155,7 @@ func TestRaftClusterRestore(t *testing.T) {
 		var err error
 		for try := 0; try < 3; try++ { // the first write after a start may meet an election
 			_, err = e.Client(n, "operator").Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": fmt.Sprint(7100 + written),
-				"name": fmt.Sprintf("rr %d", written)}, agent.PutOptions{Must: store.MustNotExist})
+				"name": fmt.Sprintf("rr %d", written)}, service.PutOptions{Must: store.MustNotExist})
 			if err == nil {
 				written++
 				return

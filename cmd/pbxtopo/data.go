@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/spf13/cobra"
 )
 
@@ -44,7 +44,7 @@ line number and nothing is changed. The table is --table, or the file's name
 			}
 			defer done()
 			bar := newProgress(a.stderr, filepath.Base(path), fileSize(path))
-			reply, err := api.Import(cmd.Context(), agent.ImportRequest{Table: t.Name, Source: path, DryRun: dryRun, Progress: bar.update}, fh)
+			reply, err := api.Import(cmd.Context(), service.ImportRequest{Table: t.Name, Source: path, DryRun: dryRun, Progress: bar.update}, fh)
 			bar.finish()
 			if err != nil {
 				return err
@@ -168,7 +168,7 @@ func (a *app) historyCmd() *cobra.Command {
 	}
 }
 
-func printHistory(w io.Writer, t *pbx.Table, items []agent.HistoryItem) {
+func printHistory(w io.Writer, t *pbx.Table, items []service.HistoryItem) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHANGE\tTIME\tCLUSTER\tAUTHOR\tWHAT")
 	var prev pbx.Fields
@@ -272,7 +272,7 @@ func newProgress(w io.Writer, name string, total int64) *progress {
 	return &progress{w: w, name: name, total: total, terminal: !notTerminal(w), lastPct: -1}
 }
 
-func (p *progress) update(pr agent.Progress) {
+func (p *progress) update(pr service.Progress) {
 	pct := 100
 	if p.total > 0 && pr.Phase == "read" {
 		pct = int(pr.Bytes * 100 / p.total)

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/spf13/cobra"
 )
 
@@ -30,7 +30,7 @@ every cluster up. -o json adds the serial, the clusters down and those left out.
 			if f == "csv" {
 				return usageErrorf("dns zone prints a zone file or JSON: use -o table or -o json")
 			}
-			zapi, release, err := backendAs[agent.ZoneAPI](a, false)
+			zapi, release, err := backendAs[service.ZoneAPI](a, false)
 			if err != nil {
 				return err
 			}

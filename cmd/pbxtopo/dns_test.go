@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/httpapi"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -26,7 +27,7 @@ func TestDNSZoneOffline(t *testing.T) {
 			t.Errorf("dns zone lacks %q:\n%s", want, out)
 		}
 	}
-	var v agent.ZoneView
+	var v service.ZoneView
 	if err := json.Unmarshal([]byte(mustRun(t, "dns", "zone", "--data-dir", dir, "--domain", "Phones.Corp.Example", "-o", "json")), &v); err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +62,9 @@ func TestDNSZoneFromAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	svc := agent.NewService(st)
+	svc := service.NewService(st)
 	svc.UseDNS(s, nil)
-	hs := httptest.NewServer(agent.Handler(svc, nil))
+	hs := httptest.NewServer(httpapi.Handler(svc, nil))
 	defer hs.Close()
 	out := mustRun(t, "dns", "zone", "--addr", hs.URL)
 	_, serial := s.Zone()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/spf13/cobra"
 )
 
@@ -28,7 +29,7 @@ left alone. Files whose content is unchanged (the header aside) are not rewritte
 			if cluster == "" {
 				return usageErrorf("say which cluster's files to apply (--cluster C): the cluster of this Asterisk")
 			}
-			ra, done, err := backendAs[agent.RoamingAPI](a, false)
+			ra, done, err := backendAs[service.RoamingAPI](a, false)
 			if err != nil {
 				return err
 			}

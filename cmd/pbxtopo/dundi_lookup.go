@@ -134,14 +134,16 @@ public key and signed with --key, as Asterisk's inkey/outkey do.`,
 // lookupHint turns a failed lookup into a message that says what to check.
 func lookupHint(err error, eid, dctx string, encrypted bool) error {
 	msg := err.Error()
+	var refused *dundi.RefusedError
+	errors.As(err, &refused)
 	switch {
 	case errors.Is(err, dundi.ErrTimeout):
 		return fmt.Errorf("%s: is a DUNDi peer listening there (UDP), and does a firewall let it answer?", msg)
-	case strings.Contains(msg, "Unencrypted"):
+	case refused == nil || refused.EncRej: // the message says what to check
+		return err
+	case refused.Cause == dundi.CauseNoAuth && strings.HasPrefix(refused.CauseText, "Unencrypted"): // Asterisk's words
 		return fmt.Errorf("%s: the peer wants encrypted queries: give --key and --peer-key", msg)
-	case strings.Contains(msg, "ENCREJ"):
-		return fmt.Errorf("%s", msg)
-	case strings.Contains(msg, "NOAUTH"):
+	case refused.Cause == dundi.CauseNoAuth:
 		how := "accept clear queries from this address"
 		if encrypted {
 			how = "hold our public key as its inkey"

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -115,6 +117,29 @@ func TestDundiLookupMistakes(t *testing.T) {
 		_, errs, code := pbxtopo(t, c.args...)
 		if code != 1 || !strings.Contains(errs, c.want) {
 			t.Errorf("%s: exit %d\n%s\nwant %q", strings.Join(c.args, " "), code, errs, c.want)
+		}
+	}
+}
+
+// TestLookupHintsByCause: the hint follows the refusal's cause, not the
+// words of the message.
+func TestLookupHintsByCause(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&dundi.RefusedError{Addr: "192.0.2.1:4520", Cause: dundi.CauseNoAuth}, "with permit=priv and accept clear queries"},
+		{&dundi.RefusedError{Addr: "192.0.2.1:4520", Cause: dundi.CauseNoAuth, CauseText: "Unencrypted responses not permitted"}, "give --key and --peer-key"},
+		{&dundi.RefusedError{Addr: "192.0.2.1:4520", EncRej: true}, "its inkey is our public key"},
+		{fmt.Errorf("lookup: %w", dundi.ErrTimeout), "is a DUNDi peer listening there"},
+		{fmt.Errorf("%w: NOAUTH in a message that is no refusal", errors.New("x")), "NOAUTH in a message"},
+	} {
+		got := lookupHint(tc.err, "02:00:00:00:00:01", "priv", false).Error()
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("lookupHint(%v) = %q, want %q in it", tc.err, got, tc.want)
+		}
+		if _, ok := tc.err.(*dundi.RefusedError); ok && !errors.Is(tc.err, dundi.ErrRefused) {
+			t.Errorf("%v is not ErrRefused", tc.err)
 		}
 	}
 }

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/internal/demo"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/service"
 )
 
 // TestKill9UnderLoadWithASnapshot runs a real agent whose Raft takes
@@ -56,7 +56,7 @@ func TestKill9UnderLoadWithASnapshot(t *testing.T) {
 				key, _ := pbx.Extensions.ParseKey(w.key)
 				key[w.field] = "u" + strconv.Itoa(i)
 				w.sent = i
-				if _, err := c.Put(ctx, "extensions", key, agent.PutOptions{Merge: true}); err == nil {
+				if _, err := c.Put(ctx, "extensions", key, service.PutOptions{Merge: true}); err == nil {
 					w.acked = i
 				} else {
 					time.Sleep(20 * time.Millisecond) // the agent is down: try again soon

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/ami"
 	"github.com/pbxtopo/pbxtopo/ami/amitest"
 	"github.com/pbxtopo/pbxtopo/internal/demo"
@@ -27,6 +26,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/replicator/mysql"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql/mariadbtest"
 	"github.com/pbxtopo/pbxtopo/roaming"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -145,7 +145,7 @@ func eventually(t *testing.T, within time.Duration, what string, ok func() bool)
 }
 
 func count(e *demo.Enterprise, n *demo.Node, search string) int {
-	p, err := e.Client(n, "read").List(context.Background(), "extensions", agent.Query{Search: search})
+	p, err := e.Client(n, "read").List(context.Background(), "extensions", service.Query{Search: search})
 	if err != nil {
 		return -1
 	}
@@ -162,7 +162,7 @@ func TestRingSurvivesSIGKILL(t *testing.T) {
 	add := func(n *demo.Node, cluster string, num int) {
 		t.Helper()
 		_, err := e.Client(n, "operator").Put(ctx, "extensions", pbx.Fields{"cluster": cluster, "regexten": fmt.Sprint(num),
-			"name": fmt.Sprintf("e2e %d", num)}, agent.PutOptions{Must: store.MustNotExist})
+			"name": fmt.Sprintf("e2e %d", num)}, service.PutOptions{Must: store.MustNotExist})
 		if err != nil {
 			t.Fatalf("add %d at %s: %v", num, n.Name, err)
 		}
@@ -242,7 +242,7 @@ func TestClusterSurvivesLeaderSIGKILL(t *testing.T) {
 	written := 0
 	add := func(n *demo.Node) error {
 		_, err := e.Client(n, "operator").Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": fmt.Sprint(7100 + written),
-			"name": fmt.Sprintf("raft e2e %d", written)}, agent.PutOptions{Must: store.MustNotExist})
+			"name": fmt.Sprintf("raft e2e %d", written)}, service.PutOptions{Must: store.MustNotExist})
 		if err == nil {
 			written++
 		}
@@ -276,7 +276,7 @@ func TestClusterSurvivesLeaderSIGKILL(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "sfo has every write made in tpa1", func() bool { return count(e, sfo, "raft e2e") == written })
 	for _, n := range survivors { // a read through the leader sees every write at once, on a follower too
-		p, err := e.Client(n, "read").Fresh().List(ctx, "extensions", agent.Query{Search: "raft e2e"})
+		p, err := e.Client(n, "read").Fresh().List(ctx, "extensions", service.Query{Search: "raft e2e"})
 		if err != nil {
 			t.Fatalf("fresh read at %s: %v", n.Name, err)
 		}
@@ -448,14 +448,14 @@ func TestNewClusterJoinsRunningEnterprise(t *testing.T) {
 	})
 	// The admin describes the new cluster and puts it in the ring order.
 	admin := e.Client(tpa1, "admin")
-	if _, err := admin.Put(ctx, "sites", pbx.Fields{"name": "nyc", "description": "New York", "timezone": "America/New_York"}, agent.PutOptions{Must: store.MustNotExist}); err != nil {
+	if _, err := admin.Put(ctx, "sites", pbx.Fields{"name": "nyc", "description": "New York", "timezone": "America/New_York"}, service.PutOptions{Must: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.Put(ctx, "clusters", pbx.Fields{"name": "nyc", "site": "nyc", "voice_vip": "192.0.2.50", "voice_servers": "192.0.2.51",
-		"sip_port": "5060", "transports": "udp,tcp", "failover": "tpa1,sfo"}, agent.PutOptions{Must: store.MustNotExist}); err != nil {
+		"sip_port": "5060", "transports": "udp,tcp", "failover": "tpa1,sfo"}, service.PutOptions{Must: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.SetTopology(ctx, agent.TopologyChange{Order: []string{"tpa1", "sfo", "nyc"}}); err != nil {
+	if _, err := admin.SetTopology(ctx, service.TopologyChange{Order: []string{"tpa1", "sfo", "nyc"}}); err != nil {
 		t.Fatal(err)
 	}
 	// Its first start: the certificate and the join address are in its config.
@@ -482,7 +482,7 @@ func TestNewClusterJoinsRunningEnterprise(t *testing.T) {
 		t.Fatalf("tpa1's DUNDi files do not peer with nyc: %v", err)
 	}
 	if _, err := e.Client(nyc, "operator").Put(ctx, "extensions", pbx.Fields{"cluster": "nyc", "regexten": "7300", "name": "first in nyc"},
-		agent.PutOptions{Must: store.MustNotExist}); err != nil {
+		service.PutOptions{Must: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 15*time.Second, "nyc's first extension reaches tpa1 and sfo", func() bool {

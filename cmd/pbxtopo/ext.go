@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 	"github.com/spf13/cobra"
 )
@@ -20,7 +20,7 @@ func (a *app) extCmd() *cobra.Command {
 }
 
 func (a *app) extListCmd() *cobra.Command {
-	var q agent.Query
+	var q service.Query
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List extensions by group, cluster, site or text, sorted by any field",
@@ -73,7 +73,7 @@ func (a *app) extGetCmd() *cobra.Command {
 	}
 }
 
-func (a *app) printView(t *pbx.Table, view *agent.RecordView) error {
+func (a *app) printView(t *pbx.Table, view *service.RecordView) error {
 	f, err := a.format()
 	if err != nil {
 		return err
@@ -149,12 +149,12 @@ func (a *app) extAddCmd() *cobra.Command {
 		if f["cluster"] == "" || num == "" {
 			return usageErrorf("give the cluster and the number: ext add --cluster C --ext N")
 		}
-		return a.put(cmd, f, agent.PutOptions{Must: store.MustNotExist}, "created")
+		return a.put(cmd, f, service.PutOptions{Must: store.MustNotExist}, "created")
 	}
 	return cmd
 }
 
-func (a *app) put(cmd *cobra.Command, f pbx.Fields, opts agent.PutOptions, verb string) error {
+func (a *app) put(cmd *cobra.Command, f pbx.Fields, opts service.PutOptions, verb string) error {
 	api, done, err := a.backend(true)
 	if err != nil {
 		return err
@@ -167,7 +167,7 @@ func (a *app) put(cmd *cobra.Command, f pbx.Fields, opts agent.PutOptions, verb 
 	return a.printWrite(reply, fmt.Sprintf("%s extension %s", verb, pbx.Extensions.KeyOf(f)))
 }
 
-func (a *app) printWrite(reply *agent.WriteReply, what string) error {
+func (a *app) printWrite(reply *service.WriteReply, what string) error {
 	if f, _ := a.format(); f == "json" {
 		return printJSON(a.stdout, reply)
 	}
@@ -203,7 +203,7 @@ func (a *app) extSetCmd() *cobra.Command {
 				}
 				key[strings.ToLower(strings.TrimSpace(k))] = v
 			}
-			return a.put(cmd, key, agent.PutOptions{Merge: true, IfMatch: ifMatch, Take: take}, "changed")
+			return a.put(cmd, key, service.PutOptions{Merge: true, IfMatch: ifMatch, Take: take}, "changed")
 		},
 	}
 	cmd.Flags().StringVar(&ifMatch, "if-match", "", "fail unless the extension is still at this version")
@@ -236,7 +236,7 @@ func (a *app) extRmCmd() *cobra.Command {
 }
 
 func (a *app) extBatchCmd() *cobra.Command {
-	var req agent.BatchRequest
+	var req service.BatchRequest
 	cmd := &cobra.Command{
 		Use:   "batch --template CLUSTER/EXT|GROUP --cluster C --from N --to M [--dry-run]",
 		Short: "Create a range of extensions from a template extension or group profile",
@@ -275,7 +275,7 @@ applied only when every number is valid (guide §3.0.5); --dry-run only validate
 	return cmd
 }
 
-func (a *app) printBatch(r *agent.BatchReply) error {
+func (a *app) printBatch(r *service.BatchReply) error {
 	if f, _ := a.format(); f == "json" {
 		for i := range r.Records {
 			r.Records[i] = pbx.Extensions.Redact(r.Records[i])
@@ -326,12 +326,12 @@ has the number, or when the extension is in conflict.`,
 			if to == "" {
 				return usageErrorf("say which cluster the extension moves to (--to CLUSTER)")
 			}
-			mv, done, err := backendAs[agent.MoveAPI](a, true)
+			mv, done, err := backendAs[service.MoveAPI](a, true)
 			if err != nil {
 				return err
 			}
 			defer done()
-			reply, err := mv.Move(cmd.Context(), agent.MoveRequest{From: args[0], To: to})
+			reply, err := mv.Move(cmd.Context(), service.MoveRequest{From: args[0], To: to})
 			if err != nil {
 				return err
 			}

@@ -5,7 +5,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/spf13/cobra"
 )
 
@@ -36,7 +36,7 @@ OPEN rule that holds opens it; else it is closed. Dates are year-less (12/25 eve
 					return usageErrorf("--at %q: give an RFC 3339 time such as 2026-12-25T15:00:00Z or 2026-12-25T10:00:00-05:00", at)
 				}
 			}
-			ha, done, err := backendAs[agent.HoursAPI](a, false)
+			ha, done, err := backendAs[service.HoursAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -81,7 +81,7 @@ zone argument, so Asterisk reads the times in the site's zone whatever the serve
 			if err != nil {
 				return err
 			}
-			ha, done, err := backendAs[agent.HoursAPI](a, false)
+			ha, done, err := backendAs[service.HoursAPI](a, false)
 			if err != nil {
 				return err
 			}

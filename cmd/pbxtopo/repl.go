@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/spf13/cobra"
 )
 
@@ -22,7 +22,7 @@ func (a *app) membersCmd() *cobra.Command {
 		Short: "List the nodes of the enterprise: cluster, site, role, status, addresses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, done, err := backendAs[agent.ReplicationAPI](a, false)
+			r, done, err := backendAs[service.ReplicationAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -61,7 +61,7 @@ func (a *app) replCmd() *cobra.Command {
 		Short: "Per peer link: mode, last contact, changes and seconds behind, bytes/s",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, done, err := backendAs[agent.ReplicationAPI](a, false)
+			r, done, err := backendAs[service.ReplicationAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -111,7 +111,7 @@ func (a *app) replCmd() *cobra.Command {
 		Short: "Ask every reachable replica for its digests: do they hold the same data?",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, done, err := backendAs[agent.ReplicationAPI](a, false)
+			r, done, err := backendAs[service.ReplicationAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ func (a *app) replCmd() *cobra.Command {
 			return nil
 		},
 	}
-	var ch agent.TopologyChange
+	var ch service.TopologyChange
 	var order, siteTables string
 	topo := &cobra.Command{
 		Use:   "topology [--mode M] [--order a,b,c] [--primary C] [--site-tables t1,t2]",
@@ -169,15 +169,15 @@ func (a *app) replCmd() *cobra.Command {
 		Short: "Make CLUSTER the primary (primary mode); works while the old primary is down",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.setTopology(cmd, agent.TopologyChange{Primary: args[0]})
+			return a.setTopology(cmd, service.TopologyChange{Primary: args[0]})
 		},
 	}
 	repl.AddCommand(status, verify, topo, promote, a.replDecommissionCmd())
 	return repl
 }
 
-func (a *app) setTopology(cmd *cobra.Command, ch agent.TopologyChange) error {
-	r, done, err := backendAs[agent.ReplicationAPI](a, true)
+func (a *app) setTopology(cmd *cobra.Command, ch service.TopologyChange) error {
+	r, done, err := backendAs[service.ReplicationAPI](a, true)
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func (a *app) conflictsCmd() *cobra.Command {
 		Short: "List records with concurrent versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, done, err := backendAs[agent.ReplicationAPI](a, false)
+			r, done, err := backendAs[service.ReplicationAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -233,7 +233,7 @@ func (a *app) conflictsCmd() *cobra.Command {
 		Short: "Show every side of a conflict: which cluster, when, which fields differ",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, done, err := backendAs[agent.ReplicationAPI](a, false)
+			r, done, err := backendAs[service.ReplicationAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -272,7 +272,7 @@ func (a *app) conflictsCmd() *cobra.Command {
   pbxtopo conflicts resolve extensions/tpa1/6105 --value fixed.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := agent.ResolveRequest{Take: take, Field: field}
+			req := service.ResolveRequest{Take: take, Field: field}
 			switch {
 			case valueFile != "" && field != "":
 				// One field: the value itself (its group's other fields keep
@@ -287,7 +287,7 @@ func (a *app) conflictsCmd() *cobra.Command {
 					return usageErrorf("%s: want a JSON object of fields: %v", valueFile, err)
 				}
 			}
-			r, done, err := backendAs[agent.ReplicationAPI](a, true)
+			r, done, err := backendAs[service.ReplicationAPI](a, true)
 			if err != nil {
 				return err
 			}
@@ -313,7 +313,7 @@ func (a *app) raftCmd() *cobra.Command {
 		Short: "This node's Raft state, the leader and the voters",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ra, done, err := backendAs[agent.RaftAPI](a, false)
+			ra, done, err := backendAs[service.RaftAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -336,7 +336,7 @@ func (a *app) raftCmd() *cobra.Command {
 		Short: "Remove a node from its cluster's Raft configuration for good (run against the leader)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ra, done, err := backendAs[agent.RaftAPI](a, true)
+			ra, done, err := backendAs[service.RaftAPI](a, true)
 			if err != nil {
 				return err
 			}
@@ -366,12 +366,12 @@ cluster's extensions away first (pbxtopo ext move), or --force to leave them beh
 		Example: "  pbxtopo repl decommission ams",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, done, err := backendAs[agent.DecommissionAPI](a, true)
+			d, done, err := backendAs[service.DecommissionAPI](a, true)
 			if err != nil {
 				return err
 			}
 			defer done()
-			reply, err := d.Decommission(cmd.Context(), agent.DecommissionRequest{Cluster: args[0], Force: force})
+			reply, err := d.Decommission(cmd.Context(), service.DecommissionRequest{Cluster: args[0], Force: force})
 			if err != nil {
 				return err
 			}
@@ -384,7 +384,7 @@ cluster's extensions away first (pbxtopo ext move), or --force to leave them beh
 
 // printFieldConflict prints one conflict of a record: its sides side by
 // side, the shown one first, and how to resolve it.
-func printFieldConflict(w io.Writer, ref string, c agent.FieldConflictView) {
+func printFieldConflict(w io.Writer, ref string, c service.FieldConflictView) {
 	what := "the whole record"
 	if len(c.Fields) > 0 {
 		what = strings.Join(c.Fields, " + ")
@@ -414,7 +414,7 @@ func printFieldConflict(w io.Writer, ref string, c agent.FieldConflictView) {
 		seen := map[string]bool{}
 		for _, sd := range c.Sides {
 			for k, v := range sd.Fields {
-				if !seen[k] && slices.ContainsFunc(c.Sides, func(o agent.SideView) bool { return o.Fields[k] != v }) {
+				if !seen[k] && slices.ContainsFunc(c.Sides, func(o service.SideView) bool { return o.Fields[k] != v }) {
 					seen[k] = true
 					fields = append(fields, k)
 				}

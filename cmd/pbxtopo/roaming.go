@@ -8,9 +8,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/roaming"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/spf13/cobra"
 )
 
@@ -34,7 +34,7 @@ per-site local number. Columns to sort by: ` + strings.Join(roaming.ReportColumn
 			if err != nil {
 				return err
 			}
-			api, done, err := backendAs[agent.RoamingAPI](a, false)
+			api, done, err := backendAs[service.RoamingAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -124,7 +124,7 @@ func printFindings(w io.Writer, fs []roaming.Finding) {
 }
 
 func (a *app) auditCmd() *cobra.Command {
-	var q agent.AuditQuery
+	var q service.AuditQuery
 	var failOn string
 	cmd := &cobra.Command{
 		Use:   "audit",
@@ -157,7 +157,7 @@ Rules: ` + ruleList() + `.`,
 			if s := a.v.GetString("audit.hotdesk_contexts"); s != "" {
 				q.HotDeskContexts = strings.Split(s, ",")
 			}
-			api, done, err := backendAs[agent.RoamingAPI](a, false)
+			api, done, err := backendAs[service.RoamingAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -239,7 +239,7 @@ func writeAuditCSV(w io.Writer, r *roaming.AuditResult) error {
 }
 
 func (a *app) ackCmd() *cobra.Command {
-	var req agent.AckRequest
+	var req service.AckRequest
 	cmd := &cobra.Command{
 		Use:     "ack FINDING-ID --why TEXT [--by WHO]",
 		Short:   "Acknowledge a finding: it stays in the audit but stops alerting (replicates to every cluster)",
@@ -247,7 +247,7 @@ func (a *app) ackCmd() *cobra.Command {
 		Args:    userArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Finding = args[0]
-			api, done, err := backendAs[agent.RoamingAPI](a, true)
+			api, done, err := backendAs[service.RoamingAPI](a, true)
 			if err != nil {
 				return err
 			}
@@ -272,7 +272,7 @@ func (a *app) unackCmd() *cobra.Command {
 		Example: "  pbxtopo audit unack SEC-TRUNK-ORPHAN:tpa1:BT",
 		Args:    userArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, done, err := backendAs[agent.RoamingAPI](a, true)
+			api, done, err := backendAs[service.RoamingAPI](a, true)
 			if err != nil {
 				return err
 			}
@@ -311,8 +311,8 @@ files are left alone; without --cluster, --out gets one directory per cluster.`,
 				return usageErrorf("say which cluster (--cluster C), or give --out DIR to write every cluster's files")
 			}
 			ra, done, err := backendAs[interface {
-				agent.API
-				agent.RoamingAPI
+				service.API
+				service.RoamingAPI
 			}](a, false)
 			if err != nil {
 				return err
@@ -320,7 +320,7 @@ files are left alone; without --cluster, --out gets one directory per cluster.`,
 			defer done()
 			clusters := []string{cluster}
 			if cluster == "" {
-				page, err := ra.List(cmd.Context(), "clusters", agent.Query{})
+				page, err := ra.List(cmd.Context(), "clusters", service.Query{})
 				if err != nil {
 					return err
 				}

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/httpapi"
 	"github.com/pbxtopo/pbxtopo/roaming"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -134,7 +135,7 @@ func TestRoamingCommandsThroughTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv := httptest.NewServer(agent.Handler(agent.NewService(st), nil))
+	srv := httptest.NewServer(httpapi.Handler(service.NewService(st), nil))
 	defer srv.Close()
 	if out := mustRun(t, "roaming", "report", "--addr", srv.URL); !strings.Contains(out, "10 numbers, 21 rows, 4 findings") {
 		t.Fatalf("report over HTTP:\n%s", out)

@@ -6,14 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/pbxtopo/pbxtopo/secrets"
 	"github.com/pbxtopo/pbxtopo/store"
 	"github.com/spf13/cobra"
-	bolt "go.etcd.io/bbolt"
 )
 
 // keyring returns the keys of secrets.key_file (PBXTOPO_SECRETS_KEY_FILE)
@@ -173,11 +170,15 @@ so it stays out of shell history and ps.`,
 			return n, userError{fmt.Errorf("re-seal stopped after part of the store (run 'pbxtopo secrets reseal' again; the key file holds every key): %w", err)}
 		}
 		if n > 0 {
-			before, after, err := scrubStore(cfg.Path)
+			// After a re-seal the pages the old values were on (plaintext,
+			// or sealed with a dropped key) are free but not erased, and a
+			// copy of the file would carry them: compaction rewrites the
+			// file with its live data only.
+			res, err := store.Compact(cfg.Path)
 			if err != nil {
 				return n, userError{fmt.Errorf("the store is re-sealed, but its old pages were not scrubbed (run 'pbxtopo secrets reseal' again): %w", err)}
 			}
-			fmt.Fprintf(a.stdout, "scrubbed the store's free pages: %d -> %d bytes\n", before, after)
+			fmt.Fprintf(a.stdout, "scrubbed the store's free pages: %d -> %d bytes\n", res.Before, res.After)
 		}
 		return n, nil
 	}
@@ -288,47 +289,4 @@ transactions. With --drop-old, the other keys are then removed from the key file
 	resealCmd.Flags().BoolVar(&dropOld, "drop-old", false, "then remove every key but the current one from the key file")
 	cmd.AddCommand(newKey, seal, rotate, resealCmd)
 	return cmd
-}
-
-// scrubStore rewrites the stopped store at path into a fresh file holding
-// only its live data: after a re-seal, the pages the old values were on
-// (plaintext, or sealed with a dropped key) are free but not erased, and
-// a copy of the file would carry them. The new file replaces the old one
-// in one rename.
-func scrubStore(path string) (before, after int64, err error) {
-	src, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return 0, 0, fmt.Errorf("scrub %s: %w", path, err)
-	}
-	defer src.Close()
-	tmp := path + ".scrub"
-	os.Remove(tmp)
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		return 0, 0, fmt.Errorf("scrub %s: %w", path, err)
-	}
-	if err := bolt.Compact(dst, src, 64<<20); err != nil {
-		dst.Close()
-		os.Remove(tmp)
-		return 0, 0, fmt.Errorf("scrub %s: %w", path, err)
-	}
-	if err := dst.Sync(); err != nil {
-		dst.Close()
-		os.Remove(tmp)
-		return 0, 0, err
-	}
-	if err := dst.Close(); err != nil {
-		os.Remove(tmp)
-		return 0, 0, err
-	}
-	before, after = fileSize(path), fileSize(tmp)
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return 0, 0, err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return before, after, nil
 }

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +24,7 @@ seconds; a report older than 90 s says so. -o json for monitoring.`,
 		Example: "  pbxtopo status\n  pbxtopo status --node ast16 -o json\n  pbxtopo status --fail   # exit 1 unless NORMAL",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, done, err := backendAs[agent.StatusAPI](a, false)
+			st, done, err := backendAs[service.StatusAPI](a, false)
 			if err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ func (a *app) statusExtensionsCmd() *cobra.Command {
 		Example: "  pbxtopo status extensions\n  pbxtopo status extensions --cluster sfo -o csv",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, done, err := backendAs[agent.StatusAPI](a, false)
+			st, done, err := backendAs[service.StatusAPI](a, false)
 			if err != nil {
 				return err
 			}

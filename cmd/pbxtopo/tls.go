@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/httpapi"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/spf13/cobra"
 )
 
@@ -87,7 +88,7 @@ func (a *app) gossipCmd() *cobra.Command {
 		Short: "Rotate the gossip key across the enterprise (see the README)",
 		Args:  cobra.RangeArgs(0, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, done, err := backendAs[agent.GossipAPI](a, true)
+			g, done, err := backendAs[service.GossipAPI](a, true)
 			if err != nil {
 				return err
 			}
@@ -132,12 +133,12 @@ nowhere else: give it to its holder. With --file the line is appended to the fil
 		Example: "  pbxtopo token new read noc --file /etc/pbxtopo/tokens\n  pbxtopo token new read noc >> /etc/pbxtopo/tokens",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			role, err := agent.ParseRole(args[0])
+			role, err := service.ParseRole(args[0])
 			if err != nil {
 				return userError{err}
 			}
-			tok := agent.NewToken()
-			line := agent.TokenLine(role, args[1], tok)
+			tok := httpapi.NewToken()
+			line := httpapi.TokenLine(role, args[1], tok)
 			if file == "" {
 				fmt.Fprintln(a.stdout, line)
 				fmt.Fprintf(a.stderr, "token of %s (%s), shown once; the line above holds only its hash:\n%s\n", args[1], role, tok)
@@ -185,7 +186,7 @@ func appendLine(path, line string) error {
 // keeping every other line as it is; the file is checked first and
 // replaced whole.
 func hashTokensFile(path string) (int, error) {
-	if _, err := agent.ParseTokens(path); err != nil {
+	if _, err := httpapi.ParseTokens(path); err != nil {
 		return 0, err
 	}
 	data, err := os.ReadFile(path)
@@ -200,7 +201,7 @@ func hashTokensFile(path string) (int, error) {
 		if len(f) != 3 || strings.HasPrefix(f[2], "sha256:") {
 			continue
 		}
-		role, err := agent.ParseRole(f[0])
+		role, err := service.ParseRole(f[0])
 		if err != nil {
 			return 0, err
 		}
@@ -208,7 +209,7 @@ func hashTokensFile(path string) (int, error) {
 		if strings.HasSuffix(l, "\n") {
 			nl = "\n"
 		}
-		lines[i] = agent.TokenLine(role, f[1], f[2])
+		lines[i] = httpapi.TokenLine(role, f[1], f[2])
 		if comment != "" {
 			lines[i] += " #" + strings.TrimRight(comment, "\n")
 		}

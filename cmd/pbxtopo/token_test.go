@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/httpapi"
 )
 
 // TestTokensAreHashedAtRest: 'token new' shows the token once and the
@@ -35,7 +35,7 @@ func TestTokensAreHashedAtRest(t *testing.T) {
 	}
 	os.WriteFile(file, append(data, []byte(stdout+"# the old way:\noperator bob bob-token-0123456789 # kept\n")...), 0o600)
 
-	tf, err := agent.ParseTokens(file)
+	tf, err := httpapi.ParseTokens(file)
 	if err != nil || len(tf.Tokens) != 3 || len(tf.Clear) != 1 || tf.Clear[0] != "bob" {
 		t.Fatalf("ParseTokens = %+v %v", tf, err)
 	}
@@ -44,11 +44,11 @@ func TestTokensAreHashedAtRest(t *testing.T) {
 	if strings.Contains(string(data), "bob-token-0123456789") || !strings.Contains(string(data), "# the old way:") || !strings.Contains(string(data), "# kept") {
 		t.Fatalf("token hash left %q", data)
 	}
-	tf, err = agent.ParseTokens(file)
+	tf, err = httpapi.ParseTokens(file)
 	if err != nil || len(tf.Tokens) != 3 || len(tf.Clear) != 0 {
 		t.Fatalf("after token hash: %+v %v", tf, err)
 	}
-	auth := agent.NewTokenAuth(nil, nil)
+	auth := httpapi.NewTokenAuth(nil, nil)
 	auth.SetTokenHashes(tf.Tokens)
 	for tok, want := range map[string]string{tok: "alice", second: "noc", "bob-token-0123456789": "bob"} {
 		r := httptest.NewRequest("GET", "/v1/extensions", nil)

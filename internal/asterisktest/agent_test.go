@@ -17,6 +17,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/internal/testnet"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/roaming"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -33,14 +34,14 @@ func newCA(t *testing.T) string {
 }
 
 // importSample imports the sample enterprise through the agent's service.
-func importSample(t *testing.T, svc *agent.Service) {
+func importSample(t *testing.T, svc *service.Service) {
 	t.Helper()
 	for _, table := range pbx.TableNames() {
 		f, err := pbxtopo.SampleEnterprise.Open("testdata/enterprise/" + table + ".csv")
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = svc.Import(context.Background(), agent.ImportRequest{Table: table, Source: table + ".csv"}, f)
+		_, err = svc.Import(context.Background(), service.ImportRequest{Table: table, Source: table + ".csv"}, f)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -58,7 +59,7 @@ func waitUntil(t *testing.T, within time.Duration, what string, ok func() bool) 
 }
 
 // published is the DUNDi publish of the agent's status report.
-func published(t *testing.T, svc *agent.Service) *ami.PublishReport {
+func published(t *testing.T, svc *service.Service) *ami.PublishReport {
 	t.Helper()
 	r, err := svc.StatusReport(context.Background(), "")
 	if err != nil {
@@ -129,7 +130,7 @@ func TestAsteriskAgentKeepsDUNDiFilesCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.Fields["roaming"] = "yes"
-	if _, err := svc.Put(ctx, "extensions", rec.Fields, agent.PutOptions{}); err != nil {
+	if _, err := svc.Put(ctx, "extensions", rec.Fields, service.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if p := settled(t, a); p.Result != "OK" || strings.Join(p.Changed, ",") != "pbxtopo/extensions-pbxtopo.conf" {
@@ -146,7 +147,7 @@ func TestAsteriskAgentKeepsDUNDiFilesCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.Fields["name"] = "Renamed"
-	if _, err := svc.Put(ctx, "extensions", rec.Fields, agent.PutOptions{}); err != nil {
+	if _, err := svc.Put(ctx, "extensions", rec.Fields, service.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if p := settled(t, a); p.Result != "UNCHANGED" || len(p.Changed) != 0 {

@@ -195,7 +195,7 @@ func (i *Instance) start(ctx context.Context, boot time.Duration) error {
 	for {
 		select {
 		case <-i.exit:
-			return fmt.Errorf("Asterisk exited while starting: %s", i.Tail("console.log"))
+			return fmt.Errorf("the Asterisk process exited while starting: %s", i.Tail("console.log"))
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -206,7 +206,7 @@ func (i *Instance) start(ctx context.Context, boot time.Duration) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("Asterisk did not boot in %v: %s", boot, i.Tail("console.log"))
+			return fmt.Errorf("the Asterisk process did not boot in %v: %s", boot, i.Tail("console.log"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/httpapi"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -35,38 +36,38 @@ func API(ctx context.Context, env Env) ([]Result, error) {
 		return nil, err
 	}
 	defer st.Close()
-	svc := agent.NewService(st)
+	svc := service.NewService(st)
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
 			return nil, err
 		}
 		table := strings.TrimSuffix(filepath.Base(f), ".csv")
-		_, err = svc.Import(ctx, agent.ImportRequest{Table: table, Source: f}, fh)
+		_, err = svc.Import(ctx, service.ImportRequest{Table: table, Source: f}, fh)
 		fh.Close()
 		if err != nil {
 			return nil, err
 		}
 	}
-	srv := httptest.NewServer(agent.Handler(svc, nil))
+	srv := httptest.NewServer(httpapi.Handler(svc, nil))
 	defer srv.Close()
-	client, err := agent.NewClient(srv.URL, "")
+	client, err := httpapi.NewClient(srv.URL, "")
 	if err != nil {
 		return nil, err
 	}
 	// A mix of what a NOC does: by number, by name, by group and cluster,
 	// sorted by name, 50 rows a page.
-	query := func(i int) agent.Query {
+	query := func(i int) service.Query {
 		r := rand.New(rand.NewSource(int64(i)))
 		switch i % 3 {
 		case 0:
-			return agent.Query{Search: fmt.Sprint(100000 + r.Intn(n)), Limit: 50}
+			return service.Query{Search: fmt.Sprint(100000 + r.Intn(n)), Limit: 50}
 		case 1:
-			return agent.Query{Search: fmt.Sprintf("User %d", 100000+r.Intn(n/10)), Sort: "name", Limit: 50}
+			return service.Query{Search: fmt.Sprintf("User %d", 100000+r.Intn(n/10)), Sort: "name", Limit: 50}
 		}
-		return agent.Query{Group: groupNames[r.Intn(len(groupNames))], Cluster: ClusterName(r.Intn(10)), Sort: "name", Limit: 50}
+		return service.Query{Group: groupNames[r.Intn(len(groupNames))], Cluster: ClusterName(r.Intn(10)), Sort: "name", Limit: 50}
 	}
-	svc.List(ctx, "extensions", agent.Query{Limit: 1}) // build the index before measuring
+	svc.List(ctx, "extensions", service.Query{Limit: 1}) // build the index before measuring
 	local, localLat, err := rate(ctx, 50, d, func(w, i int) error {
 		_, err := svc.List(ctx, "extensions", query(w*100000+i))
 		return err
@@ -84,7 +85,7 @@ func API(ctx context.Context, env Env) ([]Result, error) {
 	return []Result{
 		{Name: fmt.Sprintf("extension search over %d records through the API, 50 clients", n), Value: remote, Unit: "searches/s",
 			Anchor: "the same searches in process", AnchorValue: local, Clients: 50,
-			AnchorSettings: "agent.Service.List called by 50 goroutines with the same queries, no HTTP or JSON"},
+			AnchorSettings: "service.Service.List called by 50 goroutines with the same queries, no HTTP or JSON"},
 		{Name: "API search p50", Value: ms(Percentile(remoteLat, 50)), Unit: "ms"},
 		{Name: "API search p99", Value: ms(Percentile(remoteLat, 99)), Unit: "ms",
 			Anchor: "in-process p99", AnchorValue: ms(Percentile(localLat, 99)), Goal: "< 50 ms", Clients: 50},

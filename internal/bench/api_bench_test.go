@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -27,25 +27,25 @@ func BenchmarkAPIQueries(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	svc := agent.NewService(st)
+	svc := service.NewService(st)
 	ctx := context.Background()
 	for _, f := range files {
 		fh, _ := os.Open(f)
 		table := strings.TrimSuffix(filepath.Base(f), ".csv")
-		if _, err := svc.Import(ctx, agent.ImportRequest{Table: table, Source: f}, fh); err != nil {
+		if _, err := svc.Import(ctx, service.ImportRequest{Table: table, Source: f}, fh); err != nil {
 			b.Fatal(err)
 		}
 		fh.Close()
 	}
-	svc.List(ctx, "extensions", agent.Query{Limit: 1})
+	svc.List(ctx, "extensions", service.Query{Limit: 1})
 	r := rand.New(rand.NewSource(1))
-	for kind, q := range map[string]func() agent.Query{
-		"number": func() agent.Query { return agent.Query{Search: fmt.Sprint(100000 + r.Intn(n)), Limit: 50} },
-		"name": func() agent.Query {
-			return agent.Query{Search: fmt.Sprintf("User %d", 100000+r.Intn(n/10)), Sort: "name", Limit: 50}
+	for kind, q := range map[string]func() service.Query{
+		"number": func() service.Query { return service.Query{Search: fmt.Sprint(100000 + r.Intn(n)), Limit: 50} },
+		"name": func() service.Query {
+			return service.Query{Search: fmt.Sprintf("User %d", 100000+r.Intn(n/10)), Sort: "name", Limit: 50}
 		},
-		"group": func() agent.Query {
-			return agent.Query{Group: groupNames[r.Intn(len(groupNames))], Cluster: ClusterName(r.Intn(10)), Sort: "name", Limit: 50}
+		"group": func() service.Query {
+			return service.Query{Group: groupNames[r.Intn(len(groupNames))], Cluster: ClusterName(r.Intn(10)), Sort: "name", Limit: 50}
 		},
 	} {
 		b.Run(kind, func(b *testing.B) {

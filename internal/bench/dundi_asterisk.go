@@ -65,7 +65,7 @@ func dundiVersusAsterisk(ctx context.Context, env Env, dir dundi.Directory, numb
 		}
 		theirs, err := lookupsInFlight(ctx, astAddr, eid, n, 1, numbers, d)
 		if err != nil {
-			return out, fmt.Errorf("Asterisk, %d in flight: %w", n, err)
+			return out, fmt.Errorf("the real Asterisk, %d in flight: %w", n, err)
 		}
 		if ours.answered == 0 || theirs.answered == 0 {
 			return out, fmt.Errorf("%d in flight: pbxtopo answered %d, Asterisk %d: no measurement", n, ours.answered, theirs.answered)

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -34,13 +34,13 @@ func Ops(ctx context.Context, env Env) ([]Result, error) {
 		return nil, err
 	}
 	defer st.Close()
-	svc := agent.NewService(st)
+	svc := service.NewService(st)
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
 			return nil, err
 		}
-		_, err = svc.Import(agent.WithAuthor(ctx, "bench"), agent.ImportRequest{Table: filepath.Base(f[:len(f)-len(".csv")]), Source: f}, fh)
+		_, err = svc.Import(service.WithAuthor(ctx, "bench"), service.ImportRequest{Table: filepath.Base(f[:len(f)-len(".csv")]), Source: f}, fh)
 		fh.Close()
 		if err != nil {
 			return nil, fmt.Errorf("import %s: %w", f, err)

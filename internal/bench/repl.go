@@ -186,7 +186,7 @@ func newEnterprise(dir string, mode replicator.Mode, n int) (*enterprise, error)
 		}
 		rc := replicator.DefaultConfig(name, "")
 		rc.Default = replicator.Topology{Mode: mode, Order: e.names}
-		rep, err := replicator.New(rc, st, replicator.NewHTTPTransport(tlsCfg, 0, nil), staticMembers{views})
+		rep, err := replicator.New(rc, replicator.Deps{Store: st, Transport: replicator.NewHTTPTransport(tlsCfg, 0, nil), Membership: staticMembers{views}})
 		if err != nil {
 			return nil, err
 		}

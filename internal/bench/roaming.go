@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/roaming"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -133,14 +133,14 @@ func seedStore(ctx context.Context, env Env, dataDir string, e Enterprise) error
 		return err
 	}
 	defer st.Close()
-	svc := agent.NewService(st)
+	svc := service.NewService(st)
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
 			return err
 		}
 		table := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
-		_, err = svc.Import(ctx, agent.ImportRequest{Table: table, Source: filepath.Base(f)}, fh)
+		_, err = svc.Import(ctx, service.ImportRequest{Table: table, Source: filepath.Base(f)}, fh)
 		fh.Close()
 		if err != nil {
 			return fmt.Errorf("import %s: %w", f, err)

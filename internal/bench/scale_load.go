@@ -13,11 +13,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/internal/demo"
+	"github.com/pbxtopo/pbxtopo/service"
 )
 
-func agentQuery(limit int) agent.Query { return agent.Query{Limit: limit} }
+func agentQuery(limit int) service.Query { return service.Query{Limit: limit} }
 
 // apiKind is one kind of request to the extension listing.
 type apiKind struct {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 	bolt "go.etcd.io/bbolt"
 )
@@ -113,12 +113,12 @@ func importAndList(ctx context.Context, env Env, nExt int) ([]Result, error) {
 		return nil, err
 	}
 	defer st.Close()
-	svc := agent.NewService(st)
+	svc := service.NewService(st)
 	var times []time.Duration
 	var n int
 	for i := 0; i < 9; i++ {
 		t0 := time.Now()
-		p, err := svc.List(ctx, "extensions", agent.Query{Group: "USSales"})
+		p, err := svc.List(ctx, "extensions", service.Query{Group: "USSales"})
 		if err != nil {
 			return nil, err
 		}

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/agent"
-	"github.com/pbxtopo/pbxtopo/agent/ui"
+	"github.com/pbxtopo/pbxtopo/httpapi/ui"
 	"github.com/pbxtopo/pbxtopo/replicator"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -79,7 +79,7 @@ func timeN(n int, fn func() error) ([]time.Duration, error) {
 // stand-ins for replication, membership and the optional sources.
 type UIFixture struct {
 	Handler http.Handler
-	svc     *agent.Service
+	svc     *service.Service
 	deps    ui.Deps
 	st      *store.Store
 }
@@ -101,14 +101,14 @@ func NewUIFixture(dir string, clusters, extensions int) (*UIFixture, error) {
 		names[i] = ClusterName(i)
 	}
 	repl := staticRepl{names: names}
-	svc := agent.NewServiceWith(st, agent.Deps{Repl: repl, Members: repl.members, Cluster: names[0], Node: names[0] + "-1"})
+	svc := service.NewServiceWith(st, service.Deps{Repl: repl, Members: repl.members, Cluster: names[0], Node: names[0] + "-1"})
 	for _, p := range files {
 		fh, err := os.Open(p)
 		if err != nil {
 			st.Close()
 			return nil, err
 		}
-		_, err = svc.Import(context.Background(), agent.ImportRequest{Table: filepath.Base(p[:len(p)-4]), Source: p}, fh)
+		_, err = svc.Import(context.Background(), service.ImportRequest{Table: filepath.Base(p[:len(p)-4]), Source: p}, fh)
 		fh.Close()
 		if err != nil {
 			st.Close()
@@ -129,7 +129,7 @@ func NewUIFixture(dir string, clusters, extensions int) (*UIFixture, error) {
 // ReadStatusData reads what the status page shows, without rendering.
 func (f *UIFixture) ReadStatusData() error {
 	ctx := context.Background()
-	if _, err := f.svc.List(ctx, "clusters", agent.Query{}); err != nil {
+	if _, err := f.svc.List(ctx, "clusters", service.Query{}); err != nil {
 		return err
 	}
 	if _, err := f.svc.Members(ctx); err != nil {

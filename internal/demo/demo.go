@@ -23,10 +23,11 @@ import (
 	"time"
 
 	"github.com/pbxtopo/pbxtopo"
-	"github.com/pbxtopo/pbxtopo/agent"
+	"github.com/pbxtopo/pbxtopo/httpapi"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/roaming/dundi"
+	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -146,9 +147,9 @@ func Prepare(cfg Config) (*Enterprise, error) {
 	e := &Enterprise{Tokens: map[string]string{}, Mode: cfg.Mode, Dir: cfg.Dir}
 	var tokens strings.Builder
 	for _, role := range []string{"read", "operator", "admin"} {
-		e.Tokens[role] = agent.NewToken()
-		r, _ := agent.ParseRole(role)
-		fmt.Fprintln(&tokens, agent.TokenLine(r, "demo-"+role, e.Tokens[role])) // the file keeps hashes; demo.json the tokens
+		e.Tokens[role] = httpapi.NewToken()
+		r, _ := service.ParseRole(role)
+		fmt.Fprintln(&tokens, httpapi.TokenLine(r, "demo-"+role, e.Tokens[role])) // the file keeps hashes; demo.json the tokens
 	}
 	tokensFile := filepath.Join(cfg.Dir, "tokens")
 	if err := os.WriteFile(tokensFile, []byte(tokens.String()), 0o600); err != nil {
@@ -283,20 +284,20 @@ func seed(dataDir, cluster, site string, vips map[string]string) error {
 		return err
 	}
 	defer st.Close()
-	svc := agent.NewService(st)
+	svc := service.NewService(st)
 	for _, t := range pbx.TableNames() {
 		name := path.Join("testdata", "enterprise", t+".csv")
 		f, err := pbxtopo.SampleEnterprise.Open(name)
 		if err != nil {
 			return err
 		}
-		_, err = svc.Import(agent.WithAuthor(context.Background(), "demo-seed"), agent.ImportRequest{Table: t, Source: name}, f)
+		_, err = svc.Import(service.WithAuthor(context.Background(), "demo-seed"), service.ImportRequest{Table: t, Source: name}, f)
 		f.Close()
 		if err != nil {
 			return err
 		}
 	}
-	ctx := agent.WithAuthor(context.Background(), "demo-seed")
+	ctx := service.WithAuthor(context.Background(), "demo-seed")
 	for c, vip := range vips {
 		host, port, _ := net.SplitHostPort(vip)
 		rec, err := svc.Get(ctx, pbx.Clusters.Name, c)
@@ -304,7 +305,7 @@ func seed(dataDir, cluster, site string, vips map[string]string) error {
 			continue // a cluster the sample does not describe
 		}
 		rec.Fields["voice_vip"], rec.Fields["sip_port"] = host, port
-		if _, err := svc.Put(ctx, pbx.Clusters.Name, rec.Fields, agent.PutOptions{}); err != nil {
+		if _, err := svc.Put(ctx, pbx.Clusters.Name, rec.Fields, service.PutOptions{}); err != nil {
 			return err
 		}
 	}
@@ -475,8 +476,8 @@ func (e *Enterprise) Stop() {
 }
 
 // Client returns an API client for a node with a role's token.
-func (e *Enterprise) Client(n *Node, role string) *agent.Client {
-	c, _ := agent.NewClient(n.HTTP, e.Tokens[role])
+func (e *Enterprise) Client(n *Node, role string) *httpapi.Client {
+	c, _ := httpapi.NewClient(n.HTTP, e.Tokens[role])
 	return c
 }
 
@@ -494,7 +495,7 @@ func (e *Enterprise) WaitReady(ctx context.Context) error {
 				default:
 				}
 			}
-			page, err := e.Client(n, "read").List(ctx, "extensions", agent.Query{Limit: 1})
+			page, err := e.Client(n, "read").List(ctx, "extensions", service.Query{Limit: 1})
 			switch {
 			case err != nil:
 				ready = false

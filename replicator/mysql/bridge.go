@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/internal/backoff"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -91,7 +92,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 // retry runs fn until ctx ends, waiting with exponential backoff after
 // each failure; a run that lasted a minute resets the backoff.
 func (b *Bridge) retry(ctx context.Context, side string, fn func(context.Context) error) {
-	wait := b.cfg.MinBackoff
+	retry := backoff.Backoff{Min: b.cfg.MinBackoff, Max: b.cfg.MaxBackoff}
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := fn(ctx)
@@ -105,15 +106,15 @@ func (b *Bridge) retry(ctx context.Context, side string, fn func(context.Context
 			err = errors.New("stopped")
 		}
 		if time.Since(start) > time.Minute {
-			wait = b.cfg.MinBackoff
+			retry.Reset()
 		}
+		wait := retry.Next()
 		b.fail(side, err, wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
-		wait = min(wait*2, b.cfg.MaxBackoff)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -309,8 +308,6 @@ func delExt(t testing.TB, st *store.Store, key string) {
 func guideInsert(cluster, number, name string) string {
 	return fmt.Sprintf("INSERT INTO extensions (cluster, regexten, name, secret, context) VALUES ('%s', '%s', '%s', 'S3cret-%s', 'sales')", cluster, number, name, number)
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // putCluster adds a cluster (and its site) at st.
 func putCluster(t testing.TB, st *store.Store, name, site string) {

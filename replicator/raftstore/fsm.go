@@ -2,7 +2,6 @@ package raftstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,9 +40,6 @@ func newFSM(st *store.Store, sealer EntrySealer, log *slog.Logger, onStall func(
 	f.applied.Store(st.RaftIndex())
 	return f
 }
-
-// ErrStalled: this node stopped applying the cluster's log.
-var ErrStalled = errors.New("this node stopped applying the Raft log")
 
 // Stalled returns why this node stopped applying the log, or nil.
 func (f *fsm) Stalled() error {
@@ -234,11 +230,3 @@ func (s snapshot) Persist(sink raft.SnapshotSink) error {
 func (s snapshot) Release() {}
 
 func encodeOps(ops []store.Op) ([]byte, error) { return store.AppendOps(nil, ops), nil }
-
-func decodeOps(data []byte) ([]store.Op, error) {
-	ops, err := store.DecodeOps(data)
-	if err != nil {
-		return nil, fmt.Errorf("raft: decode entry: %w", err)
-	}
-	return ops, nil
-}

@@ -136,13 +136,6 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-// ErrNoLeader: no leader could be reached to take a write.
-var ErrNoLeader = errors.New("no Raft leader in this cluster")
-
-// ErrUncertain: a write was proposed but its commit was not seen in time;
-// it may still commit, so it is not retried.
-var ErrUncertain = errors.New("write outcome unknown")
-
 // New starts Raft over the local store. The node bootstraps a new cluster
 // once cfg.Expect voters are known (itself alone with Expect 1); otherwise
 // it waits for the leader to add it.

@@ -43,7 +43,7 @@ func startPair(t *testing.T) [2]*replica {
 		tr := NewInmemTransport("repl-"+name, int64(i))
 		rc := replicator.DefaultConfig(name, members[i].Site)
 		rc.PullWait, rc.AntiEntropy, rc.RetryMin, rc.RetryMax = 100*time.Millisecond, 100*time.Millisecond, 5*time.Millisecond, 50*time.Millisecond
-		rep, err := replicator.New(rc, st, tr, members)
+		rep, err := replicator.New(rc, replicator.Deps{Store: st, Transport: tr, Membership: members})
 		if err != nil {
 			t.Fatal(err)
 		}

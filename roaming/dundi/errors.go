@@ -1,6 +1,9 @@
 package dundi
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors, tested with errors.Is. Messages wrapped around them
 // name the packet, peer or config key and say what to do.
@@ -28,3 +31,27 @@ var (
 	// ErrClosed: the peer has been closed.
 	ErrClosed = errors.New("DUNDi peer is closed")
 )
+
+// RefusedError is a peer's answer that refuses a query: a failure cause
+// (NOAUTH...) or a rejection of our encryption (ENCREJ). It is ErrRefused
+// for errors.Is; errors.As gives the cause, so callers never match text.
+type RefusedError struct {
+	Addr      string // the peer
+	Cause     int    // the answer's cause (CauseNoAuth...); 0 with EncRej
+	CauseText string // the peer's own words with the cause, if any
+	EncRej    bool   // the peer rejected our encryption
+}
+
+func (e *RefusedError) Error() string {
+	if e.EncRej {
+		return fmt.Sprintf("%v: %s rejected our encryption (ENCREJ): check that its inkey is our public key and our public_key is its key", ErrRefused, e.Addr)
+	}
+	text := CauseName(e.Cause)
+	if e.CauseText != "" {
+		text += " (" + e.CauseText + ")"
+	}
+	return fmt.Sprintf("%v: %s answered %s", ErrRefused, e.Addr, text)
+}
+
+// Is makes a RefusedError ErrRefused.
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }

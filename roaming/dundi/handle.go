@@ -297,11 +297,7 @@ func (p *Peer) handleResponse(t *transaction, f *Frame, m *Message, encrypted bo
 }
 
 func refusal(t *transaction, m *Message) error {
-	text := CauseName(m.Cause)
-	if m.CauseText != "" {
-		text += " (" + m.CauseText + ")"
-	}
-	return fmt.Errorf("%w: %s answered %s", ErrRefused, t.addr, text)
+	return &RefusedError{Addr: t.addr.String(), Cause: m.Cause, CauseText: m.CauseText}
 }
 
 // handleEncRej resends our first packet with the full session key after
@@ -310,7 +306,7 @@ func (p *Peer) handleEncRej(t *transaction, f *Frame, final bool) (bool, bool) {
 	ps := t.peer
 	if t.sendFullKey || t.last == nil || ps == nil || ps.tx.blk == nil {
 		if t.req != nil {
-			t.req.fail(t, fmt.Errorf("%w: %s rejected our encryption (ENCREJ): check that its inkey is our public key and our public_key is its key", ErrRefused, t.addr))
+			t.req.fail(t, &RefusedError{Addr: t.addr.String(), EncRej: true})
 		}
 		if !final {
 			p.send(t, CmdCancel, true, nil)

@@ -14,8 +14,7 @@ func TestConfigKeysInREADME(t *testing.T) {
 		t.Skip("README.md not found:", err)
 	}
 	readme := string(b)
-	var walk func(reflect.Type, string)
-	walk = func(ty reflect.Type, prefix string) {
+	walk := func(ty reflect.Type, prefix string) {
 		for i := 0; i < ty.NumField(); i++ {
 			f := ty.Field(i)
 			key := f.Tag.Get("mapstructure")
