@@ -139,4 +139,6 @@ func srvClusters(server netip.AddrPort, name string) ([]string, bool) {
 
 // SRVClusters asks server for name's SRV records and returns the clusters
 // their targets name; false when the server did not answer.
-func SRVClusters(server netip.AddrPort, name string) ([]string, bool) { return srvClusters(server, name) }
+func SRVClusters(server netip.AddrPort, name string) ([]string, bool) {
+	return srvClusters(server, name)
+}
