@@ -2,7 +2,6 @@ package pbx
 
 import (
 	"encoding/binary"
-	"strconv"
 )
 
 // EachField calls fn for every field of a record in binary form, in name
@@ -35,12 +34,8 @@ func EachField(b []byte, fn func(name string, value []byte) bool) bool {
 				return false
 			}
 			name, b = string(raw), rest
-		case code > uint64(len(fieldDictionary)):
-			// A field a newer pbxtopo added: "#CODE", as DecodeFields
-			// names it, so a reader sees the rest of the record.
-			name = UnknownFieldPrefix + strconv.FormatUint(code, 10)
 		default:
-			name = fieldDictionary[code-1]
+			name = dictName(code) // "#CODE" for a newer agent's field
 		}
 		v, rest, ok := cutString(b)
 		if !ok {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+
+	"github.com/pbxtopo/pbxtopo/internal/wire"
 )
 
 // Fields is one record as named string values: the column names of the
@@ -97,15 +99,7 @@ func (f Fields) AppendBinary(b []byte) []byte {
 	b = append(b, fieldsFormat)
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, k := range names {
-		code := fieldCode[k]
-		if IsUnknownField(k) {
-			code, _ = strconv.ParseUint(k[len(UnknownFieldPrefix):], 10, 64)
-		}
-		b = binary.AppendUvarint(b, code)
-		if code == 0 {
-			b = binary.AppendUvarint(b, uint64(len(k)))
-			b = append(b, k...)
-		}
+		b = appendName(b, k)
 		v := f[k]
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
@@ -276,7 +270,7 @@ func newFieldIter(b []byte) (*fieldIter, error) {
 		return nil, fmt.Errorf("%w %#x", errFieldsFormat, b[0])
 	}
 	n, k := binary.Uvarint(b[1:])
-	if k <= 0 || k != uvarintLen(n) {
+	if k <= 0 || k != wire.UvarintLen(n) {
 		return nil, errFieldsTruncated
 	}
 	// Each field takes at least two bytes, which bounds n by the input.
@@ -309,7 +303,7 @@ func (it *fieldIter) next() bool {
 // name_ reads a field name: a dictionary code, or 0 and the name spelled out.
 func (it *fieldIter) name_() (string, bool) {
 	code, k := binary.Uvarint(it.b)
-	if k <= 0 || k != uvarintLen(code) {
+	if k <= 0 || k != wire.UvarintLen(code) {
 		it.err = errFieldsTruncated
 		return "", false
 	}
@@ -330,18 +324,13 @@ func (it *fieldIter) name_() (string, bool) {
 		}
 		return name, ok
 	}
-	if code > uint64(len(fieldDictionary)) {
-		// A field a newer pbxtopo added to the dictionary: keep it as
-		// "#CODE" so that it is shown and never silently dropped.
-		return UnknownFieldPrefix + strconv.FormatUint(code, 10), true
-	}
-	return fieldDictionary[code-1], true
+	return dictName(code), true
 }
 
 func (it *fieldIter) str() (string, bool) {
 	l, k := binary.Uvarint(it.b)
 	// A length must be in its shortest form, so one record has one encoding.
-	if k <= 0 || k != uvarintLen(l) || l > uint64(len(it.b)-k) {
+	if k <= 0 || k != wire.UvarintLen(l) || l > uint64(len(it.b)-k) {
 		it.err = errFieldsTruncated
 		return "", false
 	}
@@ -350,11 +339,27 @@ func (it *fieldIter) str() (string, bool) {
 	return s, true
 }
 
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
+// appendName appends a field name: its dictionary number, the number of
+// a newer agent's field ("#70"), or 0 and the name spelled out.
+func appendName(b []byte, k string) []byte {
+	code := fieldCode[k]
+	if IsUnknownField(k) {
+		code, _ = strconv.ParseUint(k[len(UnknownFieldPrefix):], 10, 64)
 	}
-	return n
+	b = binary.AppendUvarint(b, code)
+	if code == 0 {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+	}
+	return b
+}
+
+// dictName is the name of a dictionary number that is not 0: a known
+// field, or "#CODE" for a field a newer pbxtopo added, so that it is
+// shown and never silently dropped.
+func dictName(code uint64) string {
+	if code > uint64(len(fieldDictionary)) {
+		return UnknownFieldPrefix + strconv.FormatUint(code, 10)
+	}
+	return fieldDictionary[code-1]
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
-	"strconv"
 )
 
 // WholeRecord is the merge unit of a table merged as a whole record.
@@ -76,15 +75,7 @@ func AppendNames(b []byte, names []string) []byte {
 	sort.Strings(sorted)
 	b = binary.AppendUvarint(b, uint64(len(sorted)))
 	for _, k := range sorted {
-		code := fieldCode[k]
-		if IsUnknownField(k) {
-			code, _ = strconv.ParseUint(k[len(UnknownFieldPrefix):], 10, 64)
-		}
-		b = binary.AppendUvarint(b, code)
-		if code == 0 {
-			b = binary.AppendUvarint(b, uint64(len(k)))
-			b = append(b, k...)
-		}
+		b = appendName(b, k)
 	}
 	return b
 }
@@ -113,11 +104,7 @@ func DecodeNames(b []byte) ([]string, []byte, error) {
 			b = b[k+int(l):]
 			continue
 		}
-		if code > uint64(len(fieldDictionary)) {
-			out = append(out, UnknownFieldPrefix+strconv.FormatUint(code, 10))
-			continue
-		}
-		out = append(out, fieldDictionary[code-1])
+		out = append(out, dictName(code))
 	}
 	return out, b, nil
 }

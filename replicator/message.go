@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/internal/wire"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -148,125 +149,37 @@ func readFrameVersion(r io.Reader, want byte, max int) ([]byte, uint16, error) {
 	return body, v, nil
 }
 
-type enc struct{ b []byte }
+// enc and dec are the wire primitives with the summary added.
+type enc struct{ wire.Encoder }
 
-func (e *enc) uv(v uint64)  { e.b = binary.AppendUvarint(e.b, v) }
-func (e *enc) str(s string) { e.uv(uint64(len(s))); e.b = append(e.b, s...) }
-func (e *enc) raw(b []byte) { e.uv(uint64(len(b))); e.b = append(e.b, b...) }
-func (e *enc) flag(v bool) {
-	if v {
-		e.b = append(e.b, 1)
-	} else {
-		e.b = append(e.b, 0)
-	}
-}
-func (e *enc) strs(ss []string) {
-	e.uv(uint64(len(ss)))
-	for _, s := range ss {
-		e.str(s)
-	}
-}
-func (e *enc) summary(s store.Summary) { e.raw(store.AppendSummary(nil, s)) }
+func (e *enc) summary(s store.Summary) { e.Bytes(store.AppendSummary(nil, s)) }
 
-type dec struct {
-	b   []byte
-	err error
-}
+type dec struct{ wire.Decoder }
 
-func (d *dec) fail(f string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrMessage, fmt.Sprintf(f, args...))
-	}
-}
-
-func (d *dec) uv() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("truncated number")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) raw(max int) []byte {
-	n := d.uv()
-	if d.err == nil && (n > uint64(max) || n > uint64(len(d.b))) {
-		d.fail("field of %d bytes (limit %d, %d left)", n, max, len(d.b))
-	}
-	if d.err != nil {
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) str(max int) string { return string(d.raw(max)) }
-
-func (d *dec) flag() bool {
-	if d.err != nil {
-		return false
-	}
-	if len(d.b) == 0 || d.b[0] > 1 {
-		d.fail("bad flag")
-		return false
-	}
-	v := d.b[0] == 1
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *dec) count(max int) int {
-	n := d.uv()
-	if d.err == nil && (n > uint64(max) || n > uint64(len(d.b))) {
-		d.fail("count %d out of range", n)
-		return 0
-	}
-	return int(n)
-}
-
-func (d *dec) strs() []string {
-	n := d.count(4096)
-	var out []string
-	for i := 0; i < n && d.err == nil; i++ {
-		out = append(out, d.str(256))
-	}
-	return out
-}
+func newDec(body []byte) dec { return dec{wire.Decoder{B: body, Kind: ErrMessage}} }
 
 func (d *dec) summary() store.Summary {
-	b := d.raw(16 << 20)
-	if d.err != nil {
+	b := d.Raw(16<<20, "summary")
+	if d.Err != nil {
 		return nil
 	}
 	s, err := store.DecodeSummary(b)
 	if err != nil {
-		d.fail("summary: %v", err)
+		d.Fail("summary: %v", err)
 	}
 	return s
-}
-
-func (d *dec) end() error {
-	if d.err == nil && len(d.b) > 0 {
-		d.fail("%d trailing bytes", len(d.b))
-	}
-	return d.err
 }
 
 // EncodePullRequest returns the wire form of q.
 func EncodePullRequest(q *PullRequest) []byte {
 	var e enc
-	e.str(q.From)
-	e.strs(q.Scopes)
-	e.strs(q.Origins)
+	e.String(q.From)
+	e.Strings(q.Scopes)
+	e.Strings(q.Origins)
 	e.summary(q.Summary)
-	e.uv(uint64(q.MaxBytes))
-	e.uv(uint64(q.Wait / time.Millisecond))
-	return frame(msgPullRequest, e.b)
+	e.Uvarint(uint64(q.MaxBytes))
+	e.Uvarint(uint64(q.Wait / time.Millisecond))
+	return frame(msgPullRequest, e.B)
 }
 
 // DecodePullRequest reads a pull request from r.
@@ -275,11 +188,11 @@ func DecodePullRequest(r io.Reader, max int) (*PullRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := dec{b: body}
-	q := &PullRequest{From: d.str(256), Scopes: d.strs(), Origins: d.strs(), Summary: d.summary()}
-	q.MaxBytes = uint32(min(d.uv(), 1<<31))
-	q.Wait = time.Duration(min(d.uv(), uint64(time.Hour/time.Millisecond))) * time.Millisecond
-	return q, d.end()
+	d := newDec(body)
+	q := &PullRequest{From: d.String(256, "sender"), Scopes: d.Strings(4096, 256, "names"), Origins: d.Strings(4096, 256, "names"), Summary: d.summary()}
+	q.MaxBytes = uint32(min(d.Uvarint(), 1<<31))
+	q.Wait = time.Duration(min(d.Uvarint(), uint64(time.Hour/time.Millisecond))) * time.Millisecond
+	return q, d.Done()
 }
 
 // EncodePullResponse returns the wire form of p.
@@ -287,12 +200,12 @@ func DecodePullRequest(r io.Reader, max int) (*PullRequest, error) {
 // zero).
 func EncodePullResponse(p *PullResponse) []byte {
 	var e enc
-	e.str(p.From)
+	e.String(p.From)
 	e.summary(p.Summary)
-	e.flag(p.More)
-	e.flag(p.NeedSnapshot)
+	e.Bool(p.More)
+	e.Bool(p.NeedSnapshot)
 	v := max(p.Version, MinProtocolVersion)
-	e.uv(uint64(len(p.Changes)))
+	e.Uvarint(uint64(len(p.Changes)))
 	for _, c := range p.Changes {
 		if v < 3 && c.Set != nil {
 			// The previous protocols know no Set: the whole value goes,
@@ -301,12 +214,12 @@ func EncodePullResponse(p *PullResponse) []byte {
 			legacy.Set = nil
 			c = &legacy
 		}
-		e.raw(store.AppendChange(nil, c))
+		e.Bytes(store.AppendChange(nil, c))
 	}
 	if v >= 2 {
-		e.uv(uint64(p.ServerTime.UnixNano()))
+		e.Uvarint(uint64(p.ServerTime.UnixNano()))
 	}
-	return frameVersion(v, msgPullResponse, e.b)
+	return frameVersion(v, msgPullResponse, e.B)
 }
 
 // DecodePullResponse reads a pull response from r.
@@ -315,30 +228,30 @@ func DecodePullResponse(r io.Reader, max int) (*PullResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := dec{b: body}
-	p := &PullResponse{From: d.str(256), Summary: d.summary(), More: d.flag(), NeedSnapshot: d.flag(), Version: v}
-	n := d.count(len(body))
-	for i := 0; i < n && d.err == nil; i++ {
-		c, err := store.DecodeChange(d.raw(len(body)))
-		if err != nil && d.err == nil {
-			d.fail("change %d: %v", i+1, err)
+	d := newDec(body)
+	p := &PullResponse{From: d.String(256, "sender"), Summary: d.summary(), More: d.Bool(), NeedSnapshot: d.Bool(), Version: v}
+	n := d.Count(len(body), "changes")
+	for i := 0; i < n && d.Err == nil; i++ {
+		c, err := store.DecodeChange(d.Raw(len(body), "change"))
+		if err != nil && d.Err == nil {
+			d.Fail("change %d: %v", i+1, err)
 		}
 		p.Changes = append(p.Changes, c)
 	}
-	if v >= 2 && d.err == nil {
-		p.ServerTime = time.Unix(0, int64(d.uv()))
+	if v >= 2 && d.Err == nil {
+		p.ServerTime = time.Unix(0, int64(d.Uvarint()))
 	}
-	return p, d.end()
+	return p, d.Done()
 }
 
 // EncodeSnapshotRequest returns the wire form of q.
 func EncodeSnapshotRequest(q *SnapshotRequest) []byte {
 	var e enc
-	e.str(q.From)
-	e.strs(q.Scopes)
-	e.str(q.After)
-	e.uv(uint64(q.MaxBytes))
-	return frame(msgSnapshotRequest, e.b)
+	e.String(q.From)
+	e.Strings(q.Scopes)
+	e.String(q.After)
+	e.Uvarint(uint64(q.MaxBytes))
+	return frame(msgSnapshotRequest, e.B)
 }
 
 // DecodeSnapshotRequest reads a snapshot request from r.
@@ -347,10 +260,10 @@ func DecodeSnapshotRequest(r io.Reader, max int) (*SnapshotRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := dec{b: body}
-	q := &SnapshotRequest{From: d.str(256), Scopes: d.strs(), After: d.str(4096)}
-	q.MaxBytes = uint32(min(d.uv(), 1<<31))
-	return q, d.end()
+	d := newDec(body)
+	q := &SnapshotRequest{From: d.String(256, "sender"), Scopes: d.Strings(4096, 256, "names"), After: d.String(4096, "resume key")}
+	q.MaxBytes = uint32(min(d.Uvarint(), 1<<31))
+	return q, d.Done()
 }
 
 // EncodeSnapshotPage returns the wire form of a snapshot page for a peer
@@ -359,22 +272,22 @@ func DecodeSnapshotRequest(r io.Reader, max int) (*SnapshotRequest, error) {
 func EncodeSnapshotPage(p *store.SnapshotPage, v uint16) []byte {
 	var e enc
 	e.summary(p.Summary)
-	e.str(p.After)
-	e.str(p.Last)
-	e.flag(p.Done)
-	e.uv(uint64(len(p.Records)))
+	e.String(p.After)
+	e.String(p.Last)
+	e.Bool(p.Done)
+	e.Uvarint(uint64(len(p.Records)))
 	for _, r := range p.Records {
-		e.str(r.Table)
-		e.str(r.Key)
+		e.String(r.Table)
+		e.String(r.Key)
 		wire := *r
 		wire.History = nil // local to the sender
 		if v >= 3 {
-			e.raw(store.AppendRecord(nil, &wire))
+			e.Bytes(store.AppendRecord(nil, &wire))
 		} else {
-			e.raw(store.AppendRecordV1(nil, &wire))
+			e.Bytes(store.AppendRecordV1(nil, &wire))
 		}
 	}
-	return frame(msgSnapshotResponse, e.b)
+	return frame(msgSnapshotResponse, e.B)
 }
 
 // DecodeSnapshotPage reads a snapshot page from r.
@@ -383,40 +296,40 @@ func DecodeSnapshotPage(r io.Reader, max int) (*store.SnapshotPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := dec{b: body}
-	p := &store.SnapshotPage{Summary: d.summary(), After: d.str(4096), Last: d.str(4096), Done: d.flag()}
-	n := d.count(len(body))
-	for i := 0; i < n && d.err == nil; i++ {
-		table, key := d.str(64), d.str(1024)
-		rec, err := store.DecodeRecord(table, key, d.raw(len(body)))
-		if err != nil && d.err == nil {
-			d.fail("record %s/%s: %v", table, key, err)
+	d := newDec(body)
+	p := &store.SnapshotPage{Summary: d.summary(), After: d.String(4096, "resume key"), Last: d.String(4096, "last key"), Done: d.Bool()}
+	n := d.Count(len(body), "records")
+	for i := 0; i < n && d.Err == nil; i++ {
+		table, key := d.String(64, "table"), d.String(1024, "key")
+		rec, err := store.DecodeRecord(table, key, d.Raw(len(body), "record"))
+		if err != nil && d.Err == nil {
+			d.Fail("record %s/%s: %v", table, key, err)
 		}
 		p.Records = append(p.Records, rec)
 	}
-	return p, d.end()
+	return p, d.Done()
 }
 
 // EncodeDigests returns the wire form of a digest response.
 func EncodeDigests(r *DigestResponse) []byte {
 	var e enc
-	e.str(r.Cluster)
+	e.String(r.Cluster)
 	e.summary(r.Summary)
 	tables := make([]string, 0, len(r.Digests))
 	for t := range r.Digests {
 		tables = append(tables, t)
 	}
 	sort.Strings(tables)
-	e.uv(uint64(len(tables)))
+	e.Uvarint(uint64(len(tables)))
 	for _, t := range tables {
 		d := r.Digests[t]
-		e.str(t)
-		e.str(d.Root)
+		e.String(t)
+		e.String(d.Root)
 		for i := range d.Buckets {
-			e.b = append(e.b, d.Buckets[i][:]...)
+			e.B = append(e.B, d.Buckets[i][:]...)
 		}
 	}
-	return frame(msgDigestResponse, e.b)
+	return frame(msgDigestResponse, e.B)
 }
 
 // DecodeDigests reads a digest response from r.
@@ -425,21 +338,21 @@ func DecodeDigests(r io.Reader, max int) (*DigestResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := dec{b: body}
-	out := &DigestResponse{Cluster: d.str(256), Summary: d.summary(), Digests: map[string]store.Digest{}}
-	n := d.count(1024)
-	for i := 0; i < n && d.err == nil; i++ {
-		dg := store.Digest{Table: d.str(64), Root: d.str(64)}
+	d := newDec(body)
+	out := &DigestResponse{Cluster: d.String(256, "cluster"), Summary: d.summary(), Digests: map[string]store.Digest{}}
+	n := d.Count(1024, "digests")
+	for i := 0; i < n && d.Err == nil; i++ {
+		dg := store.Digest{Table: d.String(64, "table"), Root: d.String(64, "digest")}
 		size := len(dg.Buckets) * len(dg.Buckets[0])
-		if len(d.b) < size {
-			d.fail("digest of %s truncated", dg.Table)
+		if len(d.B) < size {
+			d.Fail("digest of %s truncated", dg.Table)
 			break
 		}
 		for j := range dg.Buckets {
-			copy(dg.Buckets[j][:], d.b[j*len(dg.Buckets[0]):])
+			copy(dg.Buckets[j][:], d.B[j*len(dg.Buckets[0]):])
 		}
-		d.b = d.b[size:]
+		d.B = d.B[size:]
 		out.Digests[dg.Table] = dg
 	}
-	return out, d.end()
+	return out, d.Done()
 }

@@ -70,12 +70,12 @@ const pathStatus = "/repl/v1/status"
 // EncodeStatusRequest returns the wire form of q.
 func EncodeStatusRequest(q *StatusRequest) []byte {
 	var e enc
-	e.str(q.From)
-	e.uv(q.Epoch)
-	e.uv(q.After)
-	e.strs(q.Origins)
-	e.uv(uint64(q.MaxBytes))
-	return frame(msgStatusRequest, e.b)
+	e.String(q.From)
+	e.Uvarint(q.Epoch)
+	e.Uvarint(q.After)
+	e.Strings(q.Origins)
+	e.Uvarint(uint64(q.MaxBytes))
+	return frame(msgStatusRequest, e.B)
 }
 
 // DecodeStatusRequest reads a status request from r.
@@ -84,10 +84,10 @@ func DecodeStatusRequest(r io.Reader, max int) (*StatusRequest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("status request: %w", err)
 	}
-	d := dec{b: body}
-	q := &StatusRequest{From: d.str(256), Epoch: d.uv(), After: d.uv(), Origins: d.strs()}
-	q.MaxBytes = uint32(min(d.uv(), 1<<31))
-	if err := d.end(); err != nil {
+	d := newDec(body)
+	q := &StatusRequest{From: d.String(256, "sender"), Epoch: d.Uvarint(), After: d.Uvarint(), Origins: d.Strings(4096, 256, "names")}
+	q.MaxBytes = uint32(min(d.Uvarint(), 1<<31))
+	if err := d.Done(); err != nil {
 		return nil, fmt.Errorf("status request: %w", err)
 	}
 	return q, nil
@@ -96,13 +96,13 @@ func DecodeStatusRequest(r io.Reader, max int) (*StatusRequest, error) {
 // EncodeStatusResponse returns the wire form of p.
 func EncodeStatusResponse(p *StatusResponse) []byte {
 	var e enc
-	e.str(p.From)
-	e.uv(p.Epoch)
-	e.uv(p.Head)
-	e.uv(p.Next)
-	e.flag(p.More)
-	e.raw(store.AppendStatusEntries(nil, p.Entries))
-	return frame(msgStatusResponse, e.b)
+	e.String(p.From)
+	e.Uvarint(p.Epoch)
+	e.Uvarint(p.Head)
+	e.Uvarint(p.Next)
+	e.Bool(p.More)
+	e.Bytes(store.AppendStatusEntries(nil, p.Entries))
+	return frame(msgStatusResponse, e.B)
 }
 
 // DecodeStatusResponse reads a status response from r.
@@ -111,15 +111,15 @@ func DecodeStatusResponse(r io.Reader, max int) (*StatusResponse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("status response: %w", err)
 	}
-	d := dec{b: body}
-	p := &StatusResponse{From: d.str(256), Epoch: d.uv(), Head: d.uv(), Next: d.uv(), More: d.flag()}
-	entries := d.raw(len(body))
-	if d.err == nil {
+	d := newDec(body)
+	p := &StatusResponse{From: d.String(256, "sender"), Epoch: d.Uvarint(), Head: d.Uvarint(), Next: d.Uvarint(), More: d.Bool()}
+	entries := d.Raw(len(body), "status entries")
+	if d.Err == nil {
 		if p.Entries, err = store.DecodeStatusEntries(entries); err != nil {
-			d.fail("status entries: %v", err)
+			d.Fail("status entries: %v", err)
 		}
 	}
-	if err := d.end(); err != nil {
+	if err := d.Done(); err != nil {
 		return nil, fmt.Errorf("status response: %w", err)
 	}
 	return p, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/pbxtopo/pbxtopo/internal/wire"
 	"github.com/pbxtopo/pbxtopo/pbx"
 )
 
@@ -143,237 +144,158 @@ const (
 // ErrCorrupt is wrapped by every decoding error.
 var ErrCorrupt = errors.New("malformed encoding")
 
-type encoder struct{ b []byte }
+// encoder and decoder are the wire primitives with the store's own
+// pieces (change ids, field names, graphs) added.
+type encoder struct{ wire.Encoder }
 
-func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) bytes(v []byte)   { e.uvarint(uint64(len(v))); e.b = append(e.b, v...) }
-func (e *encoder) str(v string)     { e.uvarint(uint64(len(v))); e.b = append(e.b, v...) }
-func (e *encoder) byte(v byte)      { e.b = append(e.b, v) }
-func (e *encoder) dot(d Dot)        { e.str(string(d.Stream)); e.uvarint(d.Seq) }
+func newEncoder(b []byte) encoder { return encoder{wire.Encoder{B: b}} }
 
-type decoder struct {
-	b   []byte
-	err error
-}
+func (e *encoder) dot(d Dot) { e.String(string(d.Stream)); e.Uvarint(d.Seq) }
 
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
-	}
-}
+type decoder struct{ wire.Decoder }
 
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("truncated number")
-		return 0
-	}
-	// Only the shortest form is accepted, so one value has one encoding.
-	if n != uvarintLen(v) {
-		d.fail("number not in its shortest form")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func newDecoder(b []byte) decoder { return decoder{wire.Decoder{B: b, Kind: ErrCorrupt}} }
 
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) == 0 {
-		d.fail("truncated")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) raw(max int, what string) []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(max) {
-		d.fail("%s is %d bytes, the limit is %d", what, n, max)
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail("truncated %s", what)
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-// owned is raw copied out of the input: decoded changes and records
+// owned is Raw copied out of the input: decoded changes and records
 // outlive the bbolt transaction whose memory they were read from.
 func (d *decoder) owned(max int, what string) []byte {
-	v := d.raw(max, what)
+	v := d.Raw(max, what)
 	if len(v) == 0 {
 		return nil
 	}
 	return append([]byte(nil), v...)
 }
 
-func (d *decoder) str(max int, what string) string { return string(d.raw(max, what)) }
-
 // names reads a set of field names (pbx.AppendNames).
 func (d *decoder) names() []string {
-	if d.err != nil {
+	if d.Err != nil {
 		return nil
 	}
-	names, rest, err := pbx.DecodeNames(d.b)
+	names, rest, err := pbx.DecodeNames(d.B)
 	if err != nil {
-		d.fail("%v", err)
+		d.Fail("%v", err)
 		return nil
 	}
-	d.b = rest
+	d.B = rest
 	return names
 }
 
 func (d *decoder) dot() Dot {
-	st := Stream(d.str(maxStringLen, "stream"))
-	seq := d.uvarint()
-	if d.err == nil && (!st.Valid() || seq == 0) {
-		d.fail("bad change id %q:%d", st, seq)
+	st := Stream(d.String(maxStringLen, "stream"))
+	seq := d.Uvarint()
+	if d.Err == nil && (!st.Valid() || seq == 0) {
+		d.Fail("bad change id %q:%d", st, seq)
 	}
 	return Dot{st, seq}
 }
 
-func (d *decoder) count(max int, what string) int {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(max) {
-		d.fail("%d %s, the limit is %d", n, what, max)
-		return 0
-	}
-	// Every element takes at least one byte: a count beyond the input is a lie.
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.fail("%d %s in %d bytes", n, what, len(d.b))
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) done() error {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
-	}
-	return d.err
-}
-
 // AppendChange appends the binary form of c.
 func AppendChange(b []byte, c *Change) []byte {
-	e := encoder{b}
+	e := newEncoder(b)
 	if c.Set != nil {
-		e.byte(changeFormat2)
+		e.Byte(changeFormat2)
 	} else {
-		e.byte(changeFormat)
+		e.Byte(changeFormat)
 	}
 	e.dot(c.Dot)
-	e.uvarint(c.TxSeq)
-	e.uvarint(uint64(c.TxSize))
-	e.str(c.Table)
-	e.str(c.Key)
+	e.Uvarint(c.TxSeq)
+	e.Uvarint(uint64(c.TxSize))
+	e.String(c.Table)
+	e.String(c.Key)
 	var flags byte
 	if c.Deleted {
 		flags |= 1
 	}
-	e.byte(flags)
-	e.bytes(c.Value)
-	e.uvarint(uint64(len(c.Context)))
+	e.Byte(flags)
+	e.Bytes(c.Value)
+	e.Uvarint(uint64(len(c.Context)))
 	for _, d := range c.Context {
 		e.dot(d)
 	}
-	e.uvarint(uint64(c.HLC))
-	e.str(c.Author)
+	e.Uvarint(uint64(c.HLC))
+	e.String(c.Author)
 	if len(c.Horizon) > 0 {
-		e.bytes(AppendSummary(nil, c.Horizon))
+		e.Bytes(AppendSummary(nil, c.Horizon))
 	} else {
-		e.bytes(nil)
+		e.Bytes(nil)
 	}
 	if c.Set != nil {
-		e.b = pbx.AppendNames(e.b, c.Set)
+		e.B = pbx.AppendNames(e.B, c.Set)
 	}
-	return e.b
+	return e.B
 }
 
 // DecodeChange parses a change made by AppendChange. Any input gives a
 // change or an error wrapping ErrCorrupt, never a panic.
 func DecodeChange(b []byte) (*Change, error) {
-	d := decoder{b: b}
+	d := newDecoder(b)
 	c, err := d.change()
 	if err != nil {
 		return nil, err
 	}
-	return c, d.done()
+	return c, d.Done()
 }
 
 func (d *decoder) change() (*Change, error) {
-	format := d.byte()
-	if d.err == nil && format != changeFormat && format != changeFormat2 {
-		d.fail("unknown change format %d (this pbxtopo reads 1 and 2): upgrade it", format)
+	format := d.Byte()
+	if d.Err == nil && format != changeFormat && format != changeFormat2 {
+		d.Fail("unknown change format %d (this pbxtopo reads 1 and 2): upgrade it", format)
 	}
 	c := &Change{}
 	c.Dot = d.dot()
-	c.TxSeq = d.uvarint()
-	txSize := d.uvarint()
-	c.Table = d.str(maxTableLen, "table name")
-	c.Key = d.str(maxKeyLen, "key")
-	flags := d.byte()
+	c.TxSeq = d.Uvarint()
+	txSize := d.Uvarint()
+	c.Table = d.String(maxTableLen, "table name")
+	c.Key = d.String(maxKeyLen, "key")
+	flags := d.Byte()
 	c.Value = d.owned(maxValueLen, "value")
-	n := d.count(maxContext, "context versions")
+	n := d.Count(maxContext, "context versions")
 	if n > 0 {
 		c.Context = make([]Dot, n)
 		for i := range c.Context {
 			c.Context[i] = d.dot()
 		}
 	}
-	c.HLC = HLC(d.uvarint())
-	c.Author = d.str(maxAuthorLen, "author")
-	if h := d.raw(maxValueLen, "horizon"); len(h) > 0 && d.err == nil {
-		hd := decoder{b: h}
-		c.Horizon, d.err = hd.summary()
-		if d.err == nil {
-			d.err = hd.done()
+	c.HLC = HLC(d.Uvarint())
+	c.Author = d.String(maxAuthorLen, "author")
+	if h := d.Raw(maxValueLen, "horizon"); len(h) > 0 && d.Err == nil {
+		hd := newDecoder(h)
+		c.Horizon, d.Err = hd.summary()
+		if d.Err == nil {
+			d.Err = hd.Done()
 		}
-		if d.err == nil && len(c.Horizon) == 0 {
-			d.fail("empty horizon spelled out")
+		if d.Err == nil && len(c.Horizon) == 0 {
+			d.Fail("empty horizon spelled out")
 		}
 	}
 	if format == changeFormat2 {
 		c.Set = d.names()
-		if d.err == nil && len(c.Set) == 0 {
-			d.fail("change %s sets no field", c.Dot)
+		if d.Err == nil && len(c.Set) == 0 {
+			d.Fail("change %s sets no field", c.Dot)
 		}
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err != nil {
+		return nil, d.Err
 	}
 	switch {
 	case flags&^1 != 0:
-		d.fail("unknown flags %#x", flags)
+		d.Fail("unknown flags %#x", flags)
 	case txSize == 0 || txSize > 1<<31:
-		d.fail("transaction size %d", txSize)
+		d.Fail("transaction size %d", txSize)
 	case c.TxSeq == 0 || c.TxSeq > c.Dot.Seq || c.Dot.Seq-c.TxSeq >= txSize:
-		d.fail("change %s lies outside its transaction (first %d, size %d)", c.Dot, c.TxSeq, txSize)
+		d.Fail("change %s lies outside its transaction (first %d, size %d)", c.Dot, c.TxSeq, txSize)
 	case c.Table == "" || c.Key == "":
-		d.fail("change %s has no table or key", c.Dot)
+		d.Fail("change %s has no table or key", c.Dot)
 	}
 	c.Deleted = flags&1 != 0
 	if c.Deleted && len(c.Value) > 0 {
-		d.fail("deletion %s carries a value", c.Dot)
+		d.Fail("deletion %s carries a value", c.Dot)
 	}
 	if len(c.Value) == 0 {
 		c.Value = nil
 	}
 	c.TxSize = uint32(txSize)
-	return c, d.err
+	return c, d.Err
 }
 
 // AppendRecord appends the binary form of r. Its History is local to a
@@ -409,7 +331,7 @@ func appendRecord(b []byte, r *Record, merged []byte) []byte {
 		}
 		b = make([]byte, 0, n)
 	}
-	e := encoder{b}
+	e := newEncoder(b)
 	// A record whose one version is what it shows keeps the first format
 	// (an older pbxtopo reads it); one with a graph, or whose live
 	// versions merge into another value, takes the second, which leads
@@ -418,64 +340,64 @@ func appendRecord(b []byte, r *Record, merged []byte) []byte {
 	if r.graphLen() > 0 || merged != nil {
 		format = recordFormat2
 	}
-	e.byte(format)
+	e.Byte(format)
 	if format == recordFormat2 {
 		if merged != nil {
-			e.byte(1)
-			e.bytes(merged)
+			e.Byte(1)
+			e.Bytes(merged)
 		} else {
-			e.byte(0)
+			e.Byte(0)
 		}
 	}
-	e.uvarint(uint64(len(r.Versions)))
+	e.Uvarint(uint64(len(r.Versions)))
 	for _, v := range r.Versions {
 		e.dot(v.Dot)
-		e.uvarint(uint64(v.HLC))
-		e.str(v.Author)
+		e.Uvarint(uint64(v.HLC))
+		e.String(v.Author)
 		var flags byte
 		if v.Deleted {
 			flags |= 1
 		}
-		e.byte(flags)
-		e.bytes(v.Value)
+		e.Byte(flags)
+		e.Bytes(v.Value)
 	}
-	e.uvarint(uint64(len(r.History)))
+	e.Uvarint(uint64(len(r.History)))
 	prev := uint64(0)
 	for _, l := range r.History {
-		e.uvarint(l - prev)
+		e.Uvarint(l - prev)
 		prev = l
 	}
 	if format == recordFormat2 {
 		e.graph(r)
 	}
-	return e.b
+	return e.B
 }
 
 // graph encodes a record's graph: its node count, whether a node merged
 // several versions, and the nodes, length-prefixed so a reader can keep
 // them encoded.
 func (e *encoder) graph(r *Record) {
-	e.uvarint(uint64(r.graphLen()))
+	e.Uvarint(uint64(r.graphLen()))
 	merges := r.hasMerges()
 	if merges {
-		e.byte(1)
+		e.Byte(1)
 	} else {
-		e.byte(0)
+		e.Byte(0)
 	}
 	if !r.lazy.loaded && r.lazy.body != nil {
-		e.bytes(r.lazy.body)
+		e.Bytes(r.lazy.body)
 		return
 	}
 	var body encoder
 	for _, n := range r.Graph {
 		body.node(n)
 	}
-	e.bytes(body.b)
+	e.Bytes(body.B)
 }
 
 func (e *encoder) node(n Node) {
 	e.dot(n.Dot)
-	e.uvarint(uint64(len(n.Context)))
+	e.Uvarint(uint64(len(n.Context)))
 	for _, d := range n.Context {
 		e.dot(d)
 	}
@@ -486,48 +408,48 @@ func (e *encoder) node(n Node) {
 	if n.Set != nil {
 		flags |= 2
 	}
-	e.byte(flags)
+	e.Byte(flags)
 	if n.Set != nil {
-		e.b = pbx.AppendNames(e.b, n.Set)
+		e.B = pbx.AppendNames(e.B, n.Set)
 	}
-	e.uvarint(uint64(n.HLC))
-	e.str(n.Author)
-	e.bytes(n.Value)
+	e.Uvarint(uint64(n.HLC))
+	e.String(n.Author)
+	e.Bytes(n.Value)
 }
 
 // graph reads a record's graph and keeps its nodes encoded.
 func (d *decoder) graph() lazyGraph {
-	g := lazyGraph{count: d.count(maxGraph, "graph nodes")}
-	g.merges = d.byte() == 1
+	g := lazyGraph{count: d.Count(maxGraph, "graph nodes")}
+	g.merges = d.Byte() == 1
 	g.body = d.owned(maxChangeSize*4, "graph")
-	if d.err == nil && (g.count == 0) != (g.body == nil) {
-		d.fail("graph of %d nodes in %d bytes", g.count, len(g.body))
+	if d.Err == nil && (g.count == 0) != (g.body == nil) {
+		d.Fail("graph of %d nodes in %d bytes", g.count, len(g.body))
 	}
 	return g
 }
 
 func (d *decoder) nodes(n int) []Node {
 	g := make([]Node, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err == nil; i++ {
 		var nd Node
 		nd.Dot = d.dot()
-		k := d.count(maxContext, "context versions")
-		for j := 0; j < k && d.err == nil; j++ {
+		k := d.Count(maxContext, "context versions")
+		for j := 0; j < k && d.Err == nil; j++ {
 			nd.Context = append(nd.Context, d.dot())
 		}
-		flags := d.byte()
+		flags := d.Byte()
 		if flags&^3 != 0 {
-			d.fail("unknown graph flags %#x", flags)
+			d.Fail("unknown graph flags %#x", flags)
 		}
 		nd.Deleted = flags&1 != 0
 		if flags&2 != 0 {
 			nd.Set = d.names()
-			if d.err == nil && len(nd.Set) == 0 {
-				d.fail("graph node %s sets no field", nd.Dot)
+			if d.Err == nil && len(nd.Set) == 0 {
+				d.Fail("graph node %s sets no field", nd.Dot)
 			}
 		}
-		nd.HLC = HLC(d.uvarint())
-		nd.Author = d.str(maxAuthorLen, "author")
+		nd.HLC = HLC(d.Uvarint())
+		nd.Author = d.String(maxAuthorLen, "author")
 		nd.Value = d.owned(maxValueLen, "value")
 		g = append(g, nd)
 	}
@@ -549,30 +471,30 @@ func DecodeRecord(table, key string, b []byte) (*Record, error) {
 
 // parseRecord parses a record and keeps its graph encoded until needed.
 func parseRecord(table, key string, b []byte) (*Record, error) {
-	d := decoder{b: b}
-	format := d.byte()
-	if d.err == nil && format != recordFormat && format != recordFormat2 {
-		d.fail("unknown record format %d (this pbxtopo reads 1 and 2): upgrade it", format)
+	d := newDecoder(b)
+	format := d.Byte()
+	if d.Err == nil && format != recordFormat && format != recordFormat2 {
+		d.Fail("unknown record format %d (this pbxtopo reads 1 and 2): upgrade it", format)
 	}
 	if format == recordFormat2 {
-		if d.byte() == 1 {
-			d.raw(maxValueLen, "merged value") // derived: computed again below
+		if d.Byte() == 1 {
+			d.Raw(maxValueLen, "merged value") // derived: computed again below
 		}
 	}
-	n := d.count(maxVersions, "versions")
-	if d.err == nil && n == 0 {
-		d.fail("record without versions")
+	n := d.Count(maxVersions, "versions")
+	if d.Err == nil && n == 0 {
+		d.Fail("record without versions")
 	}
 	r := &Record{Table: table, Key: key, Versions: make([]Version, 0, n)}
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err == nil; i++ {
 		var v Version
 		v.Dot = d.dot()
-		v.HLC = HLC(d.uvarint())
-		v.Author = d.str(maxAuthorLen, "author")
-		flags := d.byte()
+		v.HLC = HLC(d.Uvarint())
+		v.Author = d.String(maxAuthorLen, "author")
+		flags := d.Byte()
 		v.Value = d.owned(maxValueLen, "value")
 		if flags&^1 != 0 {
-			d.fail("unknown flags %#x", flags)
+			d.Fail("unknown flags %#x", flags)
 		}
 		v.Deleted = flags&1 != 0
 		if len(v.Value) == 0 {
@@ -580,13 +502,13 @@ func parseRecord(table, key string, b []byte) (*Record, error) {
 		}
 		r.Versions = append(r.Versions, v)
 	}
-	if h := d.count(maxHistory, "history entries"); h > 0 {
+	if h := d.Count(maxHistory, "history entries"); h > 0 {
 		r.History = make([]uint64, h)
 		prev := uint64(0)
 		for i := range r.History {
-			delta := d.uvarint()
-			if d.err == nil && (delta == 0 && i > 0 || prev+delta < prev) {
-				d.fail("history out of order")
+			delta := d.Uvarint()
+			if d.Err == nil && (delta == 0 && i > 0 || prev+delta < prev) {
+				d.Fail("history out of order")
 			}
 			prev += delta
 			r.History[i] = prev
@@ -595,7 +517,7 @@ func parseRecord(table, key string, b []byte) (*Record, error) {
 	if format == recordFormat2 {
 		r.lazy = d.graph()
 	}
-	if err := d.done(); err != nil {
+	if err := d.Done(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -604,26 +526,26 @@ func parseRecord(table, key string, b []byte) (*Record, error) {
 // recordWinnerValue returns the value a record shows straight from its
 // encoding (nil when it is deleted), for fast scans. It allocates nothing.
 func recordWinnerValue(b []byte) ([]byte, bool) {
-	d := decoder{b: b}
-	format := d.byte()
+	d := newDecoder(b)
+	format := d.Byte()
 	if format == recordFormat2 {
-		if d.byte() == 1 {
-			v := d.raw(maxValueLen, "merged value")
-			return v, d.err == nil
+		if d.Byte() == 1 {
+			v := d.Raw(maxValueLen, "merged value")
+			return v, d.Err == nil
 		}
 	} else if format != recordFormat {
 		return nil, false
 	}
-	if d.count(maxVersions, "versions") == 0 {
+	if d.Count(maxVersions, "versions") == 0 {
 		return nil, false
 	}
-	d.raw(maxStringLen, "stream")
-	d.uvarint()
-	d.uvarint()
-	d.raw(maxAuthorLen, "author")
-	flags := d.byte()
-	v := d.raw(maxValueLen, "value")
-	if d.err != nil || flags&1 != 0 {
+	d.Raw(maxStringLen, "stream")
+	d.Uvarint()
+	d.Uvarint()
+	d.Raw(maxAuthorLen, "author")
+	flags := d.Byte()
+	v := d.Raw(maxValueLen, "value")
+	if d.Err != nil || flags&1 != 0 {
 		return nil, false
 	}
 	return v, true
@@ -631,44 +553,44 @@ func recordWinnerValue(b []byte) ([]byte, bool) {
 
 // AppendSummary appends the binary form of s, streams in order.
 func AppendSummary(b []byte, s Summary) []byte {
-	e := encoder{b}
-	e.byte(summaryFormat)
-	e.uvarint(uint64(len(s)))
+	e := newEncoder(b)
+	e.Byte(summaryFormat)
+	e.Uvarint(uint64(len(s)))
 	for _, st := range s.Streams() {
-		e.str(string(st))
-		e.uvarint(s[st])
+		e.String(string(st))
+		e.Uvarint(s[st])
 	}
-	return e.b
+	return e.B
 }
 
 // DecodeSummary parses a summary made by AppendSummary.
 func DecodeSummary(b []byte) (Summary, error) {
-	d := decoder{b: b}
+	d := newDecoder(b)
 	s, err := d.summary()
 	if err != nil {
 		return nil, err
 	}
-	return s, d.done()
+	return s, d.Done()
 }
 
 func (d *decoder) summary() (Summary, error) {
-	if f := d.byte(); d.err == nil && f != summaryFormat {
-		d.fail("unknown summary format %d", f)
+	if f := d.Byte(); d.Err == nil && f != summaryFormat {
+		d.Fail("unknown summary format %d", f)
 	}
-	n := d.count(maxStreams, "streams")
+	n := d.Count(maxStreams, "streams")
 	s := make(Summary, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		st := Stream(d.str(maxStringLen, "stream"))
-		seq := d.uvarint()
-		if d.err == nil && !st.Valid() {
-			d.fail("bad stream %q", st)
+	for i := 0; i < n && d.Err == nil; i++ {
+		st := Stream(d.String(maxStringLen, "stream"))
+		seq := d.Uvarint()
+		if d.Err == nil && !st.Valid() {
+			d.Fail("bad stream %q", st)
 		}
 		if _, dup := s[st]; dup {
-			d.fail("stream %q twice", st)
+			d.Fail("stream %q twice", st)
 		}
 		s[st] = seq
 	}
-	return s, d.err
+	return s, d.Err
 }
 
 // log entries: the local apply time (unix ms) and the change.
@@ -691,13 +613,4 @@ func decodeLogEntry(b []byte) (int64, *Change, error) {
 	}
 	c, err := DecodeChange(b[n:])
 	return int64(ms), c, err
-}
-
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
 }

@@ -39,9 +39,9 @@ func (r *Record) nodes() ([]Node, error) {
 	if r.lazy.loaded || r.lazy.body == nil {
 		return r.Graph, nil
 	}
-	d := decoder{b: r.lazy.body}
+	d := newDecoder(r.lazy.body)
 	g := d.nodes(r.lazy.count)
-	if err := d.done(); err != nil {
+	if err := d.Done(); err != nil {
 		return nil, err
 	}
 	if r.lazy.open != nil {
@@ -62,9 +62,9 @@ func (r *Record) addNode(n Node) {
 		r.Graph = append(slices.Clone(r.Graph), n)
 		return
 	}
-	e := encoder{slices.Clip(r.lazy.body)}
+	e := newEncoder(slices.Clip(r.lazy.body))
 	e.node(n)
-	r.lazy.body, r.lazy.count = e.b, r.lazy.count+1
+	r.lazy.body, r.lazy.count = e.B, r.lazy.count+1
 	r.lazy.merges = r.lazy.merges || len(n.Context) > 1
 }
 

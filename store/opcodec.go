@@ -20,7 +20,7 @@ const (
 
 // AppendOps appends the binary form of ops: what a Raft log entry holds.
 func AppendOps(b []byte, ops []Op) []byte {
-	e := encoder{b}
+	e := newEncoder(b)
 	format := byte(opsFormat1)
 	for i := range ops {
 		for _, m := range ops[i].Muts {
@@ -29,24 +29,24 @@ func AppendOps(b []byte, ops []Op) []byte {
 			}
 		}
 	}
-	e.byte(format)
-	e.uvarint(uint64(len(ops)))
+	e.Byte(format)
+	e.Uvarint(uint64(len(ops)))
 	for i := range ops {
 		e.op(&ops[i])
 	}
-	return e.b
+	return e.B
 }
 
 func (e *encoder) op(op *Op) {
-	e.byte(byte(op.Kind))
+	e.Byte(byte(op.Kind))
 	switch op.Kind {
 	case OpWrite:
-		e.str(op.Author)
-		e.uvarint(uint64(op.HLC))
-		e.uvarint(uint64(len(op.Muts)))
+		e.String(op.Author)
+		e.Uvarint(uint64(op.HLC))
+		e.Uvarint(uint64(len(op.Muts)))
 		for i, m := range op.Muts {
-			e.str(m.Table)
-			e.str(m.Key)
+			e.String(m.Table)
+			e.String(m.Key)
 			var flags byte
 			if m.Value == nil && m.Patch == nil {
 				flags |= 1
@@ -60,68 +60,68 @@ func (e *encoder) op(op *Op) {
 			if m.Resolve != nil {
 				flags |= 8
 			}
-			e.byte(flags)
-			e.bytes(m.Value)
+			e.Byte(flags)
+			e.Bytes(m.Value)
 			if m.Patch != nil {
 				e.fields(m.Patch)
 			}
 			if m.Resolve != nil {
-				e.strs(m.Resolve)
+				e.Strings(m.Resolve)
 			}
-			e.uvarint(uint64(len(m.IfMatch)))
+			e.Uvarint(uint64(len(m.IfMatch)))
 			for _, d := range m.IfMatch {
 				e.dot(d)
 			}
-			e.byte(byte(m.Must))
+			e.Byte(byte(m.Must))
 			scope := ""
 			if op.Scopes != nil {
 				scope = op.Scopes[i]
 			}
-			e.str(scope)
+			e.String(scope)
 		}
 		e.bytesMap(op.Local)
 	case OpApply:
-		e.uvarint(uint64(len(op.Changes)))
+		e.Uvarint(uint64(len(op.Changes)))
 		for _, c := range op.Changes {
-			e.bytes(AppendChange(nil, c))
+			e.Bytes(AppendChange(nil, c))
 		}
 	case OpRevert:
-		e.str(op.Author)
-		e.uvarint(uint64(op.HLC))
+		e.String(op.Author)
+		e.Uvarint(uint64(op.HLC))
 		e.dot(op.Revert)
 	case OpStatus:
 		e.bytesMap(op.Status)
 	case OpMerge:
 		p := op.Page
-		e.bytes(AppendSummary(nil, p.Summary))
-		e.str(p.After)
-		e.str(p.Last)
+		e.Bytes(AppendSummary(nil, p.Summary))
+		e.String(p.After)
+		e.String(p.Last)
 		if p.Done {
-			e.byte(1)
+			e.Byte(1)
 		} else {
-			e.byte(0)
+			e.Byte(0)
 		}
-		e.uvarint(uint64(len(p.Records)))
+		e.Uvarint(uint64(len(p.Records)))
 		for _, r := range p.Records {
-			e.str(r.Table)
-			e.str(r.Key)
+			e.String(r.Table)
+			e.String(r.Key)
 			wire := *r
 			wire.History = nil
-			e.bytes(AppendRecord(nil, &wire))
+			e.Bytes(AppendRecord(nil, &wire))
 		}
-		e.bytes(AppendSummary(nil, op.S))
-		e.strs(op.Filter.Scopes)
-		e.strs(op.Filter.SiteOnly)
+		e.Bytes(AppendSummary(nil, op.S))
+		e.Strings(op.Filter.Scopes)
+		e.Strings(op.Filter.SiteOnly)
 	case OpPurge:
-		e.bytes(AppendSummary(nil, op.Horizon))
-		e.bytes(AppendSummary(nil, op.Ceiling))
+		e.Bytes(AppendSummary(nil, op.Horizon))
+		e.Bytes(AppendSummary(nil, op.Ceiling))
 	case OpPrune:
-		e.uvarint(uint64(op.Older.UnixMilli()))
-		e.bytes(AppendSummary(nil, op.Safe))
+		e.Uvarint(uint64(op.Older.UnixMilli()))
+		e.Bytes(AppendSummary(nil, op.Safe))
 	case OpIdentity:
-		e.uvarint(op.Incarnation)
+		e.Uvarint(op.Incarnation)
 	case OpStatusAt:
-		e.uvarint(uint64(op.HLC))
+		e.Uvarint(uint64(op.HLC))
 		e.bytesMap(op.Status)
 	case OpStatusIn:
 		e.statusEntries(op.StatusEntries)
@@ -132,17 +132,10 @@ func (e *encoder) op(op *Op) {
 // values are kept: they clear a field).
 func (e *encoder) fields(f pbx.Fields) {
 	names := f.Names()
-	e.uvarint(uint64(len(names)))
+	e.Uvarint(uint64(len(names)))
 	for _, k := range names {
-		e.str(k)
-		e.str(f[k])
-	}
-}
-
-func (e *encoder) strs(ss []string) {
-	e.uvarint(uint64(len(ss)))
-	for _, s := range ss {
-		e.str(s)
+		e.String(k)
+		e.String(f[k])
 	}
 }
 
@@ -152,42 +145,42 @@ func (e *encoder) bytesMap(m map[string][]byte) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	e.uvarint(uint64(len(keys)))
+	e.Uvarint(uint64(len(keys)))
 	for _, k := range keys {
-		e.str(k)
-		e.bytes(m[k])
+		e.String(k)
+		e.Bytes(m[k])
 	}
 }
 
 // DecodeOps parses ops made by AppendOps. Any input gives ops or an error
 // wrapping ErrCorrupt.
 func DecodeOps(b []byte) ([]Op, error) {
-	d := decoder{b: b}
-	if f := d.byte(); d.err == nil && (f < opsFormat1 || f > opsFormatMax) {
-		d.fail("unknown ops format %d (this pbxtopo reads 1 to %d): upgrade this node", f, opsFormatMax)
+	d := newDecoder(b)
+	if f := d.Byte(); d.Err == nil && (f < opsFormat1 || f > opsFormatMax) {
+		d.Fail("unknown ops format %d (this pbxtopo reads 1 to %d): upgrade this node", f, opsFormatMax)
 	}
-	n := d.count(1<<24, "ops")
+	n := d.Count(1<<24, "ops")
 	ops := make([]Op, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err == nil; i++ {
 		ops = append(ops, d.op())
 	}
-	return ops, d.done()
+	return ops, d.Done()
 }
 
 func (d *decoder) op() Op {
-	op := Op{Kind: OpKind(d.byte())}
+	op := Op{Kind: OpKind(d.Byte())}
 	switch op.Kind {
 	case OpWrite:
-		op.Author = d.str(maxAuthorLen, "author")
-		op.HLC = HLC(d.uvarint())
-		n := d.count(1<<24, "mutations")
+		op.Author = d.String(maxAuthorLen, "author")
+		op.HLC = HLC(d.Uvarint())
+		n := d.Count(1<<24, "mutations")
 		op.Muts = make([]Mutation, 0, n)
 		op.Scopes = make([]string, 0, n)
-		for i := 0; i < n && d.err == nil; i++ {
+		for i := 0; i < n && d.Err == nil; i++ {
 			var m Mutation
-			m.Table = d.str(maxTableLen, "table")
-			m.Key = d.str(maxKeyLen, "key")
-			flags := d.byte()
+			m.Table = d.String(maxTableLen, "table")
+			m.Key = d.String(maxKeyLen, "key")
+			flags := d.Byte()
 			m.Value = d.owned(maxValueLen, "value")
 			if flags&(1|4) == 0 && m.Value == nil {
 				m.Value = []byte{} // refused later as an empty value, as Write does
@@ -197,106 +190,97 @@ func (d *decoder) op() Op {
 				m.Patch = d.fields()
 			}
 			if flags&8 != 0 {
-				m.Resolve = d.strs()
+				m.Resolve = d.Strings(4096, maxStringLen, "names")
 			}
-			k := d.count(maxContext, "if-match versions")
-			for j := 0; j < k && d.err == nil; j++ {
+			k := d.Count(maxContext, "if-match versions")
+			for j := 0; j < k && d.Err == nil; j++ {
 				m.IfMatch = append(m.IfMatch, d.dot())
 			}
-			m.Must = Must(d.byte())
+			m.Must = Must(d.Byte())
 			op.Muts = append(op.Muts, m)
-			op.Scopes = append(op.Scopes, d.str(maxStringLen, "scope"))
+			op.Scopes = append(op.Scopes, d.String(maxStringLen, "scope"))
 		}
 		op.Local = d.bytesMap()
 	case OpApply:
-		n := d.count(1<<24, "changes")
-		for i := 0; i < n && d.err == nil; i++ {
-			c, err := DecodeChange(d.raw(maxChangeSize, "change"))
-			if err != nil && d.err == nil {
-				d.err = err
+		n := d.Count(1<<24, "changes")
+		for i := 0; i < n && d.Err == nil; i++ {
+			c, err := DecodeChange(d.Raw(maxChangeSize, "change"))
+			if err != nil && d.Err == nil {
+				d.Err = err
 			}
 			op.Changes = append(op.Changes, c)
 		}
 	case OpRevert:
-		op.Author = d.str(maxAuthorLen, "author")
-		op.HLC = HLC(d.uvarint())
+		op.Author = d.String(maxAuthorLen, "author")
+		op.HLC = HLC(d.Uvarint())
 		op.Revert = d.dot()
 	case OpStatus:
 		op.Status = d.bytesMap()
 	case OpMerge:
-		p := &SnapshotPage{Summary: d.summaryBytes(), After: d.str(maxStringLen, "cursor"), Last: d.str(maxStringLen, "cursor")}
-		p.Done = d.byte() == 1
-		n := d.count(1<<24, "records")
-		for i := 0; i < n && d.err == nil; i++ {
-			table, key := d.str(maxTableLen, "table"), d.str(maxKeyLen, "key")
-			r, err := DecodeRecord(table, key, d.raw(maxChangeSize*4, "record"))
-			if err != nil && d.err == nil {
-				d.err = err
+		p := &SnapshotPage{Summary: d.summaryBytes(), After: d.String(maxStringLen, "cursor"), Last: d.String(maxStringLen, "cursor")}
+		p.Done = d.Byte() == 1
+		n := d.Count(1<<24, "records")
+		for i := 0; i < n && d.Err == nil; i++ {
+			table, key := d.String(maxTableLen, "table"), d.String(maxKeyLen, "key")
+			r, err := DecodeRecord(table, key, d.Raw(maxChangeSize*4, "record"))
+			if err != nil && d.Err == nil {
+				d.Err = err
 			}
 			p.Records = append(p.Records, r)
 		}
 		op.Page = p
 		op.S = d.summaryBytes()
-		op.Filter.Scopes = d.strs()
-		op.Filter.SiteOnly = d.strs()
+		op.Filter.Scopes = d.Strings(4096, maxStringLen, "names")
+		op.Filter.SiteOnly = d.Strings(4096, maxStringLen, "names")
 	case OpPurge:
 		op.Horizon, op.Ceiling = d.summaryBytes(), d.summaryBytes()
 	case OpPrune:
-		op.Older = time.UnixMilli(int64(d.uvarint()))
+		op.Older = time.UnixMilli(int64(d.Uvarint()))
 		op.Safe = d.summaryBytes()
 	case OpIdentity:
-		op.Incarnation = d.uvarint()
+		op.Incarnation = d.Uvarint()
 	case OpStatusAt:
-		op.HLC = HLC(d.uvarint())
+		op.HLC = HLC(d.Uvarint())
 		op.Status = d.bytesMap()
 	case OpStatusIn:
 		op.StatusEntries = d.statusEntries()
 	default:
-		d.fail("unknown op kind %d", op.Kind)
+		d.Fail("unknown op kind %d", op.Kind)
 	}
 	return op
 }
 
 func (d *decoder) fields() pbx.Fields {
-	n := d.count(4096, "patch fields")
+	n := d.Count(4096, "patch fields")
 	f := make(pbx.Fields, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		k := d.str(maxStringLen, "field name")
-		f[k] = d.str(maxValueLen, "field value")
+	for i := 0; i < n && d.Err == nil; i++ {
+		k := d.String(maxStringLen, "field name")
+		f[k] = d.String(maxValueLen, "field value")
 	}
 	return f
 }
 
-func (d *decoder) strs() []string {
-	n := d.count(4096, "names")
-	var out []string
-	for i := 0; i < n && d.err == nil; i++ {
-		out = append(out, d.str(maxStringLen, "name"))
-	}
-	return out
-}
-
 func (d *decoder) bytesMap() map[string][]byte {
-	n := d.count(1<<24, "entries")
+	n := d.Count(1<<24, "entries")
 	if n == 0 {
 		return nil
 	}
 	m := make(map[string][]byte, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		k := d.str(maxKeyLen, "key")
+	for i := 0; i < n && d.Err == nil; i++ {
+		k := d.String(maxKeyLen, "key")
 		m[k] = d.owned(maxValueLen, "value")
 	}
 	return m
 }
 
 func (d *decoder) summaryBytes() Summary {
-	b := d.raw(maxValueLen, "summary")
-	if d.err != nil {
+	b := d.Raw(maxValueLen, "summary")
+	if d.Err != nil {
 		return nil
 	}
 	s, err := DecodeSummary(b)
 	if err != nil {
-		d.err = fmt.Errorf("%w: summary: %v", ErrCorrupt, err)
+		d.Err = fmt.Errorf("%w: summary: %v", ErrCorrupt, err)
 	}
 	return s
 }

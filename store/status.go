@@ -388,54 +388,54 @@ func checkStatus(tx *bolt.Tx) error {
 // value or removal, clock; not Seq): what a status op and a status page
 // on the wire hold.
 func AppendStatusEntries(b []byte, entries []StatusEntry) []byte {
-	e := encoder{b}
+	e := newEncoder(b)
 	e.statusEntries(entries)
-	return e.b
+	return e.B
 }
 
 // DecodeStatusEntries parses entries made by AppendStatusEntries. Any input
 // gives entries or an error wrapping ErrCorrupt.
 func DecodeStatusEntries(b []byte) ([]StatusEntry, error) {
-	d := decoder{b: b}
+	d := newDecoder(b)
 	entries := d.statusEntries()
-	return entries, d.done()
+	return entries, d.Done()
 }
 
 func (e *encoder) statusEntries(entries []StatusEntry) {
-	e.uvarint(uint64(len(entries)))
+	e.Uvarint(uint64(len(entries)))
 	for _, s := range entries {
-		e.str(s.Key)
+		e.String(s.Key)
 		if len(s.Value) == 0 {
-			e.byte(1)
+			e.Byte(1)
 		} else {
-			e.byte(0)
-			e.bytes(s.Value)
+			e.Byte(0)
+			e.Bytes(s.Value)
 		}
-		e.uvarint(uint64(s.Clock))
+		e.Uvarint(uint64(s.Clock))
 	}
 }
 
 func (d *decoder) statusEntries() []StatusEntry {
-	n := d.count(1<<24, "status entries")
+	n := d.Count(1<<24, "status entries")
 	if n == 0 {
 		return nil
 	}
 	out := make([]StatusEntry, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		s := StatusEntry{Key: d.str(maxKeyLen, "status key")}
-		if d.err == nil && s.Key == "" {
-			d.fail("empty status key")
+	for i := 0; i < n && d.Err == nil; i++ {
+		s := StatusEntry{Key: d.String(maxKeyLen, "status key")}
+		if d.Err == nil && s.Key == "" {
+			d.Fail("empty status key")
 		}
-		switch flags := d.byte(); {
-		case d.err != nil:
+		switch flags := d.Byte(); {
+		case d.Err != nil:
 		case flags == 0:
-			if s.Value = d.owned(maxValueLen, "status value"); d.err == nil && s.Value == nil {
-				d.fail("status entry %q: empty value (a removal is flagged)", s.Key)
+			if s.Value = d.owned(maxValueLen, "status value"); d.Err == nil && s.Value == nil {
+				d.Fail("status entry %q: empty value (a removal is flagged)", s.Key)
 			}
 		case flags != 1:
-			d.fail("status entry %q: unknown flags %d", s.Key, flags)
+			d.Fail("status entry %q: unknown flags %d", s.Key, flags)
 		}
-		s.Clock = HLC(d.uvarint())
+		s.Clock = HLC(d.Uvarint())
 		out = append(out, s)
 	}
 	return out
