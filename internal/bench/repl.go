@@ -147,18 +147,27 @@ func (m staticMembers) Clusters() []replicator.ClusterView { return m.views() }
 func (m staticMembers) Changed() <-chan struct{}           { return nil }
 
 func newEnterprise(dir string, mode replicator.Mode, n int) (*enterprise, error) {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("r%d", i)
+	}
+	return newEnterpriseOf(dir, mode, names)
+}
+
+// newEnterpriseOf is newEnterprise with the replicas (clusters) named.
+func newEnterpriseOf(dir string, mode replicator.Mode, names []string) (*enterprise, error) {
 	e := &enterprise{}
 	if err := pki.CreateCA(filepath.Join(dir, "ca"), "bench", time.Hour); err != nil {
 		return nil, err
 	}
 	var lns []net.Listener
-	for i := 0; i < n; i++ {
+	for _, name := range names {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
 		lns = append(lns, ln)
-		e.names = append(e.names, fmt.Sprintf("r%d", i))
+		e.names = append(e.names, name)
 		e.addrs = append(e.addrs, ln.Addr().String())
 	}
 	views := func() []replicator.ClusterView {
