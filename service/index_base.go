@@ -437,22 +437,35 @@ func (b *baseIndex) wordList(query []string) []uint32 {
 		slices.Sort(cand)
 		cand = slices.Compact(cand)
 	}
-	if len(spans) > 1 {
-		set := getBitset(b.n)
-		for _, s := range spans[1:] {
-			set.clear()
-			b.addPostings(set, s)
-			kept := cand[:0]
-			for _, id := range cand {
-				if set.has(id) {
-					kept = append(kept, id)
-				}
-			}
-			cand = kept
+	for _, s := range spans[1:] {
+		if b.fewerLookups(len(cand), s) {
+			cand = slices.DeleteFunc(cand, func(id uint32) bool { return !b.hasPosting(s, id) })
+			continue
 		}
+		set := getBitset(b.n)
+		b.addPostings(set, s)
+		cand = slices.DeleteFunc(cand, func(id uint32) bool { return !set.has(id) })
 		putBitset(set)
 	}
 	return cand
+}
+
+// fewerLookups reports whether looking each of n candidates up in the
+// postings of span s (a binary search per word) costs less than setting
+// a bit per posting: "user 1234" keeps the few rows of "1234" without
+// marking the hundred thousand rows of "user".
+func (b *baseIndex) fewerLookups(n int, s [2]int) bool {
+	return n*(s[1]-s[0])*bits.Len(uint(b.n)) < b.postings(s)
+}
+
+// hasPosting reports whether row id has a word of span s.
+func (b *baseIndex) hasPosting(s [2]int, id uint32) bool {
+	for w := s[0]; w < s[1]; w++ {
+		if _, ok := slices.BinarySearch(b.post[b.postStart[w]:b.postStart[w+1]], id); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // walk calls fn with the matched ids in the order of column col (reversed

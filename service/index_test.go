@@ -80,7 +80,7 @@ func TestIndexMatchesScanLarge(t *testing.T) {
 	if _, err := st.Write(ctx, "test", muts); err != nil {
 		t.Fatal(err)
 	}
-	qs := indexQueries{words: []string{"", "a", "ann", "b", "bob lee", "1", "10", "100", "1234", "zo", "9"},
+	qs := indexQueries{words: []string{"", "a", "ann", "b", "bob lee", "1", "10", "100", "1234", "zo", "9", "lee 1234", "1234 1", "1234 2", "b 1234", "ann 10"},
 		groups: []string{"", "sales", "IT", "10", "nosuch"}, clusters: []string{"", "tpa1", "c9", "C10"}, sites: []string{"", "tpa", "sfo"},
 		offsets: []int{0, 7, 300, 2500}}
 	qs.check(t, svc, st, r, "after the first build")
