@@ -95,7 +95,7 @@ func Scale(ctx context.Context, env Env) ([]Result, error) {
 			return out, err
 		}
 		out = append(out, Result{Name: fmt.Sprintf("agent %s resident memory (VmRSS) after the runs", n.Name), Value: m.rss, Unit: "MB",
-			Goal: "< 1024 MB", Note: fmt.Sprintf("peak (VmHWM) %.0f MB; now %.0f MB anonymous (heap), %.0f MB of the mapped store file",
+			Goal: "< 1024 MB", Note: fmt.Sprintf("peak (VmHWM) %.0f MB; now %.0f MB anonymous (the Go heap, with freed memory the runtime has not yet returned), %.0f MB of the mapped store file",
 				m.hwm, m.anon, m.file)})
 	}
 	return out, nil
