@@ -265,7 +265,7 @@ func (a *Agent) buildAPI() error {
 		Findings: (&findingsCache{svc: a.svc}).get})
 	a.metrics.reg.MustRegister(&partsCollector{dns: a.dns, checker: a.checker, dundi: a.parts.dundi, ami: a.parts.collector,
 		bridge: a.parts.bridge})
-	hopts := httpapi.HandlerOptions{Auth: auth, Metrics: httpapi.NewMetrics(a.metrics.Registry())}
+	hopts := httpapi.HandlerOptions{Auth: auth, Metrics: httpapi.NewMetrics(a.metrics.Registry()), Shed: cfg.HTTP.Shed}
 	if a.opts.WebPages {
 		if hopts.Pages, err = ui.New(ui.DefaultConfig(), ui.Deps{Data: a.svc, Auth: auth, Cluster: cfg.Cluster, Node: cfg.Node,
 			Audit: a.svc.AuditLog(), Roaming: ui.RoamingFrom(a.svc), Audits: a.svc, DNS: ui.DNSFrom(a.svc), Services: ui.ServicesFrom(a.svc),

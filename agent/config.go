@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/pbxtopo/pbxtopo/httpapi"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
@@ -101,6 +102,8 @@ type TLSConfig struct {
 // HTTPConfig is the http.* keys: the API's plain-HTTP settings.
 type HTTPConfig struct {
 	Insecure bool `mapstructure:"insecure"`
+	// Shed: max_inflight and queue_wait (httpapi/shed.go).
+	Shed httpapi.ShedConfig `mapstructure:",squash"`
 }
 
 // HTTPTLSConfig is the http_tls.* keys: the API over TLS.
@@ -154,6 +157,7 @@ type LogConfig struct {
 func Defaults(v *viper.Viper) {
 	v.SetDefault("role", "voice")
 	v.SetDefault("http_addr", "127.0.0.1:7480")
+	setDefaults(v, "http", httpapi.DefaultShedConfig())
 	v.SetDefault("repl_addr", "127.0.0.1:7481")
 	v.SetDefault("serf_addr", "127.0.0.1:7946")
 	v.SetDefault("raft_addr", "127.0.0.1:7482")

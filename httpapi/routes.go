@@ -50,16 +50,19 @@ type HandlerOptions struct {
 	Auth    Authenticator
 	Metrics *Metrics     // counts requests and serves /metrics (read role)
 	Pages   http.Handler // the web pages under /ui/
+	// Shed bounds the requests served at once (shed.go); zero serves all.
+	Shed ShedConfig
 }
 
 // HandlerWith returns the API, and the metrics and pages when given.
 func HandlerWith(svc *service.Service, o HandlerOptions) http.Handler {
 	auth := o.Auth
+	shed := newShedder(o.Shed)
 	mux := http.NewServeMux()
 	for _, rt := range routes(svc) {
 		h := guard(rt, auth)
 		if rt.Pattern != healthRoute {
-			h = gate(svc, h)
+			h = shed.wrap(gate(svc, h))
 		}
 		if o.Metrics != nil {
 			h = o.Metrics.instrument(rt.Pattern, h)
@@ -70,7 +73,7 @@ func HandlerWith(svc *service.Service, o HandlerOptions) http.Handler {
 		mux.Handle("GET /metrics", guard(Route{Role: service.RoleRead, Handler: o.Metrics.handler().ServeHTTP}, auth))
 	}
 	if o.Pages != nil {
-		mux.Handle("/ui/", o.Pages)
+		mux.Handle("/ui/", shed.wrap(o.Pages))
 		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {

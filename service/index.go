@@ -2,8 +2,8 @@ package service
 
 import (
 	"cmp"
+	"runtime/debug"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,38 +12,34 @@ import (
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
-// extIndex is an in-memory index of the extensions for searches: each
-// extension's key, number, name, group, cluster and site, kept up to date
-// from the store's change log. A search scans this small slice instead of
-// decoding every record, which keeps a search over 100,000 extensions in
-// milliseconds with many clients at once.
+// extIndex is an in-memory index of the extensions for listings and
+// searches, kept up to date from the store's change log. It answers a
+// page of a million extensions, in any indexed order, with any filter or
+// search, without reading or sorting the million: the rows as of the last
+// rebuild are a compact, immutable base (index_base.go); rows written
+// since are a small fresh set, merged into each answer.
 type extIndex struct {
 	mu    sync.Mutex // one refresh at a time
 	state sync.RWMutex
 	sum   store.Summary
-	rows  map[string]*idxRow
-	// words is every word of every row's text at the last rebuild, sorted,
-	// for prefix lookups; rows changed since are in fresh and searched
-	// one by one.
-	words []wordRef
+	base  *baseIndex
+	// gone marks the base rows replaced or deleted since the rebuild;
+	// fresh holds the rows written since, by key.
+	gone  bitset
+	nGone int
 	fresh map[string]*idxRow
-	// byCluster, byGroup and byBoth are the rows at the last rebuild by
-	// lower-case cluster, group, and both ("cluster\x00group"), for
-	// filtered listings without a search.
-	byCluster, byGroup, byBoth map[string][]*idxRow
 }
 
-type wordRef struct {
-	word string
-	row  *idxRow
-}
-
+// idxRow is one extension as the index sees it: a row written since the
+// last rebuild, or one read for a test's reference.
 type idxRow struct {
 	key, num, name, group, cluster, site string
 	lower                                [4]string     // name, group, cluster, site, lower-cased
 	sort                                 [6]naturalKey // key, num, name, group, cluster, site
 	words                                []string      // the words a search matches, lower-cased
-	gone                                 bool          // replaced or deleted since the last rebuild
+	// pos is, per indexed column, how many base rows sort before this
+	// row (its place when merged into a base listing).
+	pos [6]int
 }
 
 // naturalKey is a value prepared for natural order (naturalLess) once, so
@@ -82,7 +78,7 @@ func (x *extIndex) refresh(st Store) error {
 	if sm, ok := baseStore(st).(interface{ Summary() store.Summary }); ok {
 		now := sm.Summary()
 		x.state.RLock()
-		same := x.rows != nil && x.sum.Equal(now)
+		same := x.base != nil && x.sum.Equal(now)
 		x.state.RUnlock()
 		if same {
 			return nil
@@ -91,10 +87,7 @@ func (x *extIndex) refresh(st Store) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	cr, ok := baseStore(st).(changeReader)
-	if !ok {
-		return x.rebuild(st)
-	}
-	if x.rows == nil {
+	if !ok || x.base == nil {
 		return x.rebuild(st)
 	}
 	all := func(store.Stream) bool { return true }
@@ -140,41 +133,35 @@ func (x *extIndex) sumCopy() store.Summary {
 }
 
 func (x *extIndex) rebuild(st Store) error {
-	rows := map[string]*idxRow{}
+	var base *baseIndex
 	var sum store.Summary
 	err := st.View(func(sn *store.Snapshot) error {
 		var err error
 		if sum, err = sn.Summary(); err != nil {
 			return err
 		}
-		return sn.Scan(pbx.Extensions.Name, "", func(key string, v []byte) error {
-			rows[key] = newIdxRow(key, v)
-			return nil
-		})
+		base, err = buildBase(sn)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	var words []wordRef
-	for _, r := range rows {
-		for _, w := range r.words {
-			words = append(words, wordRef{w, r})
-		}
-	}
-	slices.SortFunc(words, func(a, b wordRef) int { return strings.Compare(a.word, b.word) })
-	byCluster, byGroup, byBoth := map[string][]*idxRow{}, map[string][]*idxRow{}, map[string][]*idxRow{}
-	for _, r := range rows {
-		byCluster[r.lower[2]] = append(byCluster[r.lower[2]], r)
-		byGroup[r.lower[1]] = append(byGroup[r.lower[1]], r)
-		both := r.lower[2] + "\x00" + r.lower[1]
-		byBoth[both] = append(byBoth[both], r)
-	}
 	x.state.Lock()
-	x.rows, x.sum, x.words, x.fresh = rows, sum, words, map[string]*idxRow{}
-	x.byCluster, x.byGroup, x.byBoth = byCluster, byGroup, byBoth
+	x.base, x.sum, x.fresh = base, sum, map[string]*idxRow{}
+	x.gone, x.nGone = newBitset(base.n), 0
 	x.state.Unlock()
+	if base.n >= 100_000 {
+		// Building took several times what the index keeps: give it back
+		// now rather than over minutes.
+		debug.FreeOSMemory()
+	}
 	return nil
 }
+
+// freshLimit is how many rows written since the last rebuild the index
+// searches one by one before it rebuilds: a share of the base, so that a
+// million rows are not indexed again for every few thousand writes.
+func freshLimit(base int) int { return max(5000, base/64) }
 
 // update rereads changed records as they show (versions merged).
 func (x *extIndex) update(st Store, keys []string) error {
@@ -189,7 +176,9 @@ func (x *extIndex) update(st Store, keys []string) error {
 				updated[k] = nil
 				continue
 			}
-			updated[k] = newIdxRow(k, r.Value())
+			row := newIdxRow(k, r.Value())
+			x.base.place(row) // the base changes only under x.mu, held here
+			updated[k] = row
 		}
 		return nil
 	})
@@ -198,18 +187,17 @@ func (x *extIndex) update(st Store, keys []string) error {
 	}
 	x.state.Lock()
 	for k, row := range updated {
-		if old := x.rows[k]; old != nil {
-			old.gone = true
+		if id, ok := x.base.find(k); ok && !x.gone.has(id) {
+			x.gone.set(id)
+			x.nGone++
 		}
 		if row == nil {
-			delete(x.rows, k)
 			delete(x.fresh, k)
 		} else {
-			x.rows[k] = row
 			x.fresh[k] = row
 		}
 	}
-	rebuild := len(x.fresh) > 5000
+	rebuild := len(x.fresh) > freshLimit(x.base.n)
 	x.state.Unlock()
 	if rebuild { // too many rows to search one by one: index them again
 		return x.rebuild(st)
@@ -218,25 +206,39 @@ func (x *extIndex) update(st Store, keys []string) error {
 }
 
 func newIdxRow(key string, v []byte) *idxRow {
-	get := func(f string) string { s, _ := pbx.LookupField(v, f); return s }
-	r := &idxRow{key: key, num: get("regexten"), name: get("name"), group: get("astgroup"), cluster: get("cluster"), site: get("site")}
+	r := &idxRow{key: key}
+	var words []string
+	pbx.EachField(v, func(name string, value []byte) bool {
+		switch name {
+		case "regexten":
+			r.num = string(value)
+		case "name":
+			r.name = string(value)
+		case "astgroup":
+			r.group = string(value)
+		case "cluster":
+			r.cluster = string(value)
+		case "site":
+			r.site = string(value)
+		}
+		if isSearchField(name) {
+			for _, w := range searchWords(string(value)) {
+				if !slices.Contains(words, w) {
+					words = append(words, w)
+				}
+			}
+		}
+		return true
+	})
+	r.words = words
 	r.lower = [4]string{strings.ToLower(r.name), strings.ToLower(r.group), strings.ToLower(r.cluster), strings.ToLower(r.site)}
 	for i, v := range [6]string{r.key, r.num, r.name, r.group, r.cluster, r.site} {
 		r.sort[i] = newNaturalKey(v)
 	}
-	seen := map[string]bool{}
-	for _, f := range searchFields {
-		if s, ok := pbx.LookupField(v, f); ok {
-			for _, w := range searchWords(s) {
-				if !seen[w] {
-					seen[w] = true
-					r.words = append(r.words, w)
-				}
-			}
-		}
-	}
 	return r
 }
+
+func isSearchField(name string) bool { return slices.Contains(searchFields, name) }
 
 // searchWords splits text into lower-case words (letters and digits).
 func searchWords(s string) []string {
@@ -268,95 +270,79 @@ func (x *extIndex) search(q Query) ([]string, int) {
 	x.state.RLock()
 	defer x.state.RUnlock()
 	want := [4]string{"", strings.ToLower(q.Group), strings.ToLower(q.Cluster), strings.ToLower(q.Site)}
-	keep := func(r *idxRow) bool {
-		for i := 1; i < 4; i++ {
-			if want[i] != "" && r.lower[i] != want[i] {
-				return false
-			}
-		}
-		return true
-	}
 	query := searchWords(q.Search)
-	var hits []*idxRow
-	switch {
-	case len(query) == 0 && (want[2] != "" || want[1] != ""):
-		// The rows of the cluster (or group) at the last rebuild, then
-		// the rows changed since.
-		var base []*idxRow
-		switch {
-		case want[2] != "" && want[1] != "":
-			base = x.byBoth[want[2]+"\x00"+want[1]]
-		case want[2] != "":
-			base = x.byCluster[want[2]]
-		default:
-			base = x.byGroup[want[1]]
-		}
-		for _, r := range base {
-			if !r.gone && keep(r) {
-				hits = append(hits, r)
-			}
-		}
-		for _, r := range x.fresh {
-			if keep(r) {
-				hits = append(hits, r)
-			}
-		}
-	case len(query) == 0:
-		for _, r := range x.rows {
-			if keep(r) {
-				hits = append(hits, r)
-			}
-		}
-	default:
-		// The rows with a word starting with the rarest query word, from
-		// the sorted words; then the other words and the filters.
-		lo, hi := x.prefixRange(query[0])
-		for _, w := range query[1:] {
-			if l, h := x.prefixRange(w); h-l < hi-lo {
-				lo, hi = l, h
-			}
-		}
-		seen := map[*idxRow]bool{}
-		for _, ref := range x.words[lo:hi] {
-			r := ref.row
-			if !r.gone && !seen[r] && keep(r) && r.matches(query) {
-				seen[r] = true
-				hits = append(hits, r)
-			}
-		}
-		for _, r := range x.fresh {
-			if !seen[r] && keep(r) && r.matches(query) {
-				hits = append(hits, r)
-			}
+	col := indexedSorts[q.Sort]
+	var fresh []*idxRow
+	for _, r := range x.fresh {
+		if r.keep(want) && r.matches(query) {
+			fresh = append(fresh, r)
 		}
 	}
-	col := indexedSorts[q.Sort]
-	slices.SortFunc(hits, func(a, b *idxRow) int {
+	slices.SortFunc(fresh, func(a, b *idxRow) int {
 		c := a.sort[col].compare(b.sort[col])
 		if c == 0 {
 			c = a.sort[0].compare(b.sort[0])
 		}
-		if q.Desc {
-			c = -c
-		}
 		return c
 	})
-	lo := min(max(q.Offset, 0), len(hits))
-	hi := len(hits)
+	m := x.base.match(query, want, x.gone, x.nGone)
+	defer m.release()
+	total := len(fresh) + m.count
+	lo := min(max(q.Offset, 0), total)
+	hi := total
 	if q.Limit > 0 {
-		hi = min(lo+q.Limit, len(hits))
+		hi = min(lo+q.Limit, total)
 	}
 	keys := make([]string, 0, hi-lo)
-	for _, r := range hits[lo:hi] {
-		keys = append(keys, r.key)
+	if hi == lo {
+		return keys, total
 	}
-	return keys, len(hits)
+	// Walk the base matches and the fresh rows merged, in the query's
+	// direction, keeping positions lo to hi.
+	i, f := 0, 0
+	emit := func(key string) bool {
+		if i >= lo {
+			keys = append(keys, key)
+		}
+		i++
+		return i < hi
+	}
+	if !q.Desc {
+		x.base.walk(m, col, false, x.gone, func(id uint32, pos int) bool {
+			for ; f < len(fresh) && fresh[f].pos[col] <= pos; f++ {
+				if !emit(fresh[f].key) {
+					return false
+				}
+			}
+			return emit(strings.Clone(x.base.keys.get(id)))
+		})
+		for ; i < hi && f < len(fresh); f++ {
+			emit(fresh[f].key)
+		}
+	} else {
+		f = len(fresh) - 1
+		x.base.walk(m, col, true, x.gone, func(id uint32, pos int) bool {
+			for ; f >= 0 && fresh[f].pos[col] > pos; f-- {
+				if !emit(fresh[f].key) {
+					return false
+				}
+			}
+			return emit(strings.Clone(x.base.keys.get(id)))
+		})
+		for ; i < hi && f >= 0; f-- {
+			emit(fresh[f].key)
+		}
+	}
+	return keys, total
 }
 
-// prefixRange is the range of x.words that start with prefix.
-func (x *extIndex) prefixRange(prefix string) (lo, hi int) {
-	cmp := func(w wordRef, t string) int { return strings.Compare(w.word, t) }
-	lo, _ = slices.BinarySearchFunc(x.words, prefix, cmp)
-	hi = lo + sort.Search(len(x.words)-lo, func(i int) bool { return !strings.HasPrefix(x.words[lo+i].word, prefix) })
-	return lo, hi
+// keep reports whether the row passes the lower-case filters (group,
+// cluster, site at 1, 2, 3; empty means any).
+func (r *idxRow) keep(want [4]string) bool {
+	for i := 1; i < 4; i++ {
+		if want[i] != "" && r.lower[i] != want[i] {
+			return false
+		}
+	}
+	return true
 }

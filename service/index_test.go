@@ -20,38 +20,9 @@ func TestIndexMatchesScan(t *testing.T) {
 	svc, st := sampleService(t)
 	ctx := context.Background()
 	r := rand.New(rand.NewSource(7))
-	words := []string{"", "a", "al", "george", "geo lop", "61", "6109", "5", "sales", "x y", "smith", "dan"}
-	groups := []string{"", "IT", "USSales", "TechSupport", "hr"}
-	clusters := []string{"", "tpa1", "sfo", "lon"}
-	sorts := []string{"", "name", "regexten", "astgroup", "cluster"}
-	check := func(round string) {
-		t.Helper()
-		for i := 0; i < 300; i++ {
-			q := Query{Search: words[r.Intn(len(words))], Group: groups[r.Intn(len(groups))], Cluster: clusters[r.Intn(len(clusters))],
-				Sort: sorts[r.Intn(len(sorts))], Desc: r.Intn(2) == 0, Offset: r.Intn(3) * 5, Limit: r.Intn(3) * 10}
-			got, err := svc.List(ctx, "extensions", q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := scanList(t, st, q)
-			if got.Total != len(want) {
-				t.Fatalf("%s: %+v: total %d, scan finds %d", round, q, got.Total, len(want))
-			}
-			lo := min(q.Offset, len(want))
-			hi := len(want)
-			if q.Limit > 0 {
-				hi = min(lo+q.Limit, hi)
-			}
-			var gotKeys []string
-			for _, row := range got.Rows {
-				gotKeys = append(gotKeys, row["cluster"]+"/"+row["regexten"])
-			}
-			if !slices.Equal(gotKeys, want[lo:hi]) {
-				t.Fatalf("%s: %+v:\n got %v\nwant %v", round, q, gotKeys, want[lo:hi])
-			}
-		}
-	}
-	check("after import")
+	qs := indexQueries{words: []string{"", "a", "al", "george", "geo lop", "61", "6109", "5", "sales", "x y", "smith", "dan"},
+		groups: []string{"", "IT", "USSales", "TechSupport", "hr"}, clusters: []string{"", "tpa1", "sfo", "lon"}}
+	qs.check(t, svc, st, r, "after import")
 	page, _ := svc.List(ctx, "extensions", Query{})
 	deleted := map[string]bool{}
 	for i := 0; i < 40; i++ {
@@ -78,29 +49,140 @@ func TestIndexMatchesScan(t *testing.T) {
 			}
 		}
 	}
-	check("after writes")
+	qs.check(t, svc, st, r, "after writes")
 }
 
-// scanList is the reference: every extension, the same filters and word
-// rule, sorted the same way; it returns the keys.
-func scanList(t *testing.T, st *store.Store, q Query) []string {
+// TestIndexMatchesScanLarge does the same over 4,000 odd records (names
+// that are numbers or empty, groups that differ only in case, sites),
+// where large matches are walked in a column's order and small ones
+// sorted, with writes merged in, deep offsets and descending orders.
+func TestIndexMatchesScanLarge(t *testing.T) {
+	svc, st := sampleService(t)
+	ctx := context.Background()
+	r := rand.New(rand.NewSource(11))
+	groups := []string{"Sales", "sales", "SALES", "IT", "10", "9", ""}
+	clusters := []string{"tpa1", "sfo", "lon", "c10", "c9"}
+	names := []string{"Ann", "ann", "Bob Lee", "100", "99", "", "Zoë", "Lee Bob", "b"}
+	record := func(i int) (string, []byte) {
+		c := clusters[i%len(clusters)]
+		num := fmt.Sprint(1000 + i)
+		f := pbx.Fields{"cluster": c, "regexten": num, "astgroup": groups[r.Intn(len(groups))], "site": []string{"", "tpa", "SFO"}[r.Intn(3)],
+			"name": names[r.Intn(len(names))], "callerid": fmt.Sprintf("%s <%s>", names[r.Intn(len(names))], num)}
+		return c + "/" + num, f.AppendBinary(nil)
+	}
+	var muts []store.Mutation
+	live := map[string]bool{}
+	for i := range 4000 {
+		k, v := record(i)
+		muts = append(muts, store.Mutation{Table: "extensions", Key: k, Value: v})
+		live[k] = true
+	}
+	if _, err := st.Write(ctx, "test", muts); err != nil {
+		t.Fatal(err)
+	}
+	qs := indexQueries{words: []string{"", "a", "ann", "b", "bob lee", "1", "10", "100", "1234", "zo", "9", "lee 1234", "1234 1", "1234 2", "b 1234", "ann 10"},
+		groups: []string{"", "sales", "IT", "10", "nosuch"}, clusters: []string{"", "tpa1", "c9", "C10"}, sites: []string{"", "tpa", "sfo"},
+		offsets: []int{0, 7, 300, 2500}}
+	qs.check(t, svc, st, r, "after the first build")
+	for round := range 3 {
+		muts = nil
+		for range 150 {
+			i := r.Intn(4300) // some new, most replacing
+			k, v := record(i)
+			if r.Intn(4) == 0 {
+				if !live[k] {
+					continue
+				}
+				v = nil
+			}
+			if !slices.ContainsFunc(muts, func(m store.Mutation) bool { return m.Key == k }) {
+				muts = append(muts, store.Mutation{Table: "extensions", Key: k, Value: v})
+				live[k] = v != nil
+			}
+		}
+		if _, err := st.Write(ctx, "test", muts); err != nil {
+			t.Fatal(err)
+		}
+		qs.check(t, svc, st, r, fmt.Sprintf("after writes %d", round))
+	}
+}
+
+// indexQueries are the values random queries take.
+type indexQueries struct {
+	words, groups, clusters, sites []string
+	offsets                        []int
+}
+
+// check compares 300 random listings from the index with listRows.
+func (qs indexQueries) check(t *testing.T, svc *Service, st *store.Store, r *rand.Rand, round string) {
 	t.Helper()
-	query := searchWords(q.Search)
+	sorts := []string{"", "name", "regexten", "astgroup", "cluster", "site"}
+	pick := func(l []string) string {
+		if len(l) == 0 {
+			return ""
+		}
+		return l[r.Intn(len(l))]
+	}
+	offsets := qs.offsets
+	if offsets == nil {
+		offsets = []int{0, 5, 10}
+	}
+	all := scanRows(t, st)
+	for i := 0; i < 300; i++ {
+		q := Query{Search: pick(qs.words), Group: pick(qs.groups), Cluster: pick(qs.clusters), Site: pick(qs.sites),
+			Sort: sorts[r.Intn(len(sorts))], Desc: r.Intn(2) == 0, Offset: offsets[r.Intn(len(offsets))], Limit: r.Intn(3) * 10}
+		got, err := svc.List(context.Background(), "extensions", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := listRows(all, q)
+		if got.Total != len(want) {
+			t.Fatalf("%s: %+v: total %d, scan finds %d", round, q, got.Total, len(want))
+		}
+		lo := min(q.Offset, len(want))
+		hi := len(want)
+		if q.Limit > 0 {
+			hi = min(lo+q.Limit, hi)
+		}
+		var gotKeys []string
+		for _, row := range got.Rows {
+			gotKeys = append(gotKeys, row["cluster"]+"/"+row["regexten"])
+		}
+		if !slices.Equal(gotKeys, want[lo:hi]) {
+			t.Fatalf("%s: %+v:\n got %v\nwant %v", round, q, gotKeys, want[lo:hi])
+		}
+	}
+}
+
+// scanRows reads every extension as the reference sees it.
+func scanRows(t *testing.T, st *store.Store) []*idxRow {
+	t.Helper()
 	var rows []*idxRow
 	err := st.View(func(sn *store.Snapshot) error {
 		return sn.Scan(pbx.Extensions.Name, "", func(key string, v []byte) error {
-			r := newIdxRow(key, v)
-			if q.Cluster != "" && !strings.EqualFold(r.cluster, q.Cluster) || q.Group != "" && !strings.EqualFold(r.group, q.Group) {
-				return nil
-			}
-			if r.matches(query) {
-				rows = append(rows, r)
-			}
+			rows = append(rows, newIdxRow(key, v))
 			return nil
 		})
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return rows
+}
+
+// listRows is the reference: every extension, the same filters and word
+// rule, sorted the same way; it returns the keys.
+func listRows(all []*idxRow, q Query) []string {
+	query := searchWords(q.Search)
+	var rows []*idxRow
+	for _, r := range all {
+		if q.Cluster != "" && !strings.EqualFold(r.cluster, q.Cluster) || q.Group != "" && !strings.EqualFold(r.group, q.Group) ||
+			q.Site != "" && !strings.EqualFold(r.site, q.Site) {
+			continue
+		}
+		if r.matches(query) {
+			rows = append(rows, r)
+		}
 	}
 	col := map[string]func(*idxRow) string{
 		"": func(r *idxRow) string { return r.key }, "regexten": func(r *idxRow) string { return r.num },

@@ -70,10 +70,25 @@ func (r *Record) Winner() Version { return r.Versions[0] }
 // of fields) set to different values by concurrent changes, or a deletion
 // concurrent with a change. Concurrent versions that changed different
 // fields merge without one.
-func (r *Record) Conflict() bool { return len(r.view().conflicts) > 0 }
+func (r *Record) Conflict() bool {
+	if r.single() {
+		return false
+	}
+	return len(r.view().conflicts) > 0
+}
+
+// single reports whether the record is one version with nothing merged
+// into it: it shows that version, with no conflict, and saying so needs
+// no decoding (a catch-up of a million records asks a million times).
+func (r *Record) single() bool { return r.cached == nil && len(r.Versions) == 1 && !r.hasMerges() }
 
 // Exists reports whether the record is present and not deleted.
-func (r *Record) Exists() bool { return len(r.Versions) > 0 && r.view().value != nil }
+func (r *Record) Exists() bool {
+	if r.single() {
+		return !r.Versions[0].Deleted
+	}
+	return len(r.Versions) > 0 && r.view().value != nil
+}
 
 // Dots returns the dots of the live versions.
 func (r *Record) Dots() []Dot {

@@ -180,6 +180,7 @@ type txState struct {
 	summary     Summary // streams changed in this transaction
 	pruned      Summary
 	logged      bool
+	changes     int // applied in this transaction
 }
 
 func (s *Store) newTxState() *txState {
@@ -365,12 +366,21 @@ func noteChange(r *Record, c *Change, before, after []Version) error {
 	return nil
 }
 
+// bulkChanges is the size from which a transaction fills table pages.
+const bulkChanges = 256
+
 // applyChange applies c, whose dot and timestamp are final, to its record
 // and every index, and appends it to the log.
 func (st *txState) applyChange(tx *bolt.Tx, c *Change) (Outcome, error) {
 	b, err := tableBucket(tx, c.Table, true)
 	if err != nil {
 		return 0, err
+	}
+	// A bulk transaction (an import, a peer's batch) writes its keys in
+	// ascending order: pages split full instead of half full, which
+	// halves the file a million imported records take.
+	if st.changes++; st.changes > bulkChanges {
+		b.FillPercent = 1.0
 	}
 	old, err := st.s.loadRecord(b, c.Table, c.Key)
 	if err != nil {

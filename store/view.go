@@ -77,7 +77,15 @@ type view struct {
 
 // Value returns the record's fields as it shows them (its live versions
 // merged field by field), encoded; nil when it is deleted.
-func (r *Record) Value() []byte { return r.view().value }
+func (r *Record) Value() []byte {
+	if r.single() { // the one version as it is, nothing to merge or decode
+		if r.Versions[0].Deleted {
+			return nil
+		}
+		return r.Versions[0].Value
+	}
+	return r.view().value
+}
 
 // Fields returns the record's fields as it shows them; ok is false when
 // it is deleted.

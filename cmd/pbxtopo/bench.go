@@ -15,8 +15,12 @@ func (a *app) benchCmd() *cobra.Command {
 		Use:   "bench [SUITE...]",
 		Short: "Measure performance: every figure with its anchor from the same run",
 		Long: `Runs the performance suites and prints one row per figure, with the anchor the
-figure is compared to (measured in the same run) and the ratio. Suites: store, repl, raft,
-roaming, dns, api, ui, dundi, ami, mysql, ops.`,
+figure is compared to (measured in the same run) and the ratio, then the machine and its load
+around each suite. A measurement that cannot be made is a FAILED row with its reason, and the
+command exits non-zero. -o json adds the machine (CPUs, kernel, Go version), each suite's
+parameters and load, and each anchor's exact settings. Suites: store, repl, raft, roaming, dns,
+api, ui, dundi, ami, mysql, ops, scale (a million extensions on two agent processes: several
+minutes and a few GB of disk).`,
 		Example: "  pbxtopo bench store\n  pbxtopo bench -o json",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			self, err := os.Executable()
@@ -32,13 +36,19 @@ roaming, dns, api, ui, dundi, ami, mysql, ops.`,
 			}
 			defer os.RemoveAll(tmp)
 			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			results, err := bench.Run(cmd.Context(), args, bench.Env{Dir: tmp, Self: self, Quick: quick, Log: log})
+			rep, err := bench.RunReport(cmd.Context(), args, bench.Env{Dir: tmp, Self: self, Quick: quick, Log: log})
+			if rep.Suites == nil && err != nil {
+				return userError{err} // an unknown suite
+			}
 			if f, _ := a.format(); f == "json" {
-				if jerr := printJSON(a.stdout, map[string]any{"results": results}); jerr != nil {
+				if jerr := printJSON(a.stdout, rep); jerr != nil {
 					return jerr
 				}
-			} else if perr := bench.PrintTable(a.stdout, results); perr != nil {
-				return perr
+			} else {
+				if perr := bench.PrintTable(a.stdout, rep.Results); perr != nil {
+					return perr
+				}
+				bench.PrintMachine(a.stdout, rep)
 			}
 			return err
 		},

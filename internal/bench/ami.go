@@ -24,6 +24,8 @@ func AMI(ctx context.Context, env Env) ([]Result, error) {
 	if env.Quick {
 		nEvents, nExt = 20_000, 200
 	}
+	env.Param("events", nEvents)
+	env.Param("extensions", nExt)
 	st, err := store.Open(storeConfig(filepath.Join(env.Dir, "ami.db")))
 	if err != nil {
 		return nil, err

@@ -39,7 +39,8 @@ func TestDNSQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, w := range []string{"SRV over UDP, pbxtopo", "SRV over UDP, NSD", "CPU per SRV answer", "SRV p99 latency",
-		"health change to first answer", "dead VIP to first answer", "SRV answers leaving out a live cluster"} {
+		"health change to first answer", "dead VIP to first answer", "SRV answers leaving out a live cluster",
+		"agent process SIGKILLed"} {
 		found := false
 		for _, r := range rs {
 			if strings.HasPrefix(r.Name, w) {

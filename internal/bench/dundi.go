@@ -31,6 +31,10 @@ func Dundi(ctx context.Context, env Env) ([]Result, error) {
 	if env.Quick {
 		numbers = 5_000
 	}
+	env.Param("numbers", numbers)
+	env.Param("workers", workers)
+	env.Param("duration", d)
+	env.Param("in_flight_levels", inFlightLevels)
 	st, err := dundiStore(ctx, env.Dir, numbers)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"bufio"
+	"encoding/csv"
 	"fmt"
 	"math/rand"
 	"os"
@@ -43,6 +45,21 @@ func (e Enterprise) Write(dir string) ([]string, error) {
 	for _, g := range groupNames {
 		files["groups"] = append(files["groups"], pbx.Fields{"name": g, "contexts": g, "context": g})
 	}
+	// Extensions go straight to their file: a million of them held as
+	// Fields would take gigabytes.
+	extPath := filepath.Join(dir, "extensions.csv")
+	fh, err := os.Create(extPath)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	bw := bufio.NewWriterSize(fh, 1<<20)
+	cw := csv.NewWriter(bw)
+	cols := pbx.Extensions.ConfigColumns()
+	if err := cw.Write(cols); err != nil {
+		return nil, err
+	}
+	rec := make([]string, len(cols))
 	n := 0
 	for num := 100000; n < e.Extensions; num++ {
 		g := groupNames[rnd.Intn(len(groupNames))]
@@ -60,19 +77,35 @@ func (e Enterprise) Write(dir string) ([]string, error) {
 			if j > 0 {
 				mb = ""
 			}
-			files["extensions"] = append(files["extensions"], pbx.Fields{
+			f := pbx.Fields{
 				"cluster": ClusterName(c), "regexten": fmt.Sprint(num), "astgroup": g, "context": g,
 				"name": fmt.Sprintf("User %d", num), "callerid": fmt.Sprintf("User %d <%d>", num, num),
 				"defaultuser": fmt.Sprint(num), "authuser": fmt.Sprint(num), "secret": fmt.Sprintf("s3cr%08x", rnd.Uint32()),
 				"mailbox": mb, "vmsecret": fmt.Sprintf("%06d", 100000+rnd.Intn(800000)), "acl": "internal_phones",
 				"roaming": roam, "type": "friend", "host": "dynamic", "allow": "ulaw,alaw", "disallow": "all",
 				"callgroup": "5", "pickupgroup": "5", "language": "en", "protocol": "SIP",
-			})
+			}
+			for i, col := range cols {
+				rec[i] = pbx.CSVCell(f[col])
+			}
+			if err := cw.Write(rec); err != nil {
+				return nil, err
+			}
 			n++
 		}
 	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	if err := fh.Close(); err != nil {
+		return nil, err
+	}
 	var paths []string
-	for _, t := range []string{"sites", "clusters", "acls", "groups", "extensions"} {
+	for _, t := range []string{"sites", "clusters", "acls", "groups"} {
 		tbl, _ := pbx.LookupTable(t)
 		p := filepath.Join(dir, t+".csv")
 		fh, err := os.Create(p)
@@ -88,5 +121,5 @@ func (e Enterprise) Write(dir string) ([]string, error) {
 		}
 		paths = append(paths, p)
 	}
-	return paths, nil
+	return append(paths, extPath), nil
 }

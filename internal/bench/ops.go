@@ -23,6 +23,7 @@ func Ops(ctx context.Context, env Env) ([]Result, error) {
 	if env.Quick {
 		nExt = 5_000
 	}
+	env.Param("extensions", nExt)
 	files, err := Enterprise{Clusters: 10, Extensions: nExt, Roaming: 0.3, Seed: 1}.Write(env.Dir)
 	if err != nil {
 		return nil, err

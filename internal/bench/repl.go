@@ -6,7 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,24 +18,44 @@ import (
 )
 
 // Repl measures replication on loopback over the real transport (HTTP/2,
-// mutual TLS): sustained changes/s with 32 writers at one replica and the
-// time from acknowledgement to visible at every replica, for a mesh of 3
-// and a ring of 5; then the catch-up of a replica that missed 100,000
-// changes.
+// mutual TLS), every store fsyncing each commit: for a mesh of 3, a ring
+// of 3 and a ring of 5 with 32 writers at one replica, the changes/s
+// acknowledged at the origin, the changes/s visible at every replica, and
+// the time from acknowledgement to visible at the farthest replica; then
+// the catch-up of a replica that missed 100,000 changes, status
+// coalescing, and the ring of 3 against a MariaDB ring of 3 at the same
+// durability (the anchor). A change that never becomes visible
+// everywhere fails the suite.
 func Repl(ctx context.Context, env Env) ([]Result, error) {
 	d, n := 5*time.Second, 100_000
 	if env.Quick {
 		d, n = time.Second, 5_000
 	}
+	env.Param("writers", replWriters)
+	env.Param("duration", d)
+	env.Param("catch_up_changes", n)
+	env.Param("visible_within", replSettle)
 	var out []Result
+	ring3 := -1 // where the ring of 3's rows are in out
+	failures := 0
 	for _, shape := range []struct {
 		mode     replicator.Mode
 		replicas int
-		goal     string
-	}{{replicator.Mesh, 3, ">= 20000/s, p99 < 100 ms"}, {replicator.Ring, 3, ""}, {replicator.Ring, 5, "p99 < 250 ms"}} {
-		rs, err := replThroughput(ctx, env, shape.mode, shape.replicas, d, shape.goal)
+		goalRate string
+		goalP99  string
+	}{{replicator.Mesh, 3, ">= 20000/s", "< 100 ms"}, {replicator.Ring, 3, "", ""}, {replicator.Ring, 5, "", "< 250 ms"}} {
+		f, err := replThroughput(ctx, env, replShape{mode: shape.mode, replicas: shape.replicas, settle: replSettle, cut: -1}, d)
 		if err != nil {
 			return out, err
+		}
+		rs := f.rows(fmt.Sprintf("pbxtopo %s of %d, %d writers at one replica", shape.mode, shape.replicas, replWriters), "changes/s", shape.goalRate, shape.goalP99)
+		for _, r := range rs {
+			if r.Error != "" {
+				failures++
+			}
+		}
+		if shape.mode == replicator.Ring && shape.replicas == 3 {
+			ring3 = len(out)
 		}
 		out = append(out, rs...)
 	}
@@ -44,8 +64,67 @@ func Repl(ctx context.Context, env Env) ([]Result, error) {
 		return out, err
 	}
 	out = append(out, r)
-	rs, err := replAnchor(ctx, env, out, d)
-	return append(out, rs...), err
+	rs, err := statusCoalescing(ctx, env)
+	out = append(out, rs...)
+	if err != nil {
+		return out, err
+	}
+	rs, err = replAnchor(ctx, env, out[ring3:ring3+4], d)
+	out = append(out, rs...)
+	if err == nil && failures > 0 {
+		err = fmt.Errorf("%d replication figure(s) could not be measured", failures)
+	}
+	return out, err
+}
+
+// replWriters is how many writers the throughput runs use.
+const replWriters = 32
+
+// replSettle is how long every acknowledged change has to become visible
+// everywhere after the writers stop; past it the measurement fails.
+const replSettle = 60 * time.Second
+
+// flow is what one replication run measured.
+type flow struct {
+	acked   float64 // writes/s acknowledged at the origin
+	visible float64 // writes over the time from the first write to the last one visible at the farthest member
+	p50     time.Duration
+	p99     time.Duration // acknowledgement to visible at the farthest member
+	n       int           // writes acknowledged
+	err     error         // why visibility could not be measured
+}
+
+// rows returns a flow's four figures; when visibility could not be
+// measured, its three rows are failures that say why.
+func (f flow) rows(name, unit, goalRate, goalP99 string) []Result {
+	out := []Result{{Name: name + ": acknowledged at the origin", Value: f.acked, Unit: unit, Clients: replWriters,
+		Note: fmt.Sprintf("%d writes", f.n)}}
+	vis := []Result{
+		{Name: name + ": visible at every member", Value: f.visible, Unit: unit, Goal: goalRate, Clients: replWriters},
+		{Name: name + ": ack to visible at every member, p50", Value: ms(f.p50), Unit: "ms"},
+		{Name: name + ": ack to visible at every member, p99", Value: ms(f.p99), Unit: "ms", Goal: goalP99},
+	}
+	for _, r := range vis {
+		if f.err != nil {
+			r = failed(r.Name, f.err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// anchorFlow sets a's rows of the same quantity as the anchor of each of
+// rs, with its settings.
+func anchorFlow(rs []Result, name string, a flow, settings string) {
+	vals := map[string]float64{": acknowledged at the origin": a.acked, ": visible at every member": a.visible,
+		": ack to visible at every member, p50": ms(a.p50), ": ack to visible at every member, p99": ms(a.p99)}
+	for i := range rs {
+		for suffix, v := range vals {
+			if strings.HasSuffix(rs[i].Name, suffix) && rs[i].Error == "" && a.err == nil {
+				rs[i].Anchor, rs[i].AnchorValue, rs[i].AnchorSettings = name+suffix, v, settings
+			}
+		}
+	}
 }
 
 // enterprise is a set of in-process replicas served over loopback TLS.
@@ -68,18 +147,27 @@ func (m staticMembers) Clusters() []replicator.ClusterView { return m.views() }
 func (m staticMembers) Changed() <-chan struct{}           { return nil }
 
 func newEnterprise(dir string, mode replicator.Mode, n int) (*enterprise, error) {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("r%d", i)
+	}
+	return newEnterpriseOf(dir, mode, names)
+}
+
+// newEnterpriseOf is newEnterprise with the replicas (clusters) named.
+func newEnterpriseOf(dir string, mode replicator.Mode, names []string) (*enterprise, error) {
 	e := &enterprise{}
 	if err := pki.CreateCA(filepath.Join(dir, "ca"), "bench", time.Hour); err != nil {
 		return nil, err
 	}
 	var lns []net.Listener
-	for i := 0; i < n; i++ {
+	for _, name := range names {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
 		lns = append(lns, ln)
-		e.names = append(e.names, fmt.Sprintf("r%d", i))
+		e.names = append(e.names, name)
 		e.addrs = append(e.addrs, ln.Addr().String())
 	}
 	views := func() []replicator.ClusterView {
@@ -141,22 +229,37 @@ func (e *enterprise) close() {
 var benchValue = pbx.Fields{"cluster": "r0", "name": "George Lopez", "callerid": "George Lopez <6109>", "mailbox": "6109",
 	"context": "USSales1", "astgroup": "USSales", "secret": "hwtMazpRnvuS3VgA", "allow": "ulaw,alaw"}.AppendBinary(nil)
 
-func replThroughput(ctx context.Context, env Env, mode replicator.Mode, n int, d time.Duration, goal string) ([]Result, error) {
-	e, err := newEnterprise(filepath.Join(env.Dir, fmt.Sprintf("%s%d", mode, n)), mode, n)
+// replShape is one throughput run's enterprise.
+type replShape struct {
+	mode     replicator.Mode
+	replicas int
+	settle   time.Duration // how long the changes have to become visible everywhere
+	cut      int           // a replica never started (tests), or -1
+}
+
+// replThroughput runs the writers at replica 0 for d and measures the
+// flow to every other replica.
+func replThroughput(ctx context.Context, env Env, shape replShape, d time.Duration) (flow, error) {
+	n := shape.replicas
+	e, err := newEnterprise(filepath.Join(env.Dir, fmt.Sprintf("%s%d", shape.mode, n)), shape.mode, n)
 	if err != nil {
-		return nil, err
+		return flow{}, err
 	}
 	defer e.close()
 	for i := range e.reps {
-		e.run(i)
+		if i != shape.cut {
+			e.run(i)
+		}
 	}
 	origin := e.stores[0]
 	stream := origin.Stream("extensions")
 	// Each replica notes when each sequence number of the origin's stream
-	// becomes visible; the writers note when it was acknowledged.
+	// becomes visible there (woken by every commit); the writers note when
+	// each was acknowledged.
 	const maxSeq = 1 << 22
 	acked := make([]int64, maxSeq)
 	visible := make([][]int64, n)
+	seen := make([]atomic.Uint64, n)
 	stop := make(chan struct{})
 	var watchers sync.WaitGroup
 	for i := 1; i < n; i++ {
@@ -164,14 +267,15 @@ func replThroughput(ctx context.Context, env Env, mode replicator.Mode, n int, d
 		watchers.Add(1)
 		go func(i int) {
 			defer watchers.Done()
-			var seen uint64
 			for {
 				ch := e.stores[i].Changed()
 				now := time.Now().UnixNano()
-				for s := e.stores[i].Summary()[stream]; seen < s && seen < maxSeq-1; {
-					seen++
-					visible[i][seen] = now
+				s := seen[i].Load()
+				for top := e.stores[i].Summary()[stream]; s < top && s < maxSeq-1; {
+					s++
+					visible[i][s] = now
 				}
+				seen[i].Store(s)
 				select {
 				case <-ch:
 				case <-stop:
@@ -180,7 +284,9 @@ func replThroughput(ctx context.Context, env Env, mode replicator.Mode, n int, d
 			}
 		}(i)
 	}
-	rate, _, err := rate(ctx, 32, d, func(w, i int) error {
+	began := time.Now().UnixNano()
+	var f flow
+	f.acked, _, err = rate(ctx, replWriters, d, func(w, i int) error {
 		res, err := origin.Write(ctx, "bench", []store.Mutation{{Table: "extensions", Key: fmt.Sprintf("r0/%d-%d", w, i), Value: benchValue}})
 		if err == nil && res.Dots[0].Seq < maxSeq {
 			acked[res.Dots[0].Seq] = time.Now().UnixNano()
@@ -188,40 +294,54 @@ func replThroughput(ctx context.Context, env Env, mode replicator.Mode, n int, d
 		return err
 	})
 	if err != nil {
-		return nil, err
+		close(stop)
+		watchers.Wait()
+		return f, err
 	}
 	last := origin.Summary()[stream]
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		all := true
-		for i := 1; i < n; i++ {
-			all = all && e.stores[i].Summary()[stream] >= last
-		}
-		if all {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	f.n = int(last)
+	if last >= maxSeq {
+		close(stop)
+		watchers.Wait()
+		return f, fmt.Errorf("%d writes: more than the %d the lag measurement holds", last, maxSeq-1)
 	}
+	werr := poll(ctx, shape.settle, func() bool {
+		for i := 1; i < n; i++ {
+			if seen[i].Load() < last {
+				return false
+			}
+		}
+		return true
+	})
 	close(stop)
 	watchers.Wait()
+	if werr != nil {
+		var behind []string
+		for i := 1; i < n; i++ {
+			if s := seen[i].Load(); s < last {
+				behind = append(behind, fmt.Sprintf("%s holds %d", e.names[i], s))
+			}
+		}
+		f.err = fmt.Errorf("not every acknowledged change became visible everywhere within %v of the writers stopping: "+
+			"%d written at %s, %s", shape.settle, last, e.names[0], strings.Join(behind, ", "))
+		return f, nil
+	}
 	var lags []time.Duration
-	for s := uint64(1); s <= last && s < maxSeq; s++ {
+	var lastVisible int64
+	for s := uint64(1); s <= last; s++ {
 		worst := int64(0)
 		for i := 1; i < n; i++ {
 			worst = max(worst, visible[i][s])
 		}
-		if worst == 0 || acked[s] == 0 {
-			continue
+		if acked[s] == 0 {
+			return f, fmt.Errorf("change %d of the origin was never acknowledged to its writer", s)
 		}
 		lags = append(lags, time.Duration(max(worst-acked[s], 0)))
+		lastVisible = max(lastVisible, worst)
 	}
-	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
-	name := fmt.Sprintf("%s of %d, 32 writers at one replica", mode, n)
-	return []Result{
-		{Name: name + ": changes/s", Value: rate, Unit: "changes/s", Goal: goal},
-		{Name: name + ": ack to visible everywhere, p50", Value: ms(Percentile(lags, 50)), Unit: "ms"},
-		{Name: name + ": ack to visible everywhere, p99", Value: ms(Percentile(lags, 99)), Unit: "ms", Goal: goal},
-	}, nil
+	f.visible = float64(last) / time.Duration(lastVisible-began).Seconds()
+	f.p50, f.p99 = Percentile(lags, 50), Percentile(lags, 99)
+	return f, nil
 }
 
 // replCatchUp cuts one replica off while n changes are made, then lets it

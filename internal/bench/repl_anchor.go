@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,12 +16,23 @@ import (
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
+// MariaDB's settings in the anchor rings. Durable matches pbxtopo, whose
+// stores fsync every commit before it is acknowledged: InnoDB flushes its
+// log at every commit and the binary log is synced at every commit (both
+// group commits). Relaxed is what a MariaDB ring is often run with:
+// flushed about once a second, so a crash loses the last second.
+var (
+	mariaDurable = []string{"--innodb-flush-log-at-trx-commit=1", "--sync-binlog=1", "--innodb-flush-method=O_DIRECT"}
+	mariaRelaxed = []string{"--innodb-flush-log-at-trx-commit=2", "--sync-binlog=0", "--innodb-flush-method=O_DIRECT"}
+)
+
 // replAnchor measures the anchor of the repl suite: a ring of three
 // mariadbd on loopback with circular replication (A→B→C→A), the same 32
-// writers upserting rows at A, and what it does when B dies and when one
-// row is written at A and C at once, next to pbxtopo's ring of three. The
-// pbxtopo ring-of-3 figures in pb get MariaDB's as their anchor.
-func replAnchor(ctx context.Context, env Env, pb []Result, d time.Duration) ([]Result, error) {
+// writers upserting rows at A, at pbxtopo's durability and then relaxed;
+// and what it does when B dies and when one row is written at A and C at
+// once, next to pbxtopo's ring of three. ring3 (pbxtopo's ring-of-3
+// rows) get the durable MariaDB figures of the same quantity as anchors.
+func replAnchor(ctx context.Context, env Env, ring3 []Result, d time.Duration) ([]Result, error) {
 	wait := 10 * time.Second
 	if env.Quick {
 		wait = 2 * time.Second
@@ -35,31 +47,34 @@ func replAnchor(ctx context.Context, env Env, pb []Result, d time.Duration) ([]R
 		{Name: "pbxtopo ring of 3: same row written at r0 and r2 at once", Value: float64(nConflicts), Unit: "conflicts at r0", Note: conflict},
 	}
 	if err := mariadbtest.Available(); err != nil {
-		return append(out, Result{Name: "MariaDB ring of 3: skipped", Unit: "-", Note: "MariaDB is not installed: " + err.Error()}), nil
+		return append(out, failed("MariaDB ring of 3 (the anchor)", err)), err
 	}
-	mr, err := mariaRing(ctx, env, d, wait)
+	durable, err := mariaRing(ctx, env, "durable", mariaDurable, d, wait, true)
 	if err != nil {
-		return out, fmt.Errorf("MariaDB ring: %w", err)
+		return append(out, failed("MariaDB ring of 3, durable", err)), fmt.Errorf("MariaDB ring: %w", err)
 	}
-	const ringName = "ring of 3, 32 writers at one replica"
-	for i := range pb {
-		switch pb[i].Name {
-		case ringName + ": changes/s":
-			pb[i].Anchor, pb[i].AnchorValue = "MariaDB ring of 3, rows/s visible everywhere", mr.rate
-		case ringName + ": ack to visible everywhere, p99":
-			pb[i].Anchor, pb[i].AnchorValue = "MariaDB ring of 3, p99 lag", ms(mr.p99)
-		}
+	relaxed, err := mariaRing(ctx, env, "relaxed", mariaRelaxed, d, wait, false)
+	if err != nil {
+		return append(out, failed("MariaDB ring of 3, relaxed", err)), fmt.Errorf("MariaDB ring: %w", err)
+	}
+	settings := func(r mariaRingResult) string {
+		return fmt.Sprintf("%s, 3 servers in a ring A→B→C→A, log_slave_updates, binlog ROW, %s, 64 MB buffer pool, one applier "+
+			"thread per replica; %d clients INSERT … ON DUPLICATE KEY UPDATE new rows at A for %v; visible: @@gtid_slave_pos of B "+
+			"and C polled every ms (a poll took %.2f ms on average)",
+			r.version, strings.Join(r.args, " "), replWriters, d, ms(r.poll))
+	}
+	anchorFlow(ring3, "MariaDB ring of 3, durable", durable.flow, settings(durable))
+	out = append(out, durable.flow.rows(fmt.Sprintf("MariaDB ring of 3, durable, %d writers at A", replWriters), "rows/s", "", "")...)
+	out = append(out, relaxed.flow.rows(fmt.Sprintf("MariaDB ring of 3, relaxed (flushed once a second), %d writers at A", replWriters), "rows/s", "", "")...)
+	out[len(out)-8].Note = join(out[len(out)-8].Note, "the anchor of pbxtopo's ring of 3 (settings under anchors)")
+	out[len(out)-4].Note = join(out[len(out)-4].Note, settings(relaxed))
+	if durable.flow.err != nil || relaxed.flow.err != nil {
+		err = fmt.Errorf("MariaDB rows did not reach every member")
 	}
 	return append(out,
-		Result{Name: "MariaDB ring of 3, 32 writers at A: rows/s acknowledged at A", Value: mr.ackRate, Unit: "rows/s",
-			Note: fmt.Sprintf("%d upserts, log_slave_updates, auto_increment_increment=3", mr.rows)},
-		Result{Name: "MariaDB ring of 3, 32 writers at A: rows/s visible at every member", Value: mr.rate, Unit: "rows/s",
-			Note: "the anchor: replication applies with one SQL thread, so it falls behind the writers"},
-		Result{Name: "MariaDB ring of 3: commit to visible everywhere, p50", Value: ms(mr.p50), Unit: "ms"},
-		Result{Name: "MariaDB ring of 3: commit to visible everywhere, p99", Value: ms(mr.p99), Unit: "ms"},
-		Result{Name: "MariaDB ring of 3: member B killed, a write at A reaches C", Value: mr.killMS, Unit: mr.killUnit, Note: mr.killNote},
-		Result{Name: "MariaDB ring of 3: same row written at A and C at once", Unit: "-", Note: mr.conflict},
-	), nil
+		Result{Name: "MariaDB ring of 3: member B killed, a write at A reaches C", Value: durable.killMS, Unit: durable.killUnit, Note: durable.killNote},
+		Result{Name: "MariaDB ring of 3: same row written at A and C at once", Unit: "-", Note: durable.conflict},
+	), err
 }
 
 // pbxRingFaults runs pbxtopo's ring of three in process: the same row
@@ -125,18 +140,20 @@ func pbxRingFaults(ctx context.Context, env Env, wait time.Duration) (killMS flo
 }
 
 type mariaRingResult struct {
-	rate     float64 // rows/s visible at every member
-	ackRate  float64 // rows/s acknowledged at A
-	rows     int
-	p50, p99 time.Duration
+	flow     flow
+	version  string
+	args     []string
+	poll     time.Duration // the mean time of one visibility poll
 	killMS   float64
 	killNote string
 	killUnit string
 	conflict string
 }
 
-func mariaRing(ctx context.Context, env Env, d, wait time.Duration) (mariaRingResult, error) {
-	var res mariaRingResult
+// mariaRing starts a MariaDB ring with args, runs the writers at A and
+// measures the flow; with faults, also the conflict and the dead member.
+func mariaRing(ctx context.Context, env Env, label string, args []string, d, wait time.Duration, faults bool) (mariaRingResult, error) {
+	res := mariaRingResult{args: args}
 	names := []string{"A", "B", "C"}
 	var srv []*mariadbtest.Server
 	defer func() {
@@ -145,8 +162,8 @@ func mariaRing(ctx context.Context, env Env, d, wait time.Duration) (mariaRingRe
 		}
 	}()
 	for i, name := range names {
-		s, err := startMariaDBArgs(env, "ring-"+name, 31+i, "--log-slave-updates=1",
-			"--auto-increment-increment=3", fmt.Sprintf("--auto-increment-offset=%d", i+1))
+		s, err := startMariaDBArgs(env, "ring-"+label+"-"+name, 31+i, append([]string{"--log-slave-updates=1",
+			"--auto-increment-increment=3", fmt.Sprintf("--auto-increment-offset=%d", i+1)}, args...)...)
 		if err != nil {
 			return res, err
 		}
@@ -160,7 +177,7 @@ func mariaRing(ctx context.Context, env Env, d, wait time.Duration) (mariaRingRe
 			return res, err
 		}
 	}
-	conns := make([]*client.Conn, 32)
+	conns := make([]*client.Conn, replWriters)
 	for w := range conns {
 		c, err := srv[0].Conn(benchDB)
 		if err != nil {
@@ -169,8 +186,19 @@ func mariaRing(ctx context.Context, env Env, d, wait time.Duration) (mariaRingRe
 		defer c.Close()
 		conns[w] = c
 	}
-	// The n-th acknowledged row is taken as visible at a member when the
-	// member holds n rows.
+	if r, err := conns[0].Execute("SELECT VERSION()"); err == nil {
+		v, _ := r.GetString(0, 0)
+		res.version = "MariaDB " + strings.Clone(v)
+		r.Close()
+	}
+	base, err := gtidSeq(conns[0], "@@gtid_binlog_pos", srv[0].ServerID)
+	if err != nil {
+		return res, err
+	}
+	// A's transactions are numbered in commit order (their GTIDs); B and
+	// C apply them in that order with one thread. The n-th acknowledged
+	// row is taken as visible at a member once the member has applied n
+	// of A's transactions.
 	const maxN = 1 << 21
 	acked := make([]int64, maxN)
 	var nAcked atomic.Int64
@@ -179,6 +207,7 @@ func mariaRing(ctx context.Context, env Env, d, wait time.Duration) (mariaRingRe
 	stop := make(chan struct{})
 	var watchers sync.WaitGroup
 	var watchErr atomic.Value
+	var polls, pollTime atomic.Int64
 	for m := 1; m < 3; m++ {
 		c, err := srv[m].Conn(benchDB)
 		if err != nil {
@@ -189,17 +218,18 @@ func mariaRing(ctx context.Context, env Env, d, wait time.Duration) (mariaRingRe
 		go func(m int) {
 			defer watchers.Done()
 			for {
-				r, err := c.Execute("SELECT COUNT(*) FROM ringrows")
+				t0 := time.Now()
+				applied, err := gtidSeq(c, "@@gtid_slave_pos", srv[0].ServerID)
 				if err != nil {
 					watchErr.Store(err)
 					return
 				}
-				cnt, _ := r.GetInt(0, 0)
-				r.Close()
-				now := time.Now().UnixNano()
-				for s := seen[m].Load(); s < cnt && s < maxN-1; {
+				now := time.Now()
+				polls.Add(1)
+				pollTime.Add(int64(now.Sub(t0)))
+				for s := seen[m].Load(); s < applied-base && s < maxN-1; {
 					s++
-					visible[m][s] = now
+					visible[m][s] = now.UnixNano()
 					seen[m].Store(s)
 				}
 				select {
@@ -211,7 +241,7 @@ func mariaRing(ctx context.Context, env Env, d, wait time.Duration) (mariaRingRe
 		}(m)
 	}
 	began := time.Now().UnixNano()
-	rate, _, err := rate(ctx, 32, d, func(w, i int) error {
+	res.flow.acked, _, err = rate(ctx, replWriters, d, func(w, i int) error {
 		_, err := conns[w].Execute(fmt.Sprintf("INSERT INTO ringrows (k, v) VALUES ('%d-%d', 'George Lopez <6109> USSales1') ON DUPLICATE KEY UPDATE v = VALUES(v)", w, i))
 		if err == nil {
 			if n := nAcked.Add(1); n < maxN {
@@ -222,36 +252,50 @@ func mariaRing(ctx context.Context, env Env, d, wait time.Duration) (mariaRingRe
 	})
 	if err != nil {
 		close(stop)
+		watchers.Wait()
 		return res, err
 	}
 	total := nAcked.Load()
-	werr := poll(ctx, time.Minute, func() bool { return seen[1].Load() >= total && seen[2].Load() >= total })
+	res.flow.n = int(total)
+	if total >= maxN {
+		close(stop)
+		watchers.Wait()
+		return res, fmt.Errorf("%d rows: more than the %d the lag measurement holds", total, maxN-1)
+	}
+	werr := poll(ctx, replSettle, func() bool { return seen[1].Load() >= total && seen[2].Load() >= total })
 	close(stop)
 	watchers.Wait()
-	if werr != nil {
-		return res, fmt.Errorf("rows did not reach every member in a minute: B %d, C %d of %d", seen[1].Load(), seen[2].Load(), total)
-	}
 	if err, ok := watchErr.Load().(error); ok {
 		return res, err
 	}
-	var lags []time.Duration
-	for n := int64(1); n <= total && n < maxN; n++ {
-		lags = append(lags, time.Duration(max(max(visible[1][n], visible[2][n])-acked[n], 0)))
+	if n := polls.Load(); n > 0 {
+		res.poll = time.Duration(pollTime.Load() / n)
 	}
-	res.ackRate, res.rows = rate, int(total)
-	if total > 0 && total < maxN {
-		res.rate = float64(total) / time.Duration(max(visible[1][total], visible[2][total])-began).Seconds()
+	if werr != nil {
+		res.flow.err = fmt.Errorf("rows did not reach every member within %v of the writers stopping: B %d, C %d of %d",
+			replSettle, seen[1].Load(), seen[2].Load(), total)
+	} else {
+		var lags []time.Duration
+		var lastVisible int64
+		for n := int64(1); n <= total; n++ {
+			v := max(visible[1][n], visible[2][n])
+			lags = append(lags, time.Duration(max(v-acked[n], 0)))
+			lastVisible = max(lastVisible, v)
+		}
+		res.flow.visible = float64(total) / time.Duration(lastVisible-began).Seconds()
+		res.flow.p50, res.flow.p99 = Percentile(lags, 50), Percentile(lags, 99)
 	}
-	res.p50, res.p99 = Percentile(lags, 50), Percentile(lags, 99)
+	if !faults {
+		return res, nil
+	}
 
 	// The same row at A and C at once.
-	a, c := conns[0], conns[1]
-	cc, err := srv[2].Conn(benchDB)
+	a := conns[0]
+	c, err := srv[2].Conn(benchDB)
 	if err != nil {
 		return res, err
 	}
-	defer cc.Close()
-	c = cc
+	defer c.Close()
 	if _, err := a.Execute("INSERT INTO ringrows (k, v) VALUES ('conflict', 'seed')"); err != nil {
 		return res, err
 	}
@@ -351,4 +395,23 @@ func slaveError(c *client.Conn) string {
 	defer r.Close()
 	v, _ := r.GetStringByName(0, "Last_SQL_Error")
 	return strings.Clone(v)
+}
+
+// gtidSeq returns the sequence number of the last transaction of server
+// id in a GTID position variable ("0-31-1234,1-32-7"): how many of its
+// transactions a member holds.
+func gtidSeq(c *client.Conn, variable string, id int) (int64, error) {
+	r, err := c.Execute("SELECT " + variable)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	pos, _ := r.GetString(0, 0)
+	for _, g := range strings.Split(pos, ",") {
+		parts := strings.Split(strings.TrimSpace(g), "-")
+		if len(parts) == 3 && parts[1] == strconv.Itoa(id) {
+			return strconv.ParseInt(parts[2], 10, 64)
+		}
+	}
+	return 0, nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/replicator"
 )
 
 // TestReplSuiteQuick runs the repl suite small, with its MariaDB ring
@@ -16,14 +19,29 @@ func TestReplSuiteQuick(t *testing.T) {
 	var sb strings.Builder
 	PrintTable(&sb, rs)
 	t.Log("\n" + sb.String())
-	for _, r := range rs {
-		t.Logf("%s: %s", r.Name, r.Note)
-	}
 	found := false
 	for _, r := range rs {
 		found = found || strings.HasPrefix(r.Name, "MariaDB ring of 3")
 	}
 	if !found {
 		t.Fatal("no MariaDB ring rows")
+	}
+}
+
+// A replica that never receives the changes fails the lag measurement:
+// no figure is made from the changes that did arrive.
+func TestReplLagFailsWhenChangesNeverArrive(t *testing.T) {
+	f, err := replThroughput(context.Background(), Env{Dir: t.TempDir()},
+		replShape{mode: replicator.Mesh, replicas: 3, settle: time.Second, cut: 2}, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.err == nil || !strings.Contains(f.err.Error(), "r2 holds 0") {
+		t.Fatalf("flow %+v: want a failure naming r2", f)
+	}
+	for _, r := range f.rows("mesh", "changes/s", "", "")[1:] {
+		if r.Error == "" || r.Value != 0 {
+			t.Errorf("row %+v: want a failure", r)
+		}
 	}
 }

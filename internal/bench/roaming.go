@@ -30,6 +30,10 @@ func Roaming(ctx context.Context, env Env) ([]Result, error) {
 	if env.Quick {
 		nExt = 5_000
 	}
+	env.Param("extensions", nExt)
+	env.Param("clusters", 10)
+	env.Param("roaming_share", 0.3)
+	env.Param("repeats", 9)
 	dataDir := filepath.Join(env.Dir, "roaming")
 	if err := seedStore(ctx, env, dataDir, Enterprise{Clusters: 10, Extensions: nExt, Roaming: 0.3, Seed: 1}); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Store measures durable writes with 1 and 32 writers against the disk's
@@ -23,6 +24,9 @@ func Store(ctx context.Context, env Env) ([]Result, error) {
 	if env.Quick {
 		d, nExt = 300*time.Millisecond, 5_000
 	}
+	env.Param("duration", d)
+	env.Param("writers", []int{1, 32})
+	env.Param("import_extensions", nExt)
 	raw, err := RawFsyncRate(env.Dir, d)
 	if err != nil {
 		return nil, err
@@ -46,13 +50,21 @@ func Store(ctx context.Context, env Env) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	batch, batchLat, err := boltBatchRate(ctx, filepath.Join(env.Dir, "batch.db"), boltBatchWriters, d, value)
+	if err != nil {
+		return nil, err
+	}
 	out := []Result{
 		{Name: "raw fsync loop (write+fsync of 4 KiB)", Value: raw, Unit: "fsyncs/s"},
 		{Name: "durable writes, 1 writer", Value: one, Unit: "writes/s", Anchor: "raw fsync loop", AnchorValue: raw,
-			Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat1, 99)))},
+			AnchorSettings: rawFsyncSettings, Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat1, 99)))},
 		{Name: "durable writes, 32 writers", Value: many, Unit: "writes/s", Anchor: "raw fsync loop", AnchorValue: raw,
-			Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat32, 99)))},
+			AnchorSettings: rawFsyncSettings, Clients: 32, Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat32, 99)))},
 		{Name: "group commit gain, 32 writers vs 1", Value: many / one, Unit: "x", Goal: ">= 20x"},
+		{Name: fmt.Sprintf("bbolt Batch, %d writers, one Put each (anchor)", boltBatchWriters), Value: batch, Unit: "writes/s",
+			Clients: boltBatchWriters, Note: fmt.Sprintf("p99 %.2f ms; %s", ms(Percentile(batchLat, 99)), boltBatchSettings)},
+		{Name: "durable writes, 32 writers, against bbolt Batch", Value: many, Unit: "writes/s", Clients: 32,
+			Anchor: fmt.Sprintf("bbolt Batch, %d writers", boltBatchWriters), AnchorValue: batch, AnchorSettings: boltBatchSettings},
 	}
 	imp, err := importAndList(ctx, env, nExt)
 	return append(out, imp...), err
@@ -117,6 +129,33 @@ func importAndList(ctx context.Context, env Env, nExt int) ([]Result, error) {
 		Value: ms(Percentile(times, 50)), Unit: "ms", Goal: "< 100 ms"})
 	return out, nil
 }
+
+// boltBatchWriters is how many writers the bbolt Batch anchor runs: the
+// batch size bbolt is built for (MaxBatchSize 1000).
+const boltBatchWriters = 1000
+
+const boltBatchSettings = "bbolt v1.5 DB.Batch (MaxBatchSize 1000, MaxBatchDelay 10 ms), default options plus NoFreelistSync, " +
+	"one bucket, each writer Puts a new 16-byte key with the same value as the store's writes; every batch fsynced"
+
+// boltBatchRate runs n writers that each Put one key per bbolt Batch
+// call into a bare bbolt file for d: what bbolt's own group commit does
+// with no store on top (no log, dots, digests, versions).
+func boltBatchRate(ctx context.Context, path string, n int, d time.Duration, value []byte) (float64, []time.Duration, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{NoFreelistSync: true})
+	if err != nil {
+		return 0, nil, err
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }); err != nil {
+		return 0, nil, err
+	}
+	return rate(ctx, n, d, func(w, i int) error {
+		key := fmt.Appendf(nil, "%08d-%07d", w, i)
+		return db.Batch(func(tx *bolt.Tx) error { return tx.Bucket([]byte("b")).Put(key, value) })
+	})
+}
+
+const rawFsyncSettings = "one goroutine: pwrite of a 4 KiB block then fsync, cycling over 256 blocks of one file in the scratch directory"
 
 // RawFsyncRate measures write+fsync of one 4 KiB block on the disk of dir:
 // the ceiling for durable single writes there.

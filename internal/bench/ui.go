@@ -23,6 +23,9 @@ func UI(ctx context.Context, env Env) ([]Result, error) {
 	if env.Quick {
 		n, nExt = 30, 2_000
 	}
+	env.Param("renders", n)
+	env.Param("extensions", nExt)
+	env.Param("clusters", 10)
 	f, err := NewUIFixture(env.Dir, 10, nExt)
 	if err != nil {
 		return nil, err

@@ -136,3 +136,9 @@ func srvClusters(server netip.AddrPort, name string) ([]string, bool) {
 	}
 	return out, true
 }
+
+// SRVClusters asks server for name's SRV records and returns the clusters
+// their targets name; false when the server did not answer.
+func SRVClusters(server netip.AddrPort, name string) ([]string, bool) {
+	return srvClusters(server, name)
+}

@@ -65,12 +65,15 @@ func Start(dir string, opts Options) (*Server, error) {
 	}
 	install, _ := binary("mariadb-install-db")
 	data := filepath.Join(dir, "data")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// A temp dir of its own: servers sharing /tmp (other processes, other
+	// PID namespaces) can name their temporary tables alike, and the
+	// bootstrap then fails with "Unknown table 'mysql.tmp_user_sys'".
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, err
 	}
 	out, err := exec.Command(install, "--no-defaults", "--datadir="+data,
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--user=root",
-		"--innodb-flush-method=nosync").CombinedOutput()
+		"--innodb-flush-method=nosync", "--tmpdir="+filepath.Join(dir, "tmp")).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("mariadb-install-db: %v: %s", err, out)
 	}
@@ -118,7 +121,7 @@ func (s *Server) Restart() error {
 		return err
 	}
 	args := []string{"--no-defaults", "--datadir=" + filepath.Join(s.Dir, "data"),
-		"--socket=" + filepath.Join(s.Dir, "sock"), "--pid-file=" + filepath.Join(s.Dir, "pid"),
+		"--socket=" + filepath.Join(s.Dir, "sock"), "--pid-file=" + filepath.Join(s.Dir, "pid"), "--tmpdir=" + filepath.Join(s.Dir, "tmp"),
 		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--user=root",
 		"--log-bin=" + filepath.Join(s.Dir, "data", "binlog"), "--binlog-format=ROW",
 		"--binlog-row-metadata=FULL", "--server-id=" + strconv.Itoa(s.ServerID),

@@ -1,0 +1,314 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pbxtopo/pbxtopo/internal/demo"
+	"github.com/pbxtopo/pbxtopo/service"
+)
+
+func agentQuery(limit int) service.Query { return service.Query{Limit: limit} }
+
+// apiKind is one kind of request to the extension listing.
+type apiKind struct {
+	name   string
+	search bool // a search, not a listing page
+	share  int  // percent of the 5,000 clients' requests
+	query  func(r *rand.Rand, n int) url.Values
+}
+
+// apiKinds are the listings and searches measured, and the mix the
+// concurrent clients send.
+var apiKinds = []apiKind{
+	{"first page, no filter", false, 5, func(r *rand.Rand, n int) url.Values { return url.Values{"limit": {"50"}} }},
+	{"a page in the middle (offset n/2)", false, 0, func(r *rand.Rand, n int) url.Values {
+		return url.Values{"limit": {"50"}, "offset": {strconv.Itoa(n / 2)}}
+	}},
+	{"a group's first page sorted by name", false, 10, func(r *rand.Rand, n int) url.Values {
+		return url.Values{"limit": {"50"}, "group": {groupNames[r.Intn(len(groupNames))]}, "sort": {"name"}}
+	}},
+	{"a cluster's first page", false, 10, func(r *rand.Rand, n int) url.Values {
+		return url.Values{"limit": {"50"}, "cluster": {ClusterName(r.Intn(10))}}
+	}},
+	{"search by number", true, 50, func(r *rand.Rand, n int) url.Values {
+		return url.Values{"limit": {"50"}, "search": {strconv.Itoa(100000 + r.Intn(n))}}
+	}},
+	{"search by name and number prefix (User 1234)", true, 20, func(r *rand.Rand, n int) url.Values {
+		return url.Values{"limit": {"50"}, "search": {"user " + strconv.Itoa(100000 + r.Intn(n))[:4]}, "sort": {"name"}}
+	}},
+	{"broad search (user: every extension)", true, 5, func(r *rand.Rand, n int) url.Values {
+		return url.Values{"limit": {"50"}, "search": {"user"}}
+	}},
+}
+
+// apiCaller sends listing requests to one agent with a read token.
+type apiCaller struct {
+	base, token string
+	hc          *http.Client
+}
+
+func newAPICaller(e *demo.Enterprise, n *demo.Node, conns int) *apiCaller {
+	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute}
+	return &apiCaller{base: "http://" + n.HTTP, token: e.Tokens["read"], hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+// get sends one request and returns its status (0: no answer).
+func (c *apiCaller) get(ctx context.Context, q url.Values) (int, error) {
+	code, _, err := c.getTimed(ctx, q)
+	return code, err
+}
+
+// callTimes splits one request's time: until it had a connection (a new
+// one waits for the agent to accept it), and from the request written to
+// the answer's first byte (the agent's part, shedding included).
+type callTimes struct {
+	conn, answer time.Duration
+	newConn      bool
+}
+
+// getTimed is get with the request's times.
+func (c *apiCaller) getTimed(ctx context.Context, q url.Values) (int, callTimes, error) {
+	var ct callTimes
+	t0 := time.Now()
+	var mu sync.Mutex // the transport calls these from its own goroutines
+	var wrote time.Time
+	trace := &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) {
+			mu.Lock()
+			ct.conn, ct.newConn = time.Since(t0), !i.Reused
+			mu.Unlock()
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) { mu.Lock(); wrote = time.Now(); mu.Unlock() },
+		GotFirstResponseByte: func() {
+			mu.Lock()
+			if !wrote.IsZero() {
+				ct.answer = time.Since(wrote)
+			}
+			mu.Unlock()
+		},
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "GET", c.base+"/v1/extensions?"+q.Encode(), nil)
+	if err != nil {
+		return 0, ct, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, ct, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	return resp.StatusCode, ct, err
+}
+
+// scaleLatency measures each kind of listing and search with a few
+// clients at once (every answer must be 200), and reports the worst p99
+// of the listings and of the searches.
+func scaleLatency(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scaleParams) ([]Result, error) {
+	c := newAPICaller(e, n, p.latencyClients)
+	lat := make([][]time.Duration, len(apiKinds))
+	var mu sync.Mutex
+	// A warm-up request of each kind first (the first search builds the
+	// index).
+	for _, k := range apiKinds {
+		if code, err := c.get(ctx, k.query(rand.New(rand.NewSource(1)), p.extensions)); err != nil || code != 200 {
+			return nil, fmt.Errorf("%s: status %d, %v", k.name, code, err)
+		}
+	}
+	_, _, err := rate(ctx, p.latencyClients, p.latency, func(w, i int) error {
+		r := rand.New(rand.NewSource(int64(w*1_000_000 + i)))
+		ki := (w + i) % len(apiKinds)
+		t0 := time.Now()
+		code, err := c.get(ctx, apiKinds[ki].query(r, p.extensions))
+		d := time.Since(t0)
+		if err != nil {
+			return err
+		}
+		if code != 200 {
+			return fmt.Errorf("%s: status %d", apiKinds[ki].name, code)
+		}
+		mu.Lock()
+		lat[ki] = append(lat[ki], d)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Result
+	for _, search := range []bool{false, true} {
+		worst, worstName := time.Duration(0), ""
+		var notes []string
+		for i, k := range apiKinds {
+			if k.search != search {
+				continue
+			}
+			if len(lat[i]) == 0 {
+				return nil, fmt.Errorf("%s: no request finished in %v", k.name, p.latency)
+			}
+			p99 := Percentile(lat[i], 99)
+			notes = append(notes, fmt.Sprintf("%s p50 %.1f / p99 %.1f ms (%d)", k.name, ms(Percentile(lat[i], 50)), ms(p99), len(lat[i])))
+			if p99 >= worst {
+				worst, worstName = p99, k.name
+			}
+		}
+		what := "listing page"
+		if search {
+			what = "search"
+		}
+		out = append(out, Result{Name: fmt.Sprintf("%s p99 through the API, %d extensions, %d clients, the worst kind (%s)", what, p.extensions, p.latencyClients, worstName),
+			Value: ms(worst), Unit: "ms", Goal: "< 50 ms", Clients: p.latencyClients, Note: strings.Join(notes, "; ")})
+	}
+	return out, nil
+}
+
+// scaleLoad runs p.clients clients against one agent for p.load: each
+// sends a request of the mix, waits for the answer, then thinks 0.5-1.5 s
+// before the next. It reports the share of 2xx answers and their p99.
+func scaleLoad(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scaleParams) ([]Result, error) {
+	c := newAPICaller(e, n, p.clients)
+	var mix []int
+	for i, k := range apiKinds {
+		for range k.share {
+			mix = append(mix, i)
+		}
+	}
+	type tally struct {
+		ok      []time.Duration
+		shed    int
+		other   map[string]int
+		sent    int
+		shedLat []time.Duration
+		// conn and answer are every answered request's two parts
+		// (callTimes); newConns counts the connections opened.
+		conn, answer []time.Duration
+		newConns     int
+	}
+	results := make([]tally, p.clients)
+	lctx, cancel := context.WithTimeout(ctx, p.load)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < p.clients; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewSource(int64(w)))
+			t := &results[w]
+			t.other = map[string]int{}
+			// Clients start spread over the first think time.
+			if !sleepCtx(lctx, time.Duration(r.Int63n(int64(time.Second)))) {
+				return
+			}
+			for lctx.Err() == nil {
+				k := apiKinds[mix[r.Intn(len(mix))]]
+				t0 := time.Now()
+				code, ct, err := c.getTimed(ctx, k.query(r, p.extensions))
+				d := time.Since(t0)
+				t.sent++
+				if err == nil {
+					t.conn, t.answer = append(t.conn, ct.conn), append(t.answer, ct.answer)
+					if ct.newConn {
+						t.newConns++
+					}
+				}
+				switch {
+				case err != nil:
+					t.other["no answer: "+shortErr(err)]++
+				case code >= 200 && code < 300:
+					t.ok = append(t.ok, d)
+				case code == 503:
+					t.shed++
+					t.shedLat = append(t.shedLat, d)
+				default:
+					t.other["status "+strconv.Itoa(code)]++
+				}
+				if !sleepCtx(lctx, 500*time.Millisecond+time.Duration(r.Int63n(int64(time.Second)))) {
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	took := time.Since(start)
+	var ok, shedLat, conn, answer []time.Duration
+	shed, sent, newConns := 0, 0, 0
+	other := map[string]int{}
+	for _, t := range results {
+		ok = append(ok, t.ok...)
+		shedLat = append(shedLat, t.shedLat...)
+		conn, answer = append(conn, t.conn...), append(answer, t.answer...)
+		newConns += t.newConns
+		shed += t.shed
+		sent += t.sent
+		for k, v := range t.other {
+			other[k] += v
+		}
+	}
+	if sent == 0 {
+		return nil, fmt.Errorf("%d clients sent nothing in %v", p.clients, p.load)
+	}
+	var others []string
+	nOther := 0
+	for k, v := range other {
+		others = append(others, fmt.Sprintf("%d %s", v, k))
+		nOther += v
+	}
+	sort.Strings(others)
+	var mixNote []string
+	for _, k := range apiKinds {
+		if k.share > 0 {
+			mixNote = append(mixNote, fmt.Sprintf("%d%% %s", k.share, k.name))
+		}
+	}
+	name := fmt.Sprintf("%d concurrent clients on one agent", p.clients)
+	note := fmt.Sprintf("%d requests in %.0f s (%.0f/s offered and answered); %d answered 2xx, %d shed with 503 (p99 %.1f ms), %d other%s; mix: %s",
+		sent, took.Seconds(), float64(sent)/took.Seconds(), len(ok), shed, ms(Percentile(shedLat, 99)), nOther, listOrEmpty(others), strings.Join(mixNote, ", "))
+	return []Result{
+		{Name: name + ": answers 2xx", Value: 100 * float64(len(ok)) / float64(sent), Unit: "%", Goal: ">= 95 %", Clients: p.clients, Note: note},
+		{Name: name + ": p99 of the 2xx answers", Value: ms(Percentile(ok, 99)), Unit: "ms", Goal: "< 500 ms", Clients: p.clients,
+			Note: fmt.Sprintf("p50 %.1f ms; every answered request split in two: until it had a connection p50 %.1f / p99 %.1f ms (%d connections opened), "+
+				"from the request written to the first byte of the answer p50 %.1f / p99 %.1f ms",
+				ms(Percentile(ok, 50)), ms(Percentile(conn, 50)), ms(Percentile(conn, 99)), newConns, ms(Percentile(answer, 50)), ms(Percentile(answer, 99)))},
+	}, nil
+}
+
+func listOrEmpty(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(s, ", ") + ")"
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		s = s[i+2:]
+	}
+	return s
+}
+
+// sleepCtx sleeps d, false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
