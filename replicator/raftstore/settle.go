@@ -108,7 +108,7 @@ func (ps *proposals) restored() {
 
 func (ps *proposals) state(p *proposal) (applied, unknown bool, resp fsmResponse) {
 	ps.batch.Lock() // a batch that passed the entry has recorded it
-	ps.batch.Unlock()
+	defer ps.batch.Unlock()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	return p.applied, p.unknown, p.resp
