@@ -70,7 +70,15 @@ func TestIndexMatchesScanLarge(t *testing.T) {
 			"name": names[r.Intn(len(names))], "callerid": fmt.Sprintf("%s <%s>", names[r.Intn(len(names))], num)}
 		return c + "/" + num, f.AppendBinary(nil)
 	}
+	// The clusters and groups the filters name exist (a filter by a name
+	// that does not is refused).
 	var muts []store.Mutation
+	for _, c := range []string{"c9", "c10"} {
+		muts = append(muts, store.Mutation{Table: "clusters", Key: c, Value: pbx.Fields{"name": c, "site": "tpa", "voice_vip": "192.0.2.9"}.AppendBinary(nil)})
+	}
+	for _, g := range []string{"Sales", "10"} {
+		muts = append(muts, store.Mutation{Table: "groups", Key: g, Value: pbx.Fields{"name": g}.AppendBinary(nil)})
+	}
 	live := map[string]bool{}
 	for i := range 4000 {
 		k, v := record(i)
@@ -81,7 +89,7 @@ func TestIndexMatchesScanLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	qs := indexQueries{words: []string{"", "a", "ann", "b", "bob lee", "1", "10", "100", "1234", "zo", "9", "lee 1234", "1234 1", "1234 2", "b 1234", "ann 10"},
-		groups: []string{"", "sales", "IT", "10", "nosuch"}, clusters: []string{"", "tpa1", "c9", "C10"}, sites: []string{"", "tpa", "sfo"},
+		groups: []string{"", "sales", "IT", "10"}, clusters: []string{"", "tpa1", "c9", "C10"}, sites: []string{"", "tpa", "sfo"},
 		offsets: []int{0, 7, 300, 2500}}
 	qs.check(t, svc, st, r, "after the first build")
 	for round := range 3 {

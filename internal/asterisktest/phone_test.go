@@ -174,7 +174,10 @@ func (r *phoneRig) down(c *rigCluster) []string {
 func (r *phoneRig) startPhone(tm phoneTiming) {
 	t := r.t
 	dir := t.TempDir()
-	conf := "poll_method epoll\nsip_listen 127.0.0.1:" + freePort(t) + "\n"
+	// Port 0: baresip binds TLS on the SIP port + 1, which a free port
+	// picked here does not promise (a make test run lost that race); with port 0
+	// every transport takes a port of its own.
+	conf := "poll_method epoll\nsip_listen 127.0.0.1:0\n"
 	for _, c := range r.clusters {
 		conf += "dns_server " + c.cfg.Extra["dns_addr"].(string) + "\n"
 	}
@@ -211,11 +214,6 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
-}
-
-func freePort(t *testing.T) string {
-	_, port, _ := strings.Cut(testnet.FreeAddr(t, "127.0.0.1"), ":")
-	return port
 }
 
 var contactRE = regexp.MustCompile(`Contact:\s+6109/sip:6109[-@]`)
