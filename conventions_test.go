@@ -6,10 +6,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+
+	"github.com/pbxtopo/pbxtopo/internal/docfiles"
 )
 
 // These tests keep conventions that are easy to forget (STYLE.md, habit
@@ -34,7 +38,7 @@ var layers = [][]string{
 	{"replicator", "roaming/dundi", "roaming/astconf", "srv", "ami", "secrets", "internal/astrun"},
 	{"store"},
 	{"pbx"},
-	{"", "internal/pki", "internal/wire", "internal/backoff", "internal/logbridge", "internal/testnet", "internal/browser", "internal/sipstub", "internal/dnstest", "replicator/mysql/mariadbtest", "replicator/mysql/asteriskdb", "scripts"},
+	{"", "internal/pki", "internal/docfiles", "internal/wire", "internal/backoff", "internal/logbridge", "internal/testnet", "internal/browser", "internal/sipstub", "internal/dnstest", "replicator/mysql/mariadbtest", "replicator/mysql/asteriskdb", "scripts"},
 }
 
 // pkg is one package of the module: its doc comment and imports.
@@ -132,4 +136,70 @@ func TestImportsPointDown(t *testing.T) {
 			}
 		}
 	}
+}
+
+// markdownLink is a link of a Markdown file: [text](target).
+var markdownLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// TestDocLinksResolve: every relative link of README.md and docs/ names a
+// file of the module and, after a #, a heading of that file, so moving a
+// section between the files cannot leave a dead link behind.
+func TestDocLinksResolve(t *testing.T) {
+	files, err := docfiles.Read(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, f := range files {
+		for _, m := range markdownLink.FindAllStringSubmatch(f.Text, -1) {
+			link := m[1]
+			if strings.Contains(link, "://") || strings.HasPrefix(link, "mailto:") || link == "+" { // "+" is a regexp in a code block
+				continue
+			}
+			path, anchor, _ := strings.Cut(link, "#")
+			target := f.Path
+			if path != "" {
+				target = filepath.ToSlash(filepath.Join(filepath.Dir(f.Path), path))
+			}
+			checked++
+			b, err := os.ReadFile(filepath.FromSlash(target))
+			if err != nil {
+				t.Errorf("%s: link %s: %s does not exist", f.Path, link, target)
+				continue
+			}
+			if anchor != "" && !headingAnchors(string(b))[anchor] {
+				t.Errorf("%s: link %s: %s has no heading with the anchor #%s", f.Path, link, target, anchor)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("checked %d links: the links of README.md and docs/ were not found", checked)
+	}
+}
+
+// headingAnchors are the anchors GitHub gives a Markdown file's headings:
+// lower case, punctuation dropped, spaces made hyphens.
+func headingAnchors(text string) map[string]bool {
+	out := map[string]bool{}
+	fence := false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fence = !fence
+		}
+		title, ok := strings.CutPrefix(strings.TrimLeft(line, "#"), " ")
+		if fence || !ok || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		var b strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(title)) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out[b.String()] = true
+	}
+	return out
 }

@@ -21,7 +21,7 @@ import (
 
 // Config is the agent's configuration: one YAML file, PBXTOPO_* environment
 // variables and flags, merged by viper. Every key is documented in the
-// README and in deploy/pbxtopo.yaml.
+// docs/configuration.md and in deploy/pbxtopo.yaml.
 type Config struct {
 	Node     string   `mapstructure:"node"`
 	Cluster  string   `mapstructure:"cluster"`
@@ -255,7 +255,7 @@ func LoadConfig(v *viper.Viper) (Config, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return Config{}, fmt.Errorf("unknown config %s %s; the keys are listed in the README", plural(len(unknown), "key", "keys"), strings.Join(unknown, ", "))
+		return Config{}, fmt.Errorf("unknown config %s %s; the keys are listed in docs/configuration.md and deploy/pbxtopo.yaml", plural(len(unknown), "key", "keys"), strings.Join(unknown, ", "))
 	}
 	var c Config
 	err := v.Unmarshal(&c, func(dc *mapstructure.DecoderConfig) {

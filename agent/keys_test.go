@@ -1,21 +1,23 @@
 package agent
 
 import (
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/spf13/viper"
+
+	"github.com/pbxtopo/pbxtopo/internal/docfiles"
 )
 
-// TestEveryConfigKeyDocumented holds the README and the sample config to
-// the promise that every key the agent reads is documented, and checks
-// that the sample config loads.
+// TestEveryConfigKeyDocumented holds the documentation (README.md and
+// docs/) and the sample config to the promise that every key the agent
+// reads is documented, and checks that the sample config loads.
 func TestEveryConfigKeyDocumented(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	files, err := docfiles.Read("..")
 	if err != nil {
 		t.Fatal(err)
 	}
+	docs := docfiles.Text(files)
 	v := viper.New()
 	v.SetConfigFile("../deploy/pbxtopo.yaml")
 	if err := v.ReadInConfig(); err != nil {
@@ -30,8 +32,8 @@ func TestEveryConfigKeyDocumented(t *testing.T) {
 		t.Errorf("deploy/pbxtopo.yaml: %v", err)
 	}
 	for _, k := range ConfigKeys() {
-		if !inSample[k] && !inReadme(string(readme), k) {
-			t.Errorf("config key %s is neither in deploy/pbxtopo.yaml nor in the README", k)
+		if !inSample[k] && !inReadme(docs, k) {
+			t.Errorf("config key %s is neither in deploy/pbxtopo.yaml nor in README.md or docs/ (docs/configuration.md is the reference)", k)
 		}
 	}
 }

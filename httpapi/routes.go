@@ -77,7 +77,7 @@ func HandlerWith(svc *service.Service, o HandlerOptions) http.Handler {
 		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	}
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &service.Error{Code: 404, Msg: "no such API route: " + r.Method + " " + r.URL.Path + " (see the README's HTTP API section)"})
+		writeError(w, &service.Error{Code: 404, Msg: "no such API route: " + r.Method + " " + r.URL.Path + " (see docs/http-api.md)"})
 	})
 	return mux
 }

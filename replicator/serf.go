@@ -341,7 +341,7 @@ func (m *Serf) Keys() (map[string]int, error) {
 }
 
 // InstallKey, UseKey and RemoveKey rotate the gossip key across the
-// enterprise (see the README): install the new key everywhere, switch to
+// enterprise (see docs/security.md): install the new key everywhere, switch to
 // it, then remove the old one.
 func (m *Serf) InstallKey(key string) error { _, err := m.s.KeyManager().InstallKey(key); return err }
 

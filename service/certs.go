@@ -31,7 +31,7 @@ func certWarnings(certs []CertExpiry, now time.Time) []string {
 		}
 		fix := "make a new one ('pbxtopo tls cert create'), put it in place and send the agent SIGHUP"
 		if c.Use == "ca" {
-			fix = "rotate the CA (README, Security model: a bundle of the old and the new CA first)"
+			fix = "rotate the CA (docs/security.md, Rotating certificates: a bundle of the old and the new CA first)"
 		}
 		when := fmt.Sprintf("expires on %s (in %d days)", c.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24))
 		if left <= 0 {

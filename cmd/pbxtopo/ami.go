@@ -99,8 +99,8 @@ func (a *app) amiCmd() *cobra.Command {
 		Use:   "ami",
 		Short: "The local Asterisk's manager interface: apply generated config, back out, check access, collect status",
 		Long: `Commands that talk to the Asterisk beside this node through its manager interface
-(ami.addr, ami.user, ami.secret; PBXTOPO_AMI_* in the environment). See the README's AMI
-section for the manager.conf user they need.`,
+(ami.addr, ami.user, ami.secret; PBXTOPO_AMI_* in the environment). See docs/operator-guide.md,
+"Pointing the agent at a real Asterisk", for the manager.conf user they need.`,
 	}
 	cmd.AddCommand(a.amiApplyCmd(), a.amiBackoutCmd(), a.amiBackupsCmd(), a.amiCheckCmd(), a.amiCollectCmd())
 	return cmd

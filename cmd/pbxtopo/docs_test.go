@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,17 +8,25 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/pbxtopo/pbxtopo/internal/docfiles"
 )
 
-// TestEveryCommandIsDocumented: every leaf command of the CLI appears in
-// the README as "pbxtopo PATH" (in a usage block or the text), so a new
-// command cannot ship without its documentation.
-func TestEveryCommandIsDocumented(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+// readDocs reads README.md and docs/*.md.
+func readDocs(t *testing.T) []docfiles.File {
+	t.Helper()
+	files, err := docfiles.Read("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(b)
+	return files
+}
+
+// TestEveryCommandIsDocumented: every leaf command of the CLI appears in
+// README.md or a file of docs/ as "pbxtopo PATH" (in a usage block or the
+// text), so a new command cannot ship without its documentation.
+func TestEveryCommandIsDocumented(t *testing.T) {
+	readme := docfiles.Text(readDocs(t))
 	leaves := 0
 	var walk func(c *cobra.Command, path string)
 	walk = func(c *cobra.Command, path string) {
@@ -34,7 +41,7 @@ func TestEveryCommandIsDocumented(t *testing.T) {
 			}
 			leaves++
 			if !strings.Contains(readme, "pbxtopo "+p) && !strings.Contains(readme, "`"+p) {
-				t.Errorf("command %q is not in the README: document it as `pbxtopo %s ...`", p, p)
+				t.Errorf("command %q is in neither README.md nor docs/: document it as `pbxtopo %s ...` (docs/operator-guide.md)", p, p)
 			}
 		}
 	}
@@ -48,18 +55,27 @@ func TestEveryCommandIsDocumented(t *testing.T) {
 // after it up to a comment, a pipe, a redirection or the line's end.
 var readmeCommand = regexp.MustCompile(`(?:^|[\s(|;&])pbxtopo ((?:[^#|;&>)]|&&)*)`)
 
-// TestReadmeCommandsExist: every pbxtopo command line in the README's
-// shell blocks names a real command, and every flag it shows is one of
-// that command's flags, so the examples cannot drift from the CLI. (The
-// tour is run for real by TestReadmeTourRuns.)
+// TestReadmeCommandsExist: every pbxtopo command line in the shell blocks
+// of README.md and of every file of docs/ names a real command, and every
+// flag it shows is one of that command's flags, so the examples cannot
+// drift from the CLI. (The tour is run for real by TestReadmeTourRuns.)
 func TestReadmeCommandsExist(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	root := (&app{v: viper.New()}).rootCmd()
+	checked := 0
+	for _, f := range readDocs(t) {
+		checked += checkShellCommands(t, root, f)
+	}
+	if checked < 50 {
+		t.Fatalf("checked %d command lines: the shell blocks of README.md and docs/ were not found", checked)
+	}
+}
+
+// checkShellCommands checks the pbxtopo command lines of one file's
+// ```sh and ```console blocks and returns how many it checked.
+func checkShellCommands(t *testing.T, root *cobra.Command, doc docfiles.File) int {
+	t.Helper()
 	checked, inShell := 0, false
-	for n, line := range strings.Split(string(b), "\n") {
+	for n, line := range strings.Split(doc.Text, "\n") {
 		switch {
 		case line == "```sh" || line == "```console":
 			inShell = true
@@ -77,7 +93,7 @@ func TestReadmeCommandsExist(t *testing.T) {
 			words := strings.Fields(strings.ReplaceAll(strings.ReplaceAll(m[1], "[", " "), "]", " "))
 			cmd, rest, err := root.Find(words)
 			if err != nil || cmd == root {
-				t.Errorf("README line %d: %q names no command (%v)", n+1, "pbxtopo "+m[1], err)
+				t.Errorf("%s:%d: %q names no command (%v)", doc.Path, n+1, "pbxtopo "+m[1], err)
 				continue
 			}
 			checked++
@@ -103,12 +119,10 @@ func TestReadmeCommandsExist(t *testing.T) {
 					}
 				}
 				if f == nil {
-					t.Errorf("README line %d: %q: %s has no flag %s", n+1, strings.TrimSpace(line), cmd.CommandPath(), w)
+					t.Errorf("%s:%d: %q: %s has no flag %s", doc.Path, n+1, strings.TrimSpace(line), cmd.CommandPath(), w)
 				}
 			}
 		}
 	}
-	if checked < 50 {
-		t.Fatalf("checked %d command lines: the README's shell blocks were not found", checked)
-	}
+	return checked
 }

@@ -98,7 +98,7 @@ func (a *app) gossipCmd() *cobra.Command {
 	})
 	keys := &cobra.Command{
 		Use:   "keys [list | install KEY | use KEY | remove KEY]",
-		Short: "Rotate the gossip key across the enterprise (see the README)",
+		Short: "Rotate the gossip key across the enterprise (see docs/security.md)",
 		Args:  cobra.RangeArgs(0, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 && !slices.Contains([]string{"list", "install", "use", "remove"}, args[0]) {

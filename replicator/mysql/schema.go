@@ -117,7 +117,7 @@ func loadSchema(c *client.Conn, db, table string) (*tableSchema, error) {
 		return nil, fmt.Errorf("read the columns of %s: %w", table, err)
 	}
 	if len(rows) == 0 {
-		return nil, fmt.Errorf("%w: table %s.%s does not exist; create it (see README: MySQL realtime bridge)", ErrServer, db, table)
+		return nil, fmt.Errorf("%w: table %s.%s does not exist; create it (see docs/operator-guide.md: MySQL realtime bridge)", ErrServer, db, table)
 	}
 	s := &tableSchema{Name: table, index: map[string]int{}}
 	for i, r := range rows {

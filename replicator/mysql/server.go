@@ -56,7 +56,7 @@ func (b *Bridge) ensureMarker(c *client.Conn, noBackslash bool) (string, error) 
 	m := ident(b.cfg.MarkerTable)
 	if _, err := c.Execute("CREATE TABLE IF NOT EXISTS " + m + " (bridge VARCHAR(64) NOT NULL PRIMARY KEY, " +
 		"instance VARCHAR(32) NOT NULL, nonce VARCHAR(32) NOT NULL) ENGINE=InnoDB"); err != nil {
-		return "", fmt.Errorf("%w: create the marker table %s: %v (grant the bridge's user CREATE, or create it yourself; see README)", ErrServer, b.cfg.MarkerTable, err)
+		return "", fmt.Errorf("%w: create the marker table %s: %v (grant the bridge's user CREATE, or create it yourself; see docs/operator-guide.md, MySQL realtime bridge)", ErrServer, b.cfg.MarkerTable, err)
 	}
 	name := quote(b.cfg.Name, noBackslash)
 	sel := "SELECT instance FROM " + m + " WHERE bridge = " + name

@@ -10,7 +10,7 @@ import (
 )
 
 // Config is the DUNDi peer's configuration: the `dundi.*` keys of the
-// agent's config file. Every field is documented in the README.
+// agent's config file. Every field is documented in docs/configuration.md.
 type Config struct {
 	// Addr is the UDP address to listen on [127.0.0.1:4520].
 	Addr string `mapstructure:"addr"`
