@@ -71,6 +71,13 @@ func TestHandlerShedsAllButHealth(t *testing.T) {
 	imp := httptest.NewRequest("POST", "/v1/import?table=extensions", pr)
 	imp.Header.Set("Content-Type", "text/csv")
 	go h.ServeHTTP(httptest.NewRecorder(), imp)
+	// The import holds the slot once it reads its body (a listing sent
+	// before that could take the slot first and get the import shed).
+	select {
+	case <-pr.reading:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the import never read its body")
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		rec := httptest.NewRecorder()
@@ -92,14 +99,20 @@ func TestHandlerShedsAllButHealth(t *testing.T) {
 
 // newBlockingBody is a request body that blocks until closed.
 func newBlockingBody() (*blockingBody, *blockingBody) {
-	b := &blockingBody{done: make(chan struct{})}
+	b := &blockingBody{done: make(chan struct{}), reading: make(chan struct{})}
 	return b, b
 }
 
+// blockingBody blocks its reader until it is closed; reading is closed at
+// the first read.
 type blockingBody struct {
-	once sync.Once
-	done chan struct{}
+	once, read    sync.Once
+	done, reading chan struct{}
 }
 
-func (b *blockingBody) Read(p []byte) (int, error) { <-b.done; return 0, http.ErrBodyReadAfterClose }
-func (b *blockingBody) Close() error               { b.once.Do(func() { close(b.done) }); return nil }
+func (b *blockingBody) Read(p []byte) (int, error) {
+	b.read.Do(func() { close(b.reading) })
+	<-b.done
+	return 0, http.ErrBodyReadAfterClose
+}
+func (b *blockingBody) Close() error { b.once.Do(func() { close(b.done) }); return nil }

@@ -146,14 +146,16 @@ func NewHTTPForwarder(cfg *tls.Config) *HTTPForwarder {
 		Transport: &http.Transport{TLSClientConfig: cfg.Clone(), ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 8}}}
 }
 
-// forwardError says what a failed forward means for the write. Only a
-// connection never made is safe to retry (ErrNoLeader: propose asks
-// again). Once the request may have left, the leader may have applied it
-// and lost only the answer: a retry would apply it a second time, after
+// forwardError says what a failed forward means for the write. A
+// connection never made, or a request that could not be written whole
+// (the leader died: broken pipe), is safe to retry (ErrNoLeader: propose
+// asks again); the leader cannot have decoded a request it did not get
+// whole. Once the request has left, the leader may have applied it and
+// lost only the answer: a retry would apply it a second time, after
 // writes other clients made in between, so the outcome is unknown.
 func forwardError(replAddr string, err error) error {
 	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	if errors.As(err, &op) && (op.Op == "dial" || op.Op == "write") {
 		return fmt.Errorf("%w: forward to %s: %v", ErrNoLeader, replAddr, err)
 	}
 	return fmt.Errorf("%w: forward to the leader at %s: %v; the leader may have taken the write: read the record before writing again", ErrUncertain, replAddr, err)
