@@ -94,8 +94,11 @@ func (s *Store) WriteLocal(ctx context.Context, author string, muts []Mutation, 
 		}
 	}
 	for k, v := range local {
-		if k == "" || len(k) > maxKeyLen || len(v) > maxValueLen {
+		switch {
+		case k == "" || len(k) > maxKeyLen:
 			return WriteResult{}, fmt.Errorf("%w: local entry %q: key must be 1-%d bytes", ErrInvalid, k, maxKeyLen)
+		case len(v) > maxValueLen:
+			return WriteResult{}, fmt.Errorf("%w: local entry %q: value is %d bytes, the limit is %d", ErrInvalid, k, len(v), maxValueLen)
 		}
 	}
 	var res WriteResult

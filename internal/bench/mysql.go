@@ -104,7 +104,7 @@ func benchStore(env Env, name, cluster string) (*store.Store, error) {
 	return store.Open(cfg)
 }
 
-// seedClusters writes the sites and clusters the rows refer to.
+// seedClusters writes the site, clusters and group the rows refer to.
 func seedClusters(ctx context.Context, st *store.Store) error {
 	recs := []struct {
 		t *pbx.Table
@@ -113,6 +113,7 @@ func seedClusters(ctx context.Context, st *store.Store) error {
 		{pbx.Sites, pbx.Fields{"name": "tpa"}},
 		{pbx.Clusters, pbx.Fields{"name": "tpa1", "site": "tpa", "voice_vip": "192.168.0.218"}},
 		{pbx.Clusters, pbx.Fields{"name": "tpa2", "site": "tpa", "voice_vip": "192.168.0.208"}},
+		{pbx.Groups, pbx.Fields{"name": "USSales"}}, // an astgroup must name a group
 	}
 	var muts []store.Mutation
 	for _, r := range recs {

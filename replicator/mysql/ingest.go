@@ -109,7 +109,7 @@ func (b *Bridge) plan(changes []rowChange, conflicted map[int]error) (*ingestPla
 	var order []*working
 	err := b.st.View(func(sn *store.Snapshot) error {
 		cat := sn.Catalog()
-		parks := decodeParks(sn.Local(b.parkedKey()))
+		parks, parkParts := b.readParks(sn)
 		parksChanged := false
 		park := func(c rowChange, record string, err error) {
 			id := parkID(c.t, c.row())
@@ -225,7 +225,7 @@ func (b *Bridge) plan(changes []rowChange, conflicted map[int]error) (*ingestPla
 		}
 		if parksChanged {
 			p.parks = parks
-			p.local[b.parkedKey()] = encodeParks(parks)
+			b.writeParks(p.local, parks, parkParts)
 		}
 		return nil
 	})

@@ -56,24 +56,67 @@ func parkID(t *TableMap, row Row) string {
 	return t.Name + "/" + strings.Join(parts, "\x00")
 }
 
-// parkedKey is the local key of the inbound parks: one JSON object, park
-// id → row, written with the changes and the checkpoint.
-func (b *Bridge) parkedKey() string { return "mysql/" + b.cfg.Name + "/parked" }
+// The inbound parks are JSON objects (park id → row) in the store's local
+// space, written with the changes and the checkpoint. One local value
+// holds at most a megabyte, so they are cut in parts of at most
+// parkPartBytes: "mysql/NAME/parked", then "mysql/NAME/parked/1", ... A
+// thousand bad rows must not stop the bridge that parks them.
+const parkPartBytes = 256 << 10
 
-func decodeParks(raw []byte) map[string]ParkedRow {
-	m := map[string]ParkedRow{}
-	if len(raw) > 0 {
-		json.Unmarshal(raw, &m)
+func (b *Bridge) parkedKey(part int) string {
+	if part == 0 {
+		return "mysql/" + b.cfg.Name + "/parked"
 	}
-	return m
+	return fmt.Sprintf("mysql/%s/parked/%d", b.cfg.Name, part)
 }
 
-func encodeParks(m map[string]ParkedRow) []byte {
-	if len(m) == 0 {
-		return nil // removes the key
+// readParks reads every part, and how many there are.
+func (b *Bridge) readParks(sn *store.Snapshot) (map[string]ParkedRow, int) {
+	m := map[string]ParkedRow{}
+	parts := 0
+	for ; ; parts++ {
+		raw := sn.Local(b.parkedKey(parts))
+		if len(raw) == 0 {
+			return m, parts
+		}
+		var part map[string]ParkedRow
+		json.Unmarshal(raw, &part)
+		for id, p := range part {
+			m[id] = p
+		}
 	}
-	b, _ := json.Marshal(m)
-	return b
+}
+
+// writeParks puts m into local as parts and removes the parts left over
+// from the had parts there were.
+func (b *Bridge) writeParks(local map[string][]byte, m map[string]ParkedRow, had int) {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	parts := 0
+	part, size := map[string]ParkedRow{}, 0
+	flush := func() {
+		raw, _ := json.Marshal(part)
+		local[b.parkedKey(parts)] = raw
+		parts++
+		part, size = map[string]ParkedRow{}, 0
+	}
+	for _, id := range ids {
+		one, _ := json.Marshal(m[id])
+		if size > 0 && size+len(one)+len(id)+8 > parkPartBytes {
+			flush()
+		}
+		part[id] = m[id]
+		size += len(one) + len(id) + 8
+	}
+	if len(part) > 0 {
+		flush()
+	}
+	for i := parts; i < had; i++ {
+		local[b.parkedKey(i)] = nil // removes the key
+	}
 }
 
 // newPark describes a row the store refused.
@@ -145,11 +188,11 @@ func (b *Bridge) parkedLocked() []ParkedRow {
 
 // loadParked reads the inbound parks from the store's local space.
 func (b *Bridge) loadParked() error {
-	var raw []byte
-	if err := b.st.View(func(sn *store.Snapshot) error { raw = sn.Local(b.parkedKey()); return nil }); err != nil {
+	var parks map[string]ParkedRow
+	if err := b.st.View(func(sn *store.Snapshot) error { parks, _ = b.readParks(sn); return nil }); err != nil {
 		return err
 	}
-	b.setParkedIn(decodeParks(raw))
+	b.setParkedIn(parks)
 	return nil
 }
 
