@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -241,7 +242,7 @@ func nearestFlags(c *cobra.Command, name string) []string {
 func nearest(word string, cands []string) []string {
 	best, out := 3, []string(nil)
 	for _, c := range cands {
-		d := editDistance(word, c)
+		d := pbx.EditDistance(word, c)
 		if strings.HasPrefix(c, word) {
 			d = 0
 		}
@@ -253,25 +254,4 @@ func nearest(word string, cands []string) []string {
 		}
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance of two short strings.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
