@@ -3,9 +3,9 @@ package secrets_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/secrets"
 	"github.com/pbxtopo/pbxtopo/store"
@@ -15,13 +15,7 @@ const benchRecords = 20_000
 
 func benchStore(b *testing.B, sl store.Sealer) *store.Store {
 	b.Helper()
-	cfg := store.DefaultConfig(filepath.Join(b.TempDir(), "store.db"))
-	cfg.Replica, cfg.Sealer = "tpa1", sl
-	s, err := store.Open(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	s := testutil.Store(b, "tpa1", func(c *store.Config) { c.Sealer = sl })
 	for i := 0; i < benchRecords; i += 1000 {
 		var muts []store.Mutation
 		for j := i; j < i+1000; j++ {

@@ -17,6 +17,7 @@ import (
 
 	pbxtopo "github.com/pbxtopo/pbxtopo"
 	"github.com/pbxtopo/pbxtopo/httpapi"
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
@@ -39,18 +40,7 @@ const (
 
 func openStore(t testing.TB, replica string) *store.Store {
 	t.Helper()
-	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
-	cfg.Replica = replica
-	st, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
-			t.Errorf("store %s inconsistent: %v", replica, err)
-		}
-		st.Close()
-	})
+	st := testutil.Store(t, replica)
 	return st
 }
 

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql/mariadbtest"
 	"github.com/pbxtopo/pbxtopo/store"
@@ -112,18 +112,7 @@ var bg = context.Background()
 // newStore opens a store of cluster with the sample sites and clusters.
 func newStore(t testing.TB, cluster string) *store.Store {
 	t.Helper()
-	cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
-	cfg.Replica = cluster
-	st, err := store.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Check(); err != nil {
-			t.Errorf("store %s inconsistent: %v", cluster, err)
-		}
-		st.Close()
-	})
+	st := testutil.Store(t, cluster)
 	seed := []struct {
 		t *pbx.Table
 		f pbx.Fields
