@@ -24,11 +24,11 @@ func (r *Replicator) PublishWatermark(ctx context.Context) error {
 	return err
 }
 
-// clustersOf returns every cluster of the enterprise, this one included:
+// Clusters returns every cluster of the enterprise, sorted, this one included:
 // those of the cluster table, the ring order and the membership, less the
 // decommissioned ones. A cluster left out would let a tombstone go before
 // it has seen it.
-func (r *Replicator) clustersOf(sn *store.Snapshot) ([]string, error) {
+func (r *Replicator) Clusters(sn *store.Snapshot) ([]string, error) {
 	members := map[string]bool{r.cfg.Cluster: true}
 	sn.Scan(pbx.Clusters.Name, "", func(key string, _ []byte) error { members[key] = true; return nil })
 	for _, c := range r.Topology().Order {
@@ -57,7 +57,7 @@ func (r *Replicator) clustersOf(sn *store.Snapshot) ([]string, error) {
 func (r *Replicator) peerNames() []string {
 	var out []string
 	r.st.View(func(sn *store.Snapshot) error {
-		names, err := r.clustersOf(sn)
+		names, err := r.Clusters(sn)
 		for _, n := range names {
 			if n != r.cfg.Cluster {
 				out = append(out, n)
@@ -74,7 +74,7 @@ func (r *Replicator) watermarks() ([]store.Summary, bool, error) {
 	var out []store.Summary
 	complete := true
 	err := r.st.View(func(sn *store.Snapshot) error {
-		names, err := r.clustersOf(sn)
+		names, err := r.Clusters(sn)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,9 @@ type Replication interface {
 	Status() []replicator.LinkStatus
 	Topology() replicator.Topology
 	CheckWrite(table string) error
+	// Clusters are the enterprise's clusters, this one included, less
+	// the decommissioned ones, sorted.
+	Clusters(sn *store.Snapshot) ([]string, error)
 }
 
 // Deps are the live parts an agent gives its service; offline tools give
@@ -450,23 +453,18 @@ func (s *Service) topologyPeers() ([]string, error) {
 	return out, UserError(err)
 }
 
-// knownClusters returns the clusters of the enterprise, sorted.
+// knownClusters returns the clusters of the enterprise, sorted: the
+// replicator's list, or without one (an offline tool) this cluster and
+// the cluster table less the decommissioned ones.
 func (s *Service) knownClusters(sn *store.Snapshot) ([]string, error) {
+	if s.deps.Repl != nil {
+		return s.deps.Repl.Clusters(sn)
+	}
 	set := map[string]bool{}
 	if s.deps.Cluster != "" {
 		set[s.deps.Cluster] = true
 	}
 	sn.Scan("clusters", "", func(key string, _ []byte) error { set[key] = true; return nil })
-	if s.deps.Repl != nil {
-		for _, c := range s.deps.Repl.Topology().Order {
-			set[c] = true
-		}
-	}
-	for _, m := range s.members() {
-		if c := m.Tags[replicator.TagCluster]; c != "" {
-			set[c] = true
-		}
-	}
 	revoked, err := replicator.Revocations(sn)
 	if err != nil {
 		return nil, err

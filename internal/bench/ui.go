@@ -184,6 +184,8 @@ func (s staticRepl) Topology() replicator.Topology {
 
 func (s staticRepl) CheckWrite(string) error { return nil }
 
+func (s staticRepl) Clusters(*store.Snapshot) ([]string, error) { return s.names, nil }
+
 func (s staticRepl) members() []replicator.Member {
 	var out []replicator.Member
 	for i, n := range s.names {
