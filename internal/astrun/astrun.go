@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pbxtopo/pbxtopo/internal/testnet"
 )
 
 // instanceScript writes one instance's configuration (a copy of
@@ -123,11 +126,11 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 func (i *Instance) write(o Options) error {
 	for _, p := range []*int{&i.SIPPort, &i.IAXPort, &i.DUNDiPort, &i.AMIPort} {
 		if *p == 0 {
-			port, err := freePort(o.Bind)
+			addr, err := testnet.Free(o.Bind)
 			if err != nil {
 				return err
 			}
-			*p = port
+			*p = int(netip.MustParseAddrPort(addr).Port())
 		}
 	}
 	i.env = append(append(os.Environ(), "LD_LIBRARY_PATH="+filepath.Join(i.Tree, "lib")), o.Env...)
@@ -286,24 +289,6 @@ func (i *Instance) Tail(name string) string {
 	b, _ := os.ReadFile(filepath.Join(i.Root, name))
 	lines := strings.Split(string(b), "\n")
 	return strings.Join(lines[max(0, len(lines)-40):], "\n")
-}
-
-// freePort returns a port of host free for both TCP and UDP.
-func freePort(host string) (int, error) {
-	for range 50 {
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return 0, err
-		}
-		addr := pc.LocalAddr().(*net.UDPAddr)
-		ln, err := net.Listen("tcp", addr.String())
-		pc.Close()
-		if err == nil {
-			ln.Close()
-			return addr.Port, nil
-		}
-	}
-	return 0, fmt.Errorf("no port of %s free for both TCP and UDP", host)
 }
 
 // Loopback returns an address of 127.0.0.0/8 other than 127.0.0.1 where

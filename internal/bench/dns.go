@@ -3,9 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/pbxtopo/pbxtopo/internal/testnet"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/srv"
 	"github.com/pbxtopo/pbxtopo/store"
@@ -285,10 +284,11 @@ func startNSD(ctx context.Context, env Env, z *srv.Zone) (netip.AddrPort, int, f
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return netip.AddrPort{}, 0, nil, err
 	}
-	port, err := freeDNSPort()
+	free, err := testnet.Free("127.0.0.1")
 	if err != nil {
 		return netip.AddrPort{}, 0, nil, err
 	}
+	port := netip.MustParseAddrPort(free).Port()
 	if err := os.WriteFile(filepath.Join(dir, "voice.zone"), []byte(z.Text()), 0o644); err != nil {
 		return netip.AddrPort{}, 0, nil, err
 	}
@@ -332,7 +332,7 @@ zone:
 			<-done
 		}
 	}
-	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+	addr := netip.MustParseAddrPort(free)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		m := new(dns.Msg)
@@ -347,24 +347,6 @@ zone:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// freeDNSPort returns a loopback port free for UDP and TCP.
-func freeDNSPort() (int, error) {
-	for try := 0; try < 20; try++ {
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			return 0, err
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		t, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
-		u.Close()
-		if err == nil {
-			t.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free port for UDP and TCP on 127.0.0.1")
 }
 
 // healthToAnswer measures the time from a health change to the first

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/internal/astrun"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/pbxtopo/pbxtopo/internal/testnet"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql/asteriskdb"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql/mariadbtest"
@@ -253,19 +253,12 @@ func startBenchAgents(ctx context.Context, env Env, clusters map[string]map[stri
 	return agents, stop, nil
 }
 
-// freeLoopback is a 127.0.0.1 address whose port is free for TCP and UDP.
+// freeLoopback is a 127.0.0.1 address whose port is free for TCP and UDP
+// (port 0 if none is: the agent then says which it could not bind).
 func freeLoopback() string {
-	for {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return "127.0.0.1:0"
-		}
-		addr := pc.LocalAddr().String()
-		ln, err := net.Listen("tcp", addr)
-		pc.Close()
-		if err == nil {
-			ln.Close()
-			return addr
-		}
+	addr, err := testnet.Free("127.0.0.1")
+	if err != nil {
+		return "127.0.0.1:0"
 	}
+	return addr
 }
