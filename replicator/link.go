@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -93,7 +94,7 @@ func (r *Replicator) Status() []LinkStatus {
 		s.State, s.Detail = r.linkState(l, alive[peer])
 		out = append(out, s)
 	}
-	slices.SortFunc(out, func(a, b LinkStatus) int { return cmpString(a.Peer, b.Peer) })
+	slices.SortFunc(out, func(a, b LinkStatus) int { return cmp.Compare(a.Peer, b.Peer) })
 	return out
 }
 
@@ -171,16 +172,6 @@ func (r *Replicator) updateBehind(mine store.Summary, now time.Time) {
 			l.behindSince = now
 		}
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (r *Replicator) link(peer string) *linkState {

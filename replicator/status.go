@@ -1,6 +1,7 @@
 package replicator
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -256,7 +257,7 @@ func (r *Replicator) StatusStats() []StatusLinkStats {
 	for _, l := range r.status.links {
 		out = append(out, *l)
 	}
-	slices.SortFunc(out, func(a, b StatusLinkStats) int { return cmpString(a.Peer, b.Peer) })
+	slices.SortFunc(out, func(a, b StatusLinkStats) int { return cmp.Compare(a.Peer, b.Peer) })
 	return out
 }
 

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/bits"
@@ -123,7 +124,7 @@ func buildBase(sn *store.Snapshot) (*baseIndex, error) {
 		if v := byKey[x].compare(byKey[y]); v != 0 {
 			return v
 		}
-		return cmpU32(x, y)
+		return cmp.Compare(x, y)
 	})
 	byKey = nil
 	b := &baseIndex{n: n, attr: make([][3]uint32, n), dict: dict}
@@ -181,7 +182,7 @@ func buildBase(sn *store.Snapshot) (*baseIndex, error) {
 			if v := keys[x].compare(keys[y]); v != 0 {
 				return v
 			}
-			return cmpU32(x, y)
+			return cmp.Compare(x, y)
 		})
 		rank := make([]uint32, n)
 		for pos, id := range order {
@@ -223,16 +224,6 @@ func buildBase(sn *store.Snapshot) (*baseIndex, error) {
 		b.before[a] = before
 	}
 	return b, nil
-}
-
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // value returns column c of row id.
