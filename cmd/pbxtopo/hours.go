@@ -52,13 +52,7 @@ OPEN rule that holds opens it; else it is closed. Dates are year-less (12/25 eve
 				}
 				return []string{d.Cluster, d.Group, state, d.Rule, d.Local, d.Reason}
 			}
-			return a.print(result{JSON: ans, Head: []string{"cluster", "group", "state", "rule", "local_time", "reason"}, Rows: func() [][]string {
-				var rows [][]string
-				for _, d := range ans.Decisions {
-					rows = append(rows, row(d))
-				}
-				return rows
-			}, Table: func(w io.Writer) error {
+			return a.print(result{JSON: ans, Head: []string{"cluster", "group", "state", "rule", "local_time", "reason"}, Rows: rowsOf(ans.Decisions, row), Table: func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "CLUSTER\tGROUP\tSTATE\tRULE\tLOCAL TIME\tREASON")
 				for _, d := range ans.Decisions {

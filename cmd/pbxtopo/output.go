@@ -158,3 +158,14 @@ func (a *app) printFields(t *pbx.Table, f pbx.Fields) {
 	}
 	tw.Flush()
 }
+
+// rowsOf is the Rows of a result: one row per item.
+func rowsOf[T any](items []T, row func(T) []string) func() [][]string {
+	return func() [][]string {
+		var rows [][]string
+		for _, it := range items {
+			rows = append(rows, row(it))
+		}
+		return rows
+	}
+}

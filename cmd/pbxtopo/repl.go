@@ -38,13 +38,7 @@ func (a *app) membersCmd() *cobra.Command {
 				return []string{m.Node, t[replicator.TagCluster], t[replicator.TagSite], t[replicator.TagRole], m.Status,
 					t[replicator.TagRaftState], m.Addr, t[replicator.TagRepl], t[replicator.TagHTTP], m.Certificate}
 			}
-			return a.print(result{JSON: ms, Head: head, Rows: func() [][]string {
-				var rows [][]string
-				for _, m := range ms {
-					rows = append(rows, row(m))
-				}
-				return rows
-			}, Table: func(w io.Writer) error {
+			return a.print(result{JSON: ms, Head: head, Rows: rowsOf(ms, row), Table: func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, strings.ToUpper(strings.Join(head, "\t")))
 				for _, m := range ms {
@@ -248,13 +242,7 @@ func (a *app) conflictsCmd() *cobra.Command {
 				}
 				return []string{cv.Ref, strings.Join(sides, " "), cv.Conflicts[0].Sides[0].Cluster, strings.Join(cv.Differ, " ")}
 			}
-			return a.print(result{JSON: cs, Head: []string{"record", "sides", "shown", "fields"}, Rows: func() [][]string {
-				var rows [][]string
-				for _, cv := range cs {
-					rows = append(rows, row(cv))
-				}
-				return rows
-			}, Table: func(w io.Writer) error {
+			return a.print(result{JSON: cs, Head: []string{"record", "sides", "shown", "fields"}, Rows: rowsOf(cs, row), Table: func(w io.Writer) error {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "RECORD\tSIDES\tSHOWN\tFIELDS IN CONFLICT")
 				for _, cv := range cs {
