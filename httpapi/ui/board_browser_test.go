@@ -101,19 +101,8 @@ func TestBoardTopologyInChromium(t *testing.T) {
 	defer srv.Close()
 	shots := screenshotDir(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	b, err := browser.Launch(ctx, browser.Options{Width: 1600, Height: 1400})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	p := launch(t, 1400)
+	ctx, b, must := p.ctx, p.b, p.must
 	type shown struct{ Peer, State, Lag, Behind, Colour string }
 	links := func() map[string]shown {
 		t.Helper()
@@ -214,25 +203,8 @@ func TestAuditAndHistoryInChromium(t *testing.T) {
 	}
 	crit := strconv.Itoa(res.Alerting["critical"])
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	b, err := browser.Launch(ctx, browser.Options{Width: 1600, Height: 1200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		var s string
-		must(b.Eval(ctx, expr, &s))
-		return s
-	}
+	p := launch(t, 1200)
+	ctx, b, must, eval := p.ctx, p.b, p.must, p.eval
 
 	must(b.Navigate(ctx, srv.URL+Prefix))
 	if tile := eval(`document.querySelector("#tile-findings").innerText`); !strings.HasPrefix(tile, crit+" critical") {

@@ -17,6 +17,40 @@ import (
 
 // screenshotDir is where the browser test saves its screenshots:
 // $PBXTOPO_SCREENSHOTS, or the test's temporary directory.
+// page is headless Chromium for one test: must fails the test on an
+// error, eval returns a JavaScript expression's value as a string.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+	b   *browser.Browser
+}
+
+func launch(t *testing.T, height int) *page {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	b, err := browser.Launch(ctx, browser.Options{Width: 1600, Height: height})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return &page{t: t, ctx: ctx, b: b}
+}
+
+func (p *page) must(err error) {
+	p.t.Helper()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *page) eval(expr string) string {
+	p.t.Helper()
+	var s string
+	p.must(p.b.Eval(p.ctx, expr, &s))
+	return s
+}
+
 func screenshotDir(t *testing.T) string {
 	dir := os.Getenv("PBXTOPO_SCREENSHOTS")
 	if dir == "" {
@@ -41,25 +75,8 @@ func TestPagesInChromium(t *testing.T) {
 	shots := screenshotDir(t)
 	t.Logf("screenshots in %s", shots)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	b, err := browser.Launch(ctx, browser.Options{Width: 1600, Height: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		var s string
-		must(b.Eval(ctx, expr, &s))
-		return s
-	}
+	p := launch(t, 1000)
+	ctx, b, must, eval := p.ctx, p.b, p.must, p.eval
 	texts := func(sel string) []string {
 		t.Helper()
 		s, err := b.Texts(ctx, sel)
