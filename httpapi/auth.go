@@ -132,15 +132,60 @@ type TokenAuth struct {
 	limit int // failed authentications allowed per client address and window
 
 	mu       sync.Mutex
-	tokens   map[TokenHash]Token // compared in constant time
-	failures map[string][]time.Time
+	tokens   map[TokenHash]Token    // compared in constant time
+	failures map[string][]time.Time // by failingClient; only failures of the last window
 }
 
 // Limits of failed authentications per client address.
 const (
 	authFailWindow = time.Minute
 	authFailMax    = 10
+	// authFailClients bounds the addresses tracked at once, so a flood
+	// from many addresses cannot grow the table without end: past it,
+	// expired entries are dropped, and if the table is still full the
+	// new addresses share one entry (authFailOverflow) and one limit.
+	authFailClients  = 1 << 14
+	authFailOverflow = "*"
 )
+
+// failingClient is the key failures are counted under: the address, or
+// for IPv6 its /64, which one host can fill with addresses.
+func failingClient(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() != nil {
+		return addr
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+// noteFailure records a failed authentication of client at now and says
+// whether the client is over its limit (the failure is then not counted,
+// so a client that stops is let in again a window after its last
+// counted failure). Called with a.mu held.
+func (a *TokenAuth) noteFailure(client string, now time.Time) (limited bool) {
+	if _, ok := a.failures[client]; !ok && len(a.failures) >= authFailClients {
+		for c, times := range a.failures {
+			if len(times) == 0 || now.Sub(times[len(times)-1]) >= authFailWindow {
+				delete(a.failures, c)
+			}
+		}
+		if len(a.failures) >= authFailClients {
+			client = authFailOverflow
+		}
+	}
+	recent := a.failures[client][:0]
+	for _, t := range a.failures[client] {
+		if now.Sub(t) < authFailWindow {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= a.limit {
+		a.failures[client] = recent
+		return true
+	}
+	a.failures[client] = append(recent, now)
+	return false
+}
 
 // NewTokenAuth returns an authenticator over tokens.
 func NewTokenAuth(tokens map[string]Token, log *slog.Logger) *TokenAuth {
@@ -197,17 +242,7 @@ func (a *TokenAuth) Authenticate(r *http.Request) (service.Role, string, error) 
 	}
 	limited := false
 	if !ok || tok == "" {
-		recent := a.failures[client][:0]
-		for _, t := range a.failures[client] {
-			if now.Sub(t) < authFailWindow {
-				recent = append(recent, t)
-			}
-		}
-		limited = len(recent) >= a.limit
-		if !limited {
-			recent = append(recent, now)
-		}
-		a.failures[client] = recent
+		limited = a.noteFailure(failingClient(client), now)
 	}
 	a.mu.Unlock()
 	switch {
