@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/pbxtopo/pbxtopo/internal/modroot"
 )
 
 // EnvVar names the Asterisk the tests use: a directory holding an
@@ -42,7 +44,7 @@ func Tree() (string, error) {
 func locate() (string, error) {
 	src := os.Getenv(EnvVar)
 	if src == "" {
-		root, err := moduleRoot()
+		root, err := modroot.Dir()
 		if err != nil {
 			return "", err
 		}
@@ -143,22 +145,4 @@ func unpack(tarball string) (string, error) {
 		return "", err
 	}
 	return tree, nil
-}
-
-// moduleRoot is the directory of go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }

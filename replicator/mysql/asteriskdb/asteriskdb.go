@@ -2,11 +2,12 @@ package asteriskdb
 
 import (
 	_ "embed"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pbxtopo/pbxtopo/internal/modroot"
 )
 
 // EnvVar names Asterisk's mysql_config.sql to run instead of the
@@ -58,7 +59,7 @@ func File() (string, error) {
 		}
 		return p, nil
 	}
-	root, err := moduleRoot()
+	root, err := modroot.Dir()
 	if err != nil {
 		return "", nil
 	}
@@ -123,22 +124,4 @@ func SplitSQL(script string) []string {
 		out = append(out, s)
 	}
 	return out
-}
-
-// moduleRoot is the directory of go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }
