@@ -150,19 +150,24 @@ func (r *Replicator) updateBehind(mine store.Summary, now time.Time) {
 		if full {
 			filter = want(scopes, nil)
 		}
-		known := store.Summary{}
-		for s, seq := range l.summary {
-			known[s] = seq
-		}
-		for s, seq := range own {
-			if s.Cluster() == peer {
-				known[s] = max(known[s], seq)
+		// What the peer is known to have: its summary, and of its own
+		// streams what anyone says they hold (counted without building
+		// the union: this runs on every pull).
+		var behind uint64
+		count := func(s store.Stream, seq uint64) {
+			if seq > mine[s] && filter(s) {
+				behind += seq - mine[s]
 			}
 		}
-		var behind uint64
-		for s, seq := range known {
-			if filter(s) && seq > mine[s] {
-				behind += seq - mine[s]
+		for s, seq := range l.summary {
+			if s.Cluster() == peer {
+				seq = max(seq, own[s])
+			}
+			count(s, seq)
+		}
+		for s, seq := range own {
+			if _, counted := l.summary[s]; !counted && s.Cluster() == peer {
+				count(s, seq)
 			}
 		}
 		l.Behind = behind
