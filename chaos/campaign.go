@@ -55,12 +55,12 @@ type Report struct {
 	Snapshots     int            `json:"snapshots"`
 	Lost          int            `json:"lost"`
 	Stale         int            `json:"stale"`
-	Uncertain     int            `json:"uncertain,omitempty"`    // live: writes that failed without a clear refusal (they may have been applied)
-	Reads         int            `json:"reads,omitempty"`        // live: reads the pollers made
-	Regressions   int            `json:"regressions,omitempty"`  // live: polled reads that went back in time
-	Failed        map[string]int `json:"failed,omitempty"`       // live: operations not acknowledged, by the service's error code ("timeout" and the like: none)
-	Probes        map[string]int `json:"probe_rounds,omitempty"` // live: rounds of the issue's two probes
-	ConflictsExp  int            `json:"conflicts_expected"`
+	Uncertain     int            `json:"uncertain,omitempty"`          // live: writes that failed without a clear refusal (they may have been applied)
+	Reads         int            `json:"reads,omitempty"`              // live: reads the pollers made
+	Regressions   int            `json:"regressions,omitempty"`        // live: polled reads that went back in time
+	Failed        map[string]int `json:"failed,omitempty"`             // live: operations not acknowledged, by the service's error code ("timeout" and the like: none)
+	Probes        map[string]int `json:"probe_rounds,omitempty"`       // live: rounds of the issue's two probes
+	ConflictsExp  *int           `json:"conflicts_expected,omitempty"` // simulated runs only: live runs cannot tell
 	ConflictsSeen int            `json:"conflicts_found"`
 	Converged     bool           `json:"converged"`
 	ConvergeTime  time.Duration  `json:"converge_time_ns"`
@@ -158,7 +158,7 @@ func Run(cfg Config) (*Report, error) {
 	rep.Operations = len(h.Writes) + h.Refused
 	rep.Acked, rep.Refused = res.Acked, h.Refused
 	rep.Lost, rep.Stale = res.Lost, res.Stale
-	rep.ConflictsExp, rep.ConflictsSeen = res.ConflictsExpected, res.ConflictsFound
+	rep.ConflictsExp, rep.ConflictsSeen = &res.ConflictsExpected, res.ConflictsFound
 	rep.Problems = append(rep.Problems, res.Problems...)
 	rep.Faults = sim.stats.Faults
 	rep.Messages, rep.Dropped, rep.Duplicated, rep.Snapshots = sim.stats.Messages, sim.stats.Dropped, sim.stats.Duplicated, sim.stats.Snapshots
@@ -285,10 +285,12 @@ func PrintReports(w io.Writer, reps []*Report) {
 		if !r.OK() {
 			result = "FAILED: " + r.Dir
 		}
-		clusters, conflicts := fmt.Sprint(r.Clusters), fmt.Sprintf("%d/%d", r.ConflictsExp, r.ConflictsSeen)
+		clusters, conflicts := fmt.Sprint(r.Clusters), fmt.Sprintf("-/%d", r.ConflictsSeen)
+		if r.ConflictsExp != nil {
+			conflicts = fmt.Sprintf("%d/%d", *r.ConflictsExp, r.ConflictsSeen)
+		}
 		if r.Kind == "live" {
 			clusters = fmt.Sprintf("%dx%d", r.Clusters, r.Nodes)
-			conflicts = fmt.Sprintf("-/%d", r.ConflictsSeen)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Kind, r.Seed, r.Mode, clusters, r.Operations, r.Acked,
 			faults, r.Messages, r.Lost, r.Stale, r.Regressions, conflicts, r.ConvergeTime.Round(time.Millisecond), result)
