@@ -101,15 +101,15 @@ func TestDocExamplesRun(t *testing.T) {
 	for _, f := range readDocs(t) {
 		var blocks []docfiles.Block
 		for _, b := range docfiles.Blocks(f.Text) {
-			if b.Lang != "sh" && b.Lang != "console" {
+			if b.Lang != "sh" && b.Lang != "bash" && b.Lang != "shell" && b.Lang != "console" {
 				continue
 			}
 			switch {
 			case b.NotRun != "":
 				t.Logf("%s:%d: not run: %s", f.Path, b.Line, b.NotRun)
 				notRun++
-			case b.Lang == "sh":
-				t.Errorf("%s:%d: a ```sh block that is not run: make it a ```console block (\"$ \" before each command, its output below) or say why it cannot run with <!-- not run: REASON --> on the line above the fence (docs/testing.md)", f.Path, b.Line)
+			case b.Lang != "console":
+				t.Errorf("%s:%d: a ```%s block that is not run: make it a ```console block (\"$ \" before each command, its output below) or say why it cannot run with <!-- not run: REASON --> on the line above the fence (docs/testing.md)", f.Path, b.Line, b.Lang)
 			default:
 				if _, stray := b.Steps(); len(stray) > 0 {
 					t.Errorf("%s:%d: console block with output before its first command (%q): start commands with \"$ \"", f.Path, b.Line, stray[0])
@@ -247,4 +247,25 @@ func (s *shell) run(t *testing.T, command string, within time.Duration) ([]strin
 func (s *shell) close() {
 	s.in.Close()
 	s.cmd.Wait()
+}
+
+// TestDocOutputMatching: what the examples test takes as the same output.
+func TestDocOutputMatching(t *testing.T) {
+	for _, c := range []struct {
+		got, want []string
+		same      bool
+	}{
+		{[]string{"changed extension tpa1/6109 (version tpa1.9da9f87537c4bd1c:102)"}, []string{"changed extension tpa1/6109 (version tpa1.0123456789abcdef:7)"}, true},
+		{[]string{"lon  connected  127.0.0.1:4242  1.6s ago  0"}, []string{"lon connected 127.0.0.1:… 0.2s ago 0", ""}, true},
+		{[]string{"lon connected 127.0.0.1:4242 0"}, []string{"lon connected 127.0.0.1:… 1"}, false},
+		{[]string{"a", "b", "c", "d"}, []string{"a", "…", "d"}, true},
+		{[]string{"a", "d"}, []string{"a", "…", "d"}, true},
+		{[]string{"a", "b"}, []string{"a", "…", "d"}, false},
+		{[]string{"moved extension ams/3101"}, []string{"moved extension ams/5101"}, false},
+		{[]string{"exit 0"}, nil, false},
+	} {
+		if got := matches(normalise(c.got), normalise(c.want)); got != c.same {
+			t.Errorf("%q against the doc's %q: same %v, want %v", c.got, c.want, got, c.same)
+		}
+	}
 }
