@@ -80,7 +80,9 @@ Every route is served by each agent on its API address (` + "`http_addr`" + `). 
 (the API bound to loopback) every caller is admin. Bodies are JSON. Reads are answered from the
 node's own copy; add the header ` + "`" + FreshHeader + ": 1`" + ` to a GET to read through the cluster's Raft
 leader. Errors are ` + "`" + `{"error": {"status": 404, "code": "not_found", "message": "..."}}` + "`" + `, the message
-saying what was wrong and what to do. ` + "`GET /metrics`" + ` (read role) serves Prometheus metrics and
+saying what was wrong and what to do. A route that ends in a record's key needs it: ` + "`PUT /v1/tables/sites`" + `
+(no key) is answered 405 with the route to use (404 where nothing serves the path), never
+redirected. ` + "`GET /metrics`" + ` (read role) serves Prometheus metrics and
 ` + "`/ui/`" + ` the web pages.
 
 | route | role | what |

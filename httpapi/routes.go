@@ -59,7 +59,11 @@ func HandlerWith(svc *service.Service, o HandlerOptions) http.Handler {
 	auth := o.Auth
 	shed := newShedder(o.Shed)
 	mux := http.NewServeMux()
-	for _, rt := range routes(svc) {
+	rts := routes(svc)
+	for pattern, h := range keylessRoutes(rts) {
+		mux.Handle(pattern, h)
+	}
+	for _, rt := range rts {
 		h := guard(rt, auth)
 		if rt.Pattern != healthRoute {
 			h = shed.wrap(gate(svc, h))

@@ -155,7 +155,7 @@ func (a *app) printDemo(e *demo.Enterprise, binDir string, took time.Duration) {
 	first := e.Clusters[0].Nodes[0]
 	host, port, _ := strings.Cut(first.DNS, ":")
 	fmt.Fprintf(a.stdout, "\ntokens:  read %s\n         operator %s\n         admin %s\n", e.Tokens["read"], e.Tokens["operator"], e.Tokens["admin"])
-	fmt.Fprintf(a.stdout, "\nTry, in another terminal (%s sets the same three variables):\n", filepath.Join(e.Dir, demo.EnvFile))
+	fmt.Fprintf(a.stdout, "\nTry, in another terminal (%s sets the same variables):\n", filepath.Join(e.Dir, demo.EnvFile))
 	var exports []string
 	for _, kv := range e.Env(binDir) {
 		if kv[0] == "PATH" {

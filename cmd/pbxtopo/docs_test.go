@@ -58,7 +58,7 @@ var readmeCommand = regexp.MustCompile(`(?:^|[\s(|;&])pbxtopo ((?:[^#|;&>)]|&&)*
 // TestReadmeCommandsExist: every pbxtopo command line in the shell blocks
 // of README.md and of every file of docs/ names a real command, and every
 // flag it shows is one of that command's flags, so the examples cannot
-// drift from the CLI. (The tour is run for real by TestReadmeTourRuns.)
+// drift from the CLI. (TestDocExamplesRun runs the console blocks.)
 func TestReadmeCommandsExist(t *testing.T) {
 	root := (&app{v: viper.New()}).rootCmd()
 	checked := 0
@@ -70,25 +70,36 @@ func TestReadmeCommandsExist(t *testing.T) {
 	}
 }
 
+// shellLines returns the command lines of a file's ```sh blocks (every
+// line) and ```console blocks (the commands, not their output), each
+// with its line number.
+func shellLines(doc docfiles.File) (lines []string, at []int) {
+	for _, b := range docfiles.Blocks(doc.Text) {
+		switch b.Lang {
+		case "sh":
+			for i, l := range b.Lines {
+				lines, at = append(lines, l), append(at, b.Line+1+i)
+			}
+		case "console":
+			steps, _ := b.Steps()
+			for _, s := range steps {
+				for _, l := range strings.Split(s.Command, "\n") {
+					lines, at = append(lines, l), append(at, s.Line)
+				}
+			}
+		}
+	}
+	return lines, at
+}
+
 // checkShellCommands checks the pbxtopo command lines of one file's
 // ```sh and ```console blocks and returns how many it checked.
 func checkShellCommands(t *testing.T, root *cobra.Command, doc docfiles.File) int {
 	t.Helper()
-	checked, inShell := 0, false
-	for n, line := range strings.Split(doc.Text, "\n") {
-		switch {
-		case line == "```sh" || line == "```console":
-			inShell = true
-			continue
-		case strings.HasPrefix(line, "```"):
-			inShell = false
-		}
-		if !inShell {
-			continue
-		}
-		if strings.HasPrefix(strings.TrimSpace(line), "fix:") { // audit output quoting a command
-			continue
-		}
+	checked := 0
+	lines, at := shellLines(doc)
+	for i, line := range lines {
+		n := at[i] - 1
 		for _, m := range readmeCommand.FindAllStringSubmatch(line, -1) {
 			words := strings.Fields(strings.ReplaceAll(strings.ReplaceAll(m[1], "[", " "), "]", " "))
 			cmd, rest, err := root.Find(words)

@@ -575,12 +575,18 @@ func (e *Enterprise) WriteJSON() error {
 // the CLI at the first agent with the admin token (WriteEnv).
 const EnvFile = "env.sh"
 
+// DNSPortEnv names the first agent's DNS port in Env, for dig.
+const DNSPortEnv = "DEMO_DNS_PORT"
+
 // Env returns the environment that points the CLI at the first node of
 // the first cluster with the admin token, and puts binDir (the binary's
-// directory) first on the PATH, so "pbxtopo ..." runs as printed.
+// directory) first on the PATH, so "pbxtopo ..." runs as printed; and
+// the first agent's DNS port for dig.
 func (e *Enterprise) Env(binDir string) [][2]string {
 	first := e.Clusters[0].Nodes[0]
-	return [][2]string{{"PATH", binDir + ":$PATH"}, {"PBXTOPO_ADDR", first.HTTP}, {"PBXTOPO_TOKEN", e.Tokens["admin"]}}
+	_, dnsPort, _ := net.SplitHostPort(first.DNS)
+	return [][2]string{{"PATH", binDir + ":$PATH"}, {"PBXTOPO_ADDR", first.HTTP}, {"PBXTOPO_TOKEN", e.Tokens["admin"]},
+		{DNSPortEnv, dnsPort}}
 }
 
 // WriteEnv writes Env as export lines to EnvFile, to source in a shell.

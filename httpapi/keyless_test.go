@@ -1,0 +1,44 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestKeylessRequestsSayWhatToDo: a write to a record route without the
+// record's key (the runbook once said PUT /v1/tables/sites) is refused
+// with the route to use, not redirected with 307 and an empty body, which
+// curl does not follow: the operator saw nothing and nothing changed.
+func TestKeylessRequestsSayWhatToDo(t *testing.T) {
+	svc, _ := sampleService(t)
+	srv := httptest.NewServer(Handler(svc, nil))
+	defer srv.Close()
+	for _, c := range []struct {
+		method, path string
+		status       int
+		allow, says  string
+	}{
+		{"PUT", "/v1/tables/sites", 405, "GET, POST", "PUT /v1/tables/sites/KEY"},
+		{"PATCH", "/v1/tables/sites", 405, "GET, POST", "PATCH /v1/tables/sites/KEY"},
+		{"DELETE", "/v1/extensions", 405, "GET, POST", "DELETE /v1/extensions/KEY"},
+		{"GET", "/v1/history/extensions", 404, "", "GET /v1/history/extensions/KEY"},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(`{"name":"nyc"}`))
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body apiError
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || resp.Header.Get("Allow") != c.allow || !strings.Contains(body.Error.Message, c.says) {
+			t.Errorf("%s %s: %d, Allow %q, %q; want %d, Allow %q, a message naming %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), body.Error.Message, c.status, c.allow, c.says)
+		}
+	}
+	if _, err := svc.Get(t.Context(), "sites", "nyc"); err == nil {
+		t.Error("a refused keyless PUT created site nyc")
+	}
+}
