@@ -17,6 +17,7 @@ import (
 // inFlight is one run of the closed-loop generator.
 type inFlight struct {
 	answered int             // answers received within the window
+	total    int             // answers received, warm-up and drain included
 	lat      []time.Duration // latencies of the queries sent within the window
 	drops    int             // of those, never answered within dropAfter
 	refused  int             // of those, answered with a cause instead of answers
@@ -121,6 +122,7 @@ func lookupsInFlight(ctx context.Context, to netip.AddrPort, eid dundi.EID, n, w
 				case len(m.Answers) != want:
 					badErr = fmt.Errorf("answer to query %d: %d answers, want %d", f.Dst(), len(m.Answers), want)
 				default:
+					res.total++
 					if inWindow(now) {
 						res.answered++
 					}
