@@ -1,6 +1,7 @@
 package dundi
 
 import (
+	"net/netip"
 	"testing"
 )
 
@@ -34,5 +35,29 @@ func TestBurstAnsweredInFull(t *testing.T) {
 	}
 	if s := a.Stats(); s.Received < n+1 || s.Answered < n {
 		t.Fatalf("stats: %d received, %d answered; want at least %d and %d", s.Received, s.Answered, n+1, n)
+	}
+}
+
+// TestDualStackSocketAnswersIPv4 listens on every address, IPv6 and IPv4
+// (dundi.addr ":4520"): the batched reads and writes of an IPv6 socket
+// must reach an IPv4 querier.
+func TestDualStackSocketAnswersIPv4(t *testing.T) {
+	dir, _ := enterpriseStore(t)
+	a := startPeer(t, Config{EID: eidA.String(), Addr: ":0", Peers: []PeerConfig{
+		plainPeerCfg(eidB, netip.MustParseAddrPort("127.0.0.1:9"), "inbound"),
+	}}, Deps{Directory: dir})
+	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), a.Addr().Port())
+	r := newRaw(t)
+	for id := uint16(1); id <= 3; id++ {
+		r.send(to, query(id, eidB, "6109", "priv"))
+	}
+	answered := 0
+	for _, b := range drain(t, r, to) {
+		if f, m := mustDecode(t, b); f.Cmd == CmdDPResponse && len(m.Answers) > 0 {
+			answered++
+		}
+	}
+	if answered != 3 {
+		t.Fatalf("%d of 3 queries answered over the dual-stack socket", answered)
 	}
 }
