@@ -73,6 +73,9 @@ type Instance struct {
 	exit chan struct{}
 }
 
+// Pid is the Asterisk process's id.
+func (i *Instance) Pid() int { return i.cmd.Process.Pid }
+
 // AMIAddr is the manager interface's host:port.
 func (i *Instance) AMIAddr() string { return net.JoinHostPort(i.Bind, strconv.Itoa(i.AMIPort)) }
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,11 +60,19 @@ func dundiVersusAsterisk(ctx context.Context, env Env, dir dundi.Directory, numb
 	var out []Result
 	for _, n := range inFlightLevels {
 		env.Log.Info("bench dundi: lookups in flight", "n", n)
-		ours, err := lookupsInFlight(ctx, p.Addr(), eid, n, 2, numbers, d)
+		// The CPU both sides use per lookup, the generator's included (it
+		// runs in this process, beside pbxtopo's peer): a figure the
+		// neighbours' load moves much less than the rates.
+		ours, oursCPU, err := cpuOf(func() (inFlight, error) { return lookupsInFlight(ctx, p.Addr(), eid, n, 2, numbers, d) }, selfCPU)
 		if err != nil {
 			return out, fmt.Errorf("pbxtopo, %d in flight: %w", n, err)
 		}
-		theirs, err := lookupsInFlight(ctx, astAddr, eid, n, 1, numbers, d)
+		theirs, theirsCPU, err := cpuOf(func() (inFlight, error) { return lookupsInFlight(ctx, astAddr, eid, n, 1, numbers, d) },
+			func() (time.Duration, error) {
+				a, err := treeCPU(ast.Pid())
+				s, err2 := selfCPU()
+				return a + s, errors.Join(err, err2)
+			})
 		if err != nil {
 			return out, fmt.Errorf("the real Asterisk, %d in flight: %w", n, err)
 		}
@@ -75,6 +84,9 @@ func dundiVersusAsterisk(ctx context.Context, env Env, dir dundi.Directory, numb
 			Note: fmt.Sprintf("pbxtopo p50 %.2f ms, p99 %.2f ms, %d dropped, %d refused; Asterisk p50 %.2f ms, p99 %.2f ms, %d dropped, %d refused",
 				ms(Percentile(ours.lat, 50)), ms(Percentile(ours.lat, 99)), ours.drops, ours.refused,
 				ms(Percentile(theirs.lat, 50)), ms(Percentile(theirs.lat, 99)), theirs.drops, theirs.refused)})
+		out = append(out, Result{Name: fmt.Sprintf("CPU per DUNDi lookup, %d in flight, server and generator together", n),
+			Value: us(oursCPU / time.Duration(ours.total)), Unit: "µs", Anchor: anchor, AnchorValue: us(theirsCPU / time.Duration(theirs.total)),
+			Note: fmt.Sprintf("%d lookups by pbxtopo, %d by Asterisk, warm-up included", ours.total, theirs.total)})
 		if n == inFlightLevels[len(inFlightLevels)-1] {
 			out = append(out, Result{Name: fmt.Sprintf("DUNDi lookup p99, %d in flight, clear", n), Value: ms(Percentile(ours.lat, 99)),
 				Unit: "ms", Anchor: anchor, AnchorValue: ms(Percentile(theirs.lat, 99)), Goal: "< 10 ms"})
@@ -93,6 +105,28 @@ func dundiVersusAsterisk(ctx context.Context, env Env, dir dundi.Directory, numb
 		Note: fmt.Sprintf("%.0f lookups/s, p50 %.2f ms, p99 %.2f ms", most.rate(), ms(Percentile(most.lat, 50)), ms(Percentile(most.lat, 99)))})
 	return out, nil
 }
+
+// cpuOf runs a measurement and returns the CPU time cpu counted meanwhile.
+func cpuOf(run func() (inFlight, error), cpu func() (time.Duration, error)) (inFlight, time.Duration, error) {
+	before, err := cpu()
+	if err != nil {
+		return inFlight{}, 0, fmt.Errorf("CPU time: %w", err)
+	}
+	r, err := run()
+	if err != nil {
+		return r, 0, err
+	}
+	after, err := cpu()
+	if err != nil {
+		return r, 0, fmt.Errorf("CPU time: %w", err)
+	}
+	if r.total == 0 {
+		return r, 0, fmt.Errorf("nothing answered: no measurement")
+	}
+	return r, after - before, nil
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // firstWord returns the version number in "Asterisk 22.8.0 built by ...".
 func firstWord(version, def string) string {

@@ -29,7 +29,9 @@ func TestDundiQuick(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"DUNDi lookups, 16 in flight, clear", "DUNDi lookups, 64 in flight, clear", "DUNDi lookups, 128 in flight, clear",
-		"DUNDi lookups, 256 in flight, clear", "DUNDi lookup p99, 256 in flight, clear", "DUNDi queries dropped or refused, 1024 in flight (max_lookups), clear"} {
+		"DUNDi lookups, 256 in flight, clear", "DUNDi lookup p99, 256 in flight, clear",
+		"CPU per DUNDi lookup, 16 in flight, server and generator together", "CPU per DUNDi lookup, 256 in flight, server and generator together",
+		"DUNDi queries dropped or refused, 1024 in flight (max_lookups), clear"} {
 		if !seen[want] {
 			t.Errorf("no figure %q in %+v", want, rs)
 		}

@@ -184,7 +184,8 @@ func (p *Peer) answerIEs(base context.Context, number, dcontext string) []IE {
 		defer cancel()
 	}
 	answers, err := p.dir.Lookup(ctx, number, dcontext)
-	var b builder
+	// Room for a few answers, the hint and the expiration at once.
+	b := builder{ies: make([]IE, 0, len(answers)+2), buf: make([]byte, 0, 64*len(answers)+16)}
 	hint := Hint{Flags: HintUnaffected}
 	switch {
 	case errors.Is(err, ErrUnknownContext):

@@ -135,6 +135,11 @@ type Message struct {
 	EncData       []byte // IV + ciphertext
 	CacheBypass   bool
 	Entity        *EntityInfo // EIDRESPONSE's elements, when present
+
+	// The first EIDs of the stack, where EIDs and Direct start, so the
+	// usual query costs no allocation of its own for them.
+	stack  [4]EID
+	direct [4]bool
 }
 
 // cstr returns the element as Asterisk reads it: a C string that ends at
@@ -151,7 +156,16 @@ func cstr(b []byte) string {
 // one is broken or hostile, and we drop the packet). Unknown elements are
 // ignored.
 func ParseMessage(f *Frame) (*Message, error) {
-	m := &Message{TTL: -1, Expiration: -1, UnknownCmd: -1, Cause: -1}
+	m := &Message{}
+	if err := m.parse(f); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// parse fills m, a zero Message, from f's elements.
+func (m *Message) parse(f *Frame) error {
+	m.TTL, m.Expiration, m.UnknownCmd, m.Cause = -1, -1, -1, -1
 	bad := func(ie IE, want string) error {
 		return fmt.Errorf("%w: element %s is %d bytes, want %s", ErrMalformed, ie.Type, len(ie.Data), want)
 	}
@@ -167,16 +181,19 @@ func ParseMessage(f *Frame) (*Message, error) {
 		switch ie.Type {
 		case IEEID, IEEIDDirect:
 			if len(d) != 6 {
-				return nil, bad(ie, "6")
+				return bad(ie, "6")
 			}
 			if len(m.EIDs) >= maxStack {
-				return nil, fmt.Errorf("%w: more than %d entities in the EID stack", ErrMalformed, maxStack)
+				return fmt.Errorf("%w: more than %d entities in the EID stack", ErrMalformed, maxStack)
+			}
+			if m.EIDs == nil {
+				m.EIDs, m.Direct = m.stack[:0], m.direct[:0]
 			}
 			m.EIDs = append(m.EIDs, EID(d))
 			m.Direct = append(m.Direct, ie.Type == IEEIDDirect)
 		case IEReqEID:
 			if len(d) != 6 {
-				return nil, bad(ie, "6")
+				return bad(ie, "6")
 			}
 			e := EID(d)
 			m.ReqEID = &e
@@ -186,43 +203,43 @@ func ParseMessage(f *Frame) (*Message, error) {
 			m.CalledNumber, m.HasNumber = cstr(d), true
 		case IEAnswer:
 			if len(d) < 11 {
-				return nil, bad(ie, "at least 11")
+				return bad(ie, "at least 11")
 			}
 			if len(m.Answers) >= maxAnswers {
-				return nil, fmt.Errorf("%w: more than %d answers", ErrMalformed, maxAnswers)
+				return fmt.Errorf("%w: more than %d answers", ErrMalformed, maxAnswers)
 			}
 			m.Answers = append(m.Answers, Answer{EID: EID(d[0:6]), Tech: Tech(d[6]),
 				Flags: Flags(binary.BigEndian.Uint16(d[7:])), Weight: int(binary.BigEndian.Uint16(d[9:])), Dest: cstr(d[11:])})
 		case IETTL:
 			if m.TTL, err = short(ie); err != nil {
-				return nil, err
+				return err
 			}
 		case IEVersion:
 			if m.Version, err = short(ie); err != nil {
-				return nil, err
+				return err
 			}
 		case IEExpiration:
 			if m.Expiration, err = short(ie); err != nil {
-				return nil, err
+				return err
 			}
 		case IEKeyCRC32:
 			if len(d) != 4 {
-				return nil, bad(ie, "4")
+				return bad(ie, "4")
 			}
 			m.KeyCRC32, m.HasKeyCRC32 = binary.BigEndian.Uint32(d), true
 		case IEUnknown:
 			if len(d) != 1 {
-				return nil, bad(ie, "1")
+				return bad(ie, "1")
 			}
 			m.UnknownCmd = int(d[0])
 		case IECause:
 			if len(d) < 1 {
-				return nil, bad(ie, "at least 1")
+				return bad(ie, "at least 1")
 			}
 			m.Cause, m.CauseText = int(d[0]), cstr(d[1:])
 		case IEHint:
 			if len(d) < 2 {
-				return nil, bad(ie, "at least 2")
+				return bad(ie, "at least 2")
 			}
 			m.Hint = &Hint{Flags: binary.BigEndian.Uint16(d), Data: cstr(d[2:])}
 		case IEDepartment:
@@ -243,24 +260,24 @@ func ParseMessage(f *Frame) (*Message, error) {
 			m.entity().IPAddr = cstr(d)
 		case IEEncData:
 			if len(d) <= 16 || len(d)%16 != 0 {
-				return nil, bad(ie, "16 bytes of IV and a multiple of 16")
+				return bad(ie, "16 bytes of IV and a multiple of 16")
 			}
 			m.EncData = d
 		case IESharedKey:
 			if len(d) != rsaBytes {
-				return nil, bad(ie, "128")
+				return bad(ie, "128")
 			}
 			m.SharedKey = d
 		case IESignature:
 			if len(d) != rsaBytes {
-				return nil, bad(ie, "128")
+				return bad(ie, "128")
 			}
 			m.Signature = d
 		case IECacheBypass:
 			m.CacheBypass = true
 		}
 	}
-	return m, nil
+	return nil
 }
 
 func (m *Message) entity() *EntityInfo {

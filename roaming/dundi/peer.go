@@ -45,6 +45,7 @@ type Peer struct {
 	rnd   io.Reader
 	ids   *mrand.ChaCha8 // transaction ids; guarded by mu
 	conn  *net.UDPConn
+	batch batchConn // conn, several datagrams per system call
 	seed  maphash.Seed
 	slots chan struct{} // bounds concurrent directory lookups
 	stats counters
@@ -135,6 +136,7 @@ func New(cfg Config, deps Deps) (*Peer, error) {
 	// Room for bursts from many Asterisk servers at once (the kernel caps
 	// it at net.core.rmem_max); a drop costs a retransmission second.
 	p.conn.SetReadBuffer(4 << 20)
+	p.batch = newBatchConn(p.conn)
 	return p, nil
 }
 
@@ -242,9 +244,11 @@ func (p *Peer) Close() error {
 
 func (p *Peer) readLoop() {
 	defer p.wg.Done()
-	buf := make([]byte, 65536)
+	r := newBatchReader(p.batch)
+	var scratch serveScratch
 	for {
-		n, from, err := p.conn.ReadFromUDPAddrPort(buf)
+		pkts, err := r.read()
+		p.serve(pkts, &scratch)
 		if err != nil {
 			select {
 			case <-p.quit:
@@ -254,9 +258,8 @@ func (p *Peer) readLoop() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			continue // e.g. ICMP errors surfaced on the socket
+			// e.g. ICMP errors surfaced on the socket
 		}
-		p.handlePacket(buf[:n], netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
 	}
 }
 
@@ -282,31 +285,86 @@ func (p *Peer) unlockAndFlush() {
 	p.sending.RLock()
 	defer p.sending.RUnlock()
 	p.mu.Unlock()
-	for _, o := range out {
-		if _, err := p.conn.WriteToUDPAddrPort(o.data, o.to); err != nil {
-			p.log.Debug("dundi: send failed", "to", o.to, "err", err)
-			continue
-		}
-		p.stats.sent.Add(1)
-	}
+	p.writeAll(out)
 }
 
 // handlePacket is everything that happens to one received packet.
 func (p *Peer) handlePacket(b []byte, from netip.AddrPort) {
+	p.serve([]received{{b, from}}, &serveScratch{})
+}
+
+// decoded is a received packet that passed the framing checks.
+type decoded struct {
+	*rx
+	raw  []byte
+	from netip.AddrPort
+}
+
+// rx is a received packet's frame and message in one allocation.
+type rx struct {
+	f   Frame
+	m   Message
+	ies [8]IE
+}
+
+// serveScratch is what serve reuses from one read to the next: nothing
+// keeps a received frame or message once it is handled (a lookup copies
+// the answers, a session key is cloned), so their memory is used again,
+// unless a Trace hook saw them.
+type serveScratch struct {
+	ok   []decoded
+	free []*rx
+}
+
+// serve handles the packets of one read: each is decoded and checked
+// outside the lock, then all are handled under one lock and what they
+// queue goes out together.
+func (p *Peer) serve(pkts []received, s *serveScratch) {
+	s.ok = s.ok[:0]
+	for _, pk := range pkts {
+		var r *rx
+		if n := len(s.free); n > 0 {
+			r, s.free = s.free[n-1], s.free[:n-1]
+		} else {
+			r = &rx{}
+		}
+		if p.decode(r, pk.data, pk.from) {
+			s.ok = append(s.ok, decoded{r, pk.data, pk.from})
+		} else {
+			*r = rx{}
+			s.free = append(s.free, r)
+		}
+	}
+	if len(s.ok) == 0 {
+		return
+	}
+	p.mu.Lock()
+	for _, d := range s.ok {
+		p.handleFrame(&d.f, &d.m, d.raw, d.from)
+	}
+	p.unlockAndFlush()
+	for i, d := range s.ok {
+		if p.trace == nil {
+			*d.rx = rx{}
+			s.free = append(s.free, d.rx)
+		}
+		s.ok[i] = decoded{}
+	}
+}
+
+// decode checks a packet's size and framing into r; a bad one is counted
+// and dropped.
+func (p *Peer) decode(r *rx, b []byte, from netip.AddrPort) bool {
 	p.stats.received.Add(1)
 	if len(b) > MaxPacket {
 		p.stats.oversized.Add(1)
-		p.drops.warn("oversized", from, fmt.Errorf("%d bytes, the limit is %d", len(b), MaxPacket))
-		return
+		p.drops.warn("oversized", from, fmt.Errorf("more than %d bytes", MaxPacket))
+		return false
 	}
-	f, err := DecodeFrame(b)
+	err := r.f.decode(b, r.ies[:0])
 	if err == nil {
-		var m *Message
-		if m, err = ParseMessage(f); err == nil {
-			p.mu.Lock()
-			p.handleFrame(f, m, b, from)
-			p.unlockAndFlush()
-			return
+		if err = r.m.parse(&r.f); err == nil {
+			return true
 		}
 	}
 	if errors.Is(err, ErrTruncated) {
@@ -316,6 +374,7 @@ func (p *Peer) handlePacket(b []byte, from netip.AddrPort) {
 		p.stats.malformed.Add(1)
 		p.drops.warn("malformed", from, err)
 	}
+	return false
 }
 
 // handleFrame is Asterisk's handle_frame: match the transaction, check the

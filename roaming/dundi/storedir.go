@@ -105,11 +105,15 @@ type clusterInfo struct {
 	vip      string
 	failover []string
 	eid      string
+	id       EID // eid, as answers carry it (a hash: computed once here)
 }
 
-// entry is one roaming number: the clusters that hold it, in preference order.
+// entry is one roaming number: the clusters that hold it, in preference
+// order, and whether a longer roaming number starts with it (most
+// lookups then need no search of the sorted lists).
 type entry struct {
 	clusters []string
+	longer   bool
 }
 
 type index struct {
@@ -129,7 +133,8 @@ func (d *StoreDirectory) Rebuild() error {
 		err := sn.Scan(pbx.Clusters.Name, "", func(key string, v []byte) error {
 			vip, _ := pbx.LookupField(v, "voice_vip")
 			fo, _ := pbx.LookupField(v, "failover")
-			idx.clusters[key] = clusterInfo{vip: vip, failover: pbx.List(fo), eid: d.cfg.EIDOf(key).String()}
+			id := d.cfg.EIDOf(key)
+			idx.clusters[key] = clusterInfo{vip: vip, failover: pbx.List(fo), eid: id.String(), id: id}
 			return nil
 		})
 		if err != nil {
@@ -163,6 +168,10 @@ func (d *StoreDirectory) Rebuild() error {
 		return fmt.Errorf("dundi: read the store: %w", err)
 	}
 	sort.Strings(idx.all)
+	for i, number := range idx.all {
+		// The next number in order is the first longer one with this prefix, if any is.
+		idx.numbers[number].longer = i+1 < len(idx.all) && strings.HasPrefix(idx.all[i+1], number)
+	}
 	for c, nums := range idx.perCluster {
 		sort.Strings(nums)
 		idx.names = append(idx.names, c)
@@ -228,7 +237,13 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 	idx := d.idx.Load()
 	var out []Answer
 	mapped := false
-	longer := idx.anyLonger(number)
+	e := idx.numbers[number]
+	var longer bool
+	if e != nil {
+		longer = e.longer
+	} else {
+		longer = idx.anyLonger(number)
+	}
 	for i := range d.cfg.Mappings {
 		m := &d.cfg.Mappings[i]
 		if !strings.EqualFold(m.Context, dcontext) {
@@ -236,13 +251,15 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 		}
 		mapped = true
 		var seen []string // clusters answered with EXISTS (a few at most)
-		if e := idx.numbers[number]; e != nil {
+		if e != nil {
 			for rank, c := range e.clusters {
 				ci, known := idx.clusters[c]
 				if !known || ci.vip == "" || !d.up(c) {
 					continue
 				}
-				seen = append(seen, c)
+				if longer {
+					seen = append(seen, c)
+				}
 				flags := FlagExists
 				if !m.NoPartial {
 					flags |= FlagCanMatch
@@ -250,8 +267,11 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 						flags |= FlagMatchMore
 					}
 				}
+				if out == nil {
+					out = make([]Answer, 0, len(e.clusters))
+				}
 				out = append(out, Answer{
-					Cluster: c, EID: d.cfg.EIDOf(c), Tech: m.Tech, Flags: flags | m.Flags,
+					Cluster: c, EID: ci.id, Tech: m.Tech, Flags: flags | m.Flags,
 					Weight: min(m.Weight+rank*d.cfg.WeightStep, MaxWeight),
 					Dest:   d.expand(m, number, c, ci),
 				})
@@ -264,7 +284,11 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 			if slices.Contains(seen, c) || !idx.hasLonger(c, number) || !d.up(c) {
 				continue
 			}
-			out = append(out, Answer{Cluster: c, EID: d.cfg.EIDOf(c), Tech: m.Tech,
+			id, known := idx.clusters[c]
+			if !known {
+				id.id = d.cfg.EIDOf(c)
+			}
+			out = append(out, Answer{Cluster: c, EID: id.id, Tech: m.Tech,
 				Flags: FlagCanMatch | FlagMatchMore | m.Flags, Weight: m.Weight})
 		}
 	}

@@ -119,6 +119,7 @@ func (t Template) String() string { return t.src }
 // Expand fills the template; vars is called for each variable.
 func (t Template) Expand(vars func(name string) string) string {
 	var b strings.Builder
+	b.Grow(len(t.src) + 32) // one allocation for the usual destination
 	for _, p := range t.parts {
 		if p.v == "" {
 			b.WriteString(p.lit)

@@ -121,25 +121,31 @@ type IE struct {
 // boundary of the last element); Message checks each element's contents.
 // The frame's slices alias b.
 func DecodeFrame(b []byte) (*Frame, error) {
-	if len(b) < HeaderLen {
-		return nil, fmt.Errorf("%w: %d bytes, the header alone is %d", ErrTruncated, len(b), HeaderLen)
-	}
-	if len(b) > MaxPacket {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(b), MaxPacket)
-	}
-	f := &Frame{Header: decodeHeader(b)}
-	ies, err := decodeIEs(b[HeaderLen:])
-	if err != nil {
+	f := &Frame{}
+	if err := f.decode(b, make([]IE, 0, 8)); err != nil {
 		return nil, err
 	}
-	f.IEs = ies
 	return f, nil
 }
 
-// decodeIEs splits element data. ENCDATA runs to the end of the packet
-// whatever its length byte says (Asterisk writes that byte truncated).
-func decodeIEs(b []byte) ([]IE, error) {
-	ies := make([]IE, 0, 8)
+// decode is DecodeFrame into f, appending the elements to ies.
+func (f *Frame) decode(b []byte, ies []IE) error {
+	if len(b) < HeaderLen {
+		return fmt.Errorf("%w: %d bytes, the header alone is %d", ErrTruncated, len(b), HeaderLen)
+	}
+	if len(b) > MaxPacket {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(b), MaxPacket)
+	}
+	f.Header = decodeHeader(b)
+	ies, err := decodeIEs(b[HeaderLen:], ies)
+	f.IEs = ies
+	return err
+}
+
+// decodeIEs splits element data, appending to ies. ENCDATA runs to the
+// end of the packet whatever its length byte says (Asterisk writes that
+// byte truncated).
+func decodeIEs(b []byte, ies []IE) ([]IE, error) {
 	for off := 0; off < len(b); {
 		if len(b)-off < 2 {
 			return nil, fmt.Errorf("%w: a stray byte at offset %d after the last element", ErrTruncated, HeaderLen+off)
