@@ -6,6 +6,7 @@ import (
 	"maps"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 type countingTransport struct {
 	*replicatortest.InmemTransport
 	stopAfter int
+	onPull    func(*replicator.PullRequest) // called as each pull is sent
 
 	mu         sync.Mutex
 	answers    int // answers with changes passed on
@@ -29,6 +31,9 @@ type countingTransport struct {
 }
 
 func (c *countingTransport) Pull(ctx context.Context, addr string, req *replicator.PullRequest) (*replicator.PullResponse, error) {
+	if c.onPull != nil {
+		c.onPull(req)
+	}
 	c.mu.Lock()
 	hold := c.stopAfter > 0 && c.answers >= c.stopAfter
 	c.mu.Unlock()
@@ -64,6 +69,13 @@ type catchUpNode struct {
 // cluster name on it, reachable at "repl-"+name.
 func startCatchUpNode(t *testing.T, name, path string, members *views, stopAfter int) *catchUpNode {
 	t.Helper()
+	return startCatchUpNodeWith(t, name, path, members, stopAfter, func(st *store.Store, tr *countingTransport) replicator.Store { return st })
+}
+
+// startCatchUpNodeWith is startCatchUpNode with the replicator's store
+// made by wrap.
+func startCatchUpNodeWith(t *testing.T, name, path string, members *views, stopAfter int, wrap func(*store.Store, *countingTransport) replicator.Store) *catchUpNode {
+	t.Helper()
 	sc := store.DefaultConfig(path)
 	sc.Replica = name
 	st, err := store.Open(sc)
@@ -76,7 +88,7 @@ func startCatchUpNode(t *testing.T, name, path string, members *views, stopAfter
 	rc.MaxBatchBytes = 16 << 10
 	rc.PullWait, rc.RetryMin, rc.RetryMax = 100*time.Millisecond, 5*time.Millisecond, 50*time.Millisecond
 	tr := &countingTransport{InmemTransport: replicatortest.NewInmemTransport("repl-"+name, 1), stopAfter: stopAfter}
-	rep, err := replicator.New(rc, replicator.Deps{Store: st, Transport: tr, Membership: members})
+	rep, err := replicator.New(rc, replicator.Deps{Store: wrap(st, tr), Transport: tr, Membership: members})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +182,66 @@ func TestLargeImportCatchUpResumesAfterACrash(t *testing.T) {
 	b.st.View(func(sn *store.Snapshot) error { held = sn.Count("extensions"); return nil })
 	if held != n {
 		t.Fatalf("b holds %d records, want %d", held, n)
+	}
+}
+
+// slowApplyStore holds each apply until the replicator has sent a pull
+// that asks for what follows it (or a few seconds have passed).
+type slowApplyStore struct {
+	*store.Store
+	ahead      chan struct{} // closed at the first pull ahead of the store
+	overlapped atomic.Bool   // an apply saw that pull while it was held
+}
+
+func (s *slowApplyStore) Apply(ctx context.Context, changes []*store.Change) (store.ApplyResult, error) {
+	select {
+	case <-s.ahead:
+		s.overlapped.Store(true)
+	case <-time.After(5 * time.Second):
+	}
+	return s.Store.Apply(ctx, changes)
+}
+
+// A link that is behind sends its next pull while it applies the last
+// answer, so a catch-up waits for the peer and for its own commits at
+// once: here the first apply is held until a pull asking for what follows
+// it arrives at the transport, which the loop used to send only after the
+// apply.
+func TestBehindLinkPullsWhileApplying(t *testing.T) {
+	dir := t.TempDir()
+	members := &views{v: []replicator.ClusterView{{Name: "a", Alive: true, Addrs: []string{"repl-a"}}, {Name: "b", Alive: true, Addrs: []string{"repl-b"}}}}
+	a := startCatchUpNode(t, "a", filepath.Join(dir, "a.db"), members, 0)
+	defer a.stop()
+	n := 3 * store.MaxTxChanges
+	muts := make([]store.Mutation, n)
+	for i := range muts {
+		key := fmt.Sprintf("tpa1/%d", 100000+i)
+		muts[i] = store.Mutation{Table: "extensions", Key: key, Value: pbx.Fields{"name": "User " + key}.AppendBinary(nil)}
+	}
+	if _, err := a.st.Write(bg, "import", muts); err != nil {
+		t.Fatal(err)
+	}
+	var slow *slowApplyStore
+	b := startCatchUpNodeWith(t, "b", filepath.Join(dir, "b.db"), members, 0, func(st *store.Store, tr *countingTransport) replicator.Store {
+		slow = &slowApplyStore{Store: st, ahead: make(chan struct{})}
+		var once sync.Once
+		tr.onPull = func(req *replicator.PullRequest) {
+			mine := st.Summary()
+			for s, seq := range req.Summary {
+				if seq > mine[s] {
+					once.Do(func() { close(slow.ahead) })
+				}
+			}
+		}
+		return slow
+	})
+	defer b.stop()
+	connect(a, b)
+	testutil.Eventually(t, 60*time.Second, "b to hold the whole import with a's digests", func() bool {
+		return maps.Equal(a.st.Summary(), b.st.Summary()) && sameDigestsOf(a.st, b.st)
+	})
+	if !slow.overlapped.Load() {
+		t.Fatalf("no pull for what follows an answer was sent while the answer was applied: the link waits for its commits and its peer in turn")
 	}
 }
 
