@@ -70,6 +70,9 @@ type Config struct {
 	Secrets SecretsConfig `mapstructure:"secrets"`
 
 	Log LogConfig `mapstructure:"log"`
+
+	// MemoryLimitMB is the Go runtime's soft memory limit (memory.go).
+	MemoryLimitMB int `mapstructure:"memory_limit_mb"`
 }
 
 // ReplicationConfig is the replication.* keys: the topology the configuration seeds and the replicator's timing (package replicator documents each).
@@ -186,6 +189,7 @@ func Defaults(v *viper.Viper) {
 	v.SetDefault("raft.start_timeout", rd.StartTimeout)
 	v.SetDefault("raft.snapshot_threshold", rd.SnapshotThreshold)
 	v.SetDefault("raft.trailing_logs", rd.TrailingLogs)
+	v.SetDefault("memory_limit_mb", DefaultMemoryLimitMB)
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "text")
 }
@@ -303,6 +307,9 @@ func (c Config) Validate() error {
 	}
 	if c.Store.MaxLogEntries < 1000 || c.Store.MinFreeMB < 1 || c.Store.DiskProbe < 10*time.Millisecond {
 		add("store: max_log_entries must be at least 1000, min_free_mb at least 1 and disk_probe at least 10ms")
+	}
+	if c.MemoryLimitMB < 0 || c.MemoryLimitMB > 0 && c.MemoryLimitMB < MinMemoryLimitMB {
+		add("memory_limit_mb %d: give at least %d (MB), or 0 for no limit", c.MemoryLimitMB, MinMemoryLimitMB)
 	}
 	t := c.Topology()
 	if err := t.Validate(); err != nil {

@@ -310,30 +310,99 @@ func (r *Replicator) CatchUp(ctx context.Context, src Source, fetch func(*Snapsh
 	return nil
 }
 
+// prefetch is the pull that follows an answer being applied, sent before
+// the apply ends.
+type prefetch struct {
+	addr   string
+	req    *PullRequest
+	done   chan struct{}
+	resp   *PullResponse
+	err    error
+	cancel context.CancelFunc
+}
+
+// prefetchAfter asks addr for what follows resp while resp is applied, so
+// a link that is behind waits for its peer and for its own commits at once
+// instead of in turn. The request assumes resp applies whole; the caller
+// uses the answer only if it did (follows), otherwise drops it. Using it
+// regardless would be safe too (applying is idempotent and causal), only
+// wasted.
+func (r *Replicator) prefetchAfter(ctx context.Context, addr string, req *PullRequest, resp *PullResponse) *prefetch {
+	next := *req
+	next.Wait = 0
+	next.Summary = req.Summary.Clone()
+	for _, c := range resp.Changes {
+		next.Summary[c.Dot.Stream] = max(next.Summary[c.Dot.Stream], c.Dot.Seq)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &prefetch{addr: addr, req: &next, done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(p.done)
+		p.resp, p.err = r.tr.Pull(ctx, addr, p.req)
+	}()
+	return p
+}
+
+// follows reports whether the store now holds everything the prefetch's
+// request assumed.
+func (p *prefetch) follows(mine store.Summary) bool {
+	for st, seq := range p.req.Summary {
+		if mine[st] < seq {
+			return false
+		}
+	}
+	return true
+}
+
+// drop abandons the prefetch.
+func (p *prefetch) drop() {
+	if p != nil {
+		p.cancel()
+	}
+}
+
 // runLink pulls from one source until ctx ends: long polls while caught
-// up, backs off after errors, tries the source's nodes in turn.
+// up, backs off after errors, tries the source's nodes in turn. While the
+// peer says more is waiting, the next pull is sent as the last answer is
+// applied (prefetchAfter).
 func (r *Replicator) runLink(ctx context.Context, src Source) {
 	retry := backoff.Backoff{Min: r.cfg.RetryMin, Max: r.cfg.RetryMax}
 	caughtUp := false
+	var next *prefetch
+	defer func() { next.drop() }()
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		if len(src.Addrs) == 0 {
 			return
 		}
 		addr := src.Addrs[attempt%len(src.Addrs)]
-		req := r.NewPullRequest(src)
-		if caughtUp && len(req.Origins) == len(src.Origins) {
-			req.Wait = r.cfg.PullWait
-			if len(src.Origins) > 0 {
-				// Wake up in time for the next anti-entropy pull.
-				req.Wait = min(req.Wait, r.cfg.AntiEntropy)
+		var req *PullRequest
+		var resp *PullResponse
+		var err error
+		if next != nil && next.addr == addr && next.follows(r.st.Summary()) {
+			<-next.done
+			req, resp, err = next.req, next.resp, next.err
+			next = nil
+		} else {
+			next.drop()
+			next = nil
+			req = r.NewPullRequest(src)
+			if caughtUp && len(req.Origins) == len(src.Origins) {
+				req.Wait = r.cfg.PullWait
+				if len(src.Origins) > 0 {
+					// Wake up in time for the next anti-entropy pull.
+					req.Wait = min(req.Wait, r.cfg.AntiEntropy)
+				}
 			}
+			r.mu.Lock()
+			r.link(src.Cluster).Addr = addr
+			r.mu.Unlock()
+			resp, err = r.tr.Pull(ctx, addr, req)
 		}
-		r.mu.Lock()
-		r.link(src.Cluster).Addr = addr
-		r.mu.Unlock()
-		resp, err := r.tr.Pull(ctx, addr, req)
 		var out PullOutcome
 		if err == nil {
+			if resp.More && !resp.NeedSnapshot && len(resp.Changes) > 0 {
+				next = r.prefetchAfter(ctx, addr, req, resp)
+			}
 			out, err = r.HandlePull(ctx, src, req, resp)
 		}
 		if err == nil && out.NeedSnapshot {

@@ -159,6 +159,16 @@ func checkMutations(muts []Mutation) error {
 	return nil
 }
 
+// MaxTxChanges bounds the changes of one logged transaction. A write of
+// more (an import of a million rows) is committed here in one bbolt
+// transaction, all or nothing, but logged as consecutive transactions of
+// at most MaxTxChanges: peers apply a transaction whole, in one bbolt
+// (and Raft) transaction, so without the bound a peer catching up would
+// hold the whole import in memory at once. A peer may therefore show such
+// an import in parts while it arrives. It is a constant: every node of a
+// Raft cluster must split the same write the same way.
+const MaxTxChanges = 1000
+
 // pendingChange is a mutation that passed its checks, before its dot.
 type pendingChange struct {
 	index int
@@ -228,8 +238,11 @@ func (st *txState) write(tx *bolt.Tx, author string, muts []Mutation, scopes []s
 		for j := range pcs {
 			c := &pcs[j].c
 			c.Dot = Dot{stream, first + uint64(j)}
-			c.TxSeq = first
-			c.TxSize = uint32(len(pcs))
+			// A write of more than MaxTxChanges is logged as several
+			// transactions (see MaxTxChanges).
+			start := j / MaxTxChanges * MaxTxChanges
+			c.TxSeq = first + uint64(start)
+			c.TxSize = uint32(min(len(pcs)-start, MaxTxChanges))
 			c.HLC = max(proposed, st.hlc+1)
 			if _, err := st.applyChange(tx, c); err != nil {
 				return res, err

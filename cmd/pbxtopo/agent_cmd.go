@@ -56,6 +56,7 @@ what can change at run time (the tokens file).`,
 			return err
 		}
 		log, level := newLogger(a.stderr, cfg.Log.Level, cfg.Log.Format)
+		agent.SetMemoryLimit(cfg.MemoryLimitMB)
 		ag, err := agent.New(cfg, log, agent.Options{Level: level, WebPages: true})
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	var quick bool
 	var dir string
+	var scaleExtensions int
 	cmd := &cobra.Command{
 		Use:   "bench [SUITE...]",
 		Short: "Measure performance: every figure with its anchor from the same run",
@@ -36,7 +37,7 @@ minutes and a few GB of disk).`,
 			}
 			defer os.RemoveAll(tmp)
 			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			rep, err := bench.RunReport(cmd.Context(), args, bench.Env{Dir: tmp, Self: self, Quick: quick, Log: log})
+			rep, err := bench.RunReport(cmd.Context(), args, bench.Env{Dir: tmp, Self: self, Quick: quick, Log: log, ScaleExtensions: scaleExtensions})
 			if rep.Suites == nil && err != nil {
 				return userError{err} // an unknown suite
 			}
@@ -54,6 +55,7 @@ minutes and a few GB of disk).`,
 		},
 	}
 	cmd.Flags().BoolVar(&quick, "quick", false, "small sizes and short runs (a smoke test, not a measurement)")
+	cmd.Flags().IntVar(&scaleExtensions, "scale-extensions", 0, "extensions in the scale suite (default a million; fewer to iterate quickly)")
 	cmd.Flags().StringVar(&dir, "dir", "", "scratch directory on the disk to measure (default: the temp dir)")
 	return cmd
 }

@@ -50,6 +50,8 @@ type Env struct {
 	Self  string       // the pbxtopo binary, for suites that run it as a child
 	Quick bool         // smaller sizes and shorter runs (tests, CI)
 	Log   *slog.Logger // progress lines
+	// ScaleExtensions overrides the scale suite's million (0: the default).
+	ScaleExtensions int
 	// params collects the suite's parameters for the report.
 	params map[string]any
 }

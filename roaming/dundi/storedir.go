@@ -82,12 +82,24 @@ func NewStoreDirectory(st Store, health Health, cfg StoreDirectoryConfig) (*Stor
 
 // Run rebuilds the index after every change of the store until ctx ends.
 // Changes made while a rebuild runs trigger the next one, so a burst of
-// commits costs a few rebuilds, not one each.
+// commits costs a few rebuilds, not one each. After a rebuild that took d,
+// the next waits rebuildPause(d): a rebuild reads every
+// extension (a second or more with a million), and back to back during a
+// catch-up or an import they took half the CPU the commits needed. An
+// idle store's first change is still rebuilt at once.
 func (d *StoreDirectory) Run(ctx context.Context) error {
 	for {
 		changed := d.st.Changed() // before reading, so no commit slips between
+		start := time.Now()
 		if err := d.Rebuild(); err != nil {
 			d.log.Error("dundi: index rebuild failed; answering from the previous one", "err", err)
+		}
+		pause := time.NewTimer(rebuildPause(time.Since(start)))
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return nil
+		case <-pause.C:
 		}
 		select {
 		case <-ctx.Done():
@@ -96,6 +108,11 @@ func (d *StoreDirectory) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// rebuildPause is the wait after a rebuild that took d before the next:
+// 3d, so rebuilds take at most a quarter of a CPU however fast the store
+// changes (at most 10 s: the answers' delay behind a busy store).
+func rebuildPause(d time.Duration) time.Duration { return min(3*d, 10*time.Second) }
 
 // Generation counts the index builds (tests wait for a rebuild with it).
 func (d *StoreDirectory) Generation() uint64 { return d.gen.Load() }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pbxtopo/pbxtopo/store"
 )
@@ -127,5 +128,51 @@ func TestPreferenceOrder(t *testing.T) {
 	}
 	if got := preference([]string{"b", "a"}, "", cl); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("no home: %v", got)
+	}
+}
+
+// busyStore changes all the time, and reading it takes at least readTime
+// (as a store of a million extensions takes a second or more).
+type busyStore struct {
+	*store.Store
+	readTime time.Duration
+}
+
+func (b busyStore) Changed() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+func (b busyStore) View(fn func(*store.Snapshot) error) error {
+	time.Sleep(b.readTime)
+	return b.Store.View(fn)
+}
+
+// While the store changes without a pause (a catch-up, an import), Run
+// rebuilds with pauses of three times a rebuild between them, so the
+// rebuilds leave at least three quarters of a CPU to the commits (they
+// ran back to back, and took half of the two CPUs of a catch-up).
+func TestStoreDirectoryPacesRebuilds(t *testing.T) {
+	st := newStore(t, []cluster{{name: "a", vip: "10.0.0.1"}}, []ext{{cluster: "a", number: "6109", roaming: true}})
+	const read = 5 * time.Millisecond
+	d, err := NewStoreDirectory(busyStore{st, read}, nil, StoreDirectoryConfig{Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	gen0, start := d.Generation(), time.Now()
+	go func() { done <- d.Run(ctx) }()
+	time.Sleep(400 * time.Millisecond) // the span over which rebuilds are counted
+	cancel()
+	<-done
+	took, rebuilds := time.Since(start), d.Generation()-gen0
+	// Each cycle is a rebuild (at least read) and a pause of three.
+	if most := uint64(took/(4*read)) + 1; rebuilds > most {
+		t.Fatalf("%d rebuilds in %v of constant change: want at most %d (a rebuild of at least %v, then a pause of three times that)", rebuilds, took, most, read)
+	}
+	if rebuilds < 2 {
+		t.Fatalf("%d rebuilds in %v of constant change: the index stopped following the store", rebuilds, took)
 	}
 }
