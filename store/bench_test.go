@@ -31,6 +31,7 @@ func benchWrites(b *testing.B, writers int) {
 	v := val("cluster", "tpa1", "name", "George Lopez", "callerid", "George Lopez <6109>", "mailbox", "6109")
 	var n atomic.Int64
 	b.SetParallelism(writers) // RunParallel starts writers × GOMAXPROCS goroutines
+	before := s.Stats()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -40,6 +41,16 @@ func benchWrites(b *testing.B, writers int) {
 			}
 		}
 	})
+	reportCommits(b, s, before)
+}
+
+// reportCommits reports how many writes shared a commit and how many
+// pages a commit wrote (and fsynced) since before.
+func reportCommits(b *testing.B, s *Store, before Stats) {
+	after := s.Stats()
+	commits := float64(after.Commits - before.Commits)
+	b.ReportMetric(float64(b.N)/commits, "writes/commit")
+	b.ReportMetric(float64(after.PagesWritten-before.PagesWritten)/commits, "pages/commit")
 }
 
 // BenchmarkDurableWrite: fsynced writes, alone and with many writers
@@ -48,11 +59,13 @@ func BenchmarkDurableWrite(b *testing.B) {
 	b.Run("writers=1", func(b *testing.B) {
 		s := newTestStore(b, "tpa1")
 		v := val("cluster", "tpa1", "name", "George Lopez")
+		before := s.Stats()
 		for i := 0; i < b.N; i++ {
 			if _, err := s.Write(bg, "bench", []Mutation{{Table: "extensions", Key: fmt.Sprintf("tpa1/%d", i), Value: v}}); err != nil {
 				b.Fatal(err)
 			}
 		}
+		reportCommits(b, s, before)
 	})
 	b.Run("writers=32", func(b *testing.B) { benchWrites(b, 16) }) // 16 × GOMAXPROCS(2)
 }

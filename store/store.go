@@ -417,6 +417,9 @@ type Stats struct {
 	LSN       uint64 // log entries ever written
 	HLC       HLC    // the latest timestamp seen
 	Commits   uint64 // bbolt transactions committed since open
+	// PagesWritten: pages bbolt wrote (each commit fsyncs what it wrote)
+	// since open; per commit, it is what a commit costs the disk.
+	PagesWritten int64
 	SkewAlarm uint64 // remote timestamps too far ahead of the local clock
 	FileBytes int64
 	Conflicts int  // records in conflict
@@ -428,6 +431,10 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	st := Stats{LSN: s.lsn, HLC: s.hlc, Commits: s.commits, SkewAlarm: s.skew, DiskFull: s.diskFull.Load()}
 	s.mu.Unlock()
+	s.dbMu.RLock()
+	dbStats := s.db.Stats()
+	st.PagesWritten = dbStats.TxStats.GetWrite()
+	s.dbMu.RUnlock()
 	if fi, err := os.Stat(s.cfg.Path); err == nil {
 		st.FileBytes = fi.Size()
 	}

@@ -38,7 +38,9 @@ func Raft(ctx context.Context, env Env) ([]Result, error) {
 			return err
 		}
 	}
+	single0 := single.Stats()
 	singleRate, singleLat, err := rate(ctx, 32, d, write(single))
+	single1 := single.Stats()
 	single.Close()
 	if err != nil {
 		return nil, err
@@ -56,15 +58,18 @@ func Raft(ctx context.Context, env Env) ([]Result, error) {
 	if leader == nil {
 		return nil, fmt.Errorf("the 3-node cluster elected no leader")
 	}
+	leader0 := leader.local.Stats()
 	raftRate, raftLat, err := rate(ctx, 32, d, write(leader.rs))
 	if err != nil {
 		return nil, err
 	}
+	leader1 := leader.local.Stats()
 	out := []Result{
 		{Name: "single-node store, 32 clients", Value: singleRate, Unit: "writes/s", Clients: 32,
-			Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(singleLat, 99)))},
+			Note: fmt.Sprintf("p99 %.2f ms; %s", ms(Percentile(singleLat, 99)), commitShape(single0, single1))},
 		{Name: "3-voter Raft cluster, 32 clients at the leader", Value: raftRate, Unit: "writes/s", Clients: 32,
 			Anchor: "single-node store", AnchorValue: singleRate, Goal: "ratio >= 0.5",
+			Note:           "the leader's store: " + commitShape(leader0, leader1),
 			AnchorSettings: "the same bbolt store without Raft, 32 clients, each write fsynced before its answer"},
 		{Name: "3-voter Raft cluster: p99 write latency", Value: ms(Percentile(raftLat, 99)), Unit: "ms"},
 	}
