@@ -417,13 +417,13 @@ type Stats struct {
 	LSN       uint64 // log entries ever written
 	HLC       HLC    // the latest timestamp seen
 	Commits   uint64 // bbolt transactions committed since open
-	// PagesWritten: pages bbolt wrote (each commit fsyncs what it wrote)
-	// since open; per commit, it is what a commit costs the disk.
-	PagesWritten int64
 	SkewAlarm uint64 // remote timestamps too far ahead of the local clock
 	FileBytes int64
 	Conflicts int  // records in conflict
 	DiskFull  bool // writes are refused: the disk is full
+	// PagesWritten: pages bbolt wrote (each commit fsyncs what it wrote)
+	// since open; per commit, it is what a commit costs the disk.
+	PagesWritten int64
 }
 
 // Stats returns the current counters.
