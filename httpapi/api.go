@@ -51,7 +51,17 @@ func writeError(w http.ResponseWriter, err error) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
+	if a, ok := v.(jsonAppender); ok {
+		w.Write(append(a.AppendJSON(nil), '\n'))
+		return
+	}
 	json.NewEncoder(w).Encode(v) // compact: listings are large, and jq or -o json print them for people
+}
+
+// A jsonAppender writes itself as encoding/json would, faster (a listing's
+// page: service.Page).
+type jsonAppender interface {
+	AppendJSON([]byte) []byte
 }
 
 // readJSON decodes a request body that must be one JSON object: null, an

@@ -37,6 +37,10 @@ func (c *Client) Fresh() *Client { cp := *c; cp.fresh = true; return &cp }
 
 var _ service.API = (*Client)(nil)
 
+// maxIdleConns is how many connections to one agent a client keeps open
+// between requests.
+const maxIdleConns = 64
+
 // NewClient returns a client for the agent at addr ("127.0.0.1:7480" or a URL).
 func NewClient(addr, token string) (*Client, error) { return NewClientTLS(addr, token, nil) }
 
@@ -50,10 +54,16 @@ func NewClientTLS(addr, token string, tlsCfg *tls.Config) (*Client, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("--addr %q: want HOST:PORT or http(s)://HOST:PORT", addr)
 	}
-	hc := &http.Client{Timeout: 5 * time.Minute}
+	// One client may serve many goroutines at once (a NOC's tool, the api
+	// bench's 50 clients): net/http keeps 2 idle connections per host by
+	// default, so all but 2 of 50 concurrent requests would each open a
+	// new connection.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = maxIdleConns
 	if tlsCfg != nil {
-		hc.Transport = &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true}
+		t.TLSClientConfig = tlsCfg
 	}
+	hc := &http.Client{Timeout: 5 * time.Minute, Transport: t}
 	return &Client{base: strings.TrimRight(u.String(), "/"), token: token, hc: hc}, nil
 }
 

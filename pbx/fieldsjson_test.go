@@ -3,6 +3,7 @@ package pbx
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"testing"
 )
 
@@ -27,6 +28,49 @@ func FuzzFieldsJSON(f *testing.F) {
 	})
 }
 
+// FuzzFieldsUnmarshalJSON checks Fields.UnmarshalJSON against
+// encoding/json's decoding of the same bytes into a map: the same fields,
+// and an error exactly when encoding/json gives one.
+func FuzzFieldsUnmarshalJSON(f *testing.F) {
+	f.Add([]byte(`{"name":"George Lopez","regexten":"6109"}`))
+	f.Add([]byte(` { "a" : "b" , "a":"c"} `))
+	f.Add([]byte(`{"a":"\u00e9\"","b":"é"}`))
+	f.Add([]byte(`{"a":1}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"a":"b",}`))
+	f.Add([]byte("{\"a\":\"\xff\"}"))
+	f.Add([]byte(`[{"a":"b"}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got Fields
+		gotErr := json.Unmarshal(data, &got)
+		var want map[string]string
+		wantErr := json.Unmarshal(data, &want)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q: UnmarshalJSON error %v, encoding/json error %v", data, gotErr, wantErr)
+		}
+		if gotErr == nil && !maps.Equal(map[string]string(got), want) {
+			t.Fatalf("%q: UnmarshalJSON = %v, encoding/json = %v", data, got, want)
+		}
+		if gotErr == nil && (got == nil) != (want == nil) {
+			t.Fatalf("%q: UnmarshalJSON nil %v, encoding/json nil %v", data, got == nil, want == nil)
+		}
+	})
+}
+
+// TestFieldsUnmarshalJSONKeeps: decoding into fields that hold values
+// adds to them, as encoding/json does with a map.
+func TestFieldsUnmarshalJSONKeeps(t *testing.T) {
+	f := Fields{"name": "George Lopez", "mailbox": "6109"}
+	if err := json.Unmarshal([]byte(`{"name":"G. Lopez","context":"sales"}`), &f); err != nil {
+		t.Fatal(err)
+	}
+	want := Fields{"name": "G. Lopez", "mailbox": "6109", "context": "sales"}
+	if !maps.Equal(f, want) {
+		t.Fatalf("got %v, want %v", f, want)
+	}
+}
+
 func BenchmarkFieldsJSON(b *testing.B) {
 	f := Fields{}
 	for _, fs := range Extensions.Fields {
@@ -40,6 +84,23 @@ func BenchmarkFieldsJSON(b *testing.B) {
 	b.Run("encoding/json", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			json.Marshal(map[string]string(f))
+		}
+	})
+	data := f.AppendJSON(nil)
+	b.Run("unmarshal/fast", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var g Fields
+			if err := json.Unmarshal(data, &g); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("unmarshal/encoding/json", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			var g map[string]string
+			if err := json.Unmarshal(data, &g); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

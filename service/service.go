@@ -73,6 +73,24 @@ type Page struct {
 	Rows  []pbx.Fields `json:"rows"`
 }
 
+// AppendJSON appends p as encoding/json writes it, each row written once
+// into b (encoding/json would scan and copy each row's MarshalJSON again).
+func (p *Page) AppendJSON(b []byte) []byte {
+	b = append(b, `{"total":`...)
+	b = strconv.AppendInt(b, int64(p.Total), 10)
+	if p.Rows == nil {
+		return append(b, `,"rows":null}`...)
+	}
+	b = append(b, `,"rows":[`...)
+	for i, r := range p.Rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = r.AppendJSON(b)
+	}
+	return append(b, "]}"...)
+}
+
 // RecordView is a record with its versions, as the API shows it.
 type RecordView struct {
 	Table    string        `json:"table"`

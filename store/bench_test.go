@@ -31,6 +31,7 @@ func benchWrites(b *testing.B, writers int) {
 	v := val("cluster", "tpa1", "name", "George Lopez", "callerid", "George Lopez <6109>", "mailbox", "6109")
 	var n atomic.Int64
 	b.SetParallelism(writers) // RunParallel starts writers × GOMAXPROCS goroutines
+	before := s.Stats()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -40,6 +41,16 @@ func benchWrites(b *testing.B, writers int) {
 			}
 		}
 	})
+	reportCommits(b, s, before)
+}
+
+// reportCommits reports how many writes shared a commit and how many
+// pages a commit wrote (and fsynced) since before.
+func reportCommits(b *testing.B, s *Store, before Stats) {
+	after := s.Stats()
+	commits := float64(after.Commits - before.Commits)
+	b.ReportMetric(float64(b.N)/commits, "writes/commit")
+	b.ReportMetric(float64(after.PagesWritten-before.PagesWritten)/commits, "pages/commit")
 }
 
 // BenchmarkDurableWrite: fsynced writes, alone and with many writers
@@ -48,11 +59,13 @@ func BenchmarkDurableWrite(b *testing.B) {
 	b.Run("writers=1", func(b *testing.B) {
 		s := newTestStore(b, "tpa1")
 		v := val("cluster", "tpa1", "name", "George Lopez")
+		before := s.Stats()
 		for i := 0; i < b.N; i++ {
 			if _, err := s.Write(bg, "bench", []Mutation{{Table: "extensions", Key: fmt.Sprintf("tpa1/%d", i), Value: v}}); err != nil {
 				b.Fatal(err)
 			}
 		}
+		reportCommits(b, s, before)
 	})
 	b.Run("writers=32", func(b *testing.B) { benchWrites(b, 16) }) // 16 × GOMAXPROCS(2)
 }
@@ -133,4 +146,39 @@ func BenchmarkFieldMergeCost(b *testing.B) {
 		b.ReportMetric(float64(chNow)/float64(changes), "B/change")
 		b.ReportMetric(float64(chBefore)/float64(changes), "B/change-format1")
 	}
+}
+
+// BenchmarkDurableUpdate: 32 writers each changing one field of an
+// existing extension, among 20,000: what an edit costs a commit.
+func BenchmarkDurableUpdate(b *testing.B) {
+	s := newTestStore(b, "tpa1")
+	const records = 20_000
+	if _, err := s.Write(bg, "bench", []Mutation{{Table: "clusters", Key: "tpa1", Value: val("name", "tpa1", "site", "tpa", "voice_vip", "192.0.2.1")}}); err != nil {
+		b.Fatal(err)
+	}
+	for lo := 0; lo < records; lo += 1000 {
+		var muts []Mutation
+		for k := lo; k < lo+1000; k++ {
+			muts = append(muts, Mutation{Table: "extensions", Key: fmt.Sprintf("tpa1/%d", 100000+k),
+				Value: val("cluster", "tpa1", "regexten", fmt.Sprint(100000+k), "name", "George Lopez", "callerid", "George Lopez <6109>", "mailbox", "6109")})
+		}
+		if _, err := s.Write(bg, "bench", muts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	b.SetParallelism(16) // 16 × GOMAXPROCS(2)
+	before := s.Stats()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			key := fmt.Sprintf("tpa1/%d", 100000+(i*7919)%records)
+			if _, err := s.Write(bg, "bench", []Mutation{{Table: "extensions", Key: key, Patch: pbx.Fields{"name": fmt.Sprint("George ", i)}}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	reportCommits(b, s, before)
+	b.ReportMetric(float64(s.Stats().PagesWritten-before.PagesWritten)/float64(b.N), "pages/write")
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -488,7 +489,16 @@ func (st *txState) appendLog(tx *bolt.Tx, c *Change) error {
 	return dots.Put(dotKey(c.Dot), lsn)
 }
 
+// setIndex puts k in index b or removes it. A Put or Delete dirties the
+// key's page even when it changes nothing, and every page a commit dirties
+// is written and fsynced: an edit of a record already indexed leaves the
+// index alone.
 func setIndex(b *bolt.Bucket, k []byte, on bool) error {
+	// Seek, not Get: a key put with a nil value earlier in this
+	// transaction reads back as nil.
+	if found, _ := b.Cursor().Seek(k); bytes.Equal(found, k) == on {
+		return nil
+	}
 	if on {
 		return b.Put(k, nil)
 	}

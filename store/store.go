@@ -421,6 +421,9 @@ type Stats struct {
 	FileBytes int64
 	Conflicts int  // records in conflict
 	DiskFull  bool // writes are refused: the disk is full
+	// PagesWritten: pages bbolt wrote (each commit fsyncs what it wrote)
+	// since open; per commit, it is what a commit costs the disk.
+	PagesWritten int64
 }
 
 // Stats returns the current counters.
@@ -428,6 +431,10 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	st := Stats{LSN: s.lsn, HLC: s.hlc, Commits: s.commits, SkewAlarm: s.skew, DiskFull: s.diskFull.Load()}
 	s.mu.Unlock()
+	s.dbMu.RLock()
+	dbStats := s.db.Stats()
+	st.PagesWritten = dbStats.TxStats.GetWrite()
+	s.dbMu.RUnlock()
 	if fi, err := os.Stat(s.cfg.Path); err == nil {
 		st.FileBytes = fi.Size()
 	}

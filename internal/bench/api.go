@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pbxtopo/pbxtopo/httpapi"
@@ -49,7 +52,14 @@ func API(ctx context.Context, env Env) ([]Result, error) {
 			return nil, err
 		}
 	}
-	srv := httptest.NewServer(httpapi.Handler(svc, nil))
+	srv := httptest.NewUnstartedServer(httpapi.Handler(svc, nil))
+	var conns atomic.Int64 // connections the clients opened
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
 	defer srv.Close()
 	client, err := httpapi.NewClient(srv.URL, "")
 	if err != nil {
@@ -75,6 +85,7 @@ func API(ctx context.Context, env Env) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	conns0 := conns.Load()
 	remote, remoteLat, err := rate(ctx, 50, d, func(w, i int) error {
 		_, err := client.List(ctx, "extensions", query(w*100000+i))
 		return err
@@ -85,7 +96,8 @@ func API(ctx context.Context, env Env) ([]Result, error) {
 	return []Result{
 		{Name: fmt.Sprintf("extension search over %d records through the API, 50 clients", n), Value: remote, Unit: "searches/s",
 			Anchor: "the same searches in process", AnchorValue: local, Clients: 50,
-			AnchorSettings: "service.Service.List called by 50 goroutines with the same queries, no HTTP or JSON"},
+			AnchorSettings: "service.Service.List called by 50 goroutines with the same queries, no HTTP or JSON",
+			Note:           fmt.Sprintf("%d connections opened for %d searches", conns.Load()-conns0, len(remoteLat))},
 		{Name: "API search p50", Value: ms(Percentile(remoteLat, 50)), Unit: "ms"},
 		{Name: "API search p99", Value: ms(Percentile(remoteLat, 99)), Unit: "ms",
 			Anchor: "in-process p99", AnchorValue: ms(Percentile(localLat, 99)), Goal: "< 50 ms", Clients: 50},

@@ -42,14 +42,17 @@ func Store(ctx context.Context, env Env) ([]Result, error) {
 		_, err := st.Write(ctx, "bench", []store.Mutation{{Table: "extensions", Key: fmt.Sprintf("tpa1/%d-%d", w, i), Value: value}})
 		return err
 	}
+	stats0 := st.Stats()
 	one, lat1, err := rate(ctx, 1, d, write)
 	if err != nil {
 		return nil, err
 	}
+	stats1 := st.Stats()
 	many, lat32, err := rate(ctx, 32, d, write)
 	if err != nil {
 		return nil, err
 	}
+	stats32 := st.Stats()
 	batch, batchLat, err := boltBatchRate(ctx, filepath.Join(env.Dir, "batch.db"), boltBatchWriters, d, value)
 	if err != nil {
 		return nil, err
@@ -57,9 +60,9 @@ func Store(ctx context.Context, env Env) ([]Result, error) {
 	out := []Result{
 		{Name: "raw fsync loop (write+fsync of 4 KiB)", Value: raw, Unit: "fsyncs/s"},
 		{Name: "durable writes, 1 writer", Value: one, Unit: "writes/s", Anchor: "raw fsync loop", AnchorValue: raw,
-			AnchorSettings: rawFsyncSettings, Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat1, 99)))},
+			AnchorSettings: rawFsyncSettings, Note: fmt.Sprintf("p99 %.2f ms; %s", ms(Percentile(lat1, 99)), commitShape(stats0, stats1))},
 		{Name: "durable writes, 32 writers", Value: many, Unit: "writes/s", Anchor: "raw fsync loop", AnchorValue: raw,
-			AnchorSettings: rawFsyncSettings, Clients: 32, Note: fmt.Sprintf("p99 %.2f ms", ms(Percentile(lat32, 99)))},
+			AnchorSettings: rawFsyncSettings, Clients: 32, Note: fmt.Sprintf("p99 %.2f ms; %s", ms(Percentile(lat32, 99)), commitShape(stats1, stats32))},
 		{Name: "group commit gain, 32 writers vs 1", Value: many / one, Unit: "x", Goal: ">= 20x"},
 		{Name: fmt.Sprintf("bbolt Batch, %d writers, one Put each (anchor)", boltBatchWriters), Value: batch, Unit: "writes/s",
 			Clients: boltBatchWriters, Note: fmt.Sprintf("p99 %.2f ms; %s", ms(Percentile(batchLat, 99)), boltBatchSettings)},
@@ -68,6 +71,18 @@ func Store(ctx context.Context, env Env) ([]Result, error) {
 	}
 	imp, err := importAndList(ctx, env, nExt)
 	return append(out, imp...), err
+}
+
+// commitShape says how the writes between two stats were committed: how
+// many shared a commit, how many pages a commit wrote (each commit fsyncs
+// its pages, spread over the file).
+func commitShape(before, after store.Stats) string {
+	commits := float64(after.Commits - before.Commits)
+	if commits == 0 {
+		return "no commit"
+	}
+	return fmt.Sprintf("%.1f writes and %.0f pages per commit", float64(after.LSN-before.LSN)/commits,
+		float64(after.PagesWritten-before.PagesWritten)/commits)
 }
 
 func storeConfig(path string) store.Config {
