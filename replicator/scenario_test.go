@@ -2,6 +2,7 @@ package replicator_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -259,8 +260,10 @@ func TestSameSeedReplaysTheSameRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Dir, b.Dir = "", ""
-	if fmt.Sprintf("%+v", *a) != fmt.Sprintf("%+v", *b) {
-		t.Fatalf("same seed, different runs:\n%+v\n%+v", *a, *b)
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		t.Fatalf("same seed, different runs:\n%s\n%s", ja, jb)
 	}
 }
 
