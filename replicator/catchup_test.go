@@ -124,14 +124,7 @@ func TestLargeImportCatchUpResumesAfterACrash(t *testing.T) {
 	a := startCatchUpNode(t, "a", filepath.Join(dir, "a.db"), members, 0)
 	defer a.stop()
 	n := 2*store.MaxTxChanges + store.MaxTxChanges/2
-	muts := make([]store.Mutation, n)
-	for i := range muts {
-		key := fmt.Sprintf("tpa1/%d", 100000+i)
-		muts[i] = store.Mutation{Table: "extensions", Key: key, Value: pbx.Fields{"name": "User " + key}.AppendBinary(nil)}
-	}
-	if _, err := a.st.Write(bg, "import", muts); err != nil {
-		t.Fatal(err)
-	}
+	importExtensions(t, a.st, n)
 	stream := a.st.Summary()
 	if len(stream) != 1 {
 		t.Fatalf("a's summary %v: want one stream", stream)
@@ -213,14 +206,7 @@ func TestBehindLinkPullsWhileApplying(t *testing.T) {
 	a := startCatchUpNode(t, "a", filepath.Join(dir, "a.db"), members, 0)
 	defer a.stop()
 	n := 3 * store.MaxTxChanges
-	muts := make([]store.Mutation, n)
-	for i := range muts {
-		key := fmt.Sprintf("tpa1/%d", 100000+i)
-		muts[i] = store.Mutation{Table: "extensions", Key: key, Value: pbx.Fields{"name": "User " + key}.AppendBinary(nil)}
-	}
-	if _, err := a.st.Write(bg, "import", muts); err != nil {
-		t.Fatal(err)
-	}
+	importExtensions(t, a.st, n)
 	var slow *slowApplyStore
 	b := startCatchUpNodeWith(t, "b", filepath.Join(dir, "b.db"), members, 0, func(st *store.Store, tr *countingTransport) replicator.Store {
 		slow = &slowApplyStore{Store: st, ahead: make(chan struct{})}
@@ -250,4 +236,18 @@ func sameDigestsOf(a, b *store.Store) bool {
 	a.View(func(sn *store.Snapshot) error { da, _ = sn.Digests(); return nil })
 	b.View(func(sn *store.Snapshot) error { db, _ = sn.Digests(); return nil })
 	return len(da) > 0 && maps.Equal(da, db)
+}
+
+// importExtensions writes n new extensions to st in one write, as an
+// import does.
+func importExtensions(t *testing.T, st *store.Store, n int) {
+	t.Helper()
+	muts := make([]store.Mutation, n)
+	for i := range muts {
+		key := fmt.Sprintf("tpa1/%d", 100000+i)
+		muts[i] = store.Mutation{Table: "extensions", Key: key, Value: pbx.Fields{"name": "User " + key}.AppendBinary(nil)}
+	}
+	if _, err := st.Write(bg, "import", muts); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -21,13 +21,18 @@ import (
 // in process, one at a time, for profiles (-cpuprofile).
 func BenchmarkAPIQueries(b *testing.B) {
 	svc, queries := apiBenchService(b, 100_000)
+	benchQueries(b, queries, svc.List)
+}
+
+// benchQueries runs each kind of search through list, one at a time.
+func benchQueries(b *testing.B, queries map[string]func() service.Query, list func(context.Context, string, service.Query) (*service.Page, error)) {
 	ctx := context.Background()
 	for kind, q := range queries {
 		b.Run(kind, func(b *testing.B) {
 			total := 0
 			defer reportCPU(b)()
 			for i := 0; i < b.N; i++ {
-				p, err := svc.List(ctx, "extensions", q())
+				p, err := list(ctx, "extensions", q())
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -49,21 +54,7 @@ func BenchmarkAPIQueriesHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	for kind, q := range queries {
-		b.Run(kind, func(b *testing.B) {
-			total := 0
-			defer reportCPU(b)()
-			for i := 0; i < b.N; i++ {
-				p, err := client.List(ctx, "extensions", q())
-				if err != nil {
-					b.Fatal(err)
-				}
-				total += p.Total
-			}
-			b.ReportMetric(float64(total)/float64(b.N), "hits/op")
-		})
-	}
+	benchQueries(b, queries, client.List)
 }
 
 // BenchmarkPageJSON times a page of 50 extensions (a group's, as the
