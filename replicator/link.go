@@ -323,19 +323,18 @@ type prefetch struct {
 
 // prefetchAfter asks addr for what follows resp while resp is applied, so
 // a link that is behind waits for its peer and for its own commits at once
-// instead of in turn. The request assumes resp applies whole; the caller
-// uses the answer only if it did (follows), otherwise drops it. Using it
-// regardless would be safe too (applying is idempotent and causal), only
-// wasted.
-func (r *Replicator) prefetchAfter(ctx context.Context, addr string, req *PullRequest, resp *PullResponse) *prefetch {
-	next := *req
-	next.Wait = 0
-	next.Summary = req.Summary.Clone()
+// instead of in turn. The request is the one the loop would make next (the
+// store's summary now, the anti-entropy schedule), raised by resp's
+// changes: it assumes resp applies whole, and the caller uses the answer
+// only if it did (follows), otherwise drops it. Using it regardless would
+// be safe too (applying is idempotent and causal), only wasted.
+func (r *Replicator) prefetchAfter(ctx context.Context, src Source, addr string, resp *PullResponse) *prefetch {
+	next := r.NewPullRequest(src)
 	for _, c := range resp.Changes {
 		next.Summary[c.Dot.Stream] = max(next.Summary[c.Dot.Stream], c.Dot.Seq)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := &prefetch{addr: addr, req: &next, done: make(chan struct{}), cancel: cancel}
+	p := &prefetch{addr: addr, req: next, done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(p.done)
 		p.resp, p.err = r.tr.Pull(ctx, addr, p.req)
@@ -381,6 +380,7 @@ func (r *Replicator) runLink(ctx context.Context, src Source) {
 		if next != nil && next.addr == addr && next.follows(r.st.Summary()) {
 			<-next.done
 			req, resp, err = next.req, next.resp, next.err
+			next.cancel() // the answer is read: release its context
 			next = nil
 		} else {
 			next.drop()
@@ -401,7 +401,7 @@ func (r *Replicator) runLink(ctx context.Context, src Source) {
 		var out PullOutcome
 		if err == nil {
 			if resp.More && !resp.NeedSnapshot && len(resp.Changes) > 0 {
-				next = r.prefetchAfter(ctx, addr, req, resp)
+				next = r.prefetchAfter(ctx, src, addr, resp)
 			}
 			out, err = r.HandlePull(ctx, src, req, resp)
 		}
