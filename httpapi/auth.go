@@ -134,6 +134,7 @@ type TokenAuth struct {
 	mu       sync.Mutex
 	tokens   map[TokenHash]Token    // compared in constant time
 	failures map[string][]time.Time // by failingClient; only failures of the last window
+	swept    time.Time              // the last sweep of a full table
 }
 
 // Limits of failed authentications per client address.
@@ -142,8 +143,9 @@ const (
 	authFailMax    = 10
 	// authFailClients bounds the addresses tracked at once, so a flood
 	// from many addresses cannot grow the table without end: past it,
-	// expired entries are dropped, and if the table is still full the
-	// new addresses share one entry (authFailOverflow) and one limit.
+	// expired entries are dropped (at most once a second), and while the
+	// table is still full new addresses share one entry
+	// (authFailOverflow) and one limit.
 	authFailClients  = 1 << 14
 	authFailOverflow = "*"
 )
@@ -164,9 +166,14 @@ func failingClient(addr string) string {
 // counted failure). Called with a.mu held.
 func (a *TokenAuth) noteFailure(client string, now time.Time) (limited bool) {
 	if _, ok := a.failures[client]; !ok && len(a.failures) >= authFailClients {
-		for c, times := range a.failures {
-			if len(times) == 0 || now.Sub(times[len(times)-1]) >= authFailWindow {
-				delete(a.failures, c)
+		// At most one sweep a second: a flood keeps the table full, and
+		// a sweep holds the lock valid tokens take too.
+		if now.Sub(a.swept) >= time.Second {
+			a.swept = now
+			for c, times := range a.failures {
+				if len(times) == 0 || now.Sub(times[len(times)-1]) >= authFailWindow {
+					delete(a.failures, c)
+				}
 			}
 		}
 		if len(a.failures) >= authFailClients {

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/pbxtopo/pbxtopo/service"
 )
 
 // TestKeylessRequestsSayWhatToDo: a write to a record route without the
@@ -21,12 +23,13 @@ func TestKeylessRequestsSayWhatToDo(t *testing.T) {
 		status       int
 		allow, says  string
 	}{
-		{"PUT", "/v1/tables/sites", 405, "GET, POST", "PUT /v1/tables/sites/KEY"},
-		{"PATCH", "/v1/tables/sites", 405, "GET, POST", "PATCH /v1/tables/sites/KEY"},
-		{"DELETE", "/v1/extensions", 405, "GET, POST", "DELETE /v1/extensions/KEY"},
+		{"PUT", "/v1/tables/sites", 405, "GET, HEAD, POST", "PUT /v1/tables/sites/KEY"},
+		{"PATCH", "/v1/tables/sites", 405, "GET, HEAD, POST", "PATCH /v1/tables/sites/KEY"},
+		{"DELETE", "/v1/extensions", 405, "GET, HEAD, POST", "DELETE /v1/extensions/KEY"},
 		{"GET", "/v1/history/extensions", 404, "", "GET /v1/history/extensions/KEY"},
 	} {
 		req, _ := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(`{"name":"nyc"}`))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -40,5 +43,30 @@ func TestKeylessRequestsSayWhatToDo(t *testing.T) {
 	}
 	if _, err := svc.Get(t.Context(), "sites", "nyc"); err == nil {
 		t.Error("a refused keyless PUT created site nyc")
+	}
+}
+
+// TestKeylessRequestsNeedTheRoutesRole: the keyless answer is given only
+// to a caller who may use the route it stands for; others get 401 or 403
+// first, and a failure counts as one.
+func TestKeylessRequestsNeedTheRoutesRole(t *testing.T) {
+	svc, _ := sampleService(t)
+	auth := NewTokenAuth(map[string]Token{"read-token-0123456789": {service.RoleRead, "noc"}, "op-token-0123456789": {service.RoleOperator, "ops"}}, nil)
+	srv := httptest.NewServer(Handler(svc, auth))
+	defer srv.Close()
+	for token, want := range map[string]int{"": 401, "read-token-0123456789": 403, "op-token-0123456789": 405} {
+		req, _ := http.NewRequest("PUT", srv.URL+"/v1/tables/sites", strings.NewReader(`{"name":"nyc"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("keyless PUT with token %q: %d, want %d", token, resp.StatusCode, want)
+		}
 	}
 }

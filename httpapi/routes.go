@@ -60,8 +60,8 @@ func HandlerWith(svc *service.Service, o HandlerOptions) http.Handler {
 	shed := newShedder(o.Shed)
 	mux := http.NewServeMux()
 	rts := routes(svc)
-	for pattern, h := range keylessRoutes(rts) {
-		mux.Handle(pattern, h)
+	for _, rt := range keylessRoutes(rts) {
+		mux.Handle(rt.Pattern, guard(rt, auth))
 	}
 	for _, rt := range rts {
 		h := guard(rt, auth)
