@@ -333,7 +333,7 @@ func (m *Serf) SetTags(tags map[string]string) error { return m.s.SetTags(tags) 
 
 // Keys lists the gossip keys installed on the members, with how many use each.
 func (m *Serf) Keys() (map[string]int, error) {
-	resp, err := m.s.KeyManager().ListKeys()
+	resp, err := keyQuery(m.s.KeyManager().ListKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -343,13 +343,37 @@ func (m *Serf) Keys() (map[string]int, error) {
 // InstallKey, UseKey and RemoveKey rotate the gossip key across the
 // enterprise (see docs/security.md): install the new key everywhere, switch to
 // it, then remove the old one.
-func (m *Serf) InstallKey(key string) error { _, err := m.s.KeyManager().InstallKey(key); return err }
+func (m *Serf) InstallKey(key string) error {
+	_, err := keyQuery(func() (*serf.KeyResponse, error) { return m.s.KeyManager().InstallKey(key) })
+	return err
+}
 
 // UseKey makes key the one used to encrypt.
-func (m *Serf) UseKey(key string) error { _, err := m.s.KeyManager().UseKey(key); return err }
+func (m *Serf) UseKey(key string) error {
+	_, err := keyQuery(func() (*serf.KeyResponse, error) { return m.s.KeyManager().UseKey(key) })
+	return err
+}
 
 // RemoveKey removes a key no longer used.
-func (m *Serf) RemoveKey(key string) error { _, err := m.s.KeyManager().RemoveKey(key); return err }
+func (m *Serf) RemoveKey(key string) error {
+	_, err := keyQuery(func() (*serf.KeyResponse, error) { return m.s.KeyManager().RemoveKey(key) })
+	return err
+}
+
+// keyQuery runs a keyring query until every member has answered it, at
+// most three times: each is idempotent, and on a loaded machine a
+// member's answer can miss the query's deadline ("4/5 nodes reported
+// success") although it did what was asked.
+func keyQuery(query func() (*serf.KeyResponse, error)) (*serf.KeyResponse, error) {
+	var resp *serf.KeyResponse
+	var err error
+	for range 3 {
+		if resp, err = query(); err == nil {
+			break
+		}
+	}
+	return resp, err
+}
 
 // Stop tells the others that this node stops for a restart, then stops
 // gossiping without leaving: they see it fail, and count it as restarting
