@@ -27,6 +27,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/httpapi"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/pbx"
+	"github.com/pbxtopo/pbxtopo/replicator"
 	"github.com/pbxtopo/pbxtopo/replicator/mysql"
 	"github.com/pbxtopo/pbxtopo/roaming/dundi"
 	"github.com/pbxtopo/pbxtopo/service"
@@ -540,7 +541,7 @@ func (e *Enterprise) WaitReady(ctx context.Context) error {
 				ready = false
 			}
 		}
-		if ready && want > 0 {
+		if ready && want > 0 && e.membershipSettled(ctx) && e.linksUp(ctx) {
 			return nil
 		}
 		select {
@@ -549,6 +550,65 @@ func (e *Enterprise) WaitReady(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("the enterprise did not become ready: %w (see the agent.log files in %s)", ctx.Err(), e.Dir)
+}
+
+// linksUp reports whether every node that runs its cluster's replication
+// pulls from a peer and from every source it has, what `pbxtopo repl
+// status` shows: the sources follow the verified members a moment after
+// them.
+func (e *Enterprise) linksUp(ctx context.Context) bool {
+	if len(e.Clusters) < 2 {
+		return true
+	}
+	for _, n := range e.Nodes() {
+		st, err := e.Client(n, "read").ReplStatus(ctx)
+		if err != nil {
+			return false
+		}
+		if st.RunsOn != "" {
+			continue // a follower: its leader is checked
+		}
+		connected := 0
+		for _, l := range st.Links {
+			switch l.State {
+			case replicator.LinkConnected:
+				connected++
+			case replicator.LinkWaiting, replicator.LinkFailing:
+				return false
+			}
+		}
+		if connected == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// membershipSettled reports whether the first node's view of the members
+// (what `pbxtopo members` prints) is settled: every node alive with its
+// certificate verified, and one Raft leader per cluster, the others
+// followers. Gossip carries the Raft roles a moment after the elections.
+func (e *Enterprise) membershipSettled(ctx context.Context) bool {
+	members, err := e.Client(e.Clusters[0].Nodes[0], "read").Members(ctx)
+	if err != nil || len(members) != len(e.Nodes()) {
+		return false
+	}
+	leaders := map[string]int{}
+	for _, m := range members {
+		state := m.Tags[replicator.TagRaftState]
+		if m.Status != "alive" || m.Certificate != "verified" || (state != "leader" && state != "follower") {
+			return false
+		}
+		if state == "leader" {
+			leaders[m.Tags[replicator.TagCluster]]++
+		}
+	}
+	for _, c := range e.Clusters {
+		if leaders[c.Cluster] != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // Health reports whether a node's API answers.
