@@ -38,7 +38,12 @@ func TestPJSIPMapping(t *testing.T) {
 	sqlExec(t, db, "INSERT INTO ps_endpoints (id, aors, auth, context, dtmf_mode, direct_media, mailboxes, force_rport) VALUES ('6109', '6109', '6109', 'sales', 'rfc4733', 'no', '6109@sales', 'yes')",
 		"INSERT INTO ps_auths (id, auth_type, username, password) VALUES ('6109', 'userpass', '6109', 'Pj-secret9')",
 		"INSERT INTO ps_aors (id, max_contacts, qualify_frequency) VALUES ('6109', 1, 60)")
-	waitFor(t, "the endpoint with its secret", func() bool { return fields(t, a, "tpa1/6109")["secret"] == "Pj-secret9" })
+	// Three statements, three binlog transactions: wait for the last one's
+	// (the aor's qualify) as well as the auth's.
+	waitFor(t, "the endpoint with its secret and its aor", func() bool {
+		f := fields(t, a, "tpa1/6109")
+		return f["secret"] == "Pj-secret9" && f["qualify"] == "yes"
+	})
 	f := fields(t, a, "tpa1/6109")
 	if f["dtmfmode"] != "rfc2833" || f["protocol"] != "PJSIP" || f["authuser"] != "" || f["mailbox"] != "6109@sales" ||
 		f["nat"] != "yes" || f["qualify"] != "yes" {
