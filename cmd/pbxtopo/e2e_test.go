@@ -118,7 +118,9 @@ func startEnterprise(t *testing.T, clusters []string, mode string, with ...func(
 	if err := e.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Generous: under -race beside the other packages' tests on two CPUs,
+	// five agents took about 30 s to settle (WaitReady says what lacks).
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if err := e.WaitReady(ctx); err != nil {
 		t.Fatal(err)

@@ -517,13 +517,14 @@ func (e *Enterprise) Client(n *Node, role string) *httpapi.Client {
 	return c
 }
 
-// WaitReady polls until every node answers and holds as many extensions as
-// the first node (the seed has replicated), or ctx ends.
+// WaitReady polls until the enterprise is what `pbxtopo demo` promises:
+// every node answers and holds as many extensions as the first node (the
+// seed has replicated), the members are settled and the links are up; or
+// ctx ends, and the error says which of these was still missing.
 func (e *Enterprise) WaitReady(ctx context.Context) error {
+	why := "no node polled yet"
 	for ctx.Err() == nil {
-		ready := true
-		want := -1 // the first node's count: it holds the seed
-		for i, n := range e.Nodes() {
+		for _, n := range e.Nodes() {
 			if n.proc.exited != nil {
 				select {
 				case <-n.proc.exited:
@@ -531,17 +532,8 @@ func (e *Enterprise) WaitReady(ctx context.Context) error {
 				default:
 				}
 			}
-			page, err := e.Client(n, "read").List(ctx, "extensions", service.Query{Limit: 1})
-			switch {
-			case err != nil:
-				ready = false
-			case i == 0:
-				want = page.Total
-			case page.Total != want:
-				ready = false
-			}
 		}
-		if ready && want > 0 && e.membershipSettled(ctx) && e.linksUp(ctx) {
+		if why = e.notReady(ctx); why == "" {
 			return nil
 		}
 		select {
@@ -549,21 +541,43 @@ func (e *Enterprise) WaitReady(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("the enterprise did not become ready: %w (see the agent.log files in %s)", ctx.Err(), e.Dir)
+	return fmt.Errorf("the enterprise did not become ready: %w: %s (see the agent.log files in %s)", ctx.Err(), why, e.Dir)
 }
 
-// linksUp reports whether every node that runs its cluster's replication
-// pulls from a peer and from every source it has, what `pbxtopo repl
-// status` shows: the sources follow the verified members a moment after
-// them.
-func (e *Enterprise) linksUp(ctx context.Context) bool {
+// notReady says what the enterprise still lacks, or "".
+func (e *Enterprise) notReady(ctx context.Context) string {
+	want := -1 // the first node's count: it holds the seed
+	for i, n := range e.Nodes() {
+		page, err := e.Client(n, "read").List(ctx, "extensions", service.Query{Limit: 1})
+		switch {
+		case err != nil:
+			return n.Name + " does not answer: " + err.Error()
+		case i == 0 && page.Total == 0:
+			return n.Name + " holds no extension yet"
+		case i == 0:
+			want = page.Total
+		case page.Total != want:
+			return fmt.Sprintf("%s holds %d extensions of %d", n.Name, page.Total, want)
+		}
+	}
+	if why := e.membershipUnsettled(ctx); why != "" {
+		return why
+	}
+	return e.linksDown(ctx)
+}
+
+// linksDown says which node that runs its cluster's replication does not
+// pull from a peer, or from one of its sources, as `pbxtopo repl status`
+// shows it ("" when none): the sources follow the verified members a
+// moment after them.
+func (e *Enterprise) linksDown(ctx context.Context) string {
 	if len(e.Clusters) < 2 {
-		return true
+		return ""
 	}
 	for _, n := range e.Nodes() {
 		st, err := e.Client(n, "read").ReplStatus(ctx)
 		if err != nil {
-			return false
+			return n.Name + ": repl status: " + err.Error()
 		}
 		if st.RunsOn != "" {
 			continue // a follower: its leader is checked
@@ -574,30 +588,34 @@ func (e *Enterprise) linksUp(ctx context.Context) bool {
 			case replicator.LinkConnected:
 				connected++
 			case replicator.LinkWaiting, replicator.LinkFailing:
-				return false
+				return fmt.Sprintf("%s: link to %s %s: %s", n.Name, l.Peer, l.State, l.Detail)
 			}
 		}
 		if connected == 0 {
-			return false
+			return n.Name + " pulls from no cluster yet"
 		}
 	}
-	return true
+	return ""
 }
 
-// membershipSettled reports whether the first node's view of the members
-// (what `pbxtopo members` prints) is settled: every node alive with its
-// certificate verified, and one Raft leader per cluster, the others
-// followers. Gossip carries the Raft roles a moment after the elections.
-func (e *Enterprise) membershipSettled(ctx context.Context) bool {
+// membershipUnsettled says what is not yet settled in the first node's
+// view of the members (what `pbxtopo members` prints), or "": every node
+// alive with its certificate verified, and one Raft leader per cluster,
+// the others followers. Gossip carries the Raft roles a moment after the
+// elections.
+func (e *Enterprise) membershipUnsettled(ctx context.Context) string {
 	members, err := e.Client(e.Clusters[0].Nodes[0], "read").Members(ctx)
-	if err != nil || len(members) != len(e.Nodes()) {
-		return false
+	if err != nil {
+		return "members: " + err.Error()
+	}
+	if len(members) != len(e.Nodes()) {
+		return fmt.Sprintf("%d members of %d", len(members), len(e.Nodes()))
 	}
 	leaders := map[string]int{}
 	for _, m := range members {
 		state := m.Tags[replicator.TagRaftState]
 		if m.Status != "alive" || m.Certificate != "verified" || (state != "leader" && state != "follower") {
-			return false
+			return fmt.Sprintf("member %s: %s, certificate %q, Raft %q", m.Node, m.Status, m.Certificate, state)
 		}
 		if state == "leader" {
 			leaders[m.Tags[replicator.TagCluster]]++
@@ -605,10 +623,10 @@ func (e *Enterprise) membershipSettled(ctx context.Context) bool {
 	}
 	for _, c := range e.Clusters {
 		if leaders[c.Cluster] != 1 {
-			return false
+			return fmt.Sprintf("cluster %s has %d Raft leaders", c.Cluster, leaders[c.Cluster])
 		}
 	}
-	return true
+	return ""
 }
 
 // Health reports whether a node's API answers.
