@@ -46,20 +46,7 @@ func TestEveryRouteChecksItsRole(t *testing.T) {
 	}
 	srv := httptest.NewServer(Handler(svc, NewTokenAuthLimit(tokens, slog.New(slog.DiscardHandler), 1000)))
 	defer srv.Close()
-	do := func(method, path, token string) int {
-		req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader([]byte("{}")))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	do := func(method, path, token string) int { return statusOf(t, method, srv.URL+path, token, "{}") }
 	for _, rt := range routes(svc) {
 		method, path := examplePath(rt.Pattern)
 		if rt.Role == service.RoleNone {
@@ -189,4 +176,22 @@ func TestFailedAuthIsLimitedAndLogged(t *testing.T) {
 	if n := strings.Count(logs.String(), `msg="authentication failed" client=127.0.0.1`); n != 10 {
 		t.Fatalf("%d failures logged, want 10:\n%s", n, logs.String())
 	}
+}
+
+// statusOf sends a JSON body to url with the token (none when empty) and
+// returns the answer's status.
+func statusOf(t *testing.T, method, url, token, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -55,18 +55,8 @@ func TestKeylessRequestsNeedTheRoutesRole(t *testing.T) {
 	srv := httptest.NewServer(Handler(svc, auth))
 	defer srv.Close()
 	for token, want := range map[string]int{"": 401, "read-token-0123456789": 403, "op-token-0123456789": 405} {
-		req, _ := http.NewRequest("PUT", srv.URL+"/v1/tables/sites", strings.NewReader(`{"name":"nyc"}`))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			t.Errorf("keyless PUT with token %q: %d, want %d", token, resp.StatusCode, want)
+		if got := statusOf(t, "PUT", srv.URL+"/v1/tables/sites", token, `{"name":"nyc"}`); got != want {
+			t.Errorf("keyless PUT with token %q: %d, want %d", token, got, want)
 		}
 	}
 }
