@@ -135,6 +135,7 @@ type TokenAuth struct {
 	tokens   map[TokenHash]Token    // compared in constant time
 	failures map[string][]time.Time // by failingClient; only failures of the last window
 	swept    time.Time              // the last sweep of a full table
+	now      func() time.Time       // the clock (tests move it)
 }
 
 // Limits of failed authentications per client address.
@@ -205,7 +206,7 @@ func NewTokenAuthLimit(tokens map[string]Token, log *slog.Logger, limit int) *To
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &TokenAuth{log: log, limit: limit, failures: map[string][]time.Time{}}
+	a := &TokenAuth{log: log, limit: limit, failures: map[string][]time.Time{}, now: time.Now}
 	a.SetTokens(tokens)
 	return a
 }
@@ -238,7 +239,7 @@ func (a *TokenAuth) Authenticate(r *http.Request) (service.Role, string, error) 
 	}
 	tok := bearer(r)
 	sum := HashToken(tok)
-	now := time.Now()
+	now := a.now()
 	a.mu.Lock()
 	var found Token
 	ok := false

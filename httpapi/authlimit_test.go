@@ -60,12 +60,19 @@ func TestFailureTableIsBounded(t *testing.T) {
 func TestExpiredFailuresLeaveTheTable(t *testing.T) {
 	auth := NewTokenAuth(nil, nil)
 	start := time.Now()
-	for i := 0; i < authFailClients; i++ {
-		auth.noteFailure(fmt.Sprintf("10.0.%d.%d", i>>8, i&255), start)
+	auth.now = func() time.Time { return start }
+	fail := func(addr string) int {
+		r := httptest.NewRequest("GET", "/v1/extensions", nil)
+		r.RemoteAddr = addr + ":5060"
+		_, _, err := auth.Authenticate(r)
+		return err.(*service.Error).Code
 	}
-	later := start.Add(authFailWindow)
-	if auth.noteFailure("192.0.2.1", later) {
-		t.Fatal("a new address was limited")
+	for i := 0; i < authFailClients; i++ {
+		fail(fmt.Sprintf("10.0.%d.%d", i>>8, i&255))
+	}
+	auth.now = func() time.Time { return start.Add(authFailWindow) }
+	if c := fail("192.0.2.1"); c != 401 {
+		t.Fatalf("a new address got %d, want 401", c)
 	}
 	if _, ok := auth.failures["192.0.2.1"]; !ok || len(auth.failures) != 1 {
 		t.Fatalf("after the window the table holds %d addresses (new one tracked: %v), want only the new one", len(auth.failures), ok)
