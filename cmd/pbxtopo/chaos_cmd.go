@@ -45,8 +45,8 @@ write whose client had read it, or part of a recorded conflict; and per node, th
 versions never go back. Live runs are seeded but not replayable (Raft timers, real time).
 
 --mode all rotates through the modes; --runs N runs seeds S..S+N-1; --wall D keeps starting
-campaigns until D of real time has passed (for long random campaigns); --parallel P runs P
-campaigns at once.`,
+campaigns until D of real time has passed (for long random campaigns); with both, the first
+limit reached ends it; --parallel P runs P campaigns at once.`,
 		Example: `  pbxtopo chaos run --clusters 5 --mode ring --seed 7
   pbxtopo chaos run --mode all --runs 40 --duration 60s
   pbxtopo chaos run --mode all --wall 30m --seed $RANDOM
@@ -104,7 +104,9 @@ campaigns at once.`,
 					for {
 						mu.Lock()
 						i := next
-						more := i < runs || wall > 0 && time.Since(start) < wall
+						// --runs and --wall are both limits: the first reached ends
+						// the campaign (--wall alone lifts the default of one run).
+						more := i == 0 || (i < runs || wall > 0 && !cmd.Flags().Changed("runs")) && (wall == 0 || time.Since(start) < wall)
 						if !more || firstErr != nil || cmd.Context().Err() != nil {
 							mu.Unlock()
 							return

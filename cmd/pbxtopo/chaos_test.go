@@ -37,3 +37,16 @@ func TestChaosRunLive(t *testing.T) {
 		}
 	}
 }
+
+// --runs and --wall are both limits: past the wall, no further run starts
+// however many runs were asked for.
+func TestChaosRunWallEndsRuns(t *testing.T) {
+	out := mustRun(t, "chaos", "run", "--runs", "5", "--wall", "1ns", "--clusters", "2", "--duration", "5s", "--dir", t.TempDir(), "-o", "json")
+	var reps []struct{ Seed int64 }
+	if err := json.Unmarshal([]byte(out), &reps); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(reps) != 1 {
+		t.Fatalf("%d runs past a wall of 1ns, want the first only: %+v", len(reps), reps)
+	}
+}
