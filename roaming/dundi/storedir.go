@@ -54,6 +54,8 @@ var (
 	_ Directory = (*StoreDirectory)(nil)
 	_ DontAsker = (*StoreDirectory)(nil)
 	_ Instant   = (*StoreDirectory)(nil)
+
+	_ LookupAppender = (*StoreDirectory)(nil)
 )
 
 // Instant reports that lookups read the in-memory index only. The Health
@@ -172,8 +174,13 @@ func (d *StoreDirectory) up(cluster string) bool { return d.health == nil || d.h
 // and a destination; one that holds longer numbers starting with it gets
 // CANMATCH|MATCHMORE (unless the mapping says nopartial).
 func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([]Answer, error) {
+	return d.AppendLookup(ctx, nil, number, dcontext)
+}
+
+// AppendLookup is Lookup appending the answers to dst.
+func (d *StoreDirectory) AppendLookup(ctx context.Context, dst []Answer, number, dcontext string) ([]Answer, error) {
 	idx := d.idx.Load()
-	var out []Answer
+	out := dst
 	mapped := false
 	i, found := idx.find(number)
 	var longer bool
@@ -207,9 +214,7 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 						flags |= FlagMatchMore
 					}
 				}
-				if out == nil {
-					out = make([]Answer, 0, len(holders))
-				}
+				out = slices.Grow(out, len(holders)-rank)
 				out = append(out, Answer{
 					Cluster: ci.name, EID: ci.id, Tech: m.Tech, Flags: flags | m.Flags,
 					Weight: min(m.Weight+rank*d.cfg.WeightStep, MaxWeight),
