@@ -123,7 +123,7 @@ func (d *StoreDirectory) Rebuild() error {
 	start := time.Now()
 	var idx *index
 	err := d.st.View(func(sn *store.Snapshot) (err error) {
-		idx, err = buildIndex(sn, d.cfg.EIDOf)
+		idx, err = buildIndex(sn, d.cfg.EIDOf, d.idx.Load())
 		return err
 	})
 	if err != nil {
