@@ -22,6 +22,13 @@ type DontAsker interface {
 	DontAsk(number, dcontext string) string
 }
 
+// LookupAppender is an optional Directory capability: Lookup that appends
+// the answers to dst, so that a caller answering one lookup after another
+// (the read loop, for an Instant directory) reuses one slice.
+type LookupAppender interface {
+	AppendLookup(ctx context.Context, dst []Answer, number, dcontext string) ([]Answer, error)
+}
+
 // Instant is an optional Directory capability: Lookup reads memory only
 // and never blocks, so the peer answers inline in its read loop rather
 // than in a goroutine (no goroutine, no second lock, no separate ACK).

@@ -109,7 +109,7 @@ func (p *Peer) handleQuery(t *transaction, f *Frame, m *Message, from netip.Addr
 	}
 	if in, ok := p.dir.(Instant); ok && in.Instant() {
 		// Memory only: answer inline, no goroutine, no second lock.
-		ies := p.answerIEs(p.ctx, m.CalledNumber, dcontext)
+		ies := p.answerIEs(p.ctx, m.CalledNumber, dcontext, &p.inline)
 		p.stats.answered.Add(1)
 		if err := p.send(t, CmdDPResponse, true, ies); err != nil {
 			p.destroy(t, false)
@@ -162,7 +162,7 @@ func (p *Peer) answerQuery(t *transaction, number, dcontext string) {
 	p.mu.Lock()
 	base := p.ctx
 	p.mu.Unlock()
-	ies := p.answerIEs(base, number, dcontext)
+	ies := p.answerIEs(base, number, dcontext, &answerScratch{})
 	p.mu.Lock()
 	t.busy = false
 	if !t.dead {
@@ -174,18 +174,37 @@ func (p *Peer) answerQuery(t *transaction, number, dcontext string) {
 	p.unlockAndFlush()
 }
 
-// answerIEs asks the directory and builds the DPRESPONSE elements:
+// answerScratch is the memory of a DPRESPONSE being built: the answers
+// and the elements made of them. The read loop reuses one under mu for
+// the answers of an Instant directory (dead once the response is
+// encoded), two allocations less per lookup.
+type answerScratch struct {
+	answers []Answer
+	b       builder
+}
+
+// answerIEs asks the directory and builds the DPRESPONSE elements in s:
 // answers, hint and expiration, or a cause.
-func (p *Peer) answerIEs(base context.Context, number, dcontext string) []IE {
+func (p *Peer) answerIEs(base context.Context, number, dcontext string, s *answerScratch) []IE {
 	ctx := base
 	if in, ok := p.dir.(Instant); !ok || !in.Instant() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(base, 2*time.Second)
 		defer cancel()
 	}
-	answers, err := p.dir.Lookup(ctx, number, dcontext)
+	var answers []Answer
+	var err error
+	if ap, ok := p.dir.(LookupAppender); ok {
+		answers, err = ap.AppendLookup(ctx, s.answers[:0], number, dcontext)
+		s.answers = answers
+		defer clear(answers) // keep no strings alive until the next lookup
+	} else {
+		answers, err = p.dir.Lookup(ctx, number, dcontext)
+	}
 	// Room for a few answers, the hint and the expiration at once.
-	b := builder{ies: make([]IE, 0, len(answers)+2), buf: make([]byte, 0, 64*len(answers)+16)}
+	b := &s.b
+	b.ies = slices.Grow(b.ies[:0], len(answers)+2)
+	b.buf = slices.Grow(b.buf[:0], 64*len(answers)+16)
 	hint := Hint{Flags: HintUnaffected}
 	switch {
 	case errors.Is(err, ErrUnknownContext):
@@ -319,7 +338,7 @@ func (p *Peer) handleEncRej(t *transaction, f *Frame, final bool) (bool, bool) {
 		return final, false
 	}
 	p.sendAck(t, true)
-	lastFrame, err := DecodeFrame(t.last.data)
+	lastFrame, err := DecodeFrame(t.last)
 	if err != nil {
 		return true, false
 	}
@@ -335,7 +354,7 @@ func (p *Peer) handleEncRej(t *transaction, f *Frame, final bool) (bool, bool) {
 	}
 	delete(p.trans, old)
 	t.strans, t.dtrans, t.iseqno, t.oiseqno, t.oseqno, t.aseqno, t.final = id, 0, 0, 0, 0, 0, false
-	t.pending = nil
+	t.pending = t.pending[:0]
 	p.trans[id] = t
 	var b builder
 	b.eid(IEEID, p.cfg.eid)

@@ -58,6 +58,7 @@ type Peer struct {
 	closed  *expiring[closedKey, uint16]
 	replays *expiring[uint64, struct{}]
 	out     []outgoing
+	inline  answerScratch   // for answers from an Instant directory
 	ctx     context.Context // Run's, for lookups answered in goroutines
 	running bool
 
@@ -515,7 +516,8 @@ func (p *Peer) maintain(now time.Time) {
 const idleLimit = 30 * time.Second
 
 func (p *Peer) maintainTrans(t *transaction, now time.Time) {
-	for _, pk := range t.pending {
+	for i := range t.pending {
+		pk := &t.pending[i]
 		if now.Before(pk.next) {
 			continue
 		}

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -55,6 +54,8 @@ var (
 	_ Directory = (*StoreDirectory)(nil)
 	_ DontAsker = (*StoreDirectory)(nil)
 	_ Instant   = (*StoreDirectory)(nil)
+
+	_ LookupAppender = (*StoreDirectory)(nil)
 )
 
 // Instant reports that lookups read the in-memory index only. The Health
@@ -117,98 +118,29 @@ func rebuildPause(d time.Duration) time.Duration { return min(3*d, 10*time.Secon
 // Generation counts the index builds (tests wait for a rebuild with it).
 func (d *StoreDirectory) Generation() uint64 { return d.gen.Load() }
 
-// clusterInfo is what the index knows of a cluster.
-type clusterInfo struct {
-	vip      string
-	failover []string
-	eid      string
-	id       EID // eid, as answers carry it (a hash: computed once here)
-}
-
-// entry is one roaming number: the clusters that hold it, in preference
-// order, and whether a longer roaming number starts with it (most
-// lookups then need no search of the sorted lists).
-type entry struct {
-	clusters []string
-	longer   bool
-}
-
-type index struct {
-	numbers    map[string]*entry
-	perCluster map[string][]string // cluster → its roaming numbers, sorted
-	all        []string            // every roaming number, sorted
-	clusters   map[string]clusterInfo
-	names      []string // clusters with roaming numbers, sorted
-}
-
 // Rebuild reads the store and swaps in a new index.
 func (d *StoreDirectory) Rebuild() error {
 	start := time.Now()
-	idx := &index{numbers: map[string]*entry{}, perCluster: map[string][]string{}, clusters: map[string]clusterInfo{}}
-	homes := map[string]string{}
-	err := d.st.View(func(sn *store.Snapshot) error {
-		err := sn.Scan(pbx.Clusters.Name, "", func(key string, v []byte) error {
-			vip, _ := pbx.LookupField(v, "voice_vip")
-			fo, _ := pbx.LookupField(v, "failover")
-			id := d.cfg.EIDOf(key)
-			idx.clusters[key] = clusterInfo{vip: vip, failover: pbx.List(fo), eid: id.String(), id: id}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		return sn.Scan(pbx.Extensions.Name, "", func(key string, v []byte) error {
-			if !pbx.HasField(v, "roaming", "yes") {
-				return nil
-			}
-			cluster, number, ok := strings.Cut(key, "/")
-			if !ok || number == "" {
-				return nil
-			}
-			e := idx.numbers[number]
-			if e == nil {
-				e = &entry{}
-				idx.numbers[number] = e
-				idx.all = append(idx.all, number)
-			}
-			e.clusters = append(e.clusters, cluster)
-			idx.perCluster[cluster] = append(idx.perCluster[cluster], number)
-			if mb, _ := pbx.LookupField(v, "mailbox"); mb != "" {
-				if h, seen := homes[number]; !seen || cluster < h {
-					homes[number] = cluster
-				}
-			}
-			return nil
-		})
+	var idx *index
+	err := d.st.View(func(sn *store.Snapshot) (err error) {
+		idx, err = buildIndex(sn, d.cfg.EIDOf, d.idx.Load())
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("dundi: read the store: %w", err)
 	}
-	sort.Strings(idx.all)
-	for i, number := range idx.all {
-		// The next number in order is the first longer one with this prefix, if any is.
-		idx.numbers[number].longer = i+1 < len(idx.all) && strings.HasPrefix(idx.all[i+1], number)
-	}
-	for c, nums := range idx.perCluster {
-		sort.Strings(nums)
-		idx.names = append(idx.names, c)
-	}
-	sort.Strings(idx.names)
-	missing := map[string]bool{}
-	for number, e := range idx.numbers {
-		e.clusters = preference(e.clusters, homes[number], idx.clusters)
-		for _, c := range e.clusters {
-			if idx.clusters[c].vip == "" {
-				missing[c] = true
-			}
+	var missing []string
+	for _, c := range idx.names {
+		if ci := &idx.clusters[c]; ci.vip == "" {
+			missing = append(missing, ci.name)
 		}
 	}
 	if len(missing) > 0 {
-		d.log.Warn("dundi: clusters with roaming numbers but no voice_vip; their answers are left out", "clusters", strings.Join(sortedKeys(missing), ","))
+		d.log.Warn("dundi: clusters with roaming numbers but no voice_vip; their answers are left out", "clusters", strings.Join(missing, ","))
 	}
 	d.idx.Store(idx)
 	d.gen.Add(1)
-	d.log.Debug("dundi: index rebuilt", "numbers", len(idx.numbers), "took", time.Since(start))
+	d.log.Debug("dundi: index rebuilt", "numbers", idx.size(), "took", time.Since(start))
 	return nil
 }
 
@@ -235,15 +167,6 @@ func preference(holders []string, home string, clusters map[string]clusterInfo) 
 	return out
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func (d *StoreDirectory) up(cluster string) bool { return d.health == nil || d.health.Up(cluster) }
 
 // Lookup answers a number: for each mapping of the context, one answer
@@ -251,27 +174,34 @@ func (d *StoreDirectory) up(cluster string) bool { return d.health == nil || d.h
 // and a destination; one that holds longer numbers starting with it gets
 // CANMATCH|MATCHMORE (unless the mapping says nopartial).
 func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([]Answer, error) {
+	return d.AppendLookup(ctx, nil, number, dcontext)
+}
+
+// AppendLookup is Lookup appending the answers to dst.
+func (d *StoreDirectory) AppendLookup(ctx context.Context, dst []Answer, number, dcontext string) ([]Answer, error) {
 	idx := d.idx.Load()
-	var out []Answer
+	out := dst
 	mapped := false
-	e := idx.numbers[number]
+	i, found := idx.find(number)
 	var longer bool
-	if e != nil {
-		longer = e.longer
+	if found {
+		longer = idx.hasLongerAt(i)
 	} else {
 		longer = idx.anyLonger(number)
 	}
-	for i := range d.cfg.Mappings {
-		m := &d.cfg.Mappings[i]
+	for k := range d.cfg.Mappings {
+		m := &d.cfg.Mappings[k]
 		if !strings.EqualFold(m.Context, dcontext) {
 			continue
 		}
 		mapped = true
-		var seen []string // clusters answered with EXISTS (a few at most)
-		if e != nil {
-			for rank, c := range e.clusters {
-				ci, known := idx.clusters[c]
-				if !known || ci.vip == "" || !d.up(c) {
+		var seenBuf [8]uint16
+		seen := seenBuf[:0] // clusters answered with EXISTS (a few at most)
+		if found {
+			holders := idx.holdersOf(i)
+			for rank, c := range holders {
+				ci := &idx.clusters[c]
+				if ci.vip == "" || !d.up(ci.name) {
 					continue
 				}
 				if longer {
@@ -284,13 +214,11 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 						flags |= FlagMatchMore
 					}
 				}
-				if out == nil {
-					out = make([]Answer, 0, len(e.clusters))
-				}
+				out = slices.Grow(out, len(holders)-rank)
 				out = append(out, Answer{
-					Cluster: c, EID: ci.id, Tech: m.Tech, Flags: flags | m.Flags,
+					Cluster: ci.name, EID: ci.id, Tech: m.Tech, Flags: flags | m.Flags,
 					Weight: min(m.Weight+rank*d.cfg.WeightStep, MaxWeight),
-					Dest:   d.expand(m, number, c, ci),
+					Dest:   d.expand(m, number, ci),
 				})
 			}
 		}
@@ -298,14 +226,11 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 			continue
 		}
 		for _, c := range idx.names {
-			if slices.Contains(seen, c) || !idx.hasLonger(c, number) || !d.up(c) {
+			ci := &idx.clusters[c]
+			if slices.Contains(seen, c) || !idx.hasLonger(c, number) || !d.up(ci.name) {
 				continue
 			}
-			id, known := idx.clusters[c]
-			if !known {
-				id.id = d.cfg.EIDOf(c)
-			}
-			out = append(out, Answer{Cluster: c, EID: id.id, Tech: m.Tech,
+			out = append(out, Answer{Cluster: ci.name, EID: ci.id, Tech: m.Tech,
 				Flags: FlagCanMatch | FlagMatchMore | m.Flags, Weight: m.Weight})
 		}
 	}
@@ -315,7 +240,7 @@ func (d *StoreDirectory) Lookup(ctx context.Context, number, dcontext string) ([
 	return out, ctx.Err()
 }
 
-func (d *StoreDirectory) expand(m *Mapping, number, cluster string, ci clusterInfo) string {
+func (d *StoreDirectory) expand(m *Mapping, number string, ci *clusterInfo) string {
 	return m.Dest.Expand(func(name string) string {
 		switch name {
 		case "NUMBER":
@@ -327,42 +252,20 @@ func (d *StoreDirectory) expand(m *Mapping, number, cluster string, ci clusterIn
 		case "EID":
 			return ci.eid
 		case "CLUSTER":
-			return cluster
+			return ci.name
 		}
 		return ""
 	})
 }
 
-// anyLonger reports whether any cluster holds a roaming number that
-// starts with prefix and is longer: one search that spares the per-cluster
-// ones for the usual full-length number.
-func (idx *index) anyLonger(prefix string) bool {
-	i := sort.SearchStrings(idx.all, prefix)
-	if i < len(idx.all) && idx.all[i] == prefix {
-		i++
-	}
-	return i < len(idx.all) && strings.HasPrefix(idx.all[i], prefix)
-}
-
-// hasLonger reports whether cluster holds a roaming number that starts
-// with prefix and is longer than it.
-func (idx *index) hasLonger(cluster, prefix string) bool {
-	nums := idx.perCluster[cluster]
-	i := sort.SearchStrings(nums, prefix)
-	if i < len(nums) && nums[i] == prefix {
-		i++
-	}
-	return i < len(nums) && strings.HasPrefix(nums[i], prefix)
-}
-
 // DontAsk returns the shortest prefix of number that no roaming number
 // starts with ("" when every prefix has some).
 func (d *StoreDirectory) DontAsk(number, dcontext string) string {
-	all := d.idx.Load().all
+	idx := d.idx.Load()
 	for k := 1; k <= len(number); k++ {
 		p := number[:k]
-		i := sort.SearchStrings(all, p)
-		if i == len(all) || !strings.HasPrefix(all[i], p) {
+		i := idx.search(p)
+		if i == idx.size() || !startsWith(idx.number(i), p) {
 			return p
 		}
 	}

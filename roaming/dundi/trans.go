@@ -26,8 +26,9 @@ type transaction struct {
 	blk         cipher.Block // this dialog's session key
 	final       bool         // we sent our final packet
 
-	pending []*packet // sent, not yet acknowledged
-	last    *packet   // the last packet acknowledged (resent with the full key after ENCREJ)
+	pending []packet  // sent, not yet acknowledged
+	last    []byte    // the last packet acknowledged, as sent (resent with the full key after ENCREJ)
+	sent    [1]packet // pending's first room: one allocation less per lookup
 
 	inbound   bool      // they started it
 	firstHash uint64    // hash of their first packet (replays)
@@ -69,6 +70,7 @@ func (p *Peer) newTrans(addr netip.AddrPort, ps *peerState) (*transaction, error
 		return nil, err
 	}
 	t := &transaction{strans: id, addr: addr, touched: time.Now()}
+	t.pending = t.sent[:0]
 	if ps != nil {
 		p.applyPeer(t, ps)
 		t.sendFullKey = !ps.sentFullKey
@@ -222,7 +224,7 @@ func (p *Peer) send(t *transaction, cmd Command, final bool, ies []IE) error {
 	now := time.Now()
 	t.touched = now
 	if cmd != CmdACK {
-		t.pending = append(t.pending, &packet{oseqno: h.OSeqno, data: data, left: p.cfg.Retransmits, next: now.Add(p.cfg.RetransTimer)})
+		t.pending = append(t.pending, packet{oseqno: h.OSeqno, data: data, left: p.cfg.Retransmits, next: now.Add(p.cfg.RetransTimer)})
 	}
 	p.queue(t.addr, data)
 	return nil
@@ -286,8 +288,8 @@ func (p *Peer) encryptPacket(t *transaction, h Header, plain []byte) ([]byte, er
 func (p *Peer) ackTrans(t *transaction, iseqno uint8) bool {
 	for i, pk := range t.pending {
 		if pk.oseqno+1 == iseqno {
+			t.last = pk.data
 			t.pending = append(t.pending[:i], t.pending[i+1:]...)
-			t.last = pk
 			return true
 		}
 	}
