@@ -149,13 +149,25 @@ func (f Fields) UnknownFields() []string {
 
 // DecodeFields parses the binary form made by AppendBinary. Any input gives
 // fields or an error, never a panic.
-func DecodeFields(b []byte) (Fields, error) {
+func DecodeFields(b []byte) (Fields, error) { return decodeFields(b, false) }
+
+// DecodeFieldsTogether is DecodeFields with every value a piece of one
+// copy of b: one allocation for a record's values instead of one each,
+// for records decoded whole and dropped whole (a listing's page). A value
+// kept alone keeps the whole record in memory: indexes of a few fields of
+// many records use DecodeFields.
+func DecodeFieldsTogether(b []byte) (Fields, error) { return decodeFields(b, true) }
+
+func decodeFields(b []byte, together bool) (Fields, error) {
 	if len(b) > maxFieldsLen {
 		return nil, fmt.Errorf("record is %d bytes, the limit is %d", len(b), maxFieldsLen)
 	}
 	it, err := newFieldIter(b)
 	if err != nil {
 		return nil, err
+	}
+	if together && len(it.b) > 0 {
+		it.src, it.size = string(it.b), len(it.b)
 	}
 	f := make(Fields, it.n)
 	prev := ""
@@ -260,6 +272,10 @@ type fieldIter struct {
 	i           uint64
 	name, value string
 	err         error
+	// src, when set, is b copied once, whole: each value is a piece of
+	// it (DecodeFieldsTogether).
+	src  string
+	size int // len(b) at the start: b's offset in src is size-len(b)
 }
 
 func newFieldIter(b []byte) (*fieldIter, error) {
@@ -334,7 +350,13 @@ func (it *fieldIter) str() (string, bool) {
 		it.err = errFieldsTruncated
 		return "", false
 	}
-	s := string(it.b[k : k+int(l)])
+	var s string
+	if it.size > 0 {
+		at := it.size - len(it.b) + k
+		s = it.src[at : at+int(l)]
+	} else {
+		s = string(it.b[k : k+int(l)])
+	}
 	it.b = it.b[k+int(l):]
 	return s, true
 }

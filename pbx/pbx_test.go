@@ -3,6 +3,7 @@ package pbx
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -313,6 +314,10 @@ func FuzzDecodeFields(f *testing.F) {
 	f.Add([]byte{1, 200})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := DecodeFields(b)
+		// Values cut from one copy decode the same, errors included.
+		if h, herr := DecodeFieldsTogether(b); !reflect.DeepEqual(h, g) || fmt.Sprint(herr) != fmt.Sprint(err) {
+			t.Fatalf("DecodeFieldsTogether = %v, %v; DecodeFields = %v, %v", h, herr, g, err)
+		}
 		if err != nil {
 			return
 		}

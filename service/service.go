@@ -276,13 +276,18 @@ func (s *Service) listIndexed(q Query) (*Page, error) {
 	page := &Page{Total: total, Rows: make([]pbx.Fields, 0, len(keys))}
 	err := s.st.View(func(sn *store.Snapshot) error {
 		for _, k := range keys {
-			f, ok, err := sn.GetFields(pbx.Extensions.Name, k)
+			v, ok, err := sn.Value(pbx.Extensions.Name, k)
 			if err != nil {
 				return err
 			}
-			if ok {
-				page.Rows = append(page.Rows, f)
+			if !ok {
+				continue
 			}
+			f, err := pbx.DecodeFieldsTogether(v)
+			if err != nil {
+				return fmt.Errorf("%s/%s: %w", pbx.Extensions.Name, k, err)
+			}
+			page.Rows = append(page.Rows, f)
 		}
 		return nil
 	})
