@@ -71,6 +71,10 @@ type Query struct {
 type Page struct {
 	Total int          `json:"total"`
 	Rows  []pbx.Fields `json:"rows"`
+	// names are, when set, each row's field names in order as decoded
+	// (pbx.DecodeFieldsTogether): AppendJSON then sorts nothing, and
+	// falls back to sorting for a row whose fields changed since.
+	names [][]string
 }
 
 // AppendJSON appends p as encoding/json writes it, each row written once
@@ -86,7 +90,11 @@ func (p *Page) AppendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = r.AppendJSON(b)
+		if i < len(p.names) {
+			b = r.AppendJSONInOrder(b, p.names[i])
+		} else {
+			b = r.AppendJSON(b)
+		}
 	}
 	return append(b, "]}"...)
 }
@@ -283,11 +291,11 @@ func (s *Service) listIndexed(q Query) (*Page, error) {
 			if !ok {
 				continue
 			}
-			f, err := pbx.DecodeFieldsTogether(v)
+			f, names, err := pbx.DecodeFieldsTogether(v)
 			if err != nil {
 				return fmt.Errorf("%s/%s: %w", pbx.Extensions.Name, k, err)
 			}
-			page.Rows = append(page.Rows, f)
+			page.Rows, page.names = append(page.Rows, f), append(page.names, names)
 		}
 		return nil
 	})
