@@ -281,23 +281,16 @@ func (s *Service) listIndexed(q Query) (*Page, error) {
 		return nil, UserError(err)
 	}
 	keys, total := s.index.search(q)
-	page := &Page{Total: total, Rows: make([]pbx.Fields, 0, len(keys))}
+	page := &Page{Total: total, Rows: make([]pbx.Fields, 0, len(keys)), names: make([][]string, 0, len(keys))}
 	err := s.st.View(func(sn *store.Snapshot) error {
-		for _, k := range keys {
-			v, ok, err := sn.Value(pbx.Extensions.Name, k)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
+		return sn.Values(pbx.Extensions.Name, keys, func(k string, v []byte) error {
 			f, names, err := pbx.DecodeFieldsTogether(v)
 			if err != nil {
 				return fmt.Errorf("%s/%s: %w", pbx.Extensions.Name, k, err)
 			}
 			page.Rows, page.names = append(page.Rows, f), append(page.names, names)
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, UserError(err)

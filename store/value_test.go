@@ -11,11 +11,11 @@ import (
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
-// TestValueShowsWhatGetShows checks Snapshot.Value, the version-free read
+// TestValuesShowWhatGetShows checks Snapshot.Values, the version-free read
 // of a listing's page, against Get: a live record, a deleted one, a
 // missing one, a record in conflict (two concurrent versions, the shown
 // value merged), and the same in a store that seals secrets.
-func TestValueShowsWhatGetShows(t *testing.T) {
+func TestValuesShowWhatGetShows(t *testing.T) {
 	for _, sealed := range []bool{false, true} {
 		open := func(replica string) *store.Store {
 			cfg := store.DefaultConfig(filepath.Join(t.TempDir(), "store.db"))
@@ -61,25 +61,31 @@ func TestValueShowsWhatGetShows(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				v, ok, err := sn.Value("extensions", key)
-				if err != nil {
+				var v []byte
+				ok := false
+				if err := sn.Values("extensions", []string{key}, func(k string, val []byte) error {
+					v, ok = bytes.Clone(val), k == key
+					return nil
+				}); err != nil {
 					return err
 				}
 				live := r != nil && r.Exists()
 				if ok != live {
-					t.Errorf("sealed %v: %s: Value says live %v, Get %v", sealed, key, ok, live)
+					t.Errorf("sealed %v: %s: Values says live %v, Get %v", sealed, key, ok, live)
 					continue
 				}
 				if live && !bytes.Equal(v, r.Value()) {
-					t.Errorf("sealed %v: %s: Value %q, Get shows %q", sealed, key, v, r.Value())
+					t.Errorf("sealed %v: %s: Values %q, Get shows %q", sealed, key, v, r.Value())
 				}
 				if key == "tpa1/6103" && len(r.Versions) < 2 {
 					t.Errorf("sealed %v: %s has %d versions: the test wants a conflict", sealed, key, len(r.Versions))
 				}
 			}
-			_, ok, err := sn.Value("no_such_table", "x")
-			if ok || err != nil {
-				t.Errorf("a missing table: %v %v", ok, err)
+			if err := sn.Values("no_such_table", []string{"x"}, func(string, []byte) error {
+				t.Error("a missing table has a record")
+				return nil
+			}); err != nil {
+				t.Errorf("a missing table: %v", err)
 			}
 			return nil
 		})
