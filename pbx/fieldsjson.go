@@ -269,3 +269,48 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// AppendJSONFromBinary appends the JSON of a record in binary form, as
+// AppendJSON writes it once decoded, without decoding it into a map (a
+// listing's page). Fields redact names are written as Redacted. It
+// returns false and b as it was when the record does not decode (the
+// caller decodes it for the error) or has a newer agent's field (whose
+// place in name order is unknown here).
+func AppendJSONFromBinary(b, rec []byte, redact func(name string) bool) ([]byte, bool) {
+	if len(rec) > maxFieldsLen {
+		return b, false
+	}
+	it, err := newFieldIter(rec)
+	if err != nil {
+		return b, false
+	}
+	if len(it.b) > 0 {
+		it.src, it.size = string(it.b), len(it.b)
+	}
+	start := len(b)
+	b = slices.Grow(b, len(rec)+len(rec)/2)
+	b = append(b, '{')
+	prev := ""
+	for i := 0; it.next(); i++ {
+		// The checks of decodeFields: names ascending (so no twice), no
+		// empty value, no field this agent does not know.
+		if it.value == "" || IsUnknownField(it.name) || i > 0 && it.name <= prev {
+			return b[:start], false
+		}
+		prev = it.name
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, it.name)
+		b = append(b, ':')
+		if redact != nil && redact(it.name) {
+			b = appendJSONString(b, Redacted)
+		} else {
+			b = appendJSONString(b, it.value)
+		}
+	}
+	if it.err != nil {
+		return b[:start], false
+	}
+	return append(b, '}'), true
+}

@@ -717,3 +717,21 @@ func (s bitset) count() int {
 	}
 	return c
 }
+
+// size is the memory the index holds, in bytes (its slices' lengths; the
+// strings of dict are few).
+func (b *baseIndex) size() int {
+	n := 0
+	for _, t := range []*strTable{&b.keys, &b.nums, &b.names, &b.words} {
+		n += len(t.data) + 4*len(t.end)
+	}
+	n += 12*len(b.attr) + 4*(len(b.dictOrder)+len(b.dictRank)+len(b.postStart)+len(b.post))
+	for a := range 3 {
+		for _, l := range b.byAttr[a] {
+			n += 4*len(l) + 24
+		}
+		n += 8 * len(b.before[a])
+		n += 4 * (len(b.order[a]) + len(b.rank[a]))
+	}
+	return n
+}

@@ -211,24 +211,97 @@ func table(name string) (*pbx.Table, error) {
 	return t, nil
 }
 
-// List returns the records of a table that match q.
-func (s *Service) List(ctx context.Context, tableName string, q Query) (*Page, error) {
+// checkList checks a listing's query, and says whether the extension
+// index answers it.
+func (s *Service) checkList(ctx context.Context, tableName string, q Query) (*pbx.Table, bool, error) {
 	t, err := table(tableName)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if q.Sort != "" {
 		if _, ok := t.Spec(q.Sort); !ok {
-			return nil, &Error{Code: 400, Msg: fmt.Sprintf("cannot sort by %q: %s", q.Sort, nearestMsg(q.Sort, t))}
+			return nil, false, &Error{Code: 400, Msg: fmt.Sprintf("cannot sort by %q: %s", q.Sort, nearestMsg(q.Sort, t))}
 		}
 	}
 	if err := refuseSecretQuery(ctx, t, q); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := s.checkNames(q.Cluster, q.Site, q.Group); err != nil {
+		return nil, false, err
+	}
+	_, ok := indexedSorts[q.Sort]
+	return t, ok && t == pbx.Extensions, nil
+}
+
+// ListJSON returns what List returns as JSON (Page.AppendJSON's bytes),
+// each row's secrets written as pbx.Redacted when redact is set (as
+// pbx.Table.Redact does). A page the extension index answers is written
+// straight from the records' binary form, without decoding them.
+func (s *Service) ListJSON(ctx context.Context, tableName string, q Query, redact bool) ([]byte, error) {
+	t, indexed, err := s.checkList(ctx, tableName, q)
+	if err != nil {
 		return nil, err
 	}
-	if _, ok := indexedSorts[q.Sort]; ok && t == pbx.Extensions {
+	if !indexed {
+		page, err := s.List(ctx, tableName, q)
+		if err != nil {
+			return nil, err
+		}
+		if redact {
+			for i := range page.Rows {
+				page.Rows[i] = t.Redact(page.Rows[i])
+			}
+		}
+		return page.AppendJSON(nil), nil
+	}
+	if err := s.index.refresh(s.st); err != nil {
+		return nil, UserError(err)
+	}
+	keys, total := s.index.search(q)
+	var secret func(name string) bool
+	if redact {
+		secret = func(name string) bool { f, ok := t.Spec(name); return ok && f.Secret }
+	}
+	b := make([]byte, 0, 64+len(keys)*1024)
+	b = append(b, `{"total":`...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	b = append(b, `,"rows":[`...)
+	n := 0
+	err = s.st.View(func(sn *store.Snapshot) error {
+		return sn.Values(t.Name, keys, func(k string, v []byte) error {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			var ok bool
+			if b, ok = pbx.AppendJSONFromBinary(b, v, secret); ok {
+				return nil
+			}
+			// A newer agent's field, or a record that does not decode.
+			f, err := pbx.DecodeFields(v)
+			if err != nil {
+				return fmt.Errorf("%s/%s: %w", t.Name, k, err)
+			}
+			if redact {
+				f = t.Redact(f)
+			}
+			b = f.AppendJSON(b)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, UserError(err)
+	}
+	return append(b, "]}"...), nil
+}
+
+// List returns the records of a table that match q.
+func (s *Service) List(ctx context.Context, tableName string, q Query) (*Page, error) {
+	t, indexed, err := s.checkList(ctx, tableName, q)
+	if err != nil {
+		return nil, err
+	}
+	if indexed {
 		return s.listIndexed(q)
 	}
 	groupField := "group"
