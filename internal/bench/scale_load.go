@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,7 +129,12 @@ func scaleLatency(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scale
 			return nil, fmt.Errorf("%s: status %d, %v", k.name, code, err)
 		}
 	}
-	_, _, err := rate(ctx, p.latencyClients, p.latency, func(w, i int) error {
+	cpu, err := startCPU(n.PID)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	_, _, err = rate(ctx, p.latencyClients, p.latency, func(w, i int) error {
 		r := rand.New(rand.NewSource(int64(w*1_000_000 + i)))
 		ki := (w + i) % len(apiKinds)
 		t0 := time.Now()
@@ -147,6 +153,14 @@ func scaleLatency(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scale
 	})
 	if err != nil {
 		return nil, err
+	}
+	used, err := cpu.used(time.Since(start))
+	if err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, l := range lat {
+		total += len(l)
 	}
 	var out []Result
 	for _, search := range []bool{false, true} {
@@ -170,7 +184,7 @@ func scaleLatency(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scale
 			what = "search"
 		}
 		out = append(out, Result{Name: fmt.Sprintf("%s p99 through the API, %d extensions, %d clients, the worst kind (%s)", what, p.extensions, p.latencyClients, worstName),
-			Value: ms(worst), Unit: "ms", Goal: "< 50 ms", Clients: p.latencyClients, Note: strings.Join(notes, "; ")})
+			Value: ms(worst), Unit: "ms", Goal: "< 50 ms", Clients: p.latencyClients, Note: strings.Join(notes, "; ") + "; every kind: " + used.note(total)})
 	}
 	return out, nil
 }
@@ -200,6 +214,10 @@ func scaleLoad(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scalePar
 	results := make([]tally, p.clients)
 	lctx, cancel := context.WithTimeout(ctx, p.load)
 	defer cancel()
+	cpu, err := startCPU(n.PID)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < p.clients; w++ {
@@ -244,6 +262,10 @@ func scaleLoad(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scalePar
 	}
 	wg.Wait()
 	took := time.Since(start)
+	used, err := cpu.used(took)
+	if err != nil {
+		return nil, err
+	}
 	var ok, shedLat, conn, answer []time.Duration
 	shed, sent, newConns := 0, 0, 0
 	other := map[string]int{}
@@ -275,8 +297,8 @@ func scaleLoad(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scalePar
 		}
 	}
 	name := fmt.Sprintf("%d concurrent clients on one agent", p.clients)
-	note := fmt.Sprintf("%d requests in %.0f s (%.0f/s offered and answered); %d answered 2xx, %d shed with 503 (p99 %.1f ms), %d other%s; mix: %s",
-		sent, took.Seconds(), float64(sent)/took.Seconds(), len(ok), shed, ms(Percentile(shedLat, 99)), nOther, listOrEmpty(others), strings.Join(mixNote, ", "))
+	note := fmt.Sprintf("%d requests in %.0f s (%.0f/s offered and answered); %d answered 2xx, %d shed with 503 (p99 %.1f ms), %d other%s; %s; mix: %s",
+		sent, took.Seconds(), float64(sent)/took.Seconds(), len(ok), shed, ms(Percentile(shedLat, 99)), nOther, listOrEmpty(others), used.note(sent), strings.Join(mixNote, ", "))
 	return []Result{
 		{Name: name + ": answers 2xx", Value: 100 * float64(len(ok)) / float64(sent), Unit: "%", Goal: ">= 95 %", Clients: p.clients, Note: note},
 		{Name: name + ": p99 of the 2xx answers", Value: ms(Percentile(ok, 99)), Unit: "ms", Goal: "< 500 ms", Clients: p.clients,
@@ -311,4 +333,40 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// cpuSpan measures the CPU the agent and this process (the clients) use
+// over a run, to set the cost of a request against the machine's CPUs.
+type cpuSpan struct {
+	pid         int
+	agent, self time.Duration
+}
+
+func startCPU(pid int) (cpuSpan, error) {
+	a, err := treeCPU(pid)
+	if err != nil {
+		return cpuSpan{}, err
+	}
+	s, err := selfCPU()
+	return cpuSpan{pid: pid, agent: a, self: s}, err
+}
+
+// cpuUse is what a run used: CPU time of the agent and of the clients
+// over the run's wall time.
+type cpuUse struct{ agent, self, wall time.Duration }
+
+func (c cpuSpan) used(wall time.Duration) (cpuUse, error) {
+	a, err := treeCPU(c.pid)
+	if err != nil {
+		return cpuUse{}, err
+	}
+	s, err := selfCPU()
+	return cpuUse{agent: a - c.agent, self: s - c.self, wall: wall}, err
+}
+
+// note says how many CPUs each side kept busy and its CPU per request.
+func (u cpuUse) note(requests int) string {
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(max(requests, 1)) }
+	return fmt.Sprintf("the agent used %.2f CPUs (%.0f µs of CPU per request), the clients %.2f CPUs (%.0f µs per request), of %d",
+		u.agent.Seconds()/u.wall.Seconds(), per(u.agent), u.self.Seconds()/u.wall.Seconds(), per(u.self), runtime.NumCPU())
 }
