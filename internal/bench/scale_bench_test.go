@@ -3,15 +3,18 @@ package bench
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pbxtopo/pbxtopo/httpapi"
 	"github.com/pbxtopo/pbxtopo/service"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // BenchmarkScaleQueries times each kind of listing and search of the
@@ -88,4 +91,40 @@ func scaleQuery(b *testing.B, v url.Values) service.Query {
 		}
 	}
 	return q
+}
+
+// BenchmarkScaleMixHTTP sends the 5,000 clients' mix of requests (the
+// kinds' shares) through the agent's whole handler (a read token checked,
+// metrics, the default shedding), from many goroutines at once: the CPU
+// per request the load run's agent and clients pay, in one process.
+func BenchmarkScaleMixHTTP(b *testing.B) {
+	n := scaleBenchSizes()[len(scaleBenchSizes())-1]
+	svc, _ := apiBenchService(b, n)
+	tok := httpapi.NewToken()
+	auth := httpapi.NewTokenAuth(map[string]httpapi.Token{tok: {Role: service.RoleRead, Name: "bench"}}, slog.New(slog.DiscardHandler))
+	h := httpapi.HandlerWith(svc, httpapi.HandlerOptions{Auth: auth, Metrics: httpapi.NewMetrics(prometheus.NewRegistry()), Shed: httpapi.DefaultShedConfig()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var mix []int
+	for i, k := range apiKinds {
+		for range k.share {
+			mix = append(mix, i)
+		}
+	}
+	c := newAPICallerURL(srv.URL, tok, 64)
+	ctx := context.Background()
+	var seed atomic.Int64
+	defer reportCPU(b)()
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewSource(seed.Add(1)))
+		for pb.Next() {
+			k := apiKinds[mix[r.Intn(len(mix))]]
+			if code, err := c.get(ctx, k.query(r, n)); err != nil || code != 200 {
+				b.Errorf("%s: status %d, %v", k.name, code, err)
+				return
+			}
+		}
+	})
 }

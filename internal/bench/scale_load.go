@@ -60,8 +60,12 @@ type apiCaller struct {
 }
 
 func newAPICaller(e *demo.Enterprise, n *demo.Node, conns int) *apiCaller {
+	return newAPICallerURL("http://"+n.HTTP, e.Tokens["read"], conns)
+}
+
+func newAPICallerURL(base, token string, conns int) *apiCaller {
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute}
-	return &apiCaller{base: "http://" + n.HTTP, token: e.Tokens["read"], hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &apiCaller{base: base, token: token, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 // get sends one request and returns its status (0: no answer).
