@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MarshalJSON writes f as a JSON object with its names in ascending order,
@@ -285,7 +286,9 @@ func AppendJSONFromBinary(b, rec []byte, redact func(name string) bool) ([]byte,
 		return b, false
 	}
 	if len(it.b) > 0 {
-		it.src, it.size = string(it.b), len(it.b)
+		// The names and values are only read here, never kept: they
+		// can be pieces of rec itself rather than of a copy.
+		it.src, it.size = unsafe.String(&it.b[0], len(it.b)), len(it.b)
 	}
 	start := len(b)
 	b = slices.Grow(b, len(rec)+len(rec)/2)
