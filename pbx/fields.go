@@ -150,37 +150,62 @@ func (f Fields) UnknownFields() []string {
 // DecodeFields parses the binary form made by AppendBinary. Any input gives
 // fields or an error, never a panic.
 func DecodeFields(b []byte) (Fields, error) {
+	f, _, err := decodeFields(b, false)
+	return f, err
+}
+
+// DecodeFieldsTogether is DecodeFields with every value a piece of one
+// copy of b: one allocation for a record's values instead of one each,
+// for records decoded whole and dropped whole (a listing's page). A value
+// kept alone keeps the whole record in memory: indexes of a few fields of
+// many records use DecodeFields. It also returns the names in ascending
+// byte order (nil when a newer agent's field makes the order unknown), for
+// AppendJSONInOrder.
+func DecodeFieldsTogether(b []byte) (Fields, []string, error) { return decodeFields(b, true) }
+
+func decodeFields(b []byte, together bool) (Fields, []string, error) {
 	if len(b) > maxFieldsLen {
-		return nil, fmt.Errorf("record is %d bytes, the limit is %d", len(b), maxFieldsLen)
+		return nil, nil, fmt.Errorf("record is %d bytes, the limit is %d", len(b), maxFieldsLen)
 	}
 	it, err := newFieldIter(b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var names []string
+	if together {
+		if len(it.b) > 0 {
+			it.src, it.size = string(it.b), len(it.b)
+		}
+		names = make([]string, 0, it.n)
 	}
 	f := make(Fields, it.n)
 	prev := ""
 	for i := 0; it.next(); i++ {
 		if it.value == "" {
-			return nil, fmt.Errorf("record field %q is empty (empty values are not stored)", it.name)
+			return nil, nil, fmt.Errorf("record field %q is empty (empty values are not stored)", it.name)
 		}
 		if _, dup := f[it.name]; dup {
-			return nil, fmt.Errorf("record field %q appears twice", it.name)
+			return nil, nil, fmt.Errorf("record field %q appears twice", it.name)
 		}
 		// Names are in order; a newer agent's field (#CODE) sorts by a name
 		// this agent does not know, so it is exempt.
 		if unknown := IsUnknownField(it.name); !unknown && i > 0 && prev != "" && it.name <= prev {
-			return nil, fmt.Errorf("record field %q out of order after %q", it.name, prev)
+			return nil, nil, fmt.Errorf("record field %q out of order after %q", it.name, prev)
 		} else if unknown {
 			f[it.name] = it.value
+			names, together = nil, false // the order is not known
 			continue
 		}
 		f[it.name] = it.value
+		if together {
+			names = append(names, it.name)
+		}
 		prev = it.name
 	}
 	if it.err != nil {
-		return nil, it.err
+		return nil, nil, it.err
 	}
-	return f, nil
+	return f, names, nil
 }
 
 // LookupField returns one field's value straight from the binary form,
@@ -260,6 +285,10 @@ type fieldIter struct {
 	i           uint64
 	name, value string
 	err         error
+	// src, when set, is b copied once, whole: each value is a piece of
+	// it (DecodeFieldsTogether).
+	src  string
+	size int // len(b) at the start: b's offset in src is size-len(b)
 }
 
 func newFieldIter(b []byte) (*fieldIter, error) {
@@ -334,7 +363,13 @@ func (it *fieldIter) str() (string, bool) {
 		it.err = errFieldsTruncated
 		return "", false
 	}
-	s := string(it.b[k : k+int(l)])
+	var s string
+	if it.size > 0 {
+		at := it.size - len(it.b) + k
+		s = it.src[at : at+int(l)]
+	} else {
+		s = string(it.b[k : k+int(l)])
+	}
 	it.b = it.b[k+int(l):]
 	return s, true
 }

@@ -6,12 +6,37 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MarshalJSON writes f as a JSON object with its names in ascending order,
 // as encoding/json does for a map, but several times faster: listings of
 // thousands of records spend most of their time here.
 func (f Fields) MarshalJSON() ([]byte, error) { return f.AppendJSON(nil), nil }
+
+// AppendJSONInOrder is AppendJSON given f's names in ascending byte
+// order (DecodeFieldsTogether's), so that it sorts nothing. When names are
+// not exactly f's (a field added or removed since), it is AppendJSON.
+func (f Fields) AppendJSONInOrder(b []byte, names []string) []byte {
+	if f == nil || names == nil || len(names) != len(f) {
+		return f.AppendJSON(b)
+	}
+	start := len(b)
+	b = append(b, '{')
+	for i, k := range names {
+		v, ok := f[k]
+		if !ok {
+			return f.AppendJSON(b[:start])
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, v)
+	}
+	return append(b, '}')
+}
 
 // AppendJSON appends what MarshalJSON returns to b: a listing writes its
 // rows into one buffer, and encoding/json does not scan them again (it
@@ -244,4 +269,51 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// AppendJSONFromBinary appends the JSON of a record in binary form, as
+// AppendJSON writes it once decoded, without decoding it into a map (a
+// listing's page). Fields redact names are written as Redacted. It
+// returns false and b as it was when the record does not decode (the
+// caller decodes it for the error) or has a newer agent's field (whose
+// place in name order is unknown here).
+func AppendJSONFromBinary(b, rec []byte, redact func(name string) bool) ([]byte, bool) {
+	if len(rec) > maxFieldsLen {
+		return b, false
+	}
+	it, err := newFieldIter(rec)
+	if err != nil {
+		return b, false
+	}
+	if len(it.b) > 0 {
+		// The names and values are only read here, never kept: they
+		// can be pieces of rec itself rather than of a copy.
+		it.src, it.size = unsafe.String(&it.b[0], len(it.b)), len(it.b)
+	}
+	start := len(b)
+	b = slices.Grow(b, len(rec)+len(rec)/2)
+	b = append(b, '{')
+	prev := ""
+	for i := 0; it.next(); i++ {
+		// The checks of decodeFields: names ascending (so no twice), no
+		// empty value, no field this agent does not know.
+		if it.value == "" || IsUnknownField(it.name) || i > 0 && it.name <= prev {
+			return b[:start], false
+		}
+		prev = it.name
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, it.name)
+		b = append(b, ':')
+		if redact != nil && redact(it.name) {
+			b = appendJSONString(b, Redacted)
+		} else {
+			b = appendJSONString(b, it.value)
+		}
+	}
+	if it.err != nil {
+		return b[:start], false
+	}
+	return append(b, '}'), true
 }

@@ -3,6 +3,7 @@ package pbx
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -310,9 +311,39 @@ func TestWeakSecrets(t *testing.T) {
 
 func FuzzDecodeFields(f *testing.F) {
 	f.Add(Fields{"a": "b", "cluster": "tpa1"}.AppendBinary(nil))
+	f.Add(Fields{"cluster": "tpa1", "name": "Ann \"A\" <a&b>", "regexten": "6101", "secret": "s3cret", "vmsecret": "1234"}.AppendBinary(nil))
 	f.Add([]byte{1, 200})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := DecodeFields(b)
+		// Values cut from one copy decode the same, errors included.
+		h, names, herr := DecodeFieldsTogether(b)
+		if !reflect.DeepEqual(h, g) || fmt.Sprint(herr) != fmt.Sprint(err) {
+			t.Fatalf("DecodeFieldsTogether = %v, %v; DecodeFields = %v, %v", h, herr, g, err)
+		}
+		// In the names' order, the JSON is AppendJSON's, byte for byte.
+		if got, want := h.AppendJSONInOrder(nil, names), h.AppendJSON(nil); !bytes.Equal(got, want) {
+			t.Fatalf("AppendJSONInOrder(%q) = %s, AppendJSON = %s", names, got, want)
+		}
+		// From the binary form, the same, or false for what does not
+		// decode or has a newer agent's field; redacted as Redact does.
+		for _, redact := range []bool{false, true} {
+			want, dec := g, err
+			var isSecret func(string) bool
+			if redact && err == nil {
+				want = Extensions.Redact(g)
+				isSecret = func(name string) bool { s, ok := Extensions.Spec(name); return ok && s.Secret }
+			}
+			got, ok := AppendJSONFromBinary([]byte("x"), b, isSecret)
+			if wantOK := dec == nil && len(g.UnknownFields()) == 0; ok != wantOK {
+				t.Fatalf("AppendJSONFromBinary ok %v, want %v (decoding: %v)", ok, wantOK, dec)
+			}
+			if !ok && string(got) != "x" {
+				t.Fatalf("AppendJSONFromBinary changed b on failure: %q", got)
+			}
+			if ok && !bytes.Equal(got, want.AppendJSON([]byte("x"))) {
+				t.Fatalf("AppendJSONFromBinary = %s, AppendJSON = %s", got, want.AppendJSON([]byte("x")))
+			}
+		}
 		if err != nil {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"runtime/debug"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +28,11 @@ type extIndex struct {
 	// fresh holds the rows written since, by key.
 	gone  bitset
 	nGone int
-	fresh map[string]*idxRow
+	// gonePos are the gone rows' places in columns 0 (their ids), 1 and
+	// 2, ascending: a page deep in an unfiltered listing counts the live
+	// rows before a place without walking them (skip).
+	gonePos [3][]uint32
+	fresh   map[string]*idxRow
 }
 
 // idxRow is one extension as the index sees it: a row written since the
@@ -148,7 +153,7 @@ func (x *extIndex) rebuild(st Store) error {
 	}
 	x.state.Lock()
 	x.base, x.sum, x.fresh = base, sum, map[string]*idxRow{}
-	x.gone, x.nGone = newBitset(base.n), 0
+	x.gone, x.nGone, x.gonePos = newBitset(base.n), 0, [3][]uint32{}
 	x.state.Unlock()
 	if base.n >= 100_000 {
 		// Building took several times what the index keeps: give it back
@@ -190,6 +195,10 @@ func (x *extIndex) update(st Store, keys []string) error {
 		if id, ok := x.base.find(k); ok && !x.gone.has(id) {
 			x.gone.set(id)
 			x.nGone++
+			for c, p := range [3]uint32{id, x.base.rank[1][id], x.base.rank[2][id]} {
+				i, _ := slices.BinarySearch(x.gonePos[c], p)
+				x.gonePos[c] = slices.Insert(x.gonePos[c], i, p)
+			}
 		}
 		if row == nil {
 			delete(x.fresh, k)
@@ -285,7 +294,7 @@ func (x *extIndex) search(q Query) ([]string, int) {
 		}
 		return c
 	})
-	m := x.base.match(query, want, x.gone, x.nGone)
+	m := x.base.match(query, want, x.gone, x.nGone, x.gonePos[0])
 	defer m.release()
 	total := len(fresh) + m.count
 	lo := min(max(q.Offset, 0), total)
@@ -298,8 +307,12 @@ func (x *extIndex) search(q Query) ([]string, int) {
 		return keys, total
 	}
 	// Walk the base matches and the fresh rows merged, in the query's
-	// direction, keeping positions lo to hi.
-	i, f := 0, 0
+	// direction, keeping positions lo to hi. A walk of every row starts
+	// near lo rather than at the first (skip).
+	from, i, f := 0, 0, 0
+	if m.all && col <= 2 && lo > 0 {
+		from, i, f = x.skip(col, q.Desc, fresh, lo)
+	}
 	emit := func(key string) bool {
 		if i >= lo {
 			keys = append(keys, key)
@@ -307,33 +320,80 @@ func (x *extIndex) search(q Query) ([]string, int) {
 		i++
 		return i < hi
 	}
+	emitBase := func(id uint32) bool {
+		if i < lo { // not kept: no copy of the key
+			i++
+			return true
+		}
+		return emit(strings.Clone(x.base.keys.get(id)))
+	}
 	if !q.Desc {
-		x.base.walk(m, col, false, x.gone, func(id uint32, pos int) bool {
+		x.base.walk(m, col, false, x.gone, from, func(id uint32, pos int) bool {
 			for ; f < len(fresh) && fresh[f].pos[col] <= pos; f++ {
 				if !emit(fresh[f].key) {
 					return false
 				}
 			}
-			return emit(strings.Clone(x.base.keys.get(id)))
+			return emitBase(id)
 		})
 		for ; i < hi && f < len(fresh); f++ {
 			emit(fresh[f].key)
 		}
 	} else {
-		f = len(fresh) - 1
-		x.base.walk(m, col, true, x.gone, func(id uint32, pos int) bool {
+		if from == 0 {
+			f = len(fresh) - 1
+		}
+		x.base.walk(m, col, true, x.gone, from, func(id uint32, pos int) bool {
 			for ; f >= 0 && fresh[f].pos[col] > pos; f-- {
 				if !emit(fresh[f].key) {
 					return false
 				}
 			}
-			return emit(strings.Clone(x.base.keys.get(id)))
+			return emitBase(id)
 		})
 		for ; i < hi && f >= 0; f-- {
 			emit(fresh[f].key)
 		}
 	}
 	return keys, total
+}
+
+// skip finds where a walk of every row in column col (0, 1 or 2) can
+// start for a page at offset lo without passing a row of the page: the
+// step from, how many rows (live base rows and fresh rows merged) come
+// before it, and the fresh row to merge next. Each base position's
+// count is its place less the gone rows before it (gonePos) plus the
+// fresh rows placed before it, so a binary search finds it.
+func (x *extIndex) skip(col int, desc bool, fresh []*idxRow, lo int) (from, before, next int) {
+	n, gonePos := x.base.n, x.gonePos[col]
+	freshBelow := func(p int) int { // fresh rows placed before base position p
+		return sort.Search(len(fresh), func(j int) bool { return fresh[j].pos[col] >= p })
+	}
+	freshAbove := func(p int) int { // fresh rows placed after base position p
+		return len(fresh) - sort.Search(len(fresh), func(j int) bool { return fresh[j].pos[col] > p })
+	}
+	emitted := func(s int) int { // rows emitted before step s
+		if !desc {
+			gone, _ := slices.BinarySearch(gonePos, uint32(s))
+			return s - gone + freshBelow(s)
+		}
+		// Step s visits position n-1-s: the base rows at n-s and above
+		// came before it, and the fresh rows placed above n-s.
+		gone, _ := slices.BinarySearch(gonePos, uint32(n-s))
+		return s - (len(gonePos) - gone) + freshAbove(n-s)
+	}
+	// The last step whose count does not pass lo.
+	from = sort.Search(n+1, func(s int) bool { return emitted(s) > lo }) - 1
+	if from <= 0 {
+		if desc {
+			return 0, 0, len(fresh) - 1
+		}
+		return 0, 0, 0
+	}
+	if !desc {
+		return from, emitted(from), freshBelow(from)
+	}
+	return from, emitted(from), len(fresh) - 1 - freshAbove(n-from)
 }
 
 // keep reports whether the row passes the lower-case filters (group,

@@ -278,12 +278,19 @@ func (b *baseIndex) place(r *idxRow) {
 }
 
 // baseMatch is the base rows a query selects: every live row, a few
-// ids, or a set; count is how many.
+// ids, a set, or a test (dense: a large share of the rows passes, so a
+// walk in any order meets a page of them after a few steps, without
+// building anything the size of the table); count is how many.
 type baseMatch struct {
 	all   bool
 	ids   []uint32 // ascending
 	set   bitset
-	count int
+	dense func(id uint32) bool
+	// denseIDs, when set, are the ids a dense test passes (gone ones
+	// included), ascending: the order of column 0, walked directly (the
+	// rows of one cluster are together in key order, far from the start).
+	denseIDs []uint32
+	count    int
 }
 
 // release returns the match's set to the pool.
@@ -294,7 +301,8 @@ func (m baseMatch) release() {
 }
 
 // match returns the live base rows with every query word and the filters.
-func (b *baseIndex) match(query []string, want [4]string, gone bitset, nGone int) baseMatch {
+// goneIDs are the ids set in gone, ascending.
+func (b *baseIndex) match(query []string, want [4]string, gone bitset, nGone int, goneIDs []uint32) baseMatch {
 	allowed := [3][]uint32{}
 	filtered := false
 	for a := range 3 {
@@ -310,6 +318,9 @@ func (b *baseIndex) match(query []string, want [4]string, gone bitset, nGone int
 	}
 	if len(query) == 0 && !filtered {
 		return baseMatch{all: true, count: b.n - nGone}
+	}
+	if m, ok := b.denseMatch(query, allowed, gone, goneIDs); ok {
+		return m
 	}
 	size := func(a int) int {
 		t := 0
@@ -373,6 +384,58 @@ func (b *baseIndex) match(query []string, want [4]string, gone bitset, nGone int
 		}
 	}
 	return baseMatch{ids: out, count: len(out)}
+}
+
+// denseMatch answers, as a test per id, the two common queries whose
+// matches are a large share of the rows: one filter (a group, a cluster
+// or a site) and no words, or one word that prefixes a single indexed
+// word ("user") and no filter. Its cost is the count: the sizes of
+// lists the index holds, less the gone rows among them.
+func (b *baseIndex) denseMatch(query []string, allowed [3][]uint32, gone bitset, goneIDs []uint32) (baseMatch, bool) {
+	dense := func(size int) bool { return size > b.n/32+64 }
+	filters := 0
+	for a := range 3 {
+		if allowed[a] != nil {
+			filters++
+		}
+	}
+	switch {
+	case len(query) == 0 && filters == 1:
+		a := slices.IndexFunc(allowed[:], func(v []uint32) bool { return v != nil })
+		vals := allowed[a]
+		size := 0
+		for _, v := range vals {
+			size += len(b.byAttr[a][v])
+		}
+		if !dense(size) {
+			return baseMatch{}, false
+		}
+		has := func(id uint32) bool { return slices.Contains(vals, b.attr[id][a]) }
+		for _, id := range goneIDs {
+			if has(id) {
+				size--
+			}
+		}
+		m := baseMatch{dense: func(id uint32) bool { return !gone.has(id) && has(id) }, count: size}
+		if len(vals) == 1 {
+			m.denseIDs = b.byAttr[a][vals[0]]
+		}
+		return m, true
+	case len(query) == 1 && filters == 0:
+		spans := b.prefixSpans(query)
+		if s := spans[0]; s[1]-s[0] == 1 && dense(b.postings(s)) {
+			post := b.post[b.postStart[s[0]]:b.postStart[s[1]]]
+			has := func(id uint32) bool { _, ok := slices.BinarySearch(post, id); return ok }
+			size := len(post)
+			for _, id := range goneIDs {
+				if has(id) {
+					size--
+				}
+			}
+			return baseMatch{dense: func(id uint32) bool { return !gone.has(id) && has(id) }, denseIDs: post, count: size}, true
+		}
+	}
+	return baseMatch{}, false
 }
 
 // prefixSpans returns, per query word, the range of words it starts,
@@ -462,7 +525,10 @@ func (b *baseIndex) hasPosting(s [2]int, id uint32) bool {
 // walk calls fn with the matched ids in the order of column col (reversed
 // when desc), each with its place in that column's order of every base
 // row, until fn returns false.
-func (b *baseIndex) walk(m baseMatch, col int, desc bool, gone bitset, fn func(id uint32, pos int) bool) {
+//
+// from is the step the walk starts at (0: the first), for a walk of every
+// row (m.all) in column 0, 1 or 2; others ignore it.
+func (b *baseIndex) walk(m baseMatch, col int, desc bool, gone bitset, from int, fn func(id uint32, pos int) bool) {
 	n := b.n
 	// A few matches are sorted; many are found by walking the column's
 	// order with a membership set.
@@ -470,12 +536,27 @@ func (b *baseIndex) walk(m baseMatch, col int, desc bool, gone bitset, fn func(i
 	switch {
 	case m.all:
 		ok = func(id uint32) bool { return !gone.has(id) }
+	case m.dense != nil && m.denseIDs != nil && col == 0:
+		for i := range m.denseIDs {
+			if desc {
+				i = len(m.denseIDs) - 1 - i
+			}
+			if id := m.denseIDs[i]; !gone.has(id) && !fn(id, int(id)) {
+				return
+			}
+		}
+		return
+	case m.dense != nil:
+		ok = m.dense
+		from = 0
 	case m.set != nil:
+		from = 0
 		ok = m.set.has
 	case len(m.ids) <= n/32+64:
 		b.walkSorted(m.ids, col, desc, fn)
 		return
 	default:
+		from = 0
 		member := getBitset(n)
 		defer putBitset(member)
 		for _, id := range m.ids {
@@ -491,14 +572,14 @@ func (b *baseIndex) walk(m baseMatch, col int, desc bool, gone bitset, fn func(i
 	}
 	switch col {
 	case 0:
-		for i := range n {
+		for i := from; i < n; i++ {
 			if p := step(i); ok(uint32(p)) && !fn(uint32(p), p) {
 				return
 			}
 		}
 	case 1, 2:
 		order := b.order[col]
-		for i := range n {
+		for i := from; i < n; i++ {
 			if p := step(i); ok(order[p]) && !fn(order[p], p) {
 				return
 			}
@@ -635,4 +716,22 @@ func (s bitset) count() int {
 		c += bits.OnesCount64(w)
 	}
 	return c
+}
+
+// size is the memory the index holds, in bytes (its slices' lengths; the
+// strings of dict are few).
+func (b *baseIndex) size() int {
+	n := 0
+	for _, t := range []*strTable{&b.keys, &b.nums, &b.names, &b.words} {
+		n += len(t.data) + 4*len(t.end)
+	}
+	n += 12*len(b.attr) + 4*(len(b.dictOrder)+len(b.dictRank)+len(b.postStart)+len(b.post))
+	for a := range 3 {
+		for _, l := range b.byAttr[a] {
+			n += 4*len(l) + 24
+		}
+		n += 8 * len(b.before[a])
+		n += 4 * (len(b.order[a]) + len(b.rank[a]))
+	}
+	return n
 }

@@ -46,6 +46,33 @@ func (sn *Snapshot) GetFields(table, key string) (pbx.Fields, bool, error) {
 	return f, true, nil
 }
 
+// Values calls fn, for each key in turn that is a live record, with the
+// encoded value it shows, as Scan gives it, without decoding its versions
+// (a listing's page reads its records this way). The value is only valid
+// during the call.
+func (sn *Snapshot) Values(table string, keys []string, fn func(key string, value []byte) error) error {
+	b, _ := tableBucket(sn.tx, table, false)
+	if b == nil {
+		return nil
+	}
+	for _, key := range keys {
+		val, live := recordWinnerValue(b.Get([]byte(key)))
+		if !live {
+			continue
+		}
+		if len(val) > 0 && val[0] == SealedMark {
+			var err error
+			if val, err = sn.s.openValue(table, key, val); err != nil {
+				return err
+			}
+		}
+		if err := fn(key, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Scan calls fn for every live record of a table whose key starts with
 // prefix, in key order, with the encoded value it shows. The value is only
 // valid during the call. It decodes nothing but what it must, so filters

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,8 +60,12 @@ type apiCaller struct {
 }
 
 func newAPICaller(e *demo.Enterprise, n *demo.Node, conns int) *apiCaller {
+	return newAPICallerURL("http://"+n.HTTP, e.Tokens["read"], conns)
+}
+
+func newAPICallerURL(base, token string, conns int) *apiCaller {
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute}
-	return &apiCaller{base: "http://" + n.HTTP, token: e.Tokens["read"], hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &apiCaller{base: base, token: token, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
 // get sends one request and returns its status (0: no answer).
@@ -128,7 +133,12 @@ func scaleLatency(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scale
 			return nil, fmt.Errorf("%s: status %d, %v", k.name, code, err)
 		}
 	}
-	_, _, err := rate(ctx, p.latencyClients, p.latency, func(w, i int) error {
+	cpu, err := startCPU(n.PID)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	_, _, err = rate(ctx, p.latencyClients, p.latency, func(w, i int) error {
 		r := rand.New(rand.NewSource(int64(w*1_000_000 + i)))
 		ki := (w + i) % len(apiKinds)
 		t0 := time.Now()
@@ -147,6 +157,14 @@ func scaleLatency(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scale
 	})
 	if err != nil {
 		return nil, err
+	}
+	used, err := cpu.used(time.Since(start))
+	if err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, l := range lat {
+		total += len(l)
 	}
 	var out []Result
 	for _, search := range []bool{false, true} {
@@ -170,7 +188,7 @@ func scaleLatency(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scale
 			what = "search"
 		}
 		out = append(out, Result{Name: fmt.Sprintf("%s p99 through the API, %d extensions, %d clients, the worst kind (%s)", what, p.extensions, p.latencyClients, worstName),
-			Value: ms(worst), Unit: "ms", Goal: "< 50 ms", Clients: p.latencyClients, Note: strings.Join(notes, "; ")})
+			Value: ms(worst), Unit: "ms", Goal: "< 50 ms", Clients: p.latencyClients, Note: strings.Join(notes, "; ") + "; every kind: " + used.note(total)})
 	}
 	return out, nil
 }
@@ -200,6 +218,14 @@ func scaleLoad(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scalePar
 	results := make([]tally, p.clients)
 	lctx, cancel := context.WithTimeout(ctx, p.load)
 	defer cancel()
+	cpu, err := startCPU(n.PID)
+	if err != nil {
+		return nil, err
+	}
+	inAgent0, err := c.serverTimes(ctx)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := 0; w < p.clients; w++ {
@@ -244,6 +270,16 @@ func scaleLoad(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scalePar
 	}
 	wg.Wait()
 	took := time.Since(start)
+	used, err := cpu.used(took)
+	if err != nil {
+		return nil, err
+	}
+	inAgent, err := c.serverTimes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	agentP50, _ := inAgent.since(inAgent0, 50)
+	agentP99, agentN := inAgent.since(inAgent0, 99)
 	var ok, shedLat, conn, answer []time.Duration
 	shed, sent, newConns := 0, 0, 0
 	other := map[string]int{}
@@ -275,14 +311,16 @@ func scaleLoad(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scalePar
 		}
 	}
 	name := fmt.Sprintf("%d concurrent clients on one agent", p.clients)
-	note := fmt.Sprintf("%d requests in %.0f s (%.0f/s offered and answered); %d answered 2xx, %d shed with 503 (p99 %.1f ms), %d other%s; mix: %s",
-		sent, took.Seconds(), float64(sent)/took.Seconds(), len(ok), shed, ms(Percentile(shedLat, 99)), nOther, listOrEmpty(others), strings.Join(mixNote, ", "))
+	note := fmt.Sprintf("%d requests in %.0f s (%.0f/s offered and answered); %d answered 2xx, %d shed with 503 (p99 %.1f ms), %d other%s; %s; mix: %s",
+		sent, took.Seconds(), float64(sent)/took.Seconds(), len(ok), shed, ms(Percentile(shedLat, 99)), nOther, listOrEmpty(others), used.note(sent), strings.Join(mixNote, ", "))
 	return []Result{
 		{Name: name + ": answers 2xx", Value: 100 * float64(len(ok)) / float64(sent), Unit: "%", Goal: ">= 95 %", Clients: p.clients, Note: note},
 		{Name: name + ": p99 of the 2xx answers", Value: ms(Percentile(ok, 99)), Unit: "ms", Goal: "< 500 ms", Clients: p.clients,
 			Note: fmt.Sprintf("p50 %.1f ms; every answered request split in two: until it had a connection p50 %.1f / p99 %.1f ms (%d connections opened), "+
-				"from the request written to the first byte of the answer p50 %.1f / p99 %.1f ms",
-				ms(Percentile(ok, 50)), ms(Percentile(conn, 50)), ms(Percentile(conn, 99)), newConns, ms(Percentile(answer, 50)), ms(Percentile(answer, 99)))},
+				"from the request written to the first byte of the answer p50 %.1f / p99 %.1f ms; "+
+				"of which in the agent's handler (the wait for a slot and the work, every answer, 503s included: its /metrics histogram) p50 %s / p99 %s (%d requests)",
+				ms(Percentile(ok, 50)), ms(Percentile(conn, 50)), ms(Percentile(conn, 99)), newConns, ms(Percentile(answer, 50)), ms(Percentile(answer, 99)),
+				agentP50, agentP99, agentN)},
 	}, nil
 }
 
@@ -311,4 +349,40 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// cpuSpan measures the CPU the agent and this process (the clients) use
+// over a run, to set the cost of a request against the machine's CPUs.
+type cpuSpan struct {
+	pid         int
+	agent, self time.Duration
+}
+
+func startCPU(pid int) (cpuSpan, error) {
+	a, err := treeCPU(pid)
+	if err != nil {
+		return cpuSpan{}, err
+	}
+	s, err := selfCPU()
+	return cpuSpan{pid: pid, agent: a, self: s}, err
+}
+
+// cpuUse is what a run used: CPU time of the agent and of the clients
+// over the run's wall time.
+type cpuUse struct{ agent, self, wall time.Duration }
+
+func (c cpuSpan) used(wall time.Duration) (cpuUse, error) {
+	a, err := treeCPU(c.pid)
+	if err != nil {
+		return cpuUse{}, err
+	}
+	s, err := selfCPU()
+	return cpuUse{agent: a - c.agent, self: s - c.self, wall: wall}, err
+}
+
+// note says how many CPUs each side kept busy and its CPU per request.
+func (u cpuUse) note(requests int) string {
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(max(requests, 1)) }
+	return fmt.Sprintf("the agent used %.2f CPUs (%.0f µs of CPU per request), the clients %.2f CPUs (%.0f µs per request), of %d",
+		u.agent.Seconds()/u.wall.Seconds(), per(u.agent), u.self.Seconds()/u.wall.Seconds(), per(u.self), runtime.NumCPU())
 }
