@@ -114,7 +114,13 @@ func DefaultConfig(cluster, site string) Config {
 		Site:             site,
 		Default:          Topology{Mode: Mesh},
 		PullWait:         20 * time.Second,
-		MaxBatchBytes:    1 << 20,
+		// A replica that is behind gets batches of about 16,000 changes
+		// (extensions) instead of 4,000 at 1 MB: each batch is a Raft
+		// entry, a commit and a pull, and a cut-off replica at 200,000
+		// extensions caught up in 6.9 s instead of 15.5 s (bench scale,
+		// load 6-9) for 75 MB more at its peak. Caught up, a batch is what
+		// is new, far below either bound.
+		MaxBatchBytes:    4 << 20,
 		AntiEntropy:      5 * time.Second,
 		RetryMin:         100 * time.Millisecond,
 		RetryMax:         10 * time.Second,
