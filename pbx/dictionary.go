@@ -1,5 +1,7 @@
 package pbx
 
+import "sort"
+
 // fieldDictionary numbers the field names of the model so that the binary
 // form of a record names a known field with one byte instead of its text:
 // field names were half the size of a typical extension record. The list
@@ -116,3 +118,24 @@ var fieldCode = func() map[string]uint64 {
 	}
 	return m
 }()
+
+// dictRank is the rank of each dictionary name (by code - 1) in ascending
+// name order, and dictByRank the code of each rank: a record of dictionary
+// names is put in name order by sorting these small numbers.
+var dictRank, dictByRank = func() ([len(fieldDictionary)]uint8, [len(fieldDictionary)]uint64) {
+	var rank [len(fieldDictionary)]uint8
+	var byRank [len(fieldDictionary)]uint64
+	order := make([]int, len(fieldDictionary))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return fieldDictionary[order[a]] < fieldDictionary[order[b]] })
+	for r, i := range order {
+		rank[i] = uint8(r)
+		byRank[r] = uint64(i + 1)
+	}
+	return rank, byRank
+}()
+
+// A rank is a uint8: this fails to compile once the dictionary outgrows it.
+const _ = uint8(len(fieldDictionary) - 1)

@@ -45,6 +45,12 @@ func (l Layered) Get(table, key string) (Fields, bool) {
 // access lists, failover clusters) and fills the site from the cluster when
 // it is empty. It returns the completed record or a *ValidationError.
 func (t *Table) Resolve(f Fields, c Catalog) (Fields, error) {
+	return t.resolve(f, c, false)
+}
+
+// resolve is Resolve; inPlace lets it complete f itself instead of a copy
+// (a record of its caller's own, as in an import).
+func (t *Table) resolve(f Fields, c Catalog, inPlace bool) (Fields, error) {
 	var problems []Problem
 	out := f
 	if t.hasField("cluster") && f["cluster"] != "" && t != Clusters {
@@ -53,7 +59,9 @@ func (t *Table) Resolve(f Fields, c Catalog) (Fields, error) {
 		case !ok:
 			problems = append(problems, Problem{"cluster", fmt.Sprintf("cluster %q is not defined; add it first (pbxtopo import --table clusters FILE)", f["cluster"])})
 		case f["site"] == "":
-			out = f.Clone()
+			if !inPlace {
+				out = f.Clone()
+			}
 			out["site"] = cl["site"]
 		case f["site"] != cl["site"]:
 			problems = append(problems, Problem{"site", fmt.Sprintf("site %q does not match cluster %s, which is at site %q", f["site"], f["cluster"], cl["site"])})
@@ -121,18 +129,20 @@ func List(v string) []string {
 }
 
 // Preparer checks the rows of one table as they are read and resolves
-// them once all are in, so rows may refer to each other in any order (a
-// cluster's failover list names clusters further down the file). It keeps
-// each row in its compact binary form, not as a map: an import of 100,000
-// extensions stays small.
+// them, so rows may refer to each other in any order (a cluster's failover
+// list names clusters further down the file): a row is resolved as it is
+// added unless it looks up its own table, and then once all are in. It
+// keeps each row in its compact binary form, not as a map: an import of a
+// million extensions stays small, and each is encoded once.
 type Preparer struct {
-	t      *Table
-	source string
-	base   Catalog
-	bad    *InputError
-	keys   map[string]int // record key → index in recs
-	recs   [][]byte
-	lines  []int
+	t          *Table
+	source     string
+	base       Catalog
+	bad        *InputError
+	keys       map[string]int // record key → index in recs
+	recs       [][]byte
+	lines      []int
+	unresolved []int // indexes in recs that Finish resolves
 }
 
 // NewPreparer returns a Preparer for rows of t read from source, resolved
@@ -154,8 +164,35 @@ func (p *Preparer) Add(r Row) {
 		return
 	}
 	p.keys[key] = len(p.recs)
-	p.recs = append(p.recs, f.AppendBinary(nil))
 	p.lines = append(p.lines, r.Line)
+	// f is the row's own copy (Check made it): completed in place.
+	only := otherTables{base: p.base, own: p.t.Name}
+	resolved, err := p.t.resolve(f, &only, true)
+	switch {
+	case only.asked:
+		p.unresolved = append(p.unresolved, len(p.recs))
+	case err != nil:
+		p.bad.add(r.Line, err)
+	default:
+		f = resolved
+	}
+	p.recs = append(p.recs, f.AppendBinary(nil))
+}
+
+// otherTables answers lookups of every table but own from base, and notes
+// whether own was asked for: the rows of own are not all in yet.
+type otherTables struct {
+	base  Catalog
+	own   string
+	asked bool
+}
+
+func (o *otherTables) Get(table, key string) (Fields, bool) {
+	if table == o.own {
+		o.asked = true
+		return nil, false
+	}
+	return o.base.Get(table, key)
 }
 
 // Get implements Catalog: the rows of this table first, then the base.
@@ -169,13 +206,14 @@ func (p *Preparer) Get(table, key string) (Fields, bool) {
 	return p.base.Get(table, key)
 }
 
-// Finish resolves every row and returns the records in binary form, in
-// row order, or an *InputError naming every bad line (from Add too).
+// Finish resolves the rows that wait for their own table and returns the
+// records in binary form, in row order, or an *InputError naming every bad
+// line (from Add too).
 func (p *Preparer) Finish() ([][]byte, error) {
-	for i, b := range p.recs {
-		f, err := DecodeFields(b)
+	for _, i := range p.unresolved {
+		f, err := DecodeFields(p.recs[i])
 		if err == nil {
-			f, err = p.t.Resolve(f, p)
+			f, err = p.t.resolve(f, p, true)
 		}
 		if err != nil {
 			p.bad.add(p.lines[i], err)
@@ -190,7 +228,7 @@ func (p *Preparer) Finish() ([][]byte, error) {
 		return nil, err
 	}
 	out := p.recs
-	p.recs, p.keys = nil, nil
+	p.recs, p.keys, p.unresolved = nil, nil, nil
 	return out, nil
 }
 

@@ -88,6 +88,18 @@ func (t *Table) ConfigColumns() []string {
 	return cols
 }
 
+// StatusFields returns the columns that are status (observed from
+// Asterisk, not configuration).
+func (t *Table) StatusFields() []string {
+	var cols []string
+	for _, f := range t.Fields {
+		if f.Status {
+			cols = append(cols, f.Name)
+		}
+	}
+	return cols
+}
+
 // Key returns the record key of f: its key fields joined with '/'.
 func (t *Table) KeyOf(f Fields) string {
 	if len(t.Key) == 1 {

@@ -3,6 +3,7 @@ package pbx
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -64,8 +65,10 @@ func numberField(t *Table) string {
 func (t *Table) Check(f Fields) (Fields, error) {
 	out := make(Fields, len(f))
 	var problems []Problem
-	for _, name := range f.Names() {
-		v := strings.TrimSpace(f[name])
+	// In map order, without sorting the names of every record (an import
+	// checks a million): the problems are put in name order below.
+	for name, v := range f {
+		v = strings.TrimSpace(v)
 		spec, ok := t.Spec(name)
 		if !ok {
 			problems = append(problems, Problem{name, unknownField(t, name)})
@@ -81,6 +84,8 @@ func (t *Table) Check(f Fields) (Fields, error) {
 		}
 		out[name] = nv
 	}
+	// One problem per field at most so far: name order is a total order.
+	slices.SortFunc(problems, func(a, b Problem) int { return strings.Compare(a.Field, b.Field) })
 	for _, spec := range t.Fields {
 		if spec.Required && out[spec.Name] == "" && !hasProblem(problems, spec.Name) {
 			problems = append(problems, Problem{spec.Name, spec.Name + " is required"})

@@ -218,12 +218,20 @@ func DecodePullRequest(r io.Reader, max int) (*PullRequest, error) {
 // zero).
 func EncodePullResponse(p *PullResponse) []byte {
 	var e enc
+	// Sized once for the batch (up to MaxBatchBytes), and one buffer for
+	// every change: not grown and copied change by change.
+	size := 256
+	for _, c := range p.Changes {
+		size += 64 + len(c.Dot.Stream) + len(c.Table) + len(c.Key) + len(c.Value) + len(c.Author) + 32*len(c.Context)
+	}
+	e.B = make([]byte, 0, size)
 	e.String(p.From)
 	e.summary(p.Summary)
 	e.Bool(p.More)
 	e.Bool(p.NeedSnapshot)
 	v := max(p.Version, MinProtocolVersion)
 	e.Uvarint(uint64(len(p.Changes)))
+	var scratch []byte
 	for _, c := range p.Changes {
 		if v < 3 && c.Set != nil {
 			// The previous protocols know no Set: the whole value goes,
@@ -232,7 +240,8 @@ func EncodePullResponse(p *PullResponse) []byte {
 			legacy.Set = nil
 			c = &legacy
 		}
-		e.Bytes(store.AppendChange(nil, c))
+		scratch = store.AppendChange(scratch[:0], c)
+		e.Bytes(scratch)
 	}
 	if v >= 2 {
 		e.Uvarint(uint64(p.ServerTime.UnixNano()))

@@ -107,6 +107,14 @@ type Deps struct {
 	Now        func() time.Time // time.Now when nil
 }
 
+// DefaultMaxBatchBytes bounds a pull's batch. A replica that is behind
+// gets batches of about 16,000 changes (extensions) instead of 4,000 at
+// 1 MB: each batch is a pull, a Raft entry and a commit whatever its size.
+// Catching up 200,000 extensions took 3.5 and 4.9 s of CPU instead of 5.2
+// and 5.9 s (bench scale, two pairs, load 4-9) for about 100 MB more at
+// the peak; caught up, a batch is what is new, far below either bound.
+const DefaultMaxBatchBytes = 4 << 20
+
 // DefaultConfig returns the defaults.
 func DefaultConfig(cluster, site string) Config {
 	return Config{
@@ -114,7 +122,7 @@ func DefaultConfig(cluster, site string) Config {
 		Site:             site,
 		Default:          Topology{Mode: Mesh},
 		PullWait:         20 * time.Second,
-		MaxBatchBytes:    1 << 20,
+		MaxBatchBytes:    DefaultMaxBatchBytes,
 		AntiEntropy:      5 * time.Second,
 		RetryMin:         100 * time.Millisecond,
 		RetryMax:         10 * time.Second,

@@ -60,11 +60,16 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, r io.Reader) (*
 	var recs [][]byte
 	err = s.st.View(func(sn *store.Snapshot) error {
 		p := pbx.NewPreparer(t, req.Source, newMemoCatalog(sn.Catalog()))
+		statusFields := t.StatusFields()
 		rows := 0
 		err := pbx.ReadFile(cr, req.Source, t, func(row pbx.Row) error {
-			config, status := t.SplitStatus(row.Fields)
-			if len(status) > 0 {
-				reply.StatusIgnored++
+			config := row.Fields
+			if hasAny(config, statusFields) { // rare: most files hold configuration only
+				var status pbx.Fields
+				config, status = t.SplitStatus(row.Fields)
+				if len(status) > 0 {
+					reply.StatusIgnored++
+				}
 			}
 			p.Add(pbx.Row{Line: row.Line, Fields: config})
 			if rows++; rows%1000 == 0 {
@@ -112,6 +117,16 @@ func (s *Service) Import(ctx context.Context, req ImportRequest, r io.Reader) (*
 	return reply, nil
 }
 
+// hasAny reports whether f has any of the names, empty or not.
+func hasAny(f pbx.Fields, names []string) bool {
+	for _, n := range names {
+		if _, ok := f[n]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // recordKey returns the key of a record in binary form.
 func recordKey(t *pbx.Table, b []byte) (string, error) {
 	parts := make([]string, len(t.Key))
@@ -136,27 +151,30 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// memoCatalog remembers lookups: an import of 100,000 extensions asks for
-// the same few clusters and access lists again and again.
+// memoCatalog remembers lookups: an import of a million extensions asks
+// for the same few clusters and access lists again and again (table → key
+// → fields, nil for a record that is not there).
 type memoCatalog struct {
 	base pbx.Lister
-	memo map[string]pbx.Fields
+	memo map[string]map[string]pbx.Fields
 }
 
 func newMemoCatalog(base pbx.Lister) *memoCatalog {
-	return &memoCatalog{base: base, memo: map[string]pbx.Fields{}}
+	return &memoCatalog{base: base, memo: map[string]map[string]pbx.Fields{}}
 }
 
 func (m *memoCatalog) Get(table, key string) (pbx.Fields, bool) {
-	k := table + "\x00" + key
-	if f, ok := m.memo[k]; ok {
+	if f, ok := m.memo[table][key]; ok {
 		return f, f != nil
 	}
 	f, ok := m.base.Get(table, key)
 	if !ok {
 		f = nil
 	}
-	m.memo[k] = f
+	if m.memo[table] == nil {
+		m.memo[table] = map[string]pbx.Fields{}
+	}
+	m.memo[table][key] = f
 	return f, ok
 }
 

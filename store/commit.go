@@ -434,14 +434,27 @@ func (st *txState) putRecord(tx *bolt.Tx, b *bolt.Bucket, old, rec *Record) erro
 	if err != nil {
 		return err
 	}
-	if err := setIndex(tx.Bucket(bConflicts), ik, len(rec.Versions) > 0 && rec.Conflict()); err != nil {
-		return err
-	}
-	if err := setIndex(tx.Bucket(bTombs), ik, tombstone(rec)); err != nil {
-		return err
-	}
-	if err := setIndex(tx.Bucket(bGraphs), ik, len(rec.Versions) > 0 && rec.graphLen() > 0); err != nil {
-		return err
+	for _, ix := range [...]struct {
+		bucket []byte
+		on     bool
+	}{
+		{bConflicts, len(rec.Versions) > 0 && rec.Conflict()},
+		{bTombs, tombstone(rec)},
+		{bGraphs, len(rec.Versions) > 0 && rec.graphLen() > 0},
+	} {
+		var err error
+		switch {
+		case old != nil:
+			err = setIndex(tx.Bucket(ix.bucket), ik, ix.on)
+		case ix.on:
+			// A record that was not there is in no index (its removal took
+			// it out of each): a new record, the common case of an import
+			// and of a catch-up, costs no index search.
+			err = tx.Bucket(ix.bucket).Put(ik, nil)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	// One 16-byte entry per digest bucket: a write dirties one small page
 	// of the digest, not a 4 KiB value.

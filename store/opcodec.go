@@ -20,6 +20,9 @@ const (
 
 // AppendOps appends the binary form of ops: what a Raft log entry holds.
 func AppendOps(b []byte, ops []Op) []byte {
+	if b == nil {
+		b = make([]byte, 0, opsSizeHint(ops))
+	}
 	e := newEncoder(b)
 	format := byte(opsFormat1)
 	for i := range ops {
@@ -35,6 +38,22 @@ func AppendOps(b []byte, ops []Op) []byte {
 		e.op(&ops[i])
 	}
 	return e.B
+}
+
+// opsSizeHint estimates the encoded size of ops: a Raft entry of a 4 MB
+// batch is then allocated once, not grown and copied a dozen times (which
+// was a tenth of a catching-up agent's CPU).
+func opsSizeHint(ops []Op) int {
+	n := 16
+	for i := range ops {
+		for _, c := range ops[i].Changes {
+			n += 64 + len(c.Dot.Stream) + len(c.Table) + len(c.Key) + len(c.Value) + len(c.Author) + 32*len(c.Context)
+		}
+		for _, m := range ops[i].Muts {
+			n += 32 + len(m.Table) + len(m.Key) + len(m.Value)
+		}
+	}
+	return n
 }
 
 func (e *encoder) op(op *Op) {
@@ -82,8 +101,10 @@ func (e *encoder) op(op *Op) {
 		e.bytesMap(op.Local)
 	case OpApply:
 		e.Uvarint(uint64(len(op.Changes)))
+		var scratch []byte // one buffer for every change, not one each
 		for _, c := range op.Changes {
-			e.Bytes(AppendChange(nil, c))
+			scratch = AppendChange(scratch[:0], c)
+			e.Bytes(scratch)
 		}
 	case OpRevert:
 		e.String(op.Author)

@@ -219,9 +219,13 @@ func (s *Store) boltOptions() *bolt.Options {
 		// large first map (address space, not memory) keeps big imports
 		// from doing that again and again.
 		InitialMmapSize: 1 << 30,
-		// The free list is rebuilt when the file is opened instead of being
-		// written with every commit: one page less per write.
-		NoFreelistSync: true,
+		// The free list is written with every commit (bbolt's default),
+		// usually one page. Without it, every open rebuilds the list by
+		// walking every page of every bucket: at a million extensions that
+		// read the whole 733 MB file at each start, and kept it resident in
+		// the agent (a 158 MB store: 5.1 s and 148 MB resident to open,
+		// against 1.3 ms and 0.1 MB with the list written).
+		NoFreelistSync: false,
 	}
 }
 
