@@ -107,7 +107,13 @@ type SuiteRun struct {
 	// suite: other work on the machine skews every figure.
 	LoadBefore Load   `json:"load_before"`
 	LoadAfter  Load   `json:"load_after"`
-	Error      string `json:"error,omitempty"`
+	// CPUBusy and CPUStolen are the shares of the machine's CPU time
+	// during the suite that were busy here and that the hypervisor gave
+	// to other guests (steal): a figure taken while a third of the CPU
+	// was stolen measures the host as much as the code.
+	CPUBusy   float64 `json:"cpu_busy_share"`
+	CPUStolen float64 `json:"cpu_stolen_share"`
+	Error     string  `json:"error,omitempty"`
 }
 
 // Run runs the named suites (all when names is empty) and returns their
@@ -159,9 +165,10 @@ func runSuite(ctx context.Context, name string, env Env) (SuiteRun, []Result, er
 	defer os.RemoveAll(dir)
 	e := env
 	e.Dir, e.params = dir, run.Params
-	start := time.Now()
+	start, cpu := time.Now(), ReadCPUTimes()
 	rs, err := Suites[name](ctx, e)
 	run.Seconds, run.LoadAfter = time.Since(start).Seconds(), ReadLoad()
+	run.CPUBusy, run.CPUStolen = cpu.Shares(ReadCPUTimes())
 	cpus := runtime.NumCPU()
 	failures := 0
 	for i := range rs {
@@ -263,7 +270,8 @@ func PrintMachine(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "\nmachine: %d CPUs (%s), GOMAXPROCS %d, %d MB, Linux %s, %s, scratch on %s\n",
 		m.CPUs, m.CPUModel, m.GOMAXPROCS, m.MemoryMB, m.Kernel, m.Go, m.Filesystem)
 	for _, s := range rep.Suites {
-		fmt.Fprintf(w, "  %s: %.0f s, load %s before, %s after\n", s.Name, s.Seconds, s.LoadBefore, s.LoadAfter)
+		fmt.Fprintf(w, "  %s: %.0f s, load %s before, %s after; CPU %.0f%% busy, %.0f%% stolen by the hypervisor\n",
+			s.Name, s.Seconds, s.LoadBefore, s.LoadAfter, 100*s.CPUBusy, 100*s.CPUStolen)
 	}
 }
 

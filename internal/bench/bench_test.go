@@ -82,11 +82,29 @@ func TestReportJSONCarriesTheMachine(t *testing.T) {
 			t.Errorf("machine.%s missing: %s", k, b)
 		}
 	}
-	if got.Suites[0]["params"].(map[string]any)["duration"] != "1s" || got.Suites[0]["load_before"] == nil {
+	if got.Suites[0]["params"].(map[string]any)["duration"] != "1s" || got.Suites[0]["load_before"] == nil || got.Suites[0]["cpu_stolen_share"] == nil {
 		t.Errorf("suite: %s", b)
 	}
 	if got.Results[0]["anchor_settings"] != "exactly so" || got.Results[0]["ratio"] != 0.5 {
 		t.Errorf("result: %s", b)
+	}
+}
+
+// The CPU shares come from /proc/stat's counters: idle and iowait are
+// idle, steal is the hypervisor's, the rest (guest times excluded, they
+// are in user already) busy.
+func TestCPUShares(t *testing.T) {
+	before := parseCPUTimes("cpu  100 0 50 800 50 0 0 0 7 7")
+	after := parseCPUTimes("cpu  400 0 150 1050 150 0 0 250 9 9")
+	busy, stolen := before.Shares(after)
+	if busy != 0.4 || stolen != 0.25 { // of 1,000 ticks: 400 busy, 350 idle, 250 stolen
+		t.Fatalf("busy %v stolen %v, want 0.4 and 0.25", busy, stolen)
+	}
+	if b, s := after.Shares(before); b != 0 || s != 0 {
+		t.Fatalf("counters that went back: %v %v, want 0 0", b, s)
+	}
+	if now := ReadCPUTimes(); now.Total == 0 {
+		t.Fatalf("no CPU times read from /proc/stat: %+v", now)
 	}
 }
 

@@ -110,3 +110,51 @@ func fsName(magic int64) string {
 	}
 	return "0x" + strconv.FormatInt(magic, 16)
 }
+
+// CPUTimes are the machine's CPU time counters (/proc/stat's "cpu" line,
+// in clock ticks). Steal is time the hypervisor gave this machine's CPUs
+// to another guest: a virtual machine's figures are only as good as the
+// CPU it was given, and the load average does not show it.
+type CPUTimes struct {
+	Total, Idle, Steal uint64
+}
+
+// ReadCPUTimes returns the counters now (zero where /proc is missing).
+func ReadCPUTimes() CPUTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return CPUTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n") // the first line sums every CPU
+	return parseCPUTimes(line)
+}
+
+// parseCPUTimes reads "cpu user nice system idle iowait irq softirq steal ...".
+func parseCPUTimes(line string) CPUTimes {
+	var t CPUTimes
+	for i, f := range strings.Fields(line) {
+		if i == 0 || i > 8 { // the name; guest times are already in user and nice
+			continue
+		}
+		v, _ := strconv.ParseUint(f, 10, 64)
+		t.Total += v
+		switch i {
+		case 4, 5: // idle, iowait
+			t.Idle += v
+		case 8:
+			t.Steal = v
+		}
+	}
+	return t
+}
+
+// Shares returns, between t and later, the share of the CPU time that was
+// busy here and the share stolen by the hypervisor (0..1 each).
+func (t CPUTimes) Shares(later CPUTimes) (busy, stolen float64) {
+	if later.Total <= t.Total {
+		return 0, 0
+	}
+	total := float64(later.Total - t.Total)
+	idle, steal := float64(later.Idle-t.Idle), float64(later.Steal-t.Steal)
+	return (total - idle - steal) / total, steal / total
+}
