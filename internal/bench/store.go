@@ -149,14 +149,14 @@ func importAndList(ctx context.Context, env Env, nExt int) ([]Result, error) {
 // batch size bbolt is built for (MaxBatchSize 1000).
 const boltBatchWriters = 1000
 
-const boltBatchSettings = "bbolt v1.5 DB.Batch (MaxBatchSize 1000, MaxBatchDelay 10 ms), default options plus NoFreelistSync, " +
+const boltBatchSettings = "bbolt v1.5 DB.Batch (MaxBatchSize 1000, MaxBatchDelay 10 ms), default options (the free list written with each commit, as the store does), " +
 	"one bucket, each writer Puts a new 16-byte key with the same value as the store's writes; every batch fsynced"
 
 // boltBatchRate runs n writers that each Put one key per bbolt Batch
 // call into a bare bbolt file for d: what bbolt's own group commit does
 // with no store on top (no log, dots, digests, versions).
 func boltBatchRate(ctx context.Context, path string, n int, d time.Duration, value []byte) (float64, []time.Duration, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{NoFreelistSync: true})
+	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		return 0, nil, err
 	}
