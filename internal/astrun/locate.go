@@ -46,7 +46,8 @@ func locate() (string, error) {
 	if src == "" {
 		root, err := modroot.Dir()
 		if err != nil {
-			return "", err
+			// Outside the source tree there is no default to fall back on.
+			return "", fmt.Errorf("%s is not set (an Asterisk tree or its tarball), and the default beside the source tree cannot be found: %w", EnvVar, err)
 		}
 		src = filepath.Join(root, sharedTarball)
 		if _, err := os.Stat(src); err != nil {
