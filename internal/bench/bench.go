@@ -105,8 +105,8 @@ type SuiteRun struct {
 	Seconds float64        `json:"seconds"`
 	// LoadBefore and LoadAfter are the machine's load averages around the
 	// suite: other work on the machine skews every figure.
-	LoadBefore Load   `json:"load_before"`
-	LoadAfter  Load   `json:"load_after"`
+	LoadBefore Load `json:"load_before"`
+	LoadAfter  Load `json:"load_after"`
 	// CPUBusy and CPUStolen are the shares of the machine's CPU time
 	// during the suite that were busy here and that the hypervisor gave
 	// to other guests (steal): a figure taken while a third of the CPU
