@@ -11,23 +11,6 @@ import (
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
-// pullAll applies every change src has that dst lacks.
-func pullAll(t *testing.T, dst, src *store.Store) {
-	t.Helper()
-	for {
-		b, err := src.ChangesSince(dst.Summary(), func(store.Stream) bool { return true }, 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(b.Changes) == 0 {
-			return
-		}
-		if _, err := dst.Apply(context.Background(), b.Changes); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // conflicted returns the sample service with tpa1/6105 in conflict
 // between a version made here (tpa1) and one made at lon, and lon's
 // store.
@@ -35,7 +18,7 @@ func conflicted(t *testing.T) (*Service, *store.Store, *store.Store) {
 	t.Helper()
 	svc, st := sampleService(t)
 	lon := testutil.Store(t, "lon")
-	pullAll(t, lon, st)
+	testutil.PullAll(t, lon, st)
 	ctx := WithAuthor(context.Background(), "alice")
 	if _, err := svc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6105", "fullcontact": "from tpa1"}, PutOptions{Merge: true}); err != nil {
 		t.Fatal(err)
@@ -44,7 +27,7 @@ func conflicted(t *testing.T) (*Service, *store.Store, *store.Store) {
 	if _, err := lonSvc.Put(WithAuthor(context.Background(), "bob"), "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6105", "fullcontact": "from lon", "mailbox": "6105", "vmsecret": "804417"}, PutOptions{Merge: true}); err != nil {
 		t.Fatal(err)
 	}
-	pullAll(t, st, lon)
+	testutil.PullAll(t, st, lon)
 	if v, err := svc.Get(ctx, "extensions", "tpa1/6105"); err != nil || !v.Conflict {
 		t.Fatalf("no conflict to test with: %+v %v", v, err)
 	}
@@ -108,7 +91,7 @@ func TestConflictsByEitherKey(t *testing.T) {
 	if _, err := lonSvc.Put(ctx, "extensions", pbx.Fields{"cluster": "tpa1", "regexten": "6105", "fullcontact": "from lon, again"}, PutOptions{Merge: true}); err != nil {
 		t.Fatal(err)
 	}
-	pullAll(t, st, lon)
+	testutil.PullAll(t, st, lon)
 	ifMatch, _ := store.ParseDots(cv.Version)
 	m := store.Mutation{Table: "extensions", Key: "tpa1/6105", Patch: pbx.Fields{"fullcontact": "x"}, Resolve: []string{"fullcontact"}, SupersedeAll: true, IfMatch: ifMatch}
 	if _, err := st.Write(ctx, "t", []store.Mutation{m}); !errors.Is(err, store.ErrPrecondition) {

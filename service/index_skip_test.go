@@ -108,7 +108,7 @@ func TestIndexDeepPagesAndDenseMatches(t *testing.T) {
 
 	// Changes made at another replica, applied by the replication path.
 	lon := testutil.Store(t, "lon")
-	pullAll(t, lon, st)
+	testutil.PullAll(t, lon, st)
 	lonSvc := NewService(lon)
 	for i := range 40 {
 		k := r.Intn(3000)
@@ -125,7 +125,7 @@ func TestIndexDeepPagesAndDenseMatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pullAll(t, st, lon)
+	testutil.PullAll(t, st, lon)
 	check("after changes applied from another replica")
 
 	// Enough writes to pass the fresh limit: the index rebuilds, then

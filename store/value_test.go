@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/secrets"
 	"github.com/pbxtopo/pbxtopo/store"
@@ -51,10 +52,10 @@ func TestValuesShowWhatGetShows(t *testing.T) {
 		put(a, "tpa1/6102", nil)
 		// A conflict: both replicas change 6103 without seeing the other.
 		put(a, "tpa1/6103", pbx.Fields{"cluster": "tpa1", "regexten": "6103", "name": "Cy"})
-		pull(t, b, a)
+		testutil.PullAll(t, b, a)
 		put(a, "tpa1/6103", pbx.Fields{"cluster": "tpa1", "regexten": "6103", "name": "Cy", "fullcontact": "from tpa1"})
 		put(b, "tpa1/6103", pbx.Fields{"cluster": "tpa1", "regexten": "6103", "name": "Cy", "mailbox": "6103"})
-		pull(t, a, b)
+		testutil.PullAll(t, a, b)
 		err := a.View(func(sn *store.Snapshot) error {
 			for _, key := range []string{"tpa1/6101", "tpa1/6102", "tpa1/6103", "tpa1/6199"} {
 				r, err := sn.Get("extensions", key)
@@ -90,22 +91,6 @@ func TestValuesShowWhatGetShows(t *testing.T) {
 			return nil
 		})
 		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func pull(t *testing.T, dst, src *store.Store) {
-	t.Helper()
-	for {
-		b, err := src.ChangesSince(dst.Summary(), func(store.Stream) bool { return true }, 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(b.Changes) == 0 {
-			return
-		}
-		if _, err := dst.Apply(context.Background(), b.Changes); err != nil {
 			t.Fatal(err)
 		}
 	}

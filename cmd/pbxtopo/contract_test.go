@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/pbxtopo/pbxtopo/agent"
 	"github.com/pbxtopo/pbxtopo/agent/agenttest"
 	"github.com/pbxtopo/pbxtopo/internal/pki"
+	"github.com/pbxtopo/pbxtopo/internal/testutil"
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/service"
 	"github.com/pbxtopo/pbxtopo/store"
@@ -387,22 +387,8 @@ func conflictStore(t *testing.T) (string, []string) {
 		}
 		return st
 	}
-	pull := func(dst, src *store.Store) {
-		for {
-			b, err := src.ChangesSince(dst.Summary(), func(store.Stream) bool { return true }, 1<<20)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(b.Changes) == 0 {
-				return
-			}
-			if _, err := dst.Apply(context.Background(), b.Changes); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	a, b := open(storeFile(dir), "tpa1"), open(storeFile(other), "sfo")
-	pull(b, a)
+	testutil.PullAll(t, b, a)
 	a.Close()
 	b.Close()
 	var refs []string
@@ -412,7 +398,7 @@ func conflictStore(t *testing.T) (string, []string) {
 		refs = append(refs, "extensions/"+k)
 	}
 	a, b = open(storeFile(dir), "tpa1"), open(storeFile(other), "sfo")
-	pull(a, b)
+	testutil.PullAll(t, a, b)
 	a.Close()
 	b.Close()
 	return dir, refs

@@ -5,6 +5,7 @@
 package testutil
 
 import (
+	"context"
 	"io"
 	"path/filepath"
 	"testing"
@@ -67,6 +68,24 @@ func Eventually(t testing.TB, within time.Duration, what string, ok func() bool)
 	for deadline := time.Now().Add(within); !ok(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not within %s: %s", within, what)
+		}
+	}
+}
+
+// PullAll applies to dst every change src has that dst lacks, as a pull of
+// the replicator would, in batches of 1 MiB.
+func PullAll(t testing.TB, dst, src *store.Store) {
+	t.Helper()
+	for {
+		b, err := src.ChangesSince(dst.Summary(), func(store.Stream) bool { return true }, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Changes) == 0 {
+			return
+		}
+		if _, err := dst.Apply(context.Background(), b.Changes); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
