@@ -23,43 +23,47 @@ import (
 // grows with the number of extensions shows. The HTTP variant adds the
 // API's routing, JSON and a loopback connection.
 func BenchmarkScaleQueries(b *testing.B) {
-	for _, n := range scaleBenchSizes() {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			svc, _ := apiBenchService(b, n)
-			ctx := context.Background()
-			for _, k := range apiKinds {
-				b.Run(k.name, func(b *testing.B) {
-					r := rand.New(rand.NewSource(1))
-					defer reportCPU(b)()
-					b.ReportAllocs()
-					for i := 0; i < b.N; i++ {
-						if _, err := svc.List(ctx, "extensions", scaleQuery(b, k.query(r, n))); err != nil {
-							b.Fatal(err)
-						}
-					}
-				})
+	benchScaleKinds(b, func(_ *testing.B, svc *service.Service) func(url.Values) error {
+		return func(v url.Values) error {
+			q, err := scaleQuery(v)
+			if err == nil {
+				_, err = svc.List(context.Background(), "extensions", q)
 			}
-		})
-	}
+			return err
+		}
+	})
 }
 
 // BenchmarkScaleQueriesHTTP is BenchmarkScaleQueries through the HTTP API.
 func BenchmarkScaleQueriesHTTP(b *testing.B) {
+	benchScaleKinds(b, func(b *testing.B, svc *service.Service) func(url.Values) error {
+		srv := httptest.NewServer(httpapi.Handler(svc, nil))
+		b.Cleanup(srv.Close)
+		c := &apiCaller{base: srv.URL, hc: srv.Client()}
+		return func(v url.Values) error {
+			if code, err := c.get(context.Background(), v); err != nil || code != 200 {
+				return fmt.Errorf("status %d, %v", code, err)
+			}
+			return nil
+		}
+	})
+}
+
+// benchScaleKinds runs each kind at each size through the caller that
+// through makes for the size's service.
+func benchScaleKinds(b *testing.B, through func(*testing.B, *service.Service) func(url.Values) error) {
 	for _, n := range scaleBenchSizes() {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			svc, _ := apiBenchService(b, n)
-			srv := httptest.NewServer(httpapi.Handler(svc, nil))
-			defer srv.Close()
-			c := &apiCaller{base: srv.URL, hc: srv.Client()}
-			ctx := context.Background()
+			call := through(b, svc)
 			for _, k := range apiKinds {
 				b.Run(k.name, func(b *testing.B) {
 					r := rand.New(rand.NewSource(1))
 					defer reportCPU(b)()
 					b.ReportAllocs()
 					for i := 0; i < b.N; i++ {
-						if code, err := c.get(ctx, k.query(r, n)); err != nil || code != 200 {
-							b.Fatalf("status %d, %v", code, err)
+						if err := call(k.query(r, n)); err != nil {
+							b.Fatal(err)
 						}
 					}
 				})
@@ -79,18 +83,16 @@ func scaleBenchSizes() []int {
 }
 
 // scaleQuery turns a kind's URL query into the service's Query.
-func scaleQuery(b *testing.B, v url.Values) service.Query {
+func scaleQuery(v url.Values) (service.Query, error) {
 	q := service.Query{Search: v.Get("search"), Group: v.Get("group"), Cluster: v.Get("cluster"), Sort: v.Get("sort")}
 	var err error
 	if q.Limit, err = strconv.Atoi(v.Get("limit")); err != nil {
-		b.Fatal(err)
+		return q, err
 	}
 	if o := v.Get("offset"); o != "" {
-		if q.Offset, err = strconv.Atoi(o); err != nil {
-			b.Fatal(err)
-		}
+		q.Offset, err = strconv.Atoi(o)
 	}
-	return q
+	return q, err
 }
 
 // BenchmarkScaleMixHTTP sends the 5,000 clients' mix of requests (the
