@@ -1,6 +1,7 @@
 package dundi
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"hash/maphash"
@@ -30,7 +31,6 @@ type index struct {
 	seed    maphash.Seed
 	holders []uint16 // cluster ids
 	from    []uint32 // len n+1
-	longer  []uint64 // bit i: a longer number starts with number i
 
 	clusters   []clusterInfo // by id
 	perCluster [][]uint32    // by cluster id: its numbers, ascending (so sorted)
@@ -128,15 +128,10 @@ func newIndex(all []holding, known map[string]clusterInfo, eidOf func(string) EI
 	idx.end = make([]uint32, 0, len(numbers))
 	idx.from = append(make([]uint32, 0, len(numbers)+1), 0)
 	idx.holders = make([]uint16, 0, len(all))
-	idx.longer = make([]uint64, (len(numbers)+63)/64)
 	var holders []string
 	for n, number := range numbers {
 		idx.text = append(idx.text, number...)
 		idx.end = append(idx.end, uint32(len(idx.text)))
-		// The next number in order is the first longer one with this prefix, if any is.
-		if n+1 < len(numbers) && strings.HasPrefix(numbers[n+1], number) {
-			idx.longer[n/64] |= 1 << (n % 64)
-		}
 		holders = holders[:0]
 		home := ""
 		for ; len(all) > 0 && all[0].number == number; all = all[1:] {
@@ -197,8 +192,11 @@ func (idx *index) find(number string) (int, bool) {
 	return 0, false
 }
 
-// hasLongerAt reports whether a longer number starts with number i.
-func (idx *index) hasLongerAt(i int) bool { return idx.longer[i/64]&(1<<(i%64)) != 0 }
+// hasLongerAt reports whether a longer number starts with number i: the
+// numbers are sorted, so then the next one does.
+func (idx *index) hasLongerAt(i int) bool {
+	return i+1 < idx.size() && bytes.HasPrefix(idx.number(i+1), idx.number(i))
+}
 
 // holdersOf returns the clusters of number i, in preference order.
 func (idx *index) holdersOf(i int) []uint16 { return idx.holders[idx.from[i]:idx.from[i+1]] }

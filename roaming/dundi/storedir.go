@@ -199,6 +199,7 @@ func (d *StoreDirectory) AppendLookup(ctx context.Context, dst []Answer, number,
 		seen := seenBuf[:0] // clusters answered with EXISTS (a few at most)
 		if found {
 			holders := idx.holdersOf(i)
+			out = slices.Grow(out, len(holders))
 			for rank, c := range holders {
 				ci := &idx.clusters[c]
 				if ci.vip == "" || !d.up(ci.name) {
@@ -214,7 +215,6 @@ func (d *StoreDirectory) AppendLookup(ctx context.Context, dst []Answer, number,
 						flags |= FlagMatchMore
 					}
 				}
-				out = slices.Grow(out, len(holders)-rank)
 				out = append(out, Answer{
 					Cluster: ci.name, EID: ci.id, Tech: m.Tech, Flags: flags | m.Flags,
 					Weight: min(m.Weight+rank*d.cfg.WeightStep, MaxWeight),
