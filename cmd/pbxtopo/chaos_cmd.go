@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"sort"
@@ -94,6 +95,12 @@ limit reached ends it; --parallel P runs P campaigns at once.`,
 			var reports []*chaos.Report
 			var mu sync.Mutex
 			var firstErr error
+			// --runs and --wall are both limits: the first reached ends the
+			// campaign (--wall alone lifts the default of one run).
+			limit := runs
+			if wall > 0 && !cmd.Flags().Changed("runs") {
+				limit = math.MaxInt
+			}
 			start := time.Now()
 			failed, next := 0, 0
 			var wg sync.WaitGroup
@@ -104,9 +111,7 @@ limit reached ends it; --parallel P runs P campaigns at once.`,
 					for {
 						mu.Lock()
 						i := next
-						// --runs and --wall are both limits: the first reached ends
-						// the campaign (--wall alone lifts the default of one run).
-						more := i == 0 || (i < runs || wall > 0 && !cmd.Flags().Changed("runs")) && (wall == 0 || time.Since(start) < wall)
+						more := i == 0 || i < limit && (wall == 0 || time.Since(start) < wall)
 						if !more || firstErr != nil || cmd.Context().Err() != nil {
 							mu.Unlock()
 							return
