@@ -26,8 +26,7 @@ type extIndex struct {
 	base  *baseIndex
 	// gone marks the base rows replaced or deleted since the rebuild;
 	// fresh holds the rows written since, by key.
-	gone  bitset
-	nGone int
+	gone bitset
 	// gonePos are the gone rows' places in columns 0 (their ids), 1 and
 	// 2, ascending: a page deep in an unfiltered listing counts the live
 	// rows before a place without walking them (skip).
@@ -153,7 +152,7 @@ func (x *extIndex) rebuild(st Store) error {
 	}
 	x.state.Lock()
 	x.base, x.sum, x.fresh = base, sum, map[string]*idxRow{}
-	x.gone, x.nGone, x.gonePos = newBitset(base.n), 0, [3][]uint32{}
+	x.gone, x.gonePos = newBitset(base.n), [3][]uint32{}
 	x.state.Unlock()
 	if base.n >= 100_000 {
 		// Building took several times what the index keeps: give it back
@@ -194,7 +193,6 @@ func (x *extIndex) update(st Store, keys []string) error {
 	for k, row := range updated {
 		if id, ok := x.base.find(k); ok && !x.gone.has(id) {
 			x.gone.set(id)
-			x.nGone++
 			for c, p := range [3]uint32{id, x.base.rank[1][id], x.base.rank[2][id]} {
 				i, _ := slices.BinarySearch(x.gonePos[c], p)
 				x.gonePos[c] = slices.Insert(x.gonePos[c], i, p)
@@ -206,7 +204,9 @@ func (x *extIndex) update(st Store, keys []string) error {
 			x.fresh[k] = row
 		}
 	}
-	rebuild := len(x.fresh) > freshLimit(x.base.n)
+	// Deletions count too: they leave no fresh row, and the gone rows'
+	// sorted places grow with each.
+	rebuild := max(len(x.fresh), len(x.gonePos[0])) > freshLimit(x.base.n)
 	x.state.Unlock()
 	if rebuild { // too many rows to search one by one: index them again
 		return x.rebuild(st)
@@ -294,7 +294,7 @@ func (x *extIndex) search(q Query) ([]string, int) {
 		}
 		return c
 	})
-	m := x.base.match(query, want, x.gone, x.nGone, x.gonePos[0])
+	m := x.base.match(query, want, x.gone, x.gonePos[0])
 	defer m.release()
 	total := len(fresh) + m.count
 	lo := min(max(q.Offset, 0), total)

@@ -302,7 +302,7 @@ func (m baseMatch) release() {
 
 // match returns the live base rows with every query word and the filters.
 // goneIDs are the ids set in gone, ascending.
-func (b *baseIndex) match(query []string, want [4]string, gone bitset, nGone int, goneIDs []uint32) baseMatch {
+func (b *baseIndex) match(query []string, want [4]string, gone bitset, goneIDs []uint32) baseMatch {
 	allowed := [3][]uint32{}
 	filtered := false
 	for a := range 3 {
@@ -317,7 +317,7 @@ func (b *baseIndex) match(query []string, want [4]string, gone bitset, nGone int
 		}
 	}
 	if len(query) == 0 && !filtered {
-		return baseMatch{all: true, count: b.n - nGone}
+		return baseMatch{all: true, count: b.n - len(goneIDs)}
 	}
 	if m, ok := b.denseMatch(query, allowed, gone, goneIDs); ok {
 		return m
