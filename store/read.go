@@ -56,21 +56,27 @@ func (sn *Snapshot) Values(table string, keys []string, fn func(key string, valu
 		return nil
 	}
 	for _, key := range keys {
-		val, live := recordWinnerValue(b.Get([]byte(key)))
-		if !live {
-			continue
-		}
-		if len(val) > 0 && val[0] == SealedMark {
-			var err error
-			if val, err = sn.s.openValue(table, key, val); err != nil {
-				return err
-			}
-		}
-		if err := fn(key, val); err != nil {
+		if err := sn.shown(table, key, b.Get([]byte(key)), fn); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// shown calls fn with the value a stored record shows (its winner, opened
+// if sealed), unless the record is deleted.
+func (sn *Snapshot) shown(table, key string, raw []byte, fn func(key string, value []byte) error) error {
+	val, live := recordWinnerValue(raw)
+	if !live {
+		return nil
+	}
+	if len(val) > 0 && val[0] == SealedMark {
+		var err error
+		if val, err = sn.s.openValue(table, key, val); err != nil {
+			return err
+		}
+	}
+	return fn(key, val)
 }
 
 // Scan calls fn for every live record of a table whose key starts with
@@ -85,17 +91,7 @@ func (sn *Snapshot) Scan(table, prefix string, fn func(key string, value []byte)
 	c := b.Cursor()
 	p := []byte(prefix)
 	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-		val, live := recordWinnerValue(v)
-		if !live {
-			continue
-		}
-		if len(val) > 0 && val[0] == SealedMark {
-			var err error
-			if val, err = sn.s.openValue(table, string(k), val); err != nil {
-				return err
-			}
-		}
-		if err := fn(string(k), val); err != nil {
+		if err := sn.shown(table, string(k), v, fn); err != nil {
 			return err
 		}
 	}
