@@ -118,7 +118,7 @@ type Route struct {
 
 // dataRoutes are the routes over the Service: records, import and export,
 // batch, history and revert.
-func dataRoutes(svc service.API) []Route {
+func dataRoutes(svc *service.Service) []Route {
 	h := &dataHandlers{svc}
 	return []Route{
 		{"GET /v1/extensions", service.RoleRead, h.list("extensions")},
@@ -143,7 +143,7 @@ func dataRoutes(svc service.API) []Route {
 	}
 }
 
-type dataHandlers struct{ svc service.API }
+type dataHandlers struct{ svc *service.Service }
 
 // tableRole refuses writes to tables beyond the caller's role before the
 // body is read (the store checks again: access.go).
@@ -177,32 +177,17 @@ func (h *dataHandlers) list(fixed string) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
-		if lj, ok := h.svc.(listJSONer); ok {
-			// The page as JSON, secrets redacted below the admin role (as
-			// redactRows): the service writes it without decoding the rows.
-			body, err := lj.ListJSON(r.Context(), tableOf(fixed, r), query, !service.RoleFrom(r.Context()).Allows(service.RoleAdmin))
-			if err != nil {
-				writeError(w, err)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(200)
-			w.Write(append(body, '\n'))
-			return
-		}
-		page, err := h.svc.List(r.Context(), tableOf(fixed, r), query)
+		// The page as JSON, secrets redacted below the admin role (as
+		// redactRows): the service writes it without decoding the rows.
+		body, err := h.svc.ListJSON(r.Context(), tableOf(fixed, r), query, !service.RoleFrom(r.Context()).Allows(service.RoleAdmin))
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		redactRows(r.Context(), tableOf(fixed, r), page.Rows)
-		writeJSON(w, 200, page)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(200)
+		w.Write(append(body, '\n'))
 	}
-}
-
-// listJSONer writes a listing's page as JSON itself (service.Service).
-type listJSONer interface {
-	ListJSON(ctx context.Context, table string, q service.Query, redact bool) ([]byte, error)
 }
 
 func intParam(v string) (int, error) {

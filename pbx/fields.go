@@ -203,63 +203,50 @@ func (f Fields) UnknownFields() []string {
 
 // DecodeFields parses the binary form made by AppendBinary. Any input gives
 // fields or an error, never a panic.
-func DecodeFields(b []byte) (Fields, error) {
-	f, _, err := decodeFields(b, false)
-	return f, err
-}
+func DecodeFields(b []byte) (Fields, error) { return decodeFields(b, false) }
 
 // DecodeFieldsTogether is DecodeFields with every value a piece of one
 // copy of b: one allocation for a record's values instead of one each,
 // for records decoded whole and dropped whole (a listing's page). A value
 // kept alone keeps the whole record in memory: indexes of a few fields of
-// many records use DecodeFields. It also returns the names in ascending
-// byte order (nil when a newer agent's field makes the order unknown), for
-// AppendJSONInOrder.
-func DecodeFieldsTogether(b []byte) (Fields, []string, error) { return decodeFields(b, true) }
+// many records use DecodeFields.
+func DecodeFieldsTogether(b []byte) (Fields, error) { return decodeFields(b, true) }
 
-func decodeFields(b []byte, together bool) (Fields, []string, error) {
+func decodeFields(b []byte, together bool) (Fields, error) {
 	if len(b) > maxFieldsLen {
-		return nil, nil, fmt.Errorf("record is %d bytes, the limit is %d", len(b), maxFieldsLen)
+		return nil, fmt.Errorf("record is %d bytes, the limit is %d", len(b), maxFieldsLen)
 	}
 	it, err := newFieldIter(b)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var names []string
-	if together {
-		if len(it.b) > 0 {
-			it.src, it.size = string(it.b), len(it.b)
-		}
-		names = make([]string, 0, it.n)
+	if together && len(it.b) > 0 {
+		it.src, it.size = string(it.b), len(it.b)
 	}
 	f := make(Fields, it.n)
 	prev := ""
 	for i := 0; it.next(); i++ {
 		if it.value == "" {
-			return nil, nil, fmt.Errorf("record field %q is empty (empty values are not stored)", it.name)
+			return nil, fmt.Errorf("record field %q is empty (empty values are not stored)", it.name)
 		}
 		if _, dup := f[it.name]; dup {
-			return nil, nil, fmt.Errorf("record field %q appears twice", it.name)
-		}
-		// Names are in order; a newer agent's field (#CODE) sorts by a name
-		// this agent does not know, so it is exempt.
-		if unknown := IsUnknownField(it.name); !unknown && i > 0 && prev != "" && it.name <= prev {
-			return nil, nil, fmt.Errorf("record field %q out of order after %q", it.name, prev)
-		} else if unknown {
-			f[it.name] = it.value
-			names, together = nil, false // the order is not known
-			continue
+			return nil, fmt.Errorf("record field %q appears twice", it.name)
 		}
 		f[it.name] = it.value
-		if together {
-			names = append(names, it.name)
+		// Names are in order; a newer agent's field (#CODE) sorts by a name
+		// this agent does not know, so it is exempt.
+		if IsUnknownField(it.name) {
+			continue
+		}
+		if i > 0 && prev != "" && it.name <= prev {
+			return nil, fmt.Errorf("record field %q out of order after %q", it.name, prev)
 		}
 		prev = it.name
 	}
 	if it.err != nil {
-		return nil, nil, it.err
+		return nil, it.err
 	}
-	return f, names, nil
+	return f, nil
 }
 
 // LookupField returns one field's value straight from the binary form,

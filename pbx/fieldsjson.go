@@ -14,30 +14,6 @@ import (
 // thousands of records spend most of their time here.
 func (f Fields) MarshalJSON() ([]byte, error) { return f.AppendJSON(nil), nil }
 
-// AppendJSONInOrder is AppendJSON given f's names in ascending byte
-// order (DecodeFieldsTogether's), so that it sorts nothing. When names are
-// not exactly f's (a field added or removed since), it is AppendJSON.
-func (f Fields) AppendJSONInOrder(b []byte, names []string) []byte {
-	if f == nil || names == nil || len(names) != len(f) {
-		return f.AppendJSON(b)
-	}
-	start := len(b)
-	b = append(b, '{')
-	for i, k := range names {
-		v, ok := f[k]
-		if !ok {
-			return f.AppendJSON(b[:start])
-		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		b = appendJSONString(b, v)
-	}
-	return append(b, '}')
-}
-
 // AppendJSON appends what MarshalJSON returns to b: a listing writes its
 // rows into one buffer, and encoding/json does not scan them again (it
 // re-validates and copies whatever a MarshalJSON returns).

@@ -72,10 +72,6 @@ type Query struct {
 type Page struct {
 	Total int          `json:"total"`
 	Rows  []pbx.Fields `json:"rows"`
-	// names are, when set, each row's field names in order as decoded
-	// (pbx.DecodeFieldsTogether): AppendJSON then sorts nothing, and
-	// falls back to sorting for a row whose fields changed since.
-	names [][]string
 }
 
 // AppendJSON appends p as encoding/json writes it, each row written once
@@ -91,11 +87,7 @@ func (p *Page) AppendJSON(b []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if i < len(p.names) {
-			b = r.AppendJSONInOrder(b, p.names[i])
-		} else {
-			b = r.AppendJSON(b)
-		}
+		b = r.AppendJSON(b)
 	}
 	return append(b, "]}"...)
 }
@@ -363,14 +355,14 @@ func (s *Service) listIndexed(q Query) (*Page, error) {
 		return nil, UserError(err)
 	}
 	keys, total := s.index.search(q)
-	page := &Page{Total: total, Rows: make([]pbx.Fields, 0, len(keys)), names: make([][]string, 0, len(keys))}
+	page := &Page{Total: total, Rows: make([]pbx.Fields, 0, len(keys))}
 	err := s.st.View(func(sn *store.Snapshot) error {
 		return sn.Values(pbx.Extensions.Name, keys, func(k string, v []byte) error {
-			f, names, err := pbx.DecodeFieldsTogether(v)
+			f, err := pbx.DecodeFieldsTogether(v)
 			if err != nil {
 				return fmt.Errorf("%s/%s: %w", pbx.Extensions.Name, k, err)
 			}
-			page.Rows, page.names = append(page.Rows, f), append(page.names, names)
+			page.Rows = append(page.Rows, f)
 			return nil
 		})
 	})
