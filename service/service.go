@@ -236,7 +236,7 @@ func (s *Service) ListJSON(ctx context.Context, tableName string, q Query, redac
 		return nil, err
 	}
 	if !indexed {
-		page, err := s.List(ctx, tableName, q)
+		page, err := s.scanList(t, q)
 		if err != nil {
 			return nil, err
 		}
@@ -305,13 +305,19 @@ func (s *Service) List(ctx context.Context, tableName string, q Query) (*Page, e
 	if indexed {
 		return s.listIndexed(q)
 	}
+	return s.scanList(t, q)
+}
+
+// scanList answers a checked query the index does not serve by reading
+// the table.
+func (s *Service) scanList(t *pbx.Table, q Query) (*Page, error) {
 	groupField := "group"
 	if t == pbx.Extensions {
 		groupField = "astgroup"
 	}
 	search := strings.ToLower(q.Search)
 	var rows []pbx.Fields
-	err = s.st.View(func(sn *store.Snapshot) error {
+	err := s.st.View(func(sn *store.Snapshot) error {
 		prefix := ""
 		if q.Cluster != "" && len(t.Key) > 1 && t.Key[0] == "cluster" {
 			prefix = q.Cluster + "/"
