@@ -100,6 +100,18 @@ func (t *Table) StatusFields() []string {
 	return cols
 }
 
+// SecretFields returns the names of the table's secret fields, those
+// Redact hides.
+func (t *Table) SecretFields() []string {
+	var names []string
+	for _, f := range t.Fields {
+		if f.Secret {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+}
+
 // Key returns the record key of f: its key fields joined with '/'.
 func (t *Table) KeyOf(f Fields) string {
 	if len(t.Key) == 1 {
