@@ -8,7 +8,6 @@ package dnstest
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/pbxtopo/pbxtopo/internal/testnet"
 )
 
 // Need returns the path of bin, or skips the test naming the package.
@@ -36,24 +36,14 @@ func Need(t testing.TB, bin, pkg string) string {
 	return ""
 }
 
-// FreeAddr returns a port on ip free for both UDP and TCP.
+// FreeAddr returns a port on ip free for both UDP and TCP (testnet.Free).
 func FreeAddr(t testing.TB, ip string) netip.AddrPort {
 	t.Helper()
-	for try := 0; try < 50; try++ {
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ap := u.LocalAddr().(*net.UDPAddr).AddrPort()
-		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(ap))
-		u.Close()
-		if err == nil {
-			l.Close()
-			return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		}
+	ap, err := netip.ParseAddrPort(testnet.FreeAddr(t, ip))
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no port free for UDP and TCP on %s", ip)
-	return netip.AddrPort{}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // Secondary is a real DNS server transferring a zone from a primary.

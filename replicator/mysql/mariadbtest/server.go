@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/pbxtopo/pbxtopo/internal/testnet"
 )
 
 // ErrMissing is returned when mariadbd or mariadb-install-db is not installed.
@@ -94,12 +95,12 @@ func Start(dir string, opts Options) (*Server, error) {
 }
 
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testnet.Free("127.0.0.1")
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	_, port, _ := net.SplitHostPort(addr)
+	return strconv.Atoi(port)
 }
 
 // Addr is the server's TCP address.
