@@ -8,6 +8,7 @@ package dnstest
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -18,7 +19,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/pbxtopo/pbxtopo/internal/testnet"
 )
 
 // Need returns the path of bin, or skips the test naming the package.
@@ -36,14 +36,24 @@ func Need(t testing.TB, bin, pkg string) string {
 	return ""
 }
 
-// FreeAddr returns a port on ip free for both UDP and TCP (testnet.Free).
+// FreeAddr returns a port on ip free for both UDP and TCP.
 func FreeAddr(t testing.TB, ip string) netip.AddrPort {
 	t.Helper()
-	ap, err := netip.ParseAddrPort(testnet.FreeAddr(t, ip))
-	if err != nil {
-		t.Fatal(err)
+	for try := 0; try < 50; try++ {
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap := u.LocalAddr().(*net.UDPAddr).AddrPort()
+		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(ap))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
 	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	t.Fatalf("no port free for UDP and TCP on %s", ip)
+	return netip.AddrPort{}
 }
 
 // Secondary is a real DNS server transferring a zone from a primary.

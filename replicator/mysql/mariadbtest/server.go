@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
-	"github.com/pbxtopo/pbxtopo/internal/testnet"
 )
 
 // ErrMissing is returned when mariadbd or mariadb-install-db is not installed.
@@ -95,12 +94,12 @@ func Start(dir string, opts Options) (*Server, error) {
 }
 
 func freePort() (int, error) {
-	addr, err := testnet.Free("127.0.0.1")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
-	_, port, _ := net.SplitHostPort(addr)
-	return strconv.Atoi(port)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Addr is the server's TCP address.
