@@ -538,8 +538,11 @@ func (in *inbound) flush(ctx context.Context) error {
 }
 
 // parkRetryEvery is how long an idle reader with parked rows waits for
-// the next event before it looks at them again.
-const parkRetryEvery = time.Second
+// the next event before it looks at them again. It is shorter than the
+// server's heartbeat period (1 s): at equal periods a heartbeat could
+// arrive before every wait ended, and the parked rows were then never
+// looked at again (CI saw a fixed row stay parked for 20 s).
+const parkRetryEvery = 500 * time.Millisecond
 
 // retryParked takes the parked rows again as MySQL has them now: a row
 // fixed in MySQL meanwhile came through the binlog already, so this is
