@@ -47,6 +47,9 @@ type Config struct {
 	MinFreeBytes int64
 	// DiskProbe is how often the free space is checked.
 	DiskProbe time.Duration
+	// ResidentTrim is how often the mapped file's pages leave the
+	// process's resident set (resident.go); 0: never.
+	ResidentTrim time.Duration
 	// MaxSkew is how far ahead of the local clock a remote timestamp may
 	// be before the skew alarm counts it.
 	MaxSkew time.Duration
@@ -70,6 +73,7 @@ func DefaultConfig(path string) Config {
 		MaxLogEntries:    5_000_000,
 		MinFreeBytes:     64 << 20,
 		DiskProbe:        5 * time.Second,
+		ResidentTrim:     30 * time.Second,
 		MaxSkew:          5 * time.Second,
 		MaxBatch:         256,
 		OpenTimeout:      time.Second,
@@ -206,6 +210,9 @@ func Open(cfg Config) (*Store, error) {
 		go s.committer()
 		s.probeDisk()
 		go s.diskProber()
+		if cfg.ResidentTrim > 0 {
+			go s.residentTrimmer()
+		}
 	}
 	return s, nil
 }
