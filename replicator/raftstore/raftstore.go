@@ -239,6 +239,10 @@ func (s *Store) Stalled() error { return s.fsm.Stalled() }
 // AppliedIndex returns the index of the last log entry in the store.
 func (s *Store) AppliedIndex() uint64 { return s.fsm.applied.Load() }
 
+// LogStats returns what this node's Raft log cost the disk since it
+// started (benchmarks).
+func (s *Store) LogStats() raftlog.Stats { return s.logs.Stats() }
+
 // Local returns the local store (reads).
 func (s *Store) Local() *store.Store { return s.local }
 

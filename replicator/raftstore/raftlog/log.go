@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -65,6 +66,19 @@ type Log struct {
 	stable map[string][]byte
 
 	repairs []string
+	stats   struct{ appends, fsyncs, bytes atomic.Uint64 }
+}
+
+// Stats counts what the log cost the disk since it opened.
+type Stats struct {
+	Appends uint64 // StoreLogs calls written
+	Fsyncs  uint64 // fsyncs of segments, the directory and the small files
+	Bytes   uint64 // bytes of records appended
+}
+
+// Stats returns the counters since Open.
+func (l *Log) Stats() Stats {
+	return Stats{Appends: l.stats.appends.Load(), Fsyncs: l.stats.fsyncs.Load(), Bytes: l.stats.bytes.Load()}
 }
 
 var (
@@ -341,6 +355,7 @@ func (l *Log) StoreLogs(logs []*raft.Log) error {
 	}
 	if _, err = seg.f.WriteAt(buf, start); err == nil {
 		err = seg.f.Sync()
+		l.stats.fsyncs.Add(1)
 	}
 	if err != nil {
 		// Undo the partial write so no stale record can follow a later,
@@ -367,6 +382,8 @@ func (l *Log) StoreLogs(logs []*raft.Log) error {
 	}
 	l.last = logs[len(logs)-1].Index
 	l.mu.Unlock()
+	l.stats.appends.Add(1)
+	l.stats.bytes.Add(uint64(len(buf)))
 	return nil
 }
 
@@ -396,6 +413,7 @@ func (l *Log) tail(first uint64) (*segment, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("raftlog: new segment: %w", err)
 	}
+	l.stats.fsyncs.Add(1)
 	if err := syncDir(l.dir); err != nil {
 		f.Close()
 		os.Remove(path)
@@ -406,6 +424,7 @@ func (l *Log) tail(first uint64) (*segment, bool, error) {
 
 func (l *Log) writeHead(first uint64) error {
 	v := binary.BigEndian.AppendUint64(nil, first)
+	l.stats.fsyncs.Add(2) // the file and the directory
 	if err := writeKV(filepath.Join(l.dir, headFile), map[string][]byte{keyHead: v}); err != nil {
 		return fmt.Errorf("raftlog: record the first index: %w", err)
 	}
@@ -455,6 +474,7 @@ func (l *Log) deleteAll() error {
 		}
 	}
 	l.first, l.last = 0, 0
+	l.stats.fsyncs.Add(1)
 	return syncDir(l.dir)
 }
 
@@ -477,6 +497,7 @@ func (l *Log) deleteHead(first uint64) error {
 	}
 	l.first = first
 	if k > 0 {
+		l.stats.fsyncs.Add(1)
 		return syncDir(l.dir)
 	}
 	return nil
@@ -491,6 +512,7 @@ func (l *Log) deleteTail(from uint64) error {
 		removed = true
 	}
 	if removed {
+		l.stats.fsyncs.Add(1)
 		if err := syncDir(l.dir); err != nil {
 			return err
 		}
@@ -500,6 +522,7 @@ func (l *Log) deleteTail(from uint64) error {
 	if err := seg.f.Truncate(seg.offs[k]); err != nil {
 		return err
 	}
+	l.stats.fsyncs.Add(1)
 	if err := seg.f.Sync(); err != nil {
 		return err
 	}
@@ -531,6 +554,7 @@ func (l *Log) Set(k, v []byte) error {
 		next[key] = val
 	}
 	next[string(k)] = append([]byte(nil), v...)
+	l.stats.fsyncs.Add(2) // the file and the directory
 	if err := writeKV(filepath.Join(l.dir, stableFile), next); err != nil {
 		return fmt.Errorf("raftlog: write stable key %q: %w", k, err)
 	}

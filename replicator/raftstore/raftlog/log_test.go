@@ -99,6 +99,10 @@ func TestStoreReopen(t *testing.T) {
 		store(t, l, i, min(i+4, 40))
 	}
 	checkRange(t, l, 1, 40)
+	// One fsync per append, one more per new segment's directory entry.
+	if st := l.Stats(); st.Appends != 9 || st.Fsyncs != st.Appends+uint64(len(l.segs)) || st.Bytes != uint64(l.segs[len(l.segs)-1].size()+sumSizes(l.segs[:len(l.segs)-1])) {
+		t.Fatalf("stats %+v with %d segments", st, len(l.segs))
+	}
 	if len(l.segs) < 3 {
 		t.Fatalf("%d segments with a 300-byte segment size", len(l.segs))
 	}
@@ -111,6 +115,14 @@ func TestStoreReopen(t *testing.T) {
 	if len(l.Repairs()) != 0 {
 		t.Fatalf("repairs on a clean log: %v", l.Repairs())
 	}
+}
+
+func sumSizes(segs []*segment) int64 {
+	var n int64
+	for _, s := range segs {
+		n += s.size()
+	}
+	return n
 }
 
 func TestDeleteRange(t *testing.T) {
