@@ -116,3 +116,52 @@ func TestMigrateFinishesRename(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A node whose log lost the end of its last write (a torn write: the
+// machine stopped mid-append) starts, cuts it, and gets the entries
+// again from the leader.
+func TestTornLogTailCatchesUp(t *testing.T) {
+	small := func(c *Config, _ *Deps) { c.SnapshotThreshold, c.TrailingLogs = 32, 8 }
+	c := newCluster(t, 3, small)
+	leader := c.leader(t, 10*time.Second)
+	for i := 0; i < 120; i++ { // past a few compactions
+		if err := put(bg, leader, fmt.Sprintf("tpa1/%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSame(t, c.nodes, 10*time.Second)
+	var follower *node
+	for _, nd := range c.nodes {
+		if nd != leader {
+			follower = nd
+			break
+		}
+	}
+	c.kill(follower)
+	segs, err := filepath.Glob(filepath.Join(follower.dir, "raft", walDir, "*.wal"))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("no log segments: %v", err)
+	}
+	last := segs[len(segs)-1]
+	fi, err := os.Stat(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(last, fi.Size()-5); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(last, os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte("torn garbage"))
+	f.Close()
+	c.revive(follower, 3, small)
+	leader = c.leader(t, 10*time.Second)
+	for i := 120; i < 140; i++ {
+		if err := put(bg, leader, fmt.Sprintf("tpa1/%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSame(t, c.nodes, 10*time.Second)
+	if !has(follower, "tpa1/139") {
+		t.Fatal("the node with the torn log did not catch up")
+	}
+}
