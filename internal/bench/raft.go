@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbxtopo/pbxtopo/internal/pki"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore"
+	"github.com/pbxtopo/pbxtopo/replicator/raftstore/raftlog"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -58,12 +59,13 @@ func Raft(ctx context.Context, env Env) ([]Result, error) {
 	if leader == nil {
 		return nil, fmt.Errorf("the 3-node cluster elected no leader")
 	}
-	leader0, pages0 := leader.local.Stats(), pagesWritten(nodes)
+	leader0, pages0, logs0 := leader.local.Stats(), pagesWritten(nodes), logStats(nodes)
 	raftRate, raftLat, err := rate(ctx, 32, d, write(leader.rs))
 	if err != nil {
 		return nil, err
 	}
-	leader1, pages1 := leader.local.Stats(), pagesWritten(nodes)
+	leader1, pages1, logs1 := leader.local.Stats(), pagesWritten(nodes), logStats(nodes)
+	writes := float64(leader1.LSN - leader0.LSN)
 	// Every voter applies every write to its own store, on this one disk.
 	pagesPerWrite := func(pages int64, from, to store.Stats) float64 { return float64(pages) / float64(to.LSN-from.LSN) }
 	out := []Result{
@@ -72,8 +74,10 @@ func Raft(ctx context.Context, env Env) ([]Result, error) {
 				pagesPerWrite(single1.PagesWritten-single0.PagesWritten, single0, single1))},
 		{Name: "3-voter Raft cluster, 32 clients at the leader", Value: raftRate, Unit: "writes/s", Clients: 32,
 			Anchor: "single-node store", AnchorValue: singleRate, Goal: "ratio >= 0.5",
-			Note: fmt.Sprintf("the leader's store: %s; the 3 voters' stores: %.1f pages per write (the Raft logs' not counted)",
-				commitShape(leader0, leader1), pagesPerWrite(pages1-pages0, leader0, leader1)),
+			Note: fmt.Sprintf("the leader's store: %s; the 3 voters' stores: %.1f pages per write; their Raft logs: %.2f fsyncs and %.0f bytes per write, %.1f writes per append",
+				commitShape(leader0, leader1), pagesPerWrite(pages1-pages0, leader0, leader1),
+				float64(logs1.Fsyncs-logs0.Fsyncs)/writes, float64(logs1.Bytes-logs0.Bytes)/writes,
+				3*writes/float64(max(logs1.Appends-logs0.Appends, 1))),
 			AnchorSettings: "the same bbolt store without Raft, 32 clients, each write fsynced before its answer"},
 		{Name: "3-voter Raft cluster: p99 write latency", Value: ms(Percentile(raftLat, 99)), Unit: "ms"},
 	}
@@ -139,6 +143,18 @@ func pagesWritten(nodes []*raftNode) int64 {
 		n += node.local.Stats().PagesWritten
 	}
 	return n
+}
+
+// logStats sums what the voters' Raft logs have written since they opened.
+func logStats(nodes []*raftNode) raftlog.Stats {
+	var sum raftlog.Stats
+	for _, n := range nodes {
+		st := n.rs.LogStats()
+		sum.Appends += st.Appends
+		sum.Fsyncs += st.Fsyncs
+		sum.Bytes += st.Bytes
+	}
+	return sum
 }
 
 type benchPeers []raftstore.Peer

@@ -1,7 +1,7 @@
 // Package raftstore makes the nodes of one cluster one replica: every
-// write to the store is a Raft log entry (hashicorp/raft, raft-boltdb), and
-// the store is the state machine that applies the committed entries in
-// order on every node. Reads stay local.
+// write to the store is a Raft log entry (hashicorp/raft over raftlog, an
+// append-only write-ahead log), and the store is the state machine that
+// applies the committed entries in order on every node. Reads stay local.
 package raftstore
 
 import (
@@ -12,14 +12,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/pbxtopo/pbxtopo/replicator/raftstore/raftlog"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -125,7 +124,7 @@ type Store struct {
 	fsm   *fsm
 	raft  *raft.Raft
 	trans raft.Transport
-	logs  *raftboltdb.BoltStore
+	logs  *raftlog.Log
 	snaps raft.SnapshotStore
 	log   *slog.Logger
 
@@ -171,8 +170,8 @@ func New(cfg Config, deps Deps) (*Store, error) {
 	rc.MaxAppendEntries = 256
 	rc.NoSnapshotRestoreOnStart = true
 	var err error
-	if s.logs, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")}); err != nil {
-		return nil, fmt.Errorf("raft log: %w", err)
+	if s.logs, err = openLog(cfg.Dir, s.log); err != nil {
+		return nil, err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, rc.Logger)
 	s.snaps = snaps
@@ -239,6 +238,10 @@ func (s *Store) Stalled() error { return s.fsm.Stalled() }
 
 // AppliedIndex returns the index of the last log entry in the store.
 func (s *Store) AppliedIndex() uint64 { return s.fsm.applied.Load() }
+
+// LogStats returns what this node's Raft log cost the disk since it
+// started (benchmarks).
+func (s *Store) LogStats() raftlog.Stats { return s.logs.Stats() }
 
 // Local returns the local store (reads).
 func (s *Store) Local() *store.Store { return s.local }

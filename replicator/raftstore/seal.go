@@ -6,8 +6,8 @@ import (
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
-// EntrySealer seals Raft log entries at rest: the log file (raft.db)
-// holds every write's values until it is compacted, secrets included.
+// EntrySealer seals Raft log entries at rest: the log's files (wal/)
+// hold every write's values until it is compacted, secrets included.
 // *secrets.Keyring is one. Every node of a cluster holds the same key (a
 // follower also installs the leader's store snapshots, sealed with it).
 type EntrySealer interface {
