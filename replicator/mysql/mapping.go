@@ -336,7 +336,7 @@ func (t *TableMap) protocol(f pbx.Fields) string {
 // (true for yes, 60 for a qualify of yes) never change a record on their
 // way back. It does not validate.
 func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, error) {
-	out := pbx.Fields{}
+	out := make(pbx.Fields, len(base)+len(row)+2)
 	for k, v := range base {
 		out[k] = v
 	}
@@ -351,25 +351,28 @@ func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, e
 		out[k] = v
 	}
 	number := kf[t.numberField()]
-	var image Row
-	if base != nil && t.Present(base) {
-		image, _ = t.FromFields(key, base)
+	// The row base would be written as, a column at a time: no map of it.
+	image := base != nil && t.Present(base)
+	box := ""
+	if image {
+		box = boxOf(base["mailbox"])
 	}
-	same := func(c string) bool {
-		if image == nil {
+	same := func(c *Column) bool {
+		if !image {
 			return false
 		}
-		a, b := image[c], row[c]
-		return (a == nil) == (b == nil) && (a == nil || *a == *b)
+		a, b := t.columnValue(c, base, number, box), row[c.Name]
+		return (a == "") == (b == nil) && (a == "" || a == *b)
 	}
 	var boxNumber, boxContext string
 	boxSame := true
-	for _, c := range t.Columns {
+	for i := range t.Columns {
+		c := &t.Columns[i]
 		if c.outOnly() {
 			continue
 		}
 		if c.MailboxNumber || c.MailboxContext {
-			boxSame = boxSame && same(c.Name)
+			boxSame = boxSame && same(c)
 			if c.MailboxNumber {
 				boxNumber = strings.TrimSpace(str(row[c.Name]))
 			} else {
@@ -377,7 +380,7 @@ func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, e
 			}
 			continue
 		}
-		if same(c.Name) {
+		if same(c) {
 			if v := base[c.Field]; v != "" {
 				out[c.Field] = v
 			}
@@ -444,14 +447,14 @@ func (t *TableMap) Present(f pbx.Fields) bool {
 }
 
 // FromFields returns the row values of a record, key columns included:
-// column → value, nil for NULL (an empty field).
+// column → value; a NULL (an empty field) is left out of the row.
 func (t *TableMap) FromFields(key string, f pbx.Fields) (Row, error) {
 	kf, err := t.Store.ParseKey(key)
 	if err != nil {
 		return nil, err
 	}
 	number := kf[t.numberField()]
-	row := Row{}
+	row := make(Row, len(f)+2)
 	if !t.ByMailbox {
 		row[t.NumberColumn] = strp(number)
 	}
@@ -459,33 +462,37 @@ func (t *TableMap) FromFields(key string, f pbx.Fields) (Row, error) {
 		row[t.ClusterColumn] = strp(kf["cluster"])
 	}
 	box := boxOf(f["mailbox"])
-	for _, c := range t.Columns {
-		var v string
-		switch {
-		case c.Const != "":
-			v = substitute(c.Const, number)
-		case c.Compute != nil:
-			v = c.Compute(f, number)
-		case c.MailboxContext:
-			_, v, _ = strings.Cut(box, "@")
-		case c.MailboxNumber:
-			v, _, _ = strings.Cut(box, "@")
-		default:
-			v = f[c.Field]
-			if m, ok := c.Out[v]; ok && v != "" {
-				v = m
-			}
-			if v == "" && c.Default != "" {
-				v = substitute(c.Default, number)
-			}
-		}
-		if v == "" {
-			row[c.Name] = nil
-		} else {
-			row[c.Name] = strp(v)
+	for i := range t.Columns {
+		if v := t.columnValue(&t.Columns[i], f, number, box); v != "" {
+			row[t.Columns[i].Name] = strp(v)
 		}
 	}
 	return row, nil
+}
+
+// columnValue is what column c of a record's row holds ("" for NULL);
+// box is boxOf(f["mailbox"]).
+func (t *TableMap) columnValue(c *Column, f pbx.Fields, number, box string) string {
+	switch {
+	case c.Const != "":
+		return substitute(c.Const, number)
+	case c.Compute != nil:
+		return c.Compute(f, number)
+	case c.MailboxContext:
+		_, v, _ := strings.Cut(box, "@")
+		return v
+	case c.MailboxNumber:
+		v, _, _ := strings.Cut(box, "@")
+		return v
+	}
+	v := f[c.Field]
+	if m, ok := c.Out[v]; ok && v != "" {
+		v = m
+	}
+	if v == "" && c.Default != "" {
+		v = substitute(c.Default, number)
+	}
+	return v
 }
 
 func strp(s string) *string { return &s }

@@ -281,18 +281,16 @@ func quote(s string, noBackslash bool) string {
 	return b.String()
 }
 
-// binlogValue turns one value of a row event into text, or an error
-// naming the column.
-func binlogValue(v any, col column) (*string, error) {
+// binlogValue turns one value of a row event that is not NULL into text,
+// or an error naming the column.
+func binlogValue(v any, col column) (string, error) {
 	var s string
 	switch x := v.(type) {
-	case nil:
-		return nil, nil
 	case string:
 		s = strings.Clone(x) // may share the event's buffer
 	case []byte:
 		if !utf8.Valid(x) {
-			return nil, fmt.Errorf("column %s holds bytes that are not UTF-8", col.Name)
+			return "", fmt.Errorf("column %s holds bytes that are not UTF-8", col.Name)
 		}
 		s = string(x)
 	case int8:
@@ -313,7 +311,7 @@ func binlogValue(v any, col column) (*string, error) {
 			} else if int(x) <= len(col.Enum) {
 				s = col.Enum[x-1]
 			} else {
-				return nil, fmt.Errorf("column %s: enum value %d has no member", col.Name, x)
+				return "", fmt.Errorf("column %s: enum value %d has no member", col.Name, x)
 			}
 		case "set":
 			var parts []string
@@ -337,9 +335,9 @@ func binlogValue(v any, col column) (*string, error) {
 	case fmt.Stringer:
 		s = x.String()
 	default:
-		return nil, fmt.Errorf("column %s: values of type %T cannot be mapped", col.Name, v)
+		return "", fmt.Errorf("column %s: values of type %T cannot be mapped", col.Name, v)
 	}
-	return &s, nil
+	return s, nil
 }
 
 func signed(v int64, u uint64, col column) string {

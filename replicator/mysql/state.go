@@ -99,15 +99,20 @@ func holdBox(h []byte) string {
 	return ""
 }
 
+// fieldsHash hashes "name\0value\0" of every owned field that is set, in
+// name order, all in one buffer (holds are stored: the bytes hashed must
+// not change).
 func fieldsHash(t *TableMap, f pbx.Fields) []byte {
-	h := sha256.New()
+	var stack [1024]byte
+	b := stack[:0]
 	for _, name := range t.Owned() {
 		if v := f[name]; v != "" {
-			h.Write([]byte(name))
-			h.Write([]byte{0})
-			h.Write([]byte(v))
-			h.Write([]byte{0})
+			b = append(b, name...)
+			b = append(b, 0)
+			b = append(b, v...)
+			b = append(b, 0)
 		}
 	}
-	return h.Sum(nil)[:16]
+	sum := sha256.Sum256(b)
+	return append(make([]byte, 0, 16+32), sum[:16]...)
 }
