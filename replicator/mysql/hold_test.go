@@ -34,3 +34,26 @@ func TestHoldHashUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// rawHold reads the binary form as holdOf reads the decoded record.
+func TestRawHoldIsHoldOf(t *testing.T) {
+	records := []pbx.Fields{
+		{"cluster": "tpa1", "regexten": "6109", "name": "George", "secret": "Xy7-secret", "mailbox": "6109@sales", "vmsecret": "4831"},
+		{"cluster": "tpa1", "regexten": "6110", "name": "Ann", "protocol": "iax", "mailbox": "6110"},
+		{"cluster": "tpa1", "regexten": "6111", "protocol": "pjsip", "context": "sales", "allow": "ulaw,alaw"},
+		{"cluster": "tpa1", "regexten": "6112", "protocol": "sip"},
+	}
+	for _, m := range Mappings() {
+		for _, tm := range m.Tables {
+			for _, f := range records {
+				got, err := rawHold(tm, f.AppendBinary(nil))
+				if want := holdOf(tm, f, true); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("%s/%s %v: rawHold %x (%v), holdOf %x", m.Name, tm.Name, f, got, err, want)
+				}
+			}
+			if got, _ := rawHold(tm, nil); !bytes.Equal(got, absent) {
+				t.Errorf("%s: rawHold of nothing %x", tm.Name, got)
+			}
+		}
+	}
+}

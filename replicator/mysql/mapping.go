@@ -68,7 +68,8 @@ type TableMap struct {
 	// mailbox field names that box.
 	ByMailbox bool
 
-	owned, mapped []string // computed once by check; the hot path reads them
+	owned, mapped []string       // computed once by check; the hot path reads them
+	ownedIndex    map[string]int // owned field → its index in owned, also by check
 }
 
 // Mapping is a named set of table maps.
@@ -76,6 +77,27 @@ type Mapping struct {
 	Name   string
 	Doc    string
 	Tables []*TableMap
+}
+
+// clusterKey reports whether the store table's key is CLUSTER/NUMBER.
+func (t *TableMap) clusterKey() bool {
+	return len(t.Store.Key) == 2 && t.Store.Key[0] == "cluster"
+}
+
+// splitKey returns the cluster and number of a record key, as ParseKey
+// would, without a map for the usual CLUSTER/NUMBER key.
+func (t *TableMap) splitKey(key string) (cluster, number string, err error) {
+	if t.clusterKey() {
+		c, n, _ := strings.Cut(key, "/")
+		if c != "" && n != "" && !strings.Contains(n, "/") {
+			return c, n, nil
+		}
+	}
+	kf, err := t.Store.ParseKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	return kf["cluster"], kf[t.numberField()], nil
 }
 
 // numberField is the key field of the store table besides the cluster.
@@ -162,9 +184,33 @@ func has(list []string, s string) bool {
 	return false
 }
 
+// owns reports whether the table sets pbx field f.
+func (t *TableMap) owns(f string) bool {
+	_, ok := t.ownedIndexes()[f]
+	return ok
+}
+
+func (t *TableMap) ownedIndexes() map[string]int {
+	if t.ownedIndex != nil {
+		return t.ownedIndex
+	}
+	return indexOf(t.Owned())
+}
+
+func indexOf(list []string) map[string]int {
+	m := make(map[string]int, len(list))
+	for i, s := range list {
+		m[s] = i
+	}
+	return m
+}
+
 func (t *TableMap) check() error {
-	t.owned, t.mapped = nil, nil
-	defer func() { t.owned, t.mapped = t.computeOwned(), t.MappedColumns() }()
+	t.owned, t.mapped, t.ownedIndex = nil, nil, nil
+	defer func() {
+		t.owned, t.mapped = t.computeOwned(), t.MappedColumns()
+		t.ownedIndex = indexOf(t.owned)
+	}()
 	if t.Store == nil || t.numberField() == "" || (t.NumberColumn == "" && !t.ByMailbox) {
 		return fmt.Errorf("mapping of %s: no store table or number column", t.Name)
 	}
@@ -338,19 +384,22 @@ func (t *TableMap) protocol(f pbx.Fields) string {
 func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, error) {
 	out := make(pbx.Fields, len(base)+len(row)+2)
 	for k, v := range base {
-		out[k] = v
+		if !t.owns(k) {
+			out[k] = v
+		}
 	}
-	for _, f := range t.Owned() {
-		delete(out, f)
-	}
-	kf, err := t.Store.ParseKey(key)
+	cluster, number, err := t.splitKey(key)
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range kf {
-		out[k] = v
+	if t.clusterKey() {
+		out["cluster"], out[t.numberField()] = cluster, number
+	} else {
+		kf, _ := t.Store.ParseKey(key)
+		for k, v := range kf {
+			out[k] = v
+		}
 	}
-	number := kf[t.numberField()]
 	// The row base would be written as, a column at a time: no map of it.
 	image := base != nil && t.Present(base)
 	box := ""
@@ -449,17 +498,16 @@ func (t *TableMap) Present(f pbx.Fields) bool {
 // FromFields returns the row values of a record, key columns included:
 // column → value; a NULL (an empty field) is left out of the row.
 func (t *TableMap) FromFields(key string, f pbx.Fields) (Row, error) {
-	kf, err := t.Store.ParseKey(key)
+	cluster, number, err := t.splitKey(key)
 	if err != nil {
 		return nil, err
 	}
-	number := kf[t.numberField()]
 	row := make(Row, len(f)+2)
 	if !t.ByMailbox {
 		row[t.NumberColumn] = strp(number)
 	}
 	if t.ClusterColumn != "" {
-		row[t.ClusterColumn] = strp(kf["cluster"])
+		row[t.ClusterColumn] = strp(cluster)
 	}
 	box := boxOf(f["mailbox"])
 	for i := range t.Columns {

@@ -254,31 +254,33 @@ func ident(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`
 // quote returns a MySQL string literal. Quotes are doubled, which every
 // sql_mode reads; backslashes are doubled unless NO_BACKSLASH_ESCAPES is on.
 func quote(s string, noBackslash bool) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
+	return string(appendQuote(make([]byte, 0, len(s)+2), s, noBackslash))
+}
+
+// appendQuote appends s as a quoted SQL string (see quote).
+func appendQuote(b []byte, s string, noBackslash bool) []byte {
+	b = append(b, '\'')
 	for i := 0; i < len(s); i++ {
 		switch ch := s[i]; ch {
 		case '\'':
-			b.WriteString("''")
+			b = append(b, "''"...)
 		case '\\':
 			if noBackslash {
-				b.WriteByte('\\')
+				b = append(b, '\\')
 			} else {
-				b.WriteString(`\\`)
+				b = append(b, `\\`...)
 			}
 		case 0:
 			if noBackslash {
-				b.WriteByte(0)
+				b = append(b, 0)
 			} else {
-				b.WriteString(`\0`)
+				b = append(b, `\0`...)
 			}
 		default:
-			b.WriteByte(ch)
+			b = append(b, ch)
 		}
 	}
-	b.WriteByte('\'')
-	return b.String()
+	return append(b, '\'')
 }
 
 // binlogValue turns one value of a row event that is not NULL into text,

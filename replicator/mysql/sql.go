@@ -34,104 +34,158 @@ func selectRows(c *client.Conn, t *TableMap, s *tableSchema, where string) ([]Ro
 
 // keyWhere selects rows by their key columns.
 func keyWhere(t *TableMap, rows []Row, nb bool) string {
+	return string(appendKeyWhere(nil, t, rows, nb))
+}
+
+func appendKeyWhere(b []byte, t *TableMap, rows []Row, nb bool) []byte {
 	keys := t.KeyColumns()
-	tuples := make([]string, len(rows))
-	for i, r := range rows {
-		vals := make([]string, len(keys))
-		for j, k := range keys {
-			vals[j] = quote(str(r[strings.ToLower(k)]), nb)
-		}
-		tuples[i] = "(" + strings.Join(vals, ", ") + ")"
+	if len(keys) > 1 {
+		b = append(b, '(')
 	}
-	if len(keys) == 1 {
-		for i := range tuples {
-			tuples[i] = tuples[i][1 : len(tuples[i])-1]
-		}
-		return ident(keys[0]) + " IN (" + strings.Join(tuples, ", ") + ")"
-	}
-	qk := make([]string, len(keys))
 	for i, k := range keys {
-		qk[i] = ident(k)
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, ident(k)...)
 	}
-	return "(" + strings.Join(qk, ", ") + ") IN (" + strings.Join(tuples, ", ") + ")"
+	if len(keys) > 1 {
+		b = append(b, ')')
+	}
+	b = append(b, " IN ("...)
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		if len(keys) > 1 {
+			b = append(b, '(')
+		}
+		for j, k := range keys {
+			if j > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendQuote(b, str(r[strings.ToLower(k)]), nb)
+		}
+		if len(keys) > 1 {
+			b = append(b, ')')
+		}
+	}
+	return append(b, ')')
 }
 
 // upsertSQL inserts rows or, when their key exists, updates the mapped
 // columns (the others, e.g. Asterisk's registration columns, stay).
 func upsertSQL(t *TableMap, s *tableSchema, rows []Row, nb bool) string {
-	var b strings.Builder
-	b.WriteString(insertSQL(t, s, rows, nb))
+	b := appendInsert(nil, t, s, rows, nb)
 	cols := t.MappedColumns()
-	b.WriteString(" ON DUPLICATE KEY UPDATE ")
+	b = append(b, " ON DUPLICATE KEY UPDATE "...)
 	first := true
 	for _, c := range cols[len(t.KeyColumns()):] {
 		if !first {
-			b.WriteString(", ")
+			b = append(b, ", "...)
 		}
 		first = false
-		b.WriteString(ident(c) + " = VALUES(" + ident(c) + ")")
+		q := ident(c)
+		b = append(b, q...)
+		b = append(b, " = VALUES("...)
+		b = append(b, q...)
+		b = append(b, ')')
 	}
 	if first { // key columns only
 		k := ident(cols[0])
-		b.WriteString(k + " = " + k)
+		b = append(b, k...)
+		b = append(b, " = "...)
+		b = append(b, k...)
 	}
-	return b.String()
+	return string(b)
 }
 
-// value is a row's value of a column as SQL.
-func value(s *tableSchema, r Row, c string, nb bool) string {
-	v := r[strings.ToLower(c)]
-	col, _ := s.col(strings.ToLower(c))
-	switch {
-	case v != nil:
-		return quote(*v, nb)
-	case col.Nullable:
-		return "NULL"
+// sqlColumn is what writing a value of a mapped column needs, looked up
+// once per statement rather than once per value.
+type sqlColumn struct {
+	name     string // lower case, as rows hold it
+	nullable bool
+}
+
+func sqlColumns(s *tableSchema, cols []string) []sqlColumn {
+	out := make([]sqlColumn, len(cols))
+	for i, c := range cols {
+		lc := strings.ToLower(c)
+		col, _ := s.col(lc)
+		out[i] = sqlColumn{lc, col.Nullable}
 	}
-	return "DEFAULT"
+	return out
+}
+
+// appendValue appends a row's value of a column as SQL.
+func appendValue(b []byte, r Row, c sqlColumn, nb bool) []byte {
+	switch v := r[c.name]; {
+	case v != nil:
+		return appendQuote(b, *v, nb)
+	case c.nullable:
+		return append(b, "NULL"...)
+	}
+	return append(b, "DEFAULT"...)
 }
 
 // updateSQL sets the mapped columns of the rows with r's key.
 func updateSQL(t *TableMap, s *tableSchema, r Row, nb bool) string {
-	cols := t.MappedColumns()
-	sets := make([]string, 0, len(cols))
-	for _, c := range cols[len(t.KeyColumns()):] {
-		sets = append(sets, ident(c)+" = "+value(s, r, c, nb))
+	cols := t.MappedColumns()[len(t.KeyColumns()):]
+	b := append([]byte("UPDATE "), ident(t.Name)...)
+	b = append(b, " SET "...)
+	for i, c := range sqlColumns(s, cols) {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, ident(cols[i])...)
+		b = append(b, " = "...)
+		b = appendValue(b, r, c, nb)
 	}
-	return "UPDATE " + ident(t.Name) + " SET " + strings.Join(sets, ", ") + " WHERE " + keyWhere(t, []Row{r}, nb)
+	b = append(b, " WHERE "...)
+	return string(appendKeyWhere(b, t, []Row{r}, nb))
 }
 
 // insertSQL inserts rows.
 func insertSQL(t *TableMap, s *tableSchema, rows []Row, nb bool) string {
+	return string(appendInsert(nil, t, s, rows, nb))
+}
+
+// appendInsert appends an INSERT of rows: one statement, one buffer.
+func appendInsert(b []byte, t *TableMap, s *tableSchema, rows []Row, nb bool) []byte {
 	cols := t.MappedColumns()
-	var b strings.Builder
-	b.WriteString("INSERT INTO ")
-	b.WriteString(ident(t.Name))
-	b.WriteString(" (")
+	if b == nil {
+		// About 16 bytes a column a row: one allocation for most batches.
+		b = make([]byte, 0, 64+16*len(cols)*(len(rows)+1))
+	}
+	b = append(b, "INSERT INTO "...)
+	b = append(b, ident(t.Name)...)
+	b = append(b, " ("...)
 	for i, c := range cols {
 		if i > 0 {
-			b.WriteString(", ")
+			b = append(b, ", "...)
 		}
-		b.WriteString(ident(c))
+		b = append(b, ident(c)...)
 	}
-	b.WriteString(") VALUES ")
+	b = append(b, ") VALUES "...)
+	sc := sqlColumns(s, cols)
 	for i, r := range rows {
 		if i > 0 {
-			b.WriteString(", ")
+			b = append(b, ", "...)
 		}
-		b.WriteByte('(')
-		for j, c := range cols {
+		b = append(b, '(')
+		for j, c := range sc {
 			if j > 0 {
-				b.WriteString(", ")
+				b = append(b, ", "...)
 			}
-			b.WriteString(value(s, r, c, nb))
+			b = appendValue(b, r, c, nb)
 		}
-		b.WriteByte(')')
+		b = append(b, ')')
 	}
-	return b.String()
+	return b
 }
 
 // deleteSQL deletes rows by key.
 func deleteSQL(t *TableMap, rows []Row, nb bool) string {
-	return "DELETE FROM " + ident(t.Name) + " WHERE " + keyWhere(t, rows, nb)
+	b := append([]byte("DELETE FROM "), ident(t.Name)...)
+	b = append(b, " WHERE "...)
+	return string(appendKeyWhere(b, t, rows, nb))
 }
