@@ -22,6 +22,10 @@ type column struct {
 	Type     string   // information_schema COLUMN_TYPE: varchar(40), enum('yes','no')
 	CharMax  int64    // the most characters a text column holds (0: not text)
 	Default  bool     // it has a default (or is auto_increment)
+	// NullDefault: an INSERT that leaves the column out stores NULL (it is
+	// nullable and its default is NULL), so a multi-row INSERT may leave
+	// out a column that is NULL in every row.
+	NullDefault bool
 }
 
 // tableSchema is a MySQL table's columns in ordinal order.
@@ -111,7 +115,11 @@ func str(p *string) string {
 func loadSchema(c *client.Conn, db, table string) (*tableSchema, error) {
 	rows, err := queryStrings(c, fmt.Sprintf(
 		"SELECT LOWER(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), IS_NULLABLE, IFNULL(CHARACTER_MAXIMUM_LENGTH, 0), "+
-			"COLUMN_DEFAULT IS NOT NULL OR EXTRA LIKE '%%auto_increment%%' FROM information_schema.COLUMNS "+
+			"COLUMN_DEFAULT IS NOT NULL OR EXTRA LIKE '%%auto_increment%%', "+
+			// MariaDB spells a NULL default 'NULL' (a string default is
+			// quoted there); MySQL gives SQL NULL.
+			"IS_NULLABLE = 'YES' AND EXTRA = '' AND (COLUMN_DEFAULT IS NULL OR (COLUMN_DEFAULT = 'NULL' AND VERSION() LIKE '%%MariaDB%%')) "+
+			"FROM information_schema.COLUMNS "+
 			"WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", quote(db, false), quote(table, false)))
 	if err != nil {
 		return nil, fmt.Errorf("read the columns of %s: %w", table, err)
@@ -121,7 +129,8 @@ func loadSchema(c *client.Conn, db, table string) (*tableSchema, error) {
 	}
 	s := &tableSchema{Name: table, index: map[string]int{}}
 	for i, r := range rows {
-		col := column{Name: str(r[0]), DataType: str(r[1]), Nullable: str(r[3]) == "YES", Type: str(r[2]), Default: str(r[5]) == "1"}
+		col := column{Name: str(r[0]), DataType: str(r[1]), Nullable: str(r[3]) == "YES", Type: str(r[2]), Default: str(r[5]) == "1",
+			NullDefault: str(r[6]) == "1"}
 		col.CharMax, _ = strconv.ParseInt(str(r[4]), 10, 64)
 		ct := str(r[2])
 		col.Unsigned = strings.Contains(ct, "unsigned")
