@@ -166,6 +166,14 @@ func (b *Bridge) plan(changes []rowChange, conflicted map[int]error) (*ingestPla
 					cur, live, _ = winnerFields(sn, t.Store.Name, key)
 				}
 				hold := absent
+				if c.after != nil && live && t.IsImage(c.after, key, cur) {
+					// MySQL holds what the record would be written as (the
+					// usual echo): ToFields would give the record back, so
+					// the hold is the record's.
+					p.local[hk] = holdOf(t, cur, true)
+					unpark(c)
+					continue
+				}
 				if c.after != nil {
 					f, err := t.ToFields(c.after, key, cur)
 					if err == nil {

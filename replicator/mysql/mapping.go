@@ -476,6 +476,31 @@ func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, e
 	return out, nil
 }
 
+// IsImage reports whether row holds, in every column the table reads,
+// what the record f would be written as: ToFields then keeps f's own
+// fields. It compares column by column, without building either.
+func (t *TableMap) IsImage(row Row, key string, f pbx.Fields) bool {
+	if !t.Present(f) {
+		return false
+	}
+	_, number, err := t.splitKey(key)
+	if err != nil {
+		return false
+	}
+	box := boxOf(f["mailbox"])
+	for i := range t.Columns {
+		c := &t.Columns[i]
+		if c.outOnly() {
+			continue
+		}
+		a, b := t.columnValue(c, f, number, box), row[c.Name]
+		if (a == "") != (b == nil) || (a != "" && a != *b) {
+			return false
+		}
+	}
+	return true
+}
+
 // Present reports whether the record's fields call for a row in this table.
 func (t *TableMap) Present(f pbx.Fields) bool {
 	if f == nil {
