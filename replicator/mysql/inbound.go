@@ -437,6 +437,20 @@ func (in *inbound) rows(e *replication.RowsEvent, pos string) error {
 			texts = append(texts, s)
 			row[cols[i].Name] = &texts[len(texts)-1]
 		}
+		// One copy of all the values, out of the event's buffer.
+		n = 0
+		for _, s := range texts {
+			n += len(s)
+		}
+		var all strings.Builder
+		all.Grow(n)
+		for _, s := range texts {
+			all.WriteString(s)
+		}
+		copied := all.String()
+		for i, s := range texts {
+			texts[i], copied = copied[:len(s)], copied[len(s):]
+		}
 		return row, bad
 	}
 	switch e.Type() {

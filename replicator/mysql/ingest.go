@@ -443,17 +443,6 @@ func winnerFields(sn *store.Snapshot, table, key string) (pbx.Fields, bool, erro
 	return f, true, nil
 }
 
-// winnerValue returns the binary form of the fields a record shows, nil
-// when it is deleted or absent.
-func winnerValue(sn *store.Snapshot, table, key string) ([]byte, error) {
-	var raw []byte
-	err := sn.Values(table, []string{key}, func(_ string, v []byte) error {
-		raw = bytes.Clone(v)
-		return nil
-	})
-	return raw, err
-}
-
 // memoCatalog remembers the records a plan looked up: every row of a
 // batch resolves the same cluster and group, and the snapshot does not
 // change under it. The fields it returns are shared: read only.

@@ -279,13 +279,14 @@ func (o *outbound) plan(refs []recRef, dirty map[recRef]bool) ([]op, error) {
 	var ops []op
 	err := o.b.st.View(func(sn *store.Snapshot) error {
 		standby := standbyOf(sn, o.b.cluster)
+		raws, err := winnerValues(sn, refs)
+		if err != nil {
+			return err
+		}
 		for _, r := range refs {
 			// The hold is compared with the record's binary form: the
 			// fields are decoded only for a row to write.
-			raw, err := winnerValue(sn, r.table, r.key)
-			if err != nil {
-				return err
-			}
+			raw := raws[r]
 			var f pbx.Fields
 			for _, t := range o.b.tables {
 				if t.Store.Name != r.table {
@@ -342,6 +343,26 @@ func (o *outbound) plan(refs []recRef, dirty map[recRef]bool) ([]op, error) {
 		return nil
 	})
 	return ops, err
+}
+
+// winnerValues reads the binary form of the records of refs, a table at a
+// time; a deleted or absent record has none.
+func winnerValues(sn *store.Snapshot, refs []recRef) (map[recRef][]byte, error) {
+	out := make(map[recRef][]byte, len(refs))
+	byTable := map[string][]string{}
+	for _, r := range refs {
+		byTable[r.table] = append(byTable[r.table], r.key)
+	}
+	for table, keys := range byTable {
+		err := sn.Values(table, keys, func(key string, v []byte) error {
+			out[recRef{table, key}] = bytes.Clone(v)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // rowKeyOf returns the key columns of a record's row: a voicemail row's

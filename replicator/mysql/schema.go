@@ -293,12 +293,12 @@ func appendQuote(b []byte, s string, noBackslash bool) []byte {
 }
 
 // binlogValue turns one value of a row event that is not NULL into text,
-// or an error naming the column.
+// or an error naming the column. The text may share the event's buffer.
 func binlogValue(v any, col column) (string, error) {
 	var s string
 	switch x := v.(type) {
 	case string:
-		s = strings.Clone(x) // may share the event's buffer
+		s = x // may share the event's buffer: the caller copies it
 	case []byte:
 		if !utf8.Valid(x) {
 			return "", fmt.Errorf("column %s holds bytes that are not UTF-8", col.Name)
