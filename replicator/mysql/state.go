@@ -101,15 +101,29 @@ func holdBox(h []byte) string {
 
 // fieldsHash hashes "name\0value\0" of every owned field that is set, in
 // name order, all in one buffer (holds are stored: the bytes hashed must
-// not change).
+// not change). It walks the record's fields, fewer than a wide table's
+// owned ones.
 func fieldsHash(t *TableMap, f pbx.Fields) []byte {
-	var stack [1024]byte
-	b := stack[:0]
-	for _, name := range t.Owned() {
-		if v := f[name]; v != "" {
+	owned, index := t.Owned(), t.ownedIndexes()
+	var stack [128]string
+	var vals []string
+	if len(owned) <= len(stack) {
+		vals = stack[:len(owned)]
+	} else {
+		vals = make([]string, len(owned))
+	}
+	for k, v := range f {
+		if i, ok := index[k]; ok {
+			vals[i] = v
+		}
+	}
+	var buf [1024]byte
+	b := buf[:0]
+	for i, name := range owned {
+		if vals[i] != "" {
 			b = append(b, name...)
 			b = append(b, 0)
-			b = append(b, v...)
+			b = append(b, vals[i]...)
 			b = append(b, 0)
 		}
 	}
@@ -126,7 +140,7 @@ func rawHold(t *TableMap, raw []byte) ([]byte, error) {
 	}
 	owned, index := t.Owned(), t.ownedIndexes()
 	var stack [128][]byte
-	vals := stack[:0]
+	var vals [][]byte
 	if len(owned) <= len(stack) {
 		vals = stack[:len(owned)]
 	} else {
