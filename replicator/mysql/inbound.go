@@ -410,19 +410,46 @@ func (in *inbound) rows(e *replication.RowsEvent, pos string) error {
 	}
 	// A value that cannot be read parks its row (the key columns are
 	// read first, so the park names the row).
+	// NULLs are left out of the row (a missing column reads as NULL):
+	// most of a wide table's columns are NULL, and the map is the cost.
 	conv := func(vals []any) (Row, error) {
-		row := Row{}
+		n := 0
+		for _, v := range vals {
+			if v != nil {
+				n++
+			}
+		}
+		row := make(Row, n)
+		texts := make([]string, 0, n) // one allocation for the row's values
 		var bad error
 		for i, v := range vals {
-			if i >= len(cols) || cols[i].Name == "" {
+			if i >= len(cols) || cols[i].Name == "" || v == nil {
 				continue
 			}
 			s, err := binlogValue(v, cols[i])
-			if err != nil && bad == nil {
-				bad = &parkError{column: cols[i].Name, err: fmt.Errorf("%s (binlog %s): %v: %w it", t.Name, pos, err, ErrUnmappable),
-					fix: fmt.Sprintf("store text in %s.%s, or leave the column out of the mapping", t.Name, cols[i].Name)}
+			if err != nil {
+				if bad == nil {
+					bad = &parkError{column: cols[i].Name, err: fmt.Errorf("%s (binlog %s): %v: %w it", t.Name, pos, err, ErrUnmappable),
+						fix: fmt.Sprintf("store text in %s.%s, or leave the column out of the mapping", t.Name, cols[i].Name)}
+				}
+				continue
 			}
-			row[cols[i].Name] = s
+			texts = append(texts, s)
+			row[cols[i].Name] = &texts[len(texts)-1]
+		}
+		// One copy of all the values, out of the event's buffer.
+		n = 0
+		for _, s := range texts {
+			n += len(s)
+		}
+		var all strings.Builder
+		all.Grow(n)
+		for _, s := range texts {
+			all.WriteString(s)
+		}
+		copied := all.String()
+		for i, s := range texts {
+			texts[i], copied = copied[:len(s)], copied[len(s):]
 		}
 		return row, bad
 	}

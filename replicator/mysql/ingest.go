@@ -108,7 +108,7 @@ func (b *Bridge) plan(changes []rowChange, conflicted map[int]error) (*ingestPla
 	works := map[string]*working{}
 	var order []*working
 	err := b.st.View(func(sn *store.Snapshot) error {
-		cat := sn.Catalog()
+		cat := memoCatalog{sn.Catalog(), map[[2]string]memoEntry{}}
 		parks, parkParts := b.readParks(sn)
 		parksChanged := false
 		park := func(c rowChange, record string, err error) {
@@ -155,19 +155,25 @@ func (b *Bridge) plan(changes []rowChange, conflicted map[int]error) (*ingestPla
 			hk := b.holdKey(t.Name, key)
 			id := t.Store.Name + "\x00" + key
 			w := works[id]
-			if w == nil {
-				if w, err = b.startWork(sn, t, key, hk); err != nil {
-					return err
-				}
-				works[id] = w
-				order = append(order, w)
-			}
-			cur, live := w.fields, w.fields != nil
-			if !w.touched {
-				cur, live, _ = winnerFields(sn, t.Store.Name, key)
-			}
 			if c.echo {
+				// Only the hold moves: the record as it is now is what the
+				// echo is compared with (no work for it, nor a version).
+				var cur pbx.Fields
+				var live bool
+				if w != nil && w.touched {
+					cur, live = w.fields, w.fields != nil
+				} else {
+					cur, live, _ = winnerFields(sn, t.Store.Name, key)
+				}
 				hold := absent
+				if c.after != nil && live && t.IsImage(c.after, key, cur) {
+					// MySQL holds what the record would be written as (the
+					// usual echo): ToFields would give the record back, so
+					// the hold is the record's.
+					p.local[hk] = holdOf(t, cur, true)
+					unpark(c)
+					continue
+				}
 				if c.after != nil {
 					f, err := t.ToFields(c.after, key, cur)
 					if err == nil {
@@ -183,6 +189,13 @@ func (b *Bridge) plan(changes []rowChange, conflicted map[int]error) (*ingestPla
 				}
 				unpark(c)
 				continue
+			}
+			if w == nil {
+				if w, err = b.startWork(sn, t, key, hk); err != nil {
+					return err
+				}
+				works[id] = w
+				order = append(order, w)
 			}
 			if c.after == nil {
 				p.local[hk] = absent
@@ -399,7 +412,8 @@ func (b *Bridge) startWork(sn *store.Snapshot, t *TableMap, key, hk string) (*wo
 	}
 	w.ifMatch = []store.Dot{chosen.Dot}
 	if live {
-		w.base, w.baseLive, w.fields = f, true, f.Clone()
+		// Shared: w.fields is replaced, never changed in place.
+		w.base, w.baseLive, w.fields = f, true, f
 	}
 	return w, nil
 }
@@ -412,13 +426,44 @@ func versionFields(v store.Version) (pbx.Fields, bool, error) {
 	return f, err == nil, err
 }
 
-// winnerFields returns the winning fields of a record and whether it is live.
+// winnerFields returns the winning fields of a record and whether it is
+// live, decoding only the value it shows (not its versions).
 func winnerFields(sn *store.Snapshot, table, key string) (pbx.Fields, bool, error) {
-	f, ok, err := sn.GetFields(table, key)
-	if !ok || err != nil {
+	var f pbx.Fields
+	err := sn.Values(table, []string{key}, func(_ string, v []byte) error {
+		var err error
+		if f, err = pbx.DecodeFields(v); err != nil {
+			return fmt.Errorf("store: %s/%s: %w", table, key, err)
+		}
+		return nil
+	})
+	if f == nil || err != nil {
 		return nil, false, err
 	}
 	return f, true, nil
+}
+
+// memoCatalog remembers the records a plan looked up: every row of a
+// batch resolves the same cluster and group, and the snapshot does not
+// change under it. The fields it returns are shared: read only.
+type memoCatalog struct {
+	pbx.Lister
+	m map[[2]string]memoEntry
+}
+
+type memoEntry struct {
+	f  pbx.Fields
+	ok bool
+}
+
+func (c memoCatalog) Get(table, key string) (pbx.Fields, bool) {
+	k := [2]string{table, key}
+	if e, hit := c.m[k]; hit {
+		return e.f, e.ok
+	}
+	f, ok := c.Lister.Get(table, key)
+	c.m[k] = memoEntry{f, ok}
+	return f, ok
 }
 
 // unmappable names the table, column and row of a value the pbx model

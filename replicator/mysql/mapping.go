@@ -68,7 +68,8 @@ type TableMap struct {
 	// mailbox field names that box.
 	ByMailbox bool
 
-	owned, mapped []string // computed once by check; the hot path reads them
+	owned, mapped []string       // computed once by check; the hot path reads them
+	ownedIndex    map[string]int // owned field → its index in owned, also by check
 }
 
 // Mapping is a named set of table maps.
@@ -76,6 +77,27 @@ type Mapping struct {
 	Name   string
 	Doc    string
 	Tables []*TableMap
+}
+
+// clusterKey reports whether the store table's key is CLUSTER/NUMBER.
+func (t *TableMap) clusterKey() bool {
+	return len(t.Store.Key) == 2 && t.Store.Key[0] == "cluster"
+}
+
+// splitKey returns the cluster and number of a record key, as ParseKey
+// would, without a map for the usual CLUSTER/NUMBER key.
+func (t *TableMap) splitKey(key string) (cluster, number string, err error) {
+	if t.clusterKey() {
+		c, n, _ := strings.Cut(key, "/")
+		if c != "" && n != "" && !strings.Contains(n, "/") {
+			return c, n, nil
+		}
+	}
+	kf, err := t.Store.ParseKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	return kf["cluster"], kf[t.numberField()], nil
 }
 
 // numberField is the key field of the store table besides the cluster.
@@ -162,9 +184,33 @@ func has(list []string, s string) bool {
 	return false
 }
 
+// owns reports whether the table sets pbx field f.
+func (t *TableMap) owns(f string) bool {
+	_, ok := t.ownedIndexes()[f]
+	return ok
+}
+
+func (t *TableMap) ownedIndexes() map[string]int {
+	if t.ownedIndex != nil {
+		return t.ownedIndex
+	}
+	return indexOf(t.Owned())
+}
+
+func indexOf(list []string) map[string]int {
+	m := make(map[string]int, len(list))
+	for i, s := range list {
+		m[s] = i
+	}
+	return m
+}
+
 func (t *TableMap) check() error {
-	t.owned, t.mapped = nil, nil
-	defer func() { t.owned, t.mapped = t.computeOwned(), t.MappedColumns() }()
+	t.owned, t.mapped, t.ownedIndex = nil, nil, nil
+	defer func() {
+		t.owned, t.mapped = t.computeOwned(), t.MappedColumns()
+		t.ownedIndex = indexOf(t.owned)
+	}()
 	if t.Store == nil || t.numberField() == "" || (t.NumberColumn == "" && !t.ByMailbox) {
 		return fmt.Errorf("mapping of %s: no store table or number column", t.Name)
 	}
@@ -336,40 +382,46 @@ func (t *TableMap) protocol(f pbx.Fields) string {
 // (true for yes, 60 for a qualify of yes) never change a record on their
 // way back. It does not validate.
 func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, error) {
-	out := pbx.Fields{}
+	out := make(pbx.Fields, len(base)+len(row)+2)
 	for k, v := range base {
-		out[k] = v
+		if !t.owns(k) {
+			out[k] = v
+		}
 	}
-	for _, f := range t.Owned() {
-		delete(out, f)
-	}
-	kf, err := t.Store.ParseKey(key)
+	cluster, number, err := t.splitKey(key)
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range kf {
-		out[k] = v
+	if t.clusterKey() {
+		out["cluster"], out[t.numberField()] = cluster, number
+	} else {
+		kf, _ := t.Store.ParseKey(key)
+		for k, v := range kf {
+			out[k] = v
+		}
 	}
-	number := kf[t.numberField()]
-	var image Row
-	if base != nil && t.Present(base) {
-		image, _ = t.FromFields(key, base)
+	// The row base would be written as, a column at a time: no map of it.
+	image := base != nil && t.Present(base)
+	box := ""
+	if image {
+		box = boxOf(base["mailbox"])
 	}
-	same := func(c string) bool {
-		if image == nil {
+	same := func(c *Column) bool {
+		if !image {
 			return false
 		}
-		a, b := image[c], row[c]
-		return (a == nil) == (b == nil) && (a == nil || *a == *b)
+		a, b := t.columnValue(c, base, number, box), row[c.Name]
+		return (a == "") == (b == nil) && (a == "" || a == *b)
 	}
 	var boxNumber, boxContext string
 	boxSame := true
-	for _, c := range t.Columns {
+	for i := range t.Columns {
+		c := &t.Columns[i]
 		if c.outOnly() {
 			continue
 		}
 		if c.MailboxNumber || c.MailboxContext {
-			boxSame = boxSame && same(c.Name)
+			boxSame = boxSame && same(c)
 			if c.MailboxNumber {
 				boxNumber = strings.TrimSpace(str(row[c.Name]))
 			} else {
@@ -377,7 +429,7 @@ func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, e
 			}
 			continue
 		}
-		if same(c.Name) {
+		if same(c) {
 			if v := base[c.Field]; v != "" {
 				out[c.Field] = v
 			}
@@ -424,6 +476,31 @@ func (t *TableMap) ToFields(row Row, key string, base pbx.Fields) (pbx.Fields, e
 	return out, nil
 }
 
+// IsImage reports whether row holds, in every column the table reads,
+// what the record f would be written as: ToFields then keeps f's own
+// fields. It compares column by column, without building either.
+func (t *TableMap) IsImage(row Row, key string, f pbx.Fields) bool {
+	if !t.Present(f) {
+		return false
+	}
+	_, number, err := t.splitKey(key)
+	if err != nil {
+		return false
+	}
+	box := boxOf(f["mailbox"])
+	for i := range t.Columns {
+		c := &t.Columns[i]
+		if c.outOnly() {
+			continue
+		}
+		a, b := t.columnValue(c, f, number, box), row[c.Name]
+		if (a == "") != (b == nil) || (a != "" && a != *b) {
+			return false
+		}
+	}
+	return true
+}
+
 // Present reports whether the record's fields call for a row in this table.
 func (t *TableMap) Present(f pbx.Fields) bool {
 	if f == nil {
@@ -444,48 +521,51 @@ func (t *TableMap) Present(f pbx.Fields) bool {
 }
 
 // FromFields returns the row values of a record, key columns included:
-// column → value, nil for NULL (an empty field).
+// column → value; a NULL (an empty field) is left out of the row.
 func (t *TableMap) FromFields(key string, f pbx.Fields) (Row, error) {
-	kf, err := t.Store.ParseKey(key)
+	cluster, number, err := t.splitKey(key)
 	if err != nil {
 		return nil, err
 	}
-	number := kf[t.numberField()]
-	row := Row{}
+	row := make(Row, len(f)+2)
 	if !t.ByMailbox {
 		row[t.NumberColumn] = strp(number)
 	}
 	if t.ClusterColumn != "" {
-		row[t.ClusterColumn] = strp(kf["cluster"])
+		row[t.ClusterColumn] = strp(cluster)
 	}
 	box := boxOf(f["mailbox"])
-	for _, c := range t.Columns {
-		var v string
-		switch {
-		case c.Const != "":
-			v = substitute(c.Const, number)
-		case c.Compute != nil:
-			v = c.Compute(f, number)
-		case c.MailboxContext:
-			_, v, _ = strings.Cut(box, "@")
-		case c.MailboxNumber:
-			v, _, _ = strings.Cut(box, "@")
-		default:
-			v = f[c.Field]
-			if m, ok := c.Out[v]; ok && v != "" {
-				v = m
-			}
-			if v == "" && c.Default != "" {
-				v = substitute(c.Default, number)
-			}
-		}
-		if v == "" {
-			row[c.Name] = nil
-		} else {
-			row[c.Name] = strp(v)
+	for i := range t.Columns {
+		if v := t.columnValue(&t.Columns[i], f, number, box); v != "" {
+			row[t.Columns[i].Name] = strp(v)
 		}
 	}
 	return row, nil
+}
+
+// columnValue is what column c of a record's row holds ("" for NULL);
+// box is boxOf(f["mailbox"]).
+func (t *TableMap) columnValue(c *Column, f pbx.Fields, number, box string) string {
+	switch {
+	case c.Const != "":
+		return substitute(c.Const, number)
+	case c.Compute != nil:
+		return c.Compute(f, number)
+	case c.MailboxContext:
+		_, v, _ := strings.Cut(box, "@")
+		return v
+	case c.MailboxNumber:
+		v, _, _ := strings.Cut(box, "@")
+		return v
+	}
+	v := f[c.Field]
+	if m, ok := c.Out[v]; ok && v != "" {
+		v = m
+	}
+	if v == "" && c.Default != "" {
+		v = substitute(c.Default, number)
+	}
+	return v
 }
 
 func strp(s string) *string { return &s }

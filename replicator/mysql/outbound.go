@@ -231,7 +231,12 @@ func (o *outbound) push(ctx context.Context, refs, dirty map[recRef]bool) error 
 			list = append(list, r)
 		}
 	}
-	slices.SortFunc(list, func(a, b recRef) int { return strings.Compare(a.table+"\x00"+a.key, b.table+"\x00"+b.key) })
+	slices.SortFunc(list, func(a, b recRef) int {
+		if c := strings.Compare(a.table, b.table); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
 	for start := 0; start < len(list); start += o.b.cfg.BatchRows {
 		if ctx.Err() != nil {
 			return nil
@@ -274,18 +279,25 @@ func (o *outbound) plan(refs []recRef, dirty map[recRef]bool) ([]op, error) {
 	var ops []op
 	err := o.b.st.View(func(sn *store.Snapshot) error {
 		standby := standbyOf(sn, o.b.cluster)
+		raws, err := winnerValues(sn, refs)
+		if err != nil {
+			return err
+		}
 		for _, r := range refs {
-			f, live, err := winnerFields(sn, r.table, r.key)
-			if err != nil {
-				return err
-			}
+			// The hold is compared with the record's binary form: the
+			// fields are decoded only for a row to write.
+			raw := raws[r]
+			var f pbx.Fields
 			for _, t := range o.b.tables {
 				if t.Store.Name != r.table {
 					continue
 				}
 				in, deleteRow := o.inScope(sn, t, r.key, standby)
 				hk := o.b.holdKey(t.Name, r.key)
-				want := holdOf(t, f, live)
+				want, err := rawHold(t, raw)
+				if err != nil {
+					return fmt.Errorf("store: %s/%s: %w", r.table, r.key, err)
+				}
 				hold := sn.Local(hk)
 				switch {
 				case in:
@@ -312,6 +324,11 @@ func (o *outbound) plan(refs []recRef, dirty map[recRef]bool) ([]op, error) {
 					p.moved = boxRow(t, holdBox(hold))
 				}
 				if !bytes.Equal(want, absent) {
+					if f == nil {
+						if f, err = pbx.DecodeFields(raw); err != nil {
+							return fmt.Errorf("store: %s/%s: %w", r.table, r.key, err)
+						}
+					}
 					if p.row, err = t.FromFields(r.key, f); err != nil {
 						return err
 					}
@@ -328,6 +345,26 @@ func (o *outbound) plan(refs []recRef, dirty map[recRef]bool) ([]op, error) {
 	return ops, err
 }
 
+// winnerValues reads the binary form of the records of refs, a table at a
+// time; a deleted or absent record has none.
+func winnerValues(sn *store.Snapshot, refs []recRef) (map[recRef][]byte, error) {
+	out := make(map[recRef][]byte, len(refs))
+	byTable := map[string][]string{}
+	for _, r := range refs {
+		byTable[r.table] = append(byTable[r.table], r.key)
+	}
+	for table, keys := range byTable {
+		err := sn.Values(table, keys, func(key string, v []byte) error {
+			out[recRef{table, key}] = bytes.Clone(v)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // rowKeyOf returns the key columns of a record's row: a voicemail row's
 // from the box the record wants, or held when it wants none.
 func (o *outbound) rowKeyOf(t *TableMap, key string, want, hold []byte) (Row, error) {
@@ -338,13 +375,13 @@ func (o *outbound) rowKeyOf(t *TableMap, key string, want, hold []byte) (Row, er
 		}
 		return boxRow(t, box), nil
 	}
-	kf, err := t.Store.ParseKey(key)
+	cluster, number, err := t.splitKey(key)
 	if err != nil {
 		return nil, err
 	}
-	row := Row{t.NumberColumn: strp(kf[t.numberField()])}
+	row := Row{t.NumberColumn: strp(number)}
 	if t.ClusterColumn != "" {
-		row[t.ClusterColumn] = strp(kf["cluster"])
+		row[t.ClusterColumn] = strp(cluster)
 	}
 	return row, nil
 }

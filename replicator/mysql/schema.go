@@ -22,6 +22,10 @@ type column struct {
 	Type     string   // information_schema COLUMN_TYPE: varchar(40), enum('yes','no')
 	CharMax  int64    // the most characters a text column holds (0: not text)
 	Default  bool     // it has a default (or is auto_increment)
+	// NullDefault: an INSERT that leaves the column out stores NULL (it is
+	// nullable and its default is NULL), so a multi-row INSERT may leave
+	// out a column that is NULL in every row.
+	NullDefault bool
 }
 
 // tableSchema is a MySQL table's columns in ordinal order.
@@ -111,7 +115,11 @@ func str(p *string) string {
 func loadSchema(c *client.Conn, db, table string) (*tableSchema, error) {
 	rows, err := queryStrings(c, fmt.Sprintf(
 		"SELECT LOWER(COLUMN_NAME), LOWER(DATA_TYPE), LOWER(COLUMN_TYPE), IS_NULLABLE, IFNULL(CHARACTER_MAXIMUM_LENGTH, 0), "+
-			"COLUMN_DEFAULT IS NOT NULL OR EXTRA LIKE '%%auto_increment%%' FROM information_schema.COLUMNS "+
+			"COLUMN_DEFAULT IS NOT NULL OR EXTRA LIKE '%%auto_increment%%', "+
+			// MariaDB spells a NULL default 'NULL' (a string default is
+			// quoted there); MySQL gives SQL NULL.
+			"IS_NULLABLE = 'YES' AND EXTRA = '' AND (COLUMN_DEFAULT IS NULL OR (COLUMN_DEFAULT = 'NULL' AND VERSION() LIKE '%%MariaDB%%')) "+
+			"FROM information_schema.COLUMNS "+
 			"WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", quote(db, false), quote(table, false)))
 	if err != nil {
 		return nil, fmt.Errorf("read the columns of %s: %w", table, err)
@@ -121,7 +129,8 @@ func loadSchema(c *client.Conn, db, table string) (*tableSchema, error) {
 	}
 	s := &tableSchema{Name: table, index: map[string]int{}}
 	for i, r := range rows {
-		col := column{Name: str(r[0]), DataType: str(r[1]), Nullable: str(r[3]) == "YES", Type: str(r[2]), Default: str(r[5]) == "1"}
+		col := column{Name: str(r[0]), DataType: str(r[1]), Nullable: str(r[3]) == "YES", Type: str(r[2]), Default: str(r[5]) == "1",
+			NullDefault: str(r[6]) == "1"}
 		col.CharMax, _ = strconv.ParseInt(str(r[4]), 10, 64)
 		ct := str(r[2])
 		col.Unsigned = strings.Contains(ct, "unsigned")
@@ -254,45 +263,45 @@ func ident(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`
 // quote returns a MySQL string literal. Quotes are doubled, which every
 // sql_mode reads; backslashes are doubled unless NO_BACKSLASH_ESCAPES is on.
 func quote(s string, noBackslash bool) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
+	return string(appendQuote(make([]byte, 0, len(s)+2), s, noBackslash))
+}
+
+// appendQuote appends s as a quoted SQL string (see quote).
+func appendQuote(b []byte, s string, noBackslash bool) []byte {
+	b = append(b, '\'')
 	for i := 0; i < len(s); i++ {
 		switch ch := s[i]; ch {
 		case '\'':
-			b.WriteString("''")
+			b = append(b, "''"...)
 		case '\\':
 			if noBackslash {
-				b.WriteByte('\\')
+				b = append(b, '\\')
 			} else {
-				b.WriteString(`\\`)
+				b = append(b, `\\`...)
 			}
 		case 0:
 			if noBackslash {
-				b.WriteByte(0)
+				b = append(b, 0)
 			} else {
-				b.WriteString(`\0`)
+				b = append(b, `\0`...)
 			}
 		default:
-			b.WriteByte(ch)
+			b = append(b, ch)
 		}
 	}
-	b.WriteByte('\'')
-	return b.String()
+	return append(b, '\'')
 }
 
-// binlogValue turns one value of a row event into text, or an error
-// naming the column.
-func binlogValue(v any, col column) (*string, error) {
+// binlogValue turns one value of a row event that is not NULL into text,
+// or an error naming the column. The text may share the event's buffer.
+func binlogValue(v any, col column) (string, error) {
 	var s string
 	switch x := v.(type) {
-	case nil:
-		return nil, nil
 	case string:
-		s = strings.Clone(x) // may share the event's buffer
+		s = x // may share the event's buffer: the caller copies it
 	case []byte:
 		if !utf8.Valid(x) {
-			return nil, fmt.Errorf("column %s holds bytes that are not UTF-8", col.Name)
+			return "", fmt.Errorf("column %s holds bytes that are not UTF-8", col.Name)
 		}
 		s = string(x)
 	case int8:
@@ -313,7 +322,7 @@ func binlogValue(v any, col column) (*string, error) {
 			} else if int(x) <= len(col.Enum) {
 				s = col.Enum[x-1]
 			} else {
-				return nil, fmt.Errorf("column %s: enum value %d has no member", col.Name, x)
+				return "", fmt.Errorf("column %s: enum value %d has no member", col.Name, x)
 			}
 		case "set":
 			var parts []string
@@ -337,9 +346,9 @@ func binlogValue(v any, col column) (*string, error) {
 	case fmt.Stringer:
 		s = x.String()
 	default:
-		return nil, fmt.Errorf("column %s: values of type %T cannot be mapped", col.Name, v)
+		return "", fmt.Errorf("column %s: values of type %T cannot be mapped", col.Name, v)
 	}
-	return &s, nil
+	return s, nil
 }
 
 func signed(v int64, u uint64, col column) string {

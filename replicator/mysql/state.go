@@ -99,15 +99,99 @@ func holdBox(h []byte) string {
 	return ""
 }
 
+// fieldsHash hashes "name\0value\0" of every owned field that is set, in
+// name order, all in one buffer (holds are stored: the bytes hashed must
+// not change). It walks the record's fields, fewer than a wide table's
+// owned ones.
 func fieldsHash(t *TableMap, f pbx.Fields) []byte {
-	h := sha256.New()
-	for _, name := range t.Owned() {
-		if v := f[name]; v != "" {
-			h.Write([]byte(name))
-			h.Write([]byte{0})
-			h.Write([]byte(v))
-			h.Write([]byte{0})
+	owned, index := t.Owned(), t.ownedIndexes()
+	var stack [128]string
+	var vals []string
+	if len(owned) <= len(stack) {
+		vals = stack[:len(owned)]
+	} else {
+		vals = make([]string, len(owned))
+	}
+	for k, v := range f {
+		if i, ok := index[k]; ok {
+			vals[i] = v
 		}
 	}
-	return h.Sum(nil)[:16]
+	var buf [1024]byte
+	b := buf[:0]
+	for i, name := range owned {
+		if vals[i] != "" {
+			b = append(b, name...)
+			b = append(b, 0)
+			b = append(b, vals[i]...)
+			b = append(b, 0)
+		}
+	}
+	sum := sha256.Sum256(b)
+	return append(make([]byte, 0, 16+32), sum[:16]...)
+}
+
+// rawHold is holdOf of a record's binary form (nil: deleted), read
+// without decoding it into a map: most records the outbound side looks at
+// are what MySQL holds already.
+func rawHold(t *TableMap, raw []byte) ([]byte, error) {
+	if raw == nil {
+		return absent, nil
+	}
+	owned, index := t.Owned(), t.ownedIndexes()
+	var stack [128][]byte
+	var vals [][]byte
+	if len(owned) <= len(stack) {
+		vals = stack[:len(owned)]
+	} else {
+		vals = make([][]byte, len(owned))
+	}
+	var protocol, mailbox []byte
+	presentIf := false
+	err := pbx.RangeFields(raw, func(name string, v []byte) {
+		if i, ok := index[name]; ok {
+			vals[i] = v
+		}
+		switch name {
+		case "protocol":
+			protocol = v
+		case "mailbox":
+			mailbox = v
+		}
+		if !presentIf && has(t.PresentIf, name) {
+			presentIf = true
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Present, as t.Present reads the decoded record.
+	if len(t.Protocols) > 0 {
+		p := string(protocol)
+		if p == "" {
+			p = t.protocol(nil)
+		}
+		if !has(t.Protocols, p) {
+			return absent, nil
+		}
+	}
+	if len(t.PresentIf) > 0 && !presentIf {
+		return absent, nil
+	}
+	var buf [1024]byte
+	b := buf[:0]
+	for i, name := range owned {
+		if len(vals[i]) > 0 {
+			b = append(b, name...)
+			b = append(b, 0)
+			b = append(b, vals[i]...)
+			b = append(b, 0)
+		}
+	}
+	sum := sha256.Sum256(b)
+	h := append(make([]byte, 0, 16+32), sum[:16]...)
+	if t.ByMailbox {
+		h = append(h, boxOf(string(mailbox))...)
+	}
+	return h, nil
 }
