@@ -38,7 +38,7 @@ var layers = [][]string{
 	{"replicator", "roaming/dundi", "roaming/astconf", "srv", "ami", "secrets", "internal/astrun"},
 	{"store"},
 	{"pbx"},
-	{"", "internal/pki", "internal/docfiles", "internal/wire", "internal/backoff", "internal/logbridge", "internal/testnet", "internal/browser", "internal/sipstub", "internal/dnstest", "replicator/mysql/mariadbtest", "replicator/mysql/asteriskdb", "scripts"},
+	{"", "internal/pki", "internal/docfiles", "internal/wire", "internal/backoff", "internal/logbridge", "internal/testnet", "internal/browser", "internal/sipstub", "internal/dnstest", "replicator/mysql/mariadbtest", "replicator/mysql/asteriskdb", "replicator/raftstore/raftlog", "scripts"},
 	{"internal/modroot"},
 }
 
