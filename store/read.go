@@ -55,8 +55,15 @@ func (sn *Snapshot) Values(table string, keys []string, fn func(key string, valu
 	if b == nil {
 		return nil
 	}
+	// One cursor for every key: Bucket.Get makes a cursor per call and
+	// grows its stack anew (a few allocations per key).
+	c := b.Cursor()
 	for _, key := range keys {
-		if err := sn.shown(table, key, b.Get([]byte(key)), fn); err != nil {
+		k, v := c.Seek([]byte(key))
+		if string(k) != key { // absent (Seek found the next key)
+			continue
+		}
+		if err := sn.shown(table, key, v, fn); err != nil {
 			return err
 		}
 	}
