@@ -325,6 +325,7 @@ type fieldIter struct {
 	n           uint64
 	i           uint64
 	name, value string
+	code        uint64 // name's dictionary code; 0: spelled out
 	err         error
 	// src, when set, is b copied once, whole: each value is a piece of
 	// it (DecodeFieldsTogether).
@@ -380,6 +381,7 @@ func (it *fieldIter) name_() (string, bool) {
 		return "", false
 	}
 	it.b = it.b[k:]
+	it.code = code
 	if code == 0 {
 		name, ok := it.str()
 		if ok && IsUnknownField(name) {
