@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/service"
@@ -119,7 +120,7 @@ type Route struct {
 // dataRoutes are the routes over the Service: records, import and export,
 // batch, history and revert.
 func dataRoutes(svc *service.Service) []Route {
-	h := &dataHandlers{svc}
+	h := &dataHandlers{svc: svc}
 	return []Route{
 		{"GET /v1/extensions", service.RoleRead, h.list("extensions")},
 		{"POST /v1/extensions", service.RoleOperator, h.create("extensions")},
@@ -143,7 +144,10 @@ func dataRoutes(svc *service.Service) []Route {
 	}
 }
 
-type dataHandlers struct{ svc *service.Service }
+type dataHandlers struct {
+	svc   *service.Service
+	pages pagePool // the buffers listings are written into
+}
 
 // tableRole refuses writes to tables beyond the caller's role before the
 // body is read (the store checks again: access.go).
@@ -178,15 +182,43 @@ func (h *dataHandlers) list(fixed string) http.HandlerFunc {
 			return
 		}
 		// The page as JSON, secrets redacted below the admin role (as
-		// redactRows): the service writes it without decoding the rows.
-		body, err := h.svc.ListJSON(r.Context(), tableOf(fixed, r), query, !service.RoleFrom(r.Context()).Allows(service.RoleAdmin))
+		// redactRows): the service writes it without decoding the rows,
+		// into a buffer kept from an earlier request.
+		buf := h.pages.get()
+		defer h.pages.put(buf)
+		body, err := h.svc.AppendListJSON(r.Context(), (*buf)[:0], tableOf(fixed, r), query, !service.RoleFrom(r.Context()).Allows(service.RoleAdmin))
 		if err != nil {
 			writeError(w, err)
 			return
 		}
+		body = append(body, '\n')
+		*buf = body
+		// With its length known, net/http sends the page as it is rather
+		// than in chunks.
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(200)
-		w.Write(append(body, '\n'))
+		w.Write(body)
+	}
+}
+
+// pagePool holds buffers for listings.
+type pagePool struct{ p sync.Pool }
+
+// maxPooledPage bounds the buffers kept: an unbounded listing of a large
+// table is not worth keeping in memory for the next request.
+const maxPooledPage = 1 << 20
+
+func (pp *pagePool) get() *[]byte {
+	if b, ok := pp.p.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
+}
+
+func (pp *pagePool) put(b *[]byte) {
+	if cap(*b) <= maxPooledPage {
+		pp.p.Put(b)
 	}
 }
 

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -97,4 +99,55 @@ type fixedRole service.Role
 
 func (f fixedRole) Authenticate(*http.Request) (service.Role, string, error) {
 	return service.Role(f), "tester", nil
+}
+
+// TestListingPagesFromReusedBuffers lists through one handler as admin
+// and then as the read role, a large page and then a small one: the
+// buffers the pages are written into are reused, so each answer must be
+// whole, its own (no secret of the admin's page in the reader's, nothing
+// left of a longer page) and sent with its length rather than chunked.
+func TestListingPagesFromReusedBuffers(t *testing.T) {
+	svc, _ := sampleService(t)
+	tokens := map[string]Token{"admin-token-0123456789": {service.RoleAdmin, "root"}, "read-token-0123456789": {service.RoleRead, "noc"}}
+	srv := httptest.NewServer(HandlerWith(svc, HandlerOptions{Auth: NewTokenAuth(tokens, nil)}))
+	defer srv.Close()
+	list := func(token, query string) []pbx.Fields {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/v1/extensions?"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s %v", query, resp.StatusCode, body, err)
+		}
+		if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+			t.Fatalf("%s: Content-Length %d, Transfer-Encoding %v, body %d bytes", query, resp.ContentLength, resp.TransferEncoding, len(body))
+		}
+		var page service.Page
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatalf("%s: %v in %s", query, err, body)
+		}
+		return page.Rows
+	}
+	for range 3 {
+		admin := list("admin-token-0123456789", "limit=50")
+		if len(admin) < 40 || admin[0]["secret"] == "" || admin[0]["secret"] == pbx.Redacted {
+			t.Fatalf("admin's page: %d rows, first %v", len(admin), admin[0])
+		}
+		read := list("read-token-0123456789", "limit=50")
+		for i, r := range read {
+			for _, name := range pbx.Extensions.SecretFields() {
+				if v, ok := r[name]; ok && v != pbx.Redacted {
+					t.Fatalf("read role's row %d shows %s=%q", i, name, v)
+				}
+			}
+		}
+		if small := list("read-token-0123456789", "limit=1&search=6109"); len(small) != 1 || small[0]["regexten"] != "6109" {
+			t.Fatalf("small page after a large one: %v", small)
+		}
+	}
 }

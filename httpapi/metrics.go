@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,13 +37,33 @@ func (m *Metrics) handler() http.Handler {
 
 // instrument counts a route's requests and times them.
 func (m *Metrics) instrument(pattern string, h http.Handler) http.Handler {
+	// The route's latency series and its count of 200s are looked up
+	// once, when first needed, rather than per request (a lookup hashes
+	// the labels); other codes are rare enough to look up each time.
+	var ok atomic.Pointer[prometheus.Counter]
+	var latency atomic.Pointer[prometheus.Observer]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: 200}
 		start := time.Now()
 		h.ServeHTTP(rec, r)
-		m.requests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
-		m.latency.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
+		if rec.status == 200 {
+			lazy(&ok, func() prometheus.Counter { return m.requests.WithLabelValues(pattern, "200") }).Inc()
+		} else {
+			m.requests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
+		}
+		lazy(&latency, func() prometheus.Observer { return m.latency.WithLabelValues(pattern) }).Observe(time.Since(start).Seconds())
 	})
+}
+
+// lazy returns *p, made by mk the first time (two first requests at once
+// make the same series).
+func lazy[T any](p *atomic.Pointer[T], mk func() T) T {
+	if v := p.Load(); v != nil {
+		return *v
+	}
+	v := mk()
+	p.Store(&v)
+	return v
 }
 
 type statusRecorder struct {

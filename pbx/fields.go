@@ -325,6 +325,7 @@ type fieldIter struct {
 	n           uint64
 	i           uint64
 	name, value string
+	code        uint64 // name's dictionary code; 0: spelled out
 	err         error
 	// src, when set, is b copied once, whole: each value is a piece of
 	// it (DecodeFieldsTogether).
@@ -332,22 +333,24 @@ type fieldIter struct {
 	size int // len(b) at the start: b's offset in src is size-len(b)
 }
 
-func newFieldIter(b []byte) (*fieldIter, error) {
+// newFieldIter returns the iterator by value, so that it can stay on
+// the caller's stack (a listing's page makes one per record).
+func newFieldIter(b []byte) (fieldIter, error) {
 	if len(b) == 0 {
-		return nil, errFieldsTruncated
+		return fieldIter{}, errFieldsTruncated
 	}
 	if b[0] != fieldsFormat {
-		return nil, fmt.Errorf("%w %#x", errFieldsFormat, b[0])
+		return fieldIter{}, fmt.Errorf("%w %#x", errFieldsFormat, b[0])
 	}
 	n, k := binary.Uvarint(b[1:])
 	if k <= 0 || k != wire.UvarintLen(n) {
-		return nil, errFieldsTruncated
+		return fieldIter{}, errFieldsTruncated
 	}
 	// Each field takes at least two bytes, which bounds n by the input.
 	if n > uint64(len(b)) {
-		return nil, fmt.Errorf("record claims %d fields in %d bytes", n, len(b))
+		return fieldIter{}, fmt.Errorf("record claims %d fields in %d bytes", n, len(b))
 	}
-	return &fieldIter{b: b[1+k:], n: n}, nil
+	return fieldIter{b: b[1+k:], n: n}, nil
 }
 
 func (it *fieldIter) next() bool {
@@ -378,6 +381,7 @@ func (it *fieldIter) name_() (string, bool) {
 		return "", false
 	}
 	it.b = it.b[k:]
+	it.code = code
 	if code == 0 {
 		name, ok := it.str()
 		if ok && IsUnknownField(name) {

@@ -193,6 +193,23 @@ func skipJSONSpace(data []byte, i int) int {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe tells the bytes appendJSONString copies as they are.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// dictJSONKey is each dictionary name quoted and followed by a colon, as
+// a JSON object's key.
+var dictJSONKey = func() (k [len(fieldDictionary)]string) {
+	for i, n := range fieldDictionary {
+		k[i] = string(appendJSONString(nil, n)) + ":"
+	}
+	return k
+}()
+
 // appendJSONString appends s quoted as encoding/json quotes it (HTML-safe,
 // invalid UTF-8 replaced by U+FFFD).
 func appendJSONString(b []byte, s string) []byte {
@@ -200,11 +217,11 @@ func appendJSONString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonSafe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -269,19 +286,33 @@ func AppendJSONFromBinary(b, rec []byte, redact func(name string) bool) ([]byte,
 	start := len(b)
 	b = slices.Grow(b, len(rec)+len(rec)/2)
 	b = append(b, '{')
-	prev := ""
+	prev, prevCode := "", uint64(0)
 	for i := 0; it.next(); i++ {
 		// The checks of decodeFields: names ascending (so no twice), no
-		// empty value, no field this agent does not know.
-		if it.value == "" || IsUnknownField(it.name) || i > 0 && it.name <= prev {
+		// empty value, no field this agent does not know. Two dictionary
+		// names compare by their ranks, the same order.
+		known := it.code > 0 && it.code <= uint64(len(fieldDictionary))
+		if it.value == "" || !known && IsUnknownField(it.name) {
 			return b[:start], false
 		}
-		prev = it.name
 		if i > 0 {
+			if known && prevCode > 0 {
+				if dictRank[it.code-1] <= dictRank[prevCode-1] {
+					return b[:start], false
+				}
+			} else if it.name <= prev {
+				return b[:start], false
+			}
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, it.name)
-		b = append(b, ':')
+		prev, prevCode = it.name, 0
+		if known {
+			prevCode = it.code
+			b = append(b, dictJSONKey[it.code-1]...)
+		} else {
+			b = appendJSONString(b, it.name)
+			b = append(b, ':')
+		}
 		if redact != nil && redact(it.name) {
 			b = appendJSONString(b, Redacted)
 		} else {

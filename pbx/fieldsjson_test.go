@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -103,4 +106,29 @@ func BenchmarkFieldsJSON(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAppendJSONFromBinary writes an extension of the sample as a
+// listing's page does, secrets redacted.
+func BenchmarkAppendJSONFromBinary(b *testing.B) {
+	fh, err := os.Open(filepath.Join("..", "testdata", "enterprise", "extensions.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fh.Close()
+	var recs [][]byte
+	ReadCSV(fh, "x", Extensions, func(r Row) error {
+		recs = append(recs, r.Fields.AppendBinary(nil))
+		return nil
+	})
+	secret := Extensions.SecretFields()
+	redact := func(name string) bool { return slices.Contains(secret, name) }
+	var out []byte
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		var ok bool
+		if out, ok = AppendJSONFromBinary(out[:0], recs[i%len(recs)], redact); !ok {
+			b.Fatal("does not decode")
+		}
+	}
 }

@@ -320,12 +320,24 @@ func (x *extIndex) search(q Query) ([]string, int) {
 		i++
 		return i < hi
 	}
+	// The page's base keys are copied (a key must not hold the index's
+	// memory), all into one string made at the end: one allocation
+	// rather than one per key.
+	type baseKey struct{ at, end int }
+	var keyBytes []byte
+	var baseKeys []baseKey
 	emitBase := func(id uint32) bool {
 		if i < lo { // not kept: no copy of the key
 			i++
 			return true
 		}
-		return emit(strings.Clone(x.base.keys.get(id)))
+		if keyBytes == nil {
+			keyBytes = make([]byte, 0, (hi-lo)*16)
+			baseKeys = make([]baseKey, 0, hi-lo)
+		}
+		keyBytes = append(keyBytes, x.base.keys.get(id)...)
+		baseKeys = append(baseKeys, baseKey{len(keys), len(keyBytes)})
+		return emit("")
 	}
 	if !q.Desc {
 		x.base.walk(m, col, false, x.gone, from, func(id uint32, pos int) bool {
@@ -354,6 +366,10 @@ func (x *extIndex) search(q Query) ([]string, int) {
 		for ; i < hi && f >= 0; f-- {
 			emit(fresh[f].key)
 		}
+	}
+	all, start := string(keyBytes), 0
+	for _, k := range baseKeys {
+		keys[k.at], start = all[start:k.end], k.end
 	}
 	return keys, total
 }

@@ -231,24 +231,31 @@ func (s *Service) checkList(ctx context.Context, tableName string, q Query) (*pb
 // pbx.Table.Redact does). A page the extension index answers is written
 // straight from the records' binary form, without decoding them.
 func (s *Service) ListJSON(ctx context.Context, tableName string, q Query, redact bool) ([]byte, error) {
+	return s.AppendListJSON(ctx, nil, tableName, q, redact)
+}
+
+// AppendListJSON is ListJSON appending to dst (the HTTP API's pooled
+// buffer: a page is tens of KB, allocated per request otherwise). On an
+// error it returns dst as it was.
+func (s *Service) AppendListJSON(ctx context.Context, dst []byte, tableName string, q Query, redact bool) ([]byte, error) {
 	t, indexed, err := s.checkList(ctx, tableName, q)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	if !indexed {
 		page, err := s.scanList(t, q)
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
 		if redact {
 			for i := range page.Rows {
 				page.Rows[i] = t.Redact(page.Rows[i])
 			}
 		}
-		return page.AppendJSON(nil), nil
+		return page.AppendJSON(dst), nil
 	}
 	if err := s.index.refresh(s.st); err != nil {
-		return nil, UserError(err)
+		return dst, UserError(err)
 	}
 	keys, total := s.index.search(q)
 	var secret func(name string) bool
@@ -258,7 +265,7 @@ func (s *Service) ListJSON(ctx context.Context, tableName string, q Query, redac
 		names := t.SecretFields()
 		secret = func(name string) bool { return slices.Contains(names, name) }
 	}
-	b := make([]byte, 0, 64+len(keys)*1024)
+	b := slices.Grow(dst, 64+len(keys)*512)
 	b = append(b, `{"total":`...)
 	b = strconv.AppendInt(b, int64(total), 10)
 	b = append(b, `,"rows":[`...)
@@ -286,7 +293,7 @@ func (s *Service) ListJSON(ctx context.Context, tableName string, q Query, redac
 		})
 	})
 	if err != nil {
-		return nil, UserError(err)
+		return dst, UserError(err)
 	}
 	return append(b, "]}"...), nil
 }

@@ -55,8 +55,23 @@ func (sn *Snapshot) Values(table string, keys []string, fn func(key string, valu
 	if b == nil {
 		return nil
 	}
-	for _, key := range keys {
-		if err := sn.shown(table, key, b.Get([]byte(key)), fn); err != nil {
+	// One cursor for every key: Bucket.Get makes a cursor per call and
+	// grows its stack anew (a few allocations per key). A page in key
+	// order asks for keys that follow each other: the cursor's next key
+	// is tried before a search from the root.
+	c := b.Cursor()
+	var k, v []byte
+	for i, key := range keys {
+		if i > 0 && k != nil {
+			k, v = c.Next()
+		}
+		if string(k) != key {
+			k, v = c.Seek([]byte(key))
+		}
+		if string(k) != key { // absent (Seek found the next key)
+			continue
+		}
+		if err := sn.shown(table, key, v, fn); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/pbxtopo/pbxtopo/internal/testutil"
@@ -81,6 +82,26 @@ func TestValuesShowWhatGetShows(t *testing.T) {
 				if key == "tpa1/6103" && len(r.Versions) < 2 {
 					t.Errorf("sealed %v: %s has %d versions: the test wants a conflict", sealed, key, len(r.Versions))
 				}
+			}
+			// Several keys at once, in key order and not, missing and
+			// deleted ones among them, one twice: each live one in the
+			// order asked, with the value it shows alone.
+			keys := []string{"tpa1/6101", "tpa1/6102", "tpa1/6103", "tpa1/6199", "tpa1/6103", "tpa1/6101", "tpa1/6100", "tpa1/6104", "tpa1/6103"}
+			var want, got []string
+			for _, key := range keys {
+				sn.Values("extensions", []string{key}, func(k string, val []byte) error {
+					want = append(want, k+"="+string(val))
+					return nil
+				})
+			}
+			if err := sn.Values("extensions", keys, func(k string, val []byte) error {
+				got = append(got, k+"="+string(val))
+				return nil
+			}); err != nil {
+				return err
+			}
+			if !slices.Equal(got, want) || len(want) != 5 {
+				t.Errorf("sealed %v: Values of %q gives %q, one by one %q", sealed, keys, got, want)
 			}
 			if err := sn.Values("no_such_table", []string{"x"}, func(string, []byte) error {
 				t.Error("a missing table has a record")

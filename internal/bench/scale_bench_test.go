@@ -59,6 +59,7 @@ func benchScaleKinds(b *testing.B, through func(*testing.B, *service.Service) fu
 			for _, k := range apiKinds {
 				b.Run(k.name, func(b *testing.B) {
 					r := rand.New(rand.NewSource(1))
+					b.ResetTimer()
 					defer reportCPU(b)()
 					b.ReportAllocs()
 					for i := 0; i < b.N; i++ {
@@ -116,6 +117,7 @@ func BenchmarkScaleMixHTTP(b *testing.B) {
 	c := newAPICallerURL(srv.URL, tok, 64)
 	ctx := context.Background()
 	var seed atomic.Int64
+	b.ResetTimer() // the per-op figures leave the import out
 	defer reportCPU(b)()
 	b.ReportAllocs()
 	b.SetParallelism(8)
