@@ -114,6 +114,7 @@ func (s *Store) restore(r io.Reader, newer func(raftIndex uint64) bool) error {
 		return err
 	}
 	s.mu.Lock()
+	s.restores++
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()

@@ -181,7 +181,8 @@ type txState struct {
 	summary     Summary // streams changed in this transaction
 	pruned      Summary
 	logged      bool
-	changes     int // applied in this transaction
+	changes     int             // applied in this transaction
+	tables      map[string]bool // tables whose records it wrote
 }
 
 func (s *Store) newTxState() *txState {
@@ -248,6 +249,12 @@ func (s *Store) publish(st *txState) {
 	}
 	if st.horizon != nil {
 		s.horizon = st.horizon
+	}
+	for t := range st.tables {
+		if s.tableWrites == nil {
+			s.tableWrites = map[string]uint64{}
+		}
+		s.tableWrites[t]++
 	}
 	if st.logged {
 		close(s.changed)
@@ -421,6 +428,12 @@ func (st *txState) applyChange(tx *bolt.Tx, c *Change) (Outcome, error) {
 // putRecord writes rec (or removes the record when rec has no versions)
 // and keeps the conflict, tombstone and digest indexes in step.
 func (st *txState) putRecord(tx *bolt.Tx, b *bolt.Bucket, old, rec *Record) error {
+	if !st.tables[rec.Table] {
+		if st.tables == nil {
+			st.tables = map[string]bool{}
+		}
+		st.tables[rec.Table] = true
+	}
 	ik := indexKey(rec.Table, rec.Key)
 	var err error
 	if len(rec.Versions) == 0 {

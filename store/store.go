@@ -103,6 +103,10 @@ type Store struct {
 	diskFull atomic.Bool
 	resumeAt atomic.Int64 // free bytes needed to leave it
 	commits  uint64       // bbolt transactions committed
+	// tableWrites counts, per table, the committed transactions that wrote
+	// one of its records; restores counts restores (TableWrites).
+	tableWrites map[string]uint64
+	restores    uint64
 
 	reqs      chan *request
 	quit      chan struct{}
@@ -413,6 +417,21 @@ func (s *Store) Pruned() Summary {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.pruned.Clone()
+}
+
+// TableWrites returns a number that grows with every committed
+// transaction that wrote a record of one of tables, and with every
+// restore. A reader that builds something from those tables reads it
+// before its snapshot and rebuilds only when it has grown: the other
+// tables' commits (watermarks, status) leave it alone.
+func (s *Store) TableWrites(tables ...string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.restores
+	for _, t := range tables {
+		n += s.tableWrites[t]
+	}
+	return n
 }
 
 // Changed returns a channel that is closed the next time changes are

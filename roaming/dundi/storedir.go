@@ -10,15 +10,21 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
-// Store is what StoreDirectory reads: consistent snapshots, and a channel
-// closed at the next commit.
+// Store is what StoreDirectory reads: consistent snapshots, a channel
+// closed at the next commit, and a count of the commits that wrote the
+// tables it reads.
 type Store interface {
 	View(fn func(*store.Snapshot) error) error
 	Changed() <-chan struct{}
+	TableWrites(tables ...string) uint64
 }
+
+// indexTables are the tables an index is built from.
+var indexTables = []string{pbx.Clusters.Name, pbx.Extensions.Name}
 
 var _ Store = (*store.Store)(nil)
 
@@ -48,6 +54,9 @@ type StoreDirectory struct {
 	log    *slog.Logger
 	idx    atomic.Pointer[index]
 	gen    atomic.Uint64
+	// built is the store's TableWrites of indexTables read before the
+	// current index's snapshot.
+	built atomic.Uint64
 }
 
 var (
@@ -81,7 +90,10 @@ func NewStoreDirectory(st Store, health Health, cfg StoreDirectoryConfig) (*Stor
 	return d, nil
 }
 
-// Run rebuilds the index after every change of the store until ctx ends.
+// Run rebuilds the index after every change of the clusters or the
+// extensions until ctx ends; commits to other tables (watermarks, the
+// replication's own records) leave it alone: at a million extensions their
+// rebuilds took 15% of an agent's CPU while it served 5,000 clients.
 // Changes made while a rebuild runs trigger the next one, so a burst of
 // commits costs a few rebuilds, not one each. After a rebuild that took d,
 // the next waits rebuildPause(d): a rebuild reads every
@@ -91,16 +103,18 @@ func NewStoreDirectory(st Store, health Health, cfg StoreDirectoryConfig) (*Stor
 func (d *StoreDirectory) Run(ctx context.Context) error {
 	for {
 		changed := d.st.Changed() // before reading, so no commit slips between
-		start := time.Now()
-		if err := d.Rebuild(); err != nil {
-			d.log.Error("dundi: index rebuild failed; answering from the previous one", "err", err)
-		}
-		pause := time.NewTimer(rebuildPause(time.Since(start)))
-		select {
-		case <-ctx.Done():
-			pause.Stop()
-			return nil
-		case <-pause.C:
+		if d.st.TableWrites(indexTables...) != d.built.Load() {
+			start := time.Now()
+			if err := d.Rebuild(); err != nil {
+				d.log.Error("dundi: index rebuild failed; answering from the previous one", "err", err)
+			}
+			pause := time.NewTimer(rebuildPause(time.Since(start)))
+			select {
+			case <-ctx.Done():
+				pause.Stop()
+				return nil
+			case <-pause.C:
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -121,6 +135,9 @@ func (d *StoreDirectory) Generation() uint64 { return d.gen.Load() }
 // Rebuild reads the store and swaps in a new index.
 func (d *StoreDirectory) Rebuild() error {
 	start := time.Now()
+	// Read before the snapshot: a commit between the two is in the
+	// snapshot and makes the next check rebuild once more, never less.
+	writes := d.st.TableWrites(indexTables...)
 	var idx *index
 	err := d.st.View(func(sn *store.Snapshot) (err error) {
 		idx, err = buildIndex(sn, d.cfg.EIDOf, d.idx.Load())
@@ -139,6 +156,7 @@ func (d *StoreDirectory) Rebuild() error {
 		d.log.Warn("dundi: clusters with roaming numbers but no voice_vip; their answers are left out", "clusters", strings.Join(missing, ","))
 	}
 	d.idx.Store(idx)
+	d.built.Store(writes)
 	d.gen.Add(1)
 	d.log.Debug("dundi: index rebuilt", "numbers", idx.size(), "took", time.Since(start))
 	return nil

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pbxtopo/pbxtopo/pbx"
 	"github.com/pbxtopo/pbxtopo/store"
 )
 
@@ -79,10 +81,8 @@ func TestStoreDirectoryFollowsChanges(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	gen0 := d.Generation()
 	go func() { done <- d.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "Run's first build", func() bool { return d.Generation() > gen0 })
 	write := func(muts ...store.Mutation) {
 		t.Helper()
 		gen := d.Generation()
@@ -144,6 +144,9 @@ func (b busyStore) Changed() <-chan struct{} {
 	return c
 }
 
+// TableWrites grows at every call: every table changes all the time.
+func (b busyStore) TableWrites(...string) uint64 { return uint64(time.Now().UnixNano()) }
+
 func (b busyStore) View(fn func(*store.Snapshot) error) error {
 	time.Sleep(b.readTime)
 	return b.Store.View(fn)
@@ -174,5 +177,64 @@ func TestStoreDirectoryPacesRebuilds(t *testing.T) {
 	}
 	if rebuilds < 2 {
 		t.Fatalf("%d rebuilds in %v of constant change: the index stopped following the store", rebuilds, took)
+	}
+}
+
+// watchedStore counts Run's waits for the next commit (each loop of Run
+// asks for the channel once).
+type watchedStore struct {
+	*store.Store
+	waits *atomic.Int64
+}
+
+func (w watchedStore) Changed() <-chan struct{} {
+	w.waits.Add(1)
+	return w.Store.Changed()
+}
+
+// Commits to tables the index is not built from (a trunk here; the
+// replication's watermarks in an agent) leave it alone: only the
+// extension's commit rebuilds it.
+func TestStoreDirectoryRebuildsForItsTablesOnly(t *testing.T) {
+	st := newStore(t, []cluster{{name: "a", vip: "10.0.0.1"}}, nil)
+	ws := watchedStore{st, new(atomic.Int64)}
+	maps, _ := ParseMappings([]MappingConfig{{Context: "priv", Tech: "IAX2", Destination: "x@${IPADDR}/${NUMBER}"}})
+	d, err := NewStoreDirectory(ws, nil, StoreDirectoryConfig{Mappings: maps, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	// write commits muts and waits until Run has looked at the commit.
+	write := func(muts ...store.Mutation) {
+		t.Helper()
+		waits := ws.waits.Load()
+		if _, err := st.Write(ctx, "test", muts); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "Run to look at the commit", func() bool { return ws.waits.Load() > waits })
+	}
+	answered := func(number string) bool {
+		as, err := d.Lookup(ctx, number, "priv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(as) > 0
+	}
+	// A rebuild counts in Generation just after its index is in use.
+	g0 := d.Generation()
+	write(extMutation(ext{cluster: "a", number: "6101", roaming: true}))
+	waitFor(t, "6101 answered", func() bool { return answered("6101") && d.Generation() > g0 })
+	g1 := d.Generation()
+	for i := range 3 {
+		f := pbx.Fields{"name": fmt.Sprintf("t%d", i), "host": "10.9.9.9"}
+		write(store.Mutation{Table: pbx.Trunks.Name, Key: fmt.Sprintf("t%d", i), Value: f.Compact().AppendBinary(nil)})
+	}
+	write(extMutation(ext{cluster: "a", number: "6102", roaming: true}))
+	waitFor(t, "6102 answered", func() bool { return answered("6102") && d.Generation() > g1 })
+	if g2 := d.Generation(); g2 != g1+1 {
+		t.Fatalf("%d rebuilds for three trunks and one extension: want one", g2-g1)
 	}
 }
