@@ -77,16 +77,18 @@ func (s *Store) Writable() error {
 	return nil
 }
 
-// diskProber probes the free space every DiskProbe until the store closes.
-func (s *Store) diskProber() {
-	t := time.NewTicker(s.cfg.DiskProbe)
+// every calls fn every d until the store closes or fn returns false.
+func (s *Store) every(d time.Duration, fn func() bool) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.quit:
 			return
 		case <-t.C:
-			s.probeDisk()
+			if !fn() {
+				return
+			}
 		}
 	}
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
@@ -33,19 +32,11 @@ func (s *Store) trimResident() error {
 	})
 }
 
-// residentTrimmer trims every ResidentTrim until the store closes.
-func (s *Store) residentTrimmer() {
-	t := time.NewTicker(s.cfg.ResidentTrim)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-t.C:
-			if err := s.trimResident(); err != nil {
-				s.log.Warn("store: could not trim the resident pages of the mapped file", "err", err)
-				return
-			}
-		}
+// trimResidentOK trims, and logs (and stops the trims) when it cannot.
+func (s *Store) trimResidentOK() bool {
+	if err := s.trimResident(); err != nil {
+		s.log.Warn("store: could not trim the resident pages of the mapped file; no more trims", "err", err)
+		return false
 	}
+	return true
 }

@@ -213,9 +213,9 @@ func Open(cfg Config) (*Store, error) {
 		s.done = make(chan struct{})
 		go s.committer()
 		s.probeDisk()
-		go s.diskProber()
+		go s.every(cfg.DiskProbe, func() bool { s.probeDisk(); return true })
 		if cfg.ResidentTrim > 0 {
-			go s.residentTrimmer()
+			go s.every(cfg.ResidentTrim, s.trimResidentOK)
 		}
 	}
 	return s, nil

@@ -42,7 +42,7 @@ func openLog(dir string, log *slog.Logger) (*raftlog.Log, error) {
 		if err := os.Rename(old, old+migrated); err != nil {
 			return nil, err
 		}
-		if err := syncDir(dir); err != nil {
+		if err := raftlog.SyncDir(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +86,7 @@ func migrateBolt(src, dst string) (int, error) {
 		err = os.Rename(tmp, dst)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(dst))
+		err = raftlog.SyncDir(filepath.Dir(dst))
 	}
 	return n, err
 }
@@ -131,16 +131,4 @@ func copyStable(src string, to *raftlog.Log) error {
 		}
 		return b.ForEach(func(k, v []byte) error { return to.Set(k, v) })
 	})
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

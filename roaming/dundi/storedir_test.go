@@ -68,12 +68,10 @@ func TestStoreDirectoryFlags(t *testing.T) {
 	}
 }
 
-// The index follows the store: a new roaming number, a move, a cluster
-// that gets a VIP, all show at the next lookup after the rebuild.
-func TestStoreDirectoryFollowsChanges(t *testing.T) {
-	st := newStore(t, []cluster{{name: "a", vip: "10.0.0.1"}, {name: "b"}}, []ext{
-		{cluster: "a", number: "6109", mailbox: "6109", roaming: true},
-	})
+// runDirectory builds a directory over st with an IAX2 mapping of the
+// context priv, and runs it until the test ends.
+func runDirectory(t *testing.T, st Store) *StoreDirectory {
+	t.Helper()
 	maps, _ := ParseMappings([]MappingConfig{{Context: "priv", Tech: "IAX2", Destination: "x@${IPADDR}/${NUMBER}"}})
 	d, err := NewStoreDirectory(st, nil, StoreDirectoryConfig{Mappings: maps, Logger: quietLog()})
 	if err != nil {
@@ -82,7 +80,17 @@ func TestStoreDirectoryFollowsChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
+	return d
+}
+
+// The index follows the store: a new roaming number, a move, a cluster
+// that gets a VIP, all show at the next lookup after the rebuild.
+func TestStoreDirectoryFollowsChanges(t *testing.T) {
+	st := newStore(t, []cluster{{name: "a", vip: "10.0.0.1"}, {name: "b"}}, []ext{
+		{cluster: "a", number: "6109", mailbox: "6109", roaming: true},
+	})
+	d := runDirectory(t, st)
 	write := func(muts ...store.Mutation) {
 		t.Helper()
 		gen := d.Generation()
@@ -198,15 +206,8 @@ func (w watchedStore) Changed() <-chan struct{} {
 func TestStoreDirectoryRebuildsForItsTablesOnly(t *testing.T) {
 	st := newStore(t, []cluster{{name: "a", vip: "10.0.0.1"}}, nil)
 	ws := watchedStore{st, new(atomic.Int64)}
-	maps, _ := ParseMappings([]MappingConfig{{Context: "priv", Tech: "IAX2", Destination: "x@${IPADDR}/${NUMBER}"}})
-	d, err := NewStoreDirectory(ws, nil, StoreDirectoryConfig{Mappings: maps, Logger: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	d := runDirectory(t, ws)
+	ctx := context.Background()
 	// write commits muts and waits until Run has looked at the commit.
 	write := func(muts ...store.Mutation) {
 		t.Helper()

@@ -53,7 +53,7 @@ func writeFileAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return SyncDir(filepath.Dir(path))
 }
 
 // readKV reads a kv file; a missing file is an empty map.
@@ -109,7 +109,9 @@ func decodeKV(b []byte) (map[string][]byte, error) {
 	return m, nil
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, so that the entries of files created, renamed
+// or removed in it last.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

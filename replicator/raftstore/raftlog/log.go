@@ -99,7 +99,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+		if err := SyncDir(filepath.Dir(dir)); err != nil {
 			return nil, err
 		}
 	}
@@ -165,7 +165,7 @@ func (l *Log) load() error {
 			if err := os.Remove(path); err != nil {
 				return err
 			}
-			if err := syncDir(l.dir); err != nil {
+			if err := SyncDir(l.dir); err != nil {
 				return err
 			}
 			continue
@@ -420,7 +420,7 @@ func (l *Log) tail(first uint64) (*segment, bool, error) {
 		return nil, false, fmt.Errorf("raftlog: new segment: %w", err)
 	}
 	l.stats.fsyncs.Add(1)
-	if err := syncDir(l.dir); err != nil {
+	if err := SyncDir(l.dir); err != nil {
 		f.Close()
 		os.Remove(path)
 		return nil, false, err
@@ -481,7 +481,7 @@ func (l *Log) deleteAll() error {
 	}
 	l.first, l.last = 0, 0
 	l.stats.fsyncs.Add(1)
-	return syncDir(l.dir)
+	return SyncDir(l.dir)
 }
 
 func (l *Log) deleteHead(first uint64) error {
@@ -504,7 +504,7 @@ func (l *Log) deleteHead(first uint64) error {
 	l.first = first
 	if k > 0 {
 		l.stats.fsyncs.Add(1)
-		return syncDir(l.dir)
+		return SyncDir(l.dir)
 	}
 	return nil
 }
@@ -519,7 +519,7 @@ func (l *Log) deleteTail(from uint64) error {
 	}
 	if removed {
 		l.stats.fsyncs.Add(1)
-		if err := syncDir(l.dir); err != nil {
+		if err := SyncDir(l.dir); err != nil {
 			return err
 		}
 	}
