@@ -1,9 +1,11 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,8 +24,11 @@ import (
 // resident set (madvise MADV_DONTNEED; the file mapping is read-only and
 // bbolt writes through the file, so no page is dirty and nothing is lost).
 func (s *Store) trimResident() error {
-	// A read transaction holds bbolt's mapping in place (a remap waits for
-	// it), so the range is the store file's for the whole call.
+	// dbMu: a restore or an online compaction swaps the file. A read
+	// transaction holds bbolt's mapping in place (a remap waits for it),
+	// so the range is the store file's for the whole call.
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
 	return s.db.View(func(tx *bolt.Tx) error {
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, s.db.Info().Data, uintptr(tx.Size()), unix.MADV_DONTNEED); errno != 0 {
 			return fmt.Errorf("store %s: madvise: %w", s.cfg.Path, errno)
@@ -32,9 +37,14 @@ func (s *Store) trimResident() error {
 	})
 }
 
-// trimResidentOK trims, and logs (and stops the trims) when it cannot.
+// trimResidentOK trims, and logs (and stops the trims) when it cannot; a
+// store closing stops them too.
 func (s *Store) trimResidentOK() bool {
-	if err := s.trimResident(); err != nil {
+	err := s.trimResident()
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return false
+	}
+	if err != nil {
 		s.log.Warn("store: could not trim the resident pages of the mapped file; no more trims", "err", err)
 		return false
 	}
