@@ -47,6 +47,9 @@ func openLog(dir string, log *slog.Logger) (*raftlog.Log, error) {
 		}
 	}
 	l, err := raftlog.Open(wal, raftlog.Options{})
+	if errors.Is(err, raftlog.ErrCorrupt) {
+		return nil, fmt.Errorf("raft log: %w; this node must not start on it. If the other nodes of its cluster run, treat it as a node that lost its disk: stop it, move its data dir aside and start it empty, and Raft gives it the leader's snapshot (operator guide, \"One node of a cluster lost its disk\")", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("raft log: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,5 +164,40 @@ func TestTornLogTailCatchesUp(t *testing.T) {
 	waitSame(t, c.nodes, 10*time.Second)
 	if !has(follower, "tpa1/139") {
 		t.Fatal("the node with the torn log did not catch up")
+	}
+}
+
+// A log damaged other than at its tail stops the node with an error that
+// says where and what the operator does.
+func TestCorruptLogSaysWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	quiet := slog.New(slog.DiscardHandler)
+	l, err := openLog(dir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= 3; i++ { // three batches: damage in the first is not a torn tail
+		if err := l.StoreLogs([]*raft.Log{{Index: i, Term: 1, Type: raft.LogCommand, Data: bytes.Repeat([]byte("x"), 100)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	segs, err := filepath.Glob(filepath.Join(dir, walDir, "*.wal"))
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("segments %v, %v", segs, err)
+	}
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[60] ^= 0xff // inside the first record's data
+	if err := os.WriteFile(segs[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = openLog(dir, quiet)
+	for _, want := range []string{segs[0] + " at offset 0", "must not start", "move its data dir aside", "lost its disk"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("open of a damaged log: %v; want it to say %q", err, want)
+		}
 	}
 }
