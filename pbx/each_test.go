@@ -40,3 +40,20 @@ func FuzzEachField(f *testing.F) {
 		}
 	})
 }
+
+// EachField sees what decoding sees, a newer agent's field included, and
+// does not panic on a form cut anywhere.
+func TestEachFieldMatchesDecode(t *testing.T) {
+	f := Fields{"cluster": "tpa1", "regexten": "6109", "name": "George", "#99": "x", "allow": "ulaw"}
+	b := f.AppendBinary(nil)
+	got := Fields{}
+	if !EachField(b, func(name string, v []byte) bool { got[name] = string(v); return true }) {
+		t.Fatal("EachField refused a whole record")
+	}
+	if !got.Equal(f) {
+		t.Errorf("EachField gave %v, want %v", got, f)
+	}
+	for i := 0; i < len(b); i++ {
+		EachField(b[:i], func(string, []byte) bool { return true })
+	}
+}

@@ -178,18 +178,19 @@ func appendInsert(b []byte, t *TableMap, s *tableSchema, rows []Row, nb bool) ([
 		b = make([]byte, 0, 64+16*len(cols)*(len(rows)+1))
 	}
 	sc := sqlColumns(t, s, cols, rows)
+	listed := make([]sqlColumn, 0, len(sc))
+	for _, c := range sc {
+		if !c.omitted {
+			listed = append(listed, c)
+		}
+	}
 	b = append(b, "INSERT INTO "...)
 	b = append(b, ident(t.Name)...)
 	b = append(b, " ("...)
-	first := true
-	for _, c := range sc {
-		if c.omitted {
-			continue
-		}
-		if !first {
+	for i, c := range listed {
+		if i > 0 {
 			b = append(b, ", "...)
 		}
-		first = false
 		b = append(b, c.ident...)
 	}
 	b = append(b, ") VALUES "...)
@@ -198,15 +199,10 @@ func appendInsert(b []byte, t *TableMap, s *tableSchema, rows []Row, nb bool) ([
 			b = append(b, ", "...)
 		}
 		b = append(b, '(')
-		first := true
-		for _, c := range sc {
-			if c.omitted {
-				continue
-			}
-			if !first {
+		for j, c := range listed {
+			if j > 0 {
 				b = append(b, ", "...)
 			}
-			first = false
 			b = appendValue(b, r, c, nb)
 		}
 		b = append(b, ')')

@@ -148,7 +148,7 @@ func rawHold(t *TableMap, raw []byte) ([]byte, error) {
 	}
 	var protocol, mailbox []byte
 	presentIf := false
-	err := pbx.RangeFields(raw, func(name string, v []byte) {
+	ok := pbx.EachField(raw, func(name string, v []byte) bool {
 		if i, ok := index[name]; ok {
 			vals[i] = v
 		}
@@ -161,9 +161,10 @@ func rawHold(t *TableMap, raw []byte) ([]byte, error) {
 		if !presentIf && has(t.PresentIf, name) {
 			presentIf = true
 		}
+		return true
 	})
-	if err != nil {
-		return nil, err
+	if !ok {
+		return nil, fmt.Errorf("%s: a stored record's binary form is cut short or damaged", t.Name)
 	}
 	// Present, as t.Present reads the decoded record.
 	if len(t.Protocols) > 0 {
