@@ -39,7 +39,7 @@ var layers = [][]string{
 	{"store"},
 	{"pbx"},
 	{"", "internal/pki", "internal/docfiles", "internal/wire", "internal/backoff", "internal/logbridge", "internal/testnet", "internal/browser", "internal/sipstub", "internal/dnstest", "replicator/mysql/mariadbtest", "replicator/mysql/asteriskdb", "replicator/raftstore/raftlog", "scripts"},
-	{"internal/modroot"},
+	{"internal/modroot", "internal/atomicfile"},
 }
 
 // pkg is one package of the module: its doc comment and imports.

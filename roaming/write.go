@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/pbxtopo/pbxtopo/internal/atomicfile"
 )
 
 // WriteBundle writes the bundle's files into dir, each atomically: a
@@ -80,12 +82,7 @@ func writeAtomic(path string, data []byte) (err error) {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("roaming: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("roaming: fsync %s: %w", dir, err)
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/pbxtopo/pbxtopo/internal/atomicfile"
 )
 
 // A backup file is
@@ -217,7 +219,7 @@ func RestoreBackup(r io.Reader, path string) (RestoreResult, error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return res, fmt.Errorf("store: restore: %w", err)
 	}
-	return res, syncDir(filepath.Dir(path))
+	return res, atomicfile.SyncDir(filepath.Dir(path))
 }
 
 // reincarnate checks the restored file and gives it a new incarnation.
@@ -251,13 +253,4 @@ func reincarnate(path string, h BackupHeader, inc uint64) error {
 		}
 		return nil
 	})
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

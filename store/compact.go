@@ -9,6 +9,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/pbxtopo/pbxtopo/internal/atomicfile"
 )
 
 // CompactResult gives a compaction's file sizes.
@@ -72,7 +74,7 @@ func Compact(path string) (CompactResult, error) {
 	if err := os.Rename(tmp, path); err != nil {
 		return res, fmt.Errorf("store: compact: %w", err)
 	}
-	return res, syncDir(filepath.Dir(path))
+	return res, atomicfile.SyncDir(filepath.Dir(path))
 }
 
 // CheckNotInUse returns an error wrapping ErrInUse when a process (an
@@ -138,6 +140,6 @@ func (s *Store) CompactOnline() (CompactResult, error) {
 	if renameErr != nil {
 		return res, fmt.Errorf("store: compact: %w", renameErr)
 	}
-	syncDir(filepath.Dir(path))
+	atomicfile.SyncDir(filepath.Dir(path))
 	return res, s.load()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/pbxtopo/pbxtopo/internal/atomicfile"
 	"github.com/pbxtopo/pbxtopo/replicator/raftstore/raftlog"
 	"go.etcd.io/bbolt"
 )
@@ -42,7 +43,7 @@ func openLog(dir string, log *slog.Logger) (*raftlog.Log, error) {
 		if err := os.Rename(old, old+migrated); err != nil {
 			return nil, err
 		}
-		if err := raftlog.SyncDir(dir); err != nil {
+		if err := atomicfile.SyncDir(dir); err != nil {
 			return nil, err
 		}
 	}
@@ -89,7 +90,7 @@ func migrateBolt(src, dst string) (int, error) {
 		err = os.Rename(tmp, dst)
 	}
 	if err == nil {
-		err = raftlog.SyncDir(filepath.Dir(dst))
+		err = atomicfile.SyncDir(filepath.Dir(dst))
 	}
 	return n, err
 }

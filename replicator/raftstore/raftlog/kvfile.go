@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/pbxtopo/pbxtopo/internal/atomicfile"
 )
 
 // A kv file is a small map written whole and replaced atomically: write a
@@ -30,30 +31,7 @@ func writeKV(path string, m map[string][]byte) error {
 		buf = append(buf, m[k]...)
 	}
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
-	return writeFileAtomic(path, buf)
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return SyncDir(filepath.Dir(path))
+	return atomicfile.WriteFile(path, buf, 0o600)
 }
 
 // readKV reads a kv file; a missing file is an empty map.
@@ -107,18 +85,4 @@ func decodeKV(b []byte) (map[string][]byte, error) {
 		return nil, errors.New("trailing bytes")
 	}
 	return m, nil
-}
-
-// SyncDir fsyncs a directory, so that the entries of files created, renamed
-// or removed in it last.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/pbxtopo/pbxtopo/internal/atomicfile"
 )
 
 // Options tunes a Log; the zero value is the default.
@@ -99,7 +101,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
-		if err := SyncDir(filepath.Dir(dir)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
 			return nil, err
 		}
 	}
@@ -165,7 +167,7 @@ func (l *Log) load() error {
 			if err := os.Remove(path); err != nil {
 				return err
 			}
-			if err := SyncDir(l.dir); err != nil {
+			if err := atomicfile.SyncDir(l.dir); err != nil {
 				return err
 			}
 			continue
@@ -420,7 +422,7 @@ func (l *Log) tail(first uint64) (*segment, bool, error) {
 		return nil, false, fmt.Errorf("raftlog: new segment: %w", err)
 	}
 	l.stats.fsyncs.Add(1)
-	if err := SyncDir(l.dir); err != nil {
+	if err := atomicfile.SyncDir(l.dir); err != nil {
 		f.Close()
 		os.Remove(path)
 		return nil, false, err
@@ -481,7 +483,7 @@ func (l *Log) deleteAll() error {
 	}
 	l.first, l.last = 0, 0
 	l.stats.fsyncs.Add(1)
-	return SyncDir(l.dir)
+	return atomicfile.SyncDir(l.dir)
 }
 
 func (l *Log) deleteHead(first uint64) error {
@@ -504,7 +506,7 @@ func (l *Log) deleteHead(first uint64) error {
 	l.first = first
 	if k > 0 {
 		l.stats.fsyncs.Add(1)
-		return SyncDir(l.dir)
+		return atomicfile.SyncDir(l.dir)
 	}
 	return nil
 }
@@ -519,7 +521,7 @@ func (l *Log) deleteTail(from uint64) error {
 	}
 	if removed {
 		l.stats.fsyncs.Add(1)
-		if err := SyncDir(l.dir); err != nil {
+		if err := atomicfile.SyncDir(l.dir); err != nil {
 			return err
 		}
 	}
