@@ -182,7 +182,7 @@ type txState struct {
 	pruned      Summary
 	logged      bool
 	changes     int             // applied in this transaction
-	tables      map[string]bool // tables whose records it wrote
+	tables      []string        // tables whose records it wrote (one or two)
 }
 
 func (s *Store) newTxState() *txState {
@@ -250,7 +250,7 @@ func (s *Store) publish(st *txState) {
 	if st.horizon != nil {
 		s.horizon = st.horizon
 	}
-	for t := range st.tables {
+	for _, t := range st.tables {
 		if s.tableWrites == nil {
 			s.tableWrites = map[string]uint64{}
 		}
@@ -428,11 +428,8 @@ func (st *txState) applyChange(tx *bolt.Tx, c *Change) (Outcome, error) {
 // putRecord writes rec (or removes the record when rec has no versions)
 // and keeps the conflict, tombstone and digest indexes in step.
 func (st *txState) putRecord(tx *bolt.Tx, b *bolt.Bucket, old, rec *Record) error {
-	if !st.tables[rec.Table] {
-		if st.tables == nil {
-			st.tables = map[string]bool{}
-		}
-		st.tables[rec.Table] = true
+	if !slices.Contains(st.tables, rec.Table) {
+		st.tables = append(st.tables, rec.Table)
 	}
 	ik := indexKey(rec.Table, rec.Key)
 	var err error
