@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/pbxtopo/pbxtopo/store"
 )
 
 // writeBoltLog makes the raft.db an older node left: entries first..last,
@@ -167,37 +168,45 @@ func TestTornLogTailCatchesUp(t *testing.T) {
 	}
 }
 
-// A log damaged other than at its tail stops the node with an error that
-// says where and what the operator does.
+// A log damaged other than at its tail stops the node: the node's own
+// start (New) fails with an error that says where and what the operator
+// does.
 func TestCorruptLogSaysWhatToDo(t *testing.T) {
-	dir := t.TempDir()
-	quiet := slog.New(slog.DiscardHandler)
-	l, err := openLog(dir, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := uint64(1); i <= 3; i++ { // three batches: damage in the first is not a torn tail
-		if err := l.StoreLogs([]*raft.Log{{Index: i, Term: 1, Type: raft.LogCommand, Data: bytes.Repeat([]byte("x"), 100)}}); err != nil {
+	c := newCluster(t, 1, nil)
+	nd := c.leader(t, 10*time.Second)
+	for i := 0; i < 3; i++ { // batches after the first: its damage is not a torn tail
+		if err := put(bg, nd, fmt.Sprintf("tpa1/%d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l.Close()
-	segs, err := filepath.Glob(filepath.Join(dir, walDir, "*.wal"))
-	if err != nil || len(segs) != 1 {
+	c.kill(nd)
+	segs, err := filepath.Glob(filepath.Join(nd.dir, "raft", walDir, "*.wal"))
+	if err != nil || len(segs) == 0 {
 		t.Fatalf("segments %v, %v", segs, err)
 	}
 	b, err := os.ReadFile(segs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[60] ^= 0xff // inside the first record's data
+	b[60] ^= 0xff // inside the first record
 	if err := os.WriteFile(segs[0], b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = openLog(dir, quiet)
+	sc := store.DefaultConfig(filepath.Join(nd.dir, "store.db"))
+	sc.Replica = "tpa1"
+	local, err := store.Open(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	cfg := DefaultConfig(nd.name, "tpa1", filepath.Join(nd.dir, "raft"))
+	rs, err := New(cfg, Deps{Store: local, Peers: c, Forwarder: c, Transport: nd.trans})
+	if err == nil {
+		rs.Close()
+	}
 	for _, want := range []string{segs[0] + " at offset 0", "must not start", "move its data dir aside", "lost its disk"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Fatalf("open of a damaged log: %v; want it to say %q", err, want)
+			t.Fatalf("start on a damaged log: %v; want it to say %q", err, want)
 		}
 	}
 }
