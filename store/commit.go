@@ -181,8 +181,8 @@ type txState struct {
 	summary     Summary // streams changed in this transaction
 	pruned      Summary
 	logged      bool
-	changes     int             // applied in this transaction
-	tables      []string        // tables whose records it wrote (one or two)
+	changes     int      // applied in this transaction
+	tables      []string // tables whose records it wrote (one or two)
 }
 
 func (s *Store) newTxState() *txState {
