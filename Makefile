@@ -25,9 +25,10 @@ install: build
 # staticcheck, pinned: the module proxy serves this version.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-# The test command CI runs: vet and staticcheck, then every test with the
-# race detector.
+# The test command CI runs: formatting, vet and staticcheck, then every
+# test with the race detector.
 test:
+	@unformatted=$$($$($(GO) env GOROOT)/bin/gofmt -l .); if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	$(GO) test -race -timeout 20m ./...
