@@ -92,13 +92,20 @@ type flow struct {
 	p99     time.Duration // acknowledgement to visible at the farthest member
 	n       int           // writes acknowledged
 	err     error         // why visibility could not be measured
+	stores  int           // replicas, all on the one scratch disk
+	pages   int64         // pages their stores wrote from the first write until all were visible
+	took    time.Duration // that time
 }
 
 // rows returns a flow's four figures; when visibility could not be
 // measured, its three rows are failures that say why.
 func (f flow) rows(name, unit, goalRate, goalP99 string) []Result {
-	out := []Result{{Name: name + ": acknowledged at the origin", Value: f.acked, Unit: unit, Clients: replWriters,
-		Note: fmt.Sprintf("%d writes", f.n)}}
+	note := fmt.Sprintf("%d writes", f.n)
+	if f.pages > 0 && f.n > 0 {
+		note += fmt.Sprintf("; the %d stores wrote %.1f pages per change, %.0f pages/s on one disk", f.stores,
+			float64(f.pages)/float64(f.n), float64(f.pages)/f.took.Seconds())
+	}
+	out := []Result{{Name: name + ": acknowledged at the origin", Value: f.acked, Unit: unit, Clients: replWriters, Note: note}}
 	vis := []Result{
 		{Name: name + ": visible at every member", Value: f.visible, Unit: unit, Goal: goalRate, Clients: replWriters},
 		{Name: name + ": ack to visible at every member, p50", Value: ms(f.p50), Unit: "ms"},
@@ -284,8 +291,16 @@ func replThroughput(ctx context.Context, env Env, shape replShape, d time.Durati
 			}
 		}(i)
 	}
+	pagesWritten := func() (n int64) {
+		for _, st := range e.stores {
+			n += st.Stats().PagesWritten
+		}
+		return n
+	}
+	pages0 := pagesWritten()
 	began := time.Now().UnixNano()
 	var f flow
+	f.stores = n
 	f.acked, _, err = rate(ctx, replWriters, d, func(w, i int) error {
 		res, err := origin.Write(ctx, "bench", []store.Mutation{{Table: "extensions", Key: fmt.Sprintf("r0/%d-%d", w, i), Value: benchValue}})
 		if err == nil && res.Dots[0].Seq < maxSeq {
@@ -340,6 +355,7 @@ func replThroughput(ctx context.Context, env Env, shape replShape, d time.Durati
 		lastVisible = max(lastVisible, worst)
 	}
 	f.visible = float64(last) / time.Duration(lastVisible-began).Seconds()
+	f.pages, f.took = pagesWritten()-pages0, time.Since(time.Unix(0, began))
 	f.p50, f.p99 = Percentile(lags, 50), Percentile(lags, 99)
 	return f, nil
 }
