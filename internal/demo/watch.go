@@ -95,7 +95,7 @@ func (w *AnswerWatch) run(ctx context.Context, names []string) {
 }
 
 func (w *AnswerWatch) check(server netip.AddrPort, name string) {
-	got, ok := srvClusters(server, name)
+	got, r, ok := srvAnswer(server, name)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !ok {
@@ -112,21 +112,35 @@ func (w *AnswerWatch) check(server netip.AddrPort, name string) {
 	if len(missing) > 0 {
 		w.omitting++
 		if len(w.examples) < 5 {
-			w.examples = append(w.examples, fmt.Sprintf("%s at %s: %v, without live %v (%s)", name, server, got, missing,
-				time.Now().Format("15:04:05.000")))
+			// The answer's header and authority tell a server that lost
+			// records from a foreign one that took the port of an agent
+			// restarting (tests run in parallel).
+			var auth []string
+			for _, rr := range r.Ns {
+				auth = append(auth, rr.String())
+			}
+			w.examples = append(w.examples, fmt.Sprintf("%s at %s: %v, without live %v (%s; aa=%v tc=%v, authority %q)", name, server, got, missing,
+				time.Now().Format("15:04:05.000"), r.Authoritative, r.Truncated, auth))
 		}
 	}
 }
 
 // srvClusters asks for name's SRV records and returns their targets'
-// first labels (the clusters); false when the server did not answer.
+// first labels (the clusters); false when the server did not answer. A
+// truncated answer is asked again over TCP, as a phone's resolver does.
 func srvClusters(server netip.AddrPort, name string) ([]string, bool) {
-	m := new(dns.Msg)
-	m.SetQuestion(name, dns.TypeSRV)
-	m.RecursionDesired = false
-	r, _, err := (&dns.Client{Timeout: 300 * time.Millisecond}).Exchange(m, server.String())
-	if err != nil || r.Rcode != dns.RcodeSuccess {
-		return nil, false
+	got, _, ok := srvAnswer(server, name)
+	return got, ok
+}
+
+// srvAnswer is srvClusters with the answer itself (nil when none).
+func srvAnswer(server netip.AddrPort, name string) ([]string, *dns.Msg, bool) {
+	r := exchangeSRV(server, name, "udp")
+	if r != nil && r.Truncated {
+		r = exchangeSRV(server, name, "tcp")
+	}
+	if r == nil || r.Rcode != dns.RcodeSuccess {
+		return nil, r, false
 	}
 	var out []string
 	for _, rr := range r.Answer {
@@ -134,7 +148,18 @@ func srvClusters(server netip.AddrPort, name string) ([]string, bool) {
 			out = append(out, strings.SplitN(s.Target, ".", 2)[0])
 		}
 	}
-	return out, true
+	return out, r, true
+}
+
+func exchangeSRV(server netip.AddrPort, name, network string) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeSRV)
+	m.RecursionDesired = false
+	r, _, err := (&dns.Client{Net: network, Timeout: 300 * time.Millisecond}).Exchange(m, server.String())
+	if err != nil {
+		return nil
+	}
+	return r
 }
 
 // SRVClusters asks server for name's SRV records and returns the clusters
