@@ -11,8 +11,11 @@ import (
 // garbage collector runs as GOGC says; near it, more often, and the
 // runtime returns freed memory to the system at once instead of keeping
 // it after a peak (a catch-up, a large import). It is soft: an agent that
-// needs more gets it, at the cost of more collection work.
-const DefaultMemoryLimitMB = 768
+// needs more gets it, at the cost of more collection work. 640 (768
+// before) keeps an agent holding a million extensions and serving 5,000
+// clients under 1 GB resident with the store's mapped pages
+// (docs/performance.md, "Memory of a large enterprise").
+const DefaultMemoryLimitMB = 640
 
 // MinMemoryLimitMB is the smallest limit accepted: below it an agent with
 // a large enterprise would spend its CPU collecting.
