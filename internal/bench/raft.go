@@ -68,14 +68,16 @@ func Raft(ctx context.Context, env Env) ([]Result, error) {
 	writes := float64(leader1.LSN - leader0.LSN)
 	// Every voter applies every write to its own store, on this one disk.
 	pagesPerWrite := func(pages int64, from, to store.Stats) float64 { return float64(pages) / float64(to.LSN-from.LSN) }
+	singlePages := pagesPerWrite(single1.PagesWritten-single0.PagesWritten, single0, single1)
+	raftPages := pagesPerWrite(pages1-pages0, leader0, leader1)
 	out := []Result{
 		{Name: "single-node store, 32 clients", Value: singleRate, Unit: "writes/s", Clients: 32,
 			Note: fmt.Sprintf("p99 %.2f ms; %s; %.1f store pages per write (%.0f pages/s)", ms(Percentile(singleLat, 99)), commitShape(single0, single1),
-				pagesPerWrite(single1.PagesWritten-single0.PagesWritten, single0, single1), singleRate*pagesPerWrite(single1.PagesWritten-single0.PagesWritten, single0, single1))},
+				singlePages, singleRate*singlePages)},
 		{Name: "3-voter Raft cluster, 32 clients at the leader", Value: raftRate, Unit: "writes/s", Clients: 32,
 			Anchor: "single-node store", AnchorValue: singleRate, Goal: "ratio >= 0.5",
 			Note: fmt.Sprintf("the leader's store: %s; the 3 voters' stores: %.1f pages per write (%.0f pages/s, on one disk); their Raft logs: %.2f fsyncs and %.0f bytes per write, %.1f writes per append",
-				commitShape(leader0, leader1), pagesPerWrite(pages1-pages0, leader0, leader1), raftRate*pagesPerWrite(pages1-pages0, leader0, leader1),
+				commitShape(leader0, leader1), raftPages, raftRate*raftPages,
 				float64(logs1.Fsyncs-logs0.Fsyncs)/writes, float64(logs1.Bytes-logs0.Bytes)/writes,
 				3*writes/float64(max(logs1.Appends-logs0.Appends, 1))),
 			AnchorSettings: "the same bbolt store without Raft, 32 clients, each write fsynced before its answer"},
