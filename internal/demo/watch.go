@@ -113,8 +113,7 @@ func (w *AnswerWatch) check(server netip.AddrPort, name string) {
 		w.omitting++
 		if len(w.examples) < 5 {
 			// The answer's header and authority tell a server that lost
-			// records from a foreign one that took the port of an agent
-			// restarting (tests run in parallel).
+			// records from a foreign one on the port of an agent restarting.
 			var auth []string
 			for _, rr := range r.Ns {
 				auth = append(auth, rr.String())
@@ -127,7 +126,8 @@ func (w *AnswerWatch) check(server netip.AddrPort, name string) {
 
 // srvClusters asks for name's SRV records and returns their targets'
 // first labels (the clusters); false when the server did not answer. A
-// truncated answer is asked again over TCP, as a phone's resolver does.
+// truncated answer is asked again over TCP, and a message that is not a
+// response is ignored, as a phone's resolver does.
 func srvClusters(server netip.AddrPort, name string) ([]string, bool) {
 	got, _, ok := srvAnswer(server, name)
 	return got, ok
@@ -139,7 +139,10 @@ func srvAnswer(server netip.AddrPort, name string) ([]string, *dns.Msg, bool) {
 	if r != nil && r.Truncated {
 		r = exchangeSRV(server, name, "tcp")
 	}
-	if r == nil || r.Rcode != dns.RcodeSuccess {
+	// A message without the response bit is not an answer: while an
+	// agent restarts, another test's UDP echo server may hold its port
+	// for a moment and send the query back (CI saw it twice).
+	if r == nil || !r.Response || r.Rcode != dns.RcodeSuccess {
 		return nil, r, false
 	}
 	var out []string
