@@ -44,7 +44,7 @@ type WatchResult struct {
 func WatchAnswers(servers []netip.AddrPort, names []string) (*AnswerWatch, error) {
 	w := &AnswerWatch{servers: servers, full: map[string][]string{}, dead: map[string]bool{}, done: make(chan struct{})}
 	for _, name := range names {
-		got, ok := srvClusters(servers[0], name)
+		got, _, ok := srvAnswer(servers[0], name)
 		if !ok || len(got) == 0 {
 			return nil, fmt.Errorf("%s SRV: no answer from %s to take as the full one", name, servers[0])
 		}
@@ -124,16 +124,10 @@ func (w *AnswerWatch) check(server netip.AddrPort, name string) {
 	}
 }
 
-// srvClusters asks for name's SRV records and returns their targets'
-// first labels (the clusters); false when the server did not answer. A
-// truncated answer is asked again over TCP, and a message that is not a
-// response is ignored, as a phone's resolver does.
-func srvClusters(server netip.AddrPort, name string) ([]string, bool) {
-	got, _, ok := srvAnswer(server, name)
-	return got, ok
-}
-
-// srvAnswer is srvClusters with the answer itself (nil when none).
+// srvAnswer asks for name's SRV records and returns their targets' first
+// labels (the clusters) and the answer itself; false when the server did
+// not answer. A truncated answer is asked again over TCP, and a message
+// that is not a response is ignored, as a phone's resolver does.
 func srvAnswer(server netip.AddrPort, name string) ([]string, *dns.Msg, bool) {
 	r := exchangeSRV(server, name, "udp")
 	if r != nil && r.Truncated {
@@ -168,5 +162,6 @@ func exchangeSRV(server netip.AddrPort, name, network string) *dns.Msg {
 // SRVClusters asks server for name's SRV records and returns the clusters
 // their targets name; false when the server did not answer.
 func SRVClusters(server netip.AddrPort, name string) ([]string, bool) {
-	return srvClusters(server, name)
+	got, _, ok := srvAnswer(server, name)
+	return got, ok
 }
