@@ -74,7 +74,7 @@ func Store(ctx context.Context, env Env) ([]Result, error) {
 		{Name: "durable writes, 32 writers", Value: many, Unit: "writes/s", Anchor: "raw fsync loop", AnchorValue: raw,
 			AnchorSettings: rawFsyncSettings, Clients: 32, Note: fmt.Sprintf("p99 %.2f ms; %s", ms(Percentile(lat32, 99)), commitShape(stats1, stats32))},
 		{Name: "store pages written, 32 writers", Value: storePages, Unit: "pages/s",
-			Anchor: fmt.Sprintf("raw scattered pages, %d per fsync", perCommit), AnchorValue: scattered, AnchorSettings: scatteredSettings},
+			Anchor: fmt.Sprintf("raw scattered pages, %d per fdatasync", perCommit), AnchorValue: scattered, AnchorSettings: scatteredSettings},
 		{Name: "group commit gain, 32 writers vs 1", Value: many / one, Unit: "x", Goal: ">= 20x"},
 		{Name: fmt.Sprintf("bbolt Batch, %d writers, one Put each (anchor)", boltBatchWriters), Value: batch, Unit: "writes/s",
 			Clients: boltBatchWriters, Note: fmt.Sprintf("p99 %.2f ms; %s", ms(Percentile(batchLat, 99)), boltBatchSettings)},
