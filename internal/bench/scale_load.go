@@ -343,9 +343,19 @@ func scaleLoad(ctx context.Context, e *demo.Enterprise, n *demo.Node, p scalePar
 				"of which in the agent's handler (the wait for a slot and the work, every answer, 503s included: its /metrics histogram) p50 %s / p99 %s (%d requests)",
 				ms(Percentile(ok, 50)), ms(Percentile(conn, 50)), ms(Percentile(conn, 99)), newConns, ms(Percentile(answer, 50)), ms(Percentile(answer, 99)),
 				agentP50, agentP99, agentN)},
-		{Name: name + ": p99 of the 2xx answers once every client had its first answer", Value: ms(Percentile(steady, 99)), Unit: "ms", Clients: p.clients,
-			Note: fmt.Sprintf("%d answers sent after the first %.1f s, p50 %.1f ms (the goal's row counts every answer, the start included)", len(steady), started.Seconds(), ms(Percentile(steady, 50)))},
+		steadyRow(name+": p99 of the 2xx answers once every client had its first answer", steady, started, p.clients),
 	}, nil
+}
+
+// steadyRow is the p99 of the answers sent once every client had its
+// first one; a run too short to have any fails the row rather than
+// print 0.
+func steadyRow(name string, steady []time.Duration, started time.Duration, clients int) Result {
+	if len(steady) == 0 {
+		return failed(name, fmt.Errorf("no 2xx answer was sent after every client had its first (%.1f s into the run): run longer", started.Seconds()))
+	}
+	return Result{Name: name, Value: ms(Percentile(steady, 99)), Unit: "ms", Clients: clients,
+		Note: fmt.Sprintf("%d answers sent after the first %.1f s, p50 %.1f ms (the goal's row counts every answer, the start included)", len(steady), started.Seconds(), ms(Percentile(steady, 50)))}
 }
 
 func listOrEmpty(s []string) string {
