@@ -19,12 +19,16 @@ func TestReplSuiteQuick(t *testing.T) {
 	var sb strings.Builder
 	PrintTable(&sb, rs)
 	t.Log("\n" + sb.String())
-	found := false
+	found, pages := false, false
 	for _, r := range rs {
 		found = found || strings.HasPrefix(r.Name, "MariaDB ring of 3")
+		pages = pages || strings.HasPrefix(r.Name, "pbxtopo mesh of 3") && strings.Contains(r.Note, "pages per change")
 	}
 	if !found {
 		t.Fatal("no MariaDB ring rows")
+	}
+	if !pages {
+		t.Error("the mesh's row does not say how many pages the stores wrote per change")
 	}
 }
 
